@@ -1,0 +1,23 @@
+// Runs every compiled test file (dist/**/*.test.js) with Node's own test runner.
+// Node 20's `node --test` takes no globs, so the list is built here.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.js')) files.push(p);
+  }
+};
+walk('dist');
+const only = process.argv.slice(2);
+const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+if (chosen.length === 0) {
+  console.error('no test files found under dist/ (did the build run?)');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

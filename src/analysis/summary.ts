@@ -1,0 +1,95 @@
+/**
+ * The facts a user wants first about a run: its peak (and who held the memory then), its end, and
+ * how close it came to the limit that would kill it.
+ */
+import type { MemoryRecording, ProcessTrack } from '../model/recording';
+import { seriesMax, valueAt } from '../model/series';
+
+export interface ProcessPeak {
+  pid: number;
+  command: string[];
+  /** Highest sampled RSS. */
+  peakBytes: number;
+  peakTMs: number;
+  /** The kernel's VmHWM: can exceed peakBytes when a peak fell between samples. NaN when unknown. */
+  hwmBytes: number;
+}
+
+export interface RunSummary {
+  durationMs: number;
+  samples: number;
+  /** Peak of the tree total (RSS sum). */
+  peakBytes: number;
+  peakTMs: number;
+  /** The process holding the most RSS at the moment of the tree's peak. */
+  topAtPeak: { pid: number; command: string[]; bytes: number } | null;
+  finalBytes: number;
+  processes: ProcessPeak[];
+  /** The limit that applies: --limit if given, else the cgroup limit. */
+  limit: { bytes: number; source: 'limit' | 'cgroup v1' | 'cgroup v2' } | null;
+  /** Peak of cgroup usage (the container's own number) where recorded. */
+  cgroupPeakBytes: number | null;
+  /** Peak of PSS sum where read. */
+  pssPeakBytes: number | null;
+  end: MemoryRecording['end'];
+  oomKilled: boolean;
+}
+
+export function processPeak(p: ProcessTrack): ProcessPeak {
+  const m = seriesMax(p.rss);
+  return { pid: p.pid, command: p.command, peakBytes: m.index < 0 ? 0 : m.bytes, peakTMs: m.tMs, hwmBytes: p.hwmBytes };
+}
+
+export function summarize(rec: MemoryRecording): RunSummary {
+  const t = rec.total;
+  const n = t.tMs.length;
+  const peak = seriesMax(t);
+  let topAtPeak: RunSummary['topAtPeak'] = null;
+  if (peak.index >= 0) {
+    for (const p of rec.processes) {
+      if (p.rss.tMs.length === 0 || p.firstSeenMs > peak.tMs || (p.exitMs !== null && p.exitMs < peak.tMs)) continue;
+      const v = valueAt(p.rss, peak.tMs);
+      if (Number.isFinite(v) && (topAtPeak === null || v > topAtPeak.bytes)) topAtPeak = { pid: p.pid, command: p.command, bytes: v };
+    }
+  }
+  let limit: RunSummary['limit'] = null;
+  if (rec.meta.limitBytes !== null) limit = { bytes: rec.meta.limitBytes, source: 'limit' };
+  else if (rec.cgroup && rec.cgroup.limit.values.length > 0) {
+    limit = { bytes: seriesMinLast(rec.cgroup.limit.values), source: rec.meta.cgroup?.version === 2 ? 'cgroup v2' : 'cgroup v1' };
+  }
+  let cgroupPeakBytes: number | null = null;
+  if (rec.cgroup) {
+    const usagePeak = seriesMax(rec.cgroup.usage);
+    const kernelPeak = seriesMax(rec.cgroup.peak);
+    const candidates = [usagePeak.bytes, kernelPeak.bytes].filter(Number.isFinite);
+    cgroupPeakBytes = candidates.length ? Math.max(...candidates) : null;
+  }
+  const pss = seriesMax(rec.totalPss);
+  const durationMs = rec.end ? rec.end.tMs : n ? t.tMs[n - 1]! : 0;
+  return {
+    durationMs,
+    samples: n,
+    peakBytes: peak.index < 0 ? 0 : peak.bytes,
+    peakTMs: peak.tMs,
+    topAtPeak,
+    finalBytes: lastNonZero(t.values),
+    processes: rec.processes.map(processPeak).sort((a, b) => b.peakBytes - a.peakBytes),
+    limit,
+    cgroupPeakBytes,
+    pssPeakBytes: pss.index < 0 ? null : pss.bytes,
+    end: rec.end,
+    oomKilled: rec.end?.reason === 'oom-killer',
+  };
+}
+
+/** Memory at the end: the last sample that still had live processes (the very last one, taken
+ * after the target exited, is usually empty). */
+function lastNonZero(values: Float64Array): number {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return values[i]!;
+  return 0;
+}
+
+/** The latest limit in force (a limit can change during a run). */
+function seriesMinLast(values: Float64Array): number {
+  return values[values.length - 1]!;
+}

@@ -1,0 +1,232 @@
+/**
+ * End-to-end: the real binary, real child processes, real files. Times are loose safety bounds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readMemhuntRecording } from '../recording/reader';
+import { CLI, runCli, tempDir } from '../test-support';
+import { buildProgram } from './main';
+import { resolveRecordOptions } from './run';
+
+test('flags are typed data: run options parse without starting a process', () => {
+  const o = resolveRecordOptions({ interval: '10ms', metric: 'pss', limit: '2GiB', output: 'x.mh' });
+  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3 });
+  assert.throws(() => resolveRecordOptions({ interval: '0', metric: 'rss' }), /greater than zero/);
+  assert.throws(() => resolveRecordOptions({ interval: '-5ms', metric: 'rss' }), /greater than zero/);
+  assert.throws(() => resolveRecordOptions({ interval: '100us', metric: 'rss' }), /below 1ms/);
+  assert.throws(() => resolveRecordOptions({ interval: '1s', metric: 'rss', limit: '12XB' }), /unknown unit/);
+  const names = buildProgram().commands.map((c) => c.name());
+  for (const n of ['run', 'attach', 'peak', 'list', 'clean', 'rm', 'export', 'summary']) assert.ok(names.includes(n), n);
+});
+
+test('run records a command, passes stdio through and returns its exit code', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'r.mh');
+  const r = await runCli(['run', '-q', '--interval', '20ms', '-o', out, '--', 'sh', '-c', 'read x; echo "got $x"; echo err >&2; sleep 0.3; exit 3'], { input: 'hello\n' });
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, 'got hello\n');
+  assert.equal(r.stderr, 'err\n');
+  const rec = await readMemhuntRecording(out);
+  assert.equal(rec.end?.reason, 'exited');
+  assert.equal(rec.end?.exitCode, 3);
+  assert.ok(rec.total.tMs.length >= 5, `samples: ${rec.total.tMs.length}`);
+  assert.deepEqual(rec.meta.command, ['sh', '-c', 'read x; echo "got $x"; echo err >&2; sleep 0.3; exit 3']);
+  assert.ok(rec.processes.some((p) => p.command[0] === 'sleep'), 'the sleep child was found');
+});
+
+test('run prints a summary on stderr, no live status when stderr is not a terminal', async () => {
+  const dir = tempDir();
+  const r = await runCli(['run', '--interval', '20ms', '--', 'sleep', '0.2'], { cwd: dir });
+  assert.equal(r.code, 0);
+  assert.doesNotMatch(r.stderr, /\r/);
+  assert.match(r.stderr, /peak {6}\d/);
+  assert.match(r.stderr, /end {7}exit code 0/);
+  const files = fs.readdirSync(dir);
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^memhunt_\d{14}\.mh$/);
+  assert.match(r.stderr, new RegExp(files[0]!.replace('.', '\\.')));
+});
+
+test('a target that exits at once is still recorded: a sample and its exit', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'fast.mh');
+  const r = await runCli(['run', '-q', '--interval', '1s', '-o', out, '--', 'true']);
+  assert.equal(r.code, 0);
+  const rec = await readMemhuntRecording(out);
+  assert.ok(rec.total.tMs.length >= 1);
+  assert.equal(rec.end?.exitCode, 0);
+  assert.equal(rec.processes[0]!.exitMs !== null, true);
+});
+
+test('a command that does not exist gives one line and 127; nothing is left behind', async () => {
+  const dir = tempDir();
+  const r = await runCli(['run', '-o', path.join(dir, 'x.mh'), '--', 'no-such-command-xyz'], { cwd: dir });
+  assert.equal(r.code, 127);
+  assert.equal(r.stderr, 'memhunt: no-such-command-xyz: command not found\n');
+  assert.deepEqual(fs.readdirSync(dir), []);
+  const r2 = await runCli(['run', '--', path.join(dir)], { cwd: dir });
+  assert.equal(r2.code, 126);
+});
+
+test('bad input gets one clear line and exit 2', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['run', '--bogus', '--', 'true'], /^memhunt run: unknown option '--bogus'/],
+    [['run', '--interval', '0', '--', 'true'], /--interval "0" must be greater than zero/],
+    [['run', '--interval', '-5ms', '--', 'true'], /--interval/],
+    [['run', '--limit', '12XB', '--', 'true'], /unknown unit "XB"/],
+    [['run', '--metric', 'vsz', '--', 'true'], /--metric/],
+    [['attach', '999999999'], /no process with pid 999999999/],
+    [['attach', 'abc'], /"abc" is not a process id/],
+    [['peak', '/nonexistent.mh'], /no such file/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  }
+});
+
+test('--help teaches: options, examples and exit codes', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Exit codes:/);
+  const rr = await runCli(['run', '--help']);
+  assert.equal(rr.code, 0);
+  assert.match(rr.stdout, /--limit <size>/);
+  assert.match(rr.stdout, /MEMHUNT_MARKERS/);
+  assert.match(rr.stdout, /Examples:/);
+});
+
+test('signals are forwarded to the target and its signal becomes the exit code', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 's.mh');
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '--interval', '20ms', '-o', out, '--', 'sleep', '30'], { stdio: 'ignore' });
+  // Wait until the recording exists (the readiness signal), then signal memhunt itself.
+  for (let i = 0; i < 200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 200));
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 128 + 15);
+  const rec = await readMemhuntRecording(out);
+  assert.equal(rec.end?.reason, 'signalled');
+  assert.equal(rec.end?.exitSignal, 'SIGTERM');
+});
+
+test('--limit kills the whole tree like the OOM killer and exits 137', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'l.mh');
+  // A parent and a child; the child grows past the limit.
+  const script = `
+import subprocess, sys, time
+c = subprocess.Popen([sys.executable, '-c', 'import time\\nb=[]\\nfor i in range(100):\\n  b.append(bytearray(b"x"*(10*2**20)))\\n  time.sleep(0.02)\\ntime.sleep(30)'])
+c.wait()
+`;
+  const start = Date.now();
+  const r = await runCli(['run', '--interval', '10ms', '--limit', '150MiB', '-o', out, '--', 'python3', '-c', script]);
+  assert.equal(r.code, 137, r.stderr);
+  assert.ok(Date.now() - start < 20_000, 'killed well before the workload would end');
+  assert.match(r.stderr, /--limit exceeded/);
+  const rec = await readMemhuntRecording(out);
+  assert.equal(rec.end?.reason, 'limit');
+  const ev = rec.events.find((e) => e.kind === 'limit-exceeded');
+  assert.ok(ev && ev.kind === 'limit-exceeded' && ev.bytes > 150 * 1024 ** 2);
+  // Every process of the tree is gone.
+  for (const p of rec.processes) assert.ok(!fs.existsSync(`/proc/${p.pid}/status`) || /State:\s+Z/.test(fs.readFileSync(`/proc/${p.pid}/status`, 'utf8')), `pid ${p.pid} still alive`);
+});
+
+test('markers from a shell and from Python become marks and sections', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'm.mh');
+  const py = `
+import os, time
+def marker(line):
+    fd = os.open(os.environ["MEMHUNT_MARKERS"], os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, f"{os.getpid()} {line}\\n".encode()); os.close(fd)
+marker("begin load data")
+time.sleep(0.2)
+marker("end load data")
+`;
+  const r = await runCli(['run', '-q', '--interval', '20ms', '-o', out, '--', 'sh', '-c', `echo "mark shell says hi" > "$MEMHUNT_MARKERS"; python3 -c '${py.replace(/'/g, `'"'"'`)}'`]);
+  assert.equal(r.code, 0, r.stderr);
+  const rec = await readMemhuntRecording(out);
+  const mark = rec.events.find((e) => e.kind === 'mark');
+  assert.ok(mark && mark.kind === 'mark' && mark.label === 'shell says hi', JSON.stringify(rec.events));
+  const sec = rec.events.find((e) => e.kind === 'section');
+  assert.ok(sec && sec.kind === 'section' && sec.label === 'load data' && sec.endMs !== null);
+  assert.ok(sec.kind === 'section' && sec.endMs! - sec.startMs >= 150, `section lasted ${sec.kind === 'section' ? sec.endMs! - sec.startMs : 0} ms`);
+  assert.ok(sec.pid !== null && rec.processes.some((p) => p.pid === sec.pid));
+});
+
+test('memhunt killed with SIGKILL leaves a readable recording up to the last flush', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'k.mh');
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '--interval', '10ms', '-o', out, '--', 'sleep', '30'], { stdio: 'ignore' });
+  for (let i = 0; i < 200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 2500));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('exit', resolve));
+  const rec = await readMemhuntRecording(out);
+  assert.equal(rec.truncated, true);
+  assert.ok(rec.total.tMs.length >= 100, `kept ${rec.total.tMs.length} samples of ~250`);
+  assert.ok(rec.total.tMs[rec.total.tMs.length - 1]! >= 1000, 'at least the first second is there');
+  // the orphaned sleep: clean up
+  for (const p of rec.processes) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+test('attach records a running process until it exits', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'a.mh');
+  const target = spawn('sh', ['-c', 'sleep 0.3; sleep 0.4'], { stdio: 'ignore' });
+  const r = await runCli(['attach', '-q', '--interval', '20ms', '-o', out, String(target.pid)]);
+  assert.equal(r.code, 0, r.stderr);
+  const rec = await readMemhuntRecording(out);
+  assert.equal(rec.meta.mode, 'attach');
+  assert.equal(rec.end?.reason, 'exited');
+  assert.ok(rec.processes.filter((p) => p.command[0] === 'sleep').length >= 1);
+});
+
+test('list, peak, rm and clean work on the recordings of a folder', async () => {
+  const dir = tempDir();
+  for (let i = 0; i < 2; i++) {
+    const r = await runCli(['run', '-q', '--interval', '20ms', '--', 'sleep', '0.1'], { cwd: dir });
+    assert.equal(r.code, 0);
+  }
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'keep me');
+  const list = await runCli(['list'], { cwd: dir });
+  const lines = list.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 2, list.stdout);
+  assert.match(lines[0]!, /^\s+0 {2}memhunt_\d{14}(_1)?\.mh/);
+  const peak = await runCli(['peak'], { cwd: dir });
+  assert.match(peak.stdout, /^\.?\/?memhunt_\d{14}(_1)?\.mh\t\d+\.\d{3} MiB\n$/);
+  const rmNotRec = await runCli(['rm', 'notes.txt'], { cwd: dir });
+  assert.equal(rmNotRec.code, 2);
+  assert.ok(fs.existsSync(path.join(dir, 'notes.txt')));
+  const rm = await runCli(['rm', '0'], { cwd: dir });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.mh')).length, 1);
+  const clean = await runCli(['clean'], { cwd: dir });
+  assert.equal(clean.code, 0);
+  assert.deepEqual(fs.readdirSync(dir), ['notes.txt']);
+});
+
+test('-o refuses to overwrite a file that is not a recording', async () => {
+  const dir = tempDir();
+  const precious = path.join(dir, 'train.py');
+  fs.writeFileSync(precious, 'print(1)\n');
+  const r = await runCli(['run', '-o', precious, '--', 'true']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /not a memhunt recording; refusing to overwrite/);
+  assert.equal(fs.readFileSync(precious, 'utf8'), 'print(1)\n');
+});

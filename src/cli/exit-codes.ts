@@ -1,0 +1,24 @@
+/** Exit codes, documented in the README ("Exit codes") and in `memhunt --help`. */
+export const EXIT = {
+  OK: 0,
+  /** memhunt itself failed (I/O error, bug). */
+  FAILURE: 1,
+  /** Bad usage or bad input: unknown option, malformed size, not a recording, no such pid. */
+  USAGE: 2,
+  /** The command exists but cannot be executed. */
+  NOT_EXECUTABLE: 126,
+  /** The command does not exist. */
+  NOT_FOUND: 127,
+  /** --limit was exceeded and memhunt killed the tree (SIGKILL, as the OOM killer does): 128 + 9. */
+  LIMIT_KILLED: 137,
+} as const;
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0    success (run/attach: the target exited 0)
+  1    memhunt itself failed (I/O error, internal error)
+  2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid)
+  126  the command cannot be executed (permission denied)
+  127  the command was not found
+  137  --limit exceeded: memhunt killed the process tree with SIGKILL
+  N    run: the target's own exit code; 128+S when a signal S ended it (137 = SIGKILL,
+       e.g. by the OOM killer)`;

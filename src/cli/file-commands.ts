@@ -1,0 +1,103 @@
+/** `memhunt list | peak | summary | clean | rm`: the recordings in this folder, as mprof users expect. */
+import * as fs from 'node:fs';
+import { Command } from 'commander';
+import { summarize } from '../analysis/summary';
+import { InputError } from '../errors';
+import { formatBytes } from '../units';
+import { listRecordings, newestRecording, resolveRecordingArg } from './files';
+import { loadRecording } from './load';
+import { formatSummary, shortCommand } from './output';
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+export function registerFileCommands(program: Command): void {
+  program
+    .command('list')
+    .summary('list the recordings in this folder (index, file, start, size)')
+    .description('List memhunt_*.mh and mprofile_*.dat recordings in the current folder, oldest first.\nThe index works wherever a recording is named: memhunt peak 3, memhunt rm 0.')
+    .action(() => {
+      const all = listRecordings('.');
+      if (all.length === 0) {
+        process.stderr.write('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
+        return;
+      }
+      for (const r of all) {
+        const d = new Date(r.mtimeMs);
+        const when = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+        process.stdout.write(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
+      }
+    });
+
+  program
+    .command('peak')
+    .summary('print the peak memory of recordings (default: the newest)')
+    .description('Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does,\nfollowed by the per-process peaks with --processes.')
+    .argument('[recordings...]', 'files or indexes from memhunt list')
+    .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
+    .action(async (args: string[], flags: { processes?: boolean }) => {
+      const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
+      for (const f of files) {
+        const rec = await loadRecording(f);
+        const s = summarize(rec);
+        for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+        process.stdout.write(`${f}\t${(s.peakBytes / 1024 / 1024).toFixed(3)} MiB\n`);
+        if (flags.processes) {
+          for (const p of s.processes) {
+            const hwm = Number.isFinite(p.hwmBytes) ? `  (kernel peak ${formatBytes(p.hwmBytes)})` : '';
+            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)}${hwm}  ${shortCommand(p.command, 50)}\n`);
+          }
+        }
+      }
+    });
+
+  program
+    .command('summary')
+    .summary('print the summary of a recording (peak, limit, end), as at the end of a run')
+    .argument('[recording]', 'file or index (default: the newest)')
+    .action(async (arg: string | undefined) => {
+      const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
+      const rec = await loadRecording(f);
+      for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+      process.stdout.write(formatSummary(summarize(rec), { command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size }) + '\n');
+    });
+
+  program
+    .command('clean')
+    .summary('delete every memhunt_*.mh recording in this folder')
+    .option('--mprof', 'also delete memory_profiler\'s mprofile_*.dat files')
+    .action((flags: { mprof?: boolean }) => {
+      const all = listRecordings('.', !!flags.mprof);
+      for (const r of all) fs.rmSync(r.name);
+      process.stderr.write(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
+    });
+
+  program
+    .command('rm')
+    .summary('delete recordings by file name or index (from memhunt list)')
+    .argument('<recordings...>')
+    .option('-n, --dry-run', 'only print what would be removed')
+    .action((args: string[], flags: { dryRun?: boolean }) => {
+      // Resolve every index first: removing one must not shift the others.
+      const files = args.map((a) => resolveRecordingArg(a));
+      for (const f of files) {
+        if (!fs.existsSync(f)) throw new InputError(`${f}: no such file`);
+        if (!looksLikeRecording(f)) throw new InputError(`${f}: not a recording; memhunt rm deletes only recordings (.mh, mprof .dat)`);
+      }
+      for (const f of files) {
+        if (flags.dryRun) process.stdout.write(`would remove ${f}\n`);
+        else fs.rmSync(f);
+      }
+    });
+}
+
+/** memhunt recordings start with gzip's magic; mprof's .dat with one of its keywords. */
+function looksLikeRecording(f: string): boolean {
+  const fd = fs.openSync(f, 'r');
+  const head = Buffer.alloc(16);
+  const n = fs.readSync(fd, head, 0, 16, 0);
+  fs.closeSync(fd);
+  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
+  return /^(CMDLINE|MEM|FUNC|CHLD) /.test(head.toString('latin1', 0, n));
+}

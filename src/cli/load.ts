@@ -1,0 +1,36 @@
+/**
+ * Reads any recording a command accepts: memhunt's own (.mh), or a foreign one (mprof .dat, CSV,
+ * JSON) through the ordered registry in src/formats/index.ts.
+ */
+import * as fs from 'node:fs';
+import { InputError } from '../errors';
+import { readForeign } from '../formats/index';
+import type { MemoryRecording } from '../model/recording';
+import { isMemhuntRecording, readMemhuntRecording } from '../recording/reader';
+
+export async function loadRecording(filePath: string): Promise<MemoryRecording> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(filePath);
+  } catch {
+    throw new InputError(`${filePath}: no such file`);
+  }
+  if (st.isDirectory()) throw new InputError(`${filePath}: is a directory, not a recording`);
+  if (st.size === 0) throw new InputError(`${filePath}: the file is empty`);
+  const fd = fs.openSync(filePath, 'r');
+  const head = Buffer.alloc(Math.min(st.size, 64 * 1024));
+  fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    if (isMemhuntRecording(head) || filePath.endsWith('.mh')) return readMemhuntRecording(filePath);
+    throw new InputError(`${filePath}: a gzip file, but not a memhunt recording`);
+  }
+  if (st.size > 512 * 1024 * 1024) {
+    throw new InputError(`${filePath}: ${st.size} bytes is too large for a text recording (the limit is 512 MiB)`);
+  }
+  const rec = readForeign(filePath, fs.readFileSync(filePath, 'utf8'));
+  if (!rec) {
+    throw new InputError(`${filePath}: not a recording memhunt can read (memhunt .mh, mprof .dat, memhunt CSV or JSON)`);
+  }
+  return rec;
+}

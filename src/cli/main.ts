@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * memhunt's command line. The only place that parses arguments, prints for people and calls
+ * process.exit (CONVENTIONS 10). Each command's options are typed data (buildProgram) so tests
+ * can parse without starting a process.
+ */
+import { Command, CommanderError } from 'commander';
+import { InputError, PlatformError } from '../errors';
+import { UnitError } from '../units';
+import { ModelError } from '../model/series';
+import { MEMHUNT_VERSION } from '../version';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes';
+import { registerRunCommands } from './run';
+import { registerFileCommands } from './file-commands';
+import { registerExportCommand } from './export';
+
+export function buildProgram(): Command {
+  const program = new Command('memhunt');
+  program
+    .description(
+      'Record, report and hunt down the memory of a command and its whole process tree,\n' +
+        'with the numbers a container is killed by (cgroup usage and limit).',
+    )
+    .version(MEMHUNT_VERSION, '-V, --version')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  memhunt run -- python3 train.py --epochs 3     record it and every child process
+  memhunt run --interval 10ms -o run.mh -- ./job.sh
+  memhunt run --limit 2GiB -- python3 etl.py      rehearse a 2 GiB container limit
+  memhunt attach 4242                             record a running process tree
+  memhunt peak                                    peak of the newest recording
+  memhunt export run.mh --format mprof            for mprof plot and friends
+
+${EXIT_CODES_HELP}
+
+Files: recordings are memhunt_YYYYMMDDhhmmss.mh in the current folder unless -o says otherwise;
+memory_profiler's mprofile_*.dat files are read wherever a recording is accepted.`,
+    );
+  registerRunCommands(program);
+  registerFileCommands(program);
+  registerExportCommand(program);
+  return program;
+}
+
+function errorLine(err: unknown): { code: number; message: string } {
+  if (err instanceof UnitError || err instanceof InputError || err instanceof ModelError) {
+    const code = (err as { exitCode?: number }).exitCode ?? EXIT.USAGE;
+    return { code, message: err.message };
+  }
+  if (err instanceof PlatformError) return { code: EXIT.USAGE, message: err.message };
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.syscall) {
+    return { code: EXIT.FAILURE, message: `${e.syscall} ${e.path ?? ''}: ${e.code}`.replace(/\s+:/, ':') };
+  }
+  return { code: EXIT.FAILURE, message: `internal error: ${e?.stack ?? String(err)}` };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (process.platform !== 'linux') {
+    process.stderr.write(`memhunt: ${process.platform} is not supported yet; memhunt reads Linux /proc and cgroup files\n`);
+    return EXIT.USAGE;
+  }
+  const program = buildProgram();
+  let exitCode = EXIT.OK as number;
+  // Commander shares one output configuration between a program and its subcommands, so the
+  // command an error belongs to is taken from argv: the first word, when it names a command.
+  const sub = program.commands.find((c) => c.name() === argv[0]);
+  const failedCommand = sub ? ` ${sub.name()}` : '';
+  const applyExit = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: () => {} });
+    for (const sub of cmd.commands) applyExit(sub);
+  };
+  applyExit(program);
+  program.hook('postAction', (_this, action) => {
+    const code = (action as Command & { memhuntExitCode?: number }).memhuntExitCode;
+    if (typeof code === 'number') exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      const msg = err.message.replace(/^error: /, '');
+      process.stderr.write(`memhunt${failedCommand}: ${msg} (see memhunt${failedCommand} --help)\n`);
+      return EXIT.USAGE;
+    }
+    const { code, message } = errorLine(err);
+    process.stderr.write(`memhunt: ${message}\n`);
+    return code;
+  }
+  return exitCode;
+}
+
+if (require.main === module) {
+  // `memhunt list | head`: a closed pipe ends the output quietly, as it does for other Unix tools.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(EXIT.OK);
+    });
+  }
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Exit promptly even if a child process or stray handle is still referenced.
+      setImmediate(() => process.exit(code));
+    },
+    (err) => {
+      process.stderr.write(`memhunt: internal error: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(EXIT.FAILURE);
+    },
+  );
+}

@@ -1,0 +1,157 @@
+/** `memhunt run` and `memhunt attach`. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { Command, Option } from 'commander';
+import { summarize } from '../analysis/summary';
+import { InputError } from '../errors';
+import { readMemhuntRecording } from '../recording/reader';
+import { attachProcess, CommandNotExecutableError, CommandNotFoundError, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
+import { parseDuration, parseSize } from '../units';
+import { EXIT } from './exit-codes';
+import { defaultRecordingName } from './files';
+import { LiveStatus, formatSummary } from './output';
+
+export interface RecordFlags {
+  output?: string;
+  interval: string;
+  metric: 'rss' | 'pss' | 'uss';
+  limit?: string;
+  quiet?: boolean;
+}
+
+/** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
+export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted'> {
+  const intervalMs = parseDuration(flags.interval, '--interval');
+  if (intervalMs < 1) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
+  return {
+    outputPath: flags.output ?? defaultRecordingName(cwd),
+    intervalMs,
+    metric: flags.metric,
+    limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
+  };
+}
+
+function addRecordOptions(cmd: Command): Command {
+  return cmd
+    .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here)')
+    .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
+    .addOption(
+      new Option('--metric <name>', 'what the tree total, --limit and the peak count: rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
+        .choices(['rss', 'pss', 'uss'])
+        .default('rss'),
+    )
+    .option('--limit <size>', 'rehearse a container limit: SIGKILL the whole tree when the metric exceeds it, exit 137 (e.g. 2GiB, 512MiB, 1.5GB)')
+    .option('-q, --quiet', 'no live status line and no summary');
+}
+
+async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<number> {
+  const base = resolveRecordOptions(flags);
+  const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
+  let result: SessionResult;
+  try {
+    result = await start({
+      ...base,
+      onSample: live ? (s) => live.update(s.tMs, s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
+    });
+  } finally {
+    live?.clear();
+  }
+  if (!flags.quiet) {
+    try {
+      const rec = await readMemhuntRecording(result.outputPath);
+      const size = fs.statSync(result.outputPath).size;
+      process.stderr.write(formatSummary(summarize(rec), { command: command(), recordingPath: result.outputPath, recordingBytes: size }) + '\n');
+    } catch (e) {
+      process.stderr.write(`memhunt: recorded to ${result.outputPath}, but could not summarise it: ${(e as Error).message}\n`);
+    }
+  }
+  if (result.reason === 'limit') return EXIT.LIMIT_KILLED;
+  if (kind === 'attach') return EXIT.OK;
+  if (result.exitSignal) {
+    const n = os.constants.signals[result.exitSignal] ?? 0;
+    return 128 + n;
+  }
+  return result.exitCode ?? EXIT.FAILURE;
+}
+
+export function registerRunCommands(program: Command): void {
+  const run = addRecordOptions(
+    program
+      .command('run')
+      .summary('record the memory of a command and all its child processes')
+      .description(
+        'Run a command and record the memory of it and every descendant until it exits.\n' +
+          'stdin/stdout/stderr pass through; SIGINT/SIGTERM/SIGHUP are forwarded; memhunt exits\n' +
+          'with the command\'s exit code (128+N when signal N ended it).',
+      )
+      .argument('<command...>', 'the command to run, after --')
+      .passThroughOptions(),
+  );
+  run.addHelpText(
+    'after',
+    `
+What is recorded, per process: RSS with its anon/file/shmem split and the kernel's peak (VmHWM);
+for the tree: the sum of RSS (shared pages are counted once per process that maps them, as YARN
+and Spark count them; --metric pss avoids that), and the container's cgroup usage, working set
+(usage - inactive file, what Kubernetes evicts on), limit, peak and OOM-kill counter.
+
+Markers: the command sees $MEMHUNT_MARKERS, a FIFO. Any process of the tree can write lines
+"begin <label>", "end <label>" or "mark <label>" (optionally prefixed by its pid) to it;
+they appear as sections and marks in the recording. See the README for Python and Node snippets.
+
+Examples:
+  memhunt run -- python3 train.py --epochs 3
+  memhunt run --interval 10ms -o run.mh -- ./job.sh
+  memhunt run --metric pss -- python3 -m multiprocessing_job     shared pages counted once
+  memhunt run --limit 2GiB -- python3 etl.py                     reproduce a 2 GiB OOM kill locally
+  echo "mark checkpoint" > "$MEMHUNT_MARKERS"                    (from inside the command)`,
+  );
+  run.action(async (commandArgs: string[], flags: RecordFlags, cmd: Command) => {
+    try {
+      (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = await record(
+        'run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs,
+      );
+    } catch (e) {
+      if (e instanceof CommandNotFoundError) throw new CliExitError(EXIT.NOT_FOUND, e.message);
+      if (e instanceof CommandNotExecutableError) throw new CliExitError(EXIT.NOT_EXECUTABLE, e.message);
+      throw e;
+    }
+  });
+
+  const attach = addRecordOptions(
+    program
+      .command('attach')
+      .summary('record an already running process and its descendants')
+      .description(
+        'Record a running process and every descendant until it exits, or until you press Ctrl-C\n' +
+          '(memhunt detaches; the process keeps running).',
+      )
+      .argument('<pid>', 'process id to record'),
+  );
+  attach.addHelpText('after', '\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)');
+  attach.action(async (pidText: string, flags: RecordFlags, cmd: Command) => {
+    if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new InputError(`"${pidText}" is not a process id`);
+    const pid = Number(pidText);
+    let argv: string[] = [`pid ${pid}`];
+    (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = await record(
+      'attach', flags,
+      async (o) => {
+        const r = await attachProcess({ ...o, pid });
+        try {
+          argv = (await readMemhuntRecording(r.outputPath)).meta.command;
+        } catch {
+          // keep the pid label
+        }
+        return r;
+      },
+      () => argv,
+    );
+  });
+}
+
+/** Carries an exit code through commander's action to main(). */
+export class CliExitError extends InputError {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The in-memory recording every reader produces and every analysis and renderer consumes. It does
+ * not know where the data came from (memhunt's own file, mprof's .dat, …); `source` only says so
+ * for messages.
+ */
+import type { Series } from './series';
+
+export type MemoryMetric = 'rss' | 'pss' | 'uss';
+
+export interface RecordingMeta {
+  /** Which reader made this: 'memhunt' for our own recordings, 'mprof' for memory_profiler's .dat. */
+  source: 'memhunt' | 'mprof' | 'csv' | 'json';
+  /** The recording format version of the file (memhunt) or null. */
+  formatVersion: number | null;
+  memhuntVersion: string | null;
+  mode: 'run' | 'attach' | 'import';
+  /** argv of the target (mprof files: the CMDLINE split on spaces). */
+  command: string[];
+  cwd: string | null;
+  host: string | null;
+  containerId: string | null;
+  /** Wall-clock time of t = 0, ms since the Unix epoch. */
+  startWallMs: number;
+  /** Requested sampling interval. */
+  intervalMs: number | null;
+  /** The metric the tree total, --limit and the peak are based on. */
+  metric: MemoryMetric;
+  /** `--limit` given to memhunt (a rehearsal limit), bytes. */
+  limitBytes: number | null;
+  cgroup: CgroupMeta | null;
+  rootPid: number | null;
+}
+
+export interface CgroupMeta {
+  version: 1 | 2;
+  /** Path of the memory cgroup as /proc/PID/cgroup names it. */
+  path: string;
+  /** The effective limit at the start (smallest over the cgroup and its ancestors), bytes; null when unlimited. */
+  limitBytes: number | null;
+}
+
+export interface ProcessTrack {
+  pid: number;
+  ppid: number;
+  /** argv as read from /proc/PID/cmdline (or the process name in brackets for kernel-named ones). */
+  command: string[];
+  /** First and last time the process was seen, ms since start. */
+  firstSeenMs: number;
+  /** When it was seen gone; null when it was alive at the end of the recording. */
+  exitMs: number | null;
+  /** Exit code or signal, known only for the root process memhunt started. */
+  exitCode: number | null;
+  exitSignal: string | null;
+  rss: Series;
+  /** RSS split (bytes); empty series when the source has no split (mprof). */
+  anon: Series;
+  file: Series;
+  shmem: Series;
+  /** PSS/USS, read at an adaptive rate (their cost grows with RSS); empty when not read. */
+  pss: Series;
+  uss: Series;
+  /** The kernel's high-water mark of RSS (VmHWM): peaks between samples are not lost. NaN when unknown. */
+  hwmBytes: number;
+}
+
+export interface CgroupSeries {
+  usage: Series;
+  workingSet: Series;
+  /** Kernel peak (v2 memory.peak, v1 max_usage_in_bytes); empty when not available. */
+  peak: Series;
+  /** Limit over time (it can be changed at run time); empty when unlimited. */
+  limit: Series;
+}
+
+export type RecordingEvent =
+  | { kind: 'mark'; tMs: number; pid: number | null; label: string }
+  | {
+      kind: 'section';
+      startMs: number;
+      /** null when the section never ended (program killed inside it). */
+      endMs: number | null;
+      pid: number | null;
+      label: string;
+      /** Nesting depth (mprof FUNC level, or from begin/end pairing). */
+      level: number;
+      /** Memory at start and end as the source reported it (mprof FUNC), bytes. */
+      startBytes?: number;
+      endBytes?: number;
+    }
+  | { kind: 'limit-exceeded'; tMs: number; metric: MemoryMetric; bytes: number; limitBytes: number }
+  | { kind: 'oom-kill'; tMs: number; oomKills: number }
+  | { kind: 'note'; tMs: number; text: string };
+
+export type EndReason = 'exited' | 'signalled' | 'limit' | 'oom-killer' | 'detached' | 'interrupted';
+
+export interface RecordingEnd {
+  tMs: number;
+  reason: EndReason;
+  exitCode: number | null;
+  exitSignal: string | null;
+}
+
+export interface MemoryRecording {
+  meta: RecordingMeta;
+  /** Tree total per sample: the sum of RSS over the live processes (shared pages counted once per process), bytes. */
+  total: Series;
+  /** Sum of PSS over the tree where PSS was read; empty otherwise. */
+  totalPss: Series;
+  processes: ProcessTrack[];
+  cgroup: CgroupSeries | null;
+  events: RecordingEvent[];
+  /** null when the recording has no end line (memhunt was killed, or the file was cut). */
+  end: RecordingEnd | null;
+  /** Problems the reader tolerated (cut tail, unknown lines), in words for the user. */
+  warnings: string[];
+  /** True when the file ends without its final line or mid-record. */
+  truncated: boolean;
+}

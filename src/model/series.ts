@@ -1,0 +1,94 @@
+/**
+ * Columnar time series on typed arrays, and the builder every reader goes through (CONVENTIONS 1):
+ * it rejects out-of-order times and negative or non-finite values, so each importer gets validation.
+ *
+ * Times are milliseconds since the recording's start (a monotonic clock for memhunt's own
+ * recordings). Values are bytes. A day at 10 ms is 8.6 M samples: Float64Array keeps that at 69 MB
+ * per column, where a JS array of numbers would take about twice that and grow in jumps.
+ */
+
+export class ModelError extends Error {
+  override name = 'ModelError';
+}
+
+export interface Series {
+  /** Sample times, ms since the recording's start, non-decreasing. */
+  readonly tMs: Float64Array;
+  /** Values in bytes, same length as tMs. */
+  readonly values: Float64Array;
+}
+
+export class SeriesBuilder {
+  private t: Float64Array;
+  private v: Float64Array;
+  private n = 0;
+
+  constructor(private readonly name: string, initialCapacity = 1024) {
+    this.t = new Float64Array(initialCapacity);
+    this.v = new Float64Array(initialCapacity);
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  get lastTimeMs(): number {
+    return this.n === 0 ? -Infinity : this.t[this.n - 1]!;
+  }
+
+  push(tMs: number, bytes: number): void {
+    if (!Number.isFinite(tMs)) throw new ModelError(`${this.name}: sample time ${tMs} is not a number`);
+    if (this.n > 0 && tMs < this.t[this.n - 1]!) {
+      throw new ModelError(`${this.name}: sample at ${tMs} ms comes before the previous one at ${this.t[this.n - 1]} ms`);
+    }
+    if (!Number.isFinite(bytes) || bytes < 0) {
+      throw new ModelError(`${this.name}: value ${bytes} at ${tMs} ms is not a size in bytes`);
+    }
+    if (this.n === this.t.length) {
+      const cap = this.t.length * 2;
+      const t = new Float64Array(cap);
+      t.set(this.t);
+      const v = new Float64Array(cap);
+      v.set(this.v);
+      this.t = t;
+      this.v = v;
+    }
+    this.t[this.n] = tMs;
+    this.v[this.n] = bytes;
+    this.n++;
+  }
+
+  build(): Series {
+    return { tMs: this.t.slice(0, this.n), values: this.v.slice(0, this.n) };
+  }
+}
+
+export function emptySeries(): Series {
+  return { tMs: new Float64Array(0), values: new Float64Array(0) };
+}
+
+/** Index and value of the maximum; index -1 for an empty series. */
+export function seriesMax(s: Series): { index: number; tMs: number; bytes: number } {
+  let best = -1;
+  let max = -Infinity;
+  for (let i = 0; i < s.values.length; i++) {
+    if (s.values[i]! > max) {
+      max = s.values[i]!;
+      best = i;
+    }
+  }
+  return best < 0 ? { index: -1, tMs: NaN, bytes: NaN } : { index: best, tMs: s.tMs[best]!, bytes: max };
+}
+
+/** The value at or just before tMs (step interpolation); NaN before the first sample. */
+export function valueAt(s: Series, tMs: number): number {
+  let lo = 0;
+  let hi = s.tMs.length - 1;
+  if (hi < 0 || tMs < s.tMs[0]!) return NaN;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (s.tMs[mid]! <= tMs) lo = mid;
+    else hi = mid - 1;
+  }
+  return s.values[lo]!;
+}

@@ -1,0 +1,197 @@
+/**
+ * Pure readers of /proc/PID files, with an injectable root (a path prefix) so tests can use fixture
+ * trees. Costs measured on these 2-core machines (Node 20): readFileSync of stat/statm/status
+ * ≈ 37/19/25 µs; re-reading an open fd from offset 0 ≈ 4/2.6/5 µs. So the sampler keeps one fd per
+ * process and re-reads it (ProcessStatusReader) instead of opening files on each sample.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface ProcStat {
+  pid: number;
+  /** Name in parentheses as the kernel stores it (max 15 chars). */
+  comm: string;
+  state: string;
+  ppid: number;
+  /** Start time after boot in clock ticks: with pid it identifies a process across pid reuse. */
+  startTicks: number;
+  /** User + system CPU of this process alone (not its children), clock ticks. */
+  cpuTicks: number;
+}
+
+/** Parses /proc/PID/stat text. The comm field can contain spaces and parentheses: split at the last ')'. */
+export function parseStat(text: string): ProcStat | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const ppid = Number(rest[1]);
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  const startTicks = Number(rest[19]);
+  if (!Number.isFinite(pid) || !Number.isFinite(ppid)) return null;
+  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid, startTicks, cpuTicks: utime + stime };
+}
+
+export function readStat(pid: number, root = '/'): ProcStat | null {
+  try {
+    return parseStat(fs.readFileSync(path.join(root, 'proc', String(pid), 'stat'), 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * argv from /proc/PID/cmdline, or [] when it cannot be read. Kernel threads and zombies have none,
+ * and a read can come back empty while the process holds its mmap lock (seen here during large
+ * allocations), so an empty answer means "unknown", never "changed".
+ */
+export function readCmdlineRaw(pid: number, root = '/'): string[] {
+  try {
+    const raw = fs.readFileSync(path.join(root, 'proc', String(pid), 'cmdline'), 'utf8');
+    const parts = raw.split('\0');
+    if (parts.length && parts[parts.length - 1] === '') parts.pop();
+    return parts;
+  } catch {
+    return [];
+  }
+}
+
+/** argv, or `[comm]` (the kernel's 15-character name) when the command line is unreadable. */
+export function readCmdline(pid: number, root = '/'): string[] {
+  const argv = readCmdlineRaw(pid, root);
+  if (argv.length) return argv;
+  const st = readStat(pid, root);
+  return st ? [`[${st.comm}]`] : [];
+}
+
+/** Owner uid of a process (from the Uid line of status), or null when it is gone. */
+export function readUid(pid: number, root = '/'): number | null {
+  try {
+    const text = fs.readFileSync(path.join(root, 'proc', String(pid), 'status'), 'latin1');
+    const m = /^Uid:\s+(\d+)/m.exec(text);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Numeric entries of /proc: every pid (threads are not listed at top level). */
+export function listPids(root = '/'): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync(path.join(root, 'proc'))) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(name));
+  }
+  return out;
+}
+
+export interface StatusReading {
+  rssKiB: number;
+  anonKiB: number;
+  fileKiB: number;
+  shmemKiB: number;
+  hwmKiB: number;
+}
+
+/** Value in kB of a `Key:\t   123 kB` line of /proc/PID/status; 0 when absent (zombies, kernel threads). */
+function statusField(text: string, key: string): number {
+  const i = text.indexOf(key);
+  if (i < 0) return 0;
+  let j = i + key.length;
+  while (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9) j++;
+  let v = 0;
+  for (let c = text.charCodeAt(j); c >= 48 && c <= 57; c = text.charCodeAt(++j)) v = v * 10 + (c - 48);
+  return v;
+}
+
+export function parseStatus(text: string): StatusReading {
+  return {
+    rssKiB: statusField(text, '\nVmRSS:'),
+    anonKiB: statusField(text, '\nRssAnon:'),
+    fileKiB: statusField(text, '\nRssFile:'),
+    shmemKiB: statusField(text, '\nRssShmem:'),
+    hwmKiB: statusField(text, '\nVmHWM:'),
+  };
+}
+
+/** Thrown by the fd readers when the process has exited (ESRCH, or nothing to read). */
+export class ProcessGoneError extends Error {
+  override name = 'ProcessGoneError';
+}
+
+// One buffer for every status read: a status file is ~1.4 KB (Linux 6.x); 8 KiB leaves room.
+const statusBuf = Buffer.allocUnsafe(8192);
+
+/**
+ * Keeps /proc/PID/status open and re-reads it from offset 0. An fd opened on a process keeps
+ * referring to that process: after it exits, reads fail with ESRCH even if the pid is reused,
+ * so exits are never confused with a new process of the same pid.
+ */
+export class ProcessStatusReader {
+  private fd: number;
+
+  constructor(readonly pid: number, root = '/') {
+    try {
+      this.fd = fs.openSync(path.join(root, 'proc', String(pid), 'status'), 'r');
+    } catch {
+      throw new ProcessGoneError(`process ${pid} is gone`);
+    }
+  }
+
+  read(): StatusReading {
+    let n: number;
+    try {
+      n = fs.readSync(this.fd, statusBuf, 0, statusBuf.length, 0);
+    } catch {
+      throw new ProcessGoneError(`process ${this.pid} is gone`);
+    }
+    if (n === 0) throw new ProcessGoneError(`process ${this.pid} is gone`);
+    const text = statusBuf.toString('latin1', 0, n);
+    // A zombie (exited, not yet reaped) has no memory left; report it as gone.
+    if (text.indexOf('\nState:\tZ') >= 0 || text.indexOf('\nState:\tX') >= 0) {
+      throw new ProcessGoneError(`process ${this.pid} has exited`);
+    }
+    return parseStatus(text);
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export interface SmapsRollup {
+  rssKiB: number;
+  pssKiB: number;
+  /** USS: Private_Clean + Private_Dirty. */
+  ussKiB: number;
+  swapKiB: number;
+}
+
+/**
+ * /proc/PID/smaps_rollup (Linux ≥ 4.14). Walks all page tables and takes the target's mmap lock:
+ * ~53 µs at 13 MB RSS, ~3.9 ms at 1 GB, ~13 ms at 4 GB here. Read it at an adaptive rate.
+ * Returns null when the process is gone or the file is not readable (not ours, old kernel).
+ */
+export function readSmapsRollup(pid: number, root = '/'): SmapsRollup | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, 'proc', String(pid), 'smaps_rollup'), 'latin1');
+  } catch {
+    return null;
+  }
+  if (!text) return null;
+  const f = (k: string) => statusField(text, `\n${k}:`);
+  return {
+    rssKiB: f('Rss'),
+    pssKiB: f('Pss'),
+    ussKiB: f('Private_Clean') + f('Private_Dirty'),
+    swapKiB: f('Swap'),
+  };
+}

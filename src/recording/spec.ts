@@ -1,0 +1,144 @@
+/**
+ * The memhunt recording format, version 1: the contract between `memhunt run` and every reader.
+ * Documented for people in docs/recording-format.md; checked against docs/recording-format.schema.json
+ * by the tests.
+ *
+ * File: a sequence of gzip members (RFC 1952 allows concatenation; `zcat file.mh | jq` reads it),
+ * each holding newline-delimited JSON records. The writer appends one member at least every second,
+ * so a SIGKILL of the target or of memhunt itself loses at most the last second. Readers accept a
+ * file cut anywhere: they keep every complete record before the cut and report it.
+ *
+ * The first record is the header. Records of a type a reader does not know are skipped (forward
+ * compatibility within a major version). All sizes are KiB (the unit /proc reports them in),
+ * all times are ms since the recording's start on a monotonic clock (three decimals at most).
+ */
+
+export const RECORDING_FORMAT = 'memhunt-recording';
+export const RECORDING_VERSION = 1;
+export const RECORDING_EXTENSION = '.mh';
+
+/** Column names of the arrays in a SampleRecord, also written in the header so files describe themselves. */
+export const PROCESS_FIELDS = ['pid', 'rssKiB', 'anonKiB', 'fileKiB', 'shmemKiB', 'hwmKiB'] as const;
+export const CGROUP_FIELDS = ['usageKiB', 'workingSetKiB', 'peakKiB', 'oomKills'] as const;
+export const PSS_FIELDS = ['pid', 'pssKiB', 'ussKiB', 'swapKiB'] as const;
+
+export interface HeaderRecord {
+  type: 'header';
+  format: typeof RECORDING_FORMAT;
+  version: number;
+  memhuntVersion: string;
+  mode: 'run' | 'attach';
+  /** argv of the target (run) or of the attached process. */
+  command: string[];
+  cwd: string;
+  host: string;
+  /** Container id guessed from the cgroup path (Docker/Kubernetes/containerd ids), or null. */
+  containerId: string | null;
+  /** Wall clock at t = 0, ms since the Unix epoch. */
+  startWallMs: number;
+  /** ISO 8601 form of startWallMs, for people reading with jq. */
+  startIso: string;
+  /** Requested sampling interval, ms. */
+  intervalMs: number;
+  /** Metric of the tree total, of --limit and of the peak. */
+  metric: 'rss' | 'pss' | 'uss';
+  /** --limit (rehearsal of a container limit), bytes; null when not given. */
+  limitBytes: number | null;
+  rootPid: number;
+  cgroup: { version: 1 | 2; path: string; limitBytes: number | null } | null;
+  fields: { p: string[]; c: string[]; pss: string[] };
+  /** Free-form labels for fleets (job id, …); added in 1, empty for now. */
+  labels: Record<string, string>;
+}
+
+/** A process of the tree seen for the first time. */
+export interface ProcRecord {
+  type: 'proc';
+  t: number;
+  pid: number;
+  ppid: number;
+  cmd: string[];
+}
+
+/**
+ * One sample. `p` has one row per live process of the tree, columns as PROCESS_FIELDS;
+ * `c` the cgroup reading as CGROUP_FIELDS (peakKiB null where the kernel has no peak), absent
+ * when no memory cgroup was found.
+ */
+export interface SampleRecord {
+  type: 's';
+  t: number;
+  p: number[][];
+  c?: (number | null)[];
+}
+
+/** PSS/USS of the tree, read from smaps_rollup at an adaptive rate: `everyMs` is the period in force. */
+export interface PssRecord {
+  type: 'pss';
+  t: number;
+  everyMs: number;
+  p: number[][];
+}
+
+/** A process left the tree. `code`/`signal` are known only for the root memhunt started. */
+export interface ExitRecord {
+  type: 'exit';
+  t: number;
+  pid: number;
+  code?: number | null;
+  signal?: string | null;
+}
+
+/** A line written to the marker channel ($MEMHUNT_MARKERS). */
+export interface MarkerRecord {
+  type: 'marker';
+  t: number;
+  pid: number | null;
+  kind: 'begin' | 'end' | 'mark';
+  label: string;
+}
+
+/** The chosen metric crossed --limit; memhunt killed the tree. */
+export interface LimitRecord {
+  type: 'limit';
+  t: number;
+  metric: 'rss' | 'pss' | 'uss';
+  bytes: number;
+  limitBytes: number;
+}
+
+/** The cgroup's OOM-kill counter rose. */
+export interface OomRecord {
+  type: 'oom';
+  t: number;
+  oomKills: number;
+}
+
+/** The cgroup limit changed during the run (or was first read); null = unlimited. */
+export interface CgroupLimitRecord {
+  type: 'cglimit';
+  t: number;
+  limitBytes: number | null;
+}
+
+/** The last record. Its absence means memhunt itself was killed or the file was cut. */
+export interface EndRecord {
+  type: 'end';
+  t: number;
+  reason: 'exited' | 'signalled' | 'limit' | 'oom-killer' | 'detached' | 'interrupted';
+  code: number | null;
+  signal: string | null;
+  samples: number;
+}
+
+export type RecordingRecord =
+  | HeaderRecord
+  | ProcRecord
+  | SampleRecord
+  | PssRecord
+  | ExitRecord
+  | MarkerRecord
+  | LimitRecord
+  | OomRecord
+  | CgroupLimitRecord
+  | EndRecord;

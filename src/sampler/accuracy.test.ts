@@ -1,0 +1,64 @@
+/**
+ * Accuracy against a real tree: a Python parent holding 200 MiB and two children holding 100 MiB
+ * each, at times they log themselves. Peaks must be within 5% and the rise and fall within two
+ * sampling intervals of when they happened (issue #2, item 9).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readMemhuntRecording } from '../recording/reader';
+import { FIXTURES, runCli, tempDir } from '../test-support';
+import type { ProcessTrack } from '../model/recording';
+
+const MiB = 1024 * 1024;
+const INTERVAL_MS = 20;
+
+interface Ev { pid: number; event: string; t: number }
+
+test('per-process and total peaks within 5%, timing within 2 intervals', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'acc.mh');
+  const events = path.join(dir, 'events.jsonl');
+  const r = await runCli(['run', '-q', '--interval', `${INTERVAL_MS}ms`, '-o', out, '--', 'python3', path.join(FIXTURES, 'workloads', 'tree_alloc.py'), events]);
+  assert.equal(r.code, 0, r.stderr);
+  const rec = await readMemhuntRecording(out);
+  const evs: Ev[] = fs.readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const pids = [...new Set(evs.map((e) => e.pid))];
+  assert.equal(pids.length, 3, 'parent and two children logged');
+  const toRecMs = (tSec: number) => tSec * 1000 - rec.meta.startWallMs;
+  const tolMs = 2 * INTERVAL_MS;
+
+  let expectedTotal = 0;
+  for (const pid of pids) {
+    const track = rec.processes.find((p) => p.pid === pid) as ProcessTrack;
+    assert.ok(track, `pid ${pid} was recorded`);
+    const at = (name: string) => toRecMs(evs.find((e) => e.pid === pid && e.event === name)!.t);
+    const allocBytes = (pid === rec.meta.rootPid ? 200 : 100) * MiB;
+    const { tMs, values } = track.rss;
+    // Baseline: the last sample before the allocation started.
+    let base = NaN;
+    for (let i = 0; i < tMs.length && tMs[i]! < at('alloc_start'); i++) base = values[i]!;
+    assert.ok(Number.isFinite(base), `pid ${pid} has samples before its allocation`);
+    let peak = 0;
+    for (const v of values) peak = Math.max(peak, v);
+    const expected = base + allocBytes;
+    assert.ok(Math.abs(peak - expected) <= 0.05 * expected, `pid ${pid}: peak ${(peak / MiB).toFixed(1)} MiB, expected ${(expected / MiB).toFixed(1)} MiB`);
+    expectedTotal += expected;
+
+    const rise = tMs.find((_, i) => values[i]! >= base + 0.95 * allocBytes)!;
+    assert.ok(rise >= at('alloc_start') - tolMs && rise <= at('alloc_end') + tolMs,
+      `pid ${pid}: rise seen at ${rise.toFixed(0)} ms, allocation ${at('alloc_start').toFixed(0)}–${at('alloc_end').toFixed(0)} ms`);
+    const fallIdx = tMs.findIndex((t, i) => t > rise && values[i]! <= base + 0.05 * allocBytes);
+    assert.ok(fallIdx >= 0, `pid ${pid}: the release was recorded`);
+    const fall = tMs[fallIdx]!;
+    assert.ok(fall >= at('free_start') - tolMs && fall <= at('free_end') + tolMs,
+      `pid ${pid}: fall seen at ${fall.toFixed(0)} ms, release ${at('free_start').toFixed(0)}–${at('free_end').toFixed(0)} ms`);
+  }
+  let totalPeak = 0;
+  for (const v of rec.total.values) totalPeak = Math.max(totalPeak, v);
+  assert.ok(Math.abs(totalPeak - expectedTotal) <= 0.05 * expectedTotal, `total peak ${(totalPeak / MiB).toFixed(1)} MiB, expected ${(expectedTotal / MiB).toFixed(1)} MiB`);
+  // The sampling rate held: about one sample per interval over the run.
+  const dur = rec.total.tMs[rec.total.tMs.length - 1]!;
+  assert.ok(rec.total.tMs.length >= 0.8 * (dur / INTERVAL_MS), `${rec.total.tMs.length} samples in ${dur.toFixed(0)} ms`);
+});

@@ -1,0 +1,294 @@
+/**
+ * The sampling loop: per-process readings of the whole tree, cgroup readings, PSS at an adaptive
+ * rate, all appended to the recording.
+ *
+ * Timing: samples are due at t0 + k·interval. Node's timers have 1 ms granularity and usually fire
+ * 0.1–1 ms late, which alone would cap `--interval 1ms` near 500–900 samples/s. So the loop sleeps
+ * with setTimeout until about 1.5 ms before the due time and the rest with Atomics.wait (sub-ms
+ * precise), then yields to the event loop with setImmediate after each sample so child exits,
+ * signals and the marker channel are still served. A sample more than one interval late is not
+ * caught up (that would bunch samples); the schedule restarts from now and the skip is counted.
+ */
+import { performance } from 'node:perf_hooks';
+import { ProcessGoneError, ProcessStatusReader, readCmdline, readCmdlineRaw, readSmapsRollup, readStat } from '../procfs/process';
+import type { RecordingWriter } from '../recording/writer';
+import { roundMs } from '../recording/writer';
+import { TreeTracker } from './tree';
+
+/** What the sampler needs from a cgroup reader (src/procfs/cgroup.ts implements it). */
+export interface CgroupSource {
+  read(): { usageBytes: number; workingSetBytes: number; peakBytes: number | null; oomKills: number | null };
+  readLimit(): number | null;
+}
+
+export interface SamplerOptions {
+  rootPid: number;
+  intervalMs: number;
+  metric: 'rss' | 'pss' | 'uss';
+  writer: RecordingWriter;
+  cgroup: CgroupSource | null;
+  /** --limit in bytes: onLimit is called once when the metric's tree total exceeds it. */
+  limitBytes: number | null;
+  procRoot?: string;
+  /** Called after every sample; keep it cheap. */
+  onSample?: (s: SampleSummary) => void;
+  onLimit?: (bytes: number) => void;
+  onOomKill?: (count: number) => void;
+  /** Called when a process of the tree is seen gone. */
+  onProcessExit?: (pid: number) => void;
+}
+
+export interface SampleSummary {
+  tMs: number;
+  totalRssBytes: number;
+  processes: number;
+  cgroupUsageBytes: number | null;
+  limitBytes: number | null;
+}
+
+const KiB = 1024;
+// Scanning /proc for new children more often than every 10 ms costs more than it finds.
+const MIN_SCAN_MS = 10;
+// PSS reads may use at most this share of wall time (smaps_rollup is ~4 ms per GiB of RSS here).
+const PSS_BUDGET = 0.05;
+const FLUSH_EVERY_MS = 1000;
+const CMD_RECHECK_MS = 2000;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+export class Sampler {
+  readonly t0 = performance.now();
+  readonly startWallMs = Date.now();
+  samples = 0;
+  skipped = 0;
+  private readers = new Map<number, ProcessStatusReader>();
+  private ppids = new Map<number, number>();
+  private tree: TreeTracker;
+  private nextDue: number;
+  private lastScanMs = -Infinity;
+  private lastFlushMs = 0;
+  private pssEveryMs: number;
+  private nextPssMs = 0;
+  private lastPssTotalBytes: number | null = null;
+  private lastOomKills: number | null = null;
+  private lastLimit: number | null | undefined = undefined;
+  private lastLimitReadMs = -Infinity;
+  /** Young processes: their argv is read again at each scan during their first CMD_RECHECK_MS,
+   * because a child caught between fork() and exec() still shows its parent's command line, and
+   * launchers (pyenv shims, `env`, shell wrappers) exec several times in their first moments. */
+  private recheckCmd = new Map<number, { cmd: string; untilMs: number }>();
+  private running = false;
+  private limitFired = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private readonly root: string;
+
+  constructor(private readonly opts: SamplerOptions) {
+    this.root = opts.procRoot ?? '/';
+    this.tree = new TreeTracker(opts.rootPid, this.root);
+    this.nextDue = this.t0;
+    this.pssEveryMs = opts.intervalMs;
+  }
+
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** Takes the first sample at once and keeps sampling until stop(). */
+  start(): void {
+    this.running = true;
+    this.addProcess(this.opts.rootPid, readStat(this.opts.rootPid, this.root)?.ppid ?? 0);
+    this.tick();
+  }
+
+  private tick = (): void => {
+    this.timer = null;
+    if (!this.running) return;
+    this.sampleOnce();
+    const interval = this.opts.intervalMs;
+    this.nextDue += interval;
+    const nowAbs = performance.now();
+    if (this.nextDue < nowAbs - interval) {
+      this.skipped += Math.floor((nowAbs - this.nextDue) / interval);
+      this.nextDue = nowAbs;
+    }
+    this.schedule();
+  };
+
+  private schedule(): void {
+    const delay = this.nextDue - performance.now();
+    if (delay > 2) {
+      this.timer = setTimeout(this.fine, delay - 1.5);
+    } else {
+      this.timer = setImmediate(this.fine);
+    }
+  }
+
+  private fine = (): void => {
+    this.timer = null;
+    if (!this.running) return;
+    const rest = this.nextDue - performance.now();
+    if (rest > 1.6) {
+      this.schedule();
+      return;
+    }
+    if (rest > 0.02) Atomics.wait(sleeper, 0, 0, rest);
+    this.tick();
+  };
+
+  /** One sample of the tree: discovery (when due), readings, cgroup, PSS (when due), flush (when due). */
+  sampleOnce(): void {
+    const w = this.opts.writer;
+    const t = this.now();
+    if (t - this.lastScanMs >= Math.max(MIN_SCAN_MS, this.opts.intervalMs) || this.readers.size === 0) {
+      this.lastScanMs = t;
+      if (this.recheckCmd.size) this.recheckCommands();
+      for (const { pid, ppid } of this.tree.scan()) this.addProcess(pid, ppid);
+    }
+    const rows: number[][] = [];
+    let totalKiB = 0;
+    for (const [pid, reader] of this.readers) {
+      try {
+        const r = reader.read();
+        rows.push([pid, r.rssKiB, r.anonKiB, r.fileKiB, r.shmemKiB, r.hwmKiB]);
+        totalKiB += r.rssKiB;
+      } catch (e) {
+        if (!(e instanceof ProcessGoneError)) throw e;
+        this.dropProcess(pid, t);
+      }
+    }
+    const ts = roundMs(t);
+    let cgUsage: number | null = null;
+    if (this.opts.cgroup) {
+      try {
+        const c = this.opts.cgroup.read();
+        cgUsage = c.usageBytes;
+        w.append({
+          type: 's', t: ts, p: rows,
+          c: [Math.round(c.usageBytes / KiB), Math.round(c.workingSetBytes / KiB), c.peakBytes === null ? null : Math.round(c.peakBytes / KiB), c.oomKills],
+        });
+        if (c.oomKills !== null) {
+          if (this.lastOomKills !== null && c.oomKills > this.lastOomKills) {
+            w.append({ type: 'oom', t: ts, oomKills: c.oomKills });
+            this.opts.onOomKill?.(c.oomKills);
+          }
+          this.lastOomKills = c.oomKills;
+        }
+        if (t - this.lastLimitReadMs >= 1000) {
+          this.lastLimitReadMs = t;
+          const limit = this.opts.cgroup.readLimit();
+          if (this.lastLimit !== undefined && limit !== this.lastLimit) w.append({ type: 'cglimit', t: ts, limitBytes: limit });
+          this.lastLimit = limit;
+        }
+      } catch {
+        // The cgroup can vanish when a container ends before memhunt does: keep the process data.
+        this.opts.cgroup = null;
+        w.append({ type: 's', t: ts, p: rows });
+      }
+    } else {
+      w.append({ type: 's', t: ts, p: rows });
+    }
+    this.samples++;
+    if (this.opts.metric !== 'rss' && t >= this.nextPssMs) this.readPss(t);
+
+    const limit = this.opts.limitBytes;
+    if (limit !== null && !this.limitFired) {
+      const metricBytes = this.opts.metric === 'rss' ? totalKiB * KiB : this.lastPssTotalBytes;
+      if (metricBytes !== null && metricBytes > limit) {
+        this.limitFired = true;
+        w.append({ type: 'limit', t: ts, metric: this.opts.metric, bytes: metricBytes, limitBytes: limit });
+        w.flush();
+        this.opts.onLimit?.(metricBytes);
+      }
+    }
+    if (t - this.lastFlushMs >= FLUSH_EVERY_MS) {
+      this.lastFlushMs = t;
+      w.flush();
+    }
+    this.opts.onSample?.({
+      tMs: t, totalRssBytes: totalKiB * KiB, processes: rows.length, cgroupUsageBytes: cgUsage,
+      limitBytes: limit ?? this.lastLimit ?? null,
+    });
+  }
+
+  /** PSS/USS of every live process; the next read is scheduled so reads stay within PSS_BUDGET of wall time. */
+  private readPss(t: number): void {
+    const started = performance.now();
+    const rows: number[][] = [];
+    let sum = 0;
+    let useSum = 0;
+    for (const pid of this.readers.keys()) {
+      const r = readSmapsRollup(pid, this.root);
+      if (!r) continue;
+      rows.push([pid, r.pssKiB, r.ussKiB, r.swapKiB]);
+      sum += r.pssKiB;
+      useSum += r.ussKiB;
+    }
+    const costMs = performance.now() - started;
+    this.pssEveryMs = Math.max(this.opts.intervalMs, Math.ceil(costMs / PSS_BUDGET));
+    this.nextPssMs = t + this.pssEveryMs;
+    this.lastPssTotalBytes = (this.opts.metric === 'uss' ? useSum : sum) * KiB;
+    this.opts.writer.append({ type: 'pss', t: roundMs(t), everyMs: this.pssEveryMs, p: rows });
+  }
+
+  private addProcess(pid: number, ppid: number): void {
+    if (this.readers.has(pid)) return;
+    let reader: ProcessStatusReader;
+    try {
+      reader = new ProcessStatusReader(pid, this.root);
+    } catch {
+      this.tree.remove(pid);
+      return;
+    }
+    this.readers.set(pid, reader);
+    const cmd = readCmdline(pid, this.root);
+    this.recheckCmd.set(pid, { cmd: cmd.join('\0'), untilMs: this.now() + CMD_RECHECK_MS });
+    this.opts.writer.append({ type: 'proc', t: roundMs(this.now()), pid, ppid, cmd });
+    this.ppids.set(pid, ppid);
+  }
+
+  private recheckCommands(): void {
+    const t = this.now();
+    for (const [pid, entry] of this.recheckCmd) {
+      if (!this.readers.has(pid) || t > entry.untilMs) {
+        this.recheckCmd.delete(pid);
+        continue;
+      }
+      const cmd = readCmdlineRaw(pid, this.root);
+      const joined = cmd.join('\0');
+      if (cmd.length && joined !== entry.cmd) {
+        entry.cmd = joined;
+        this.opts.writer.append({ type: 'proc', t: roundMs(t), pid, ppid: this.ppids.get(pid) ?? 0, cmd });
+      }
+    }
+  }
+
+  private dropProcess(pid: number, t: number): void {
+    this.readers.get(pid)?.close();
+    this.readers.delete(pid);
+    this.ppids.delete(pid);
+    this.tree.remove(pid);
+    this.opts.writer.append({ type: 'exit', t: roundMs(t), pid });
+    this.opts.onProcessExit?.(pid);
+  }
+
+  /** pids currently in the tree (for signalling it). */
+  livePids(): number[] {
+    return [...this.readers.keys()];
+  }
+
+  /** Stops the loop; takes no further sample. */
+  stop(): void {
+    this.running = false;
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = null;
+    }
+  }
+
+  /** Closes every fd; after stop(). */
+  close(): void {
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Sizes and durations: parsed in one place, printed in one place (CONVENTIONS 14).
+ *
+ * Size units follow the tools our users already type limits into:
+ * - binary: B, K/KiB/Ki, M/MiB/Mi, G/GiB/Gi, T/TiB/Ti (Docker's `-m 2g` and mprof are binary);
+ * - decimal: KB, MB, GB, TB (SI, as Kubernetes' `2G` is 2e9 bytes).
+ * A bare number is refused: "100" could be bytes (Docker) or MiB (mprof's --pdb-mmem).
+ */
+
+export class UnitError extends Error {
+  override name = 'UnitError';
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024, ki: 1024, kib: 1024, kb: 1e3,
+  m: 1024 ** 2, mi: 1024 ** 2, mib: 1024 ** 2, mb: 1e6,
+  g: 1024 ** 3, gi: 1024 ** 3, gib: 1024 ** 3, gb: 1e9,
+  t: 1024 ** 4, ti: 1024 ** 4, tib: 1024 ** 4, tb: 1e12,
+};
+
+/** Parses "512MiB", "2G", "1.5GB", "300 KiB" into bytes. Throws UnitError with an example on bad input. */
+export function parseSize(text: string, what = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$/.exec(text);
+  if (!m) {
+    throw new UnitError(`${what} "${text}" is not a size; write a positive number with a unit, e.g. 512MiB, 2GiB, 1.5GB`);
+  }
+  const value = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  if (unit === '') {
+    throw new UnitError(`${what} "${text}" needs a unit, e.g. ${text}MiB or ${text}GiB (bare numbers are ambiguous)`);
+  }
+  const factor = SIZE_UNITS[unit];
+  if (factor === undefined) {
+    throw new UnitError(`${what} "${text}" has an unknown unit "${m[2]}"; use B, KiB, MiB, GiB, TiB (binary) or KB, MB, GB, TB (decimal)`);
+  }
+  const bytes = value * factor;
+  if (!(bytes > 0) || !Number.isFinite(bytes)) {
+    throw new UnitError(`${what} "${text}" must be greater than zero`);
+  }
+  return Math.round(bytes);
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000,
+};
+
+/**
+ * Parses "10ms", "0.5s", "2m", "1h" into milliseconds. A bare number is seconds, as in mprof's
+ * `--interval 0.1`. Zero and negative durations are refused.
+ */
+export function parseDuration(text: string, what = 'duration'): number {
+  const m = /^\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*([a-zA-Zµ]*)\s*$/.exec(text);
+  if (!m) {
+    throw new UnitError(`${what} "${text}" is not a duration; write a number with a unit, e.g. 10ms, 0.5s, 2m`);
+  }
+  const value = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  const factor = unit === '' ? 1000 : DURATION_UNITS[unit];
+  if (factor === undefined) {
+    throw new UnitError(`${what} "${text}" has an unknown unit "${m[2]}"; use us, ms, s, m or h`);
+  }
+  const ms = value * factor;
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    throw new UnitError(`${what} "${text}" must be greater than zero`);
+  }
+  return ms;
+}
+
+/** "512 MiB", "1.50 GiB", "12.3 KiB", "0 B": binary units, three significant digits. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '?';
+  const sign = bytes < 0 ? '-' : '';
+  let v = Math.abs(bytes);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return `${sign}${Math.round(v)} B`;
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${sign}${v.toFixed(digits)} ${units[i]}`;
+}
+
+/** Mebibytes with one decimal, for tables that need one unit per column. */
+export function formatMiB(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
+
+/** "850 ms", "12.3 s", "3m05s", "2h04m": compact elapsed time. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  if (ms < 0) return `-${formatDuration(-ms)}`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const totalS = Math.round(ms / 1000);
+  if (totalS < 3600) {
+    const m = Math.floor(totalS / 60);
+    return `${m}m${String(totalS % 60).padStart(2, '0')}s`;
+  }
+  const totalM = Math.round(ms / 60_000);
+  return `${Math.floor(totalM / 60)}h${String(totalM % 60).padStart(2, '0')}m`;
+}
+
+/** "00:41.2" / "1:02:03": a position on a run's clock, for summaries. */
+export function formatClock(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const secText = sec.toFixed(1).padStart(4, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${secText}` : `${String(m).padStart(2, '0')}:${secText}`;
+}

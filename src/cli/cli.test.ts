@@ -230,3 +230,86 @@ test('-o refuses to overwrite a file that is not a recording', async () => {
   assert.match(r.stderr, /not a memhunt recording; refusing to overwrite/);
   assert.equal(fs.readFileSync(precious, 'utf8'), 'print(1)\n');
 });
+
+test('on a terminal: a live status on the bottom row, and the terminal is given back at the end', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'tty.mh');
+  // util-linux `script` gives memhunt a pseudo-terminal; LINES/COLUMNS size it.
+  const cmd = `stty rows 20 cols 100; node '${CLI}' run -o '${out}' --interval 20ms -- sh -c 'echo hello; sleep 0.8'`;
+  const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+    const c = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let text = '';
+    c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    c.on('close', (code) => resolve({ code, text }));
+    c.stdin.end();
+  });
+  assert.equal(r.code, 0, r.text);
+  assert.match(r.text, /\x1b\[1;19r/, 'rows 1..19 become the scroll region');
+  assert.match(r.text, /\x1b\[20;1H\x1b\[2K\x1b\[7mmemhunt 00:0\d\.\d {2}[\d.]+ [KM]iB {2}peak/, 'the status is drawn on row 20');
+  assert.match(r.text, /\x1b\[r/, 'the scroll region is reset');
+  assert.match(r.text, /hello/);
+  assert.match(r.text, /recording .*tty\.mh/);
+});
+
+test('export writes mprof, CSV and JSON files atomically, or to stdout', async () => {
+  const dir = tempDir();
+  const rec = path.join(dir, 'e.mh');
+  assert.equal((await runCli(['run', '-q', '--interval', '20ms', '-o', rec, '--', 'sleep', '0.2'])).code, 0);
+  for (const [fmt, ext, re] of [['mprof', '.dat', /^CMDLINE sleep 0\.2\n(?:.*\n)*MEM \d+\.\d{6} \d+\.\d{4}\n/], ['csv', '.csv', /^time_s,total_mib/], ['json', '.json', /^\{/]] as const) {
+    const r = await runCli(['export', rec, '--format', fmt]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = fs.readFileSync(path.join(dir, `e${ext}`), 'utf8');
+    assert.match(text, re, fmt);
+    const back = await runCli(['peak', path.join(dir, `e${ext}`)]);
+    assert.equal(back.code, 0, `${fmt} reads back: ${back.stderr}`);
+  }
+  const toStdout = await runCli(['export', rec, '-f', 'csv', '-o', '-']);
+  assert.match(toStdout.stdout, /^time_s,/);
+  const missing = await runCli(['export', rec]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--format/);
+  const bad = await runCli(['export', rec, '-f', 'xml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Allowed choices are mprof, csv, json/);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary files left');
+});
+
+test('a corrupt or cut recording given to a command: one line, exit 2, or a warning and the data', async () => {
+  const dir = tempDir();
+  const rec = path.join(dir, 'c.mh');
+  assert.equal((await runCli(['run', '-q', '--interval', '10ms', '-o', rec, '--', 'sleep', '1.5'])).code, 0);
+  const full = fs.readFileSync(rec);
+  fs.writeFileSync(path.join(dir, 'cut.mh'), full.subarray(0, full.length - 40));
+  const cut = await runCli(['peak', path.join(dir, 'cut.mh')]);
+  assert.equal(cut.code, 0);
+  assert.match(cut.stderr, /memhunt: .*cut\.mh: /);
+  assert.match(cut.stdout, /\d+\.\d{3} MiB/);
+  fs.writeFileSync(path.join(dir, 'junk.mh'), 'this is not a recording\n');
+  const junk = await runCli(['summary', path.join(dir, 'junk.mh')]);
+  assert.equal(junk.code, 2);
+  assert.equal(junk.stderr.split('\n').length, 2);
+  const empty = path.join(dir, 'empty.mh');
+  fs.writeFileSync(empty, '');
+  const e = await runCli(['peak', empty]);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /empty/);
+});
+
+test('other platforms get a clear "not supported"', async () => {
+  const { main } = await import('./main');
+  const real = process.platform;
+  const writes: string[] = [];
+  const origWrite = process.stderr.write.bind(process.stderr);
+  Object.defineProperty(process, 'platform', { value: 'darwin' });
+  (process.stderr as { write: unknown }).write = (s: string) => {
+    writes.push(s);
+    return true;
+  };
+  try {
+    assert.equal(await main(['run', '--', 'true']), 2);
+  } finally {
+    Object.defineProperty(process, 'platform', { value: real });
+    (process.stderr as { write: unknown }).write = origWrite;
+  }
+  assert.match(writes.join(''), /darwin is not supported/);
+});

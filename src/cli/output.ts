@@ -59,18 +59,40 @@ export function formatSummary(s: RunSummary, opts: { command: string[]; recordin
 
 const SPARK = '▁▂▃▄▅▆▇█';
 
-/** One-line live status for a terminal, redrawn in place on stderr. */
+/**
+ * One-line live status for a terminal, kept on the bottom row. The target writes to the same
+ * terminal, so a status redrawn with "\r" would be broken by every line the program prints.
+ * Instead the rows above the last become a scroll region (DECSTBM, as apt's progress bar does):
+ * the program's output scrolls there, and the status stays below it. On a terminal too small for
+ * that (< 5 rows), it falls back to redrawing in place.
+ */
 export class LiveStatus {
   private history: number[] = [];
   private peak = 0;
   private lastDrawMs = -Infinity;
-  private drawn = false;
+  private active = false;
+  private rows = 0;
+  private readonly onResize = () => this.setRegion();
 
   constructor(private readonly stream: NodeJS.WriteStream, private readonly everyMs = 250) {}
 
+  private setRegion(): void {
+    this.rows = this.stream.rows || 0;
+    if (this.rows < 5) return;
+    // Make room for the status row, keep the cursor where the program will write next.
+    this.stream.write(`\n\x1b7\x1b[1;${this.rows - 1}r\x1b8\x1b[1A`);
+  }
+
+  /** Reserves the bottom row; call once before the first update. */
+  start(): void {
+    this.active = true;
+    this.setRegion();
+    this.stream.on('resize', this.onResize);
+  }
+
   update(tMs: number, totalBytes: number, processes: number, limitBytes: number | null): void {
     if (totalBytes > this.peak) this.peak = totalBytes;
-    if (tMs - this.lastDrawMs < this.everyMs) return;
+    if (!this.active || tMs - this.lastDrawMs < this.everyMs) return;
     this.lastDrawMs = tMs;
     this.history.push(totalBytes);
     if (this.history.length > 24) this.history.shift();
@@ -81,12 +103,16 @@ export class LiveStatus {
     text += `  ${processes} proc  ${spark}`;
     const width = this.stream.columns || 80;
     if (text.length > width - 1) text = text.slice(0, width - 1);
-    this.stream.write(`\r\x1b[2K${text}`);
-    this.drawn = true;
+    if (this.rows >= 5) this.stream.write(`\x1b7\x1b[${this.rows};1H\x1b[2K\x1b[7m${text}\x1b[0m\x1b8`);
+    else this.stream.write(`\r\x1b[2K${text}`);
   }
 
-  clear(): void {
-    if (this.drawn) this.stream.write('\r\x1b[2K');
-    this.drawn = false;
+  /** Gives the bottom row back and restores the whole screen as the scroll region. */
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.stream.removeListener('resize', this.onResize);
+    if (this.rows >= 5) this.stream.write(`\x1b7\x1b[r\x1b[${this.rows};1H\x1b[2K\x1b8`);
+    else this.stream.write('\r\x1b[2K');
   }
 }

@@ -49,12 +49,13 @@ async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: Ses
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
   try {
+    live?.start();
     result = await start({
       ...base,
       onSample: live ? (s) => live.update(s.tMs, s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
     });
   } finally {
-    live?.clear();
+    live?.stop();
   }
   if (!flags.quiet) {
     try {

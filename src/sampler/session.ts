@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InputError } from '../errors';
-import { findMemoryCgroup, CgroupReader, containerIdFromCgroupPath } from '../procfs/cgroup';
+import { findMemoryCgroup, CgroupReader, containerIdFromCgroupPath, type CgroupLocation } from '../procfs/cgroup';
 import { readCmdline, readStat, readUid } from '../procfs/process';
 import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_VERSION, type EndRecord, type HeaderRecord } from '../recording/spec';
 import { RecordingWriter, roundMs } from '../recording/writer';
@@ -29,6 +29,8 @@ export interface SessionOptions {
   limitBytes: number | null;
   /** Prefix for /proc and /sys (tests); "/" in production. */
   procRoot?: string;
+  /** The memory cgroup to read; found from the target's pid when undefined (tests inject fixture trees). */
+  cgroupLocation?: CgroupLocation | null;
   onSample?: (s: SampleSummary) => void;
   /** Called once the target runs and the recording file exists. */
   onStarted?: (info: { pid: number; outputPath: string; cgroupLimitBytes: number | null }) => void;
@@ -51,7 +53,7 @@ export interface SessionResult {
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[], rootPid: number, startWallMs: number, cg: ReturnType<typeof findMemoryCgroup>, cgLimit: number | null): HeaderRecord {
+function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[], rootPid: number, startWallMs: number, cg: CgroupLocation | null, cgLimit: number | null): HeaderRecord {
   return {
     type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, memhuntVersion: MEMHUNT_VERSION, mode,
     command, cwd: process.cwd(), host: os.hostname(),
@@ -83,8 +85,13 @@ export function checkOutputPath(p: string): void {
   }
 }
 
-function openCgroup(pid: number, root: string) {
-  const loc = findMemoryCgroup(pid, root);
+function openCgroup(pid: number, root: string, injected: CgroupLocation | null | undefined) {
+  let loc: CgroupLocation | null;
+  try {
+    loc = injected === undefined ? findMemoryCgroup(pid, root) : injected;
+  } catch {
+    loc = null; // the target exited before its cgroup could be read: record without one
+  }
   if (!loc) return { loc: null, reader: null, limit: null };
   try {
     const reader = new CgroupReader(loc);
@@ -120,7 +127,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
 
-  const cg = openCgroup(pid, root);
+  const cg = openCgroup(pid, root, o.cgroupLocation);
   const startWallMs = Date.now();
   writer = new RecordingWriter(o.outputPath, makeHeader(o, 'run', o.command, pid, startWallMs, cg.loc, cg.limit));
   const w = writer;
@@ -246,7 +253,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
     throw new InputError(`pid ${o.pid} belongs to uid ${uid}, not to you (uid ${me}); attach to your own processes or run memhunt as root`);
   }
   checkOutputPath(o.outputPath);
-  const cg = openCgroup(o.pid, root);
+  const cg = openCgroup(o.pid, root, o.cgroupLocation);
   const startWallMs = Date.now();
   const w = new RecordingWriter(o.outputPath, makeHeader(o, 'attach', readCmdline(o.pid, root), o.pid, startWallMs, cg.loc, cg.limit));
   let finish: (r: EndRecord['reason']) => void = () => {};

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { summarize } from '../analysis/summary';
 import { InputError } from '../errors';
+import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
 import { attachProcess, CommandNotExecutableError, CommandNotFoundError, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseDuration, parseSize } from '../units';
@@ -31,7 +32,7 @@ export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<Sessio
   };
 }
 
-function addRecordOptions(cmd: Command): Command {
+export function addRecordOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here)')
     .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
@@ -44,7 +45,19 @@ function addRecordOptions(cmd: Command): Command {
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
-async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<number> {
+export interface RecordOutcome {
+  /** The exit code `run`/`attach` would return. */
+  code: number;
+  result: SessionResult;
+  /** The recording read back (null when it could not be read). */
+  recording: MemoryRecording | null;
+}
+
+/**
+ * Records with a live status on a terminal, reads the recording back, prints the summary (unless
+ * --quiet) and works out the exit code. Shared by `run`, `attach` and commands built on them.
+ */
+export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<RecordOutcome> {
   const base = resolveRecordOptions(flags);
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
@@ -57,21 +70,23 @@ async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: Ses
   } finally {
     live?.stop();
   }
-  if (!flags.quiet) {
-    try {
-      const rec = await readMemhuntRecording(result.outputPath);
-      const size = fs.statSync(result.outputPath).size;
-      process.stderr.write(formatSummary(summarize(rec), { command: command(), recordingPath: result.outputPath, recordingBytes: size }) + '\n');
-    } catch (e) {
-      process.stderr.write(`memhunt: recorded to ${result.outputPath}, but could not summarise it: ${(e as Error).message}\n`);
-    }
+  let recording: MemoryRecording | null = null;
+  try {
+    recording = await readMemhuntRecording(result.outputPath);
+  } catch (e) {
+    process.stderr.write(`memhunt: recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}\n`);
   }
+  if (!flags.quiet && recording) {
+    const size = fs.statSync(result.outputPath).size;
+    process.stderr.write(formatSummary(summarize(recording), { command: command(), recordingPath: result.outputPath, recordingBytes: size }) + '\n');
+  }
+  return { code: exitCodeOf(kind, result), result, recording };
+}
+
+function exitCodeOf(kind: 'run' | 'attach', result: SessionResult): number {
   if (result.reason === 'limit') return EXIT.LIMIT_KILLED;
   if (kind === 'attach') return EXIT.OK;
-  if (result.exitSignal) {
-    const n = os.constants.signals[result.exitSignal] ?? 0;
-    return 128 + n;
-  }
+  if (result.exitSignal) return 128 + (os.constants.signals[result.exitSignal] ?? 0);
   return result.exitCode ?? EXIT.FAILURE;
 }
 
@@ -109,9 +124,8 @@ Examples:
   );
   run.action(async (commandArgs: string[], flags: RecordFlags, cmd: Command) => {
     try {
-      (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = await record(
-        'run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs,
-      );
+      const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
+      setExitCode(cmd, outcome.code);
     } catch (e) {
       if (e instanceof CommandNotFoundError) throw new CliExitError(EXIT.NOT_FOUND, e.message);
       if (e instanceof CommandNotExecutableError) throw new CliExitError(EXIT.NOT_EXECUTABLE, e.message);
@@ -134,7 +148,7 @@ Examples:
     if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new InputError(`"${pidText}" is not a process id`);
     const pid = Number(pidText);
     let argv: string[] = [`pid ${pid}`];
-    (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = await record(
+    const outcome = await record(
       'attach', flags,
       async (o) => {
         const r = await attachProcess({ ...o, pid });
@@ -147,7 +161,13 @@ Examples:
       },
       () => argv,
     );
+    setExitCode(cmd, outcome.code);
   });
+}
+
+/** How an action hands its exit code to main() (commander actions return nothing). */
+export function setExitCode(cmd: Command, code: number): void {
+  (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = code;
 }
 
 /** Carries an exit code through commander's action to main(). */

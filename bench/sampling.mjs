@@ -8,10 +8,13 @@
 //                50 ms, last value kept: whole run (start-up included) and steady state (the CPU
 //                rate between 2 s after start and 1.5 s before the end / the steady sample rate)
 //   size         recording bytes per sample and per process-sample (one process's reading)
+// Control (each round): bench/workloads/timer-floor.mjs, memhunt's timing strategy with no work,
+// shows how many 1 ms slots this machine loses by itself (scheduling noise on a shared VM).
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
   checkPrerequisites, machine, runMonitored, readMh, readDat, sampleRates, cpuShareBetween, median, fmt, table,
-  writeResult, verdict, rmOut, MEMHUNT, SYS_PYTHON, TREE_PY, OUT_DIR, CLK_TCK,
+  writeResult, verdict, rmOut, MEMHUNT, SYS_PYTHON, TREE_PY, OUT_DIR, CLK_TCK, BENCH_DIR,
 } from './lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -77,13 +80,24 @@ async function runMprof(i) {
   return r;
 }
 
-const runs = { memhunt: [], mprof: [] };
+function runFloor() {
+  const out = execFileSync(process.execPath, [path.join(BENCH_DIR, 'workloads', 'timer-floor.mjs'), String(SECONDS)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const runs = { memhunt: [], mprof: [], floor: [] };
 for (let i = 0; i < ROUNDS; i++) {
-  const order = i % 2 === 0 ? ['memhunt', 'mprof'] : ['mprof', 'memhunt'];
+  const order = i % 2 === 0 ? ['memhunt', 'mprof', 'floor'] : ['floor', 'mprof', 'memhunt'];
   for (const kind of order) {
+    if (kind === 'floor') {
+      const f = runFloor();
+      runs.floor.push(f);
+      console.log(`  round ${i + 1} control: empty 1 ms timer loop ${fmt(f.samplesPerS, 1)} ticks/s, longest gap ${fmt(f.maxGapMs, 1)} ms`);
+      continue;
+    }
     const r = kind === 'memhunt' ? await runMemhunt(i) : await runMprof(i);
     runs[kind].push(r);
-    console.log(`  round ${i + 1} ${kind.padEnd(7)} ${fmt(r.samplesPerS, 0)} samples/s, CPU ${fmt(r.cpuS)} s = ${fmt(r.cpuUsPerSample, 1)} µs/sample, ${fmt(r.bytesPerSample, 1)} B/sample`);
+    console.log(`  round ${i + 1} ${kind.padEnd(7)} ${fmt(r.samplesPerS, 1)} samples/s, CPU ${fmt(r.cpuS)} s = ${fmt(r.cpuUsPerSample, 1)} µs/sample, ${fmt(r.bytesPerSample, 1)} B/sample`);
   }
 }
 
@@ -94,6 +108,7 @@ for (const kind of ['memhunt', 'mprof']) {
   med[kind] = {};
   for (const k of keys) med[kind][k] = median(runs[kind].map((r) => r[k]));
 }
+med.floor = { samplesPerS: median(runs.floor.map((f) => f.samplesPerS)), maxGapMs: median(runs.floor.map((f) => f.maxGapMs)), cpuShare: median(runs.floor.map((f) => f.cpuShare)) };
 med.memhunt.missedPct = median(runs.memhunt.map((r) => r.missedPct));
 med.memhunt.uncompressedBytesPerSample = median(runs.memhunt.map((r) => r.uncompressedBytesPerSample));
 // Ratios are medians of per-round ratios (both tools measured in the same round).
@@ -128,9 +143,10 @@ table([
   ['memhunt uncompressed bytes/sample', fmt(M.uncompressedBytesPerSample, 1), '', ''],
   ['profiler peak RSS (MiB)', fmt(M.profilerPeakRssMiB, 1), fmt(P.profilerPeakRssMiB, 1), ''],
 ]);
+console.log(`control: memhunt's timing loop with no work: ${fmt(med.floor.samplesPerS, 1)} ticks/s (longest gap ${fmt(med.floor.maxGapMs, 1)} ms, ${fmt(med.floor.cpuShare * 100, 1)}% of a core)`);
 
 const verdicts = [
-  verdict('(a) memhunt --interval 1ms sustains >= 1,000 samples/s', M.samplesPerS >= 1000, `${fmt(M.samplesPerS, 1)} samples/s (median; ${fmt(M.missedPct)}% of 1 ms slots missed)`),
+  verdict('(a) memhunt --interval 1ms sustains >= 1,000 samples/s', M.samplesPerS >= 1000, `${fmt(M.samplesPerS, 1)} samples/s (median; ${fmt(M.missedPct)}% of 1 ms slots missed; the empty timer loop alone: ${fmt(med.floor.samplesPerS, 1)}/s)`),
   verdict('(b) mprof -C -M --interval 0.001 samples/s (reported, no target)', true, `${fmt(P.samplesPerS, 1)} samples/s`),
   verdict('(c) profiler CPU per sample: mprof/memhunt >= 10x', ratios.cpuPerSample >= 10, `${fmt(ratios.cpuPerSample, 1)}x whole run (${fmt(M.cpuUsPerSample, 1)} vs ${fmt(P.cpuUsPerSample, 1)} µs), ${fmt(ratios.steadyCpuPerSample, 1)}x steady state`),
   verdict('(d) recording bytes per sample: memhunt <= 1/4 of mprof', ratios.bytesPerSample <= 0.25 && ratios.bytesPerProcessSample <= 0.25, `${fmt(ratios.bytesPerSample, 3)} per sample, ${fmt(ratios.bytesPerProcessSample, 3)} per process-sample`),

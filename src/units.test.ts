@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, formatDuration, parseDuration, parseSize, UnitError } from './units';
+import { formatBytes, formatDuration, formatRate, parseDuration, parsePercent, parseRate, parseSize, UnitError } from './units';
 
 test('parseSize reads binary and decimal units', () => {
   assert.equal(parseSize('512MiB'), 512 * 1024 ** 2);
@@ -44,4 +44,41 @@ test('formatBytes and formatDuration print compactly', () => {
   assert.equal(formatDuration(12_300), '12.3 s');
   assert.equal(formatDuration(185_000), '3m05s');
   assert.equal(formatDuration(7_440_000), '2h04m');
+});
+
+test('parseRate reads a size per time unit into bytes per minute', () => {
+  const MiB = 1024 ** 2;
+  assert.equal(parseRate('5MiB/min'), 5 * MiB);
+  assert.equal(parseRate('60MiB/h'), MiB);
+  assert.equal(parseRate('1GiB/h'), 1024 ** 3 / 60);
+  assert.equal(parseRate('1MiB/s'), 60 * MiB);
+  assert.equal(parseRate(' 2 MiB / min '), 2 * MiB);
+  assert.equal(parseRate('1440MB/day'), 1e6);
+  assert.equal(parseRate('5M/m'), 5 * MiB);
+});
+
+test('parseRate refuses malformed rates with a message that shows the way', () => {
+  assert.throws(() => parseRate('5MiB/fortnight', '--max-growth'), /--max-growth "5MiB\/fortnight" has an unknown time unit "fortnight"; use s, min, h or day/);
+  assert.throws(() => parseRate('5MiB', '--max-growth'), /is not a rate; write a size per time, e\.g\. 5MiB\/min/);
+  assert.throws(() => parseRate('5/min'), /the size needs a unit/);
+  assert.throws(() => parseRate('0MiB/min'), /greater than zero/);
+  assert.throws(() => parseRate('-5MiB/min'), /not a size/);
+  assert.throws(() => parseRate('5XB/min'), (e: unknown) => e instanceof UnitError && /unknown unit "XB"/.test((e as Error).message));
+});
+
+test('parsePercent needs a % and a value in (0, 100]', () => {
+  assert.equal(parsePercent('80%'), 0.8);
+  assert.equal(parsePercent('100%'), 1);
+  assert.equal(parsePercent('12.5 %'), 0.125);
+  assert.throws(() => parsePercent('120%', '--max-share-of-limit'), /--max-share-of-limit "120%" must be more than 0% and at most 100%/);
+  assert.throws(() => parsePercent('0%'), /more than 0%/);
+  assert.throws(() => parsePercent('0.8'), /followed by %, e\.g\. 80%/);
+  assert.throws(() => parsePercent('abc%'), /not a percentage/);
+});
+
+test('formatRate prints bytes per minute, signed on request', () => {
+  assert.equal(formatRate(5 * 1024 ** 2), '5.00 MiB/min');
+  assert.equal(formatRate(5 * 1024 ** 2, true), '+5.00 MiB/min');
+  assert.equal(formatRate(-512 * 1024, true), '-512 KiB/min');
+  assert.equal(formatRate(0, true), '0 B/min');
 });

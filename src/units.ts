@@ -112,3 +112,53 @@ export function formatClock(ms: number): string {
   const secText = sec.toFixed(1).padStart(4, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${secText}` : `${String(m).padStart(2, '0')}:${secText}`;
 }
+
+const RATE_TIME_UNITS: Record<string, number> = {
+  s: 1 / 60, sec: 1 / 60, second: 1 / 60,
+  m: 1, min: 1, minute: 1,
+  h: 60, hr: 60, hour: 60,
+  d: 1440, day: 1440,
+};
+
+/**
+ * Parses a growth rate "5MiB/min", "1GiB/h", "300KiB/s", "2 GB/day" into **bytes per minute**
+ * (the unit verdicts print). The size part follows parseSize; the time part is s, min (or m), h
+ * or day. Zero and negative rates are refused: a limit of zero growth is `--no-leak`.
+ */
+export function parseRate(text: string, what = 'rate'): number {
+  const m = /^\s*([^/]+?)\s*\/\s*([a-zA-Z]+)\s*$/.exec(text);
+  if (!m) {
+    throw new UnitError(`${what} "${text}" is not a rate; write a size per time, e.g. 5MiB/min, 1GiB/h, 300KiB/s`);
+  }
+  const per = RATE_TIME_UNITS[m[2]!.toLowerCase()];
+  if (per === undefined) {
+    throw new UnitError(`${what} "${text}" has an unknown time unit "${m[2]}"; use s, min, h or day (e.g. 5MiB/min)`);
+  }
+  let bytes: number;
+  try {
+    bytes = parseSize(m[1]!, what);
+  } catch (e) {
+    throw new UnitError(`${what} "${text}": ${(e as Error).message.replace(/^.*?" /, 'the size ')}`);
+  }
+  return bytes / per;
+}
+
+/** Parses "80%" into 0.8. The percent sign is required ("0.8" could mean 0.8% or 80%); 0% and over 100% are refused. */
+export function parsePercent(text: string, what = 'percentage'): number {
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*%\s*$/.exec(text);
+  if (!m) {
+    throw new UnitError(`${what} "${text}" is not a percentage; write a number followed by %, e.g. 80%`);
+  }
+  const value = Number(m[1]);
+  if (!(value > 0) || value > 100) {
+    throw new UnitError(`${what} "${text}" must be more than 0% and at most 100%`);
+  }
+  return value / 100;
+}
+
+/** "+12.3 MiB/min", "-512 KiB/min", "0 B/min": a rate given in bytes per minute; signed adds "+" to positive rates. */
+export function formatRate(bytesPerMinute: number, signed = false): string {
+  if (!Number.isFinite(bytesPerMinute)) return '?';
+  const text = `${formatBytes(bytesPerMinute)}/min`;
+  return signed && bytesPerMinute > 0 ? `+${text}` : text;
+}

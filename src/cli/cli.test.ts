@@ -13,7 +13,7 @@ import { resolveRecordOptions } from './run';
 
 test('flags are typed data: run options parse without starting a process', () => {
   const o = resolveRecordOptions({ interval: '10ms', metric: 'pss', limit: '2GiB', output: 'x.mh' });
-  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3 });
+  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [] });
   assert.throws(() => resolveRecordOptions({ interval: '0', metric: 'rss' }), /greater than zero/);
   assert.throws(() => resolveRecordOptions({ interval: '-5ms', metric: 'rss' }), /greater than zero/);
   assert.throws(() => resolveRecordOptions({ interval: '100us', metric: 'rss' }), /below 1ms/);

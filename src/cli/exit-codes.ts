@@ -5,6 +5,8 @@ export const EXIT = {
   FAILURE: 1,
   /** Bad usage or bad input: unknown option, malformed size, not a recording, no such pid. */
   USAGE: 2,
+  /** `check`, and `analyze` with limits: the recording violates a limit (--max-peak, --max-growth, --no-leak, --max-share-of-limit). */
+  LIMIT_VIOLATED: 3,
   /** The command exists but cannot be executed. */
   NOT_EXECUTABLE: 126,
   /** The command does not exist. */
@@ -17,6 +19,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   0    success (run/attach: the target exited 0)
   1    memhunt itself failed (I/O error, internal error)
   2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid)
+  3    check (and analyze with limits): a limit was violated (--max-peak, --max-growth,
+       --no-leak, --max-share-of-limit)
   126  the command cannot be executed (permission denied)
   127  the command was not found
   137  --limit exceeded: memhunt killed the process tree with SIGKILL

@@ -60,7 +60,7 @@ export function registerFileCommands(program: Command): void {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
       for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
-      process.stdout.write(formatSummary(summarize(rec), { command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size }) + '\n');
+      process.stdout.write(formatSummary(summarize(rec), { command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events }) + '\n');
     });
 
   program

@@ -13,6 +13,10 @@ import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { registerRunCommands } from './run';
 import { registerFileCommands } from './file-commands';
 import { registerExportCommand } from './export';
+import { registerAnalyzeCommand } from './analyze';
+import { registerCheckCommand } from './check';
+import { registerDiffCommand } from './diff';
+import { registerPlotCommand } from './plot';
 
 export function buildProgram(): Command {
   const program = new Command('memhunt');
@@ -34,6 +38,7 @@ Examples:
   memhunt attach 4242                             record a running process tree
   memhunt peak                                    peak of the newest recording
   memhunt export run.mh --format mprof            for mprof plot and friends
+  memhunt plot run.mh -o report.html              chart: .png, .svg, interactive .html, or --term
 
 ${EXIT_CODES_HELP}
 
@@ -43,6 +48,10 @@ memory_profiler's mprofile_*.dat files are read wherever a recording is accepted
   registerRunCommands(program);
   registerFileCommands(program);
   registerExportCommand(program);
+  registerAnalyzeCommand(program);
+  registerCheckCommand(program);
+  registerDiffCommand(program);
+  registerPlotCommand(program);
   return program;
 }
 

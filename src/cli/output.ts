@@ -1,5 +1,6 @@
 /** Terminal output: the end-of-run summary and the live status line. */
 import type { RunSummary } from '../analysis/summary';
+import type { RecordingEvent } from '../model/recording';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
 /** A command line short enough for one line of a summary. */
@@ -27,7 +28,10 @@ function endText(s: RunSummary): string {
   }
 }
 
-export function formatSummary(s: RunSummary, opts: { command: string[]; recordingPath: string; recordingBytes?: number; metricNote?: string }): string {
+export function formatSummary(
+  s: RunSummary,
+  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[] },
+): string {
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`);
   lines.push(`memhunt: ${shortCommand(opts.command, 70)}`);
@@ -52,6 +56,17 @@ export function formatSummary(s: RunSummary, opts: { command: string[]; recordin
     row('limit', 'none (no --limit, no cgroup limit)');
   }
   row('end', endText(s));
+  for (const e of opts.events ?? []) {
+    if (e.kind === 'threshold') {
+      row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+    } else if (e.kind === 'action-output') {
+      const lines = e.output.split('\n').filter((l) => l.trim());
+      const status = e.exitSignal ?? `exit ${e.exitCode}`;
+      row('', `${e.command}: ${status}, ${lines.length} line${lines.length === 1 ? '' : 's'} of output${lines.length ? ':' : ''}`);
+      for (const l of lines.slice(0, 8)) row('', `  | ${l.length > 100 ? `${l.slice(0, 99)}…` : l}`);
+      if (lines.length > 8) row('', `  | … (${lines.length - 8} more lines: zcat ${opts.recordingPath} | jq -r 'select(.type=="action").output')`);
+    }
+  }
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   return lines.join('\n');

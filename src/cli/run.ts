@@ -7,6 +7,7 @@ import { InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
 import { attachProcess, CommandNotExecutableError, CommandNotFoundError, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
+import { parseThresholdSpec } from '../sampler/actions';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { defaultRecordingName } from './files';
@@ -17,11 +18,12 @@ export interface RecordFlags {
   interval: string;
   metric: 'rss' | 'pss' | 'uss';
   limit?: string;
+  onThreshold?: string[];
   quiet?: boolean;
 }
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
-export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted'> {
+export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const intervalMs = parseDuration(flags.interval, '--interval');
   if (intervalMs < 1) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
   return {
@@ -29,6 +31,7 @@ export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<Sessio
     intervalMs,
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
+    thresholds: (flags.onThreshold ?? []).map(parseThresholdSpec),
   };
 }
 
@@ -42,6 +45,11 @@ export function addRecordOptions(cmd: Command): Command {
         .default('rss'),
     )
     .option('--limit <size>', 'rehearse a container limit: SIGKILL the whole tree when the metric exceeds it, exit 137 (e.g. 2GiB, 512MiB, 1.5GB)')
+    .option(
+      '--on-threshold <size:action>',
+      'once the metric reaches SIZE, do ACTION: mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break; repeatable',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
@@ -65,6 +73,7 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
     live?.start();
     result = await start({
       ...base,
+      notice: (text) => process.stderr.write(`memhunt: ${text}\n`),
       onSample: live ? (s) => live.update(s.tMs, s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
     });
   } finally {
@@ -78,7 +87,7 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   }
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
-    process.stderr.write(formatSummary(summarize(recording), { command: command(), recordingPath: result.outputPath, recordingBytes: size }) + '\n');
+    process.stderr.write(formatSummary(summarize(recording), { command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events }) + '\n');
   }
   return { code: exitCodeOf(kind, result), result, recording };
 }
@@ -120,6 +129,8 @@ Examples:
   memhunt run --interval 10ms -o run.mh -- ./job.sh
   memhunt run --metric pss -- python3 -m multiprocessing_job     shared pages counted once
   memhunt run --limit 2GiB -- python3 etl.py                     reproduce a 2 GiB OOM kill locally
+  memhunt run --on-threshold 1.5GiB:stop -- ./job.sh             freeze the tree at 1.5 GiB to inspect it
+  memhunt run --on-threshold 1GiB:exec='py-spy dump --pid $MEMHUNT_PID' -- ./job.sh
   echo "mark checkpoint" > "$MEMHUNT_MARKERS"                    (from inside the command)`,
   );
   run.action(async (commandArgs: string[], flags: RecordFlags, cmd: Command) => {

@@ -89,6 +89,16 @@ export type RecordingEvent =
     }
   | { kind: 'limit-exceeded'; tMs: number; metric: MemoryMetric; bytes: number; limitBytes: number }
   | { kind: 'oom-kill'; tMs: number; oomKills: number }
+  | {
+      kind: 'threshold';
+      tMs: number;
+      bytes: number;
+      thresholdBytes: number;
+      action: 'mark' | 'stop' | 'kill' | 'exec' | 'snapshot' | 'break';
+      command: string | null;
+      note: string | null;
+    }
+  | { kind: 'action-output'; tMs: number; command: string; exitCode: number | null; exitSignal: string | null; output: string }
   | { kind: 'note'; tMs: number; text: string };
 
 export type EndReason = 'exited' | 'signalled' | 'limit' | 'oom-killer' | 'detached' | 'interrupted';

@@ -58,7 +58,14 @@ export class SeriesBuilder {
     this.n++;
   }
 
+  /**
+   * The series, trimmed to its length. When the arrays are at least 3/4 full they are returned as
+   * views, not copied: a copy would briefly need twice the memory (for 1 M samples of a tree
+   * total and one process, 32 MB on top of 34 MB — the difference between `memhunt plot` staying
+   * under 150 MB or not), where a view keeps at most a third more than needed.
+   */
   build(): Series {
+    if (this.n >= this.t.length * 0.75) return { tMs: this.t.subarray(0, this.n), values: this.v.subarray(0, this.n) };
     return { tMs: this.t.slice(0, this.n), values: this.v.slice(0, this.n) };
   }
 }

@@ -39,12 +39,13 @@ test('real recordings validate against the schema, record by record', async () =
   const dir = tempDir();
   const out = path.join(dir, 'schema.mh');
   const r = await runCli([
-    'run', '-q', '--interval', '10ms', '--metric', 'pss', '--limit', '60MiB', '-o', out, '--',
+    'run', '-q', '--interval', '10ms', '--metric', 'pss', '--limit', '60MiB', '-o', out,
+    '--on-threshold', '20MiB:mark', '--on-threshold', '30MiB:exec=echo hi', '--',
     'python3', '-c',
     'import os,time\nfd=os.open(os.environ["MEMHUNT_MARKERS"],os.O_WRONLY)\nos.write(fd,b"begin grow\\n")\nb=[]\nfor i in range(40):\n  b.append(bytearray(4*2**20)); time.sleep(0.01)\nos.write(fd,b"end grow\\n")\ntime.sleep(5)',
   ]);
   assert.equal(r.code, 137, r.stderr);
   const types = checkAll(out);
-  for (const t of ['header', 'proc', 's', 'pss', 'exit', 'marker', 'limit', 'end']) assert.ok(types.has(t), `wrote a "${t}" record`);
+  for (const t of ['header', 'proc', 's', 'pss', 'exit', 'marker', 'limit', 'threshold', 'action', 'end']) assert.ok(types.has(t), `wrote a "${t}" record`);
   checkAll(path.join(REPO, 'fixtures', 'memhunt', 'v1', 'example.mh'));
 });

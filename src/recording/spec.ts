@@ -121,6 +121,36 @@ export interface CgroupLimitRecord {
   limitBytes: number | null;
 }
 
+/**
+ * The metric reached a --on-threshold size and its action ran (added in 1: readers that predate
+ * it skip it). `pids` are the processes the action applied to (stop/kill: the whole tree).
+ */
+export interface ThresholdRecord {
+  type: 'threshold';
+  t: number;
+  metric: 'rss' | 'pss' | 'uss';
+  bytes: number;
+  thresholdBytes: number;
+  action: 'mark' | 'stop' | 'kill' | 'exec' | 'snapshot' | 'break';
+  pids: number[];
+  /** exec: the command line run with sh -c. */
+  command?: string;
+  /** What happened, in words (e.g. "no in-process agent answered"). */
+  note?: string;
+}
+
+/** The result of an exec action: its exit and its output (stdout and stderr, first 64 KiB). */
+export interface ActionResultRecord {
+  type: 'action';
+  t: number;
+  action: 'exec';
+  command: string;
+  code: number | null;
+  signal: string | null;
+  output: string;
+  outputTruncated: boolean;
+}
+
 /** The last record. Its absence means memhunt itself was killed or the file was cut. */
 export interface EndRecord {
   type: 'end';
@@ -141,4 +171,6 @@ export type RecordingRecord =
   | LimitRecord
   | OomRecord
   | CgroupLimitRecord
+  | ThresholdRecord
+  | ActionResultRecord
   | EndRecord;

@@ -33,6 +33,10 @@ export interface SamplerOptions {
   /** Called after every sample; keep it cheap. */
   onSample?: (s: SampleSummary) => void;
   onLimit?: (bytes: number) => void;
+  /** Sizes (bytes) at which onThreshold fires, each once, when the metric's tree total reaches it. */
+  thresholds?: number[];
+  /** largestPid: the process with the most RSS in that sample (the likely culprit). */
+  onThreshold?: (index: number, bytes: number, tMs: number, largestPid: number) => void;
   onOomKill?: (count: number) => void;
   /** Called when a process of the tree is seen gone. */
   onProcessExit?: (pid: number) => void;
@@ -79,6 +83,7 @@ export class Sampler {
   private recheckCmd = new Map<number, { cmd: string; untilMs: number }>();
   private running = false;
   private limitFired = false;
+  private thresholdFired: boolean[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private readonly root: string;
 
@@ -191,8 +196,25 @@ export class Sampler {
     if (this.opts.metric !== 'rss' && t >= this.nextPssMs) this.readPss(t);
 
     const limit = this.opts.limitBytes;
+    const metricBytes = this.opts.metric === 'rss' ? totalKiB * KiB : this.lastPssTotalBytes;
+    const thresholds = this.opts.thresholds;
+    if (thresholds && metricBytes !== null) {
+      for (let i = 0; i < thresholds.length; i++) {
+        if (!this.thresholdFired[i] && metricBytes >= thresholds[i]!) {
+          this.thresholdFired[i] = true;
+          let largest = this.opts.rootPid;
+          let largestKiB = -1;
+          for (const row of rows) {
+            if (row[1]! > largestKiB) {
+              largestKiB = row[1]!;
+              largest = row[0]!;
+            }
+          }
+          this.opts.onThreshold?.(i, metricBytes, t, largest);
+        }
+      }
+    }
     if (limit !== null && !this.limitFired) {
-      const metricBytes = this.opts.metric === 'rss' ? totalKiB * KiB : this.lastPssTotalBytes;
       if (metricBytes !== null && metricBytes > limit) {
         this.limitFired = true;
         w.append({ type: 'limit', t: ts, metric: this.opts.metric, bytes: metricBytes, limitBytes: limit });

@@ -12,6 +12,7 @@ import { readCmdline, readStat, readUid } from '../procfs/process';
 import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_VERSION, type EndRecord, type HeaderRecord } from '../recording/spec';
 import { RecordingWriter, roundMs } from '../recording/writer';
 import { MEMHUNT_VERSION } from '../version';
+import { ThresholdActions, type ThresholdAction } from './actions';
 import { MarkerChannel } from './markers';
 import { Sampler, type SampleSummary } from './sampler';
 
@@ -32,6 +33,10 @@ export interface SessionOptions {
   /** The memory cgroup to read; found from the target's pid when undefined (tests inject fixture trees). */
   cgroupLocation?: CgroupLocation | null;
   onSample?: (s: SampleSummary) => void;
+  /** --on-threshold actions, each fired once. */
+  thresholds?: ThresholdAction[];
+  /** Messages for the person at the terminal (threshold actions). */
+  notice?: (text: string) => void;
   /** Called once the target runs and the recording file exists. */
   onStarted?: (info: { pid: number; outputPath: string; cgroupLimitBytes: number | null }) => void;
 }
@@ -140,9 +145,10 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   }
   let oomSeen = false;
 
+  const actions = makeActions(o, w, pid, () => s);
   const s = new Sampler({
     rootPid: pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample,
+    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, pid);
@@ -169,6 +175,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   // One last sample records the root's exit (and anything that died with it).
   s.sampleOnce();
   s.stop();
+  await actions.settle();
   for (const sig of FORWARDED) process.removeListener(sig, forward);
   markers.close();
   if (cg.reader && oomKillsAtStart !== null && !oomSeen) {
@@ -192,6 +199,15 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   cg.reader?.close();
   w.close();
   return { reason, exitCode: code, exitSignal: signal, outputPath: o.outputPath, samples: s.samples, limitExceededBytes: limitBytesHit };
+}
+
+function makeActions(o: SessionOptions, w: RecordingWriter, rootPid: number, sampler: () => Sampler): ThresholdActions {
+  return new ThresholdActions(o.thresholds ?? [], {
+    writer: w, metric: o.metric, rootPid, recordingPath: o.outputPath,
+    now: () => sampler().now(),
+    livePids: () => sampler().livePids(),
+    notice: o.notice ?? (() => {}),
+  });
 }
 
 /** SIGKILL every process of the tree, as the OOM killer would (with memory.oom.group, the whole container). */
@@ -261,9 +277,10 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
     finish = resolve;
   });
   let limitBytesHit: number | null = null;
+  const actions = makeActions(o, w, o.pid, () => s);
   const s = new Sampler({
     rootPid: o.pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample,
+    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, o.pid);
@@ -278,6 +295,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   o.onStarted?.({ pid: o.pid, outputPath: o.outputPath, cgroupLimitBytes: cg.limit });
   const reason = await done;
   s.stop();
+  await actions.settle();
   for (const sig of FORWARDED) process.removeListener(sig, detach);
   const t = roundMs(s.now());
   w.append({ type: 'end', t, reason, code: null, signal: reason === 'limit' ? 'SIGKILL' : null, samples: s.samples });

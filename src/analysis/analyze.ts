@@ -1,0 +1,132 @@
+/**
+ * Verdicts for a whole recording: the tree total and every process that lived long enough, and
+ * a tree verdict that names the processes responsible. Pure: a MemoryRecording in, data out
+ * (`memhunt analyze --json` prints it as is).
+ */
+import type { MemoryRecording } from '../model/recording';
+import { summarize, type RunSummary } from './summary';
+import { analyzeSeries, projectionText, rateText, type SeriesAnalysis, type Verdict } from './verdict';
+import { formatBytes, formatRate } from '../units';
+
+/** A process must have lived this share of the recording for its leak to be the tree's. */
+const LONG_LIVED_SHARE = 0.5;
+
+export interface ProcessAnalysis extends SeriesAnalysis {
+  pid: number;
+  ppid: number;
+  command: string[];
+  firstSeenMs: number;
+  exitMs: number | null;
+}
+
+export interface RecordingAnalysis {
+  /** The tree's verdict: the total's, or `leak` when a long-lived process leaks even if the total hides it. */
+  verdict: Verdict;
+  confidence: number;
+  confidenceLabel: SeriesAnalysis['confidenceLabel'];
+  /** One line for people: the verdict and its main reason. */
+  reason: string;
+  /** Processes whose own verdict is a leak, most growth first. */
+  leakingProcesses: Array<{ pid: number; command: string[]; bytesPerMinute: number }>;
+  /** The analysis of the tree total (sum of RSS). */
+  tree: SeriesAnalysis;
+  /** Every process with samples, in order of appearance; short-lived ones get `insufficient data`. */
+  processes: ProcessAnalysis[];
+  summary: RunSummary;
+  /** The limit used for projections and --max-share-of-limit, when one is known. */
+  limit: { bytes: number; source: string } | null;
+  warnings: string[];
+}
+
+export interface AnalyzeOptions {
+  /** A limit to project against instead of the recording's own (--limit or cgroup). */
+  limitBytes?: number | null;
+}
+
+export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}): RecordingAnalysis {
+  const summary = summarize(rec);
+  let limit: RecordingAnalysis['limit'] = null;
+  if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: 'given to analyze' };
+  else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };
+  const ctx = { limit, startWallMs: rec.meta.startWallMs };
+  const tree = analyzeSeries(rec.total, ctx);
+  const treeSpan = tree.endMs - tree.startMs;
+  const processes: ProcessAnalysis[] = rec.processes
+    .filter((p) => p.rss.values.length > 0)
+    .map((p) => ({
+      ...analyzeSeries(p.rss, ctx),
+      pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
+    }));
+  // A process is "long-lived" when it was sampled over at least half of the tree's span.
+  const longLived = (p: ProcessAnalysis) => Number.isFinite(treeSpan) && p.endMs - p.startMs >= LONG_LIVED_SHARE * treeSpan;
+  const leaking = processes
+    .filter((p) => p.verdict === 'leak' && longLived(p))
+    .sort((a, b) => (b.growth?.bytesPerMinute ?? 0) - (a.growth?.bytesPerMinute ?? 0));
+  const leakingProcesses = leaking.map((p) => ({ pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute }));
+
+  let verdict = tree.verdict;
+  let confidence = tree.confidence;
+  let confidenceLabel = tree.confidenceLabel;
+  let reason = tree.reason;
+  // Several processes worth naming (not counting launchers seen for a sample or two, like pyenv's shims).
+  const multi = processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
+  if (leaking.length > 0) {
+    const names = leaking.map((p) => `pid ${p.pid} (${commandLabel(p.command)}, ${formatRate(p.growth!.bytesPerMinute, true)})`).join(', ');
+    if (tree.verdict === 'leak') {
+      if (multi) reason += `; in ${names}`;
+    } else {
+      // The total can hide a leaking process (another one shrinking, a sawtooth on top).
+      verdict = 'leak';
+      confidence = leaking[0]!.confidence;
+      confidenceLabel = leaking[0]!.confidenceLabel;
+      reason = `leak in ${names}: its floors kept rising to the end (the tree total alone says: ${tree.verdict})`;
+    }
+  } else if (tree.verdict === 'leak' && multi) {
+    reason += '; no single process leaks on its own: the growth is spread over the tree (or comes from processes that come and go)';
+  }
+  return {
+    verdict, confidence, confidenceLabel, reason, leakingProcesses, tree, processes, summary, limit,
+    warnings: [...rec.warnings],
+  };
+}
+
+/**
+ * A command line short enough for a verdict: argv[0] and long absolute paths by their base name
+ * ("python3 worker_leak.py worker leaky" rather than "/root/.pyenv/versions/3.11.7/bin/python3 …").
+ */
+export function commandLabel(argv: string[], max = 50): string {
+  const text = argv
+    .map((a, i) => (i === 0 || (a.startsWith('/') && a.length > 20) ? a.slice(a.lastIndexOf('/') + 1) || a : a))
+    .map((a) => a.replace(/\s+/g, ' '))
+    .map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a))
+    .join(' ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The verdict in one line, for the end of `memhunt run` and for `memhunt summary`:
+ * "leak (high confidence): +12.3 MiB/min (95% interval +10.1 MiB/min … +14.0 MiB/min); in pid 42 (…)".
+ */
+export function verdictLine(rec: MemoryRecording, opts: AnalyzeOptions = {}): string {
+  return verdictLineOf(analyzeRecording(rec, opts));
+}
+
+export function verdictLineOf(a: RecordingAnalysis): string {
+  if (a.verdict === 'insufficient data') return `insufficient data (${a.tree.evidence[0] ?? 'too little recorded'})`;
+  const head = `${a.verdict} (${a.confidenceLabel} confidence)`;
+  if (a.verdict === 'leak') {
+    const src = a.tree.verdict === 'leak' ? a.tree : a.processes.find((p) => p.pid === a.leakingProcesses[0]?.pid) ?? a.tree;
+    let line = `${head}: floors rising ${src.growth ? rateText(src.growth) : ''}`;
+    if (a.leakingProcesses.length && (a.tree.verdict !== 'leak' || a.processes.filter((p) => p.verdict !== 'insufficient data').length > 1)) {
+      line += `; in ${a.leakingProcesses.map((p) => `pid ${p.pid} (${commandLabel(p.command, 40)})`).join(', ')}`;
+    }
+    const proj = a.tree.projection;
+    if (proj && a.tree.verdict === 'leak' && proj.etaMs !== null) line += `; ${projectionText(proj, null, a.tree.endMs)}`;
+    return line;
+  }
+  if (a.verdict === 'spike') {
+    const s = a.tree.spikes.reduce((x, y) => (y.heightBytes > x.heightBytes ? y : x));
+    return `${head}: ${a.tree.spikes.length} spike${a.tree.spikes.length > 1 ? 's' : ''}, highest ${formatBytes(s.peakBytes)} (+${formatBytes(s.heightBytes)} above baseline); no leak`;
+  }
+  return `${head}: ${a.tree.reason.replace(/^stable: /, '')}`;
+}

@@ -1,0 +1,120 @@
+/**
+ * Limits a run must hold (`memhunt check`, `memhunt analyze --max-…`), checked against an
+ * analysis. Pure data in and out; parsing the flags is cli's job, printing too.
+ */
+import type { RecordingAnalysis } from './analyze';
+import { formatBytes, formatClock, formatRate } from '../units';
+import { rateText } from './verdict';
+
+export interface Limits {
+  /** --max-peak: the tree's peak (sum of RSS) must stay at or under this. */
+  maxPeakBytes?: number;
+  /** --max-growth: a sustained growth (a leak verdict) must not be faster than this. */
+  maxGrowthBytesPerMinute?: number;
+  /** --no-leak: the verdict must not be `leak`. */
+  noLeak?: boolean;
+  /** --max-share-of-limit: the peak must stay at or under this share (0..1] of the limit (against a cgroup limit, the cgroup's usage when higher). */
+  maxShareOfLimit?: number;
+}
+
+export interface LimitResult {
+  /** The flag as a user would write it, e.g. "--max-peak 2.00 GiB". */
+  name: string;
+  /** 'ok', 'violated', or 'not judged' (insufficient data for a growth/leak limit: it passes). */
+  status: 'ok' | 'violated' | 'not judged';
+  /** What was measured, in words. */
+  actual: string;
+  /** One sentence: why it holds or by how much it is violated. */
+  message: string;
+}
+
+export function hasLimits(l: Limits): boolean {
+  return l.maxPeakBytes !== undefined || l.maxGrowthBytesPerMinute !== undefined || !!l.noLeak || l.maxShareOfLimit !== undefined;
+}
+
+/**
+ * The peak a limit is judged on: the tree's RSS sum (what `memhunt run` reports and `--limit`
+ * kills on). Against a cgroup limit, the cgroup's own usage when it was higher: that is what the
+ * kernel's OOM killer acts on (it also counts page cache and any other process in the cgroup).
+ */
+function usedPeak(a: RecordingAnalysis, againstCgroup: boolean): { bytes: number; what: string } {
+  const s = a.summary;
+  if (againstCgroup && s.cgroupPeakBytes !== null && s.cgroupPeakBytes > s.peakBytes) return { bytes: s.cgroupPeakBytes, what: 'cgroup usage' };
+  return { bytes: s.peakBytes, what: `tree RSS at ${formatClock(s.peakTMs)}` };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
+}
+
+export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
+  const out: LimitResult[] = [];
+  const peak = usedPeak(a, false);
+  if (l.maxPeakBytes !== undefined) {
+    const max = l.maxPeakBytes;
+    const over = peak.bytes - max;
+    out.push({
+      name: `--max-peak ${formatBytes(max)}`,
+      status: over > 0 ? 'violated' : 'ok',
+      actual: `peak ${formatBytes(peak.bytes)} (${peak.what})`,
+      message: over > 0
+        ? `peak ${formatBytes(peak.bytes)} (${peak.what}) is ${formatBytes(over)} (${pct(over / max)}) over ${formatBytes(max)}`
+        : `peak ${formatBytes(peak.bytes)} is ${pct(peak.bytes / max)} of ${formatBytes(max)}`,
+    });
+  }
+  if (l.maxGrowthBytesPerMinute !== undefined) {
+    const max = l.maxGrowthBytesPerMinute;
+    const name = `--max-growth ${formatRate(max)}`;
+    if (a.verdict === 'insufficient data') {
+      out.push({ name, status: 'not judged', actual: 'insufficient data', message: `not judged: ${a.tree.evidence[0] ?? 'insufficient data'}` });
+    } else if (a.verdict !== 'leak') {
+      const g = a.tree.growth;
+      out.push({
+        name, status: 'ok', actual: 'no sustained growth',
+        message: `no sustained growth (${a.verdict})${g ? `; floors ${rateText(g)}` : ''}`,
+      });
+    } else {
+      const src = a.tree.verdict === 'leak' ? a.tree : a.processes.find((p) => p.pid === a.leakingProcesses[0]?.pid) ?? a.tree;
+      const g = src.growth!;
+      const over = g.bytesPerMinute - max;
+      const where = src === a.tree ? '' : ` in pid ${a.leakingProcesses[0]!.pid}`;
+      out.push({
+        name, status: over > 0 ? 'violated' : 'ok', actual: `growth ${formatRate(g.bytesPerMinute, true)}${where}`,
+        message: over > 0
+          ? `growth${where} ${rateText(g)} is ${formatRate(over)} over ${formatRate(max)}`
+          : `growth${where} ${rateText(g)} is within ${formatRate(max)}`,
+      });
+    }
+  }
+  if (l.noLeak) {
+    const name = '--no-leak';
+    if (a.verdict === 'insufficient data') {
+      out.push({ name, status: 'not judged', actual: 'insufficient data', message: `not judged: ${a.tree.evidence[0] ?? 'insufficient data'}` });
+    } else {
+      out.push({
+        name, status: a.verdict === 'leak' ? 'violated' : 'ok', actual: `verdict ${a.verdict} (${a.confidenceLabel} confidence)`,
+        message: a.verdict === 'leak' ? a.reason : `no leak: ${a.reason}`,
+      });
+    }
+  }
+  if (l.maxShareOfLimit !== undefined) {
+    const share = l.maxShareOfLimit;
+    const name = `--max-share-of-limit ${pct(share)}`;
+    if (!a.limit) {
+      // cli refuses this before recording; kept for library callers.
+      out.push({ name, status: 'not judged', actual: 'no limit', message: 'not judged: the recording has no limit (no cgroup limit, no --limit)' });
+    } else {
+      const peak = usedPeak(a, a.limit.source.startsWith('cgroup'));
+      const allowed = share * a.limit.bytes;
+      const used = peak.bytes / a.limit.bytes;
+      out.push({
+        name, status: peak.bytes > allowed ? 'violated' : 'ok',
+        actual: `peak ${formatBytes(peak.bytes)} = ${pct(used)} of ${formatBytes(a.limit.bytes)} (${a.limit.source})`,
+        message: peak.bytes > allowed
+          ? `peak ${formatBytes(peak.bytes)} (${peak.what}) is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source}), ${formatBytes(peak.bytes - allowed)} over ${pct(share)}`
+          : `peak ${formatBytes(peak.bytes)} is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source})`,
+      });
+    }
+  }
+  return out;
+}

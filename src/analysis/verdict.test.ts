@@ -1,0 +1,212 @@
+/**
+ * Verdicts on synthetic shapes with noise (seeded), one per hard case of the issue, plus the
+ * edges: one sample, few cycles, a fall at exit, a process leak hidden in the tree total. The real
+ * programs are in corpus.test.ts; these pin the rules down exactly and run in milliseconds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MemoryRecording, ProcessTrack } from '../model/recording';
+import { emptySeries, SeriesBuilder, type Series } from '../model/series';
+import { analyzeRecording, verdictLine } from './analyze';
+import { analyzeSeries } from './verdict';
+import { theilSen } from './stats';
+
+const MiB = 1024 * 1024;
+
+/** Deterministic noise (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Samples f(tSeconds) every intervalMs for durationS seconds, plus ±noiseMiB of uniform noise. */
+function make(durationS: number, f: (tS: number) => number, opts: { intervalMs?: number; noiseMiB?: number; seed?: number } = {}): Series {
+  const dt = opts.intervalMs ?? 50;
+  const r = rng(opts.seed ?? 1);
+  const b = new SeriesBuilder('synthetic');
+  for (let t = 0; t <= durationS * 1000; t += dt) {
+    const v = f(t / 1000) + (opts.noiseMiB ?? 0.2) * (2 * r() - 1);
+    b.push(t, Math.max(0, v) * MiB);
+  }
+  return b.build();
+}
+
+/** A sawtooth: from `floor`, rising by `amp` over each period, then released. */
+const saw = (tS: number, periodS: number, amp: number) => ((tS % periodS) / periodS) * amp;
+
+function track(pid: number, rss: Series, command = [`proc${pid}`]): ProcessTrack {
+  return {
+    pid, ppid: 1, command, firstSeenMs: rss.tMs[0] ?? 0, exitMs: null, exitCode: null, exitSignal: null, rss,
+    anon: emptySeries(), file: emptySeries(), shmem: emptySeries(), pss: emptySeries(), uss: emptySeries(), hwmBytes: NaN,
+  };
+}
+
+function recording(processes: ProcessTrack[], limitBytes: number | null = null): MemoryRecording {
+  const b = new SeriesBuilder('total');
+  const ref = processes[0]!.rss;
+  for (let i = 0; i < ref.tMs.length; i++) {
+    let sum = 0;
+    for (const p of processes) sum += p.rss.values[i] ?? 0;
+    b.push(ref.tMs[i]!, sum);
+  }
+  return {
+    meta: {
+      source: 'memhunt', formatVersion: 1, memhuntVersion: 'test', mode: 'run', command: ['test'], cwd: null, host: null,
+      containerId: null, startWallMs: 0, intervalMs: 50, metric: 'rss', limitBytes, cgroup: null, rootPid: processes[0]!.pid,
+    },
+    total: b.build(), totalPss: emptySeries(), processes, cgroup: null, events: [], end: null, warnings: [], truncated: false,
+  };
+}
+
+test('Theil–Sen finds the slope through outliers, with an interval that holds it', () => {
+  const x = Array.from({ length: 30 }, (_, i) => i);
+  const y = x.map((v) => 2 * v + 5);
+  y[3] = 500;
+  y[20] = -400;
+  const fit = theilSen(x, y);
+  assert.equal(fit.slope, 2);
+  assert.ok(fit.low <= 2 && fit.high >= 2);
+  assert.equal(theilSen([1], [1]).low, -Infinity);
+});
+
+test('a flat line with allocator noise is stable, with high confidence', () => {
+  const a = analyzeSeries(make(30, () => 50, { noiseMiB: 0.3 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+  assert.equal(a.confidenceLabel, 'high');
+  assert.ok(Math.abs(a.baselineBytes / MiB - 50) < 0.5);
+});
+
+test('a sawtooth training loop is stable: the floors stay level', () => {
+  const a = analyzeSeries(make(20, (t) => 40 + saw(t, 0.5, 100), { seed: 2 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+  assert.ok(a.floors!.fromCycles);
+  assert.ok(a.floors!.cycles >= 35, `cycles ${a.floors!.cycles}`);
+  assert.ok(Math.abs(a.floors!.periodMs! - 500) <= 60, `period ${a.floors!.periodMs}`);
+});
+
+test('a small steady leak under a large sawtooth is a leak, at the rate of the floors', () => {
+  // 0.5 MiB per 0.5 s cycle = 60 MiB/min under 150 MiB teeth.
+  const a = analyzeSeries(make(20, (t) => 40 + t * 1 + saw(t, 0.5, 150), { seed: 3 }));
+  assert.equal(a.verdict, 'leak', a.reason);
+  const g = a.growth!;
+  assert.ok(g.lowBytesPerMinute <= 60 * MiB * 1.05 && g.highBytesPerMinute >= 60 * MiB * 0.95, `interval ${g.lowBytesPerMinute / MiB}..${g.highBytesPerMinute / MiB}`);
+  assert.ok(Math.abs(g.bytesPerMinute / MiB - 60) < 6, `rate ${g.bytesPerMinute / MiB}`);
+  assert.ok(a.evidence.some((e) => /floors \(the lows after each of \d+ releases\) moved/.test(e)), a.evidence.join('\n'));
+});
+
+test('a model loaded at start-up, then flat, is stable (a step, not a leak)', () => {
+  const a = analyzeSeries(make(10, (t) => (t < 0.8 ? 10 + t * 400 : 330) + saw(t, 0.3, 5), { seed: 4 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+});
+
+test('a second model loaded late in the run is a step, not a leak', () => {
+  const a = analyzeSeries(make(10, (t) => (t < 7.5 ? 300 : 600), { seed: 5 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+  assert.ok(a.shape.step && Math.abs(a.shape.step.atMs - 7500) < 600, JSON.stringify(a.shape));
+  assert.match(a.reason, /one step of 300 MiB/);
+});
+
+test('a bounded cache that fills, then saturates, is stable', () => {
+  const a = analyzeSeries(make(12, (t) => 30 + 200 * (1 - Math.exp(-t / 1.2)), { seed: 6 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+  assert.match(a.reason, /levelled off|rose in one step/);
+});
+
+test('a batch that accumulates, then releases everything, is stable', () => {
+  const a = analyzeSeries(make(8, (t) => (t < 5.5 ? 20 + t * 40 : 20), { seed: 7 }));
+  assert.equal(a.verdict, 'stable', a.reason);
+  assert.match(a.reason, /released at 00:05\.[5-7] \(2\d\d MiB → 1?\d\.\d+ MiB\)/);
+});
+
+test('a linear leak is a leak, and the limit is projected', () => {
+  const a = analyzeSeries(make(60, (t) => 100 + t * 2, { seed: 8 }), { limit: { bytes: 1024 * MiB, source: '--limit' } });
+  assert.equal(a.verdict, 'leak', a.reason);
+  assert.ok(Math.abs(a.growth!.bytesPerMinute / MiB - 120) < 3);
+  // At 120 MiB/min from ~220 MiB, 1 GiB is ~6.7 minutes away.
+  const eta = a.projection!.etaMs!;
+  assert.ok(eta > 6 * 60_000 && eta < 7.5 * 60_000, `eta ${eta}`);
+  assert.ok(a.evidence.some((e) => /reach the 1\.00 GiB limit \(--limit\) 6m\d\ds after the end/.test(e)), a.evidence.join('\n'));
+});
+
+test('a leak that starts mid-run is a leak', () => {
+  const a = analyzeSeries(make(20, (t) => (t < 9 ? 80 : 80 + (t - 9) * 5) + saw(t, 0.4, 30), { seed: 9 }));
+  assert.equal(a.verdict, 'leak', a.reason);
+});
+
+test('the fall at exit (a heap torn down) does not hide a leak', () => {
+  const a = analyzeSeries(make(10, (t) => (t < 9.9 ? 20 + t * 10 : 5), { seed: 10 }));
+  assert.equal(a.verdict, 'leak', a.reason);
+});
+
+test('a short, high spike on a flat service is a spike, with where and how high', () => {
+  const a = analyzeSeries(make(10, (t) => (t >= 4 && t < 4.5 ? 400 : 60), { seed: 11 }));
+  assert.equal(a.verdict, 'spike', a.reason);
+  assert.equal(a.spikes.length, 1);
+  const s = a.spikes[0]!;
+  assert.ok(Math.abs(s.tMs - 4000) <= 500 && Math.abs(s.heightBytes / MiB - 340) < 2 && s.durationMs <= 700, JSON.stringify(s));
+});
+
+test('spikes on a sawtooth are spikes; the ordinary teeth are not', () => {
+  const a = analyzeSeries(make(20, (t) => 20 + (Math.abs(t - 7) < 0.3 || Math.abs(t - 14) < 0.3 ? 300 : saw(t, 0.4, 40)), { seed: 12 }));
+  assert.equal(a.verdict, 'spike', a.reason);
+  assert.equal(a.spikes.length, 2);
+});
+
+test('too little data is a verdict, not an error', () => {
+  assert.equal(analyzeSeries(emptySeries()).verdict, 'insufficient data');
+  const one = new SeriesBuilder('one');
+  one.push(0, 10 * MiB);
+  const a = analyzeSeries(one.build());
+  assert.equal(a.verdict, 'insufficient data');
+  assert.match(a.reason, /only 1 sample/);
+  assert.equal(analyzeSeries(make(0.3, () => 10)).verdict, 'insufficient data');
+  // Three cycles whose floors rise: too few to tell a leak from noise.
+  const few = analyzeSeries(make(1.6, (t) => 20 + t * 10 + saw(t, 0.5, 150), { seed: 13 }));
+  assert.equal(few.verdict, 'insufficient data', few.reason);
+  assert.match(few.reason, /release cycles/);
+});
+
+test('shrinking memory is stable', () => {
+  assert.equal(analyzeSeries(make(10, (t) => 300 - t * 20, { seed: 14 })).verdict, 'stable');
+});
+
+test('one worker leaking while the parent shrinks: the tree verdict names the worker', () => {
+  const parent = track(10, make(20, (t) => 300 - t * 4, { seed: 15 }), ['python3', 'job.py']);
+  const worker = track(11, make(20, (t) => 50 + t * 3 + saw(t, 0.5, 20), { seed: 16 }), ['python3', 'job.py', 'worker']);
+  const rec = recording([parent, worker]);
+  const a = analyzeRecording(rec);
+  assert.equal(a.tree.verdict, 'stable', `the total hides it: ${a.tree.reason}`);
+  assert.equal(a.verdict, 'leak');
+  assert.deepEqual(a.leakingProcesses.map((p) => p.pid), [11]);
+  assert.match(a.reason, /leak in pid 11 \(python3 job\.py worker/);
+  assert.match(verdictLine(rec), /^leak \(\w+ confidence\): floors rising \+[\d.]+ MiB\/min .*; in pid 11 \(python3 job\.py worker\)/);
+});
+
+test('the verdict line is one line for every verdict', () => {
+  const lines = [
+    verdictLine(recording([track(1, make(10, (t) => 100 + t * 5))])),
+    verdictLine(recording([track(1, make(10, () => 100))])),
+    verdictLine(recording([track(1, make(10, (t) => (t > 5 && t < 5.4 ? 400 : 60)))])),
+    verdictLine(recording([track(1, make(0.2, () => 100))])),
+  ];
+  assert.match(lines[0]!, /^leak \(high confidence\): floors rising \+/);
+  assert.match(lines[1]!, /^stable \(high confidence\): the floors stayed level/);
+  assert.match(lines[2]!, /^spike \(\w+ confidence\): 1 spike, highest 400 MiB/);
+  assert.match(lines[3]!, /^insufficient data \(only \d samples/);
+  for (const l of lines) assert.doesNotMatch(l, /\n/);
+});
+
+test('a million samples are analysed in well under a second', () => {
+  const s = make(1_000_000 / 100, (t) => 50 + saw(t, 1, 30) + t * 0.01, { intervalMs: 10 });
+  const t0 = performance.now();
+  const a = analyzeSeries(s);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 1000, `${ms} ms`);
+  assert.equal(a.samples, s.values.length);
+});

@@ -1,0 +1,110 @@
+/**
+ * `memhunt diff before.mh after.mh`: two runs side by side — peak, growth, verdict — for a fix or
+ * a dependency upgrade ("pandas 2.1 → 2.2").
+ */
+import { Command } from 'commander';
+import { analyzeRecording, type RecordingAnalysis } from '../analysis/analyze';
+import { InputError } from '../errors';
+import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
+import { analysisJson, displayCommand, jsonReplacer } from './analyze';
+import { resolveRecordingArg } from './files';
+import { loadRecording } from './load';
+
+function signedBytes(d: number): string {
+  return d === 0 ? '0' : `${d > 0 ? '+' : '-'}${formatBytes(Math.abs(d))}`;
+}
+
+function change(before: number, after: number): string {
+  if (!Number.isFinite(before) || !Number.isFinite(after)) return '';
+  const d = after - before;
+  const rel = before > 0 ? ` (${d >= 0 ? '+' : ''}${((100 * d) / before).toFixed(0)}%)` : '';
+  return `${signedBytes(d)}${rel}`;
+}
+
+function growthOf(a: RecordingAnalysis): { text: string; bytesPerMinute: number } {
+  if (a.verdict === 'insufficient data' || !a.tree.growth) return { text: 'not judged', bytesPerMinute: NaN };
+  const g = a.tree.growth;
+  // A sustained rate only for a leak; growth that stopped (a filled cache) is shown as such.
+  if (a.verdict !== 'leak') return { text: `none sustained (${formatRate(g.lateBytesPerMinute, true)} at the end)`, bytesPerMinute: 0 };
+  return { text: formatRate(g.bytesPerMinute, true), bytesPerMinute: g.bytesPerMinute };
+}
+
+/** What changed, in one line: the verdict first, then peak. */
+export function diffConclusion(b: RecordingAnalysis, a: RecordingAnalysis): string {
+  const parts: string[] = [];
+  if (b.verdict === 'leak' && a.verdict !== 'leak' && a.verdict !== 'insufficient data') parts.push(`the leak is gone (${a.verdict})`);
+  else if (b.verdict !== 'leak' && b.verdict !== 'insufficient data' && a.verdict === 'leak') parts.push('a leak appeared');
+  else if (b.verdict === 'leak' && a.verdict === 'leak') {
+    const gb = b.tree.growth?.bytesPerMinute ?? NaN;
+    const ga = a.tree.growth?.bytesPerMinute ?? NaN;
+    if (Number.isFinite(gb) && Number.isFinite(ga) && gb > 0) parts.push(`still leaking, ${ga < gb ? 'slower' : 'faster'} (${((100 * (ga - gb)) / gb).toFixed(0)}%)`);
+    else parts.push('still leaking');
+  } else if (b.verdict !== a.verdict) parts.push(`verdict ${b.verdict} → ${a.verdict}`);
+  else parts.push(`both ${a.verdict}`);
+  const pb = b.summary.peakBytes;
+  const pa = a.summary.peakBytes;
+  if (pb > 0) {
+    const rel = (pa - pb) / pb;
+    parts.push(Math.abs(rel) < 0.02 ? 'peak unchanged' : `peak ${rel < 0 ? 'down' : 'up'} ${formatBytes(Math.abs(pa - pb))} (${(100 * Math.abs(rel)).toFixed(0)}%)`);
+  }
+  return parts.join('; ');
+}
+
+export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [string, string], commands: [string[], string[]]): string {
+  const rows: Array<[string, string, string, string]> = [];
+  const gb = growthOf(b);
+  const ga = growthOf(a);
+  const verdictText = (x: RecordingAnalysis) => (x.verdict === 'insufficient data' ? x.verdict : `${x.verdict} (${x.confidenceLabel})`);
+  const spikeMax = (x: RecordingAnalysis) => x.tree.spikes.reduce((m, s) => Math.max(m, s.heightBytes), 0);
+  rows.push(['', 'before', 'after', 'change']);
+  rows.push(['recording', files[0], files[1], '']);
+  rows.push(['command', displayCommand(commands[0], 34), displayCommand(commands[1], 34), '']);
+  rows.push(['duration', formatDuration(b.summary.durationMs), formatDuration(a.summary.durationMs), '']);
+  rows.push(['peak', formatBytes(b.summary.peakBytes), formatBytes(a.summary.peakBytes), change(b.summary.peakBytes, a.summary.peakBytes)]);
+  rows.push(['final', formatBytes(b.summary.finalBytes), formatBytes(a.summary.finalBytes), change(b.summary.finalBytes, a.summary.finalBytes)]);
+  rows.push(['baseline', formatBytes(b.tree.baselineBytes), formatBytes(a.tree.baselineBytes), change(b.tree.baselineBytes, a.tree.baselineBytes)]);
+  rows.push([
+    'growth', gb.text, ga.text,
+    Number.isFinite(gb.bytesPerMinute) && Number.isFinite(ga.bytesPerMinute) ? formatRate(ga.bytesPerMinute - gb.bytesPerMinute, true) : '',
+  ]);
+  rows.push(['verdict', verdictText(b), verdictText(a), b.verdict === a.verdict ? 'same' : 'changed']);
+  rows.push([
+    'spikes', b.tree.spikes.length ? `${b.tree.spikes.length}, highest +${formatBytes(spikeMax(b))}` : 'none',
+    a.tree.spikes.length ? `${a.tree.spikes.length}, highest +${formatBytes(spikeMax(a))}` : 'none', '',
+  ]);
+  const leakers = (x: RecordingAnalysis) => (x.leakingProcesses.length ? x.leakingProcesses.map((p) => displayCommand(p.command, 30)).join(', ') : '-');
+  if (b.leakingProcesses.length || a.leakingProcesses.length) rows.push(['leaking in', leakers(b), leakers(a), '']);
+  if (b.limit || a.limit) {
+    const share = (x: RecordingAnalysis) => (x.limit ? `${((100 * x.summary.peakBytes) / x.limit.bytes).toFixed(0)}% of ${formatBytes(x.limit.bytes)}` : 'no limit');
+    rows.push(['peak/limit', share(b), share(a), '']);
+  }
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => `  ${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2].padEnd(w[2]!)}  ${r[3]}`.trimEnd());
+  return [`memhunt diff: ${diffConclusion(b, a)}`, ...lines].join('\n');
+}
+
+export function registerDiffCommand(program: Command): void {
+  program
+    .command('diff')
+    .summary('compare two recordings: peak, growth and verdict side by side')
+    .description('Compare two runs of the same job, before and after a fix or an upgrade: peak, final\nmemory, baseline, sustained growth and verdict, side by side, with the change.')
+    .argument('<before>', 'recording (file or index from memhunt list)')
+    .argument('<after>', 'recording (file or index from memhunt list)')
+    .option('--json', 'print both analyses and the conclusion as JSON')
+    .option('--limit <size>', 'project both against this container limit')
+    .addHelpText('after', '\nExamples:\n  memhunt diff pandas-2.1.mh pandas-2.2.mh\n  memhunt diff 0 1            the two oldest recordings here (memhunt list)')
+    .action(async (beforeArg: string, afterArg: string, flags: { json?: boolean; limit?: string }) => {
+      const limitBytes = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
+      const files: [string, string] = [resolveRecordingArg(beforeArg), resolveRecordingArg(afterArg)];
+      const recs = await Promise.all(files.map((f) => loadRecording(f)));
+      recs.forEach((r, i) => {
+        if (r.total.values.length === 0) throw new InputError(`${files[i]}: the recording has no samples`);
+      });
+      const [b, a] = recs.map((r) => analyzeRecording(r, { limitBytes })) as [RecordingAnalysis, RecordingAnalysis];
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ conclusion: diffConclusion(b, a), before: analysisJson(b, files[0]), after: analysisJson(a, files[1]) }, jsonReplacer, 2) + '\n');
+        return;
+      }
+      process.stdout.write(formatDiff(b, a, files, [recs[0]!.meta.command, recs[1]!.meta.command]) + '\n');
+    });
+}

@@ -1,0 +1,168 @@
+/** `memhunt plot`: pictures of recordings — PNG, SVG, a self-contained HTML report, or the terminal. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { InputError } from '../errors';
+import { writeFileAtomic } from '../fsutil';
+import type { MemoryRecording } from '../model/recording';
+import { isMemhuntRecording, readMemhuntRecording } from '../recording/reader';
+import type { ChartOptions, PlotInput } from '../render/chart';
+import { parseSize, UnitError } from '../units';
+import { MEMHUNT_VERSION } from '../version';
+import { newestRecording, resolveRecordingArg } from './files';
+import { loadRecording } from './load';
+
+export const PLOT_FORMATS = ['.png', '.svg', '.html', '.htm'] as const;
+
+export interface PlotFlags {
+  output?: string;
+  term?: boolean;
+  title?: string;
+  perProcess?: boolean;
+  maxProcesses?: string;
+  trend?: boolean;
+  limit?: string;
+  size?: string;
+  rows?: string;
+}
+
+/** The plot's options as typed data, parsed without reading any file (tests call this). */
+export function parsePlotFlags(flags: PlotFlags): { chart: ChartOptions; width: number; height: number; rows: number | undefined } {
+  const chart: ChartOptions = { title: flags.title, perProcess: flags.perProcess, trend: !!flags.trend };
+  if (flags.limit !== undefined) chart.limitBytes = parseSize(flags.limit, '--limit');
+  if (flags.maxProcesses !== undefined) {
+    const n = Number(flags.maxProcesses);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new UnitError(`--max-processes "${flags.maxProcesses}" must be a whole number from 1 to 64`);
+    chart.maxProcesses = n;
+  }
+  let width = 1200;
+  let height = 600;
+  if (flags.size !== undefined) {
+    const m = /^(\d+)x(\d+)$/i.exec(flags.size.trim());
+    if (!m || Number(m[1]) < 320 || Number(m[2]) < 240 || Number(m[1]) > 10000 || Number(m[2]) > 10000) {
+      throw new UnitError(`--size "${flags.size}" must be WIDTHxHEIGHT in pixels, e.g. 1600x800 (320x240 to 10000x10000)`);
+    }
+    width = Number(m[1]);
+    height = Number(m[2]);
+  }
+  let rows: number | undefined;
+  if (flags.rows !== undefined) {
+    rows = Number(flags.rows);
+    if (!Number.isInteger(rows) || rows < 4 || rows > 200) throw new UnitError(`--rows "${flags.rows}" must be a whole number from 4 to 200`);
+  }
+  return { chart, width, height, rows };
+}
+
+/** The output's format from its extension; an InputError naming the supported ones otherwise. */
+export function outputFormat(file: string): 'png' | 'svg' | 'html' {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.png') return 'png';
+  if (ext === '.svg') return 'svg';
+  if (ext === '.html' || ext === '.htm') return 'html';
+  throw new InputError(
+    `${file}: cannot write ${ext ? `"${ext}"` : 'a file without an extension'}; plot writes .png, .svg or .html (or draws in the terminal with --term)`,
+  );
+}
+
+/**
+ * Reads a recording for plotting. Our own files skip the anon/file/shmem split the chart does not
+ * draw: a third of the memory of a long recording.
+ */
+export async function loadForPlot(file: string): Promise<MemoryRecording> {
+  let head: Buffer | null = null;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      head = Buffer.alloc(4096); // the first gzip member holds only the header
+      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    head = null; // loadRecording says what is wrong (missing, a folder, …)
+  }
+  if (head && head.length > 0 && isMemhuntRecording(head)) return readMemhuntRecording(file, { splits: false });
+  return loadRecording(file);
+}
+
+function terminalColumns(): number {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return process.stdout.columns || 80;
+}
+
+function useColor(): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+  return !!process.stdout.isTTY;
+}
+
+export function registerPlotCommand(program: Command): void {
+  program
+    .command('plot')
+    .summary('draw recordings: PNG, SVG, a self-contained HTML report, or in the terminal')
+    .description(
+      'Draw the memory of one or more recordings (memhunt .mh, mprof .dat, CSV, JSON) over time:\n' +
+        'the tree total, one line per process (up to 8; the rest summed as "other"), the limit and\n' +
+        'the share of it used at the peak, the peak, sections and marks from markers, and how the run\n' +
+        'ended. Several recordings share one time axis (each from its own start).\n' +
+        'The output format follows -o: .png, .svg, .html (interactive: zoom, pan, hover, toggles;\n' +
+        'one file that works offline). --term draws in the terminal with braille characters.',
+    )
+    .argument('[recordings...]', 'files or indexes from memhunt list (default: the newest)')
+    .option('-o, --output <file>', 'picture to write: .png, .svg or .html (default: the first recording\'s name with .png)')
+    .option('-t, --term', 'draw the chart in the terminal (fits $COLUMNS); no file unless -o is given too')
+    .option('--title <text>', 'title instead of the command line')
+    .option('--per-process', 'one line per process (default: on for one recording of up to 8 processes)')
+    .option('--no-per-process', 'only the tree total')
+    .option('--max-processes <n>', 'process lines before the rest are summed into "other" (default 8)')
+    .option('--trend', 'draw the least-squares trend of each tree total, labelled in MiB/min (mprof --slope)')
+    .option('--limit <size>', 'draw this limit (e.g. 2GiB) instead of the recorded --limit or cgroup limit')
+    .option('--size <WxH>', 'PNG/SVG size in pixels (default 1200x600)')
+    .option('--rows <n>', 'terminal chart height in text rows (default: fits the terminal, at most 20)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  memhunt plot                              the newest recording -> memhunt_<time>.png\n' +
+        '  memhunt plot run.mh -o memory.png\n' +
+        '  memhunt plot run.mh -o report.html        interactive, one file, works offline\n' +
+        '  memhunt plot before.mh after.mh -o compare.svg\n' +
+        '  memhunt plot mprofile_20261126101500.dat --trend\n' +
+        '  memhunt plot run.mh --term                 in the terminal, e.g. a shell inside a container',
+    )
+    .action(async (args: string[], flags: PlotFlags) => {
+      const parsed = parsePlotFlags(flags);
+      const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
+      let out = flags.output;
+      if (out === undefined && !flags.term) {
+        const first = files[0]!;
+        out = path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.png`);
+      }
+      if (out !== undefined) {
+        for (const f of files) if (path.resolve(f) === path.resolve(out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
+      }
+      const format = out !== undefined ? outputFormat(out) : null;
+      const inputs: PlotInput[] = [];
+      for (const f of files) {
+        const rec = await loadForPlot(f);
+        for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+        inputs.push({ rec, name: path.basename(f) });
+      }
+      // The renderers (and resvg's native module) load only when a plot is drawn: other commands start faster.
+      const { buildChart } = await import('../render/chart');
+      const chart = buildChart(inputs, parsed.chart);
+      if (flags.term) {
+        const termRows = process.stdout.rows ? Math.max(6, Math.min(20, process.stdout.rows - 10)) : 14;
+        const { renderTerminal } = await import('../render/term');
+        process.stdout.write(renderTerminal(chart, { columns: terminalColumns(), rows: parsed.rows ?? termRows, color: useColor() }).text);
+      }
+      if (out === undefined || format === null) return;
+      const size = { width: parsed.width, height: parsed.height };
+      let data: string | Buffer;
+      if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
+      else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
+      else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
+      writeFileAtomic(out, data);
+      process.stderr.write(`wrote ${out}\n`);
+    });
+}

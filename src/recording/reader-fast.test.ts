@@ -1,0 +1,77 @@
+/**
+ * The reader's byte-level fast path for sample lines must give exactly what JSON.parse gives, and
+ * fall back to it for anything it does not recognise.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { tempDir } from '../test-support';
+import { RecordingAssembler, readMemhuntRecording } from './reader';
+import type { HeaderRecord, RecordingRecord } from './spec';
+import { RecordingWriter } from './writer';
+
+const header: HeaderRecord = {
+  type: 'header', format: 'memhunt-recording', version: 1, memhuntVersion: '0.1.0', mode: 'run', command: ['x'], cwd: '/', host: 'h',
+  containerId: null, startWallMs: 1, startIso: '1970-01-01T00:00:00.001Z', intervalMs: 10, metric: 'rss', limitBytes: null, rootPid: 1,
+  cgroup: { version: 2, path: '/x', limitBytes: 1 << 30 }, fields: { p: [], c: [], pss: [] }, labels: {},
+};
+
+/** Same records through JSON.parse + add() only. */
+function slowRead(file: string) {
+  const text = zlib.gunzipSync(fs.readFileSync(file)).toString('utf8');
+  const asm = new RecordingAssembler();
+  for (const line of text.split('\n')) if (line) asm.add(JSON.parse(line) as RecordingRecord);
+  return asm.finish(false);
+}
+
+test('fast sample parsing equals JSON.parse, with odd numbers, nulls, long lines and multi-byte text across chunks', async () => {
+  const file = path.join(tempDir(), 'f.mh');
+  const w = new RecordingWriter(file, header);
+  const label = 'é€😀'.repeat(40_000); // ~360 KB of multi-byte text: crosses the reader's 256 KiB chunks
+  w.append({ type: 'marker', t: 0.5, pid: 1, kind: 'mark', label });
+  for (let i = 0; i < 20_000; i++) {
+    const t = i * 10.001 + (i % 7) * 0.001;
+    const rows = i % 50 === 49 ? [] : [[1, 1000 + i, 500, 499, 1, 2000 + i], [2, 123456789 + (i % 3), 0, 0, 0, 123456789]];
+    const c = i % 3 === 0 ? [5000 + i, 4000, null, 0] : i % 3 === 1 ? [5000 + i, 4000, 9000, null] : undefined;
+    w.append(c ? { type: 's', t, p: rows, c } : { type: 's', t, p: rows });
+    if (i % 1000 === 0) w.flush();
+  }
+  w.append({ type: 'end', t: 200_100, reason: 'exited', code: 0, signal: null, samples: 20_000 });
+  w.close();
+  const fast = await readMemhuntRecording(file);
+  const slow = slowRead(file);
+  assert.deepEqual(fast.total, slow.total);
+  assert.deepEqual(fast.processes, slow.processes);
+  assert.deepEqual(fast.cgroup, slow.cgroup);
+  assert.equal((fast.events[0] as { label: string }).label, label);
+  assert.deepEqual(fast.warnings, []);
+  // Without the split: the same totals and RSS, no anon/file/shmem.
+  const lean = await readMemhuntRecording(file, { splits: false });
+  assert.deepEqual(lean.total, slow.total);
+  assert.deepEqual(lean.processes[1]!.rss, slow.processes[1]!.rss);
+  assert.equal(lean.processes[1]!.anon.tMs.length, 0);
+});
+
+test('lines the fast path does not know go through JSON.parse: exponents, spaces, other key order, bad values', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'odd.mh');
+  const lines = [
+    JSON.stringify(header),
+    '{"type":"s","t":1e1,"p":[[1,100,50,50,0,100]]}',
+    '{"type": "s", "t": 20, "p": [[1, 200, 100, 100, 0, 200]]}',
+    '{"t":30,"type":"s","p":[[1,300,150,150,0,300]]}',
+    '{"type":"s","t":40,"p":[[1,400.5,200,200,0,400]]}',
+    '{"type":"s","t":50,"p":[[1,500,250,250,0]]}',
+    '{"type":"end","t":60,"reason":"exited","code":0,"signal":null,"samples":5}',
+  ];
+  fs.writeFileSync(file, zlib.gzipSync(lines.join('\n') + '\n'));
+  const rec = await readMemhuntRecording(file);
+  assert.deepEqual([...rec.total.tMs], [10, 20, 30, 40, 50]);
+  assert.deepEqual([...rec.total.values], [100, 200, 300, 400.5, 500].map((k) => k * 1024));
+  // A negative size is refused the same way by both paths.
+  const bad = path.join(dir, 'bad.mh');
+  fs.writeFileSync(bad, zlib.gzipSync([JSON.stringify(header), '{"type":"s","t":1,"p":[[1,-5,0,0,0,1]]}'].join('\n') + '\n'));
+  await assert.rejects(readMemhuntRecording(bad), /is not a size in bytes/);
+});

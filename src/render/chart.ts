@@ -1,0 +1,397 @@
+/**
+ * The one chart description every back end draws (SVG → PNG, HTML, terminal): which series, in
+ * which colours and with which labels, the axes' ranges, and the annotations (limit, peak,
+ * sections, marks, how each run ended, trend). Deciding it once keeps the pictures in agreement;
+ * the back ends only lay it out for their medium and downsample for their own resolution.
+ *
+ * Series keep references to the model's typed arrays: nothing is copied here except the "other"
+ * fold (one Float64Array of the total's length, only when more processes than lines exist).
+ */
+import { summarize, type RunSummary } from '../analysis/summary';
+import type { MemoryRecording, ProcessTrack } from '../model/recording';
+import { seriesMax, type Series } from '../model/series';
+import { fmtBytes, fmtClock } from './ticks';
+
+export interface PlotInput {
+  rec: MemoryRecording;
+  /** File name, for labels when several recordings share the chart. */
+  name: string;
+}
+
+export interface ChartOptions {
+  /** Replaces the command line as the title. */
+  title?: string;
+  /** One line per process; undefined = on for one recording of 2..maxProcesses processes. */
+  perProcess?: boolean;
+  /** At most this many process lines; the rest are summed into "other". Default 8. */
+  maxProcesses?: number;
+  /** Least-squares line over each run's tree total, labelled in MiB/min (mprof's --slope). */
+  trend?: boolean;
+  /** A limit to draw instead of the recorded one (--limit of plot). */
+  limitBytes?: number;
+}
+
+export type SeriesRole = 'total' | 'process' | 'other' | 'cgroup' | 'pss';
+
+export interface ChartSeries {
+  /** Stable key (HTML toggles, tests). */
+  id: string;
+  label: string;
+  role: SeriesRole;
+  /** Index of the recording in the inputs. */
+  input: number;
+  color: string;
+  widthPx: number;
+  /** SVG stroke-dasharray, or null for a solid line. */
+  dash: string | null;
+  data: Series;
+  peakBytes: number;
+}
+
+export interface ChartLimit {
+  input: number;
+  bytes: number;
+  /** "limit 2.00 GiB (--limit) · 76% used at the peak". */
+  label: string;
+  /** False when the limit is far above the data (drawing it would flatten the lines): then only the summary says it. */
+  onChart: boolean;
+}
+
+export interface ChartPeak {
+  input: number;
+  tMs: number;
+  bytes: number;
+  /** "peak 1.52 GiB at 3:05". */
+  label: string;
+  /** "pid 4242 python3 train.py held 1.10 GiB", or "" with one process. */
+  detail: string;
+  color: string;
+}
+
+export interface ChartSection {
+  input: number;
+  startMs: number;
+  endMs: number;
+  /** The section never ended (the program was killed inside it): drawn to the end of the run. */
+  open: boolean;
+  label: string;
+  level: number;
+}
+
+export interface ChartMark {
+  input: number;
+  tMs: number;
+  label: string;
+  kind: 'mark' | 'limit' | 'oom';
+}
+
+export type EndSeverity = 'ok' | 'bad' | 'warn' | 'unknown';
+
+export interface ChartEnd {
+  input: number;
+  tMs: number;
+  /** Short, for the right edge: "exit 0", "killed by the OOM killer". */
+  label: string;
+  severity: EndSeverity;
+  color: string;
+}
+
+export interface ChartTrend {
+  input: number;
+  t0Ms: number;
+  v0Bytes: number;
+  t1Ms: number;
+  v1Bytes: number;
+  bytesPerMin: number;
+  label: string;
+  color: string;
+}
+
+export interface Chart {
+  title: string;
+  /** One line per recording: peak, limit, end, processes. */
+  summary: string[];
+  /** What the y axis counts. */
+  yTitle: string;
+  xMaxMs: number;
+  /** The largest value to show (lines, trend ends, the limit when on the chart); back ends add headroom for labels. */
+  yMaxBytes: number;
+  series: ChartSeries[];
+  limits: ChartLimit[];
+  peaks: ChartPeak[];
+  sections: ChartSection[];
+  marks: ChartMark[];
+  ends: ChartEnd[];
+  trends: ChartTrend[];
+  /** Problems the readers tolerated, per recording, for the user. */
+  warnings: string[];
+  sampleCount: number;
+}
+
+/** Process lines: matplotlib's tab10 without its red (kept for the limit and the peak) and grey (for "other"). */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
+export const TOTAL_COLOR = '#1a1a1a';
+export const OTHER_COLOR = '#8c8c8c';
+export const LIMIT_COLOR = '#d62728';
+export const PEAK_COLOR = '#d62728';
+const END_COLORS: Record<EndSeverity, string> = { ok: '#2ca02c', bad: '#d62728', warn: '#e67e00', unknown: '#7f7f7f' };
+
+/** argv as a short, readable command: basename of the program, arguments quoted when they hold spaces. */
+export function shortCommand(argv: readonly string[], maxChars = 60): string {
+  if (argv.length === 0) return '?';
+  const [prog, ...args] = argv;
+  const base = /^\[.*\]$/.test(prog!) ? prog! : prog!.slice(prog!.lastIndexOf('/') + 1) || prog!;
+  const text = [base, ...args].map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+}
+
+/** The full command line, quoted where needed (the default title). */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
+}
+
+export function endLabels(end: MemoryRecording['end']): { short: string; long: string; severity: EndSeverity } {
+  if (!end) return { short: 'recording cut (no end)', long: 'unknown: the recording has no end (memhunt was stopped while recording)', severity: 'unknown' };
+  const after = ` after ${fmtClock(end.tMs)}`;
+  switch (end.reason) {
+    case 'oom-killer':
+      return { short: 'killed by the OOM killer', long: `killed by the OOM killer (SIGKILL, exit 137)${after}`, severity: 'bad' };
+    case 'limit':
+      return { short: 'killed: --limit exceeded', long: `killed by memhunt: --limit exceeded (SIGKILL, exit 137)${after}`, severity: 'bad' };
+    case 'signalled':
+      return { short: `killed by ${end.exitSignal ?? 'a signal'}`, long: `terminated by ${end.exitSignal ?? 'a signal'}${after}`, severity: 'bad' };
+    case 'detached':
+      return { short: 'detached (still running)', long: `memhunt detached${after}; the process kept running`, severity: 'unknown' };
+    case 'interrupted':
+      return { short: 'recording interrupted', long: `recording interrupted${after}`, severity: 'warn' };
+    default:
+      if (end.exitCode === null) return { short: 'ended', long: `process ended${after}`, severity: 'unknown' };
+      return { short: `exit ${end.exitCode}`, long: `exit code ${end.exitCode}${after}`, severity: end.exitCode === 0 ? 'ok' : 'bad' };
+  }
+}
+
+function lastTime(rec: MemoryRecording): number {
+  const n = rec.total.tMs.length;
+  const lastSample = n ? rec.total.tMs[n - 1]! : 0;
+  return Math.max(rec.end?.tMs ?? 0, lastSample);
+}
+
+/** Sum of the processes not drawn: total minus the drawn processes' values at each total sample. */
+function foldOther(total: Series, shown: ProcessTrack[]): Series {
+  const n = total.tMs.length;
+  const values = new Float64Array(n);
+  const idx = new Int32Array(shown.length);
+  for (let i = 0; i < n; i++) {
+    const t = total.tMs[i]!;
+    let v = total.values[i]!;
+    for (let k = 0; k < shown.length; k++) {
+      const s = shown[k]!.rss;
+      let j = idx[k]!;
+      while (j < s.tMs.length && s.tMs[j]! < t) j++;
+      if (j < s.tMs.length && s.tMs[j] === t) {
+        v -= s.values[j]!;
+        j++;
+      }
+      idx[k] = j;
+    }
+    values[i] = v > 0 ? v : 0;
+  }
+  return { tMs: total.tMs, values };
+}
+
+/** Least squares of value on time over every sample (mprof --slope fits the same way). */
+function trendOf(s: Series): { slope: number; intercept: number } | null {
+  const n = s.tMs.length;
+  if (n < 2) return null;
+  const t0 = s.tMs[0]!;
+  let st = 0;
+  let sv = 0;
+  let stt = 0;
+  let stv = 0;
+  for (let i = 0; i < n; i++) {
+    const t = s.tMs[i]! - t0;
+    const v = s.values[i]!;
+    st += t;
+    sv += v;
+    stt += t * t;
+    stv += t * v;
+  }
+  const den = n * stt - st * st;
+  if (!(den > 0)) return null;
+  const slope = (n * stv - st * sv) / den;
+  return { slope, intercept: (sv - slope * st) / n - slope * t0 };
+}
+
+function limitOf(s: RunSummary, override: number | undefined): { bytes: number; source: string } | null {
+  if (override !== undefined) return { bytes: override, source: 'plot --limit' };
+  if (s.limit) return { bytes: s.limit.bytes, source: s.limit.source === 'limit' ? '--limit' : s.limit.source };
+  return null;
+}
+
+export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart {
+  const many = inputs.length > 1;
+  const maxProcesses = Math.max(1, opts.maxProcesses ?? 8);
+  const series: ChartSeries[] = [];
+  const limits: ChartLimit[] = [];
+  const peaks: ChartPeak[] = [];
+  const sections: ChartSection[] = [];
+  const marks: ChartMark[] = [];
+  const ends: ChartEnd[] = [];
+  const trends: ChartTrend[] = [];
+  const summary: string[] = [];
+  const warnings: string[] = [];
+  let xMaxMs = 1;
+  let sampleCount = 0;
+  let colorIndex = 0;
+
+  inputs.forEach(({ rec, name }, input) => {
+    const s = summarize(rec);
+    const prefix = many ? `${name}: ` : '';
+    for (const w of rec.warnings) warnings.push(`${name}: ${w}`);
+    sampleCount += s.samples;
+    const xEnd = lastTime(rec);
+    xMaxMs = Math.max(xMaxMs, xEnd);
+
+    const totalColor = many ? PALETTE[colorIndex++ % PALETTE.length]! : TOTAL_COLOR;
+    const totalLabel = many ? `${name} (${shortCommand(rec.meta.command, 40)})` : 'tree total';
+    series.push({ id: `r${input}-total`, label: totalLabel, role: 'total', input, color: totalColor, widthPx: 2, dash: null, data: rec.total, peakBytes: s.peakBytes });
+
+    if (rec.meta.metric !== 'rss' && rec.totalPss.tMs.length > 0) {
+      const m = seriesMax(rec.totalPss);
+      series.push({
+        id: `r${input}-pss`, label: `${many ? `${name} ` : ''}tree PSS (shared pages counted once)`, role: 'pss', input,
+        color: totalColor, widthPx: 1.5, dash: '6 3', data: rec.totalPss, peakBytes: m.bytes,
+      });
+    }
+
+    const limit = limitOf(s, opts.limitBytes);
+    if (limit && rec.cgroup && limit.source.startsWith('cgroup') && rec.cgroup.usage.tMs.length > 0) {
+      const m = seriesMax(rec.cgroup.usage);
+      series.push({
+        id: `r${input}-cgroup`, label: `${many ? `${name} ` : ''}cgroup usage (what the limit counts)`, role: 'cgroup', input,
+        color: many ? totalColor : '#5b6b7f', widthPx: 1.5, dash: '2 3', data: rec.cgroup.usage, peakBytes: m.bytes,
+      });
+    }
+
+    const perProcess = opts.perProcess ?? (!many && rec.processes.length <= maxProcesses);
+    const procs = rec.processes.filter((p) => p.rss.tMs.length > 0);
+    if (perProcess && procs.length > 1) {
+      const byPeak = new Map(s.processes.map((p) => [p.pid, p.peakBytes]));
+      const ranked = [...procs].sort((a, b) => (byPeak.get(b.pid) ?? 0) - (byPeak.get(a.pid) ?? 0));
+      const room = ranked.length > maxProcesses ? maxProcesses - 1 : maxProcesses;
+      const shown = ranked.slice(0, room);
+      // Keep the order people think in: by start time, so the root comes first.
+      shown.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
+      for (const p of shown) {
+        series.push({
+          id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}pid ${p.pid} ${shortCommand(p.command, 36)}`, role: 'process', input,
+          color: PALETTE[colorIndex++ % PALETTE.length]!, widthPx: 1.25, dash: null, data: p.rss, peakBytes: byPeak.get(p.pid) ?? 0,
+        });
+      }
+      if (ranked.length > shown.length) {
+        const other = foldOther(rec.total, shown);
+        const rest = ranked.length - shown.length;
+        series.push({
+          id: `r${input}-other`, label: `${many ? `${name} ` : ''}other (${rest} processes)`, role: 'other', input,
+          color: OTHER_COLOR, widthPx: 1.25, dash: null, data: other, peakBytes: seriesMax(other).bytes,
+        });
+      }
+    }
+
+    if (s.samples > 0) {
+      const held = s.topAtPeak && rec.processes.length > 1
+        ? `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 36)} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
+      peaks.push({ input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`, detail: held, color: many ? totalColor : PEAK_COLOR });
+    }
+
+    let limitText = 'no limit';
+    if (limit) {
+      const used = Math.max(s.peakBytes, limit.source.startsWith('cgroup') ? s.cgroupPeakBytes ?? 0 : 0);
+      const share = (100 * used) / limit.bytes;
+      limitText = `limit ${fmtBytes(limit.bytes)} (${limit.source}), ${share.toFixed(0)}% used at the peak`;
+      limits.push({ input, bytes: limit.bytes, label: `${prefix}limit ${fmtBytes(limit.bytes)} (${limit.source}) · ${share.toFixed(0)}% used at the peak`, onChart: true });
+    }
+
+    for (const e of rec.events) {
+      switch (e.kind) {
+        case 'section':
+          sections.push({ input, startMs: e.startMs, endMs: e.endMs ?? xEnd, open: e.endMs === null, label: e.label, level: e.level });
+          break;
+        case 'mark':
+          marks.push({ input, tMs: e.tMs, label: e.label, kind: 'mark' });
+          break;
+        case 'limit-exceeded':
+          marks.push({ input, tMs: e.tMs, label: `--limit exceeded at ${fmtBytes(e.bytes)}`, kind: 'limit' });
+          break;
+        case 'oom-kill':
+          marks.push({ input, tMs: e.tMs, label: `OOM kill #${e.oomKills}`, kind: 'oom' });
+          break;
+        default:
+          break;
+      }
+    }
+
+    const end = endLabels(rec.end);
+    ends.push({ input, tMs: xEnd, label: `${many ? `${name}: ` : ''}${end.short}`, severity: end.severity, color: END_COLORS[end.severity] });
+
+    if (opts.trend) {
+      const tr = trendOf(rec.total);
+      if (tr) {
+        const t0 = rec.total.tMs[0]!;
+        const t1 = rec.total.tMs[rec.total.tMs.length - 1]!;
+        const perMin = tr.slope * 60_000;
+        const sign = perMin >= 0 ? '+' : '−';
+        trends.push({
+          input, t0Ms: t0, v0Bytes: tr.intercept + tr.slope * t0, t1Ms: t1, v1Bytes: tr.intercept + tr.slope * t1, bytesPerMin: perMin,
+          label: `trend ${sign}${(Math.abs(perMin) / 2 ** 20).toFixed(Math.abs(perMin) >= 10 * 2 ** 20 ? 0 : Math.abs(perMin) >= 2 ** 20 ? 1 : 2)} MiB/min`,
+          color: totalColor,
+        });
+      }
+    }
+
+    const parts = [
+      s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)})` : ''}`,
+      limitText,
+      end.long,
+      `${rec.processes.length} process${rec.processes.length === 1 ? '' : 'es'}`,
+      `${s.samples.toLocaleString('en-US')} samples`,
+    ];
+    summary.push(prefix + parts.join(' · '));
+  });
+
+  // The value axis: every drawn value, the trend's ends, and the limit when it is not far above
+  // the data (a 64 GiB node limit would squash a 200 MiB run into the bottom pixels).
+  let dataMax = 0;
+  for (const s of series) if (Number.isFinite(s.peakBytes)) dataMax = Math.max(dataMax, s.peakBytes);
+  for (const t of trends) dataMax = Math.max(dataMax, t.v0Bytes, t.v1Bytes);
+  let yMax = dataMax;
+  for (const l of limits) {
+    l.onChart = dataMax === 0 || l.bytes <= 2.5 * dataMax;
+    if (l.onChart) yMax = Math.max(yMax, l.bytes);
+  }
+  if (!(yMax > 0)) yMax = 1024 * 1024;
+
+  let title = opts.title;
+  if (title === undefined) {
+    const cmds = inputs.map((i) => commandLine(i.rec.meta.command));
+    if (!many) title = cmds[0] || inputs[0]?.name || 'memhunt';
+    else if (cmds.every((c) => c === cmds[0])) title = `${cmds[0]} (${inputs.length} runs)`;
+    else title = inputs.map((i) => i.name).join(' vs ');
+  }
+  return {
+    title,
+    summary,
+    yTitle: 'memory (RSS)',
+    xMaxMs,
+    yMaxBytes: yMax,
+    series,
+    limits,
+    peaks,
+    sections: sections.sort((a, b) => a.startMs - b.startMs),
+    marks: marks.sort((a, b) => a.tMs - b.tMs),
+    ends,
+    trends,
+    warnings,
+    sampleCount,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * The chart description and its back ends, in process. The spike tests are the issue's rule
+ * "peaks survive downsampling": one sample in a million, at its true height, in SVG, PNG (read
+ * back from the rasterised pixels), HTML (the data the page draws) and the terminal.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildChart, shortCommand } from './chart';
+import { envelope, envelopePoints } from './downsample';
+import { fitText, textWidth } from './fonts';
+import { decodeLevel, pageData, renderHtml, scriptSafeJson } from './html';
+import { escapeXml } from './layout';
+import { renderPng, rasterise } from './png';
+import { renderSvg } from './svg';
+import { renderTerminal } from './term';
+import { syntheticRecording } from './testkit';
+import { byteTicks, timeTicks } from './ticks';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** A flat 100 MiB run of n samples with a 1-sample spike to `spikeBytes` at index `at`. */
+function flatWithSpike(n: number, at: number, spikeBytes: number) {
+  const rec = syntheticRecording({ samples: n, intervalMs: 10, processes: 1 });
+  const v = rec.total.values;
+  v.fill(100 * MiB);
+  v[at] = spikeBytes;
+  rec.processes[0]!.rss.values.set(v);
+  return rec;
+}
+
+test('ticks: round binary sizes and clock units', () => {
+  const b = byteTicks(1.7 * GiB, 5);
+  assert.equal(b.unit, 'GiB');
+  assert.deepEqual(b.ticks.map((t) => t.label), ['0', '0.5 GiB', '1.0 GiB', '1.5 GiB']);
+  assert.deepEqual(byteTicks(1.7 * GiB, 8).ticks.map((t) => t.label), ['0', '0.25 GiB', '0.50 GiB', '0.75 GiB', '1.00 GiB', '1.25 GiB', '1.50 GiB']);
+  assert.deepEqual(byteTicks(230 * MiB, 5).ticks.map((t) => t.label), ['0', '50 MiB', '100 MiB', '150 MiB', '200 MiB']);
+  assert.deepEqual(byteTicks(900 * 1024, 4).ticks.map((t) => t.label), ['0', '250 KiB', '500 KiB', '750 KiB']);
+  const s = timeTicks(0, 3780, 8);
+  assert.equal(s.unit, 's');
+  assert.deepEqual(s.ticks.map((t) => t.label), ['0.0', '0.5', '1.0', '1.5', '2.0', '2.5', '3.0', '3.5']);
+  assert.equal(timeTicks(0, 36_000_000, 10).unit, 'h');
+  assert.deepEqual(timeTicks(0, 36_000_000, 10).ticks.slice(0, 3).map((t) => t.label), ['0', '1', '2']);
+  assert.equal(timeTicks(0, 600_000, 8).unit, 'min');
+  assert.deepEqual(timeTicks(0, 300_000, 10).ticks.slice(0, 3).map((t) => t.label), ['0:00', '0:30', '1:00']);
+  assert.deepEqual(timeTicks(16_000_000, 17_800_000, 6).ticks.slice(0, 2).map((t) => t.label), ['4:30', '4:35']);
+});
+
+test('envelope: min and max per column, in order, nothing copied; empty columns stay empty', () => {
+  const t = Float64Array.from({ length: 1000 }, (_, i) => i);
+  const v = Float64Array.from({ length: 1000 }, (_, i) => (i === 555 ? 9 : 1));
+  const env = envelope({ tMs: t, values: v }, 0, 999, 10);
+  assert.equal(env.max[5], 9);
+  assert.equal(env.min[5], 1);
+  assert.equal(env.count.reduce((a, b) => a + b, 0), 1000);
+  const pts = envelopePoints(env);
+  assert.equal(Math.max(...pts.y.subarray(0, pts.length)), 9);
+  const sparse = envelope({ tMs: Float64Array.of(0, 50, 100), values: Float64Array.of(1, 2, 3) }, 0, 100, 100);
+  assert.equal(sparse.count.filter((c) => c > 0).length, 3);
+  assert.equal(envelopePoints(sparse).length, 3);
+});
+
+test('fonts: the bundled font is measured (no system font needed) and text is cut to fit', () => {
+  const w = textWidth('memory (RSS)', 12);
+  assert.ok(w > 60 && w < 100, `width ${w}`);
+  assert.ok(textWidth('MMMM', 12) > textWidth('iiii', 12));
+  const cut = fitText('a very long command line that does not fit', 12, 100);
+  assert.ok(cut.endsWith('…') && textWidth(cut, 12) <= 100, cut);
+});
+
+test('chart: per-process lines for up to 8 processes, the rest folded into "other"', () => {
+  const few = buildChart([{ rec: syntheticRecording({ samples: 2000, processes: 4 }), name: 'a.mh' }]);
+  assert.deepEqual(few.series.map((s) => s.role), ['total', 'process', 'process', 'process', 'process']);
+  assert.match(few.series[1]!.label, /^pid 1000 python3 train\.py --epochs 3$/);
+  const many = buildChart([{ rec: syntheticRecording({ samples: 2000, processes: 11 }), name: 'a.mh' }], { perProcess: true });
+  assert.equal(many.series.filter((s) => s.role === 'process').length, 7);
+  const other = many.series.find((s) => s.role === 'other')!;
+  assert.match(other.label, /other \(4 processes\)/);
+  // total = drawn processes + other, at every sample
+  const total = many.series[0]!.data;
+  const i = 1500;
+  let sum = other.data.values[i]!;
+  for (const s of many.series.filter((x) => x.role === 'process')) {
+    const k = Array.prototype.indexOf.call(s.data.tMs, total.tMs[i]);
+    if (k >= 0) sum += s.data.values[k]!;
+  }
+  assert.equal(sum, total.values[i]);
+  // several recordings: one total each, no process lines unless asked
+  const two = buildChart([
+    { rec: syntheticRecording({ samples: 100, processes: 3 }), name: 'before.mh' },
+    { rec: syntheticRecording({ samples: 200, processes: 3 }), name: 'after.mh' },
+  ]);
+  assert.deepEqual(two.series.map((s) => s.role), ['total', 'total']);
+  assert.notEqual(two.series[0]!.color, two.series[1]!.color);
+  assert.equal(two.xMaxMs, 2000);
+  assert.match(two.title, /\(2 runs\)$/);
+});
+
+test('chart: limit and share at the peak, peak, sections, marks, end, trend, title', () => {
+  const rec = syntheticRecording({ samples: 5000, processes: 2, sections: 3, limitBytes: GiB, end: 'oom-killer' });
+  const c = buildChart([{ rec, name: 'r.mh' }], { trend: true });
+  assert.equal(c.title, 'python3 train.py --epochs 3');
+  assert.equal(c.limits.length, 1);
+  assert.match(c.limits[0]!.label, /^limit 1\.00 GiB \(--limit\) · \d+% used at the peak$/);
+  assert.ok(c.limits[0]!.onChart);
+  assert.match(c.peaks[0]!.label, /^peak \d+ MiB at \d/);
+  assert.match(c.peaks[0]!.detail, /^pid 1000 python3 train\.py --epochs 3 held/);
+  assert.deepEqual(c.sections.map((s) => s.label), ['load-model', 'epoch 1', 'epoch 2', 'epoch 3']);
+  assert.equal(c.marks.length, 3);
+  assert.equal(c.ends[0]!.label, 'killed by the OOM killer');
+  assert.equal(c.ends[0]!.severity, 'bad');
+  assert.match(c.trends[0]!.label, /^trend [+−][\d.]+ MiB\/min$/);
+  assert.match(c.summary[0]!, /killed by the OOM killer \(SIGKILL, exit 137\) after/);
+  assert.equal(buildChart([{ rec, name: 'r.mh' }], { title: 'mine' }).title, 'mine');
+  // a limit far above the data is named in the summary but not drawn (it would flatten the lines)
+  const far = buildChart([{ rec, name: 'r.mh' }], { limitBytes: 64 * GiB });
+  assert.equal(far.limits[0]!.onChart, false);
+  assert.ok(far.yMaxBytes < 2 * GiB);
+  assert.equal(buildChart([{ rec: syntheticRecording({ samples: 10, end: 'cut' }), name: 'r.mh' }]).ends[0]!.label, 'recording cut (no end)');
+  assert.equal(shortCommand(['/usr/bin/python3', 'my job.py', '-v']), 'python3 "my job.py" -v');
+});
+
+test('a 1-sample spike in 1 M samples: true height in SVG and in the PNG pixels', () => {
+  const n = 1_000_000;
+  const rec = flatWithSpike(n, 400_000, 1 * GiB);
+  // a second, smaller spike that is not the peak (no marker drawn at it)
+  rec.total.values[700_000] = 600 * MiB;
+  rec.processes[0]!.rss.values[700_000] = 600 * MiB;
+  const chart = buildChart([{ rec, name: 'spike.mh' }]);
+  const t0 = Date.now();
+  const out = renderPng(chart, { keepPixels: true });
+  const ms = Date.now() - t0;
+  assert.ok(ms < 3000, `render took ${ms} ms`);
+  const { plot, yMaxBytes } = out;
+  const yOf = (b: number) => plot.top + plot.height - (b / yMaxBytes) * plot.height;
+  // SVG: the total's path reaches exactly the spike's y.
+  const totalPath = /<path d="([^"]+)" fill="none" stroke="#1a1a1a"/.exec(out.svg)![1]!;
+  const ys = [...totalPath.matchAll(/[ML][\d.]+ ([\d.]+)/g)].map((m) => Number(m[1]));
+  assert.ok(Math.abs(Math.min(...ys) - yOf(GiB)) < 0.11, `svg top ${Math.min(...ys)} vs ${yOf(GiB)}`);
+  assert.ok(ys.some((y) => Math.abs(y - yOf(600 * MiB)) < 0.11), 'the second spike is in the path');
+  // PNG: in each spike's pixel column, the topmost dark pixel inside the plot is at its height.
+  const topDark = (tMs: number) => {
+    const xc = plot.left + (tMs / chart.xMaxMs) * plot.width;
+    let best = Infinity;
+    for (let x = Math.floor(xc) - 2; x <= Math.ceil(xc) + 2; x++) {
+      for (let y = Math.ceil(plot.top) + 1; y < plot.top + plot.height; y++) {
+        const i = (y * out.width + x) * 4;
+        const [r, g, b] = [out.pixels[i]!, out.pixels[i + 1]!, out.pixels[i + 2]!];
+        if (r < 110 && g < 110 && b < 110) {
+          best = Math.min(best, y);
+          break;
+        }
+      }
+    }
+    return best;
+  };
+  for (const [idx, bytes] of [[400_000, GiB], [700_000, 600 * MiB]] as const) {
+    const top = topDark(idx * 10);
+    assert.ok(Math.abs(top - yOf(bytes)) <= 2.5, `spike of ${bytes / MiB} MiB: top pixel row ${top}, expected ${yOf(bytes).toFixed(1)}`);
+  }
+  // and the flat line is where 100 MiB is
+  assert.ok(Math.abs(topDark(100_000 * 10) - yOf(100 * MiB)) <= 2.5);
+});
+
+test('a 1-sample spike in 1 M samples: true height in the HTML data and the terminal', () => {
+  const n = 1_000_000;
+  const rec = flatWithSpike(n, 654_321, 3 * GiB);
+  const chart = buildChart([{ rec, name: 'spike.mh' }]);
+  const data = pageData(chart);
+  assert.ok(data.levels.length >= 2);
+  for (const lv of data.levels) {
+    const [total] = decodeLevel(lv.gzipBase64, data.series.length, lv.buckets);
+    let max = -1;
+    let min = Infinity;
+    for (let i = 0; i < lv.buckets; i++) {
+      if (total!.max[i]! > max) max = total!.max[i]!;
+      if (total!.min[i]! >= 0 && total!.min[i]! < min) min = total!.min[i]!;
+    }
+    assert.equal(max, (3 * GiB) / 1024, `level of ${lv.buckets} buckets keeps the spike`);
+    assert.equal(min, (100 * MiB) / 1024);
+  }
+  const html = renderHtml(chart);
+  assert.ok(html.length < 5_000_000, `${html.length} bytes`);
+
+  const term = renderTerminal(chart, { columns: 100, rows: 12, color: false });
+  const lines = term.text.split('\n');
+  const plotLines = lines.slice(term.plotLine, term.plotLine + term.rows);
+  const dotsH = term.rows * 4;
+  const topDot = Math.round(((3 * GiB) / term.yMaxBytes) * (dotsH - 1));
+  const expectRow = term.rows - 1 - Math.floor(topDot / 4);
+  const firstInked = plotLines.findIndex((l) => /[\u2801-\u28ff]/.test(l.slice(term.plotColumn)));
+  assert.equal(firstInked, expectRow, term.text);
+  const spikeCol = term.plotColumn + Math.floor(Math.floor((654_321 / n) * term.dotColumns) / 2);
+  const cell = [...plotLines[expectRow]!][spikeCol] ?? '';
+  assert.match(cell, /[\u2801-\u28ff]/, `cell at the spike's column: "${cell}" in "${plotLines[expectRow]}"`);
+  for (const l of lines) assert.ok([...l].length <= 100, `line longer than the terminal: ${l}`);
+});
+
+test('strings from a recording are escaped in SVG and HTML; the SVG stays valid XML with control characters', () => {
+  const evil = ['python3', '<script>window.__xss=1</script>', '"onerror="window.__xss=2', "it's & <b>", '\x1b[31mred\x07'];
+  const rec = syntheticRecording({ samples: 300, processes: 2, sections: 2, command: evil });
+  rec.events.push({ kind: 'mark', tMs: 100, pid: null, label: '<img src=x onerror=alert(1)>' });
+  const chart = buildChart([{ rec, name: '<b>name</b>.mh' }]);
+  const { svg } = renderSvg(chart);
+  assert.doesNotMatch(svg, /<script|<img|<b>/);
+  assert.match(svg, /&lt;script&gt;window\.__xss=1&lt;\/script&gt;/);
+  assert.doesNotMatch(svg, /[\x00-\x08\x0b\x0c\x0e-\x1f]/);
+  const png = rasterise(svg); // resvg refuses malformed XML
+  assert.ok(png.png.length > 1000);
+  const html = renderHtml(chart);
+  assert.equal(html.match(/<script/g)!.length, 3, 'only the three script elements of the page');
+  assert.doesNotMatch(html, /<img src=x/);
+  assert.doesNotMatch(html, /"onerror="window/);
+  assert.equal(scriptSafeJson({ a: '</script><!--' }), '{"a":"\\u003c/script\\u003e\\u003c!--"}');
+  assert.equal(escapeXml('a"b\'c&d'), 'a&quot;b&#39;c&amp;d');
+});
+
+test('layout: long runs, many sections and marks: labels never overlap', () => {
+  const rec = syntheticRecording({ samples: 200_000, intervalMs: 180, processes: 6, sections: 120, limitBytes: GiB, end: 'limit' });
+  const chart = buildChart([{ rec, name: 'long.mh' }], { trend: true });
+  const { svg } = renderSvg(chart);
+  // Every text's box (from the font's metrics) against every other.
+  const boxes: Array<{ x0: number; x1: number; y0: number; y1: number; t: string }> = [];
+  for (const m of svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)" font-size="([\d.]+)"([^>]*)>([^<]*)<\/text>/g)) {
+    const [x, y, size] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const text = m[5]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+    const w = textWidth(text, size, /bold/.test(m[4]!));
+    const anchor = /text-anchor="end"/.test(m[4]!) ? 'end' : /text-anchor="middle"/.test(m[4]!) ? 'middle' : 'start';
+    const x0 = anchor === 'end' ? x - w : anchor === 'middle' ? x - w / 2 : x;
+    boxes.push({ x0, x1: x0 + w, y0: y - size * 0.8, y1: y + size * 0.2, t: text });
+  }
+  assert.ok(boxes.length > 20);
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i]!;
+      const b = boxes[j]!;
+      const overlap = a.x0 < b.x1 - 0.5 && b.x0 < a.x1 - 0.5 && a.y0 < b.y1 - 0.5 && b.y0 < a.y1 - 0.5;
+      assert.ok(!overlap, `"${a.t}" overlaps "${b.t}"`);
+    }
+  }
+  assert.match(svg, /section \(\d+ not labelled\)/);
+});

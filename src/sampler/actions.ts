@@ -1,0 +1,176 @@
+/**
+ * --on-threshold actions: what memhunt does, once, when the tree's memory reaches a size.
+ *   mark       record the crossing (drawn on charts)
+ *   stop       SIGSTOP every process of the tree so a person can inspect it (gdb -p, py-spy dump);
+ *              resume with kill -CONT
+ *   kill       SIGKILL the tree
+ *   exec=CMD   run CMD with sh -c, MEMHUNT_PID (the process holding the most memory),
+ *              MEMHUNT_ROOT_PID, MEMHUNT_PIDS, MEMHUNT_RSS_BYTES, MEMHUNT_THRESHOLD_BYTES and
+ *              MEMHUNT_RECORDING in its environment; its output is kept in the recording
+ *   snapshot, break   requests to the in-process agents (heap census, debugger); until an agent
+ *              answers, the crossing is recorded with a note saying none did
+ */
+import { spawn } from 'node:child_process';
+import { InputError } from '../errors';
+import { roundMs, type RecordingWriter } from '../recording/writer';
+import { parseSize, formatBytes } from '../units';
+
+export type ThresholdActionName = 'mark' | 'stop' | 'kill' | 'exec' | 'snapshot' | 'break';
+
+export interface ThresholdAction {
+  bytes: number;
+  action: ThresholdActionName;
+  /** exec only. */
+  command?: string;
+  /** As the user wrote it, for messages. */
+  spec: string;
+}
+
+const ACTIONS: ThresholdActionName[] = ['mark', 'stop', 'kill', 'exec', 'snapshot', 'break'];
+
+/** Parses "1.5GiB:stop" or "1GiB:exec=py-spy dump --pid $MEMHUNT_PID". */
+export function parseThresholdSpec(spec: string): ThresholdAction {
+  const colon = spec.indexOf(':');
+  if (colon < 0) throw new InputError(`--on-threshold "${spec}" needs SIZE:ACTION, e.g. 1.5GiB:stop or 1GiB:exec='py-spy dump --pid $MEMHUNT_PID'`);
+  const bytes = parseSize(spec.slice(0, colon), '--on-threshold size');
+  const rest = spec.slice(colon + 1);
+  if (rest.startsWith('exec=')) {
+    const command = rest.slice(5).trim();
+    if (!command) throw new InputError(`--on-threshold "${spec}": exec= needs a command`);
+    return { bytes, action: 'exec', command, spec };
+  }
+  if (!(ACTIONS as string[]).includes(rest) || rest === 'exec') {
+    throw new InputError(`--on-threshold "${spec}": unknown action "${rest}"; use mark, stop, kill, exec=CMD, snapshot or break`);
+  }
+  return { bytes, action: rest as ThresholdActionName, spec };
+}
+
+/** Largest kept exec output; the rest is dropped and the record says so. */
+const MAX_OUTPUT = 64 * 1024;
+/** How long the end of a run waits for exec actions still running. */
+const EXEC_GRACE_MS = 30_000;
+
+export interface ActionContext {
+  writer: RecordingWriter;
+  metric: 'rss' | 'pss' | 'uss';
+  rootPid: number;
+  recordingPath: string;
+  now: () => number;
+  livePids: () => number[];
+  /** Tell the person at the terminal (stderr). */
+  notice: (text: string) => void;
+}
+
+export class ThresholdActions {
+  private running = new Set<Promise<void>>();
+
+  constructor(readonly actions: ThresholdAction[], private readonly ctx: ActionContext) {}
+
+  get sizes(): number[] {
+    return this.actions.map((a) => a.bytes);
+  }
+
+  /** Runs action `index`; called by the sampler when the metric reaches its size. */
+  fire(index: number, bytes: number, tMs: number, largestPid: number): void {
+    const a = this.actions[index]!;
+    const c = this.ctx;
+    const pids = c.livePids();
+    const base = { type: 'threshold' as const, t: roundMs(tMs), metric: c.metric, bytes, thresholdBytes: a.bytes, action: a.action };
+    const crossed = `memory reached ${formatBytes(bytes)} (--on-threshold ${a.spec})`;
+    switch (a.action) {
+      case 'mark':
+        c.writer.append({ ...base, pids: [] });
+        c.notice(`${crossed}: marked`);
+        break;
+      case 'stop': {
+        signalAll(pids, 'SIGSTOP');
+        c.writer.append({ ...base, pids });
+        c.notice(
+          `${crossed}: stopped the tree (SIGSTOP), pids ${pids.join(' ')}; the largest is ${largestPid}.\n` +
+            `  inspect: gdb -p ${largestPid}   or   py-spy dump --pid ${largestPid}   (memhunt keeps recording)\n` +
+            `  resume:  kill -CONT ${pids.join(' ')}`,
+        );
+        break;
+      }
+      case 'kill':
+        c.writer.append({ ...base, pids });
+        signalAll(pids, 'SIGKILL');
+        c.notice(`${crossed}: killed the tree (SIGKILL)`);
+        break;
+      case 'exec': {
+        c.writer.append({ ...base, pids: [largestPid], command: a.command });
+        c.notice(`${crossed}: running ${a.command}`);
+        this.exec(a.command!, bytes, a.bytes, largestPid, pids);
+        break;
+      }
+      case 'snapshot':
+      case 'break':
+        c.writer.append({ ...base, pids: [largestPid], note: 'no in-process agent answered (agents come with a later memhunt)' });
+        c.notice(`${crossed}: ${a.action} needs an in-process agent; none is available yet, so the crossing was only recorded`);
+        break;
+    }
+    c.writer.flush();
+  }
+
+  private exec(command: string, bytes: number, thresholdBytes: number, largestPid: number, pids: number[]): void {
+    const c = this.ctx;
+    const env = {
+      ...process.env,
+      MEMHUNT_PID: String(largestPid),
+      MEMHUNT_ROOT_PID: String(c.rootPid),
+      MEMHUNT_PIDS: pids.join(' '),
+      MEMHUNT_RSS_BYTES: String(Math.round(bytes)),
+      MEMHUNT_THRESHOLD_BYTES: String(thresholdBytes),
+      MEMHUNT_RECORDING: c.recordingPath,
+    };
+    const p = new Promise<void>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      const child = spawn('sh', ['-c', command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const keep = (d: Buffer) => {
+        if (size >= MAX_OUTPUT) {
+          truncated = true;
+          return;
+        }
+        const part = d.subarray(0, MAX_OUTPUT - size);
+        if (part.length < d.length) truncated = true;
+        chunks.push(part);
+        size += part.length;
+      };
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
+      const timer = setTimeout(() => child.kill('SIGKILL'), EXEC_GRACE_MS);
+      timer.unref();
+      child.on('error', (err) => {
+        chunks.push(Buffer.from(`memhunt: cannot run sh: ${err.message}\n`));
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        c.writer.append({
+          type: 'action', t: roundMs(c.now()), action: 'exec', command, code, signal,
+          output: Buffer.concat(chunks).toString('utf8'), outputTruncated: truncated,
+        });
+        c.notice(`exec ${command} ended with ${signal ?? `exit code ${code}`}; its output is in the recording (memhunt summary)`);
+        resolve();
+      });
+    });
+    this.running.add(p);
+    void p.then(() => this.running.delete(p));
+  }
+
+  /** Waits for exec actions still running (each is killed after 30 s). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.running]);
+  }
+}
+
+function signalAll(pids: number[], sig: NodeJS.Signals): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      // gone
+    }
+  }
+}

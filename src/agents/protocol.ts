@@ -1,0 +1,222 @@
+/**
+ * The host ↔ agent protocol, version 1: typed once here, documented in docs/agent-protocol.md.
+ * The Python agent (runtimes/python/memhunt/) implements the agent side with the standard library.
+ *
+ * Transport: one Unix stream socket per session, `$MEMHUNT_AGENT_SOCKET`, inside the session's
+ * private 0700 directory. Newline-delimited JSON, UTF-8, one message per line, both ways.
+ * Every connection starts with a `hello`. Two kinds of peers connect:
+ *  - agents (one connection per Python/Node process of the tree, made when the process starts, and
+ *    again in a forked child, whose inherited connection belongs to its parent);
+ *  - clients (`memhunt snapshot <pid>` from another terminal), which find the socket through the
+ *    target's /proc/PID/environ.
+ * Requests carry an `id`; the reply carries the same `id`. Agents may also send events at any time.
+ * A peer that receives a message type it does not know ignores it (and replies with an error if it
+ * had an id). Version: `protocol` in hello; a host refuses agents with a newer major version.
+ */
+
+export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_SOCKET_ENV = 'MEMHUNT_AGENT_SOCKET';
+
+// ---------------------------------------------------------------- hello
+
+export interface AgentHello {
+  type: 'hello';
+  role: 'agent';
+  protocol: number;
+  pid: number;
+  ppid: number;
+  runtime: 'python' | 'node';
+  /** e.g. "3.11.7" */
+  runtimeVersion: string;
+  executable: string;
+  argv: string[];
+  /** Agent capabilities, e.g. ["census", "trace", "refs", "break", "isolated"]. */
+  features: string[];
+}
+
+export interface ClientHello {
+  type: 'hello';
+  role: 'client';
+  protocol: number;
+}
+
+// ---------------------------------------------------------------- host -> agent requests
+
+export interface CensusRequest {
+  id: number;
+  type: 'census';
+  /** Run gc.collect() first (objgraph always does; a leak that lives between collections then hides). */
+  collect: boolean;
+  /** How many types to return, largest total size first (the rest are summed into "(other)"). */
+  top: number;
+  label?: string;
+}
+
+export interface TraceStartRequest {
+  id: number;
+  type: 'trace-start';
+  /** tracemalloc frames per traceback (1 = the allocating line only). */
+  frames: number;
+}
+
+export interface TraceSnapshotRequest {
+  id: number;
+  type: 'trace-snapshot';
+  top: number;
+  label?: string;
+}
+
+export interface RefsRequest {
+  id: number;
+  type: 'refs';
+  /** Type name as in a census (`DataFrame`, `dict`, `mymod.Record`); null = the fastest-growing type since the previous census. */
+  typeName: string | null;
+  /** Sample objects to trace back. */
+  samples: number;
+  maxDepth: number;
+}
+
+export interface BreakRequest {
+  id: number;
+  type: 'break';
+  /** Why, shown by the agent before the pdb prompt. */
+  reason: string;
+}
+
+export interface PingRequest {
+  id: number;
+  type: 'ping';
+}
+
+export type HostRequest = CensusRequest | TraceStartRequest | TraceSnapshotRequest | RefsRequest | BreakRequest | PingRequest;
+
+// ---------------------------------------------------------------- client -> host requests
+
+/** From `memhunt snapshot <pid>`: ask the agent of pid for a census, record it, and return it. */
+export interface ClientCensusRequest {
+  id: number;
+  type: 'client-census';
+  pid: number;
+  collect: boolean;
+  top: number;
+}
+
+// ---------------------------------------------------------------- replies
+
+export interface Reply<T = unknown> {
+  id: number;
+  type: 'reply';
+  ok: boolean;
+  result?: T;
+  /** When ok is false: one line a user can act on. */
+  error?: string;
+}
+
+/** One row of a census: a type, how many objects, their total size in bytes. */
+export type CensusRow = [typeName: string, count: number, bytes: number];
+
+export interface CensusResult {
+  /** Wall clock when the census was taken, ms since the epoch. */
+  wallMs: number;
+  durationMs: number;
+  collected: boolean;
+  /** Objects reached: tracked by gc plus untracked ones reached through gc.get_referents. */
+  objects: number;
+  totalBytes: number;
+  /** Largest first; the last row may be ["(other)", n, bytes]. */
+  rows: CensusRow[];
+  /** numpy arrays counted by nbytes, pandas frames by memory_usage(deep=True) (owned buffers only). */
+  notes: string[];
+}
+
+export interface AllocationSite {
+  file: string;
+  line: number;
+  /** The source line, stripped; "" when not available. */
+  code: string;
+  /** site-packages/<pkg> top-level package, "stdlib", or "(main)"/"(your code)". */
+  package: string;
+  bytes: number;
+  count: number;
+  /** Growth since the previous trace snapshot (null for the first). */
+  bytesDelta: number | null;
+}
+
+export interface TraceSnapshotResult {
+  wallMs: number;
+  durationMs: number;
+  tracedBytes: number;
+  tracedPeakBytes: number;
+  /** RSS at the snapshot: rssBytes - tracedBytes is memory Python's allocators did not see (native). */
+  rssBytes: number;
+  bySize: AllocationSite[];
+  byGrowth: AllocationSite[];
+  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
+}
+
+export interface RefsNode {
+  id: string;
+  /** Type name. */
+  type: string;
+  /** A short repr (≤ 80 characters), or the module / global name for roots. */
+  label: string;
+  /** 'sample' (an object of the asked type), 'object', or the root kind. */
+  kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global';
+  bytes: number;
+}
+
+export interface RefsEdge {
+  /** Referrer -> referent (who holds whom). */
+  from: string;
+  to: string;
+  /** Attribute name, dict key, list index ("[3]"), or "" when unknown. */
+  label: string;
+}
+
+export interface RefsResult {
+  typeName: string;
+  /** How many live objects of that type there are. */
+  count: number;
+  nodes: RefsNode[];
+  edges: RefsEdge[];
+  /** Whether every sample's chain reached a root within maxDepth. */
+  reachedRoot: boolean;
+}
+
+// ---------------------------------------------------------------- agent -> host events
+
+/** A section from `with memhunt.section(...)` / the decorator; also sent for markers. */
+export interface SectionEvent {
+  type: 'section';
+  kind: 'begin' | 'end';
+  label: string;
+  wallMs: number;
+}
+
+/** `memhunt.snapshot("after epoch 1")`: the agent took a census (and a trace snapshot if tracing). */
+export interface SnapshotEvent {
+  type: 'snapshot';
+  label: string;
+  census: CensusResult;
+  trace: TraceSnapshotResult | null;
+}
+
+/** `memhunt.isolated(fn)` finished: the child's pid and peak RSS. */
+export interface IsolatedEvent {
+  type: 'isolated';
+  label: string;
+  childPid: number;
+  peakRssBytes: number;
+  durationMs: number;
+  ok: boolean;
+}
+
+/** Something in the agent failed; the program goes on. */
+export interface AgentErrorEvent {
+  type: 'agent-error';
+  message: string;
+}
+
+export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent;
+
+export type AgentMessage = AgentHello | Reply | AgentEvent;

@@ -23,7 +23,7 @@
  * another delimiter or decimal comma gives a file readCsv reports as broken.
  */
 import { CorruptRecordingError } from '../errors';
-import type { CgroupSeries, MemoryRecording, ProcessTrack } from '../model/recording';
+import { rssOnlyTrack, type CgroupSeries, type MemoryRecording, type ProcessTrack } from '../model/recording';
 import { ModelError, SeriesBuilder, emptySeries, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
 
@@ -246,7 +246,7 @@ export function readCsv(text: string): MemoryRecording | null {
   const processes: ProcessTrack[] = processCols.map((p, k) => {
     const rss = procBuilders[k]!.build();
     const last = lastRowWith[k]!;
-    return {
+    return rssOnlyTrack({
       pid: p.pid,
       // Parents are not in the table; every process of a recording is a descendant of the root.
       ppid: p.root || rootPid === null ? 0 : rootPid,
@@ -254,16 +254,8 @@ export function readCsv(text: string): MemoryRecording | null {
       firstSeenMs: rss.tMs.length > 0 ? rss.tMs[0]! : 0,
       // Seen gone at the row after its last value; alive at the end when that was the last row.
       exitMs: last >= 0 && last + 1 < rowTimesMs.length ? rowTimesMs[last + 1]! : null,
-      exitCode: null,
-      exitSignal: null,
       rss,
-      anon: emptySeries(),
-      file: emptySeries(),
-      shmem: emptySeries(),
-      pss: emptySeries(),
-      uss: emptySeries(),
-      hwmBytes: NaN,
-    };
+    });
   });
 
   const cgroup: CgroupSeries | null =

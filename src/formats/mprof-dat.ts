@@ -42,7 +42,7 @@
  * back without guessing the mode.
  */
 import { CorruptRecordingError } from '../errors';
-import type { MemoryMetric, MemoryRecording, ProcessTrack, RecordingEvent } from '../model/recording';
+import { rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrack, type RecordingEvent } from '../model/recording';
 import { ModelError, SeriesBuilder, emptySeries, valueAt, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
 
@@ -288,22 +288,7 @@ function buildSeries(name: string, points: Point[]): Series {
 }
 
 function emptyTrack(pid: number, ppid: number, command: string[], rss: Series, firstSeenMs: number): ProcessTrack {
-  return {
-    pid,
-    ppid,
-    command,
-    firstSeenMs,
-    exitMs: null,
-    exitCode: null,
-    exitSignal: null,
-    rss,
-    anon: emptySeries(),
-    file: emptySeries(),
-    shmem: emptySeries(),
-    pss: emptySeries(),
-    uss: emptySeries(),
-    hwmBytes: NaN,
-  };
+  return rssOnlyTrack({ pid, ppid, command, rss, firstSeenMs, exitMs: null });
 }
 
 function quote(line: string): string {

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { MemoryRecording, ProcessTrack } from '../model/recording';
+import { rssOnlyTrack, type MemoryRecording, type ProcessTrack } from '../model/recording';
 import { SeriesBuilder, emptySeries, type Series } from '../model/series';
 
 export const FIXTURES_DIR = path.resolve(__dirname, '../../fixtures');
@@ -25,22 +25,7 @@ export function series(points: [tMs: number, bytes: number][]): Series {
 }
 
 export function track(pid: number, ppid: number, command: string[], rss: Series, exitMs: number | null = null): ProcessTrack {
-  return {
-    pid,
-    ppid,
-    command,
-    firstSeenMs: rss.tMs.length > 0 ? rss.tMs[0]! : 0,
-    exitMs,
-    exitCode: null,
-    exitSignal: null,
-    rss,
-    anon: emptySeries(),
-    file: emptySeries(),
-    shmem: emptySeries(),
-    pss: emptySeries(),
-    uss: emptySeries(),
-    hwmBytes: NaN,
-  };
+  return rssOnlyTrack({ pid, ppid, command, rss, firstSeenMs: rss.tMs.length > 0 ? rss.tMs[0]! : 0, exitMs });
 }
 
 const MIB = 2 ** 20;

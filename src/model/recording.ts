@@ -3,7 +3,7 @@
  * not know where the data came from (memhunt's own file, mprof's .dat, …); `source` only says so
  * for messages.
  */
-import type { Series } from './series';
+import { emptySeries, type Series } from './series';
 
 export type MemoryMetric = 'rss' | 'pss' | 'uss';
 
@@ -125,4 +125,22 @@ export interface MemoryRecording {
   warnings: string[];
   /** True when the file ends without its final line or mid-record. */
   truncated: boolean;
+}
+
+/**
+ * A process known only by its RSS over time (mprof's CHLD lines, a CSV column): the split, PSS and
+ * USS are empty, the exit code and kernel peak unknown.
+ */
+export function rssOnlyTrack(t: { pid: number; ppid: number; command: string[]; rss: Series; firstSeenMs: number; exitMs: number | null }): ProcessTrack {
+  return {
+    ...t,
+    exitCode: null,
+    exitSignal: null,
+    anon: emptySeries(),
+    file: emptySeries(),
+    shmem: emptySeries(),
+    pss: emptySeries(),
+    uss: emptySeries(),
+    hwmBytes: NaN,
+  };
 }

@@ -5,7 +5,9 @@ import { formatBytes, formatClock, formatDuration } from '../units';
 
 /** A command line short enough for one line of a summary. */
 export function shortCommand(argv: string[], max = 60): string {
-  const text = argv.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  // The program's directory rarely helps and eats the width: /root/.pyenv/versions/3.11.7/bin/python3 -> python3.
+  const shown = argv.length ? [argv[0]!.replace(/^.*\//, '') || argv[0]!, ...argv.slice(1)] : argv;
+  const text = shown.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -34,7 +34,8 @@ export default tseslint.config(
   { files: ['src/cli/**/*.ts'], rules: { 'no-restricted-syntax': 'off' } },
   layer('model', ['cli', 'procfs', 'sampler', 'recording', 'formats', 'analysis', 'render', 'agents']),
   layer('procfs', ['cli', 'sampler', 'recording', 'model', 'formats', 'analysis', 'render', 'agents']),
-  layer('sampler', ['cli', 'formats', 'analysis', 'render', 'agents']),
+  // sampler/ starts the agent server of a run and records what agents report (src/sampler/agents.ts).
+  layer('sampler', ['cli', 'formats', 'analysis', 'render']),
   layer('recording', ['cli', 'procfs', 'sampler', 'formats', 'analysis', 'render', 'agents']),
   layer('formats', ['cli', 'procfs', 'sampler', 'analysis', 'render', 'agents']),
   layer('analysis', ['cli', 'procfs', 'sampler', 'recording', 'formats', 'render', 'agents']),

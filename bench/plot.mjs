@@ -11,6 +11,7 @@
 // to redraw after a zoom.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { machine, median, fmt, table, writeResult, verdict, rmOut, MEMHUNT, SYS_PYTHON, OUT_DIR, REPO } from './lib.mjs';
@@ -74,13 +75,13 @@ function makeRecording(file, n, procs) {
   w.close();
 }
 
-/** Runs a command under /usr/bin/time: wall seconds and peak RSS (MiB). */
+/** Runs a command under /usr/bin/time: wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB). */
 function timed(cmd, args) {
-  const r = spawnSync(TIME, ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', cwd: OUT_DIR, maxBuffer: 64 * MiB });
+  const r = spawnSync(TIME, ['-f', '%e %U %S %M', cmd, ...args], { encoding: 'utf8', cwd: OUT_DIR, maxBuffer: 64 * MiB });
   const last = r.stderr.trim().split('\n').pop();
-  const [wall, kib] = last.split(' ').map(Number);
+  const [wall, user, sys, kib] = last.split(' ').map(Number);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { wallS: wall, peakRssMiB: kib / 1024 };
+  return { wallS: wall, cpuS: user + sys, peakRssMiB: kib / 1024 };
 }
 
 const info = machine();
@@ -115,20 +116,21 @@ for (const procs of [1, 4]) {
     processes: procs,
     mhBytes: fs.statSync(mh).size,
     datBytes: fs.statSync(dat).size,
-    memhunt: { wallS: m(runs.memhunt, 'wallS'), peakRssMiB: Math.max(...runs.memhunt.map((x) => x.peakRssMiB)), runs: runs.memhunt },
+    memhunt: { wallS: m(runs.memhunt, 'wallS'), cpuS: m(runs.memhunt, 'cpuS'), peakRssMiB: Math.max(...runs.memhunt.map((x) => x.peakRssMiB)), runs: runs.memhunt },
     memhuntFromDat: { wallS: m(runs.memhuntDat, 'wallS'), peakRssMiB: Math.max(...runs.memhuntDat.map((x) => x.peakRssMiB)), runs: runs.memhuntDat },
-    mprof: { wallS: m(runs.mprof, 'wallS'), peakRssMiB: Math.max(...runs.mprof.map((x) => x.peakRssMiB)), runs: runs.mprof },
+    mprof: { wallS: m(runs.mprof, 'wallS'), cpuS: m(runs.mprof, 'cpuS'), peakRssMiB: Math.max(...runs.mprof.map((x) => x.peakRssMiB)), runs: runs.mprof },
   };
   shape.speedup = shape.mprof.wallS / shape.memhunt.wallS;
+  shape.cpuRatio = shape.mprof.cpuS / shape.memhunt.cpuS;
   results.shapes.push(shape);
 }
 
 console.log();
 table([
-  ['PNG of 1 M samples', 'memhunt .mh s', 'memhunt .dat s', 'mprof .dat s', 'speed-up', 'memhunt peak MiB', 'mprof peak MiB'],
+  ['PNG of 1 M samples', 'memhunt .mh s', 'memhunt .dat s', 'mprof .dat s', 'speed-up', 'CPU s memhunt/mprof', 'memhunt peak MiB', 'mprof peak MiB'],
   ...results.shapes.map((s) => [
     `${s.processes} process${s.processes > 1 ? 'es' : ''}`, fmt(s.memhunt.wallS), fmt(s.memhuntFromDat.wallS), fmt(s.mprof.wallS), `${fmt(s.speedup, 1)}x`,
-    fmt(s.memhunt.peakRssMiB, 0), fmt(s.mprof.peakRssMiB, 0),
+    `${fmt(s.memhunt.cpuS)} / ${fmt(s.mprof.cpuS)}`, fmt(s.memhunt.peakRssMiB, 0), fmt(s.mprof.peakRssMiB, 0),
   ]),
 ]);
 
@@ -149,9 +151,11 @@ table([
     results.html.firstChartMs = performance.now() - t0;
     const zooms = [];
     for (const [a, b] of [[0.4, 0.5], [0.42, 0.43], [0.421, 0.4215]]) {
+      await page.waitForTimeout(200);
+      const before = await page.evaluate('window.memhuntRefreshes || 0');
       t0 = performance.now();
-      await page.evaluate(`(() => { const u = window.memhuntChart; const x = ${a} * ${SAMPLES * 10}; u.setScale('x', { min: x, max: ${b} * ${SAMPLES * 10} }); })()`);
-      await page.waitForFunction(`window.memhuntChart.data[0][0] >= ${a * SAMPLES * 10} - ${(b - a) * SAMPLES * 10}`);
+      await page.evaluate(`window.memhuntChart.setScale('x', { min: ${a * SAMPLES * 10}, max: ${b * SAMPLES * 10} })`);
+      await page.waitForFunction(`(window.memhuntRefreshes || 0) > ${before}`);
       await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
       zooms.push(performance.now() - t0);
     }
@@ -188,5 +192,7 @@ if (results.big) checks.push(verdict('PNG of 10 M samples <= 10 s', results.big.
 console.log();
 for (const c of checks) console.log(c.line);
 results.checks = checks;
+results.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+console.log(`load average at the end: ${results.loadavgAtEnd.join(' ')}`);
 console.log(`\nresults: ${writeResult('plot', results)}`);
 rmOut(...files);

@@ -147,7 +147,7 @@ console.log(`control: memhunt's timing loop with no work: ${fmt(med.floor.sample
 
 const verdicts = [
   verdict('(a) memhunt --interval 1ms sustains >= 1,000 samples/s', M.samplesPerS >= 1000, `${fmt(M.samplesPerS, 1)} samples/s (median; ${fmt(M.missedPct)}% of 1 ms slots missed; the empty timer loop alone: ${fmt(med.floor.samplesPerS, 1)}/s)`),
-  verdict('(b) mprof -C -M --interval 0.001 samples/s (reported, no target)', true, `${fmt(P.samplesPerS, 1)} samples/s`),
+  { label: '(b) mprof -C -M --interval 0.001 samples/s (no target)', pass: null, detail: `${fmt(P.samplesPerS, 1)} samples/s`, line: `INFO  (b) mprof -C -M --interval 0.001 samples/s (no target): ${fmt(P.samplesPerS, 1)} samples/s (memhunt ${fmt(ratios.samplesPerS, 2)}x as many)` },
   verdict('(c) profiler CPU per sample: mprof/memhunt >= 10x', ratios.cpuPerSample >= 10, `${fmt(ratios.cpuPerSample, 1)}x whole run (${fmt(M.cpuUsPerSample, 1)} vs ${fmt(P.cpuUsPerSample, 1)} µs), ${fmt(ratios.steadyCpuPerSample, 1)}x steady state`),
   verdict('(d) recording bytes per sample: memhunt <= 1/4 of mprof', ratios.bytesPerSample <= 0.25 && ratios.bytesPerProcessSample <= 0.25, `${fmt(ratios.bytesPerSample, 3)} per sample, ${fmt(ratios.bytesPerProcessSample, 3)} per process-sample`),
 ];

@@ -19,5 +19,6 @@ if (chosen.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit' });
+// A test that hangs fails after 3 minutes instead of holding CI until its own limit.
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', '--test-force-exit', ...chosen], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -1,6 +1,6 @@
 /**
  * The host ↔ agent protocol, version 1: typed once here, documented in docs/agent-protocol.md.
- * The Python agent (runtimes/python/memhunt/) implements the agent side with the standard library.
+ * The Python agent (runtimes/python/lib/memhunt/) implements the agent side with the standard library.
  *
  * Transport: one Unix stream socket per session, `$MEMHUNT_AGENT_SOCKET`, inside the session's
  * private 0700 directory. Newline-delimited JSON, UTF-8, one message per line, both ways.
@@ -99,7 +99,24 @@ export interface ClientCensusRequest {
   pid: number;
   collect: boolean;
   top: number;
+  /** Recorded with the census (default "memhunt snapshot"). */
+  label?: string;
 }
+
+/**
+ * From `memhunt refs <pid> --type NAME`: ask the agent of pid for a back-reference graph (a `refs`
+ * request), record it, and return it. Added in protocol 1 (host side only: agents never see it).
+ */
+export interface ClientRefsRequest {
+  id: number;
+  type: 'client-refs';
+  pid: number;
+  typeName: string | null;
+  samples: number;
+  maxDepth: number;
+}
+
+export type ClientRequest = ClientCensusRequest | ClientRefsRequest;
 
 // ---------------------------------------------------------------- replies
 

@@ -105,7 +105,7 @@ export function commandLabel(argv: string[], max = 50): string {
 
 /**
  * The verdict in one line, for the end of `memhunt run` and for `memhunt summary`:
- * "leak (high confidence): +12.3 MiB/min (95% interval +10.1 MiB/min … +14.0 MiB/min); in pid 42 (…)".
+ * "leak (high confidence): +12.3 MiB/min (90% interval +10.1 MiB/min … +14.0 MiB/min); in pid 42 (…)".
  */
 export function verdictLine(rec: MemoryRecording, opts: AnalyzeOptions = {}): string {
   return verdictLineOf(analyzeRecording(rec, opts));

@@ -30,7 +30,10 @@ export function robustSigma(values: ArrayLike<number>): number {
 export interface SlopeEstimate {
   /** Median of the pairwise slopes (Theil–Sen), value units per time unit of the inputs. */
   slope: number;
-  /** 95% interval from the ranks of the pairwise slopes (Sen 1968); ±Infinity when too few points. */
+  /**
+   * 90% interval from the ranks of the pairwise slopes (Sen 1968): each end is a one-sided 95%
+   * bound, so `low > 0` is a one-sided test at 5% that y grows. ±Infinity when too few points.
+   */
   low: number;
   high: number;
   /** Intercept so that the line passes through the medians: median(y - slope·x). */
@@ -38,11 +41,63 @@ export interface SlopeEstimate {
   n: number;
 }
 
+/** One-sided level of each end of the interval. */
+const ALPHA = 0.05;
+const Z_ONE_SIDED = 1.6449;
+/** Up to this many points the exact null distribution of Kendall's statistic is used. */
+const EXACT_MAX_N = 60;
+const exactCache = new Map<number, number>();
+
 /**
- * Theil–Sen slope of y on x with Sen's distribution-free 95% interval. Robust to up to ~29% of
+ * The largest number of discordant pairs m with P(discordant ≤ m) ≤ ALPHA when the n points are in
+ * random order (no trend), or -1 when even 0 is more likely than that. Exact for n ≤ 60, from the
+ * distribution of inversions of a random permutation (Mahonian numbers), as probabilities; normal
+ * approximation of Kendall's S beyond (Var S = n(n-1)(2n+5)/18, no ties).
+ */
+function criticalDiscordant(n: number): number {
+  const cached = exactCache.get(n);
+  if (cached !== undefined) return cached;
+  const N = (n * (n - 1)) / 2;
+  let m: number;
+  if (n <= EXACT_MAX_N) {
+    // p[k] = P(k inversions) for permutations of i elements, built up one element at a time.
+    let p = new Float64Array(N + 1);
+    p[0] = 1;
+    for (let i = 2; i <= n; i++) {
+      const next = new Float64Array(N + 1);
+      const maxK = (i * (i - 1)) / 2;
+      // Inserting the i-th element adds 0..i-1 inversions, each with probability 1/i: a sliding sum.
+      let window = 0;
+      for (let k = 0; k <= maxK; k++) {
+        window += p[k] ?? 0;
+        if (k - i >= 0) window -= p[k - i]!;
+        next[k] = window / i;
+      }
+      p = next;
+    }
+    let cdf = 0;
+    m = -1;
+    for (let k = 0; k <= N; k++) {
+      cdf += p[k]!;
+      if (cdf > ALPHA) break;
+      m = k;
+    }
+  } else {
+    const C = Z_ONE_SIDED * Math.sqrt((n * (n - 1) * (2 * n + 5)) / 18);
+    m = Math.ceil((N - C) / 2) - 1;
+  }
+  exactCache.set(n, m);
+  return m;
+}
+
+/**
+ * Theil–Sen slope of y on x with Sen's distribution-free interval. Robust to up to ~29% of
  * outlying points (one window that caught a spike, one floor that fell at a lucky moment), which
- * least squares is not. The interval assumes independent errors: floors of separate release
- * cycles nearly are; a heavily autocorrelated series would make it too narrow.
+ * least squares is not. With the points sorted by x, moving a trial slope past each pairwise slope
+ * turns one pair discordant; the slopes the rank test of Kendall does not reject lie between the
+ * (m+1)-th smallest and the (m+1)-th largest pairwise slope, m = criticalDiscordant(n).
+ * The interval assumes independent errors: floors of separate release cycles nearly are; a
+ * heavily autocorrelated series would make it too narrow.
  */
 export function theilSen(x: ArrayLike<number>, y: ArrayLike<number>): SlopeEstimate {
   const n = Math.min(x.length, y.length);
@@ -58,13 +113,9 @@ export function theilSen(x: ArrayLike<number>, y: ArrayLike<number>): SlopeEstim
   slopes.sort((a, b) => a - b);
   const N = slopes.length;
   const slope = N % 2 ? slopes[(N - 1) / 2]! : (slopes[N / 2 - 1]! + slopes[N / 2]!) / 2;
-  // Sen (1968), as in Gilbert (1987) §16.4: C = z·sqrt(Var S), Var S = n(n-1)(2n+5)/18 (no ties);
-  // the limits are the M1-th and (M2+1)-th smallest slopes, M1 = (N-C)/2, M2 = (N+C)/2.
-  const C = 1.96 * Math.sqrt((n * (n - 1) * (2 * n + 5)) / 18);
-  const m1 = Math.floor((N - C) / 2);
-  const m2 = Math.ceil((N + C) / 2);
-  const low = m1 >= 1 ? slopes[m1 - 1]! : -Infinity;
-  const high = m2 < N ? slopes[m2]! : Infinity;
+  const m = criticalDiscordant(n);
+  const low = m >= 0 && m < N ? slopes[m]! : -Infinity;
+  const high = m >= 0 && m < N ? slopes[N - 1 - m]! : Infinity;
   const resid: number[] = [];
   for (let i = 0; i < n; i++) resid.push(y[i]! - slope * x[i]!);
   return { slope, low, high, intercept: median(resid), n };

@@ -167,7 +167,7 @@ test('too little data is a verdict, not an error', () => {
   assert.match(a.reason, /only 1 sample/);
   assert.equal(analyzeSeries(make(0.3, () => 10)).verdict, 'insufficient data');
   // Three cycles whose floors rise: too few to tell a leak from noise.
-  const few = analyzeSeries(make(1.6, (t) => 20 + t * 10 + saw(t, 0.5, 150), { seed: 13 }));
+  const few = analyzeSeries(make(1.6, (t) => 20 + t * 10 + saw(t, 0.5, 150), { seed: 13, intervalMs: 10 }));
   assert.equal(few.verdict, 'insufficient data', few.reason);
   assert.match(few.reason, /release cycles/);
 });

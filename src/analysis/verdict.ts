@@ -14,18 +14,19 @@
  *    floors are the troughs after each release; otherwise (a monotone curve, a flat line, one big
  *    release) the floors are the minima of ~3-sample windows.
  * 4. Growth: Theil–Sen slope of the floors after the warm-up (the first 10% of the run: start-up,
- *    imports, model loading), with Sen's rank-based 95% interval.
+ *    imports, model loading — or the first release, when later), with Sen's rank-based 90%
+ *    interval: its lower end above zero is a one-sided 5% test that the floors grow.
  * 5. Retained growth: the suffix minimum of the floors, g(t) = min of the floors from t to the
  *    end, is memory that was never given back later in the run. A batch that accumulates and then
  *    releases everything has a flat g; a leak has a rising one.
  * 6. A leak needs all of: the slope's interval above zero; a retained rise that matters (≥ 1 MiB,
  *    ≥ 2% of the level and ≥ 4× the floors' scatter); growth still going on in the last third at
- *    ≥ 35% of the overall rate (a cache that fills and saturates stops); and not one step carrying
- *    most of the rise within a tenth of the run (a second model loaded mid-run, or a runtime that
- *    grows its heap once, is a step, not a leak).
- * 7. Spikes: zigzag peaks that stand above the typical top around them (median of the bucket maxima
- *    over ±20% of the run) by at least max(8 MiB, 25% of that top, the usual swing), come back
- *    down on both sides, and last at most 25% of the run.
+ *    ≥ 35% of the overall rate (a cache that fills and saturates stops); and not one step (two
+ *    plateaus fit the retained floors with at most half a line's squared error: a second model
+ *    loaded mid-run, or a runtime that grows its heap once).
+ * 7. Spikes: zigzag peaks that stand above the typical top around them (the median of the peaks
+ *    within ±20% of the run, or of the bucket maxima on a flat line) by at least max(8 MiB, 25% of
+ *    that top, the usual swing), come back down on both sides, and last at most 25% of the run.
  *
  * All thresholds are constants below with their reasons; the corpus (fixtures/corpus/) and
  * BENCHMARKS.md show how they do on real programs.
@@ -43,7 +44,13 @@ export const MAX_BUCKETS = 2048;
 const WARMUP_SHARE = 0.1;
 /** Fewer samples than this after trimming: insufficient data. */
 const MIN_SAMPLES = 10;
-/** Floors needed after the warm-up: with 5 points Sen's 95% interval first gets a finite lower end. */
+/** Fewer samples than this after the warm-up: insufficient data (1.5 s at 50 ms, 3 s at mprof's 100 ms). */
+const MIN_ANALYSED_SAMPLES = 30;
+/** A single release is evidence of "stable" only when memory stayed down after it for this share of the run. */
+const RELEASE_MIN_AFTER_SHARE = 0.15;
+/** The warm-up extends to the first release when that comes within this share of the run. */
+const FIRST_RELEASE_MAX_SHARE = 0.6;
+/** Floors needed after the warm-up (with 4, the exact rank test can at best just reach 5%). */
 const MIN_FLOORS = 5;
 /** Major drops are at least this share of the median drop (smaller ones are wiggles inside a cycle). */
 const MAJOR_DROP_SHARE = 0.5;
@@ -63,17 +70,18 @@ const LATE_SHARE = 1 / 3;
 const LATE_MIN_RATIO = 0.35;
 /** The current regime (after a change of trend) covers at least this share of the analysed span. */
 const REGIME_MIN_SHARE = 0.4;
-/** A rise of the retained floors within this share of the span … */
-const STEP_WINDOW_SHARE = 0.1;
-/** … carrying this share of the whole rise makes it a step, not a leak. */
-const STEP_SHARE = 0.5;
+/** A rise concentrated at the very end (more than this share of it in the last RECENT_SHARE of the span) cannot be judged yet. */
+const RECENT_SHARE = 0.15;
+const RECENT_MAX_SHARE = 0.5;
+/** Two plateaus fitting the retained floors with at most this share of a line's squared error make a step, not a leak. */
+const STEP_SSE_RATIO = 0.5;
 /** A spike is short: at most this share of the run. */
 const SPIKE_MAX_SHARE = 0.25;
 /** … and high above the typical top: at least this much … */
 const SPIKE_MIN_BYTES = 8 * MiB;
 /** … this share of the typical top, and the usual swing of the cycles. */
 const SPIKE_SHARE = 0.25;
-/** The typical top around a spike is the median of the bucket maxima within ± this share of the run. */
+/** The typical top around a spike is the median of the peaks (or bucket maxima) within ± this share of the run. */
 const SPIKE_CONTEXT_SHARE = 0.2;
 /** The fall at exit is looked for in the last share of the run (at most 10 s). */
 const TEARDOWN_SHARE = 0.05;
@@ -92,14 +100,14 @@ export interface Spike {
   heightBytes: number;
   /** How far it stood above the typical top of the memory around it. */
   aboveTypicalBytes: number;
-  /** Time spent above baseline + 10% of the height. */
+  /** Time spent above half its height (baseline + height / 2). */
   durationMs: number;
 }
 
 export interface Growth {
   /** Theil–Sen slope of the floors over [fromMs, toMs], bytes per minute. */
   bytesPerMinute: number;
-  /** Sen's 95% interval; -Infinity/Infinity when too few floors to bound it. */
+  /** Sen's 90% interval (each end a one-sided 95% bound); -Infinity/Infinity when too few floors to bound it. */
   lowBytesPerMinute: number;
   highBytesPerMinute: number;
   fromMs: number;
@@ -224,16 +232,40 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   const periodMs = major.length >= 2 ? median(diffs(major.map((d) => d.trough.tMs))) : null;
   const swingBytes = major.length ? median(major.map((d) => d.drop)) : 0;
 
-  // 4. Floors after the warm-up.
-  const warmupEndMs = env.startMs + WARMUP_SHARE * spanMs;
+  // 4. Floors after the warm-up: the first 10% of the run, or until the first release when that
+  // comes later but within the first 60% (the first cycle of a sawtooth includes the start-up).
+  const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
+  const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
+  const levelBytes = quantile(env.vMin, 0.5);
   let floorT: number[];
   let floorV: number[];
   const fromCycles = majorAfter.length >= MIN_FLOORS;
   if (fromCycles) {
     ({ t: floorT, v: floorV } = capPoints(majorAfter.map((d) => d.trough.tMs), majorAfter.map((d) => d.trough.bytes), 128));
   } else {
-    ({ t: floorT, v: floorV } = windowMinima(env, warmupEndMs));
+    // Window minima inside a tooth that is still rising at the end would read as growth: with
+    // release cycles, stop at the last release when memory has climbed well above it since.
+    // Only for swings big enough to be mistaken for growth (≥ 4× what counts as growth).
+    let floorsToMs = Infinity;
+    const last = major[major.length - 1];
+    if (last && last.trough.tMs > warmupEndMs && swingBytes >= 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes)) {
+      let after = -Infinity;
+      for (let b = 0; b < env.length; b++) if (env.tMax[b]! > last.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
+      if (after - last.trough.bytes >= 0.5 * swingBytes) floorsToMs = last.trough.tMs;
+    }
+    ({ t: floorT, v: floorV } = windowMinima(env, warmupEndMs, 64, floorsToMs));
+    if (floorsToMs < Infinity && majorAfter.length < 2) {
+      base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
+      return insufficient(base, `only ${majorAfter.length} release cycle${majorAfter.length === 1 ? '' : 's'} after the warm-up, and memory is climbing again: ${MIN_FLOORS} cycles are needed to judge the floors`);
+    }
+    // A release just before the end is no evidence yet that memory stays down (it may be the
+    // first tooth of a sawtooth, or the exit).
+    const lastRelease = major[major.length - 1];
+    if (lastRelease && majorAfter.length < 2 && env.endMs - lastRelease.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && lastRelease.drop >= 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes)) {
+      base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
+      return insufficient(base, `memory was released at ${formatClock(lastRelease.trough.tMs)}, just before the end: too early to tell whether it stays down`);
+    }
   }
   const floors: Floors | null = floorT.length
     ? {
@@ -245,6 +277,11 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   base.analyzedFromMs = warmupEndMs;
   base.analyzedToMs = env.endMs;
   base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
+  let analysedSamples = 0;
+  for (let b = 0; b < env.length; b++) if (env.tMin[b]! >= warmupEndMs) analysedSamples += env.count[b]!;
+  if (analysedSamples < MIN_ANALYSED_SAMPLES) {
+    return insufficient(base, `only ${analysedSamples} sample${analysedSamples === 1 ? '' : 's'} after the warm-up (the first ${formatDuration(warmupEndMs - env.startMs)}); at least ${MIN_ANALYSED_SAMPLES} are needed`);
+  }
   if (floorT.length < MIN_FLOORS) {
     const why = major.length >= 2
       ? `only ${majorAfter.length} release cycle${majorAfter.length === 1 ? '' : 's'} after the warm-up (${MIN_FLOORS} are needed to judge the floors)`
@@ -257,6 +294,7 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   // (a start-up or loading phase, a cache that filled, a worker that started); then the growth of
   // the floors in it, and how much of it was retained.
   const gAll = suffixMin(floorV);
+  const floorTAll = floorT;
   const k0 = bestSplit(floorT, gAll);
   const shape = base.shape;
   if (k0 > 0) shape.before = { untilMs: floorT[k0]!, riseBytes: gAll[k0]! - gAll[0]! };
@@ -284,22 +322,10 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
     fromMs, toMs, retainedBytes: retained, lateBytesPerMinute: lateRate * perMin, materialBytes: material,
   };
 
-  // Shape notes for the evidence. The largest rise of the retained floors within a tenth of the
-  // span: a step (a model loaded mid-run, a runtime growing its heap once) puts most of the rise
-  // there; a leak spreads it over the whole span.
-  let maxJump = 0;
-  let maxJumpAt = 0;
-  for (let i = 0, j = 0; i < g.length; i++) {
-    while (floorT[i]! - floorT[j]! > STEP_WINDOW_SHARE * span) j++;
-    const rise = g[i]! - (j > 0 ? g[j - 1]! : g[j]!);
-    if (rise > maxJump) {
-      maxJump = rise;
-      // The step is where the largest single rise inside the window is.
-      let k = Math.max(j, 1);
-      for (let m = k; m <= i; m++) if (g[m]! - g[m - 1]! > g[k]! - g[k - 1]!) k = m;
-      maxJumpAt = floorT[Math.min(k, i)]!;
-    }
-  }
+  // Shape notes for the evidence. A step (a model loaded mid-run, a runtime growing its heap
+  // once) is two plateaus: a two-level fit of the retained floors beats a straight line by far. A
+  // leak, even a chunky one, is closer to a line.
+  const step = stepFit(floorT, g);
   const preWarm = windowMinima(env, env.startMs, 8);
   // The warm-up is worth a word when memory rose there much faster than the floors do after it.
   const warmRise = floors!.firstBytes - (preWarm.v[0] ?? floors!.firstBytes);
@@ -323,20 +349,42 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
     while (k > 0 && g[k - 1]! >= g[g.length - 1]! - 0.1 * retained) k--;
     shape.saturatedAtMs = floorT[k]!;
   }
-  if (retained >= material && maxJump >= STEP_SHARE * retained) shape.step = { atMs: maxJumpAt, bytes: maxJump };
+  if (retained >= material && step && step.sse <= STEP_SSE_RATIO * lineFit(floorT, g, 0, g.length).sse) {
+    shape.step = { atMs: step.atMs, bytes: step.rise };
+  }
 
   // 6. The verdict.
   const significant = fit.low > 0;
   const rising = retained >= material;
   const continuing = lateRate >= LATE_MIN_RATIO * (retained / span) && lateRise > 0;
   const oneStep = shape.step !== null;
+  // Most of the rise in the last 15% of the span: a step just before the end looks like the start
+  // of a leak; only more recording can tell them apart.
+  let recentIdx = floorT.findIndex((t) => t >= toMs - RECENT_SHARE * span);
+  if (recentIdx <= 0) recentIdx = Math.max(0, floorT.length - 2);
+  const recentRise = g[g.length - 1]! - g[recentIdx - 1 >= 0 ? recentIdx - 1 : 0]!;
+  if (significant && rising && continuing && !oneStep && recentRise > RECENT_MAX_SHARE * retained) {
+    return insufficient(base, `the floors rose by ${formatBytes(recentRise)} of their ${formatBytes(retained)} in the last ${formatDuration(toMs - floorT[Math.max(0, recentIdx - 1)]!)}: too recent to tell a step from a leak; record longer`);
+  }
+  // Level until the last third, then up: a spike or a step still under way, or a leak that just
+  // began; the end of the recording cannot say which.
+  // Judged on the regime and on all floors after the warm-up (a change of trend can hide it).
+  const allLateStart = toMs - LATE_SHARE * (toMs - floorTAll[0]!);
+  let allLateIdx = floorTAll.findIndex((t) => t >= allLateStart);
+  if (allLateIdx < 0) allLateIdx = floorTAll.length - 1;
+  const earlyRise = Math.min(g[lateIdx]! - g[0]!, gAll[allLateIdx]! - gAll[0]!);
+  if (significant && rising && continuing && !oneStep && earlyRise < materialBase) {
+    const levelUntil = g[lateIdx]! - g[0]! < materialBase ? floorT[lateIdx]! : floorTAll[allLateIdx]!;
+    return insufficient(base, `the floors were level until ${formatClock(levelUntil)} and rose ${formatBytes(g[g.length - 1]! - (g[lateIdx]! - g[0]! < materialBase ? g[lateIdx]! : gAll[allLateIdx]!))} only after: too late in the recording to tell a leak from a step or a spike; record longer`);
+  }
   const leak = significant && rising && continuing && !oneStep;
   if (!leak && !fromCycles && majorAfter.length >= 2) {
     // A few release cycles: the window minima cannot see a small leak under a large sawtooth,
     // and the troughs are too few for an interval. Rising troughs leave the question open.
+    // Level means level here: within 0.5% (≥ 256 KiB), not the 2% a trend over many floors needs.
     const troughs = suffixMin(majorAfter.map((d) => d.trough.bytes));
     const troughRise = troughs[troughs.length - 1]! - troughs[0]!;
-    if (troughRise >= materialBase) {
+    if (troughRise >= Math.max(256 * 1024, 0.005 * troughs[0]!)) {
       return insufficient(base, `only ${majorAfter.length} release cycles after the warm-up and their floors rose ${formatBytes(troughRise)}: ${MIN_FLOORS} cycles are needed to tell a leak from noise`);
     }
   }
@@ -360,7 +408,7 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
     base.confidence = confidenceOf([ramp(floorT.length, MIN_FLOORS, 16), Number.isFinite(worst) ? clamp01(material / Math.max(material, worst)) : 0.3]);
   }
   base.confidenceLabel = labelOf(base.confidence);
-  describe(base, { significant, rising, continuing, oneStep, scatter, spanMs });
+  describe(base, { significant, rising, continuing, oneStep });
   return base;
 }
 
@@ -416,11 +464,13 @@ function trimTeardown(s: Series, from: number, to: number): number {
   return to;
 }
 
-/** Minima of ~3-bucket windows (at most 64) from fromMs on: the floors of a curve without cycles. */
-function windowMinima(env: Envelope, fromMs: number, maxWindows = 64): { t: number[]; v: number[] } {
+/** Minima of ~3-bucket windows (at most 64) over [fromMs, toMs]: the floors of a curve without cycles. */
+function windowMinima(env: Envelope, fromMs: number, maxWindows = 64, toMs = Infinity): { t: number[]; v: number[] } {
   let i0 = 0;
   while (i0 < env.length && env.tMin[i0]! < fromMs && env.tMax[i0]! < fromMs) i0++;
-  const nb = env.length - i0;
+  let i1 = env.length;
+  while (i1 > i0 && env.tMin[i1 - 1]! > toMs) i1--;
+  const nb = i1 - i0;
   if (nb <= 0) return { t: [], v: [] };
   const windows = Math.max(1, Math.min(maxWindows, Math.floor(nb / 3)));
   const t: number[] = [];
@@ -500,6 +550,25 @@ function bestSplit(t: number[], g: number[]): number {
   return bestSse <= 0.5 * whole ? best : 0;
 }
 
+/** The best two-level (step) fit of y: where the upper level starts, the rise, the squared error. */
+function stepFit(t: number[], y: number[]): { atMs: number; rise: number; sse: number } | null {
+  const n = y.length;
+  if (n < 4) return null;
+  const pre: number[] = [0];
+  const pre2: number[] = [0];
+  for (let i = 0; i < n; i++) {
+    pre.push(pre[i]! + y[i]!);
+    pre2.push(pre2[i]! + y[i]! * y[i]!);
+  }
+  const sse = (a: number, b: number) => pre2[b]! - pre2[a]! - (pre[b]! - pre[a]!) ** 2 / (b - a);
+  let best: { atMs: number; rise: number; sse: number } | null = null;
+  for (let k = 2; k <= n - 2; k++) {
+    const e = sse(0, k) + sse(k, n);
+    if (!best || e < best.sse) best = { atMs: t[k]!, rise: (pre[n]! - pre[k]!) / (n - k) - pre[k]! / k, sse: e };
+  }
+  return best;
+}
+
 function suffixMin(v: number[]): number[] {
   const g = v.slice();
   for (let i = g.length - 2; i >= 0; i--) if (g[i + 1]! < g[i]!) g[i] = g[i + 1]!;
@@ -520,13 +589,20 @@ function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
 function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: number): Spike[] {
   const spikes: Spike[] = [];
   const ctxMs = SPIKE_CONTEXT_SHARE * spanMs;
-  // The typical top around t: the median of the bucket maxima within ±ctxMs, computed at 128
-  // anchors (a sawtooth at 1/2048 resolution has ~2000 peaks; one median each would cost 1 s).
+  // The typical top around t: the median of the peaks within ±ctxMs (the tops of the teeth of a
+  // sawtooth), or of the bucket maxima where there are fewer than 3 peaks (a flat line). Computed
+  // at 128 anchors: a sawtooth at 1/2048 resolution has ~2000 peaks, one median each would cost 1 s.
   const anchors = 128;
   const startMs = env.startMs;
+  const peaks = pivots.filter((p) => p.kind === 'peak');
   const typicalAt: number[] = [];
   for (let k = 0; k < anchors; k++) {
     const at = startMs + ((k + 0.5) * spanMs) / anchors;
+    const near = peaks.filter((p) => Math.abs(p.tMs - at) <= ctxMs).map((p) => p.bytes);
+    if (near.length >= 3) {
+      typicalAt.push(median(near));
+      continue;
+    }
     const tops: number[] = [];
     for (let b = 0; b < env.length; b++) if (Math.abs(env.tMax[b]! - at) <= ctxMs) tops.push(env.vMax[b]!);
     typicalAt.push(tops.length ? median(tops) : NaN);
@@ -543,7 +619,8 @@ function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: 
     const height = p.bytes - baseline;
     // Both sides must come back near the typical level (a step up has no way back down).
     if (baseline > typicalTop + 0.25 * above) continue;
-    const durationMs = timeAbove(env, p.tMs, baseline + 0.1 * height);
+    // Width at half height: a spike that takes a second to fill on a busy machine is still a spike.
+    const durationMs = timeAbove(env, p.tMs, baseline + 0.5 * height);
     if (durationMs > SPIKE_MAX_SHARE * spanMs) continue;
     spikes.push({ tMs: p.tMs, peakBytes: p.bytes, baselineBytes: baseline, heightBytes: height, aboveTypicalBytes: above, durationMs });
   }
@@ -606,7 +683,7 @@ export function spikeText(s: Spike): string {
 export function rateText(g: Growth): string {
   const lo = Number.isFinite(g.lowBytesPerMinute) ? formatRate(g.lowBytesPerMinute, true) : '-∞';
   const hi = Number.isFinite(g.highBytesPerMinute) ? formatRate(g.highBytesPerMinute, true) : '+∞';
-  return `${formatRate(g.bytesPerMinute, true)} (95% interval ${lo} … ${hi})`;
+  return `${formatRate(g.bytesPerMinute, true)} (90% interval ${lo} … ${hi})`;
 }
 
 function floorsText(f: Floors): string {
@@ -623,7 +700,7 @@ export function projectionText(p: Projection, startWallMs: number | null | undef
   return `at this rate the tops reach ${lim} ${formatDuration(p.etaMs)} after the end of the recording${when}`;
 }
 
-function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean; continuing: boolean; oneStep: boolean; scatter: number; spanMs: number }): void {
+function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean; continuing: boolean; oneStep: boolean }): void {
   const g = a.growth!;
   const f = a.floors!;
   const ev: string[] = [];
@@ -648,7 +725,7 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(g.retainedBytes)} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
     else if (!k.rising && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
       why.push(`the floors rose by ${formatBytes(a.shape.before.riseBytes)} until ${formatClock(a.shape.before.untilMs)} (start-up, loading, or a cache that filled), then stayed level`);
-    } else if (!k.rising) why.push(`the floors stayed level (${formatBytes(g.retainedBytes)} retained rise, under the ${formatBytes(g.materialBytes)} that would count)`);
+    } else if (!k.rising && !a.shape.release) why.push(`the floors stayed level (${formatBytes(g.retainedBytes)} retained rise, under the ${formatBytes(g.materialBytes)} that would count)`);
     else if (!k.significant) why.push('the growth of the floors is not distinguishable from noise');
     const main = why[0] ?? 'no sustained growth of the floors';
     a.reason = a.verdict === 'spike'

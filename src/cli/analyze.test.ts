@@ -47,7 +47,7 @@ test('analyze prints the verdict with its evidence; a leak is a leak', async () 
   const r = await runCli(['analyze', leak]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^memhunt analyze: .*leak\.mh: python3 train\.py\n/);
-  assert.match(r.stdout, /\n {2}verdict {3}leak \(high confidence\): floors rising \+1\d\d MiB\/min \(95% interval \+\d+ MiB\/min … \+\d+ MiB\/min\)/);
+  assert.match(r.stdout, /\n {2}verdict {3}leak \(high confidence\): floors rising \+1\d\d MiB\/min \(90% interval \+\d+ MiB\/min … \+\d+ MiB\/min\)/);
   assert.match(r.stdout, /floors \(the lows after each of \d+ releases\) moved 4\d\.\d MiB → [\d.]+ MiB/);
   const s = await runCli(['analyze', stable]);
   assert.equal(s.code, 0);

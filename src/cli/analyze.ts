@@ -27,7 +27,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function addLimitOptions(cmd: Command): Command {
   return cmd
-    .option('--max-peak <size>', 'fail when the peak (tree RSS, or cgroup usage when higher) exceeds SIZE, e.g. 2GiB', collect)
+    .option('--max-peak <size>', 'fail when the peak (the tree\'s RSS sum) exceeds SIZE, e.g. 2GiB', collect)
     .option('--max-growth <rate>', 'fail when memory leaks faster than RATE, e.g. 5MiB/min, 1GiB/h (growth that stops is not counted)', collect)
     .option('--no-leak', 'fail when the verdict is leak (for the tree or any long-lived process)')
     .option('--max-share-of-limit <percent>', 'fail when the peak exceeds PERCENT of the limit (--limit, else the cgroup limit), e.g. 80%', collect);
@@ -128,7 +128,7 @@ export function registerAnalyzeCommand(program: Command): void {
       .description(
         'Judge a recording (memhunt .mh or mprof .dat): leak, stable, spike or insufficient data, for the\n' +
           'tree and for each process, with a confidence and the evidence: growth of the floors (the lows\n' +
-          'after each release) in MiB/min with a 95% interval, how the floors moved, spikes and their\n' +
+          'after each release) in MiB/min with a 90% interval, how the floors moved, spikes and their\n' +
           'height above the baseline, and when the limit would be reached at the current rate.\n' +
           `With limits, exits ${EXIT.LIMIT_VIOLATED} when one is violated.`,
       )

@@ -13,13 +13,19 @@ import { resolveRecordOptions } from './run';
 
 test('flags are typed data: run options parse without starting a process', () => {
   const o = resolveRecordOptions({ interval: '10ms', metric: 'pss', limit: '2GiB', output: 'x.mh' });
-  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [] });
+  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [], agent: { heapEveryMs: null, traceAllocations: false } });
+  const a = resolveRecordOptions({ interval: '10ms', metric: 'rss', output: 'x.mh', heapEvery: '30s', traceAllocations: true, breakAt: '3GiB' });
+  assert.deepEqual(a.agent, { heapEveryMs: 30_000, traceAllocations: true });
+  assert.deepEqual(a.thresholds, [{ bytes: 3 * 1024 ** 3, action: 'break', spec: '3GiB:break', option: '--break-at 3GiB' }]);
+  assert.equal(resolveRecordOptions({ interval: '10ms', metric: 'rss', agent: false }).agent, null);
+  assert.throws(() => resolveRecordOptions({ interval: '10ms', metric: 'rss', agent: false, breakAt: '1GiB' }), /--break-at needs the in-process agent/);
+  assert.throws(() => resolveRecordOptions({ interval: '10ms', metric: 'rss', heapEvery: '10ms' }), /below 100ms/);
   assert.throws(() => resolveRecordOptions({ interval: '0', metric: 'rss' }), /greater than zero/);
   assert.throws(() => resolveRecordOptions({ interval: '-5ms', metric: 'rss' }), /greater than zero/);
   assert.throws(() => resolveRecordOptions({ interval: '100us', metric: 'rss' }), /below 1ms/);
   assert.throws(() => resolveRecordOptions({ interval: '1s', metric: 'rss', limit: '12XB' }), /unknown unit/);
   const names = buildProgram().commands.map((c) => c.name());
-  for (const n of ['run', 'attach', 'peak', 'list', 'clean', 'rm', 'export', 'summary']) assert.ok(names.includes(n), n);
+  for (const n of ['run', 'attach', 'peak', 'list', 'clean', 'rm', 'export', 'summary', 'snapshot', 'heap', 'refs', 'python-path']) assert.ok(names.includes(n), n);
 });
 
 test('run records a command, passes stdio through and returns its exit code', async () => {

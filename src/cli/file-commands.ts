@@ -1,6 +1,7 @@
 /** `memhunt list | peak | summary | clean | rm`: the recordings in this folder, as mprof users expect. */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
+import { verdictLine } from '../analysis/analyze';
 import { summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
@@ -60,7 +61,12 @@ export function registerFileCommands(program: Command): void {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
       for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
-      process.stdout.write(formatSummary(summarize(rec), { command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events }) + '\n');
+      process.stdout.write(
+        formatSummary(summarize(rec), {
+          command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events,
+          verdict: verdictLine(rec),
+        }) + '\n',
+      );
     });
 
   program

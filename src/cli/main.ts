@@ -17,6 +17,7 @@ import { registerAnalyzeCommand } from './analyze';
 import { registerCheckCommand } from './check';
 import { registerDiffCommand } from './diff';
 import { registerPlotCommand } from './plot';
+import { registerAgentCommands } from './agent-commands';
 
 export function buildProgram(): Command {
   const program = new Command('memhunt');
@@ -39,6 +40,11 @@ Examples:
   memhunt peak                                    peak of the newest recording
   memhunt export run.mh --format mprof            for mprof plot and friends
   memhunt plot run.mh -o report.html              chart: .png, .svg, interactive .html, or --term
+  memhunt run --heap-every 30s -o run.mh -- python3 train.py && memhunt heap run.mh
+                                                  what grows inside the Python processes
+  memhunt refs 4242 --type DataFrame -o refs.svg  who keeps them alive (a running process)
+  memhunt analyze run.mh                          leak, stable or spike? with the evidence
+  memhunt check --no-leak --max-peak 2GiB -- python3 -m pytest    a CI gate: exit 3 on a violation
 
 ${EXIT_CODES_HELP}
 
@@ -52,6 +58,7 @@ memory_profiler's mprofile_*.dat files are read wherever a recording is accepted
   registerCheckCommand(program);
   registerDiffCommand(program);
   registerPlotCommand(program);
+  registerAgentCommands(program);
   return program;
 }
 

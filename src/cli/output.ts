@@ -32,7 +32,7 @@ function endText(s: RunSummary): string {
 
 export function formatSummary(
   s: RunSummary,
-  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[] },
+  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[]; verdict?: string },
 ): string {
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`);
@@ -69,6 +69,18 @@ export function formatSummary(
       if (lines.length > 8) row('', `  | … (${lines.length - 8} more lines: zcat ${opts.recordingPath} | jq -r 'select(.type=="action").output')`);
     }
   }
+  const agents = (opts.events ?? []).filter((e) => e.kind === 'agent');
+  if (agents.length) {
+    const count = (kind: string) => (opts.events ?? []).filter((e) => e.kind === kind).length;
+    const [censuses, traces, graphs] = [count('census'), count('trace'), count('refs')];
+    const parts = [`${censuses} heap census${censuses === 1 ? '' : 'es'}`];
+    if (traces) parts.push(`${traces} allocation snapshot${traces === 1 ? '' : 's'}`);
+    if (graphs) parts.push(`${graphs} back-reference graph${graphs === 1 ? '' : 's'}`);
+    const pids = [...new Set(agents.map((e) => (e.kind === 'agent' ? e.pid : 0)))];
+    row('agents', `${pids.length} Python process${pids.length === 1 ? '' : 'es'} (pid ${pids.slice(0, 6).join(', ')}${pids.length > 6 ? ', …' : ''}): ${parts.join(', ')}` +
+      (censuses ? `; memhunt heap ${opts.recordingPath}` : ''));
+  }
+  if (opts.verdict) row('verdict', opts.verdict);
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   return lines.join('\n');

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
+import { verdictLine } from '../analysis/analyze';
 import { summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
@@ -20,19 +21,51 @@ export interface RecordFlags {
   limit?: string;
   onThreshold?: string[];
   quiet?: boolean;
+  /** `--no-agent` sets false (run only; addAgentOptions). */
+  agent?: boolean;
+  heapEvery?: string;
+  traceAllocations?: boolean;
+  breakAt?: string;
 }
+
+/** --heap-every below this would spend most of the run in censuses (a small program's census takes ~10-50 ms, gc.collect() included). */
+const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
 export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const intervalMs = parseDuration(flags.interval, '--interval');
   if (intervalMs < 1) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
+  const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
+  const agentOff = flags.agent === false;
+  for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.breakAt, '--break-at']] as const) {
+    if (agentOff && given) throw new InputError(`${name} needs the in-process agent; drop --no-agent`);
+  }
+  let heapEveryMs: number | null = null;
+  if (flags.heapEvery !== undefined) {
+    heapEveryMs = parseDuration(flags.heapEvery, '--heap-every');
+    if (heapEveryMs < MIN_HEAP_EVERY_MS) throw new InputError(`--heap-every ${flags.heapEvery} is below ${MIN_HEAP_EVERY_MS}ms: the program would spend its time in censuses`);
+  }
+  if (flags.breakAt !== undefined) {
+    const bytes = parseSize(flags.breakAt, '--break-at');
+    thresholds.push({ bytes, action: 'break', spec: `${flags.breakAt}:break`, option: `--break-at ${flags.breakAt}` });
+  }
   return {
     outputPath: flags.output ?? defaultRecordingName(cwd),
     intervalMs,
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
-    thresholds: (flags.onThreshold ?? []).map(parseThresholdSpec),
+    thresholds,
+    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true },
   };
+}
+
+/** Options of the in-process agents (`run`; docs/agent-protocol.md). */
+export function addAgentOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-agent', 'do not inject the in-process agent into Python processes (sections from memhunt.section and heap censuses then need it back)')
+    .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
+    .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
+    .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 
 export function addRecordOptions(cmd: Command): Command {
@@ -87,7 +120,12 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   }
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
-    process.stderr.write(formatSummary(summarize(recording), { command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events }) + '\n');
+    process.stderr.write(
+      formatSummary(summarize(recording), {
+        command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
+        verdict: verdictLine(recording, { limitBytes: base.limitBytes }),
+      }) + '\n',
+    );
   }
   return { code: exitCodeOf(kind, result), result, recording };
 }
@@ -112,6 +150,7 @@ export function registerRunCommands(program: Command): void {
       .argument('<command...>', 'the command to run, after --')
       .passThroughOptions(),
   );
+  addAgentOptions(run);
   run.addHelpText(
     'after',
     `
@@ -124,6 +163,13 @@ Markers: the command sees $MEMHUNT_MARKERS, a FIFO. Any process of the tree can 
 "begin <label>", "end <label>" or "mark <label>" (optionally prefixed by its pid) to it;
 they appear as sections and marks in the recording. See the README for Python and Node snippets.
 
+Python processes: every Python (3.8+) process of the tree, multiprocessing workers included, runs
+memhunt's agent (injected through PYTHONPATH; --no-agent turns it off). Idle, it costs nothing.
+It takes heap censuses (--heap-every, --on-threshold SIZE:snapshot, memhunt snapshot <pid>),
+allocation sites (--trace-allocations), back-references (memhunt refs) and breaks into pdb
+(--break-at). In the program, "import memhunt" gives memhunt.section("load"), as a with-block
+or a decorator, memhunt.snapshot("after epoch 1") and memhunt.isolated(fn, *args).
+
 Examples:
   memhunt run -- python3 train.py --epochs 3
   memhunt run --interval 10ms -o run.mh -- ./job.sh
@@ -131,6 +177,10 @@ Examples:
   memhunt run --limit 2GiB -- python3 etl.py                     reproduce a 2 GiB OOM kill locally
   memhunt run --on-threshold 1.5GiB:stop -- ./job.sh             freeze the tree at 1.5 GiB to inspect it
   memhunt run --on-threshold 1GiB:exec='py-spy dump --pid $MEMHUNT_PID' -- ./job.sh
+  memhunt run --heap-every 30s -o run.mh -- python3 train.py     then: memhunt heap run.mh
+  memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
+  memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
+  memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
   echo "mark checkpoint" > "$MEMHUNT_MARKERS"                    (from inside the command)`,
   );
   run.action(async (commandArgs: string[], flags: RecordFlags, cmd: Command) => {

@@ -53,6 +53,7 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
   const child = spawn(process.execPath, [CLI, 'run', '--interval', '10ms', '-o', out, '--on-threshold', '50MiB:stop', '--', 'python3', '-c', GROW.replace('HOLD', '0.2')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
+  let stoppedStates = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const resumed = new Promise<void>((resolve) => {
     child.stderr.on('data', (d: Buffer) => {
@@ -61,19 +62,30 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
       if (m && !stderr.includes('(resumed)')) {
         stderr += '(resumed)';
         const pids = m[1]!.trim().split(' ').map(Number);
-        // While stopped, the target makes no progress: its state is T.
-        const states = pids.map((p) => /State:\s+(\S)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
-        assert.ok(states.every((s) => s === 'T'), `stopped: ${states.join(',')}`);
-        setTimeout(() => {
-          for (const p of pids) process.kill(p, 'SIGCONT');
-          resolve();
-        }, 300);
+        // While stopped, the target makes no progress: its state becomes T (signal delivery is
+        // asynchronous, so look for up to 2 s). Checked after the run, not in this handler.
+        const state = (p: number) => /State:\s+(\S)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
+        const started = Date.now();
+        const poll = () => {
+          const states = pids.map(state);
+          if (states.every((s) => s === 'T') || Date.now() - started > 2000) {
+            stoppedStates = states.join(',');
+            for (const p of pids) process.kill(p, 'SIGCONT');
+            resolve();
+          } else setTimeout(poll, 20);
+        };
+        poll();
       }
     });
   });
-  await resumed;
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  // A safety bound, loose on purpose: a loaded machine is slow, but never this slow.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  await Promise.race([resumed, closed]);
+  const code = await closed;
+  clearTimeout(guard);
   assert.equal(code, 0, stderr);
+  assert.match(stoppedStates, /^T(,T)*$/, `every process of the tree was stopped: ${stoppedStates}`);
   assert.equal(stdout, 'done\n');
   assert.match(stderr, /inspect: gdb -p \d+ {3}or {3}py-spy dump --pid \d+/);
   const rec = await readMemhuntRecording(out);
@@ -82,10 +94,10 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
 
 test('kill ends the tree with SIGKILL (exit 137), and snapshot without an agent is recorded with a note', async () => {
   const out = path.join(tempDir(), 'kill.mh');
-  const r = await runCli(['run', '-q', '--interval', '10ms', '-o', out, '--on-threshold', '30MiB:snapshot', '--on-threshold', '50MiB:kill', '--', 'python3', '-c', GROW.replace('HOLD', '20')]);
+  const r = await runCli(['run', '-q', '--no-agent', '--interval', '10ms', '-o', out, '--on-threshold', '30MiB:snapshot', '--on-threshold', '50MiB:kill', '--', 'python3', '-c', GROW.replace('HOLD', '20')]);
   assert.equal(r.code, 137);
   const rec = await readMemhuntRecording(out);
   const snap = rec.events.find((e) => e.kind === 'threshold' && e.action === 'snapshot');
-  assert.ok(snap && snap.kind === 'threshold' && /no in-process agent/.test(snap.note ?? ''));
+  assert.ok(snap && snap.kind === 'threshold' && /no in-process agent: --no-agent/.test(snap.note ?? ''));
   assert.equal(rec.end?.exitSignal, 'SIGKILL');
 });

@@ -99,7 +99,114 @@ export type RecordingEvent =
       note: string | null;
     }
   | { kind: 'action-output'; tMs: number; command: string; exitCode: number | null; exitSignal: string | null; output: string }
-  | { kind: 'note'; tMs: number; text: string };
+  | {
+      kind: 'note';
+      tMs: number;
+      text: string;
+      /** The process the note is about (agent notes), when known. */
+      pid?: number | null;
+    }
+  | AgentConnectedEvent
+  | HeapCensusEvent
+  | AllocationSitesEvent
+  | RefsGraphEvent
+  | IsolatedRunEvent;
+
+// ---------------------------------------------------------------- in-process agents
+// What the Python agents saw inside processes of the tree (docs/agent-protocol.md). Sizes in bytes.
+
+/** What made an agent look: --heap-every, --on-threshold SIZE:snapshot, `memhunt snapshot/refs <pid>`, or the program (memhunt.snapshot). */
+export type AgentTrigger = 'every' | 'threshold' | 'client' | 'program';
+
+export interface AgentConnectedEvent {
+  kind: 'agent';
+  tMs: number;
+  pid: number;
+  runtime: 'python' | 'node';
+  runtimeVersion: string;
+  features: string[];
+}
+
+/** One type of a census: its name, how many live objects, their total size (bytes). */
+export type HeapCensusRow = [typeName: string, count: number, bytes: number];
+
+export interface HeapCensusEvent {
+  kind: 'census';
+  tMs: number;
+  pid: number;
+  label: string;
+  trigger: AgentTrigger;
+  /** gc.collect() ran first. */
+  collected: boolean;
+  objects: number;
+  totalBytes: number;
+  /** Largest bytes first; the last may be "(other)", the types beyond the top that was asked for. */
+  rows: HeapCensusRow[];
+  durationMs: number;
+  notes: string[];
+}
+
+export interface AllocationSite {
+  file: string;
+  line: number;
+  code: string;
+  package: string;
+  bytes: number;
+  count: number;
+  /** Since the previous trace snapshot of that process; null for its first. */
+  bytesDelta: number | null;
+}
+
+/** A tracemalloc snapshot: where the live memory Python allocated was allocated. */
+export interface AllocationSitesEvent {
+  kind: 'trace';
+  tMs: number;
+  pid: number;
+  label: string;
+  trigger: AgentTrigger;
+  tracedBytes: number;
+  tracedPeakBytes: number;
+  /** RSS then; rssBytes - tracedBytes is the native part Python's allocators did not see. */
+  rssBytes: number;
+  durationMs: number;
+  bySize: AllocationSite[];
+  byGrowth: AllocationSite[];
+  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
+}
+
+export interface RefsGraphNode {
+  id: string;
+  type: string;
+  label: string;
+  kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global';
+  bytes: number;
+}
+
+/** Who keeps objects of a type alive: referrer chains from samples back to roots. */
+export interface RefsGraphEvent {
+  kind: 'refs';
+  tMs: number;
+  pid: number;
+  trigger: AgentTrigger;
+  typeName: string;
+  count: number;
+  reachedRoot: boolean;
+  nodes: RefsGraphNode[];
+  /** Referrer -> referent, labelled with the attribute name, dict key or "[index]". */
+  edges: Array<{ from: string; to: string; label: string }>;
+}
+
+/** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */
+export interface IsolatedRunEvent {
+  kind: 'isolated';
+  tMs: number;
+  pid: number;
+  label: string;
+  childPid: number;
+  peakRssBytes: number;
+  durationMs: number;
+  ok: boolean;
+}
 
 export type EndReason = 'exited' | 'signalled' | 'limit' | 'oom-killer' | 'detached' | 'interrupted';
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempDir } from '../test-support';
-import { RecordingAssembler, readMemhuntRecording } from './reader';
+import { RecordingAssembler, expectedSamples, readMemhuntRecording } from './reader';
 import type { HeaderRecord, RecordingRecord } from './spec';
 import { RecordingWriter } from './writer';
 
@@ -74,4 +74,27 @@ test('lines the fast path does not know go through JSON.parse: exponents, spaces
   const bad = path.join(dir, 'bad.mh');
   fs.writeFileSync(bad, zlib.gzipSync([JSON.stringify(header), '{"type":"s","t":1,"p":[[1,-5,0,0,0,1]]}'].join('\n') + '\n'));
   await assert.rejects(readMemhuntRecording(bad), /is not a size in bytes/);
+});
+
+test('the sample count read from the end of the file sizes the columns; a wrong or missing hint changes nothing', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'n.mh');
+  const w = new RecordingWriter(file, header);
+  for (let i = 0; i < 5000; i++) {
+    w.append({ type: 's', t: i, p: [[1, 100 + i, 50, 50, 0, 100 + i]] });
+    if (i % 100 === 99) w.flush();
+  }
+  w.append({ type: 'end', t: 5000, reason: 'exited', code: 0, signal: null, samples: 5000 });
+  w.close();
+  assert.equal(expectedSamples(file), 5000);
+  const cut = path.join(dir, 'cut.mh');
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
+  assert.equal(expectedSamples(cut), null);
+  const exact = await readMemhuntRecording(file);
+  for (const hint of [null, 10, 4999, 5000, 100_000]) {
+    const r = await readMemhuntRecording(file, { expectedSamples: hint });
+    assert.deepEqual([...r.total.values], [...exact.total.values], `hint ${hint}`);
+    assert.deepEqual([...r.processes[0]!.rss.tMs], [...exact.processes[0]!.rss.tMs]);
+  }
 });

@@ -151,6 +151,128 @@ export interface ActionResultRecord {
   outputTruncated: boolean;
 }
 
+// ---------------------------------------------------------------- in-process agents (added in 1)
+// Written by `memhunt run` when Python processes of the tree run the injected agent
+// (docs/agent-protocol.md). Readers that predate them skip them. Sizes here are bytes (field names
+// end in Bytes), as the agents measure them; times are the recording's `t`.
+
+/** What made an agent take a census, a trace snapshot or a refs graph. */
+export type AgentTrigger =
+  /** --heap-every */
+  | 'every'
+  /** --on-threshold SIZE:snapshot */
+  | 'threshold'
+  /** `memhunt snapshot <pid>` / `memhunt refs <pid>` from another terminal */
+  | 'client'
+  /** the program itself: memhunt.snapshot("label") */
+  | 'program';
+
+/** An agent connected: this process of the tree can be looked into. */
+export interface AgentRecord {
+  type: 'agent';
+  t: number;
+  pid: number;
+  runtime: 'python' | 'node';
+  /** e.g. "3.11.7" */
+  runtimeVersion: string;
+  /** Protocol version the agent speaks. */
+  protocol: number;
+  /** What it can do: census, trace, refs, break, isolated. */
+  features: string[];
+}
+
+/**
+ * A heap census: live objects by type (count, total bytes). `t` is when it was taken (the request,
+ * or the agent's clock for memhunt.snapshot); the program was paused for durationMs.
+ */
+export interface CensusRecord {
+  type: 'census';
+  t: number;
+  pid: number;
+  label: string;
+  trigger: AgentTrigger;
+  /** gc.collect() ran first (garbage cycles are then not counted). */
+  collected: boolean;
+  objects: number;
+  totalBytes: number;
+  /** [typeName, count, bytes], largest bytes first; the last may be ["(other)", n, bytes] (types beyond the top). */
+  rows: Array<[string, number, number]>;
+  durationMs: number;
+  /** How special types were sized (numpy nbytes, pandas memory_usage). */
+  notes: string[];
+}
+
+/** One allocation site from tracemalloc: file:line and what was allocated there and is still alive. */
+export interface AllocationSiteRecord {
+  file: string;
+  line: number;
+  /** The source line, stripped; "" when unknown. */
+  code: string;
+  /** site-packages top-level package, "stdlib", or "(main)". */
+  package: string;
+  bytes: number;
+  count: number;
+  /** Growth since the agent's previous trace snapshot; null for its first. */
+  bytesDelta: number | null;
+}
+
+/** A tracemalloc snapshot (with --trace-allocations): top sites by size and by growth, by package. */
+export interface TraceRecord {
+  type: 'trace';
+  t: number;
+  pid: number;
+  label: string;
+  trigger: AgentTrigger;
+  /** What Python's allocators hold now, and their peak since tracing started. */
+  tracedBytes: number;
+  tracedPeakBytes: number;
+  /** The process's RSS then: rssBytes - tracedBytes is memory Python did not allocate (native). */
+  rssBytes: number;
+  durationMs: number;
+  bySize: AllocationSiteRecord[];
+  byGrowth: AllocationSiteRecord[];
+  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
+}
+
+/** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */
+export interface RefsRecord {
+  type: 'refs';
+  t: number;
+  pid: number;
+  trigger: AgentTrigger;
+  typeName: string;
+  /** Live objects of that type. */
+  count: number;
+  /** Whether every sample's chain reached a root (module global, frame, class). */
+  reachedRoot: boolean;
+  nodes: Array<{ id: string; type: string; label: string; kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global'; bytes: number }>;
+  /** Referrer -> referent; label = attribute name, dict key or "[index]". */
+  edges: Array<{ from: string; to: string; label: string }>;
+}
+
+/** memhunt.isolated(fn) ran fn in a child process, which has exited. */
+export interface IsolatedRecord {
+  type: 'isolated';
+  t: number;
+  /** The process that called memhunt.isolated. */
+  pid: number;
+  label: string;
+  childPid: number;
+  peakRssBytes: number;
+  durationMs: number;
+  /** fn returned (true) or raised (false). */
+  ok: boolean;
+}
+
+/** Something worth knowing in words: an agent's error, a refused agent, a request that failed. */
+export interface NoteRecord {
+  type: 'note';
+  t: number;
+  /** The process it is about, when there is one. */
+  pid: number | null;
+  text: string;
+}
+
 /** The last record. Its absence means memhunt itself was killed or the file was cut. */
 export interface EndRecord {
   type: 'end';
@@ -173,4 +295,10 @@ export type RecordingRecord =
   | CgroupLimitRecord
   | ThresholdRecord
   | ActionResultRecord
+  | AgentRecord
+  | CensusRecord
+  | TraceRecord
+  | RefsRecord
+  | IsolatedRecord
+  | NoteRecord
   | EndRecord;

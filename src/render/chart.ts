@@ -21,7 +21,7 @@ export interface PlotInput {
 export interface ChartOptions {
   /** Replaces the command line as the title. */
   title?: string;
-  /** One line per process; undefined = on for one recording of 2..maxProcesses processes. */
+  /** One line per process; undefined = on when there is one recording (of two or more processes). */
   perProcess?: boolean;
   /** At most this many process lines; the rest are summed into "other". Default 8. */
   maxProcesses?: number;
@@ -273,13 +273,18 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       });
     }
 
-    const perProcess = opts.perProcess ?? (!many && rec.processes.length <= maxProcesses);
+    // On by default for one recording: up to maxProcesses lines, the smallest beyond that summed as "other".
+    const perProcess = opts.perProcess ?? !many;
     const procs = rec.processes.filter((p) => p.rss.tMs.length > 0);
     if (perProcess && procs.length > 1) {
       const byPeak = new Map(s.processes.map((p) => [p.pid, p.peakBytes]));
       const ranked = [...procs].sort((a, b) => (byPeak.get(b.pid) ?? 0) - (byPeak.get(a.pid) ?? 0));
-      const room = ranked.length > maxProcesses ? maxProcesses - 1 : maxProcesses;
-      const shown = ranked.slice(0, room);
+      // Launchers and helpers that never held 2% of the tree's peak (pyenv shims, `sleep`, `sh -c`)
+      // would only crowd the legend: they go into "other" with the rest.
+      const minPeak = 0.02 * s.peakBytes;
+      const significant = ranked.filter((p) => (byPeak.get(p.pid) ?? 0) >= minPeak);
+      const room = ranked.length > maxProcesses || significant.length < ranked.length ? maxProcesses - 1 : maxProcesses;
+      const shown = significant.slice(0, room);
       // Keep the order people think in: by start time, so the root comes first.
       shown.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
       for (const p of shown) {

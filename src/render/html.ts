@@ -21,7 +21,7 @@ import * as zlib from 'node:zlib';
 import type { Chart } from './chart';
 import { LIMIT_COLOR } from './chart';
 import { escapeXml } from './layout';
-import { TICK_FUNCTIONS } from './ticks';
+import { TICK_FUNCTIONS, fmtClock as clock } from './ticks';
 
 /** Data of the pyramid, as characters of base64 in the page: keeps a 1 M-sample report under 5 MB. */
 export const DATA_BUDGET_CHARS = 3_800_000;
@@ -43,7 +43,8 @@ export interface PageData {
   series: Array<{ id: string; label: string; color: string; width: number; dash: number[] | null; role: string }>;
   limits: Array<{ bytes: number; label: string; onChart: boolean }>;
   peaks: Array<{ tMs: number; bytes: number; label: string; detail: string; color: string }>;
-  sections: Array<{ startMs: number; endMs: number; open: boolean; label: string; level: number }>;
+  /** `rgb`: the band's colour as "r,g,b" (each run's own colour when several share the chart). */
+  sections: Array<{ startMs: number; endMs: number; open: boolean; label: string; level: number; rgb: string }>;
   marks: Array<{ tMs: number; label: string; kind: string }>;
   ends: Array<{ tMs: number; label: string; color: string }>;
   trends: Array<{ t0Ms: number; v0Bytes: number; t1Ms: number; v1Bytes: number; label: string; color: string }>;
@@ -114,12 +115,20 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS): PageDat
     series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role })),
     limits: chart.limits.map((l) => ({ bytes: l.bytes, label: l.label, onChart: l.onChart })),
     peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color })),
-    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level })),
+    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: sectionRgb(chart, s.input) })),
     marks: chart.marks.map((m) => ({ tMs: m.tMs, label: m.label, kind: m.kind })),
     ends: chart.ends.map((e) => ({ tMs: e.tMs, label: e.label, color: e.color })),
     trends: chart.trends.map((t) => ({ t0Ms: t.t0Ms, v0Bytes: t.v0Bytes, t1Ms: t.t1Ms, v1Bytes: t.v1Bytes, label: t.label, color: t.color })),
     levels,
   };
+}
+
+/** Bands are blue-grey; with several recordings, each run's sections take its line's colour. */
+function sectionRgb(chart: Chart, input: number): string {
+  const runs = new Set(chart.series.map((s) => s.input)).size;
+  const hex = runs > 1 ? chart.series.find((s) => s.input === input && s.role === 'total')?.color ?? '#4e79a7' : '#4e79a7';
+  const n = parseInt(hex.slice(1), 16);
+  return `${(n >> 16) & 255},${(n >> 8) & 255},${n & 255}`;
 }
 
 /** JSON that is safe inside a <script> element: nothing in it can close the element or start markup. */
@@ -159,7 +168,6 @@ export function renderHtml(chart: Chart, opts: HtmlOptions = {}): string {
   const summary = chart.summary.map((l) => `<li>${esc(l)}</li>`).join('');
   const warnings = chart.warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('');
   const rows: string[] = [];
-  const clock = (ms: number) => (TICK_FUNCTIONS[3] as (ms: number) => string)(ms);
   for (const s of chart.sections) rows.push(`<tr><td>${esc(clock(s.startMs))} – ${esc(s.open ? 'never ended' : clock(s.endMs))}</td><td>section</td><td>${esc(s.label)}</td></tr>`);
   for (const m of chart.marks) rows.push(`<tr><td>${esc(clock(m.tMs))}</td><td>${esc(m.kind)}</td><td>${esc(m.label)}</td></tr>`);
   const events = rows.length
@@ -452,7 +460,7 @@ async function clientMain(data: PageData): Promise<void> {
     data.sections.forEach((s, i) => {
       const a = u.valToPos(s.startMs, 'x', true);
       const b = Math.max(a + 1, u.valToPos(s.endMs, 'x', true));
-      ctx.fillStyle = `rgba(78,121,167,${(i % 2 === 0 ? 0.07 : 0.12) + Math.min(2, s.level) * 0.05})`;
+      ctx.fillStyle = `rgba(${s.rgb},${(i % 2 === 0 ? 0.07 : 0.12) + Math.min(2, s.level) * 0.05})`;
       const l = Math.max(a, u.bbox.left);
       const rr = Math.min(b, u.bbox.left + u.bbox.width);
       if (rr > l) ctx.fillRect(l, top, rr - l, h);
@@ -541,6 +549,8 @@ async function clientMain(data: PageData): Promise<void> {
     u.setScale('x', { min: x0, max: x1 });
     u.setScale('y', { min: 0, max: yTop });
     requestAnimationFrame(() => suppress--);
+    // Counted for tests and benchmarks, which wait for a redraw.
+    window.memhuntRefreshes = (window.memhuntRefreshes || 0) + 1;
     rangeEl.textContent = `showing ${fmtClock(x0)} – ${fmtClock(x1)}`;
   };
   const initial = viewData(0, data.xMaxMs, plotWidth());

@@ -72,7 +72,8 @@ test('chart: per-process lines for up to 8 processes, the rest folded into "othe
   const few = buildChart([{ rec: syntheticRecording({ samples: 2000, processes: 4 }), name: 'a.mh' }]);
   assert.deepEqual(few.series.map((s) => s.role), ['total', 'process', 'process', 'process', 'process']);
   assert.match(few.series[1]!.label, /^pid 1000 python3 train\.py --epochs 3$/);
-  const many = buildChart([{ rec: syntheticRecording({ samples: 2000, processes: 11 }), name: 'a.mh' }], { perProcess: true });
+  const many = buildChart([{ rec: syntheticRecording({ samples: 2000, processes: 11 }), name: 'a.mh' }]);
+  assert.deepEqual(buildChart([{ rec: syntheticRecording({ samples: 100, processes: 11 }), name: 'a.mh' }], { perProcess: false }).series.map((s) => s.role), ['total']);
   assert.equal(many.series.filter((s) => s.role === 'process').length, 7);
   const other = many.series.find((s) => s.role === 'other')!;
   assert.match(other.label, /other \(4 processes\)/);
@@ -212,6 +213,10 @@ test('strings from a recording are escaped in SVG and HTML; the SVG stays valid 
   assert.doesNotMatch(html, /<img src=x/);
   assert.doesNotMatch(html, /"onerror="window/);
   assert.equal(scriptSafeJson({ a: '</script><!--' }), '{"a":"\\u003c/script\\u003e\\u003c!--"}');
+  // The terminal gets no control characters from the recording (an ESC would drive the terminal).
+  const term = renderTerminal(chart, { columns: 100, color: false }).text;
+  assert.doesNotMatch(term, /[\x00-\x09\x0b-\x1f\x7f]/);
+  assert.match(term, /\ufffd\[31mred\ufffd/);
   assert.equal(escapeXml('a"b\'c&d'), 'a&quot;b&#39;c&amp;d');
 });
 

@@ -63,11 +63,20 @@ function paint(text: string, ansi: string | null, color: boolean): string {
   return color && ansi ? `\x1b[${ansi}m${text}${RESET}` : text;
 }
 
+/**
+ * Text from a recording, made harmless for a terminal: a command line or marker label holding
+ * ESC or other control characters would otherwise move the cursor, recolour or retitle it.
+ */
+function safe(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
 /** Visible width of a string of ordinary characters (no escapes): one column each. */
 function clip(text: string, width: number): string {
   if (width <= 0) return '';
-  const chars = [...text];
-  return chars.length <= width ? text : chars.slice(0, Math.max(0, width - 1)).join('') + '…';
+  const chars = [...safe(text)];
+  return chars.length <= width ? chars.join('') : chars.slice(0, Math.max(0, width - 1)).join('') + '…';
 }
 
 /** Flows "a · b · c" parts into lines of at most `width` columns. */
@@ -102,7 +111,7 @@ class Row {
   }
 
   put(at: number, text: string, ansi: string | null): void {
-    [...text].forEach((ch, i) => {
+    [...safe(text)].forEach((ch, i) => {
       if (at + i >= 0 && at + i < this.width) {
         this.cells[at + i] = ch;
         this.colors[at + i] = ansi;
@@ -268,7 +277,7 @@ export function renderTerminal(chart: Chart, opts: TermOptions): TermChart {
   const legend: string[] = [];
   for (const s of drawn) legend.push(paint('━━', ansiOf(s), color) + ' ' + clip(s.label, columns - 4));
   if (chart.limits.some((l) => l.onChart)) legend.push(paint('┄┄', LIMIT_ANSI, color) + ' limit');
-  for (const t of chart.trends) legend.push(`┄┄ ${t.label}`);
+  for (const t of chart.trends) legend.push(`┄┄ ${safe(t.label)}`);
   if (!color && chart.series.length > drawn.length) legend.push('(per-process lines need colour: run in a terminal)');
   const legendLines: string[] = [];
   let cur = '';

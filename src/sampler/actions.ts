@@ -7,13 +7,17 @@
  *   exec=CMD   run CMD with sh -c, MEMHUNT_PID (the process holding the most memory),
  *              MEMHUNT_ROOT_PID, MEMHUNT_PIDS, MEMHUNT_RSS_BYTES, MEMHUNT_THRESHOLD_BYTES and
  *              MEMHUNT_RECORDING in its environment; its output is kept in the recording
- *   snapshot, break   requests to the in-process agents (heap census, debugger); until an agent
- *              answers, the crossing is recorded with a note saying none did
+ *   snapshot   a heap census of every in-process agent (+ allocation sites with
+ *              --trace-allocations, + back-references of the type that grew most), recorded
+ *   break      pdb in the Python process with the most RSS (--break-at SIZE is this action)
+ * Without a connected agent (--no-agent, attach, no Python process yet) snapshot and break record
+ * the crossing with a note that says why nothing was asked.
  */
 import { spawn } from 'node:child_process';
 import { InputError } from '../errors';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { parseSize, formatBytes } from '../units';
+import { PDB_WARNING, type AgentSession } from './agents';
 
 export type ThresholdActionName = 'mark' | 'stop' | 'kill' | 'exec' | 'snapshot' | 'break';
 
@@ -24,6 +28,8 @@ export interface ThresholdAction {
   command?: string;
   /** As the user wrote it, for messages. */
   spec: string;
+  /** The option that asked for it, for messages: "--on-threshold 1GiB:stop" (default) or "--break-at 1GiB". */
+  option?: string;
 }
 
 const ACTIONS: ThresholdActionName[] = ['mark', 'stop', 'kill', 'exec', 'snapshot', 'break'];
@@ -59,7 +65,13 @@ export interface ActionContext {
   livePids: () => number[];
   /** Tell the person at the terminal (stderr). */
   notice: (text: string) => void;
+  /** The run's in-process agents; null when there are none, with the reason in noAgentReason. */
+  agents?: AgentSession | null;
+  /** Why there are no agents: "--no-agent", "memhunt attach does not inject agents", … */
+  noAgentReason?: string;
 }
+
+type ThresholdBase = { type: 'threshold'; t: number; metric: 'rss' | 'pss' | 'uss'; bytes: number; thresholdBytes: number; action: ThresholdActionName };
 
 export class ThresholdActions {
   private running = new Set<Promise<void>>();
@@ -76,7 +88,7 @@ export class ThresholdActions {
     const c = this.ctx;
     const pids = c.livePids();
     const base = { type: 'threshold' as const, t: roundMs(tMs), metric: c.metric, bytes, thresholdBytes: a.bytes, action: a.action };
-    const crossed = `memory reached ${formatBytes(bytes)} (--on-threshold ${a.spec})`;
+    const crossed = `memory reached ${formatBytes(bytes)} (${a.option ?? `--on-threshold ${a.spec}`})`;
     switch (a.action) {
       case 'mark':
         c.writer.append({ ...base, pids: [] });
@@ -104,12 +116,60 @@ export class ThresholdActions {
         break;
       }
       case 'snapshot':
+        this.snapshot(base, crossed, a);
+        break;
       case 'break':
-        c.writer.append({ ...base, pids: [largestPid], note: 'no in-process agent answered (agents come with a later memhunt)' });
-        c.notice(`${crossed}: ${a.action} needs an in-process agent; none is available yet, so the crossing was only recorded`);
+        this.breakLargest(base, crossed, bytes);
         break;
     }
     c.writer.flush();
+  }
+
+  private noAgent(): string | null {
+    const c = this.ctx;
+    if (!c.agents) return `no in-process agent: ${c.noAgentReason ?? 'agents are off'}`;
+    if (c.agents.agents().length === 0) return 'no in-process agent is connected (no Python process of the tree runs one: not started yet, already ended, or Python older than 3.8)';
+    return null;
+  }
+
+  private snapshot(base: ThresholdBase, crossed: string, a: ThresholdAction): void {
+    const c = this.ctx;
+    const none = this.noAgent();
+    if (none || !c.agents) {
+      c.writer.append({ ...base, pids: [], note: none ?? '' });
+      c.notice(`${crossed}: no heap census taken: ${none}`);
+      return;
+    }
+    const { pids, done } = c.agents.snapshotAll(a.option ?? `--on-threshold ${a.spec}`, 'threshold');
+    const what = c.agents.options.traceAllocations ? 'heap census and allocation sites' : 'heap census';
+    c.writer.append({ ...base, pids, note: pids.length ? `${what} of pid ${pids.join(', ')} requested` : 'every agent was busy with a census already' });
+    c.notice(`${crossed}: taking a ${what} of pid ${pids.join(', ')} (memhunt heap ${c.recordingPath} shows it)`);
+    this.keep(done);
+  }
+
+  private breakLargest(base: ThresholdBase, crossed: string, bytes: number): void {
+    const c = this.ctx;
+    const none = this.noAgent();
+    const target = c.agents?.largestBreakable() ?? null;
+    if (none || !c.agents || !target) {
+      const why = none ?? 'no connected agent can break (none lists the "break" feature)';
+      c.writer.append({ ...base, pids: [], note: why });
+      c.notice(`${crossed}: no debugger break: ${why}`);
+      return;
+    }
+    const who = `pid ${target.pid} (${target.argv.join(' ') || target.executable})`;
+    c.writer.append({ ...base, pids: [target.pid], note: `pdb requested in ${who}` });
+    c.notice(
+      `${crossed}: stopping ${who}, the Python process with the most memory, in pdb at the line it is running.\n` +
+        `  Type "c" to continue, "q" to quit the program. memhunt keeps recording meanwhile.\n` +
+        `  Warning: ${PDB_WARNING}`,
+    );
+    this.keep(c.agents.breakInto(target.pid, `memhunt: memory reached ${formatBytes(bytes)}`));
+  }
+
+  private keep(p: Promise<void>): void {
+    this.running.add(p);
+    void p.then(() => this.running.delete(p));
   }
 
   private exec(command: string, bytes: number, thresholdBytes: number, largestPid: number, pids: number[]): void {
@@ -159,7 +219,7 @@ export class ThresholdActions {
     void p.then(() => this.running.delete(p));
   }
 
-  /** Waits for exec actions still running (each is killed after 30 s). */
+  /** Waits for exec actions (each is killed after 30 s) and agent requests still running. */
   async settle(): Promise<void> {
     await Promise.all([...this.running]);
   }

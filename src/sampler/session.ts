@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { InputError } from '../errors';
 import { findMemoryCgroup, CgroupReader, containerIdFromCgroupPath, type CgroupLocation } from '../procfs/cgroup';
 import { readCmdline, readStat, readUid } from '../procfs/process';
@@ -13,6 +14,7 @@ import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_
 import { RecordingWriter, roundMs } from '../recording/writer';
 import { MEMHUNT_VERSION } from '../version';
 import { ThresholdActions, type ThresholdAction } from './actions';
+import { AgentSession, type AgentSessionOptions } from './agents';
 import { MarkerChannel } from './markers';
 import { Sampler, type SampleSummary } from './sampler';
 
@@ -37,6 +39,11 @@ export interface SessionOptions {
   thresholds?: ThresholdAction[];
   /** Messages for the person at the terminal (threshold actions). */
   notice?: (text: string) => void;
+  /**
+   * In-process agents (run only): the options of --heap-every / --trace-allocations; null turns
+   * them off (--no-agent). Default: injected, with nothing periodic.
+   */
+  agent?: AgentSessionOptions | null;
   /** Called once the target runs and the recording file exists. */
   onStarted?: (info: { pid: number; outputPath: string; cgroupLimitBytes: number | null }) => void;
 }
@@ -118,12 +125,26 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     if (sampler && writer) writer.append({ type: 'marker', t: roundMs(sampler.now()), ...m });
     else pending.push({ t: 0, m });
   });
-  const env = { ...(o.env ?? process.env), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: o.outputPath };
+  const baseEnv = o.env ?? process.env;
+  let agents: AgentSession | null = null;
+  let noAgentReason = '--no-agent';
+  if (o.agent !== null) {
+    try {
+      agents = await AgentSession.start(markers.dir, o.agent ?? { heapEveryMs: null, traceAllocations: false }, o.notice ?? (() => {}), root);
+    } catch (e) {
+      // A socket path longer than sun_path (108 bytes, from a long TMPDIR) or an exotic file
+      // system: record without agents rather than not at all.
+      noAgentReason = `the agent socket could not be created in ${markers.dir} (${(e as Error).message})`;
+      o.notice?.(`in-process agents are off: ${noAgentReason}`);
+    }
+  }
+  const env = { ...baseEnv, ...(agents ? agents.environment(baseEnv) : {}), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: path.resolve(o.outputPath) };
 
   let child: ChildProcess;
   try {
     child = await spawnChecked(o.command, env);
   } catch (e) {
+    await agents?.close();
     markers.close();
     throw e;
   }
@@ -145,7 +166,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   }
   let oomSeen = false;
 
-  const actions = makeActions(o, w, pid, () => s);
+  const actions = makeActions(o, w, pid, () => s, agents, noAgentReason);
   const s = new Sampler({
     rootPid: pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
     procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
@@ -159,6 +180,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   });
   sampler = s;
   for (const p of pending) w.append({ type: 'marker', t: 0, ...p.m });
+  agents?.attach(w, () => s.now(), startWallMs);
 
   const forward = (sig: NodeJS.Signals) => {
     try {
@@ -175,6 +197,9 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   // One last sample records the root's exit (and anything that died with it).
   s.sampleOnce();
   s.stop();
+  // Agents first: closing fails their requests still pending (a daemon child may outlive the
+  // root), which ends the threshold actions waiting on them.
+  await agents?.close();
   await actions.settle();
   for (const sig of FORWARDED) process.removeListener(sig, forward);
   markers.close();
@@ -201,12 +226,13 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   return { reason, exitCode: code, exitSignal: signal, outputPath: o.outputPath, samples: s.samples, limitExceededBytes: limitBytesHit };
 }
 
-function makeActions(o: SessionOptions, w: RecordingWriter, rootPid: number, sampler: () => Sampler): ThresholdActions {
+function makeActions(o: SessionOptions, w: RecordingWriter, rootPid: number, sampler: () => Sampler, agents: AgentSession | null, noAgentReason: string): ThresholdActions {
   return new ThresholdActions(o.thresholds ?? [], {
     writer: w, metric: o.metric, rootPid, recordingPath: o.outputPath,
     now: () => sampler().now(),
     livePids: () => sampler().livePids(),
     notice: o.notice ?? (() => {}),
+    agents, noAgentReason,
   });
 }
 
@@ -277,7 +303,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
     finish = resolve;
   });
   let limitBytesHit: number | null = null;
-  const actions = makeActions(o, w, o.pid, () => s);
+  const actions = makeActions(o, w, o.pid, () => s, null, 'memhunt attach does not inject agents (memhunt run does)');
   const s = new Sampler({
     rootPid: o.pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
     procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),

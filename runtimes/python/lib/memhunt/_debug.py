@@ -1,0 +1,121 @@
+"""Debugger break (memory_profiler's --pdb-mmem): the main thread enters pdb at the line it runs.
+
+The request arrives in the agent's thread, but pdb must run in the main thread, at the line the
+program is executing. signal.signal() cannot be called outside the main thread ("signal only works
+in main thread of the main interpreter"), so a temporary signal handler cannot be installed from
+here, and installing one at start-up would take a signal away from the program for good. Instead
+the agent asks the interpreter to run a function in the main thread: Py_AddPendingCall (through
+ctypes), the mechanism CPython itself uses to run signal handlers. The main thread runs it at its
+next bytecode boundary (microseconds when it runs Python code); that function is called from the
+frame the program is executing, replies to memhunt, prints the reason and the warning, and starts
+pdb on that frame. Nothing stays installed afterwards.
+
+Limits: a main thread blocked in C (time.sleep, a lock, a read) breaks when the call returns; after
+BREAK_TIMEOUT_S the request is cancelled and the reply says where the main thread is blocked.
+stdin must be a terminal (memhunt passes its own): pdb reading a pipe or /dev/null would quit the
+program at the first end of file.
+"""
+import os
+import sys
+import threading
+
+from . import _util
+
+#: How long the main thread may take to reach Python code before the break is cancelled.
+BREAK_TIMEOUT_S = 10.0
+
+WARNING = ('memhunt: objects you touch from the debugger stay referenced (pdb keeps frames, '
+           'the last value in `_`, and tracebacks) and can look leaked in later censuses; '
+           '`c` continues the program.')
+
+#: [callback, outcome]: a ctypes callback must stay alive until the interpreter has called it and
+#: it has returned (freeing it while it runs frees the code it returns through); a cancelled one
+#: may still be called later. Entries that have run are dropped at the next request.
+_pending = []
+
+
+def _main_frame_description(main_ident):
+    try:
+        f = sys._current_frames().get(main_ident)
+        if f is None:
+            return 'the main thread has ended'
+        return 'the main thread is at %s:%d in %s()' % (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+    except Exception:
+        return 'the main thread is not running Python code'
+
+
+def request_break(reason, reply, main_ident):
+    """Arranges for the main thread to enter pdb; reply(ok, result, error) is called once."""
+    stdin = sys.stdin
+    try:
+        tty = stdin is not None and os.isatty(stdin.fileno())
+    except Exception:
+        tty = False
+    if not tty:
+        reply(False, error='stdin of pid %d is not a terminal: no debugger break (run memhunt from a '
+                           'terminal to use --break-at; the program runs on)' % os.getpid())
+        return
+    if main_ident is None:
+        reply(False, error='the agent does not know the main thread of pid %d' % os.getpid())
+        return
+    try:
+        import ctypes
+        callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+        add_pending_call = ctypes.pythonapi.Py_AddPendingCall
+        add_pending_call.argtypes = [callback_type, ctypes.c_void_p]
+        add_pending_call.restype = ctypes.c_int
+    except Exception as e:
+        reply(False, error='debugger break needs ctypes, which this Python lacks (%s)' % e)
+        return
+
+    _pending[:] = [p for p in _pending if not p[1].get('ran')]
+    lock = threading.Lock()
+    outcome = {'state': 'waiting'}  # -> 'entered' or 'cancelled', decided once under lock
+    done = threading.Event()
+
+    def in_main_thread(_arg):
+        try:
+            with lock:
+                if outcome['state'] != 'waiting':
+                    return 0  # cancelled: the program goes on
+                outcome['state'] = 'entered'
+            frame = sys._getframe(1)
+            while frame is not None and _util.is_agent_frame(frame):
+                frame = frame.f_back
+            if frame is None:
+                reply(False, error='the main thread has no Python frame to stop in')
+                return 0
+            import pdb
+            debugger = pdb.Pdb(skip=['memhunt', 'memhunt.*'])
+            out = debugger.stdout
+            out.write('\nmemhunt: break in pid %d at %s:%d in %s(): %s\n%s\n' % (
+                os.getpid(), frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name,
+                reason, WARNING))
+            out.flush()
+            reply(True, {})
+            done.set()
+            debugger.set_trace(frame)
+        except BaseException as e:
+            try:
+                reply(False, error='could not start pdb: %s: %s' % (type(e).__name__, e))
+            except Exception:
+                pass
+            done.set()
+        finally:
+            outcome['ran'] = True
+        return 0
+
+    cb = callback_type(in_main_thread)
+    _pending.append([cb, outcome])
+    if add_pending_call(cb, None) != 0:
+        outcome['ran'] = True
+        reply(False, error='the interpreter refused to schedule the break (its queue of pending calls is full)')
+        return
+    if done.wait(BREAK_TIMEOUT_S):
+        return
+    with lock:
+        if outcome['state'] != 'waiting':
+            return
+        outcome['state'] = 'cancelled'
+    reply(False, error='no break: the main thread of pid %d ran no Python code for %d s (%s); the '
+                       'request is cancelled' % (os.getpid(), BREAK_TIMEOUT_S, _main_frame_description(main_ident)))

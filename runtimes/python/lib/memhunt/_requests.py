@@ -1,0 +1,152 @@
+"""Requests from memhunt (docs/agent-protocol.md, "Requests"): parsed, checked, dispatched, and
+answered with a reply of the same id. Imported by the agent's thread with the first request, not
+at start-up: every Python process pays for what start-up imports (and compiles, when its
+__pycache__ cannot be written)."""
+from . import _agent, _util, _wire
+
+
+class RequestError(Exception):
+    """A request that cannot be served; its message is the reply's one-line error."""
+
+
+_ASYNC = object()  # a handler that replies later (break) returns this
+
+
+def _int_field(msg, name, default, lo, hi):
+    v = msg.get(name, default)
+    if v is None:
+        v = default
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float('inf'), float('-inf'))
+            or int(v) < lo or int(v) > hi):
+        raise RequestError("'%s' must be an integer from %d to %d, got %r" % (name, lo, hi, v))
+    return int(v)
+
+
+def take_census(collect, top, caller_frame=None):
+    from . import _census
+    with _agent.census_lock:
+        result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
+        _agent.state.prev_counts = _util.pack_counts(counts)
+    return result
+
+
+def _h_census(conn, msg):
+    collect = msg.get('collect', False)
+    if not isinstance(collect, bool):
+        raise RequestError("'collect' must be true or false")
+    top = _int_field(msg, 'top', 30, 1, 100000)
+    return take_census(collect, top)
+
+
+def _h_trace_start(conn, msg):
+    frames = _int_field(msg, 'frames', 1, 1, 1000)
+    from . import _trace
+    _trace.start(frames)
+    return {}
+
+
+def _h_trace_snapshot(conn, msg):
+    top = _int_field(msg, 'top', 20, 1, 100000)
+    from . import _trace
+    return _trace.snapshot(top, _agent.state)
+
+
+def _h_refs(conn, msg):
+    type_name = msg.get('typeName')
+    if type_name is not None and (not isinstance(type_name, str) or not type_name.strip()):
+        raise RequestError("'typeName' must be a type name as in a census (e.g. dict, mymod.Record) or null")
+    samples = _int_field(msg, 'samples', 3, 1, 100)
+    max_depth = _int_field(msg, 'maxDepth', 10, 1, 100)
+    from . import _refs
+    with _agent.census_lock:
+        return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_agent.state.prev_counts))
+
+
+def _h_break(conn, msg):
+    reason = msg.get('reason')
+    reason = reason if isinstance(reason, str) and reason else 'requested by memhunt'
+    from . import _debug
+    req_id = msg['id']
+
+    def reply(ok, result=None, error=None):
+        _reply(conn, req_id, ok, result, error)
+
+    _debug.request_break(reason, reply, _agent._main_ident)
+    return _ASYNC
+
+
+def _h_ping(conn, msg):
+    return {}
+
+
+_HANDLERS = {
+    'census': _h_census,
+    'trace-start': _h_trace_start,
+    'trace-snapshot': _h_trace_snapshot,
+    'refs': _h_refs,
+    'break': _h_break,
+    'ping': _h_ping,
+}
+
+
+def _reply(conn, req_id, ok, result=None, error=None):
+    msg = {'id': req_id, 'type': 'reply', 'ok': bool(ok)}
+    if ok:
+        msg['result'] = {} if result is None else result
+    else:
+        msg['error'] = str(error or 'failed').replace('\n', ' ')[:2000]
+    conn.send(msg)
+
+
+_loaded = False
+
+
+def _load_modules():
+    """Imports every module a request may need, at the first request: imported between two
+    censuses instead, their objects would show up as growth in the second."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from . import _census, _refs, _trace, _debug  # noqa: F401
+    import difflib, threading, tracemalloc  # noqa: F401,E401
+
+
+def handle(conn, line):
+    req_id = None
+    try:
+        _load_modules()
+        try:
+            msg = _wire.decode(line)
+        except ValueError:
+            _agent.report_error('memhunt sent a line that is not JSON (%d bytes)' % len(line))
+            return
+        if not isinstance(msg, dict):
+            return
+        req_id = msg.get('id')
+        if isinstance(req_id, bool) or not isinstance(req_id, int):
+            req_id = None
+        kind = msg.get('type')
+        if kind == 'reply':
+            # The host refused our hello (protocol too new: id 0, docs/agent-protocol.md) and closes
+            # the connection; the program runs on without the agent. No other reply comes to us.
+            if not msg.get('ok', True):
+                conn.alive = False
+            return
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            if req_id is not None:
+                _reply(conn, req_id, False, error='unknown request type %r (this agent speaks protocol %d: %s)'
+                       % (kind, _agent.PROTOCOL, ', '.join(sorted(_HANDLERS))))
+            return
+        if req_id is None:
+            return  # a request without an id cannot be answered
+        result = handler(conn, msg)
+        if result is not _ASYNC:
+            _reply(conn, req_id, True, result)
+    except RequestError as e:
+        _reply(conn, req_id, False, error='%s' % e)
+    except BaseException as e:  # a bug of ours, MemoryError, ...: the program goes on
+        if req_id is not None:
+            _reply(conn, req_id, False, error='the agent failed: %s: %s' % (type(e).__name__, e))
+        _agent.report_error('request failed', e)

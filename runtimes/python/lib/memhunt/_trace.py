@@ -1,0 +1,199 @@
+"""Allocation sites with tracemalloc: top lines by size and by growth, and totals by package.
+
+Growth is computed against the previous snapshot's per-line totals (what Snapshot.compare_to
+(old, 'lineno') computes), kept as a small dict rather than the previous Snapshot itself: a
+Snapshot holds every trace (one tuple per live allocation, hundreds of MB on a big heap), which the
+process would then carry until the next snapshot, and which a census would count as the program's.
+
+tracemalloc sees Python's allocators and extensions that call PyTraceMalloc_Track (numpy does);
+the rest (malloc in C libraries) shows as rssBytes - tracedBytes.
+"""
+import linecache
+import os
+import sys
+import sysconfig
+import tracemalloc
+
+from . import _util
+
+_take_snapshot = tracemalloc.take_snapshot
+_get_traced_memory = tracemalloc.get_traced_memory
+_is_tracing = tracemalloc.is_tracing
+_tm_start = tracemalloc.start
+_Filter = tracemalloc.Filter
+_getline = linecache.getline
+
+
+def start(frames):
+    """Starts tracing with `frames` frames per traceback; tracing already on is left as it is."""
+    if not _is_tracing():
+        _tm_start(frames)
+
+
+def _paths():
+    out = []
+    for key in ('stdlib', 'platstdlib'):
+        try:
+            p = sysconfig.get_paths().get(key)
+            if p:
+                out.append(os.path.realpath(p) + os.sep)
+                out.append(p.rstrip(os.sep) + os.sep)
+        except Exception:
+            pass
+    try:
+        out.append(os.path.dirname(os.__file__) + os.sep)
+    except Exception:
+        pass
+    return tuple(sorted(set(out), key=len, reverse=True))
+
+
+_STDLIB = _paths()
+_SITE_DIRS = (os.sep + 'site-packages' + os.sep, os.sep + 'dist-packages' + os.sep)
+
+
+def _main_file():
+    main = sys.modules.get('__main__')
+    f = getattr(main, '__file__', None)
+    return os.path.abspath(f) if isinstance(f, str) else None
+
+
+def package_of(filename, main_file, cache):
+    """site-packages/<pkg> top-level name, "stdlib", "(main)" for the script, else the top-level
+    module (directory) under the longest sys.path entry that contains the file."""
+    got = cache.get(filename)
+    if got is not None:
+        return got
+    pkg = _package_of(filename, main_file)
+    cache[filename] = pkg
+    return pkg
+
+
+def _top_name(rest):
+    first = rest.split(os.sep, 1)[0]
+    if first.endswith('.py'):
+        first = first[:-3]
+    return first or '?'
+
+
+def _package_of(filename, main_file):
+    if not filename:
+        return '?'
+    if filename.startswith('<'):
+        if filename.startswith('<frozen'):
+            return 'stdlib'
+        return '(main)'  # <string>, <stdin>: code given on the command line
+    for marker in _SITE_DIRS:
+        i = filename.rfind(marker)
+        if i >= 0:
+            return _top_name(filename[i + len(marker):])
+    if main_file is not None and filename == main_file:
+        return '(main)'
+    for p in _STDLIB:
+        if filename.startswith(p):
+            return 'stdlib'
+    best = None
+    for entry in sys.path:
+        if not isinstance(entry, str) or not entry:
+            continue
+        e = os.path.abspath(entry).rstrip(os.sep) + os.sep
+        if filename.startswith(e) and (best is None or len(e) > len(best)):
+            best = e
+    if best is not None:
+        return _top_name(filename[len(best):])
+    return os.path.basename(os.path.dirname(filename)) or '?'
+
+
+def _filters():
+    out = [
+        _Filter(False, tracemalloc.__file__),
+        _Filter(False, '<frozen importlib._bootstrap>'),
+        _Filter(False, '<frozen importlib._bootstrap_external>'),
+        _Filter(False, os.path.join(_util.PACKAGE_DIR, '*')),
+    ]
+    try:
+        import importlib
+        out.append(_Filter(False, os.path.join(os.path.dirname(importlib.__file__), '*')))
+    except Exception:
+        pass
+    return out
+
+
+def _rss_bytes():
+    v = _util.proc_status_bytes('VmRSS')
+    return v if v is not None else 0
+
+
+def snapshot(top, state):
+    """A TraceSnapshotResult (src/agents/protocol.ts); updates state.prev_sites/prev_packages."""
+    from ._requests import RequestError
+    if not _is_tracing():
+        raise RequestError('allocation tracing is off in pid %d: run memhunt with --trace-allocations '
+                           '(or send trace-start first)' % os.getpid())
+    wall = _util.wall_ms()
+    t0 = _util.perf_ms()
+    snap = _take_snapshot().filter_traces(_filters())
+    stats = snap.statistics('lineno')
+    del snap
+    traced, peak = _get_traced_memory()
+    main_file = _main_file()
+    cache = {}
+    prev = _util.unpack_counts(state.prev_sites)
+    prev_packages = _util.unpack_counts(state.prev_packages)
+    sites = {}
+    by_package = {}
+    rows = []
+    for st in stats:
+        frame = st.traceback[0]
+        sites['%s\0%d' % (frame.filename, frame.lineno)] = st.size
+        pkg = package_of(frame.filename, main_file, cache)
+        by_package[pkg] = by_package.get(pkg, 0) + st.size
+        rows.append((frame.filename, frame.lineno, st.size, st.count, pkg))
+    del stats
+
+    def site(r):
+        filename, lineno, size, count, pkg = r
+        code = ''
+        try:
+            code = _getline(filename, lineno).strip()[:200]
+        except Exception:
+            pass
+        delta = None if prev is None else size - prev.get('%s\0%d' % (filename, lineno), 0)
+        return {'file': filename, 'line': lineno, 'code': code, 'package': pkg,
+                'bytes': size, 'count': count, 'bytesDelta': delta}
+
+    # linecache keeps every line of every file it reads: drop the files it did not have before,
+    # or they show up as thousands of new strings in the next census.
+    cached_before = set(linecache.cache)
+    by_size = [site(r) for r in rows[:top]]  # statistics() is sorted by size, largest first
+    by_growth = []
+    if prev is not None:
+        growth = []
+        for r in rows:
+            d = r[2] - prev.get('%s\0%d' % (r[0], r[1]), 0)
+            if d > 0:
+                growth.append((d, r))
+        growth.sort(key=lambda x: -x[0])
+        by_growth = [site(r) for _, r in growth[:top]]
+    for f in set(linecache.cache) - cached_before:
+        linecache.cache.pop(f, None)
+    packages = sorted(by_package.items(), key=lambda kv: -kv[1])
+    if prev_packages is not None:
+        # Packages whose allocations all went away still matter to "which library released".
+        for pkg in prev_packages:
+            if pkg not in by_package:
+                packages.append((pkg, 0))
+    package_rows = [{'package': pkg, 'bytes': size,
+                     'bytesDelta': None if prev_packages is None else size - prev_packages.get(pkg, 0)}
+                    for pkg, size in packages]
+    state.prev_sites = _util.pack_counts(sites)
+    state.prev_packages = _util.pack_counts(by_package)
+    return {
+        'wallMs': wall,
+        'durationMs': round(_util.perf_ms() - t0, 3),
+        'tracedBytes': traced,
+        'tracedPeakBytes': peak,
+        'rssBytes': _rss_bytes(),
+        'bySize': by_size,
+        'byGrowth': by_growth,
+        'byPackage': package_rows,
+    }

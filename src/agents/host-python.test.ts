@@ -1,0 +1,159 @@
+/**
+ * End to end with the real Python agent (runtimes/python/) in real interpreters: the oldest and
+ * newest Pythons present (pyenv 3.8 and 3.13) and the system's python3, running
+ * fixtures/agents/host-leaky.py (Record objects leaked through the global RETAINED on the line
+ * marked LEAK) under `node dist/cli/main.js run`. Checks what a user sees: `memhunt heap` names the
+ * type and the line, `memhunt refs` reaches the global, a multiprocessing worker reports, a running
+ * process answers `memhunt snapshot`, and --break-at stops in pdb on a terminal.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readMemhuntRecording } from '../recording/reader';
+import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
+
+const AGENT = path.join(REPO, 'runtimes', 'python', 'inject', 'sitecustomize.py');
+const skip = fs.existsSync(AGENT) ? false : 'the Python agent (runtimes/python/inject/sitecustomize.py) is not there yet';
+const LEAKY = path.join(FIXTURES, 'agents', 'host-leaky.py');
+const LEAK_LINE = fs.readFileSync(LEAKY, 'utf8').split('\n').findIndex((l) => l.includes('# LEAK')) + 1;
+
+const PYTHONS: Array<[string, string]> = [
+  ['3.8 (oldest)', '/root/.pyenv/versions/3.8.18/bin/python3'],
+  ['3.13 (newest)', '/root/.pyenv/versions/3.13.0/bin/python3'],
+  ['python3', 'python3'],
+].filter(([, p]) => p === 'python3' || fs.existsSync(p)) as Array<[string, string]>;
+
+async function leakyRun(python: string, args: string[], programArgs: string[]) {
+  const dir = tempDir();
+  const out = path.join(dir, 'run.mh');
+  const r = await runCli(['run', '-q', '--interval', '20ms', '-o', out, ...args, '--', python, LEAKY, ...programArgs], { cwd: dir });
+  return { dir, out, r };
+}
+
+test('--heap-every: the growth names the leaked type, and the recorded back-references reach the global', { skip }, async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const { dir, out, r } = await leakyRun(python, ['--heap-every', '300ms'], ['2']);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const heap = await runCli(['heap', out, '--json']);
+    assert.equal(heap.code, 0, heap.stderr);
+    const proc = JSON.parse(heap.stdout).processes[0];
+    assert.ok(proc.censuses.length >= 3, `${name}: ${proc.censuses.length} censuses`);
+    const last = proc.growth[proc.growth.length - 1];
+    const rec = last.types.find((t: { typeName: string }) => /(^|\.)Record$/.test(t.typeName));
+    assert.ok(rec && rec.countDelta > 1000, `${name}: growth names Record: ${JSON.stringify(last.types.slice(0, 4))}`);
+    assert.match((await runCli(['heap', out])).stdout, /\+[\d,]+ +[\d.]+ [KM]iB +__main__\.Record/);
+    // The growing type's back-references were recorded during the run.
+    const svg = path.join(dir, 'refs.svg');
+    const refs = await runCli(['refs', out, '--type', 'Record', '-o', svg]);
+    assert.equal(refs.code, 0, `${name}: ${refs.stderr}`);
+    assert.match(refs.stdout, /held by module __main__ as RETAINED/, `${name}: ${refs.stdout}`);
+    assert.match(fs.readFileSync(svg, 'utf8'), /RETAINED/);
+  }));
+});
+
+test('--trace-allocations: the allocation site that grows is the LEAK line, with its code', { skip }, async () => {
+  // Two interpreters at once: this machine may have two CPUs, and a trace snapshot holds one.
+  await Promise.all(PYTHONS.slice(0, 2).map(async ([name, python]) => {
+    // A trace snapshot of this small heap takes 0.1-1.3 s (slower under load): 4 s leaves room for 2.
+    const { out, r } = await leakyRun(python, ['--heap-every', '400ms', '--trace-allocations'], ['4', '--per-tick', '200']);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const text = (await runCli(['heap', out])).stdout;
+    assert.match(text, new RegExp(`\\+[\\d.]+ [KM]iB +\\S*host-leaky\\.py:${LEAK_LINE} {2}RETAINED\\.append\\(Record\\(`), `${name}: the top growing site is the LEAK line:\n${text}`);
+    assert.match(text, /native \(RSS − traced\) [\d.]+ MiB/);
+    const json = JSON.parse((await runCli(['heap', out, '--json'])).stdout);
+    const traces = json.processes[0].traces;
+    assert.ok(traces.length >= 2, `${name}: ${traces.length} trace snapshots`);
+    assert.equal(traces[traces.length - 1].byGrowth[0].line, LEAK_LINE, `${name}: ${JSON.stringify(traces[traces.length - 1].byGrowth[0])}`);
+  }));
+});
+
+test('multiprocessing workers (spawn and fork) are injected and report', { skip }, async () => {
+  await Promise.all(['spawn', 'fork'].map(async (method) => {
+    const { out, r } = await leakyRun('python3', ['--heap-every', '300ms'], ['1.2', '--mp', method]);
+    assert.equal(r.code, 0, `${method}: ${r.stderr}`);
+    const worker = Number(/worker: ready pid (\d+)/.exec(r.stdout)?.[1]);
+    const rec = await readMemhuntRecording(out);
+    assert.ok(rec.events.some((e) => e.kind === 'agent' && e.pid === worker), `${method}: the worker's agent connected`);
+    const censuses = rec.events.filter((e) => e.kind === 'census' && e.pid === worker);
+    assert.ok(censuses.length >= 2, `${method}: ${censuses.length} censuses of the worker`);
+    const lastRows = censuses[censuses.length - 1]!.kind === 'census' ? (censuses[censuses.length - 1] as { rows: Array<[string, number, number]> }).rows : [];
+    assert.ok(lastRows.some(([t, n]) => /(^|\.)Record$/.test(t) && n > 1000), `${method}: the worker's census has the Records`);
+  }));
+});
+
+/** Starts memhunt run on a Python program and resolves once it printed its ready line. */
+function startRun(args: string[]) {
+  const dir = tempDir();
+  const out = path.join(dir, 'live.mh');
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', 'python3', LEAKY, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ready = new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /ready pid (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', () => reject(new Error(`run ended before the program was ready: ${stderr}`)));
+  });
+  return { dir, out, child, ready };
+}
+
+test('snapshot <pid> and refs <pid> answer for a running injected process, and are recorded', { skip }, async () => {
+  const run = startRun(['8']);
+  try {
+    const pid = await run.ready;
+    // The agent says hello from its own thread at start-up: retry briefly until it is registered.
+    let snap = await runCli(['snapshot', String(pid), '--top', '10']);
+    for (let i = 0; i < 40 && snap.code !== 0 && /no agent is connected/.test(snap.stderr); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      snap = await runCli(['snapshot', String(pid), '--top', '10']);
+    }
+    assert.equal(snap.code, 0, snap.stderr);
+    assert.match(snap.stdout, new RegExp(`^pid ${pid}: [\\d,]+ objects`));
+    assert.match(snap.stdout, /Record/);
+    const png = path.join(run.dir, 'refs.png');
+    const refs = await runCli(['refs', String(pid), '--type', 'Record', '-o', png]);
+    assert.equal(refs.code, 0, refs.stderr);
+    assert.match(refs.stdout, /RETAINED/);
+    assert.ok(fs.statSync(png).size > 2000);
+    const bad = await runCli(['refs', String(pid), '--type', 'Recrod']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^memhunt: no objects of type "Recrod" alive in pid \d+; close names: .*Record/);
+  } finally {
+    run.child.kill('SIGINT');
+    await new Promise((r) => run.child.on('close', r));
+  }
+  const rec = await readMemhuntRecording(run.out);
+  assert.ok(rec.events.some((e) => e.kind === 'census' && e.trigger === 'client'));
+  assert.ok(rec.events.some((e) => e.kind === 'refs' && e.trigger === 'client'));
+});
+
+test('--break-at stops the largest Python process in pdb on a terminal; "c" continues to the end', { skip }, async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'brk.mh');
+  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '40MiB', '--', 'python3', LEAKY, '2.5'].map((a) => `'${a}'`).join(' ');
+  // script(1) gives memhunt and Python a pseudo-terminal, as a person at a terminal has.
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
+  let text = '';
+  let continued = false;
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (!continued && text.includes('(Pdb)')) {
+      continued = true;
+      child.stdin!.write('c\n');
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearTimeout(timer);
+  assert.ok(continued, `pdb prompt seen:\n${text}`);
+  assert.match(text, /stay referenced by the debugger/);
+  assert.equal(code, 0, text);
+  const rec = await readMemhuntRecording(out);
+  assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'break' && /pdb requested/.test(e.note ?? '')));
+  assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+});

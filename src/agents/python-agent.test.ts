@@ -1,0 +1,406 @@
+/**
+ * The Python agent (runtimes/python/) in real interpreters, the oldest and newest present here
+ * (pyenv 3.8 and 3.13; python3, 3.11 with numpy, for the census's own tests), driven over the real
+ * protocol by test-peer.ts (a minimal host). Programs are fixtures/agents/*.py: leaky.py leaks
+ * leakymod.Payload objects through the module global leakymod.CACHE on the line marked LEAK.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CensusResult, RefsResult, SnapshotEvent, TraceSnapshotResult, IsolatedEvent, SectionEvent } from './protocol';
+import { TestPeer, PYTHON_INJECT_DIR, PYTHON_LIB_DIR, type AgentConnection } from './test-peer';
+import { FIXTURES, REPO, tempDir } from '../test-support';
+
+const AGENT_FIXTURES = path.join(FIXTURES, 'agents');
+const LEAKY = path.join(AGENT_FIXTURES, 'leaky.py');
+const LEAKYMOD = path.join(AGENT_FIXTURES, 'leakymod.py');
+const LEAK_LINE = fs.readFileSync(LEAKYMOD, 'utf8').split('\n').findIndex((l) => l.includes('# LEAK')) + 1;
+
+const pyenv = (v: string) => `/root/.pyenv/versions/${v}/bin/python3`;
+/** Oldest and newest supported Pythons present; the system's python3 when neither is. */
+const PYTHONS: Array<[string, string]> = (() => {
+  const found = [['3.8', pyenv('3.8.18')], ['3.13', pyenv('3.13.0')]].filter(([, p]) => fs.existsSync(p!)) as Array<[string, string]>;
+  return found.length ? found : [['python3', 'python3']];
+})();
+const OLD_PYTHONS = [['3.6', pyenv('3.6.15')], ['3.7', pyenv('3.7.16')]].filter(([, p]) => fs.existsSync(p!)) as Array<[string, string]>;
+const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
+
+/** process.env without anything memhunt would set, so the tests do not depend on where they run. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('MEMHUNT_') || k === 'PYTHONPATH' || k.startsWith('PYTHON')) delete env[k];
+  return env;
+}
+
+interface Running {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  /** Resolves with the match of the first stdout line matching re (already printed or to come). */
+  line: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  write: (text: string) => void;
+  exit: () => Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = AGENT_FIXTURES): Running {
+  const child = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.slice()) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    children.delete(child);
+    for (const w of waiters.slice()) w();
+    resolve(code);
+  }));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    line: (re, timeoutMs = 20_000) => new Promise((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          waiters.splice(waiters.indexOf(check), 1);
+          resolve(m);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          clearTimeout(timer);
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`exited before printing ${re}: stdout ${JSON.stringify(out)} stderr ${JSON.stringify(err)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`timed out waiting for ${re}: stdout ${JSON.stringify(out)} stderr ${JSON.stringify(err)}`));
+      }, timeoutMs);
+      waiters.push(check);
+      check();
+    }),
+    write: (text) => child.stdin!.write(text),
+    exit: () => exited,
+  };
+}
+
+function rowsOf(c: CensusResult): Map<string, [number, number]> {
+  return new Map(c.rows.map(([t, n, b]) => [t, [n, b]]));
+}
+
+async function ok<T>(agent: AgentConnection, body: Record<string, unknown>): Promise<T> {
+  const r = await agent.request<T>(body);
+  assert.equal(r.ok, true, `${JSON.stringify(body)} -> ${r.error}`);
+  return r.result as T;
+}
+
+test('leaky program: census growth names the type, trace growth the line, refs reach the global', async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [LEAKY], peer.pythonEnv({ trace: true, traceFrames: 1 }, cleanEnv()));
+    try {
+      const pid = Number((await p.line(/^ready (\d+)$/m))[1]);
+      const agent = await peer.waitForAgent((h) => h.pid === pid);
+      const h = agent.hello;
+      assert.equal(h.protocol, 1);
+      assert.equal(h.runtime, 'python');
+      assert.equal(h.ppid, process.pid, `${name}: ppid`);
+      assert.match(h.runtimeVersion, /^3\.\d+\.\d+/);
+      assert.ok(h.argv.some((a) => a.endsWith('leaky.py')), `${name}: argv ${h.argv}`);
+      assert.ok(['census', 'trace', 'refs', 'break', 'isolated'].every((f) => h.features.includes(f)), `${name}: features ${h.features}`);
+
+      const before = await ok<CensusResult>(agent, { type: 'census', collect: false, top: 60 });
+      await ok<TraceSnapshotResult>(agent, { type: 'trace-snapshot', top: 10 });
+      p.write('leak 20000\n');
+      await p.line(/^leaked 20000$/m);
+
+      // Back-references of the fastest-growing type since the previous census reach the global.
+      const refs = await ok<RefsResult>(agent, { type: 'refs', typeName: null, samples: 3, maxDepth: 6 });
+      assert.equal(refs.typeName, 'leakymod.Payload', `${name}: the fastest-growing type`);
+      assert.ok(refs.count >= 20000);
+      assert.equal(refs.reachedRoot, true, `${name}: ${JSON.stringify(refs)}`);
+      assert.equal(refs.nodes.filter((n) => n.kind === 'sample').length, 3);
+      const mod = refs.nodes.find((n) => n.kind === 'module' && n.label === 'leakymod');
+      assert.ok(mod, `${name}: nodes ${JSON.stringify(refs.nodes)}`);
+      const global = refs.edges.find((e) => e.from === mod.id && e.label === 'CACHE');
+      assert.ok(global, `${name}: edges ${JSON.stringify(refs.edges)}`);
+      const list = refs.nodes.find((n) => n.id === global.to)!;
+      assert.equal(list.type, 'list');
+      assert.ok(refs.edges.filter((e) => e.from === list.id).every((e) => /^\[\d+\]$/.test(e.label)));
+      assert.ok(refs.nodes.every((n) => n.label.length <= 80));
+      // By name too, and a clear error for a type that is not alive.
+      const named = await ok<RefsResult>(agent, { type: 'refs', typeName: 'Payload', samples: 1, maxDepth: 4 });
+      assert.equal(named.typeName, 'leakymod.Payload');
+      const missing = await agent.request({ type: 'refs', typeName: 'Paylod', samples: 1, maxDepth: 4 });
+      assert.equal(missing.ok, false);
+      assert.match(missing.error!, /^no object of type Paylod is alive; types that are: .*leakymod\.Payload/);
+
+      const after = await ok<CensusResult>(agent, { type: 'census', collect: true, top: 60 });
+      assert.equal(after.collected, true);
+      assert.ok(after.objects > 20000 && after.totalBytes > 0 && after.durationMs >= 0);
+
+      // Census growth: leakymod.Payload grew by exactly the 20000 leaked, more than any other type.
+      const b = rowsOf(before);
+      const growth = [...rowsOf(after)].map(([t, [n, bytes]]) => [t, n - (b.get(t)?.[0] ?? 0), bytes - (b.get(t)?.[1] ?? 0)] as const)
+        .sort((x, y) => y[1] - x[1]);
+      assert.equal(growth[0]![0], 'leakymod.Payload', `${name}: growth ${JSON.stringify(growth.slice(0, 4))}`);
+      assert.equal(growth[0]![1], 20000, `${name}: Payload count delta`);
+
+      // Allocation sites: the top growing line is the LEAK line of leakymod.py.
+      const trace = await ok<TraceSnapshotResult>(agent, { type: 'trace-snapshot', top: 10 });
+      const top = trace.byGrowth[0]!;
+      assert.equal(path.basename(top.file), 'leakymod.py', `${name}: ${JSON.stringify(trace.byGrowth.slice(0, 3))}`);
+      assert.equal(top.line, LEAK_LINE);
+      assert.equal(top.code, 'CACHE.append(Payload(i))  # LEAK');
+      assert.equal(top.package, 'leakymod');
+      assert.ok(top.bytesDelta! > 20000 * 40, `${name}: ${top.bytesDelta} bytes`);
+      assert.ok(trace.tracedBytes > 0 && trace.tracedPeakBytes >= trace.tracedBytes && trace.rssBytes > trace.tracedBytes);
+      const pkg = trace.byPackage.find((x) => x.package === 'leakymod');
+      assert.ok(pkg && pkg.bytesDelta! > 20000 * 40, `${name}: byPackage ${JSON.stringify(trace.byPackage.slice(0, 4))}`);
+      assert.ok(trace.bySize.every((s) => !s.file.includes(path.join('runtimes', 'python'))), `${name}: the agent's own allocations are left out`);
+
+      // Sections and snapshots from the program.
+      p.write('section phase-1\nsnapshot after-leak\n');
+      await p.line(/^snapshot done$/m);
+      const begin = await agent.waitForEvent((e) => e.type === 'section' && e.kind === 'begin') as SectionEvent;
+      const end = await agent.waitForEvent((e) => e.type === 'section' && e.kind === 'end') as SectionEvent;
+      assert.equal(begin.label, 'phase-1');
+      assert.ok(end.wallMs >= begin.wallMs);
+      const snap = await agent.waitForEvent((e) => e.type === 'snapshot') as SnapshotEvent;
+      assert.equal(snap.label, 'after-leak');
+      assert.ok(rowsOf(snap.census).get('leakymod.Payload')![0] >= 20010);
+      assert.ok(snap.trace && snap.trace.bySize.length > 0, `${name}: tracing is on, so the snapshot has allocation sites`);
+
+      // Bad requests get an error reply (or an agent-error event) and the agent goes on.
+      const unknown = await agent.request({ type: 'frobnicate' });
+      assert.equal(unknown.ok, false);
+      assert.match(unknown.error!, /unknown request type 'frobnicate'/);
+      const badTop = await agent.request({ type: 'census', collect: false, top: -1 });
+      assert.match(badTop.error!, /'top' must be an integer/);
+      agent.sendRaw('this is not json\n');
+      await agent.waitForEvent((e) => e.type === 'agent-error' && /not JSON/.test(e.message));
+      await ok(agent, { type: 'ping' });
+
+      p.write('exit\n');
+      assert.equal(await p.exit(), 0, p.err());
+      await agent.waitClosed();
+      assert.deepEqual(peer.problems, []);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
+test('multiprocessing: a fork worker and a spawn worker each connect with their own hello', async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [path.join(AGENT_FIXTURES, 'workers.py')], peer.pythonEnv(undefined, cleanEnv()));
+    try {
+      const parentPid = Number((await p.line(/^parent (\d+)$/m))[1]);
+      const forkPid = Number((await p.line(/^worker fork (\d+)$/m))[1]);
+      const spawnPid = Number((await p.line(/^worker spawn (\d+)$/m))[1]);
+      const parent = await peer.waitForAgent((h) => h.pid === parentPid);
+      const forked = await peer.waitForAgent((h) => h.pid === forkPid);
+      const spawned = await peer.waitForAgent((h) => h.pid === spawnPid);
+      assert.equal(forked.hello.ppid, parentPid, `${name}: fork child's ppid`);
+      assert.equal(spawned.hello.ppid, parentPid, `${name}: spawn child's ppid`);
+      // Each answers on its own connection, and the parent's connection survived the fork.
+      for (const a of [parent, forked, spawned]) await ok(a, { type: 'ping' });
+      const census = await ok<CensusResult>(forked, { type: 'census', collect: false, top: 40 });
+      assert.ok(rowsOf(census).get('bytearray')![0] >= 100, `${name}: the fork worker's own objects`);
+      assert.ok(parent.messages.every((m) => m.type !== 'hello'), 'no second hello on the parent connection');
+      p.write('go\n');
+      await p.line(new RegExp(`^joined ${spawnPid} 0$`, 'm'));
+      assert.equal(await p.exit(), 0, p.err());
+      await Promise.all([forked.waitClosed(), spawned.waitClosed(), parent.waitClosed()]);
+      assert.equal(p.err(), '', `${name}: nothing on stderr (no fork warning caused by the agent's thread)`);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
+test('import memhunt: the same program runs with an agent, without one (PYTHONPATH=lib), and fails to import with plain python', async () => {
+  const prog = path.join(AGENT_FIXTURES, 'uses_memhunt.py');
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    // No session: every helper calls through; isolated still runs in a child.
+    const bare = run(python, [prog], { ...cleanEnv(), PYTHONPATH: PYTHON_LIB_DIR });
+    assert.equal(await bare.exit(), 0, bare.err());
+    assert.match(bare.out(), /^result 1000 45 20$/m);
+    assert.match(bare.out(), /^caught bad input 42 \| cause has child traceback: True$/m);
+    assert.match(bare.out(), /^died IsolatedError: .*exited with code 7 before returning a result$/m);
+    assert.match(bare.out(), /^active False$/m);
+    assert.equal(bare.err(), '', `${name}: nothing written without a session`);
+
+    const plain = run(python, [prog], cleanEnv());
+    assert.equal(await plain.exit(), 1);
+    assert.match(plain.err(), /No module named 'memhunt'/);
+
+    // With a session: the same output, plus events.
+    const peer = await TestPeer.start();
+    try {
+      const p = run(python, [prog], peer.pythonEnv(undefined, cleanEnv()));
+      assert.equal(await p.exit(), 0, p.err());
+      assert.match(p.out(), /^result 1000 45 20$/m);
+      assert.match(p.out(), /^active True$/m);
+      const main = await peer.waitForAgent((h) => h.argv.some((a) => a.endsWith('uses_memhunt.py')));
+      const sections = main.events.filter((e): e is SectionEvent => e.type === 'section').map((e) => `${e.kind} ${e.label}`);
+      assert.deepEqual(sections, ['begin load', 'begin build', 'end build', 'end load', 'begin generator part', 'end generator part']);
+      const snap = main.events.find((e) => e.type === 'snapshot') as SnapshotEvent;
+      assert.equal(snap.label, 'after load');
+      assert.equal(snap.trace, null);
+      const isolated = main.events.filter((e): e is IsolatedEvent => e.type === 'isolated');
+      assert.deepEqual(isolated.map((e) => [e.label, e.ok]), [['allocate_and_sum', true], ['fail', false], ['die', false]]);
+      // The 20 MiB the child held, on top of a fresh interpreter.
+      assert.ok(isolated[0]!.peakRssBytes > 20 * 2 ** 20, `${name}: peak ${isolated[0]!.peakRssBytes}`);
+      assert.ok(isolated[0]!.durationMs > 0);
+      // The isolated children are new interpreters with their own agent (a 'spawn' context).
+      const child = await peer.waitForAgent((h) => h.pid === isolated[0]!.childPid);
+      assert.equal(child.hello.ppid, main.pid);
+    } finally {
+      await peer.close();
+    }
+  }));
+});
+
+test('sitecustomize chains to the next sitecustomize on sys.path, also one that fails', async () => {
+  const other = tempDir('memhunt-site-');
+  fs.writeFileSync(path.join(other, 'sitecustomize.py'), 'import os\nos.environ["SITE_HOOK"] = "ran"\nprint("site hook ran", flush=True)\n');
+  const failing = tempDir('memhunt-site-bad-');
+  fs.writeFileSync(path.join(failing, 'sitecustomize.py'), 'raise RuntimeError("broken site hook")\n');
+  const code = 'import os, sys; print("hook", os.environ.get("SITE_HOOK"), sys.modules["sitecustomize"].__file__)';
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    try {
+      const env = peer.pythonEnv(undefined, cleanEnv());
+      env.PYTHONPATH = `${env.PYTHONPATH}:${other}`;
+      const p = run(python, ['-c', code], env);
+      assert.equal(await p.exit(), 0, p.err());
+      assert.match(p.out(), new RegExp(`^site hook ran\\nhook ran ${other}/sitecustomize\\.py$`, 'm'), `${name}: ${p.out()}`);
+      await peer.waitForAgent((h) => h.pid === p.child.pid);
+
+      const envBad = peer.pythonEnv(undefined, cleanEnv());
+      envBad.PYTHONPATH = `${envBad.PYTHONPATH}:${failing}`;
+      const q = run(python, ['-c', 'print("still runs")'], envBad);
+      assert.equal(await q.exit(), 0);
+      assert.match(q.out(), /^still runs$/m);
+      assert.match(q.err(), /^Error in sitecustomize; set PYTHONVERBOSE for traceback:\nRuntimeError: broken site hook$/m);
+      await peer.waitForAgent((h) => h.pid === q.child.pid);
+
+      // No next sitecustomize: ours stays the module, nothing is printed.
+      const r = run(python, ['-c', 'import sys; print(sys.modules["sitecustomize"].__file__)'], peer.pythonEnv(undefined, cleanEnv()));
+      assert.equal(await r.exit(), 0);
+      assert.equal(r.out().trim(), path.join(PYTHON_INJECT_DIR, 'sitecustomize.py'));
+      assert.equal(r.err(), '');
+    } finally {
+      await peer.close();
+    }
+  }));
+});
+
+test('Python older than 3.8: one line on stderr, no agent, the program runs', { skip: OLD_PYTHONS.length ? false : 'no Python < 3.8 here' }, async () => {
+  const peer = await TestPeer.start();
+  try {
+    await Promise.all(OLD_PYTHONS.map(async ([name, python]) => {
+      const p = run(python, ['-c', 'import memhunt; print("ran", memhunt.active(), memhunt.isolated(len, "abc"))'], peer.pythonEnv(undefined, cleanEnv()));
+      assert.equal(await p.exit(), 0, p.err());
+      assert.equal(p.out(), 'ran False 3\n');
+      assert.match(p.err(), new RegExp(`^memhunt: Python ${name} in pid \\d+ is older than 3\\.8: no in-process agent .*\\n$`));
+      assert.equal(p.err().split('\n').length, 2, 'exactly one line');
+    }));
+    assert.equal(peer.agents.length, 0);
+  } finally {
+    await peer.close();
+  }
+});
+
+test('the agent never breaks the program: bad options, no memhunt listening', async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    try {
+      const env = peer.pythonEnv(undefined, cleanEnv());
+      env.MEMHUNT_AGENT_OPTIONS = '{"trace": tru';
+      const p = run(python, ['-c', 'print("ok")'], env);
+      assert.equal(await p.exit(), 0);
+      assert.equal(p.out(), 'ok\n');
+      assert.equal(p.err(), '');
+      const agent = await peer.waitForAgent((h) => h.pid === p.child.pid);
+      const e = await agent.waitForEvent((x) => x.type === 'agent-error');
+      assert.match(e.type === 'agent-error' ? e.message : '', /MEMHUNT_AGENT_OPTIONS is not valid JSON/);
+    } finally {
+      await peer.close();
+    }
+    // memhunt gone: the socket does not exist.
+    const gone = run(python, ['-c', 'import memhunt; print("ok", memhunt.active())'], {
+      ...cleanEnv(), MEMHUNT_AGENT_SOCKET: path.join(tempDir(), 'gone.sock'), PYTHONPATH: `${PYTHON_INJECT_DIR}:${PYTHON_LIB_DIR}`,
+    });
+    assert.equal(await gone.exit(), 0, `${name}: ${gone.err()}`);
+    assert.equal(gone.out(), 'ok False\n');
+    assert.equal(gone.err(), '');
+  }));
+});
+
+test('break: the main thread enters pdb at its current line; p and c work; the warning is printed', { skip: HAS_SCRIPT ? false : 'util-linux script is not installed' }, async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    // script gives the program a terminal (pdb needs one); its stdin is ours.
+    const p = run('script', ['-qfec', `${python} ${path.join(AGENT_FIXTURES, 'breakme.py')}`, '/dev/null'], peer.pythonEnv(undefined, cleanEnv()));
+    try {
+      const pid = Number((await p.line(/ready (\d+)/))[1]);
+      const agent = await peer.waitForAgent((h) => h.pid === pid);
+      const reply = await agent.request({ type: 'break', reason: 'the tree crossed 1.0 GiB (--break-at)' });
+      assert.equal(reply.ok, true, `${name}: ${reply.error}`);
+      await p.line(/\(Pdb\) $/);
+      assert.match(p.out(), /memhunt: break in pid \d+ at .*breakme\.py:\d+ in <module>\(\): the tree crossed 1\.0 GiB \(--break-at\)/);
+      assert.match(p.out(), /objects you touch from the debugger stay referenced/);
+      p.write('p some_var\n');
+      await p.line(/'the value of some_var'/);
+      p.write("some_var = 'changed in pdb'\n");
+      p.write('c\n');
+      await p.line(/resumed after the debugger/);
+      assert.equal(await p.exit(), 0, `${name}: ${p.out()}`);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
+test('break without a terminal is refused and the program goes on', async () => {
+  const [, python] = PYTHONS[PYTHONS.length - 1]!;
+  const peer = await TestPeer.start();
+  const p = run(python, [LEAKY], peer.pythonEnv(undefined, cleanEnv()));
+  try {
+    const pid = Number((await p.line(/^ready (\d+)$/m))[1]);
+    const agent = await peer.waitForAgent((h) => h.pid === pid);
+    const r = await agent.request({ type: 'break', reason: 'test' });
+    assert.equal(r.ok, false);
+    assert.match(r.error!, /stdin of pid \d+ is not a terminal/);
+    p.write('leak 10\nexit\n');
+    assert.equal(await p.exit(), 0);
+  } finally {
+    p.child.kill('SIGKILL');
+    await peer.close();
+  }
+});
+
+test('Python-side tests (census against a brute-force reference, numpy)', async () => {
+  const pythons: Array<[string, string]> = [...PYTHONS, ['python3', 'python3']];
+  await Promise.all(pythons.map(async ([name, python]) => {
+    const p = run(python, ['-m', 'unittest', 'discover', '-s', path.join(REPO, 'runtimes', 'python', 'tests')], { ...cleanEnv(), PYTHONPATH: PYTHON_LIB_DIR }, REPO);
+    assert.equal(await p.exit(), 0, `${name}: ${p.err()}`);
+    assert.match(p.err(), /^OK/m);
+  }));
+});

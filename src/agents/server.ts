@@ -1,0 +1,438 @@
+/**
+ * The host side of the agent protocol (protocol.ts, docs/agent-protocol.md): a Unix socket server
+ * in the session's private 0700 directory that
+ *  - registers agents by pid when they say hello (a newer protocol major is refused: the process
+ *    runs on without its agent, and the host is told why);
+ *  - sends them requests with ids and timeouts, and settles each request exactly once: with the
+ *    reply, with the agent's error, with "the process ended before answering" when its connection
+ *    closes first, or with a timeout;
+ *  - forwards the events agents send (sections, snapshots, isolated runs, agent errors);
+ *  - serves clients (`memhunt snapshot <pid>`, `memhunt refs <pid>`): their request is forwarded
+ *    to that pid's agent, the result handed to the session (which records it), then replied.
+ *
+ * It knows nothing about recordings: the session turns what the hooks report into records. Every
+ * message from a peer is checked for the fields the host uses before it reaches a hook, so a broken
+ * agent yields a problem report, never a malformed record or an exception in memhunt.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { NdjsonPeer } from './ndjson';
+import {
+  AGENT_PROTOCOL_VERSION,
+  type AgentEvent,
+  type AgentHello,
+  type CensusResult,
+  type ClientRequest,
+  type HostRequest,
+  type RefsResult,
+  type Reply,
+  type TraceSnapshotResult,
+} from './protocol';
+
+/** What a request type answers with. */
+export interface ResultOf {
+  census: CensusResult;
+  'trace-start': Record<string, never>;
+  'trace-snapshot': TraceSnapshotResult;
+  refs: RefsResult;
+  break: Record<string, never>;
+  ping: Record<string, never>;
+}
+
+type RequestType = HostRequest['type'];
+/** A request as callers write it: the server assigns the id. */
+export type RequestBody<K extends RequestType> = Omit<Extract<HostRequest, { type: K }>, 'id'>;
+
+/**
+ * How long a request may take before the host gives up on it. A census walks every object: a bare
+ * gc.get_objects() + sys.getsizeof loop takes 0.37 s per million objects (CPython 3.11, measured
+ * here), the census up to twice that, gc.collect() 0.09 s more; a refs request calls
+ * gc.get_referrers (0.017 s per million objects) per object along each chain. Heaps of 100 M
+ * objects exist, hence minutes. A break answers once pdb is entered, which waits for the main
+ * thread to reach Python code (a long C call such as a numpy operation holds it off).
+ */
+export const DEFAULT_TIMEOUT_MS: Record<RequestType, number> = {
+  census: 120_000,
+  'trace-start': 10_000,
+  'trace-snapshot': 120_000,
+  refs: 180_000,
+  break: 60_000,
+  ping: 5_000,
+};
+
+export interface ConnectedAgent {
+  pid: number;
+  ppid: number;
+  runtime: AgentHello['runtime'];
+  runtimeVersion: string;
+  executable: string;
+  argv: string[];
+  features: string[];
+  protocol: number;
+}
+
+export interface AgentServerHooks {
+  agentConnected?: (agent: ConnectedAgent) => void;
+  agentDisconnected?: (agent: ConnectedAgent) => void;
+  event?: (agent: ConnectedAgent, event: AgentEvent) => void;
+  /** A client's request was answered by the agent: the session records the result. */
+  clientResult?: (agent: ConnectedAgent, request: ClientRequest, result: CensusResult | RefsResult) => void;
+  /** A peer misbehaved or was refused (pid when known): for a note in the recording. */
+  problem?: (text: string, pid: number | null) => void;
+}
+
+/** A request that did not get a result; the message is one line a user can act on. */
+export class AgentRequestError extends Error {
+  override name = 'AgentRequestError';
+  constructor(message: string, readonly reason: 'error' | 'gone' | 'timeout' | 'no-agent' | 'closed' | 'malformed') {
+    super(message);
+  }
+}
+
+interface Pending {
+  type: RequestType;
+  resolve: (r: unknown) => void;
+  reject: (e: AgentRequestError) => void;
+  timer: NodeJS.Timeout;
+}
+
+class AgentConnection {
+  private nextId = 1;
+  readonly pending = new Map<number, Pending>();
+
+  constructor(readonly info: ConnectedAgent, readonly peer: NdjsonPeer) {}
+
+  request(body: { type: RequestType }, timeoutMs: number): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AgentRequestError(`pid ${this.info.pid} did not answer ${body.type} within ${Math.round(timeoutMs / 1000)} s`, 'timeout'));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { type: body.type, resolve, reject, timer });
+      if (!this.peer.send({ ...body, id })) this.fail(id, new AgentRequestError(`pid ${this.info.pid} ended before answering ${body.type}`, 'gone'));
+    });
+  }
+
+  settle(reply: Reply): boolean {
+    const p = this.pending.get(reply.id);
+    if (!p) return false;
+    this.pending.delete(reply.id);
+    clearTimeout(p.timer);
+    if (reply.ok) p.resolve(reply.result ?? {});
+    else p.reject(new AgentRequestError(`pid ${this.info.pid}: ${oneLine(reply.error ?? `${p.type} failed`)}`, 'error'));
+    return true;
+  }
+
+  fail(id: number, err: AgentRequestError): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.reject(err);
+  }
+
+  failAll(make: (type: RequestType) => AgentRequestError): void {
+    for (const [id, p] of [...this.pending]) this.fail(id, make(p.type));
+  }
+}
+
+export class AgentServer {
+  private readonly agentsByPid = new Map<number, AgentConnection>();
+  private readonly peers = new Set<NdjsonPeer>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly hooks: AgentServerHooks) {
+    server.on('connection', (s) => this.accept(s));
+  }
+
+  /** Listens on socketPath (its directory must exist and should be private). */
+  static listen(socketPath: string, hooks: AgentServerHooks = {}): Promise<AgentServer> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.removeListener('error', reject);
+        server.on('error', () => {
+          // accept() errors (EMFILE) drop that one peer; the server goes on
+        });
+        // The socket must not keep memhunt alive on its own: the session decides when it ends.
+        server.unref();
+        resolve(new AgentServer(socketPath, server, hooks));
+      });
+    });
+  }
+
+  /** Agents connected now, in the order they said hello. */
+  agents(): ConnectedAgent[] {
+    return [...this.agentsByPid.values()].map((c) => c.info);
+  }
+
+  agent(pid: number): ConnectedAgent | undefined {
+    return this.agentsByPid.get(pid)?.info;
+  }
+
+  /** Sends a request to pid's agent; rejects with AgentRequestError (never anything else). */
+  request<K extends RequestType>(pid: number, body: RequestBody<K>, timeoutMs = DEFAULT_TIMEOUT_MS[body.type as K]): Promise<ResultOf[K]> {
+    const conn = this.agentsByPid.get(pid);
+    if (this.closed) return Promise.reject(new AgentRequestError('memhunt is ending; no more requests', 'closed'));
+    if (!conn) return Promise.reject(new AgentRequestError(noAgentText(pid), 'no-agent'));
+    const p = conn.request(body, timeoutMs).then((r) => checkResult(body.type, r, pid) as ResultOf[K]);
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Waits until no request is in flight, or timeoutMs. */
+  async settle(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < until) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => {
+          timer = setTimeout(r, Math.max(1, until - Date.now()));
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** Fails what is still pending, closes every connection and removes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.agentsByPid.values()) c.failAll((type) => new AgentRequestError(`memhunt ended before pid ${c.info.pid} answered ${type}`, 'closed'));
+    for (const p of this.peers) p.close();
+    await new Promise<void>((r) => this.server.close(() => r()));
+    fs.rmSync(this.socketPath, { force: true });
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    let role: 'agent' | 'client' | null = null;
+    let conn: AgentConnection | null = null;
+    const peer: NdjsonPeer = new NdjsonPeer(
+      socket,
+      (msg) => {
+        const m = msg as { type: string; id?: unknown };
+        if (role === null) {
+          if (m.type !== 'hello') {
+            this.problem(`a peer sent "${m.type}" before its hello; connection closed`, null);
+            peer.close();
+            return;
+          }
+          role = this.hello(peer, msg as AgentHello | { role: string; protocol: unknown }, (c) => (conn = c));
+          if (role === null) peer.close();
+          return;
+        }
+        if (role === 'agent') this.fromAgent(conn!, msg);
+        else this.fromClient(peer, msg);
+      },
+      (why) => this.problem(`${conn ? `the agent of pid ${conn.info.pid}` : 'a peer'} sent ${why}`, conn ? conn.info.pid : null),
+    );
+    this.peers.add(peer);
+    peer.onClose(() => {
+      this.peers.delete(peer);
+      const c = conn as AgentConnection | null;
+      if (!c) return;
+      c.failAll((type) => new AgentRequestError(`pid ${c.info.pid} ended (or closed its connection) before answering ${type}`, 'gone'));
+      if (this.agentsByPid.get(c.info.pid) === c) {
+        this.agentsByPid.delete(c.info.pid);
+        this.hooks.agentDisconnected?.(c.info);
+      }
+    });
+  }
+
+  /** Checks a hello; returns the peer's role, or null when it is refused. */
+  private hello(peer: NdjsonPeer, h: AgentHello | { role: string; protocol: unknown }, setConn: (c: AgentConnection) => void): 'agent' | 'client' | null {
+    const protocol = (h as { protocol: unknown }).protocol;
+    const pid = (h as { pid?: unknown }).pid;
+    const who = h.role === 'agent' && isPid(pid) ? `the agent of pid ${pid}` : `a ${typeof h.role === 'string' ? h.role : 'peer'}`;
+    if (typeof protocol !== 'number' || !Number.isFinite(protocol)) {
+      this.problem(`${who} sent a hello without a protocol version; refused`, isPid(pid) ? pid : null);
+      return null;
+    }
+    if (Math.floor(protocol) > AGENT_PROTOCOL_VERSION) {
+      const text = `${who} speaks protocol ${protocol}, newer than this memhunt's (${AGENT_PROTOCOL_VERSION}); it was refused (upgrade memhunt)`;
+      // No id to answer: id 0 is never a request's, so the peer can only take it as a refusal.
+      peer.send({ type: 'reply', id: 0, ok: false, error: text });
+      this.problem(text, isPid(pid) ? pid : null);
+      return null;
+    }
+    if (h.role === 'client') return 'client';
+    if (h.role !== 'agent') {
+      this.problem(`a peer said hello with an unknown role "${String(h.role)}"; refused`, null);
+      return null;
+    }
+    const a = h as AgentHello;
+    if (!isPid(a.pid)) {
+      this.problem('an agent said hello without a valid pid; refused', null);
+      return null;
+    }
+    const info: ConnectedAgent = {
+      pid: a.pid,
+      ppid: isPid(a.ppid) ? a.ppid : 0,
+      runtime: a.runtime === 'node' ? 'node' : 'python',
+      runtimeVersion: typeof a.runtimeVersion === 'string' ? a.runtimeVersion : '',
+      executable: typeof a.executable === 'string' ? a.executable : '',
+      argv: Array.isArray(a.argv) ? a.argv.filter((x): x is string => typeof x === 'string') : [],
+      features: Array.isArray(a.features) ? a.features.filter((x): x is string => typeof x === 'string') : [],
+      protocol,
+    };
+    const conn = new AgentConnection(info, peer);
+    setConn(conn);
+    // The same pid again: the process exec'd a new interpreter, or reconnected. The newest wins;
+    // requests sent to the old connection still settle on it.
+    this.agentsByPid.set(info.pid, conn);
+    this.hooks.agentConnected?.(info);
+    return 'agent';
+  }
+
+  private fromAgent(conn: AgentConnection, msg: unknown): void {
+    const m = msg as { type: string; id?: unknown };
+    const pid = conn.info.pid;
+    if (m.type === 'reply') {
+      const r = msg as Reply;
+      if (typeof r.id !== 'number' || !conn.settle(r)) this.problem(`the agent of pid ${pid} answered request ${String(r.id)}, which is not pending (late after a timeout?)`, pid);
+      return;
+    }
+    const ev = checkEvent(msg);
+    if (typeof ev === 'string') {
+      if (typeof m.id === 'number') conn.peer.send({ type: 'reply', id: m.id, ok: false, error: `the host does not handle "${m.type}"` });
+      this.problem(`the agent of pid ${pid} sent ${ev}`, pid);
+      return;
+    }
+    this.hooks.event?.(conn.info, ev);
+  }
+
+  private fromClient(peer: NdjsonPeer, msg: unknown): void {
+    const m = msg as ClientRequest | { type: string; id?: unknown };
+    if (typeof m.id !== 'number') {
+      peer.send({ type: 'reply', id: 0, ok: false, error: `"${m.type}" without an id` });
+      return;
+    }
+    const id = m.id;
+    const answer = (p: Promise<CensusResult | RefsResult>, req: ClientRequest) => {
+      // Taken now: the agent may disconnect right after answering, and the result is still recorded.
+      const agent = this.agent(req.pid);
+      p.then(
+        (result) => {
+          if (agent) this.hooks.clientResult?.(agent, req, result);
+          peer.send({ type: 'reply', id, ok: true, result });
+        },
+        (e: Error) => peer.send({ type: 'reply', id, ok: false, error: e.message }),
+      );
+    };
+    if (m.type === 'client-census') {
+      const r = m as ClientRequest & { type: 'client-census' };
+      if (!isPid(r.pid)) {
+        peer.send({ type: 'reply', id, ok: false, error: 'client-census needs a pid' });
+        return;
+      }
+      answer(this.request<'census'>(r.pid, { type: 'census', collect: r.collect === true, top: positiveInt(r.top, 30), label: typeof r.label === 'string' && r.label ? r.label.slice(0, 200) : 'memhunt snapshot' }), r);
+    } else if (m.type === 'client-refs') {
+      const r = m as ClientRequest & { type: 'client-refs' };
+      if (!isPid(r.pid)) {
+        peer.send({ type: 'reply', id, ok: false, error: 'client-refs needs a pid' });
+        return;
+      }
+      const typeName = typeof r.typeName === 'string' && r.typeName ? r.typeName : null;
+      answer(this.request<'refs'>(r.pid, { type: 'refs', typeName, samples: positiveInt(r.samples, 3), maxDepth: positiveInt(r.maxDepth, 10) }), r);
+    } else {
+      peer.send({ type: 'reply', id, ok: false, error: `this memhunt does not know "${m.type}"` });
+    }
+  }
+
+  private problem(text: string, pid: number | null): void {
+    this.hooks.problem?.(text, pid);
+  }
+}
+
+export function noAgentText(pid: number): string {
+  return `no agent is connected for pid ${pid} in this run (not a Python process, Python older than 3.8, or it has exited)`;
+}
+
+function oneLine(s: string): string {
+  const first = String(s).split('\n').find((l) => l.trim()) ?? String(s);
+  return first.length > 300 ? `${first.slice(0, 299)}…` : first;
+}
+
+function isPid(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x > 0;
+}
+
+function positiveInt(x: unknown, dflt: number): number {
+  return typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : dflt;
+}
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+
+/** A census result's fields the host uses, checked; the message says what is wrong. */
+export function censusProblem(c: unknown): string | null {
+  const r = c as CensusResult;
+  if (typeof r !== 'object' || r === null) return 'no result';
+  if (!Array.isArray(r.rows)) return 'no rows';
+  for (const row of r.rows) {
+    if (!Array.isArray(row) || !isStr(row[0]) || !isNum(row[1]) || !isNum(row[2])) return `a malformed row ${JSON.stringify(row).slice(0, 80)}`;
+  }
+  if (!isNum(r.objects) || !isNum(r.totalBytes)) return 'no objects/totalBytes';
+  return null;
+}
+
+function sitesOk(x: unknown): boolean {
+  return Array.isArray(x) && x.every((s) => typeof s === 'object' && s !== null && isStr(s.file) && isNum(s.line) && isNum(s.bytes));
+}
+
+export function traceProblem(t: unknown): string | null {
+  const r = t as TraceSnapshotResult;
+  if (typeof r !== 'object' || r === null) return 'no result';
+  if (!isNum(r.tracedBytes)) return 'no tracedBytes';
+  if (!sitesOk(r.bySize) || !sitesOk(r.byGrowth)) return 'malformed allocation sites';
+  if (!Array.isArray(r.byPackage) || !r.byPackage.every((p) => typeof p === 'object' && p !== null && isStr(p.package) && isNum(p.bytes))) return 'malformed byPackage';
+  return null;
+}
+
+export function refsProblem(g: unknown): string | null {
+  const r = g as RefsResult;
+  if (typeof r !== 'object' || r === null) return 'no result';
+  if (!isStr(r.typeName)) return 'no typeName';
+  if (!Array.isArray(r.nodes) || !r.nodes.every((n) => typeof n === 'object' && n !== null && isStr(n.id) && isStr(n.type))) return 'malformed nodes';
+  if (!Array.isArray(r.edges) || !r.edges.every((e) => typeof e === 'object' && e !== null && isStr(e.from) && isStr(e.to))) return 'malformed edges';
+  return null;
+}
+
+function checkResult(type: RequestType, r: unknown, pid: number): unknown {
+  const problem = type === 'census' ? censusProblem(r) : type === 'trace-snapshot' ? traceProblem(r) : type === 'refs' ? refsProblem(r) : null;
+  if (problem) throw new AgentRequestError(`pid ${pid} answered ${type} with a malformed result (${problem})`, 'malformed');
+  return r;
+}
+
+/** The event, or a description of what is wrong with it. */
+function checkEvent(msg: unknown): AgentEvent | string {
+  const m = msg as AgentEvent;
+  switch (m.type) {
+    case 'section':
+      if ((m.kind !== 'begin' && m.kind !== 'end') || !isStr(m.label)) return 'a section event without kind begin/end and a label';
+      return m;
+    case 'snapshot': {
+      const p = censusProblem(m.census) ?? (m.trace == null ? null : traceProblem(m.trace));
+      if (p) return `a snapshot event with a malformed census or trace (${p})`;
+      return { ...m, label: isStr(m.label) ? m.label : '', trace: m.trace ?? null };
+    }
+    case 'isolated':
+      if (!isNum(m.childPid) || !isNum(m.peakRssBytes)) return 'an isolated event without childPid/peakRssBytes';
+      return { ...m, label: isStr(m.label) ? m.label : '', durationMs: isNum(m.durationMs) ? m.durationMs : 0, ok: m.ok === true };
+    case 'agent-error':
+      return { type: 'agent-error', message: isStr(m.message) ? m.message : JSON.stringify(m).slice(0, 300) };
+    default:
+      return `a message of unknown type "${(m as { type: string }).type}"`;
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * Commands that look inside Python processes through the in-process agents:
+ *   memhunt snapshot <pid>        a census of a running, agent-injected process (recorded in its run)
+ *   memhunt heap [recording]      the censuses of a recording and the growth between them
+ *   memhunt refs [rec|pid]        who keeps objects of a type alive: text chains, DOT, SVG or PNG
+ *   memhunt python-path           the directory of the `memhunt` Python package
+ */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { askHost, findAgentTarget, type AgentTarget } from '../agents/client';
+import { closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap } from '../agents/heap';
+import type { CensusResult, RefsResult } from '../agents/protocol';
+import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
+import { pythonRuntimeDirs } from '../agents/runtime';
+import { InputError } from '../errors';
+import { writeFileAtomic } from '../fsutil';
+import type { AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import { formatBytes, formatClock, formatDuration, parseDuration } from '../units';
+import { newestRecording, resolveRecordingArg } from './files';
+import { loadRecording } from './load';
+import { shortCommand } from './output';
+
+function parsePid(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InputError(`"${text}" is not a process id`);
+  return Number(text);
+}
+
+function parseCount(text: string, what: string, max = 100_000): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw new InputError(`${what} "${text}" must be a whole number from 1 to ${max}`);
+  return Number(text);
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const signedInt = (n: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${int(Math.abs(n))}`;
+const signedBytes = (n: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${formatBytes(Math.abs(n))}`;
+
+// ------------------------------------------------------------------------------------ snapshot
+
+export function formatCensus(pid: number, c: CensusResult, top: number): string {
+  const lines = [
+    `pid ${pid}: ${int(c.objects)} objects, ${formatBytes(c.totalBytes)} ` +
+      `(census took ${formatDuration(c.durationMs ?? 0)}, ${c.collected ? 'after gc.collect()' : 'without gc.collect(): garbage cycles not yet collected are counted'})`,
+    `${'size'.padStart(11)}  ${'count'.padStart(11)}  type`,
+  ];
+  for (const [name, count, bytes] of c.rows.slice(0, top + 1)) {
+    lines.push(`${formatBytes(bytes).padStart(11)}  ${int(count).padStart(11)}  ${name}`);
+  }
+  for (const n of c.notes ?? []) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------------------------ heap
+
+function growthLines(g: CensusGrowth, top: number): string[] {
+  const out = [
+    `  growth ${formatClock(g.from.tMs)} → ${formatClock(g.to.tMs)} (${g.from.label || g.from.trigger} → ${g.to.label || g.to.trigger}): ` +
+      `${signedInt(g.objectsDelta)} objects, ${signedBytes(g.totalBytesDelta)}`,
+  ];
+  const grew = g.types.filter((t) => t.bytesDelta > 0 || t.countDelta > 0);
+  const shrank = g.types.filter((t) => !(t.bytesDelta > 0 || t.countDelta > 0));
+  if (grew.length === 0) out.push('    no type grew');
+  else out.push(`    ${'size Δ'.padStart(11)}  ${'count Δ'.padStart(10)}  ${'now'.padStart(10)}  type`);
+  for (const t of grew.slice(0, top)) {
+    const tag = t.isNew ? '  (new)' : t.wasUnlisted ? '  (below the previous census\'s top: at most this much)' : '';
+    out.push(`    ${signedBytes(t.bytesDelta).padStart(11)}  ${signedInt(t.countDelta).padStart(10)}  ${formatBytes(t.bytes).padStart(10)}  ${t.typeName}${tag}`);
+  }
+  if (grew.length > top) out.push(`    … ${grew.length - top} more types grew (--top ${grew.length})`);
+  const fell = shrank.filter((t) => t.bytesDelta < 0).slice(-3).reverse();
+  if (fell.length) out.push(`    shrank most: ${fell.map((t) => `${t.typeName} ${signedBytes(t.bytesDelta)}${t.isGone ? ' (gone)' : ''}`).join(', ')}`);
+  return out;
+}
+
+function site(s: AllocationSitesEvent['bySize'][number]): string {
+  const code = s.code ? `  ${s.code.length > 60 ? `${s.code.slice(0, 59)}…` : s.code}` : '';
+  return `${s.file}:${s.line}${code}${s.package ? `  [${s.package}]` : ''}`;
+}
+
+function traceLines(traces: AllocationSitesEvent[], top: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < traces.length; i++) {
+    const t = traces[i]!;
+    const native = t.rssBytes - t.tracedBytes;
+    const prev = i > 0 ? traces[i - 1]! : null;
+    const nativeText = prev ? ` (${signedBytes(native - (prev.rssBytes - prev.tracedBytes))})` : '';
+    out.push(
+      `  allocations at ${formatClock(t.tMs)} (${t.label || t.trigger}): traced ${formatBytes(t.tracedBytes)}` +
+        `${prev ? ` (${signedBytes(t.tracedBytes - prev.tracedBytes)})` : ''}, RSS ${formatBytes(t.rssBytes)}, ` +
+        `native (RSS − traced) ${formatBytes(native)}${nativeText}`,
+    );
+    if (!prev) {
+      for (const s of t.bySize.slice(0, Math.min(top, 5))) out.push(`    ${formatBytes(s.bytes).padStart(11)}  ${site(s)}`);
+      continue;
+    }
+    const grew = t.byGrowth.filter((s) => (s.bytesDelta ?? 0) > 0).slice(0, top);
+    if (grew.length === 0) out.push('    no allocation site grew');
+    for (const s of grew) out.push(`    ${signedBytes(s.bytesDelta ?? 0).padStart(11)}  ${site(s)}`);
+    const pk = t.byPackage.filter((p) => (p.bytesDelta ?? 0) !== 0).sort((a, b) => (b.bytesDelta ?? 0) - (a.bytesDelta ?? 0)).slice(0, 5);
+    if (pk.length) out.push(`    by package: ${pk.map((p) => `${p.package} ${signedBytes(p.bytesDelta ?? 0)}`).join(', ')}`);
+  }
+  return out;
+}
+
+export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: number): string {
+  const lines: string[] = [];
+  for (const h of heaps) {
+    const proc = rec.processes.find((p) => p.pid === h.pid);
+    lines.push(`pid ${h.pid}${proc ? ` ${shortCommand(proc.command, 60)}` : ''}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}` +
+      (h.traces.length ? `, ${h.traces.length} allocation snapshot${h.traces.length === 1 ? '' : 's'}` : ''));
+    const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length)));
+    for (const c of h.censuses) {
+      const label = c.label || c.trigger;
+      const shown = label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth);
+      lines.push(`  ${formatClock(c.tMs)}  ${shown} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}`);
+    }
+    if (h.censuses.length === 1) {
+      const c = h.censuses[0]!;
+      lines.push('  largest types (one census: no growth to show):');
+      for (const [name, count, bytes] of c.rows.filter((r) => r[0] !== OTHER_ROW).slice(0, top)) lines.push(`    ${formatBytes(bytes).padStart(11)}  ${int(count).padStart(10)}  ${name}`);
+    }
+    for (const g of h.growth) lines.push(...growthLines(g, top));
+    if (h.growth.length >= 3) {
+      const first = h.censuses[0]!;
+      const last = h.censuses[h.censuses.length - 1]!;
+      lines.push(`  overall ${formatClock(first.tMs)} → ${formatClock(last.tMs)}:`);
+      const all = heapByProcess([first, last])[0]!.growth[0]!;
+      lines.push(...growthLines(all, top).slice(1));
+    }
+    lines.push(...traceLines(h.traces, top));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top: number): object {
+  return {
+    recording: file,
+    processes: heaps.map((h) => ({
+      pid: h.pid,
+      command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
+      censuses: h.censuses.map((c) => ({ tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, rows: c.rows.slice(0, top) })),
+      growth: h.growth.map((g) => ({
+        fromMs: g.from.tMs, toMs: g.to.tMs, objectsDelta: g.objectsDelta, totalBytesDelta: g.totalBytesDelta,
+        types: g.types.slice(0, top),
+      })),
+      traces: h.traces.map((t) => ({
+        tMs: t.tMs, label: t.label, trigger: t.trigger, tracedBytes: t.tracedBytes, rssBytes: t.rssBytes, nativeBytes: t.rssBytes - t.tracedBytes,
+        byGrowth: t.byGrowth.slice(0, top), bySize: t.bySize.slice(0, top), byPackage: t.byPackage,
+      })),
+    })),
+  };
+}
+
+// ------------------------------------------------------------------------------------ refs
+
+type RefsFormat = 'svg' | 'png' | 'dot';
+
+function outputFormat(file: string): RefsFormat {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  if (ext === 'svg' || ext === 'png' || ext === 'dot' || ext === 'gv') return ext === 'gv' ? 'dot' : ext;
+  throw new InputError(`-o ${file}: use a .svg, .png or .dot file`);
+}
+
+async function writeRefs(g: RefsGraph, file: string): Promise<void> {
+  const fmt = outputFormat(file);
+  const dot = refsToDot(g);
+  if (fmt === 'dot') {
+    writeFileAtomic(file, dot);
+    return;
+  }
+  // Loaded on use: Graphviz (WASM) and resvg (native) cost ~15 MB and 50 ms at start-up, which
+  // every other command, `run` above all, would otherwise pay.
+  const { dotToSvg, svgToPng } = await import('../agents/refs-render');
+  const svg = await dotToSvg(dot);
+  writeFileAtomic(file, fmt === 'svg' ? svg : svgToPng(svg));
+}
+
+/** "Leaky" matches "leaky.Leaky" or "__main__.Leaky" when it is the only type of that short name. */
+function resolveShortName(name: string, known: Iterable<string>): string | null {
+  const all = [...new Set(known)];
+  if (all.includes(name)) return name;
+  const hits = all.filter((k) => k.slice(k.lastIndexOf('.') + 1) === name);
+  return hits.length === 1 ? hits[0]! : null;
+}
+
+function unknownType(name: string, where: string, known: Iterable<string>, hint: string): InputError {
+  const close = closeNames(name, known);
+  return new InputError(`no objects of type "${name}" ${where}; ${close.length ? `close names: ${close.join(', ')}` : hint}`);
+}
+
+async function liveRefs(pid: number, typeName: string | null, samples: number, depth: number, timeoutMs: number): Promise<RefsGraph> {
+  const target = findAgentTarget(pid);
+  const ask = (t: string | null) => askHost<RefsResult>(target, { type: 'client-refs', pid, typeName: t, samples, maxDepth: depth }, timeoutMs);
+  try {
+    return { pid, ...(await ask(typeName)) };
+  } catch (e) {
+    if (typeName === null || !(e instanceof InputError) || /has ended|did not answer|cannot connect|no agent/.test(e.message)) throw e;
+    // The agent refused the name: find what it might have meant from a census of the same process.
+    const names = await censusTypeNames(target, timeoutMs);
+    const resolved = resolveShortName(typeName, names);
+    if (resolved && resolved !== typeName) return { pid, ...(await ask(resolved)) };
+    if (resolved === null) throw unknownType(typeName, `alive in pid ${pid}`, names, `memhunt snapshot ${pid} lists its types`);
+    throw e;
+  }
+}
+
+async function censusTypeNames(target: AgentTarget, timeoutMs: number): Promise<string[]> {
+  const c = await askHost<CensusResult>(target, { type: 'client-census', pid: target.pid, collect: false, top: 5000, label: 'memhunt refs: type names' }, timeoutMs);
+  return c.rows.map((r) => r[0]);
+}
+
+function recordedRefs(rec: MemoryRecording, file: string, typeName: string | null, pid: number | null): { graph: RefsGraph; others: RefsGraphEvent[] } {
+  const all = rec.events.filter((e): e is RefsGraphEvent => e.kind === 'refs' && (pid === null || e.pid === pid));
+  if (all.length === 0) {
+    throw new InputError(
+      `${file} has no back-reference graphs${pid !== null ? ` of pid ${pid}` : ''}: memhunt run records them with --heap-every (for the type that grows most) ` +
+        'and --on-threshold SIZE:snapshot; or ask a running process: memhunt refs <pid> --type NAME',
+    );
+  }
+  let chosen = all;
+  if (typeName !== null) {
+    const resolved = resolveShortName(typeName, all.map((e) => e.typeName));
+    chosen = all.filter((e) => e.typeName === resolved);
+    if (chosen.length === 0) {
+      const known = [...all.map((e) => e.typeName), ...rec.events.flatMap((e) => (e.kind === 'census' ? e.rows.map((r) => r[0]) : []))];
+      const recordedTypes = [...new Set(all.map((e) => e.typeName))];
+      throw unknownType(typeName, `among the back-reference graphs of ${file}`, known, `it has graphs of ${recordedTypes.join(', ')}`);
+    }
+  }
+  const last = chosen[chosen.length - 1]!;
+  return { graph: last, others: chosen.slice(0, -1) };
+}
+
+// ------------------------------------------------------------------------------------ register
+
+export function registerAgentCommands(program: Command): void {
+  program
+    .command('snapshot')
+    .summary('a heap census of a running Python process started by memhunt run')
+    .description(
+      'Ask the agent inside a running Python process (started by `memhunt run`, whose agent is on by\n' +
+        'default) for a heap census: live objects by type, count and total size, largest first. The\n' +
+        'census is also written to the run\'s recording (memhunt heap shows it with the others).',
+    )
+    .argument('<pid>', 'the Python process (any process of the run\'s tree)')
+    .option('--collect', 'run gc.collect() first (garbage cycles not yet collected are then not counted)')
+    .option('--top <n>', 'types to list', '25')
+    .option('--json', 'print the census as JSON')
+    .option('--timeout <duration>', 'how long to wait for the census', '120s')
+    .addHelpText('after', `
+Examples:
+  memhunt snapshot 4242                 the 25 largest types in pid 4242
+  memhunt snapshot 4242 --collect --top 50
+  memhunt snapshot $(pgrep -f train.py) --json | jq '.rows[:5]'
+
+A process that memhunt run did not start (or started with --no-agent) has no agent: memhunt
+says so and exits 2.`)
+    .action(async (pidText: string, flags: { collect?: boolean; top: string; json?: boolean; timeout: string }) => {
+      const pid = parsePid(pidText);
+      const top = parseCount(flags.top, '--top');
+      const timeoutMs = parseDuration(flags.timeout, '--timeout');
+      const target = findAgentTarget(pid);
+      const c = await askHost<CensusResult>(target, { type: 'client-census', pid, collect: flags.collect === true, top }, timeoutMs);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ pid, recording: target.recordingPath, ...c }, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(formatCensus(pid, c, top) + '\n');
+      if (target.recordingPath) process.stderr.write(`memhunt: recorded in ${target.recordingPath} (memhunt heap ${target.recordingPath})\n`);
+    });
+
+  program
+    .command('heap')
+    .summary('heap censuses of a recording and the growth between them, per process')
+    .description(
+      'The heap censuses of a recording (from --heap-every, --on-threshold SIZE:snapshot,\n' +
+        'memhunt snapshot <pid> and memhunt.snapshot() in the program) and, per process, the growth\n' +
+        'between consecutive ones: types that appeared, count and size deltas, largest growth first.\n' +
+        'With --trace-allocations also the allocation sites that grew (file:line and code), growth\n' +
+        'by package, and the native part (RSS − what Python\'s allocators traced).',
+    )
+    .argument('[recording]', 'file or index (default: the newest)')
+    .option('--pid <pid>', 'only this process')
+    .option('--top <n>', 'types and sites per step', '10')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+Examples:
+  memhunt run --heap-every 30s -o run.mh -- python3 train.py
+  memhunt heap run.mh                  censuses and growth per process
+  memhunt heap run.mh --pid 4242 --top 20
+  memhunt heap --json | jq '.processes[0].growth[-1].types[:3]'`)
+    .action(async (arg: string | undefined, flags: { pid?: string; top: string; json?: boolean }) => {
+      const file = arg ? resolveRecordingArg(arg) : newestRecording('.');
+      const top = parseCount(flags.top, '--top');
+      const pid = flags.pid === undefined ? null : parsePid(flags.pid);
+      const rec = await loadRecording(file);
+      for (const w of rec.warnings) process.stderr.write(`memhunt: ${file}: ${w}\n`);
+      const heaps = heapByProcess(rec.events).filter((h) => pid === null || h.pid === pid);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(heapJson(rec, file, heaps, top), null, 2) + '\n');
+        return;
+      }
+      if (heaps.length === 0) {
+        process.stdout.write(
+          `${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; record some with memhunt run --heap-every 30s ` +
+            '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)\n',
+        );
+        return;
+      }
+      process.stdout.write(formatHeap(rec, heaps, top));
+    });
+
+  program
+    .command('refs')
+    .summary('who keeps objects of a type alive: back-reference chains, as text, DOT, SVG or PNG')
+    .description(
+      'Back-references (as objgraph\'s show_backrefs): for sample objects of a type, the chains of\n' +
+        'referrers back to a root (a module global, a frame, a class), with the attribute names, dict\n' +
+        'keys and indexes that hold them. From a running process (a pid: asked through the run\'s\n' +
+        'agent, and recorded in its recording) or from a recording (the graphs memhunt run recorded\n' +
+        'with --heap-every and --on-threshold SIZE:snapshot). The chains are printed; -o also draws\n' +
+        'the graph (Graphviz layout, no system Graphviz needed).',
+    )
+    .argument('[recording-or-pid]', 'a pid (a running process started by memhunt run) or a recording (default: the newest)')
+    .option('-t, --type <name>', 'type name as a census shows it (DataFrame, dict, mymod.Record; a short name works when unique); default: for a pid, the type that grew most since its previous census; for a recording, the latest graph')
+    .option('-o, --output <file>', 'also write the graph: .svg, .png or .dot')
+    .option('--pid <pid>', 'with a recording: only graphs of this process')
+    .option('--samples <n>', 'live: sample objects to trace back', '3')
+    .option('--depth <n>', 'live: longest chain followed', '12')
+    .option('--timeout <duration>', 'live: how long to wait', '180s')
+    .addHelpText('after', `
+Examples:
+  memhunt refs 4242 --type DataFrame -o refs.svg     a running process: who holds its DataFrames
+  memhunt refs 4242 -o refs.png                      the type that grew most since its last census
+  memhunt refs run.mh --type Record -o refs.dot      from a recording (dot -Tpdf refs.dot works too)
+  memhunt refs                                       the latest graph of the newest recording
+
+An unknown type name is refused with the close names memhunt knows (exit 2).`)
+    .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string }) => {
+      if (flags.output) outputFormat(flags.output);
+      const typeName = flags.type?.trim() || null;
+      let graph: RefsGraph;
+      let source: string;
+      if (arg !== undefined && /^\d+$/.test(arg)) {
+        const pid = parsePid(arg);
+        graph = await liveRefs(pid, typeName, parseCount(flags.samples, '--samples', 100), parseCount(flags.depth, '--depth', 100), parseDuration(flags.timeout, '--timeout'));
+        source = `pid ${pid}`;
+      } else {
+        const file = arg ?? newestRecording('.');
+        const rec = await loadRecording(file);
+        const { graph: g, others } = recordedRefs(rec, file, typeName, flags.pid === undefined ? null : parsePid(flags.pid));
+        graph = g;
+        source = `${file}, pid ${g.pid} at ${formatClock((g as RefsGraphEvent).tMs)}${others.length ? ` (the latest of ${others.length + 1} graphs of ${g.typeName})` : ''}`;
+      }
+      process.stdout.write(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
+      for (const l of refsChains(graph)) process.stdout.write(`  ${l}\n`);
+      if (flags.output) {
+        await writeRefs(graph, flags.output);
+        process.stderr.write(`memhunt: wrote ${flags.output}\n`);
+      }
+    });
+
+  program
+    .command('python-path')
+    .summary('print the directory of the memhunt Python package (for PYTHONPATH outside memhunt run)')
+    .description(
+      'Print the directory that holds the `memhunt` Python package. Under memhunt run, `import memhunt`\n' +
+        'works with nothing installed; to run the same program without memhunt, put this directory on\n' +
+        'PYTHONPATH or in a .pth file: there every helper (section, snapshot, isolated) is a no-op that\n' +
+        'just calls through.',
+    )
+    .addHelpText('after', `
+Examples:
+  PYTHONPATH=$(memhunt python-path) python3 train.py
+  memhunt python-path > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/memhunt.pth"`)
+    .action(() => {
+      process.stdout.write(pythonRuntimeDirs().lib + '\n');
+    });
+}

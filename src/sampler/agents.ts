@@ -1,0 +1,381 @@
+/**
+ * The in-process agents of a `memhunt run`: the run's agent server (src/agents/server.ts), the
+ * environment that injects the agents, and everything they report turned into records:
+ *
+ *   agent hello            -> `agent`
+ *   section begin/end      -> `marker` with the agent's pid (so they become sections, as FIFO markers do)
+ *   snapshot event         -> `census` (+ `trace` when the program traces allocations)
+ *   census / trace / refs  -> `census` / `trace` / `refs` with their trigger
+ *   isolated event         -> `isolated`
+ *   agent-error, refusals, failed requests -> `note`
+ *
+ * Requests: --heap-every (a census of every agent, plus a trace snapshot with --trace-allocations,
+ * plus, once per type, the back-references of the type that grew most), --on-threshold
+ * SIZE:snapshot (the same at the crossing) and SIZE:break / --break-at (pdb in the Python process
+ * with the most RSS). A request that fails (the process ended mid-census, a timeout, the agent's
+ * error) becomes a note; nothing already recorded is lost and the run goes on.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { censusGrowth, pickGrowingType } from '../agents/heap';
+import type { AgentEvent, CensusResult, RefsResult, TraceSnapshotResult } from '../agents/protocol';
+import { agentEnvironment } from '../agents/runtime';
+import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
+import type { HeapCensusEvent } from '../model/recording';
+import { parseStatus } from '../procfs/process';
+import type { AgentTrigger, RecordingRecord } from '../recording/spec';
+import { roundMs, type RecordingWriter } from '../recording/writer';
+import { formatDuration } from '../units';
+
+export interface AgentSessionOptions {
+  /** --heap-every: a census of every agent this often; null = never. */
+  heapEveryMs: number | null;
+  /** --trace-allocations: agents start tracemalloc at start-up; trace snapshots go with each census. */
+  traceAllocations: boolean;
+  /** tracemalloc frames per traceback (1 = the allocating line only). */
+  traceFrames?: number;
+}
+
+/**
+ * Types kept per census. A census lists types largest first and sums the rest into "(other)";
+ * growth is exact only for listed types. 200 covers every type a leak hunt cares about (programs
+ * have a few hundred to a few thousand types, most of them tiny: classes, functions) for ~10 KB of
+ * recording per census.
+ */
+const CENSUS_TOP = 200;
+const TRACE_TOP = 25;
+const REFS_SAMPLES = 3;
+const REFS_DEPTH = 12;
+/**
+ * --trace-allocations without --heap-every: a trace snapshot (no census) of every agent this often,
+ * so the growth between snapshots says where memory is allocated. A snapshot pauses the program:
+ * tracemalloc.take_snapshot() + statistics('lineno') took 0.29 s + 2.2 s for a million live blocks
+ * (CPython 3.11, measured here), so every 30 s costs under 10% even on such a heap; --heap-every
+ * sets another period.
+ */
+export const TRACE_ONLY_EVERY_MS = 30_000;
+/**
+ * Longest Unix socket path: sun_path holds 108 bytes with the terminating NUL (Linux unix(7)).
+ * libuv (Node 20) silently cuts a longer path when it binds, which would create the socket
+ * somewhere else entirely, so a longer path is never handed to it.
+ */
+const MAX_SOCKET_PATH = 107;
+/** How long the end of a run waits for requests still in flight (the processes are usually gone). */
+const END_GRACE_MS = 3_000;
+
+export const PDB_WARNING =
+  'Objects you look at from pdb (p, pp, display, locals(), the "_" of the last result) stay referenced by the debugger ' +
+  'and look leaked in later censuses and in the memory curve; continue with "c" before you judge growth.';
+
+export class AgentSession {
+  private writer: RecordingWriter | null = null;
+  private now: () => number = () => 0;
+  private startWallMs = Date.now();
+  private pending: RecordingRecord[] = [];
+  private readonly busy = new Set<number>();
+  private readonly lastCensus = new Map<number, HeapCensusEvent>();
+  private readonly refsDone = new Map<number, Set<string>>();
+  private readonly errorsShown = new Set<number>();
+  private readonly work = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticks = 0;
+  private server!: AgentServer;
+  /** The socket's directory when it is not the session's (a long TMPDIR); removed at close. */
+  private ownDir: string | null = null;
+
+  private constructor(readonly options: AgentSessionOptions, private readonly notice: (text: string) => void, private readonly procRoot: string) {}
+
+  /**
+   * Starts the server on a socket in dir (the session's private 0700 directory), or in a private
+   * directory of its own under /tmp when that path is too long for a Unix socket.
+   */
+  static async start(dir: string, options: AgentSessionOptions, notice: (text: string) => void, procRoot = '/'): Promise<AgentSession> {
+    const s = new AgentSession(options, notice, procRoot);
+    let socketPath = path.join(dir, 'agent.sock');
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      s.ownDir = fs.mkdtempSync('/tmp/memhunt-');
+      fs.chmodSync(s.ownDir, 0o700);
+      socketPath = path.join(s.ownDir, 'agent.sock');
+    }
+    s.server = await AgentServer.listen(socketPath, {
+      agentConnected: (a) => s.connected(a),
+      event: (a, ev) => s.onEvent(a, ev),
+      clientResult: (a, req, result) => {
+        const t = s.tOf((result as CensusResult).wallMs);
+        if (req.type === 'client-census') s.recordCensus(a.pid, t, req.label || 'memhunt snapshot', 'client', result as CensusResult);
+        else s.recordRefs(a.pid, s.t(), 'client', result as RefsResult);
+      },
+      problem: (text, pid) => s.append({ type: 'note', t: s.t(), pid, text }),
+    });
+    return s;
+  }
+
+  get socketPath(): string {
+    return this.server.socketPath;
+  }
+
+  /** Variables to add to the target's environment. */
+  environment(base: NodeJS.ProcessEnv): Record<string, string> {
+    return agentEnvironment(base, this.server.socketPath, { trace: this.options.traceAllocations, traceFrames: this.options.traceFrames ?? 1 });
+  }
+
+  /** From now on records go to writer, with times from now(); records held so far are written at t = 0. */
+  attach(writer: RecordingWriter, now: () => number, startWallMs: number): void {
+    this.writer = writer;
+    this.now = now;
+    this.startWallMs = startWallMs;
+    for (const r of this.pending.splice(0)) writer.append(r);
+    const everyMs = this.options.heapEveryMs ?? (this.options.traceAllocations ? TRACE_ONLY_EVERY_MS : null);
+    if (everyMs !== null) {
+      this.timer = setInterval(() => this.everyTick(everyMs), everyMs);
+      this.timer.unref();
+    }
+  }
+
+  agents(): ConnectedAgent[] {
+    return this.server.agents();
+  }
+
+  /**
+   * A census of every connected agent (+ a trace snapshot when tracing, + the back-references of
+   * the type that grew most since its previous census, once per type), recorded. Resolves when
+   * every request has settled; failures are recorded as notes. Returns the pids asked.
+   */
+  snapshotAll(label: string, trigger: AgentTrigger): { pids: number[]; done: Promise<void> } {
+    const pids: number[] = [];
+    const all: Promise<void>[] = [];
+    for (const a of this.server.agents()) {
+      if (!has(a, 'census') || this.busy.has(a.pid)) continue;
+      pids.push(a.pid);
+      all.push(this.track(this.lookInto(a, label, trigger)));
+    }
+    return { pids, done: Promise.all(all).then(() => undefined) };
+  }
+
+  /** The agent (with the break feature) of the process with the most RSS now, or null. */
+  largestBreakable(): ConnectedAgent | null {
+    let best: ConnectedAgent | null = null;
+    let bestKiB = -1;
+    for (const a of this.server.agents()) {
+      if (!has(a, 'break')) continue;
+      const kib = rssKiB(a.pid, this.procRoot);
+      if (kib > bestKiB) {
+        bestKiB = kib;
+        best = a;
+      }
+    }
+    return best;
+  }
+
+  /** Asks pid's agent to enter pdb; resolves once it has (or with a note when it could not). */
+  breakInto(pid: number, reason: string): Promise<void> {
+    return this.track(
+      this.server.request<'break'>(pid, { type: 'break', reason }).then(
+        () => {
+          this.append({ type: 'note', t: this.t(), pid, text: `pid ${pid} entered pdb (${reason})` });
+        },
+        (e: AgentRequestError) => {
+          this.append({ type: 'note', t: this.t(), pid, text: `break failed: ${e.message}` });
+          this.notice(`could not break into pid ${pid}: ${e.message}`);
+        },
+      ),
+    );
+  }
+
+  /** Stops periodic censuses, waits a little for requests in flight, closes the server. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.server.settle(END_GRACE_MS);
+    await this.server.close();
+    await Promise.allSettled([...this.work]);
+    if (this.ownDir) fs.rmSync(this.ownDir, { recursive: true, force: true });
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private t(): number {
+    return roundMs(this.now());
+  }
+
+  /** Recording time of an agent's wall-clock time, kept within [0, now]: clocks may step. */
+  private tOf(wallMs: unknown): number {
+    const now = this.now();
+    if (typeof wallMs !== 'number' || !Number.isFinite(wallMs)) return roundMs(now);
+    return roundMs(Math.min(now, Math.max(0, wallMs - this.startWallMs)));
+  }
+
+  private append(r: RecordingRecord): void {
+    if (this.writer) this.writer.append(r);
+    else this.pending.push(r);
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.work.add(p);
+    void p.finally(() => this.work.delete(p));
+    return p;
+  }
+
+  private connected(a: ConnectedAgent): void {
+    this.append({ type: 'agent', t: this.t(), pid: a.pid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, protocol: a.protocol, features: a.features });
+  }
+
+  private onEvent(a: ConnectedAgent, ev: AgentEvent): void {
+    switch (ev.type) {
+      case 'section':
+        this.append({ type: 'marker', t: this.tOf(ev.wallMs), pid: a.pid, kind: ev.kind, label: ev.label });
+        break;
+      case 'snapshot': {
+        const t = this.tOf(ev.census.wallMs);
+        this.recordCensus(a.pid, t, ev.label, 'program', ev.census);
+        if (ev.trace) this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), ev.label, 'program', ev.trace);
+        break;
+      }
+      case 'isolated':
+        this.append({
+          type: 'isolated', t: this.t(), pid: a.pid, label: ev.label, childPid: ev.childPid, peakRssBytes: ev.peakRssBytes,
+          durationMs: ev.durationMs, ok: ev.ok,
+        });
+        break;
+      case 'agent-error':
+        this.append({ type: 'note', t: this.t(), pid: a.pid, text: `agent error: ${ev.message}` });
+        if (!this.errorsShown.has(a.pid)) {
+          this.errorsShown.add(a.pid);
+          this.notice(`the agent in pid ${a.pid} reported an error (the program goes on): ${ev.message.split('\n')[0]}`);
+        }
+        break;
+    }
+    this.writer?.flush();
+  }
+
+  private everyTick(everyMs: number): void {
+    this.ticks++;
+    const label = `every ${formatDuration(everyMs)} #${this.ticks}`;
+    if (this.options.heapEveryMs !== null) {
+      this.snapshotAll(label, 'every');
+      return;
+    }
+    // --trace-allocations alone: allocation sites only (no census, whose pause grows with the heap).
+    for (const a of this.server.agents()) {
+      if (!has(a, 'trace') || this.busy.has(a.pid)) continue;
+      this.busy.add(a.pid);
+      this.track(
+        this.server.request<'trace-snapshot'>(a.pid, { type: 'trace-snapshot', top: TRACE_TOP, label }).then(
+          (tr) => this.recordTrace(a.pid, this.tOf(tr.wallMs), label, 'every', tr),
+          (e) => this.failed(a.pid, 'trace-snapshot', label, e),
+        ).finally(() => {
+          this.busy.delete(a.pid);
+          this.writer?.flush();
+        }),
+      );
+    }
+  }
+
+  /** Census, trace snapshot and refs of one agent, one after the other (an agent answers one request at a time). */
+  private async lookInto(a: ConnectedAgent, label: string, trigger: AgentTrigger): Promise<void> {
+    const pid = a.pid;
+    this.busy.add(pid);
+    try {
+      const asked = this.t();
+      let census: CensusResult;
+      try {
+        census = await this.server.request<'census'>(pid, { type: 'census', collect: true, top: CENSUS_TOP, label });
+      } catch (e) {
+        this.failed(pid, 'census', label, e);
+        return;
+      }
+      const ev = this.recordCensus(pid, this.tOf(census.wallMs ?? this.startWallMs + asked), label, trigger, census);
+      if (this.options.traceAllocations && has(a, 'trace')) {
+        try {
+          const tr = await this.server.request<'trace-snapshot'>(pid, { type: 'trace-snapshot', top: TRACE_TOP, label });
+          this.recordTrace(pid, this.tOf(tr.wallMs), label, trigger, tr);
+        } catch (e) {
+          this.failed(pid, 'trace-snapshot', label, e);
+          if (isGone(e)) return;
+        }
+      }
+      const prev = this.lastCensus.get(pid);
+      this.lastCensus.set(pid, ev);
+      if (prev && has(a, 'refs')) {
+        const typeName = pickGrowingType(censusGrowth(prev, ev));
+        const done = this.refsDone.get(pid) ?? new Set<string>();
+        this.refsDone.set(pid, done);
+        if (typeName && !done.has(typeName)) {
+          done.add(typeName);
+          try {
+            const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
+            this.recordRefs(pid, this.t(), trigger, g);
+          } catch (e) {
+            this.failed(pid, `refs ${typeName}`, label, e);
+          }
+        }
+      }
+    } finally {
+      this.busy.delete(pid);
+      this.writer?.flush();
+    }
+  }
+
+  private failed(pid: number, what: string, label: string, e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.append({ type: 'note', t: this.t(), pid, text: `${what} (${label}) failed: ${msg}` });
+    // A process that ended between two censuses is normal at the end of a run; say nothing then.
+    if (!isGone(e)) this.notice(`${what} of pid ${pid} failed: ${msg}`);
+  }
+
+  private recordCensus(pid: number, t: number, label: string, trigger: AgentTrigger, c: CensusResult): HeapCensusEvent {
+    const rows = c.rows.map((r) => [String(r[0]), r[1], r[2]] as [string, number, number]);
+    const notes = Array.isArray(c.notes) ? c.notes.filter((n): n is string => typeof n === 'string') : [];
+    const durationMs = num(c.durationMs);
+    this.append({ type: 'census', t, pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes });
+    return { kind: 'census', tMs: t, pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes };
+  }
+
+  private recordTrace(pid: number, t: number, label: string, trigger: AgentTrigger, tr: TraceSnapshotResult): void {
+    const site = (s: TraceSnapshotResult['bySize'][number]) => ({
+      file: s.file, line: s.line, code: typeof s.code === 'string' ? s.code : '', package: typeof s.package === 'string' ? s.package : '',
+      bytes: s.bytes, count: num(s.count), bytesDelta: typeof s.bytesDelta === 'number' ? s.bytesDelta : null,
+    });
+    this.append({
+      type: 'trace', t, pid, label, trigger, tracedBytes: tr.tracedBytes, tracedPeakBytes: num(tr.tracedPeakBytes ?? tr.tracedBytes),
+      rssBytes: num(tr.rssBytes), durationMs: num(tr.durationMs), bySize: tr.bySize.map(site), byGrowth: tr.byGrowth.map(site),
+      byPackage: tr.byPackage.map((p) => ({ package: p.package, bytes: p.bytes, bytesDelta: typeof p.bytesDelta === 'number' ? p.bytesDelta : null })),
+    });
+  }
+
+  private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult): void {
+    const kinds = new Set(['sample', 'object', 'module', 'frame', 'class', 'global']);
+    this.append({
+      type: 'refs', t, pid, trigger, typeName: g.typeName, count: num(g.count), reachedRoot: g.reachedRoot === true,
+      nodes: g.nodes.map((n) => ({
+        id: n.id, type: n.type, label: typeof n.label === 'string' ? n.label : '',
+        kind: (kinds.has(n.kind) ? n.kind : 'object') as RefsResult['nodes'][number]['kind'], bytes: num(n.bytes),
+      })),
+      edges: g.edges.map((e) => ({ from: e.from, to: e.to, label: typeof e.label === 'string' ? e.label : '' })),
+    });
+    this.writer?.flush();
+  }
+}
+
+/** The process ended (or memhunt is ending): nothing more to ask it. */
+function isGone(e: unknown): boolean {
+  return e instanceof AgentRequestError && (e.reason === 'gone' || e.reason === 'closed' || e.reason === 'no-agent');
+}
+
+function has(a: ConnectedAgent, feature: string): boolean {
+  // An agent that lists no features is taken to have them all (features arrived with protocol 1).
+  return a.features.length === 0 || a.features.includes(feature);
+}
+
+function num(x: unknown): number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0;
+}
+
+function rssKiB(pid: number, root: string): number {
+  try {
+    return parseStatus(fs.readFileSync(path.join(root, 'proc', String(pid), 'status'), 'latin1')).rssKiB;
+  } catch {
+    return -1;
+  }
+}
+

@@ -13,7 +13,7 @@ import { CommandNotExecutableError, CommandNotFoundError, runCommand } from '../
 import { formatDuration, parseSize } from '../units';
 import { addLimitOptions, displayCommand, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
 import { EXIT } from './exit-codes';
-import { addRecordOptions, CliExitError, record, setExitCode, type RecordFlags } from './run';
+import { addAgentOptions, addRecordOptions, CliExitError, record, setExitCode, type RecordFlags } from './run';
 
 type CheckFlags = RecordFlags & LimitFlags & { junit?: string };
 
@@ -35,7 +35,7 @@ function ownCgroupLimitBytes(): number | null {
 
 export function registerCheckCommand(program: Command): void {
   const cmd = addLimitOptions(
-    addRecordOptions(
+    addAgentOptions(addRecordOptions(
       program
         .command('check')
         .summary('run a command and fail when it breaks a memory limit (a CI gate)')
@@ -51,7 +51,7 @@ export function registerCheckCommand(program: Command): void {
         .argument('<command...>', 'the command to run, after --')
         .option('--junit <file>', 'also write the results as JUnit XML (one test case per limit) for CI systems')
         .passThroughOptions(),
-    ),
+    )),
   );
   cmd.addHelpText(
     'after',

@@ -397,7 +397,8 @@ test('break without a terminal is refused and the program goes on', async () => 
 });
 
 test('Python-side tests (census against a brute-force reference, numpy)', async () => {
-  const pythons: Array<[string, string]> = [...PYTHONS, ['python3', 'python3']];
+  // python3 (pyenv 3.11) has numpy; Debian's /usr/bin/python3 has pandas when python3-pandas is installed.
+  const pythons: Array<[string, string]> = [...PYTHONS, ['python3', 'python3'], ...(fs.existsSync('/usr/bin/python3') ? [['debian', '/usr/bin/python3'] as [string, string]] : [])];
   await Promise.all(pythons.map(async ([name, python]) => {
     const p = run(python, ['-m', 'unittest', 'discover', '-s', path.join(REPO, 'runtimes', 'python', 'tests')], { ...cleanEnv(), PYTHONPATH: PYTHON_LIB_DIR }, REPO);
     assert.equal(await p.exit(), 0, `${name}: ${p.err()}`);

@@ -11,7 +11,7 @@ import { CLI, runCli, tempDir } from '../test-support';
 import { buildProgram } from './main';
 import { resolveRecordOptions } from './run';
 
-test('flags are typed data: run options parse without starting a process', () => {
+test('flags are typed data: run options parse without starting a process', async () => {
   const o = resolveRecordOptions({ interval: '10ms', metric: 'pss', limit: '2GiB', output: 'x.mh' });
   assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [], agent: { heapEveryMs: null, traceAllocations: false } });
   const a = resolveRecordOptions({ interval: '10ms', metric: 'rss', output: 'x.mh', heapEvery: '30s', traceAllocations: true, breakAt: '3GiB' });
@@ -24,7 +24,8 @@ test('flags are typed data: run options parse without starting a process', () =>
   assert.throws(() => resolveRecordOptions({ interval: '-5ms', metric: 'rss' }), /greater than zero/);
   assert.throws(() => resolveRecordOptions({ interval: '100us', metric: 'rss' }), /below 1ms/);
   assert.throws(() => resolveRecordOptions({ interval: '1s', metric: 'rss', limit: '12XB' }), /unknown unit/);
-  const names = buildProgram().commands.map((c) => c.name());
+  const names = (await buildProgram()).commands.map((c) => c.name());
+  assert.deepEqual((await buildProgram('plot')).commands.map((c) => c.name()), ['plot']);
   for (const n of ['run', 'attach', 'peak', 'list', 'clean', 'rm', 'export', 'summary', 'snapshot', 'heap', 'refs', 'python-path']) assert.ok(names.includes(n), n);
 });
 

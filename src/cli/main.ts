@@ -10,21 +10,35 @@ import { UnitError } from '../units';
 import { ModelError } from '../model/series';
 import { MEMHUNT_VERSION } from '../version';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
-import { registerRunCommands } from './run';
-import { registerFileCommands } from './file-commands';
-import { registerExportCommand } from './export';
-import { registerAnalyzeCommand } from './analyze';
-import { registerCheckCommand } from './check';
-import { registerDiffCommand } from './diff';
-import { registerPlotCommand } from './plot';
-import { registerAgentCommands } from './agent-commands';
 
-export function buildProgram(): Command {
+type Registrar = (program: Command) => void;
+
+/**
+ * Command groups, in the order --help lists them, each loaded only when needed: `memhunt run`
+ * then carries neither the renderers nor the analysis in its heap. (With every module loaded, an
+ * idle `run` at 100 ms spent ~0.3% of a core more, in V8's collector: BENCHMARKS.md §2.)
+ */
+const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> = [
+  [['run', 'attach'], async () => (await import('./run')).registerRunCommands],
+  [['list', 'peak', 'summary', 'clean', 'rm'], async () => (await import('./file-commands')).registerFileCommands],
+  [['export'], async () => (await import('./export')).registerExportCommand],
+  [['analyze'], async () => (await import('./analyze')).registerAnalyzeCommand],
+  [['check'], async () => (await import('./check')).registerCheckCommand],
+  [['diff'], async () => (await import('./diff')).registerDiffCommand],
+  [['plot'], async () => (await import('./plot')).registerPlotCommand],
+  [['snapshot', 'heap', 'refs', 'python-path'], async () => (await import('./agent-commands')).registerAgentCommands],
+];
+
+/**
+ * The program with the command group `argv[0]` names, or with every command (for --help, an
+ * unknown command's suggestions, or when `command` is undefined).
+ */
+export async function buildProgram(command?: string): Promise<Command> {
   const program = new Command('memhunt');
   program
     .description(
-      'Record, report and hunt down the memory of a command and its whole process tree,\n' +
-        'with the numbers a container is killed by (cgroup usage and limit).',
+      'Record, report and hunt down the memory of a command and its whole process tree, with the ' +
+        'numbers a container is killed by (cgroup usage and limit).',
     )
     .version(MEMHUNT_VERSION, '-V, --version')
     .enablePositionalOptions()
@@ -51,14 +65,8 @@ ${EXIT_CODES_HELP}
 Files: recordings are memhunt_YYYYMMDDhhmmss.mh in the current folder unless -o says otherwise;
 memory_profiler's mprofile_*.dat files are read wherever a recording is accepted.`,
     );
-  registerRunCommands(program);
-  registerFileCommands(program);
-  registerExportCommand(program);
-  registerAnalyzeCommand(program);
-  registerCheckCommand(program);
-  registerDiffCommand(program);
-  registerPlotCommand(program);
-  registerAgentCommands(program);
+  const group = COMMAND_GROUPS.find(([names]) => command !== undefined && names.includes(command));
+  for (const [, load] of group ? [group] : COMMAND_GROUPS) (await load())(program);
   return program;
 }
 
@@ -80,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`memhunt: ${process.platform} is not supported yet; memhunt reads Linux /proc and cgroup files\n`);
     return EXIT.USAGE;
   }
-  const program = buildProgram();
+  const program = await buildProgram(argv[0]);
   let exitCode = EXIT.OK as number;
   // Commander shares one output configuration between a program and its subcommands, so the
   // command an error belongs to is taken from argv: the first word, when it names a command.
@@ -101,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-      const msg = err.message.replace(/^error: /, '');
+      const msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       process.stderr.write(`memhunt${failedCommand}: ${msg} (see memhunt${failedCommand} --help)\n`);
       return EXIT.USAGE;
     }

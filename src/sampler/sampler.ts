@@ -61,6 +61,7 @@ const MIN_SCAN_MS = 10;
 const PSS_BUDGET = 0.05;
 const FLUSH_EVERY_MS = 1000;
 const MAX_CATCH_UP = 5;
+const COARSE_INTERVAL_MS = 20;
 const MAX_CATCH_UP_MS = 25;
 const CMD_RECHECK_MS = 2000;
 
@@ -127,6 +128,12 @@ export class Sampler {
 
   private schedule(): void {
     const delay = this.nextDue - performance.now();
+    // At 20 ms and more, a timer's ~1 ms lateness is under 5% of an interval: one plain timer per
+    // sample costs least (the default 100 ms runs for hours; BENCHMARKS.md §2).
+    if (this.opts.intervalMs >= COARSE_INTERVAL_MS) {
+      this.timer = delay > 0 ? setTimeout(this.tick, delay) : setImmediate(this.tick);
+      return;
+    }
     if (delay > 2) {
       this.timer = setTimeout(this.fine, delay - 1.5);
     } else {

@@ -158,6 +158,22 @@ class CensusTest(unittest.TestCase):
         self.assertGreaterEqual(rows['str'][1], 1000)
         del view, objs
 
+    def test_pandas_frames_are_sized_deep(self):
+        try:
+            import pandas as pd
+        except ImportError:
+            self.skipTest('pandas not installed')
+        frame = pd.DataFrame({'name': ['pandas-row-%d' % i for i in range(5000)], 'x': range(5000)})
+        deep = int(frame.memory_usage(deep=True).sum())
+        result, _ = _census.census(collect=False, top=None, caller_frame=sys._getframe())
+        rows = {r[0]: r for r in result['rows']}
+        name = [n for n in rows if n.endswith('.DataFrame')]
+        self.assertEqual(len(name), 1, name)
+        self.assertEqual(rows[name[0]][1], 1)
+        self.assertAlmostEqual(rows[name[0]][2], deep, delta=deep * 0.01)
+        self.assertTrue(any('pandas' in n and 'memory_usage(deep=True)' in n for n in result['notes']))
+        del frame
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -22,7 +22,7 @@ import _thread
 import os
 import sys
 
-from . import _util, _wire
+from . import _wire
 
 PROTOCOL = 1
 FEATURES = ['census', 'trace', 'refs', 'break', 'isolated', 'section', 'snapshot']

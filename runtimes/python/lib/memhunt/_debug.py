@@ -69,12 +69,15 @@ def request_break(reason, reply, main_ident):
         return
 
     _pending[:] = [p for p in _pending if not p[1].get('ran')]
+    pid = os.getpid()
     lock = threading.Lock()
     outcome = {'state': 'waiting'}  # -> 'entered' or 'cancelled', decided once under lock
     done = threading.Event()
 
     def in_main_thread(_arg):
         try:
+            if os.getpid() != pid:
+                return 0  # a fork child inherited the interpreter's queue of pending calls
             with lock:
                 if outcome['state'] != 'waiting':
                     return 0  # cancelled: the program goes on

@@ -27,10 +27,12 @@ const PYTHONS: Array<[string, string]> = (() => {
 const OLD_PYTHONS = [['3.6', pyenv('3.6.15')], ['3.7', pyenv('3.7.16')]].filter(([, p]) => fs.existsSync(p!)) as Array<[string, string]>;
 const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
 
-/** process.env without anything memhunt would set, so the tests do not depend on where they run. */
+/** process.env without anything memhunt (or a Python setup) would set, so the tests do not depend
+ * on where they run; no __pycache__ is written into the repository. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('MEMHUNT_') || k === 'PYTHONPATH' || k.startsWith('PYTHON')) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('MEMHUNT_') || k.startsWith('PYTHON')) delete env[k];
+  env.PYTHONDONTWRITEBYTECODE = '1';
   return env;
 }
 
@@ -371,6 +373,29 @@ test('break: the main thread enters pdb at its current line; p and c work; the w
       p.write('c\n');
       await p.line(/resumed after the debugger/);
       assert.equal(await p.exit(), 0, `${name}: ${p.out()}`);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
+test('requests never make the agent\'s thread import threading (3.9-3.12 would then hang at exit)', async () => {
+  const pythons = [...PYTHONS, ...(fs.existsSync(pyenv('3.12.1')) ? [['3.12', pyenv('3.12.1')] as [string, string]] : [])];
+  await Promise.all(pythons.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [path.join(AGENT_FIXTURES, 'quiet.py')], peer.pythonEnv(undefined, cleanEnv()));
+    try {
+      const pid = Number((await p.line(/^ready (\d+)$/m))[1]);
+      const agent = await peer.waitForAgent((h) => h.pid === pid);
+      await ok(agent, { type: 'census', collect: true, top: 5 });
+      await ok(agent, { type: 'trace-start', frames: 2 });
+      await ok(agent, { type: 'trace-snapshot', top: 5 });
+      await ok(agent, { type: 'refs', typeName: 'dict', samples: 1, maxDepth: 3 });
+      assert.equal((await agent.request({ type: 'break', reason: 'x' })).ok, false); // no terminal
+      p.write('\n');
+      await p.line(/^threading imported before: False; main thread right: True$/m);
+      assert.equal(await p.exit(), 0, `${name}: ${p.err()}`);
     } finally {
       p.child.kill('SIGKILL');
       await peer.close();

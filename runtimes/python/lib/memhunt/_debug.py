@@ -15,9 +15,9 @@ BREAK_TIMEOUT_S the request is cancelled and the reply says where the main threa
 stdin must be a terminal (memhunt passes its own): pdb reading a pipe or /dev/null would quit the
 program at the first end of file.
 """
+import _thread
 import os
 import sys
-import threading
 
 from . import _util
 
@@ -70,9 +70,17 @@ def request_break(reason, reply, main_ident):
 
     _pending[:] = [p for p in _pending if not p[1].get('ran')]
     pid = os.getpid()
-    lock = threading.Lock()
+    # _thread, not threading: a first `import threading` in this (non-main) thread would make it
+    # threading's "main thread" (3.8-3.12), and interpreter shutdown would wait for it forever.
+    lock = _thread.allocate_lock()
     outcome = {'state': 'waiting'}  # -> 'entered' or 'cancelled', decided once under lock
-    done = threading.Event()
+    done = _thread.allocate_lock()
+    done.acquire()  # released once pdb is about to start (or failed to)
+
+    def signal_done():
+        if not outcome.get('done'):
+            outcome['done'] = True
+            done.release()
 
     def in_main_thread(_arg):
         try:
@@ -87,6 +95,7 @@ def request_break(reason, reply, main_ident):
                 frame = frame.f_back
             if frame is None:
                 reply(False, error='the main thread has no Python frame to stop in')
+                signal_done()
                 return 0
             import pdb
             debugger = pdb.Pdb(skip=['memhunt', 'memhunt.*'])
@@ -96,14 +105,14 @@ def request_break(reason, reply, main_ident):
                 reason, WARNING))
             out.flush()
             reply(True, {})
-            done.set()
+            signal_done()
             debugger.set_trace(frame)
         except BaseException as e:
             try:
                 reply(False, error='could not start pdb: %s: %s' % (type(e).__name__, e))
             except Exception:
                 pass
-            done.set()
+            signal_done()
         finally:
             outcome['ran'] = True
         return 0
@@ -114,7 +123,7 @@ def request_break(reason, reply, main_ident):
         outcome['ran'] = True
         reply(False, error='the interpreter refused to schedule the break (its queue of pending calls is full)')
         return
-    if done.wait(BREAK_TIMEOUT_S):
+    if done.acquire(True, BREAK_TIMEOUT_S):
         return
     with lock:
         if outcome['state'] != 'waiting':

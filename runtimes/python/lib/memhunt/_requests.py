@@ -109,7 +109,10 @@ def _load_modules():
         return
     _loaded = True
     from . import _census, _refs, _trace, _debug  # noqa: F401
-    import difflib, threading, tracemalloc  # noqa: F401,E401
+    import difflib, tracemalloc  # noqa: F401,E401
+    # Never `import threading` here (nor anything that does): imported first by this thread, it
+    # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the
+    # program, and shutdown waiting forever for this thread on 3.9-3.12).
 
 
 def handle(conn, line):

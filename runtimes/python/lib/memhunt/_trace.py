@@ -11,7 +11,6 @@ the rest (malloc in C libraries) shows as rssBytes - tracedBytes.
 import linecache
 import os
 import sys
-import sysconfig
 import tracemalloc
 
 from . import _util
@@ -31,17 +30,13 @@ def start(frames):
 
 
 def _paths():
+    """The standard library's directories. Not from sysconfig: it imports threading on 3.12, and
+    this module is imported by the agent's thread (see _requests._load_modules)."""
     out = []
-    for key in ('stdlib', 'platstdlib'):
-        try:
-            p = sysconfig.get_paths().get(key)
-            if p:
-                out.append(os.path.realpath(p) + os.sep)
-                out.append(p.rstrip(os.sep) + os.sep)
-        except Exception:
-            pass
     try:
-        out.append(os.path.dirname(os.__file__) + os.sep)
+        std = os.path.dirname(os.__file__)
+        out.append(std + os.sep)
+        out.append(os.path.realpath(std) + os.sep)
     except Exception:
         pass
     return tuple(sorted(set(out), key=len, reverse=True))

@@ -331,6 +331,15 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
         case 'oom-kill':
           marks.push({ input, tMs: e.tMs, label: `OOM kill #${e.oomKills}`, kind: 'oom' });
           break;
+        case 'threshold':
+          marks.push({ input, tMs: e.tMs, label: `${fmtBytes(e.thresholdBytes)}: ${e.action}`, kind: 'mark' });
+          break;
+        case 'census':
+          // Every census of every process would crowd the chart; one mark per moment is enough.
+          if (!marks.some((m) => m.input === input && m.label === 'heap census' && Math.abs(m.tMs - e.tMs) < 1000)) {
+            marks.push({ input, tMs: e.tMs, label: 'heap census', kind: 'mark' });
+          }
+          break;
         default:
           break;
       }

@@ -18,6 +18,7 @@ export function registerFileCommands(program: Command): void {
     .command('list')
     .summary('list the recordings in this folder (index, file, start, size)')
     .description('List memhunt_*.mh and mprofile_*.dat recordings in the current folder, oldest first.\nThe index works wherever a recording is named: memhunt peak 3, memhunt rm 0.')
+    .addHelpText('after', '\nExamples:\n  memhunt list\n  memhunt peak 0          the oldest (index from memhunt list)\n  memhunt rm 0 1')
     .action(() => {
       const all = listRecordings('.');
       if (all.length === 0) {
@@ -37,6 +38,7 @@ export function registerFileCommands(program: Command): void {
     .description('Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does,\nfollowed by the per-process peaks with --processes.')
     .argument('[recordings...]', 'files or indexes from memhunt list')
     .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
+    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
@@ -57,6 +59,7 @@ export function registerFileCommands(program: Command): void {
     .command('summary')
     .summary('print the summary of a recording (peak, limit, end), as at the end of a run')
     .argument('[recording]', 'file or index (default: the newest)')
+    .addHelpText('after', '\nExamples:\n  memhunt summary\n  memhunt summary run.mh\n  memhunt summary 2                  index from memhunt list')
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
@@ -73,6 +76,7 @@ export function registerFileCommands(program: Command): void {
     .command('clean')
     .summary('delete every memhunt_*.mh recording in this folder')
     .option('--mprof', 'also delete memory_profiler\'s mprofile_*.dat files')
+    .addHelpText('after', '\nExamples:\n  memhunt clean                      memhunt_*.mh only\n  memhunt clean --mprof              and mprofile_*.dat')
     .action((flags: { mprof?: boolean }) => {
       const all = listRecordings('.', !!flags.mprof);
       for (const r of all) fs.rmSync(r.name);
@@ -84,6 +88,7 @@ export function registerFileCommands(program: Command): void {
     .summary('delete recordings by file name or index (from memhunt list)')
     .argument('<recordings...>')
     .option('-n, --dry-run', 'only print what would be removed')
+    .addHelpText('after', '\nExamples:\n  memhunt rm run.mh\n  memhunt rm 0 2                     indexes from memhunt list\n  memhunt rm -n 0                    show what would go')
     .action((args: string[], flags: { dryRun?: boolean }) => {
       // Resolve every index first: removing one must not shift the others.
       const files = args.map((a) => resolveRecordingArg(a));

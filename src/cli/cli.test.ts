@@ -320,3 +320,40 @@ test('other platforms get a clear "not supported"', async () => {
   }
   assert.match(writes.join(''), /darwin is not supported/);
 });
+
+test('Ctrl-C on a terminal reaches the target once, as without memhunt', async () => {
+  const dir = tempDir();
+  const script = path.join(dir, 'ki.py');
+  fs.writeFileSync(script, [
+    'import time',
+    'print("ready", flush=True)',
+    'try:',
+    '    time.sleep(30)',
+    'except KeyboardInterrupt:',
+    '    print("interrupted once", flush=True)',
+    '    time.sleep(0.5)',
+    '    print("clean exit", flush=True)',
+  ].join('\n'));
+  const cmd = `node '${CLI}' run -q --no-agent -o '${path.join(dir, 'ki.mh')}' -- python3 '${script}'; echo "rc=$?"`;
+  const text = await new Promise<string>((resolve) => {
+    const c = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let sent = false;
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // The terminal's interrupt character: the pty sends SIGINT to its foreground process group.
+      if (!sent && out.includes('ready')) {
+        sent = true;
+        setTimeout(() => c.stdin.write('\x03'), 300);
+      }
+    });
+    const guard = setTimeout(() => c.kill('SIGKILL'), 30_000);
+    c.on('close', () => {
+      clearTimeout(guard);
+      resolve(out);
+    });
+  });
+  assert.match(text, /interrupted once/);
+  assert.match(text, /clean exit/, `the program's own clean-up was not interrupted a second time: ${text}`);
+  assert.match(text, /rc=0/);
+});

@@ -195,3 +195,22 @@ export function readSmapsRollup(pid: number, root = '/'): SmapsRollup | null {
     swapKiB: f('Swap'),
   };
 }
+
+/**
+ * True when this process is in the foreground process group of a controlling terminal (fields
+ * pgrp, tty_nr and tpgid of /proc/self/stat). Then Ctrl-C and a hang-up reach every process of
+ * that group from the terminal itself.
+ */
+export function inTerminalForeground(root = '/'): boolean {
+  try {
+    const text = fs.readFileSync(path.join(root, 'proc', 'self', 'stat'), 'latin1');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // rest[0] is field 3 (state): pgrp = field 5, tty_nr = field 7, tpgid = field 8.
+    const pgrp = Number(rest[2]);
+    const ttyNr = Number(rest[4]);
+    const tpgid = Number(rest[5]);
+    return ttyNr !== 0 && tpgid > 0 && tpgid === pgrp;
+  } catch {
+    return false;
+  }
+}

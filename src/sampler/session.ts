@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { findMemoryCgroup, CgroupReader, containerIdFromCgroupPath, type CgroupLocation } from '../procfs/cgroup';
-import { readCmdline, readStat, readUid } from '../procfs/process';
+import { inTerminalForeground, readCmdline, readStat, readUid } from '../procfs/process';
 import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_VERSION, type EndRecord, type HeaderRecord } from '../recording/spec';
 import { RecordingWriter, roundMs } from '../recording/writer';
 import { MEMHUNT_VERSION } from '../version';
@@ -183,6 +183,10 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   agents?.attach(w, () => s.now(), startWallMs);
 
   const forward = (sig: NodeJS.Signals) => {
+    // Ctrl-C (and a terminal hang-up) already reached the target: it is in our process group, the
+    // terminal's foreground group. Sending it again would interrupt the program's own clean-up
+    // (Python: a second KeyboardInterrupt inside `except KeyboardInterrupt:`).
+    if ((sig === 'SIGINT' || sig === 'SIGHUP') && inTerminalForeground()) return;
     try {
       process.kill(pid, sig);
     } catch {

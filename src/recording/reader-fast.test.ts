@@ -54,6 +54,42 @@ test('fast sample parsing equals JSON.parse, with odd numbers, nulls, long lines
   assert.equal(lean.processes[1]!.anon.tMs.length, 0);
 });
 
+test('the tree total is the sum of the rows of each sample, whether one process stays alone or others come and go', async () => {
+  // One process throughout (its total shares the process's columns), one joined late, one that
+  // starts with an empty tree, one replaced by another pid, and one whose first line is a slow-path line.
+  const shapes: Array<(i: number) => number[][]> = [
+    () => [[1, 0, 0, 0, 0, 0]],
+    (i) => (i < 300 ? [[1, 0, 0, 0, 0, 0]] : [[1, 0, 0, 0, 0, 0], [2, 7, 0, 0, 0, 7]]),
+    (i) => (i < 5 ? [] : [[1, 0, 0, 0, 0, 0]]),
+    (i) => (i < 400 ? [[1, 0, 0, 0, 0, 0]] : [[3, 0, 0, 0, 0, 0]]),
+    (i) => (i === 700 ? [[1, 0, 0, 0, 0, 0], [2, 1, 0, 0, 0, 1]] : [[1, 0, 0, 0, 0, 0]]),
+  ];
+  for (const [k, shape] of shapes.entries()) {
+    const file = path.join(tempDir(), `shape${k}.mh`);
+    const w = new RecordingWriter(file, header);
+    const expectT: number[] = [];
+    const expectV: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const rows = shape(i).map((r) => [r[0]!, 1000 + ((i * 37 + r[0]! * 11) % 500) + r[1]!, 0, 0, 0, 2000]);
+      const t = i * 10;
+      if (i === 0 && k === 4) w.append({ type: 's', p: rows, t }); // other key order: the JSON.parse path
+      else w.append({ type: 's', t, p: rows });
+      expectT.push(t);
+      expectV.push(rows.reduce((a, r) => a + r[1]! * 1024, 0));
+    }
+    w.append({ type: 'end', t: 10_000, reason: 'exited', code: 0, signal: null, samples: 1000 });
+    w.close();
+    for (const splits of [true, false]) {
+      const rec = await readMemhuntRecording(file, { splits });
+      assert.deepEqual([...rec.total.tMs], expectT, `shape ${k}: times`);
+      assert.deepEqual([...rec.total.values], expectV, `shape ${k}: values`);
+      const p1 = rec.processes.find((p) => p.pid === 1)!;
+      if (k === 0) assert.equal(rec.total, p1.rss, 'one process throughout: the total is its rss');
+      else assert.notEqual(rec.total.values, p1.rss.values, `shape ${k}: the total has its own columns`);
+    }
+  }
+});
+
 test('lines the fast path does not know go through JSON.parse: exponents, spaces, other key order, bad values', async () => {
   const dir = tempDir();
   const file = path.join(dir, 'odd.mh');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildChart, shortCommand } from './chart';
 import { envelope, envelopePoints } from './downsample';
-import { fitText, textWidth } from './fonts';
+import { FONT_STACK, fitText, textWidth } from './fonts';
 import { decodeLevel, pageData, renderHtml, scriptSafeJson } from './html';
 import { escapeXml } from './layout';
 import { renderPng, rasterise } from './png';
@@ -218,6 +218,33 @@ test('strings from a recording are escaped in SVG and HTML; the SVG stays valid 
   assert.doesNotMatch(term, /[\x00-\x09\x0b-\x1f\x7f]/);
   assert.match(term, /\ufffd\[31mred\ufffd/);
   assert.equal(escapeXml('a"b\'c&d'), 'a&quot;b&#39;c&amp;d');
+});
+
+test('PNG text: the cut font draws Latin, Cyrillic, Armenian; a script it lacks (Arabic) still comes from the full DejaVu Sans', () => {
+  const ink = (text: string) => {
+    const { svg } = renderSvg(buildChart([{ rec: syntheticRecording({ samples: 50, processes: 1, command: ['python3', text] }), name: 'x.mh' }]));
+    const out = rasterise(svg, { keepPixels: true });
+    // Dark pixels in the title row (top 30 px, left half): the title is the command line.
+    let dark = 0;
+    for (let y = 4; y < 30; y++) {
+      for (let x = 0; x < out.width / 2; x++) if (out.pixels[(y * out.width + x) * 4]! < 128) dark++;
+    }
+    return dark;
+  };
+  const base = ink('');
+  assert.ok(ink('train.py') > base + 50, 'Latin letters are drawn');
+  assert.ok(ink('\u0531\u0532\u0533\u0534\u0535\u0536') > base + 50, 'Armenian letters are drawn');
+  assert.ok(ink('\u0416\u03a9\u2192\u25be') > base + 30, 'Cyrillic, Greek and symbols are drawn');
+  // Not in the cut: from the full font (in regular weight: resvg's fallback ignores the weight).
+  const line = (text: string) => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40" font-family="${escapeXml(FONT_STACK)}"><text x="5" y="30" font-size="24">${text}</text></svg>`;
+    const out = rasterise(svg, { keepPixels: true });
+    let dark = 0;
+    for (let i = 0; i < out.pixels.length; i += 4) if (out.pixels[i]! < 128) dark++;
+    return dark;
+  };
+  assert.ok(line('\u0627\u0644\u0639\u0631\u0628\u064a\u0629') > 150, 'Arabic letters are drawn');
+  assert.ok(line('abc') > 150, 'and Latin ones in the same kind of SVG');
 });
 
 test('layout: long runs, many sections and marks: labels never overlap', () => {

@@ -1,5 +1,5 @@
 // Benchmark: `memhunt plot` against `mprof plot` on the same data, in the same run.
-//   node bench/plot.mjs [--rounds 3] [--samples 1000000] [--big 10000000] [--no-big] [--no-browser]
+//   node bench/plot.mjs [--rounds 3] [--samples 1000000] [--processes 1,4] [--big 10000000] [--no-big] [--no-browser]
 // Data: a synthetic training-job recording (model load, a sawtooth of batches, a slow leak, one
 // 1-sample spike), written with memhunt's own RecordingWriter as `memhunt run` writes it (one gzip
 // member per 100 samples = per second at 10 ms), then exported with `memhunt export --format mprof`
@@ -22,6 +22,7 @@ const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Numbe
 const ROUNDS = opt('--rounds', 3);
 const SAMPLES = opt('--samples', 1_000_000);
 const BIG = argv.includes('--no-big') ? 0 : opt('--big', 10_000_000);
+const SHAPES = (argv.includes('--processes') ? argv[argv.indexOf('--processes') + 1] : '1,4').split(',').map(Number);
 const BROWSER = !argv.includes('--no-browser') && fs.existsSync('/usr/bin/chromium');
 const TIME = '/usr/bin/time';
 
@@ -89,7 +90,7 @@ console.log(`plot: ${ROUNDS} rounds x (memhunt, mprof) on ${SAMPLES.toLocaleStri
 
 const results = { machine: info, rounds: ROUNDS, samples: SAMPLES, shapes: [], big: null, html: null };
 const files = [];
-for (const procs of [1, 4]) {
+for (const procs of SHAPES) {
   const mh = path.join(OUT_DIR, `plot-${procs}p.mh`);
   const dat = path.join(OUT_DIR, `plot-${procs}p.dat`);
   files.push(mh, dat);

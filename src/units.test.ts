@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, formatDuration, formatRate, parseDuration, parsePercent, parseRate, parseSize, UnitError } from './units';
+import { formatBytes, formatCount, formatDuration, formatRate, parseDuration, parsePercent, parseRate, parseSize, UnitError } from './units';
 
 test('parseSize reads binary and decimal units', () => {
   assert.equal(parseSize('512MiB'), 512 * 1024 ** 2);
@@ -81,4 +81,10 @@ test('formatRate prints bytes per minute, signed on request', () => {
   assert.equal(formatRate(5 * 1024 ** 2, true), '+5.00 MiB/min');
   assert.equal(formatRate(-512 * 1024, true), '-512 KiB/min');
   assert.equal(formatRate(0, true), '0 B/min');
+});
+
+test('formatCount groups thousands as en-US does', () => {
+  for (const n of [0, 7, 999, 1000, 12345, 1_000_000, 987_654_321, -4321, 2.6]) {
+    assert.equal(formatCount(n), Math.round(n).toLocaleString('en-US'), String(n));
+  }
 });

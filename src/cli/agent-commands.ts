@@ -15,7 +15,7 @@ import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import type { AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
-import { formatBytes, formatClock, formatDuration, parseDuration } from '../units';
+import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { shortCommand } from './output';
@@ -30,7 +30,7 @@ function parseCount(text: string, what: string, max = 100_000): number {
   return Number(text);
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const int = formatCount;
 const signedInt = (n: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${int(Math.abs(n))}`;
 const signedBytes = (n: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${formatBytes(Math.abs(n))}`;
 

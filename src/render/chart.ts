@@ -11,6 +11,7 @@ import { summarize, type RunSummary } from '../analysis/summary';
 import type { MemoryRecording, ProcessTrack } from '../model/recording';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
+import { formatCount } from '../units';
 
 export interface PlotInput {
   rec: MemoryRecording;
@@ -368,7 +369,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       limitText,
       end.long,
       `${rec.processes.length} process${rec.processes.length === 1 ? '' : 'es'}`,
-      `${s.samples.toLocaleString('en-US')} samples`,
+      `${formatCount(s.samples)} samples`,
     ];
     summary.push(prefix + parts.join(' · '));
   });

@@ -22,6 +22,7 @@ import type { Chart } from './chart';
 import { LIMIT_COLOR } from './chart';
 import { escapeXml } from './layout';
 import { TICK_FUNCTIONS, fmtClock as clock } from './ticks';
+import { formatCount } from '../units';
 
 /** Data of the pyramid, as characters of base64 in the page: keeps a 1 M-sample report under 5 MB. */
 export const DATA_BUDGET_CHARS = 3_800_000;
@@ -193,7 +194,7 @@ ${warnings}
 <div class="toolbar"><button id="zoom-in" title="zoom in (+)">+</button><button id="zoom-out" title="zoom out (−)">−</button><button id="pan-left" title="pan left (←)">◀</button><button id="pan-right" title="pan right (→)">▶</button><button id="reset" title="whole run (0 or double-click)">whole run</button><span>drag or wheel to zoom · shift+drag to pan · click a legend entry to hide or show it</span><span class="range" id="range"></span></div>
 <div id="chart"><noscript>This report needs JavaScript for its chart; the summary above has the numbers.</noscript></div>
 ${events}
-<footer>memhunt ${esc(opts.version ?? '')} · ${esc(chart.sampleCount.toLocaleString('en-US'))} samples · ${data.levels.length} zoom level${data.levels.length === 1 ? '' : 's'}</footer>
+<footer>memhunt ${esc(opts.version ?? '')} · ${esc(formatCount(chart.sampleCount))} samples · ${data.levels.length} zoom level${data.levels.length === 1 ? '' : 's'}</footer>
 <script type="application/json" id="memhunt-data">${scriptSafeJson(data)}</script>
 <script>${js.replace(/<\/script/gi, '<\\/script')}</script>
 <script>

@@ -11,7 +11,7 @@ import { FONT_STACK, fitText, textWidth } from './fonts';
 import { decodeLevel, pageData, renderHtml, scriptSafeJson } from './html';
 import { escapeXml } from './layout';
 import { renderPng, rasterise } from './png';
-import { renderSvg } from './svg';
+import { clipSegment, renderSvg } from './svg';
 import { renderTerminal } from './term';
 import { syntheticRecording } from './testkit';
 import { byteTicks, timeTicks } from './ticks';
@@ -271,4 +271,15 @@ test('layout: long runs, many sections and marks: labels never overlap', () => {
     }
   }
   assert.match(svg, /section \(\d+ not labelled\)/);
+});
+
+test('lines over the plot are kept inside it by their coordinates (no clip-path: resvg makes each a full-size layer)', () => {
+  const box = { x0: 10, y0: 10, x1: 110, y1: 60 };
+  assert.deepEqual(clipSegment(20, 20, 100, 50, box), [20, 20, 100, 50], 'inside: unchanged');
+  assert.deepEqual(clipSegment(0, 35, 120, 35, box), [10, 35, 110, 35], 'cut at both sides');
+  assert.deepEqual(clipSegment(10, 60, 110, -40, box), [10, 60, 60, 10], 'a steep trend leaves through the top');
+  assert.equal(clipSegment(0, 0, 5, 100, box), null, 'outside');
+  const rec = syntheticRecording({ samples: 5000, processes: 3, sections: 6, limitBytes: 64 * 1024 * 1024, end: 'limit' });
+  const { svg } = renderSvg(buildChart([{ rec, name: 'x.mh' }], { trend: true }));
+  assert.doesNotMatch(svg, /clip-path|<clipPath/);
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempDir } from '../test-support';
-import { RecordingAssembler, expectedSamples, findSplit, readMemhuntRecording } from './reader';
+import { RecordingAssembler, expectedSamples, readMemhuntRecording } from './reader';
 import type { HeaderRecord, RecordingRecord } from './spec';
 import { RecordingWriter } from './writer';
 
@@ -133,94 +133,4 @@ test('the sample count read from the end of the file sizes the columns; a wrong 
     assert.deepEqual([...r.total.values], [...exact.total.values], `hint ${hint}`);
     assert.deepEqual([...r.processes[0]!.rss.tMs], [...exact.processes[0]!.rss.tMs]);
   }
-});
-
-/** A recording with every kind of state that crosses the middle of the file. */
-function writeBusy(file: string, n: number, opts: { soloPid?: (i: number) => number } = {}): void {
-  const w = new RecordingWriter(file, { ...header, fields: { p: ['pid', 'rssKiB', 'anonKiB', 'fileKiB', 'shmemKiB', 'hwmKiB'], c: ['usageKiB', 'workingSetKiB', 'peakKiB', 'limitKiB'], pss: ['pid', 'pssKiB', 'ussKiB'] } });
-  w.append({ type: 'proc', t: 0, pid: 1, ppid: 0, cmd: ['python3', 'train.py'] });
-  for (let i = 0; i < n; i++) {
-    const t = i * 10;
-    let rows: number[][];
-    if (opts.soloPid) {
-      rows = [[opts.soloPid(i), 1000 + (i % 97), 900, 100, 0, 1100]];
-    } else {
-      rows = [[1, 1000 + (i % 97), 900, 100, 0, 1100 + (i % 5)]];
-      if (i > n * 0.3 && i < n * 0.8) rows.push([2, 500 + (i % 13), 400, 100, 0, 600]);
-      if (i > n * 0.6) rows.push([3, 70, 60, 10, 0, 70]);
-    }
-    if (i === Math.floor(n * 0.3) + 1) w.append({ type: 'proc', t, pid: 2, ppid: 1, cmd: ['worker', '2'] });
-    if (i === Math.floor(n * 0.8)) w.append({ type: 'exit', t, pid: 2, code: 0, signal: null });
-    w.append({ type: 's', t, p: rows, c: [5000 + i, 4000, i % 3 === 0 ? null : 6000, 0] });
-    if (i % 50 === 0) w.append({ type: 'pss', t, everyMs: 500, p: rows.map((r) => [r[0]!, r[1]! - 10, r[1]! - 20]) });
-    if (i === Math.floor(n * 0.2)) w.append({ type: 'marker', t, pid: 1, kind: 'begin', label: 'epoch 1' });
-    if (i === Math.floor(n * 0.7)) w.append({ type: 'marker', t, pid: 1, kind: 'end', label: 'epoch 1' });
-    if (i === Math.floor(n * 0.55)) w.append({ type: 'cglimit', t, limitBytes: 2 * 1024 ** 3 });
-    if (i % 500 === 250) w.append({ type: 'marker', t, pid: null, kind: 'mark', label: `m${i}` });
-    if (i % 100 === 99) w.flush();
-  }
-  w.append({ type: 'end', t: n * 10, reason: 'exited', code: 0, signal: null, samples: n });
-  w.close();
-}
-
-test('a big file read as two halves at once gives exactly what one pass gives, cut, damaged or whole', async () => {
-  const dir = tempDir();
-  const both = async (file: string, what: string) => {
-    for (const splits of [true, false]) {
-      let one: unknown;
-      let two: unknown;
-      try {
-        one = await readMemhuntRecording(file, { splits, splitMinBytes: 0 });
-      } catch (e) {
-        one = `throws ${(e as Error).message}`;
-      }
-      try {
-        two = await readMemhuntRecording(file, { splits, splitMinBytes: 1 });
-      } catch (e) {
-        two = `throws ${(e as Error).message}`;
-      }
-      assert.deepEqual(two, one, `${what} (splits: ${splits})`);
-    }
-  };
-  const busy = path.join(dir, 'busy.mh');
-  writeBusy(busy, 6000);
-  assert.ok(findSplit(busy, 1), 'the file is cut in two for reading');
-  await both(busy, 'processes that come and go, sections across the middle, PSS, cgroup');
-  const busyRec = await readMemhuntRecording(busy, { splitMinBytes: 1 });
-  assert.equal(busyRec.processes.length, 3);
-  assert.equal(busyRec.total.tMs.length, 6000);
-  assert.ok(busyRec.events.some((e) => e.kind === 'section' && e.label === 'epoch 1' && e.endMs !== null), 'the section that spans the middle is closed');
-
-  const solo = path.join(dir, 'solo.mh');
-  writeBusy(solo, 6000, { soloPid: () => 1 });
-  await both(solo, 'one process throughout');
-  const soloRec = await readMemhuntRecording(solo, { splitMinBytes: 1 });
-  assert.equal(soloRec.total, soloRec.processes[0]!.rss, 'one process: the total still shares its columns');
-  const swap = path.join(dir, 'swap.mh');
-  writeBusy(swap, 6000, { soloPid: (i) => (i < 4000 ? 1 : 7) });
-  await both(swap, 'one process, replaced by another in the second half');
-  const early = path.join(dir, 'early.mh');
-  writeBusy(early, 6000, { soloPid: (i) => (i < 1000 ? 1 : 7) });
-  await both(early, 'one process, replaced by another in the first half');
-
-  // Cut anywhere in the second half (memhunt killed), or damaged in either half.
-  const bytes = fs.readFileSync(busy);
-  const split = findSplit(busy, 1)!.at;
-  for (const cutAt of [split + 1, split + 10, split + 5000, bytes.length - 3000, bytes.length - 1]) {
-    const f = path.join(dir, `cut-${cutAt}.mh`);
-    fs.writeFileSync(f, bytes.subarray(0, cutAt));
-    await both(f, `cut at byte ${cutAt} of ${bytes.length}`);
-  }
-  for (const at of [Math.floor(split / 2), split + 20, Math.floor((split + bytes.length) / 2)]) {
-    const f = path.join(dir, `damaged-${at}.mh`);
-    const copy = Buffer.from(bytes);
-    for (let k = 0; k < 64; k++) copy[at + k] = copy[at + k]! ^ 0x5a;
-    fs.writeFileSync(f, copy);
-    await both(f, `damaged at byte ${at}`);
-  }
-  // Recompressed as one member (zcat | gzip): nothing to cut, read in one pass.
-  const single = path.join(dir, 'single.mh');
-  fs.writeFileSync(single, zlib.gzipSync(zlib.gunzipSync(bytes)));
-  assert.equal(findSplit(single, 1), null);
-  await both(single, 'one gzip member');
 });

@@ -37,37 +37,46 @@ export function envelope(s: Series, t0: number, t1: number, columns: number): En
   const max = new Float64Array(cols).fill(NaN);
   const minFirst = new Uint8Array(cols);
   const count = new Uint32Array(cols);
-  const minAt = new Float64Array(cols);
-  const maxAt = new Float64Array(cols);
   const span = t1 - t0;
   const scale = span > 0 ? cols / span : 0;
   const tArr = s.tMs;
   const vArr = s.values;
   const n = tArr.length;
-  for (let i = lowerBound(tArr, t0); i < n; i++) {
+  // One column's run of samples at a time, its min and max in locals. A sample belongs to column
+  // floor((t - t0) * scale) (the last column also takes t1); `(t - t0) * scale < c + 1` is the
+  // same test without the floor, so samples land exactly where a per-sample floor puts them.
+  let i = lowerBound(tArr, t0);
+  while (i < n) {
     const t = tArr[i]!;
     if (t > t1) break;
     let c = Math.floor((t - t0) * scale);
     if (c >= cols) c = cols - 1;
-    const v = vArr[i]!;
-    if (count[c] === 0) {
-      min[c] = v;
-      max[c] = v;
-      minAt[c] = i;
-      maxAt[c] = i;
-    } else {
-      if (v < min[c]!) {
-        min[c] = v;
-        minAt[c] = i;
-      }
-      if (v > max[c]!) {
-        max[c] = v;
-        maxAt[c] = i;
+    const limit = c === cols - 1 ? Infinity : c + 1;
+    let lo = vArr[i]!;
+    let hi = lo;
+    let loAt = i;
+    let hiAt = i;
+    let k = i + 1;
+    for (; k < n; k++) {
+      const tk = tArr[k]!;
+      if (tk > t1 || (tk - t0) * scale >= limit) break;
+      const v = vArr[k]!;
+      if (v < lo) {
+        lo = v;
+        loAt = k;
+      } else if (v > hi) {
+        hi = v;
+        hiAt = k;
       }
     }
-    count[c]!++;
+    if (count[c] === 0) {
+      min[c] = lo;
+      max[c] = hi;
+      minFirst[c] = loAt <= hiAt ? 1 : 0;
+    }
+    count[c] = count[c]! + (k - i);
+    i = k;
   }
-  for (let c = 0; c < cols; c++) minFirst[c] = minAt[c]! <= maxAt[c]! ? 1 : 0;
   return { columns: cols, min, max, minFirst, count };
 }
 

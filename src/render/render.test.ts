@@ -283,3 +283,45 @@ test('lines over the plot are kept inside it by their coordinates (no clip-path:
   const { svg } = renderSvg(buildChart([{ rec, name: 'x.mh' }], { trend: true }));
   assert.doesNotMatch(svg, /clip-path|<clipPath/);
 });
+
+test('envelope equals a per-sample min/max on random series, windows and column counts', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let round = 0; round < 40; round++) {
+    const n = 1 + Math.floor(rnd() * 3000);
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
+    let at = rnd() * 100;
+    for (let i = 0; i < n; i++) {
+      at += rnd() < 0.1 ? 0 : rnd() * 10; // repeated times too
+      t[i] = at;
+      v[i] = Math.floor(rnd() * 50); // ties
+    }
+    const t0 = rnd() < 0.5 ? 0 : t[Math.floor(rnd() * n)]!;
+    const t1 = rnd() < 0.5 ? t[n - 1]! : t0 + rnd() * (t[n - 1]! - t0);
+    const cols = 1 + Math.floor(rnd() * 400);
+    const env = envelope({ tMs: t, values: v }, t0, t1, cols);
+    const span = t1 - t0;
+    const scale = span > 0 ? cols / span : 0;
+    const min = new Array<number>(cols).fill(NaN);
+    const max = new Array<number>(cols).fill(NaN);
+    const minAt = new Array<number>(cols).fill(0);
+    const maxAt = new Array<number>(cols).fill(0);
+    const count = new Array<number>(cols).fill(0);
+    for (let i = 0; i < n; i++) {
+      if (t[i]! < t0 || t[i]! > t1) continue;
+      const c = Math.min(cols - 1, Math.floor((t[i]! - t0) * scale));
+      if (count[c] === 0 || v[i]! < min[c]!) [min[c], minAt[c]] = [v[i]!, i];
+      if (count[c] === 0 || v[i]! > max[c]!) [max[c], maxAt[c]] = [v[i]!, i];
+      count[c]!++;
+    }
+    for (let c = 0; c < cols; c++) {
+      const what = `round ${round}, column ${c} of ${cols}`;
+      assert.equal(env.count[c], count[c], what);
+      if (count[c] === 0) continue;
+      assert.equal(env.min[c], min[c], what);
+      assert.equal(env.max[c], max[c], what);
+      assert.equal(env.minFirst[c], minAt[c]! <= maxAt[c]! ? 1 : 0, what);
+    }
+  }
+});

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { InputError } from '../errors';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { parseSize, formatBytes } from '../units';
-import { PDB_WARNING, type AgentSession } from './agents';
+import type { AgentSession } from './agents';
 
 export type ThresholdActionName = 'mark' | 'stop' | 'kill' | 'exec' | 'snapshot' | 'break';
 
@@ -160,9 +160,10 @@ export class ThresholdActions {
     const who = `pid ${target.pid} (${target.argv.join(' ') || target.executable})`;
     c.writer.append({ ...base, pids: [target.pid], note: `pdb requested in ${who}` });
     c.notice(
+      // The warning about what the debugger keeps alive is printed by the agent, right above the
+      // (Pdb) prompt, where it is seen even with -q.
       `${crossed}: stopping ${who}, the Python process with the most memory, in pdb at the line it is running.\n` +
-        `  Type "c" to continue, "q" to quit the program. memhunt keeps recording meanwhile.\n` +
-        `  Warning: ${PDB_WARNING}`,
+        `  Type "c" to continue, "q" to quit the program. memhunt keeps recording meanwhile.`,
     );
     this.keep(c.agents.breakInto(target.pid, `memhunt: memory reached ${formatBytes(bytes)}`));
   }

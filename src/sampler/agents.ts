@@ -63,10 +63,6 @@ const MAX_SOCKET_PATH = 107;
 /** How long the end of a run waits for requests still in flight (the processes are usually gone). */
 const END_GRACE_MS = 3_000;
 
-export const PDB_WARNING =
-  'Objects you look at from pdb (p, pp, display, locals(), the "_" of the last result) stay referenced by the debugger ' +
-  'and look leaked in later censuses and in the memory curve; continue with "c" before you judge growth.';
-
 export class AgentSession {
   private writer: RecordingWriter | null = null;
   private now: () => number = () => 0;

@@ -24,9 +24,9 @@ from . import _util
 #: How long the main thread may take to reach Python code before the break is cancelled.
 BREAK_TIMEOUT_S = 10.0
 
-WARNING = ('memhunt: objects you touch from the debugger stay referenced (pdb keeps frames, '
-           'the last value in `_`, and tracebacks) and can look leaked in later censuses; '
-           '`c` continues the program.')
+WARNING = ('memhunt: warning: objects you look at from pdb (p, pp, display, locals(), the `_` of the '
+           'last result, tracebacks) stay referenced by the debugger and look leaked in later '
+           'censuses and in the memory curve; continue with `c` before you judge growth.')
 
 #: [callback, outcome]: a ctypes callback must stay alive until the interpreter has called it and
 #: it has returned (freeing it while it runs frees the code it returns through); a cancelled one

@@ -142,15 +142,17 @@ export function registerPlotCommand(program: Command): void {
         for (const f of files) if (path.resolve(f) === path.resolve(out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
       }
       const format = out !== undefined ? outputFormat(out) : null;
-      // Reading starts first: decompression runs in the thread pool, and the chart code and the
-      // font metrics load while the main thread waits for it. resvg's native module loads after
-      // the data is in: loaded during reading it adds ~12 MB to the peak RSS (1 M samples).
-      // The renderers load only here, so other commands start faster.
+      // Reading starts first: decompression runs in the thread pool, and the chart code, the
+      // font metrics and (for a PNG) resvg's native module load while the main thread waits for
+      // it (~10 ms of a 0.35 s plot of 1 M samples; resvg adds ~12 MB, well within the memory
+      // target since the reader stopped keeping dead chunks). The renderers load only here, so
+      // other commands start faster.
       const reading = files.map((f) => loadForPlot(f));
       for (const r of reading) r.catch(() => {}); // awaited below, in order
       const { buildChart } = await import('../render/chart');
       const { textWidth } = await import('../render/fonts');
       textWidth('0', 12);
+      if (format === 'png') (await import('../render/png')).loadRasteriser();
       const inputs: PlotInput[] = [];
       for (let i = 0; i < files.length; i++) {
         const rec = await reading[i]!;

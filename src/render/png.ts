@@ -48,6 +48,11 @@ function resvgClass(): typeof ResvgClass {
   return resvg;
 }
 
+/** Loads resvg's native module now (a caller with time to spare, e.g. while reading). */
+export function loadRasteriser(): void {
+  resvgClass();
+}
+
 /** The chart SVG's font list, as rasterised: the cut family first (fonts.ts, PNG_FONT_FAMILY). */
 const SVG_FONT_ATTR = `font-family="${escapeXml(FONT_STACK)}"`;
 const PNG_FONT_ATTR = `font-family="${escapeXml(`'${PNG_FONT_FAMILY}', ${FONT_STACK}`)}"`;

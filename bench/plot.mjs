@@ -178,7 +178,6 @@ if (BIG > 0) {
   const runs = [];
   for (let r = 0; r < Math.min(2, ROUNDS); r++) runs.push(timed(process.execPath, [MEMHUNT, 'plot', mh, '-o', out]));
   results.big = { samples: BIG, mhBytes: fs.statSync(mh).size, wallS: median(runs.map((x) => x.wallS)), peakRssMiB: Math.max(...runs.map((x) => x.peakRssMiB)), runs };
-  // The reader's columnar arrays for this recording: tree total + one process's RSS, t and value, 8 bytes each.
   // One process: its times and RSS, 8 bytes each (the tree total shares them).
   results.big.columnsMiB = (BIG * 2 * 8) / MiB;
   console.log(`PNG of ${BIG.toLocaleString('en-US')} samples: ${fmt(results.big.wallS)} s, peak RSS ${fmt(results.big.peakRssMiB, 0)} MiB (the columns themselves: ${fmt(results.big.columnsMiB, 0)} MiB)`);

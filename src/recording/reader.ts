@@ -637,7 +637,10 @@ function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
   };
 
   return new Promise<PumpResult>((resolve) => {
-    const input = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+    // 256 KiB of compressed input at a time: a bigger chunk outlives the collections of
+    // collectDeadChunks while it is decompressed, is promoted, and then stays until a full
+    // collection (10 M samples: 50 MB more peak memory with 1 MiB chunks).
+    const input = fs.createReadStream(filePath, { highWaterMark: 256 * 1024 });
     const gunzip = zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: 1024 * 1024 });
     let settled = false;
     const done = (r: Partial<PumpResult>) => {

@@ -77,8 +77,14 @@ export class RecordingAssembler {
   private total: SeriesBuilder;
   private sole: TrackBuilder | null | undefined = undefined;
   private soleSamples = 0;
-  /** Capacity for the first process's columns (usually the root, alive for the whole run); 0 = grow. */
-  private firstTrackCapacity: number;
+  /**
+   * Capacity for the columns of the processes there from the start (the root and the workers it
+   * starts at once, usually alive for the whole run): the sample count, so they never double and
+   * copy. Capacity never written costs no memory (its pages are never touched). Later processes,
+   * and more than PRESIZED_TRACKS, grow from 64. 0 = no count known.
+   */
+  private startCapacity: number;
+  private presized = 0;
   private totalPss = new SeriesBuilder('tree PSS');
   private cg: { usage: SeriesBuilder; ws: SeriesBuilder; peak: SeriesBuilder; limit: SeriesBuilder } | null = null;
   private events: RecordingEvent[] = [];
@@ -92,15 +98,16 @@ export class RecordingAssembler {
     const expected = opts.expectedSamples ?? 0;
     const sized = expected > 0 && expected < 2 ** 31 ? expected + 1 : 0;
     this.total = new SeriesBuilder('tree total', sized || 1024);
-    this.firstTrackCapacity = sized;
+    this.startCapacity = sized;
   }
 
   private track(pid: number, tMs: number): TrackBuilder {
     let tr = this.tracks.get(pid);
     if (!tr) {
       const name = `pid ${pid}`;
-      const cap = this.firstTrackCapacity || 64;
-      this.firstTrackCapacity = 0;
+      const atStart = this.presized < PRESIZED_TRACKS && (this.presized === 0 || this.noSampleYet());
+      const cap = atStart && this.startCapacity ? this.startCapacity : 64;
+      if (atStart) this.presized++;
       tr = {
         pid, ppid: 0, command: [], firstSeenMs: tMs, exitMs: null, exitCode: null, exitSignal: null,
         rss: new SeriesBuilder(`${name} rss`, cap), anon: new SeriesBuilder(`${name} anon`, this.splits ? cap : 64),
@@ -387,6 +394,11 @@ export class RecordingAssembler {
     return i;
   }
 
+  /** True until the first sample's rows are all added (its tracks count as there from the start). */
+  private noSampleYet(): boolean {
+    return this.sole === undefined && this.total.length === 0;
+  }
+
   /** Adds a sample's total; `only` is the track of its one row (null for 0 or several rows). */
   private pushTotal(tMs: number, sum: number, only: TrackBuilder | null): void {
     if (this.sole !== null) {
@@ -518,7 +530,6 @@ function eventTime(e: RecordingEvent): number {
   return e.kind === 'section' ? e.startMs : e.tMs;
 }
 
-/** Reads a memhunt recording file. Throws InputError for missing/foreign files, CorruptRecordingError for a broken header. */
 /**
  * The number of samples of a finished recording, from its `end` record, read from the file's last
  * gzip member without decompressing the rest (~1 ms); null for a file without an end (cut, or
@@ -556,6 +567,9 @@ export function expectedSamples(filePath: string): number | null {
 }
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
+
+/** At most this many processes get columns sized for the whole run up front (see startCapacity). */
+const PRESIZED_TRACKS = 8;
 
 /** Reads a memhunt recording file. Throws InputError for missing/foreign files, CorruptRecordingError for a broken header. */
 export async function readMemhuntRecording(filePath: string, opts: ReadOptions = {}): Promise<MemoryRecording> {

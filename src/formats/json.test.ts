@@ -43,6 +43,38 @@ describe('JSON', () => {
     assert.deepEqual(plain(back), plain({ ...rec, meta: { ...rec.meta, source: 'json' } }));
   });
 
+  it('threshold, action and agent events (censuses, allocation sites, reference graphs) come back whole', () => {
+    const rec = sampleRecording();
+    rec.events.push(
+      { kind: 'threshold', tMs: 200, bytes: 60 * 2 ** 20, thresholdBytes: 50 * 2 ** 20, action: 'exec', command: 'echo hi', note: null },
+      { kind: 'action-output', tMs: 210, command: 'echo hi', exitCode: 0, exitSignal: null, output: 'hi\n' },
+      { kind: 'note', tMs: 215, text: 'entered pdb', pid: 100 },
+      { kind: 'agent', tMs: 5, pid: 100, runtime: 'python', runtimeVersion: '3.11.2', features: ['census', 'trace', 'refs', 'break'] },
+      {
+        kind: 'census', tMs: 220, pid: 100, label: 'after epoch 1', trigger: 'program', collected: true, objects: 1234, totalBytes: 99_000,
+        rows: [['dict', 400, 50_000], ['str', 800, 49_000], ['(other)', 34, 0]], durationMs: 12.5, notes: ['numpy arrays sized by nbytes'],
+      },
+      {
+        kind: 'trace', tMs: 230, pid: 100, label: '', trigger: 'threshold', tracedBytes: 5e6, tracedPeakBytes: 6e6, rssBytes: 9e6, durationMs: 40,
+        bySize: [{ file: 'train.py', line: 12, code: 'cache.append(x)', package: '', bytes: 4e6, count: 10, bytesDelta: null }],
+        byGrowth: [{ file: 'train.py', line: 12, code: 'cache.append(x)', package: '', bytes: 4e6, count: 10, bytesDelta: 1e6 }],
+        byPackage: [{ package: 'numpy', bytes: 1e6, bytesDelta: null }],
+      },
+      {
+        kind: 'refs', tMs: 240, pid: 100, trigger: 'client', typeName: 'Leaky', count: 3, reachedRoot: true,
+        nodes: [{ id: 'a', type: 'Leaky', label: 'Leaky', kind: 'sample', bytes: 48 }, { id: 'b', type: 'module', label: 'leaky', kind: 'module', bytes: 0 }],
+        edges: [{ from: 'b', to: 'a', label: 'CACHE' }],
+      },
+      { kind: 'isolated', tMs: 260, pid: 100, label: 'build_index', childPid: 101, peakRssBytes: 7e7, durationMs: 800, ok: true },
+    );
+    const back = readJson(writeJson(rec))!;
+    assert.deepEqual(back.warnings, []);
+    assert.deepEqual(plain(back), plain({ ...rec, meta: { ...rec.meta, source: 'json' } }));
+    const doc = JSON.parse(writeJson(rec)) as { events: Array<Record<string, unknown>> };
+    (doc.events.find((e) => e.kind === 'census')!.rows as unknown[]).push(['int']);
+    assert.throws(() => readJson(JSON.stringify(doc)), /rows\[3\] should be \[type, count, bytes\]/);
+  });
+
   it('skips events of unknown kinds with a warning (a later memhunt may add some)', () => {
     const doc = JSON.parse(writeJson(sampleRecording())) as { events: unknown[] };
     doc.events.push({ kind: 'gc-cycle', tMs: 1 });

@@ -11,7 +11,10 @@
  */
 import { CorruptRecordingError } from '../errors';
 import type {
+  AgentTrigger,
+  AllocationSite,
   CgroupMeta,
+  HeapCensusRow,
   CgroupSeries,
   MemoryMetric,
   MemoryRecording,
@@ -19,6 +22,7 @@ import type {
   RecordingEnd,
   RecordingEvent,
   RecordingMeta,
+  RefsGraphNode,
 } from '../model/recording';
 import { ModelError, SeriesBuilder, type Series } from '../model/series';
 
@@ -127,6 +131,11 @@ export function writeJson(rec: MemoryRecording): string {
 /** Checks one JSON value against the shape the model needs; messages name the path ("processes[2].rss.tMs"). */
 class Checker {
   constructor(private readonly path: string, private readonly value: unknown) {}
+
+  /** The path of this value in the document, for messages. */
+  get where(): string {
+    return this.path || 'the document';
+  }
 
   private fail(expected: string): never {
     const got = this.value === null ? 'null' : Array.isArray(this.value) ? 'an array' : typeof this.value;
@@ -288,11 +297,124 @@ function readEvent(c: Checker): RecordingEvent | null {
       };
     case 'oom-kill':
       return { kind, tMs: c.at('tMs').number(), oomKills: c.at('oomKills').number() };
-    case 'note':
-      return { kind, tMs: c.at('tMs').number(), text: c.at('text').string() };
+    case 'note': {
+      const e: RecordingEvent = { kind, tMs: c.at('tMs').number(), text: c.at('text').string() };
+      if (!c.at('pid').isNull()) e.pid = c.at('pid').number();
+      return e;
+    }
+    case 'threshold':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        bytes: c.at('bytes').number(),
+        thresholdBytes: c.at('thresholdBytes').number(),
+        action: c.at('action').oneOf(THRESHOLD_ACTIONS),
+        command: c.at('command').stringOrNull(),
+        note: c.at('note').stringOrNull(),
+      };
+    case 'action-output':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        command: c.at('command').string(),
+        exitCode: c.at('exitCode').numberOrNull(),
+        exitSignal: c.at('exitSignal').stringOrNull(),
+        output: c.at('output').string(),
+      };
+    case 'agent':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        pid: c.at('pid').number(),
+        runtime: c.at('runtime').oneOf(['python', 'node'] as const),
+        runtimeVersion: c.at('runtimeVersion').string(),
+        features: c.at('features').strings(),
+      };
+    case 'census':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        pid: c.at('pid').number(),
+        label: c.at('label').string(),
+        trigger: c.at('trigger').oneOf(TRIGGERS),
+        collected: c.at('collected').boolean(),
+        objects: c.at('objects').number(),
+        totalBytes: c.at('totalBytes').number(),
+        rows: c.at('rows').items().map((r): HeapCensusRow => {
+          const [name, count, bytes] = r.items();
+          if (!name || !count || !bytes) throw new CorruptRecordingError(`memhunt JSON: ${r.where} should be [type, count, bytes]`);
+          return [name.string(), count.number(), bytes.number()];
+        }),
+        durationMs: c.at('durationMs').number(),
+        notes: c.at('notes').strings(),
+      };
+    case 'trace':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        pid: c.at('pid').number(),
+        label: c.at('label').string(),
+        trigger: c.at('trigger').oneOf(TRIGGERS),
+        tracedBytes: c.at('tracedBytes').number(),
+        tracedPeakBytes: c.at('tracedPeakBytes').number(),
+        rssBytes: c.at('rssBytes').number(),
+        durationMs: c.at('durationMs').number(),
+        bySize: c.at('bySize').items().map(readSite),
+        byGrowth: c.at('byGrowth').items().map(readSite),
+        byPackage: c.at('byPackage').items().map((p) => ({
+          package: p.at('package').string(),
+          bytes: p.at('bytes').number(),
+          bytesDelta: p.at('bytesDelta').numberOrNull(),
+        })),
+      };
+    case 'refs':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        pid: c.at('pid').number(),
+        trigger: c.at('trigger').oneOf(TRIGGERS),
+        typeName: c.at('typeName').string(),
+        count: c.at('count').number(),
+        reachedRoot: c.at('reachedRoot').boolean(),
+        nodes: c.at('nodes').items().map((n) => ({
+          id: n.at('id').string(),
+          type: n.at('type').string(),
+          label: n.at('label').string(),
+          kind: n.at('kind').oneOf(REF_NODE_KINDS),
+          bytes: n.at('bytes').number(),
+        })),
+        edges: c.at('edges').items().map((e) => ({ from: e.at('from').string(), to: e.at('to').string(), label: e.at('label').string() })),
+      };
+    case 'isolated':
+      return {
+        kind,
+        tMs: c.at('tMs').number(),
+        pid: c.at('pid').number(),
+        label: c.at('label').string(),
+        childPid: c.at('childPid').number(),
+        peakRssBytes: c.at('peakRssBytes').number(),
+        durationMs: c.at('durationMs').number(),
+        ok: c.at('ok').boolean(),
+      };
     default:
       return null;
   }
+}
+
+const THRESHOLD_ACTIONS = ['mark', 'stop', 'kill', 'exec', 'snapshot', 'break'] as const;
+const TRIGGERS: readonly AgentTrigger[] = ['every', 'threshold', 'client', 'program'];
+const REF_NODE_KINDS: ReadonlyArray<RefsGraphNode['kind']> = ['sample', 'object', 'module', 'frame', 'class', 'global'];
+
+function readSite(c: Checker): AllocationSite {
+  return {
+    file: c.at('file').string(),
+    line: c.at('line').number(),
+    code: c.at('code').string(),
+    package: c.at('package').string(),
+    bytes: c.at('bytes').number(),
+    count: c.at('count').number(),
+    bytesDelta: c.at('bytesDelta').numberOrNull(),
+  };
 }
 
 function readEnd(c: Checker): RecordingEnd | null {

@@ -154,7 +154,7 @@ class State(object):
     """What the agent remembers between requests: the previous census and trace snapshot."""
     # Kept packed (see _util.pack_counts): a dict of strings here would be growth in the next census.
     prev_counts = None    # {type name: count} of the previous census
-    prev_sites = None     # {"file\0line": bytes} of the previous trace snapshot
+    prev_sites = None     # {"file\x1fline": bytes} of the previous trace snapshot
     prev_packages = None  # {package: bytes} of the previous trace snapshot
 
 

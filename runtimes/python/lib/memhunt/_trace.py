@@ -139,7 +139,7 @@ def snapshot(top, state):
     rows = []
     for st in stats:
         frame = st.traceback[0]
-        sites['%s\0%d' % (frame.filename, frame.lineno)] = st.size
+        sites['%s\x1f%d' % (frame.filename, frame.lineno)] = st.size
         pkg = package_of(frame.filename, main_file, cache)
         by_package[pkg] = by_package.get(pkg, 0) + st.size
         rows.append((frame.filename, frame.lineno, st.size, st.count, pkg))
@@ -152,7 +152,7 @@ def snapshot(top, state):
             code = _getline(filename, lineno).strip()[:200]
         except Exception:
             pass
-        delta = None if prev is None else size - prev.get('%s\0%d' % (filename, lineno), 0)
+        delta = None if prev is None else size - prev.get('%s\x1f%d' % (filename, lineno), 0)
         return {'file': filename, 'line': lineno, 'code': code, 'package': pkg,
                 'bytes': size, 'count': count, 'bytesDelta': delta}
 
@@ -164,7 +164,7 @@ def snapshot(top, state):
     if prev is not None:
         growth = []
         for r in rows:
-            d = r[2] - prev.get('%s\0%d' % (r[0], r[1]), 0)
+            d = r[2] - prev.get('%s\x1f%d' % (r[0], r[1]), 0)
             if d > 0:
                 growth.append((d, r))
         growth.sort(key=lambda x: -x[0])

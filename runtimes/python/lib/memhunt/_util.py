@@ -185,10 +185,13 @@ def thread_frames(exclude_ident, caller_frame=None):
 
 def pack_counts(counts):
     """{name: int} as two objects (one str, one array) instead of a dict of many strings: what the
-    agent remembers between censuses must not show up as growth in the next census."""
+    agent remembers between censuses must not show up as growth in the next census.
+
+    Names are joined with NUL, so a name must not contain one (allocation sites are keyed
+    "file<US>line" for that reason): a NUL in a name is replaced, and that name is not found again."""
     from array import array
     names = list(counts)
-    return ('\0'.join(names), array('q', [counts[n] for n in names]))
+    return ('\0'.join(n.replace('\0', '\ufffd') for n in names), array('q', [counts[n] for n in names]))
 
 
 def unpack_counts(packed):

@@ -1,4 +1,5 @@
 """Allocation sites: growth is measured against the previous snapshot, whoever asked for it."""
+import os
 import tracemalloc
 import unittest
 
@@ -47,6 +48,22 @@ class TraceGrowthTest(unittest.TestCase):
         self.assertEqual(fourth['bytesDelta'], fourth['bytes'] - third['bytes'])
         self.assertGreater(fourth['bytesDelta'], 5000 * 100)
         self.assertLess(fourth['bytesDelta'], fourth['bytes'] // 2)
+
+    def test_line_stats_equal_the_public_filter_and_statistics(self):
+        import json
+        grow(3000)
+        junk = [json.dumps({'k': i}) for i in range(2000)]  # a stdlib file's lines too
+        from memhunt import _util
+        packed = [_util.pack_counts({'a%d' % i: i}) for i in range(500)]  # the agent's own: excluded
+        snap = tracemalloc.take_snapshot()
+        fast = _trace._line_stats(snap)
+        slow = [(st.traceback[0].filename, st.traceback[0].lineno, st.size, st.count)
+                for st in snap.filter_traces(_trace._filters()).statistics('lineno')]
+        self.assertEqual(sorted(fast), sorted(slow))
+        self.assertEqual([r[2] for r in fast], sorted((r[2] for r in fast), reverse=True), 'largest first')
+        self.assertTrue(any(r[0] == __file__ for r in fast))
+        self.assertFalse(any('memhunt' + os.sep + '_util' in r[0] for r in fast), 'the agent leaves itself out')
+        del junk, packed
 
 
 if __name__ == '__main__':

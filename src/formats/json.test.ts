@@ -55,7 +55,7 @@ describe('JSON', () => {
         rows: [['dict', 400, 50_000], ['str', 800, 49_000], ['(other)', 34, 0]], durationMs: 12.5, notes: ['numpy arrays sized by nbytes'],
       },
       {
-        kind: 'trace', tMs: 230, pid: 100, label: '', trigger: 'threshold', tracedBytes: 5e6, tracedPeakBytes: 6e6, rssBytes: 9e6, durationMs: 40,
+        kind: 'trace', tMs: 230, pid: 100, label: '', trigger: 'threshold', tracedBytes: 5e6, tracedPeakBytes: 6e6, rssBytes: 9e6, tracemallocBytes: 1e6, durationMs: 40,
         bySize: [{ file: 'train.py', line: 12, code: 'cache.append(x)', package: '', bytes: 4e6, count: 10, bytesDelta: null }],
         byGrowth: [{ file: 'train.py', line: 12, code: 'cache.append(x)', package: '', bytes: 4e6, count: 10, bytesDelta: 1e6 }],
         byPackage: [{ package: 'numpy', bytes: 1e6, bytesDelta: null }],

@@ -358,6 +358,7 @@ function readEvent(c: Checker): RecordingEvent | null {
         tracedBytes: c.at('tracedBytes').number(),
         tracedPeakBytes: c.at('tracedPeakBytes').number(),
         rssBytes: c.at('rssBytes').number(),
+        tracemallocBytes: c.at('tracemallocBytes').numberOrNull() ?? 0,
         durationMs: c.at('durationMs').number(),
         bySize: c.at('bySize').items().map(readSite),
         byGrowth: c.at('byGrowth').items().map(readSite),

@@ -166,8 +166,10 @@ export interface AllocationSitesEvent {
   trigger: AgentTrigger;
   tracedBytes: number;
   tracedPeakBytes: number;
-  /** RSS then; rssBytes - tracedBytes is the native part Python's allocators did not see. */
+  /** RSS then; rssBytes - tracedBytes - tracemallocBytes is the native part Python's allocators did not see. */
   rssBytes: number;
+  /** tracemalloc's own memory (a trace per live block, so it grows with a Python leak); 0 when not recorded. */
+  tracemallocBytes: number;
   durationMs: number;
   bySize: AllocationSite[];
   byGrowth: AllocationSite[];

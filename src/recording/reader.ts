@@ -220,7 +220,7 @@ export class RecordingAssembler {
       case 'trace':
         this.events.push({
           kind: 'trace', tMs: rec.t, pid: rec.pid, label: rec.label ?? '', trigger: rec.trigger, tracedBytes: rec.tracedBytes,
-          tracedPeakBytes: rec.tracedPeakBytes ?? rec.tracedBytes, rssBytes: rec.rssBytes, durationMs: rec.durationMs ?? 0,
+          tracedPeakBytes: rec.tracedPeakBytes ?? rec.tracedBytes, rssBytes: rec.rssBytes, tracemallocBytes: rec.tracemallocBytes ?? 0, durationMs: rec.durationMs ?? 0,
           bySize: rec.bySize ?? [], byGrowth: rec.byGrowth ?? [], byPackage: rec.byPackage ?? [],
         });
         break;

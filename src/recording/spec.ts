@@ -226,8 +226,10 @@ export interface TraceRecord {
   /** What Python's allocators hold now, and their peak since tracing started. */
   tracedBytes: number;
   tracedPeakBytes: number;
-  /** The process's RSS then: rssBytes - tracedBytes is memory Python did not allocate (native). */
+  /** The process's RSS then: rssBytes - tracedBytes - tracemallocBytes is memory Python did not allocate (native). */
   rssBytes: number;
+  /** tracemalloc's own memory then (its traces, which grow with the live blocks); absent in older recordings. */
+  tracemallocBytes?: number;
   durationMs: number;
   bySize: AllocationSiteRecord[];
   byGrowth: AllocationSiteRecord[];

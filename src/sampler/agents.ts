@@ -334,7 +334,7 @@ export class AgentSession {
     });
     this.append({
       type: 'trace', t, pid, label, trigger, tracedBytes: tr.tracedBytes, tracedPeakBytes: num(tr.tracedPeakBytes ?? tr.tracedBytes),
-      rssBytes: num(tr.rssBytes), durationMs: num(tr.durationMs), bySize: tr.bySize.map(site), byGrowth: tr.byGrowth.map(site),
+      rssBytes: num(tr.rssBytes), tracemallocBytes: num(tr.tracemallocBytes), durationMs: num(tr.durationMs), bySize: tr.bySize.map(site), byGrowth: tr.byGrowth.map(site),
       byPackage: tr.byPackage.map((p) => ({ package: p.package, bytes: p.bytes, bytesDelta: typeof p.bytesDelta === 'number' ? p.bytesDelta : null })),
     });
   }

@@ -19,6 +19,7 @@ from . import _util
 
 _take_snapshot = tracemalloc.take_snapshot
 _get_traced_memory = tracemalloc.get_traced_memory
+_get_tracemalloc_memory = tracemalloc.get_tracemalloc_memory
 _is_tracing = tracemalloc.is_tracing
 _tm_start = tracemalloc.start
 _Filter = tracemalloc.Filter
@@ -236,6 +237,8 @@ def snapshot(top, state):
         'tracedBytes': traced,
         'tracedPeakBytes': peak,
         'rssBytes': _rss_bytes(),
+        # tracemalloc's own bookkeeping (a trace per live block): in RSS, not in tracedBytes.
+        'tracemallocBytes': _get_tracemalloc_memory(),
         'bySize': by_size,
         'byGrowth': by_growth,
         'byPackage': package_rows,

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempDir } from '../test-support';
-import { RecordingAssembler, expectedSamples, readMemhuntRecording } from './reader';
+import { RecordingAssembler, deadChunkCollection, expectedSamples, readMemhuntRecording } from './reader';
 import type { HeaderRecord, RecordingRecord } from './spec';
 import { RecordingWriter } from './writer';
 
@@ -110,6 +110,21 @@ test('lines the fast path does not know go through JSON.parse: exponents, spaces
   const bad = path.join(dir, 'bad.mh');
   fs.writeFileSync(bad, zlib.gzipSync([JSON.stringify(header), '{"type":"s","t":1,"p":[[1,-5,0,0,0,1]]}'].join('\n') + '\n'));
   await assert.rejects(readMemhuntRecording(bad), /is not a size in bytes/);
+});
+
+test('reading a big recording collects its dead decompression chunks with V8\'s young-generation collector', async () => {
+  const file = path.join(tempDir(), 'big.mh');
+  const w = new RecordingWriter(file, header);
+  for (let i = 0; i < 120_000; i++) {
+    w.append({ type: 's', t: i * 10, p: [[1, 100_000 + (i % 977), 90_000, 10_000, 0, 200_000]] });
+    if (i % 100 === 99) w.flush();
+  }
+  w.append({ type: 'end', t: 1_200_000, reason: 'exited', code: 0, signal: null, samples: 120_000 });
+  w.close();
+  const rec = await readMemhuntRecording(file, { splits: false });
+  assert.equal(rec.total.tMs.length, 120_000);
+  // > 4 MiB of NDJSON went through: the collector was asked for, and this Node gave it.
+  assert.equal(deadChunkCollection(), 'on');
 });
 
 test('the sample count read from the end of the file sizes the columns; a wrong or missing hint changes nothing', async () => {

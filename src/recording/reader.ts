@@ -607,6 +607,11 @@ function collectDeadChunks(bytes: number): void {
   youngGc?.();
 }
 
+/** Whether collectDeadChunks got V8's collector (tests check it: without it reading only costs more). */
+export function deadChunkCollection(): 'unused' | 'on' | 'refused' {
+  return youngGc === undefined ? 'unused' : youngGc ? 'on' : 'refused';
+}
+
 /** How reading a byte range of a recording ended. */
 interface PumpResult {
   /** Lines read, blank ones included. */

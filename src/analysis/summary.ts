@@ -23,6 +23,12 @@ export interface RunSummary {
   peakTMs: number;
   /** The process holding the most RSS at the moment of the tree's peak. */
   topAtPeak: { pid: number; command: string[]; bytes: number } | null;
+  /**
+   * When the peak fell while an in-process agent took a heap census or an allocation snapshot
+   * (which briefly need memory of their own: ~80 bytes per live block for a tracemalloc
+   * snapshot), that work, and the highest sample outside all such windows. null otherwise.
+   */
+  peakDuringAgent: { what: 'census' | 'trace'; pid: number; startMs: number; durationMs: number; peakOutsideBytes: number; peakOutsideTMs: number } | null;
   finalBytes: number;
   processes: ProcessPeak[];
   /** The limit that applies: --limit if given, else the cgroup limit. */
@@ -52,6 +58,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
       if (Number.isFinite(v) && (topAtPeak === null || v > topAtPeak.bytes)) topAtPeak = { pid: p.pid, command: p.command, bytes: v };
     }
   }
+  const peakDuringAgent = peak.index >= 0 ? agentWorkAtPeak(rec, peak.tMs) : null;
   let limit: RunSummary['limit'] = null;
   if (rec.meta.limitBytes !== null) limit = { bytes: rec.meta.limitBytes, source: 'limit' };
   else if (rec.cgroup && rec.cgroup.limit.values.length > 0) {
@@ -72,6 +79,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     peakBytes: peak.index < 0 ? 0 : peak.bytes,
     peakTMs: peak.tMs,
     topAtPeak,
+    peakDuringAgent,
     finalBytes: lastNonZero(t.values),
     processes: rec.processes.map(processPeak).sort((a, b) => b.peakBytes - a.peakBytes),
     limit,
@@ -80,6 +88,43 @@ export function summarize(rec: MemoryRecording): RunSummary {
     end: rec.end,
     oomKilled: rec.end?.reason === 'oom-killer',
   };
+}
+
+/**
+ * The census or allocation snapshot, if any, whose window (its duration, plus one sampling
+ * interval for the memory it freed to show) holds tMs; with the highest sample outside every
+ * such window.
+ */
+function agentWorkAtPeak(rec: MemoryRecording, tMs: number): RunSummary['peakDuringAgent'] {
+  const slack = Math.max(rec.meta.intervalMs ?? 100, 50);
+  const windows: Array<[number, number]> = [];
+  let hit: { what: 'census' | 'trace'; pid: number; startMs: number; durationMs: number } | null = null;
+  for (const e of rec.events) {
+    if (e.kind !== 'census' && e.kind !== 'trace') continue;
+    const from = e.tMs;
+    const to = e.tMs + Math.max(0, e.durationMs) + slack;
+    windows.push([from, to]);
+    if (tMs >= from && tMs <= to && !hit) hit = { what: e.kind, pid: e.pid, startMs: e.tMs, durationMs: e.durationMs };
+  }
+  if (!hit) return null;
+  windows.sort((a, b) => a[0] - b[0]);
+  const t = rec.total.tMs;
+  const v = rec.total.values;
+  let best = -1;
+  let w = 0;
+  for (let i = 0; i < t.length; i++) {
+    const ti = t[i]!;
+    while (w < windows.length && windows[w]![1] < ti) w++;
+    let inside = false;
+    for (let k = w; k < windows.length && windows[k]![0] <= ti; k++) {
+      if (ti <= windows[k]![1]) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside && (best < 0 || v[i]! > v[best]!)) best = i;
+  }
+  return { ...hit, peakOutsideBytes: best < 0 ? 0 : v[best]!, peakOutsideTMs: best < 0 ? NaN : t[best]! };
 }
 
 /** Memory at the end: the last sample that still had live processes (the very last one, taken

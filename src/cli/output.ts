@@ -45,6 +45,12 @@ export function formatSummary(
       peak += `, most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
+    const a = s.peakDuringAgent;
+    if (a) {
+      const what = a.what === 'trace' ? 'allocation snapshot' : 'heap census';
+      row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
+        `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
+    }
     if (s.pssPeakBytes !== null) row('', `${formatBytes(s.pssPeakBytes)} PSS (shared pages counted once)`);
     if (s.cgroupPeakBytes !== null) row('', `${formatBytes(s.cgroupPeakBytes)} cgroup usage (what the container is charged)`);
     row('final', formatBytes(s.finalBytes));

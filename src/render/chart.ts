@@ -307,7 +307,13 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     if (s.samples > 0) {
       const held = s.topAtPeak && rec.processes.length > 1
         ? `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 36)} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
-      peaks.push({ input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`, detail: held, color: many ? totalColor : PEAK_COLOR });
+      const inSnapshot = s.peakDuringAgent
+        ? `in memhunt's ${s.peakDuringAgent.what === 'trace' ? 'allocation snapshot' : 'heap census'}; ${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside`
+        : '';
+      peaks.push({
+        input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`,
+        detail: [held, inSnapshot].filter(Boolean).join(' · '), color: many ? totalColor : PEAK_COLOR,
+      });
     }
 
     let limitText = 'no limit';
@@ -365,7 +371,8 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     }
 
     const parts = [
-      s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)})` : ''}`,
+      s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)})` : ''}` +
+        (s.peakDuringAgent ? ` in memhunt's own snapshot (${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside)` : ''),
       limitText,
       end.long,
       `${rec.processes.length} process${rec.processes.length === 1 ? '' : 'es'}`,

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { syntheticRecording } from '../render/testkit';
+import { summarize } from './summary';
+
+const MiB = 2 ** 20;
+
+test("a peak inside memhunt's own census or allocation snapshot is said so, with the highest sample outside", () => {
+  const rec = syntheticRecording({ samples: 1000, intervalMs: 10, spikeAt: 600, spikeBytes: 300 * MiB });
+  const plain = summarize(rec);
+  assert.equal(plain.peakTMs, 6000);
+  assert.equal(plain.peakDuringAgent, null, 'no agent work: nothing to say');
+  const base = { pid: 1000, label: '', trigger: 'every' as const };
+  // A census long before the spike changes nothing.
+  rec.events.push({ kind: 'census', tMs: 1000, ...base, collected: true, objects: 1, totalBytes: 1, rows: [], durationMs: 200, notes: [] });
+  assert.equal(summarize(rec).peakDuringAgent, null);
+  // An allocation snapshot from 5.9 s, 30 ms long: its window (+ 50 ms) ends before the spike at 6.0 s.
+  rec.events.push({
+    kind: 'trace', tMs: 5900, ...base, tracedBytes: 1, tracedPeakBytes: 1, rssBytes: 1, tracemallocBytes: 0, durationMs: 30,
+    bySize: [], byGrowth: [], byPackage: [],
+  });
+  assert.equal(summarize(rec).peakDuringAgent, null, 'the window ends before the spike (5.9 s + 30 ms + 50 ms)');
+  // One that lasts over the spike: the peak is memhunt's, and the highest sample outside is given.
+  rec.events.push({
+    kind: 'trace', tMs: 5950, ...base, tracedBytes: 1, tracedPeakBytes: 1, rssBytes: 1, tracemallocBytes: 0, durationMs: 100,
+    bySize: [], byGrowth: [], byPackage: [],
+  });
+  const s = summarize(rec);
+  assert.ok(s.peakDuringAgent, 'the peak fell in the snapshot');
+  assert.equal(s.peakDuringAgent.what, 'trace');
+  assert.equal(s.peakDuringAgent.startMs, 5950);
+  assert.ok(s.peakDuringAgent.peakOutsideBytes < s.peakBytes - 150 * MiB, `${s.peakDuringAgent.peakOutsideBytes} outside`);
+  const t = s.peakDuringAgent.peakOutsideTMs;
+  assert.ok(t < 5950 || t > 5950 + 100 + 50, `the outside peak (${t} ms) is outside every window`);
+  // By hand: the highest sample outside [5950, 6100] and [1000, 1250] and [5900, 5980].
+  let best = 0;
+  for (let i = 0; i < rec.total.tMs.length; i++) {
+    const ti = rec.total.tMs[i]!;
+    if ((ti >= 1000 && ti <= 1250) || (ti >= 5900 && ti <= 6100)) continue;
+    best = Math.max(best, rec.total.values[i]!);
+  }
+  assert.equal(s.peakDuringAgent.peakOutsideBytes, best);
+});

@@ -204,6 +204,21 @@ test('attach records a running process until it exits', async () => {
   assert.ok(rec.processes.filter((p) => p.command[0] === 'sleep').length >= 1);
 });
 
+test('attach refuses a process of another user with one line and exit 2', { skip: process.getuid?.() !== 0 && 'needs root, to run memhunt as another user' }, async () => {
+  // Run as root here: memhunt itself runs as nobody against a process of root's.
+  const target = spawn('sleep', ['20'], { stdio: 'ignore' });
+  try {
+    const dir = fs.mkdtempSync('/tmp/memhunt-nobody-');
+    fs.chmodSync(dir, 0o777);
+    const r = await runCli(['attach', '-q', '-o', path.join(dir, 'x.mh'), String(target.pid)], { uid: 65534, gid: 65534, cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^memhunt: pid ${target.pid} belongs to uid 0, not to you \\(uid 65534\\); attach to your own processes or run memhunt as root\\n$`));
+    assert.equal(fs.existsSync(path.join(dir, 'x.mh')), false, 'no recording left behind');
+  } finally {
+    target.kill('SIGKILL');
+  }
+});
+
 test('list, peak, rm and clean work on the recordings of a folder', async () => {
   const dir = tempDir();
   for (let i = 0; i < 2; i++) {

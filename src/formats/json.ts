@@ -271,6 +271,8 @@ function readProcess(c: Checker): ProcessTrack {
 function readEvent(c: Checker): RecordingEvent | null {
   const kind = c.at('kind').string();
   const pid = (): number | null => c.at('pid').numberOrNull();
+  /** What every census and allocation snapshot says first: when, where, why. */
+  const agentLook = () => ({ tMs: c.at('tMs').number(), pid: c.at('pid').number(), label: c.at('label').string(), trigger: c.at('trigger').oneOf(TRIGGERS) });
   switch (kind) {
     case 'mark':
       return { kind, tMs: c.at('tMs').number(), pid: pid(), label: c.at('label').string() };
@@ -333,10 +335,7 @@ function readEvent(c: Checker): RecordingEvent | null {
     case 'census':
       return {
         kind,
-        tMs: c.at('tMs').number(),
-        pid: c.at('pid').number(),
-        label: c.at('label').string(),
-        trigger: c.at('trigger').oneOf(TRIGGERS),
+        ...agentLook(),
         collected: c.at('collected').boolean(),
         objects: c.at('objects').number(),
         totalBytes: c.at('totalBytes').number(),
@@ -351,10 +350,7 @@ function readEvent(c: Checker): RecordingEvent | null {
     case 'trace':
       return {
         kind,
-        tMs: c.at('tMs').number(),
-        pid: c.at('pid').number(),
-        label: c.at('label').string(),
-        trigger: c.at('trigger').oneOf(TRIGGERS),
+        ...agentLook(),
         tracedBytes: c.at('tracedBytes').number(),
         tracedPeakBytes: c.at('tracedPeakBytes').number(),
         rssBytes: c.at('rssBytes').number(),

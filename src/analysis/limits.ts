@@ -40,7 +40,13 @@ export function hasLimits(l: Limits): boolean {
 function usedPeak(a: RecordingAnalysis, againstCgroup: boolean): { bytes: number; what: string } {
   const s = a.summary;
   if (againstCgroup && s.cgroupPeakBytes !== null && s.cgroupPeakBytes > s.peakBytes) return { bytes: s.cgroupPeakBytes, what: 'cgroup usage' };
-  return { bytes: s.peakBytes, what: `tree RSS at ${formatClock(s.peakTMs)}` };
+  // Judged as it happened (the kernel counts memhunt's snapshots too), but said, so that a run
+  // without them can be tried.
+  const a2 = s.peakDuringAgent;
+  const inSnapshot = a2
+    ? `, during memhunt's ${a2.what === 'trace' ? 'allocation snapshot' : 'heap census'} of pid ${a2.pid}; ${formatBytes(a2.peakOutsideBytes)} outside memhunt's snapshots`
+    : '';
+  return { bytes: s.peakBytes, what: `tree RSS at ${formatClock(s.peakTMs)}${inSnapshot}` };
 }
 
 function pct(x: number): string {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { syntheticRecording } from '../render/testkit';
+import { analyzeRecording } from './analyze';
+import { checkLimits } from './limits';
 import { summarize } from './summary';
 
 const MiB = 2 ** 20;
@@ -40,4 +42,8 @@ test("a peak inside memhunt's own census or allocation snapshot is said so, with
     best = Math.max(best, rec.total.values[i]!);
   }
   assert.equal(s.peakDuringAgent.peakOutsideBytes, best);
+  // A peak limit is judged on the peak as it happened, and says where it fell.
+  const [r] = checkLimits(analyzeRecording(rec), { maxPeakBytes: best });
+  assert.equal(r!.status, 'violated');
+  assert.match(r!.message, /during memhunt's allocation snapshot of pid 1000; [\d.]+ MiB outside memhunt's snapshots\) is /);
 });

@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import { InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
-import { isMemhuntRecording, readMemhuntRecording } from '../recording/reader';
+import { isMemhuntRecording, readMemhuntRecording, type ReadOptions } from '../recording/reader';
 
-export async function loadRecording(filePath: string): Promise<MemoryRecording> {
+/** `opts` apply to memhunt's own recordings (e.g. `splits: false` for plotting). */
+export async function loadRecording(filePath: string, opts: ReadOptions = {}): Promise<MemoryRecording> {
   let st: fs.Stats;
   try {
     st = fs.statSync(filePath);
@@ -21,7 +22,7 @@ export async function loadRecording(filePath: string): Promise<MemoryRecording> 
   fs.readSync(fd, head, 0, head.length, 0);
   fs.closeSync(fd);
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    if (isMemhuntRecording(head) || filePath.endsWith('.mh')) return readMemhuntRecording(filePath);
+    if (isMemhuntRecording(head) || filePath.endsWith('.mh')) return readMemhuntRecording(filePath, opts);
     throw new InputError(`${filePath}: a gzip file, but not a memhunt recording`);
   }
   if (st.size > 512 * 1024 * 1024) {

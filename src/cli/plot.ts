@@ -1,11 +1,8 @@
 /** `memhunt plot`: pictures of recordings — PNG, SVG, a self-contained HTML report, or the terminal. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
-import type { MemoryRecording } from '../model/recording';
-import { isMemhuntRecording, readMemhuntRecording } from '../recording/reader';
 import type { ChartOptions, PlotInput } from '../render/chart';
 import { parseSize, UnitError } from '../units';
 import { MEMHUNT_VERSION } from '../version';
@@ -62,27 +59,6 @@ export function outputFormat(file: string): 'png' | 'svg' | 'html' {
   throw new InputError(
     `${file}: cannot write ${ext ? `"${ext}"` : 'a file without an extension'}; plot writes .png, .svg or .html (or draws in the terminal with --term)`,
   );
-}
-
-/**
- * Reads a recording for plotting. Our own files skip the anon/file/shmem split the chart does not
- * draw: a third of the memory of a long recording.
- */
-export async function loadForPlot(file: string): Promise<MemoryRecording> {
-  let head: Buffer | null = null;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      head = Buffer.alloc(4096); // the first gzip member holds only the header
-      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    head = null; // loadRecording says what is wrong (missing, a folder, …)
-  }
-  if (head && head.length > 0 && isMemhuntRecording(head)) return readMemhuntRecording(file, { splits: false });
-  return loadRecording(file);
 }
 
 function terminalColumns(): number {
@@ -147,11 +123,12 @@ export function registerPlotCommand(program: Command): void {
       // it (~10 ms of a 0.35 s plot of 1 M samples; resvg adds ~12 MB, well within the memory
       // target since the reader stopped keeping dead chunks). The renderers load only here, so
       // other commands start faster.
-      const reading = files.map((f) => loadForPlot(f));
+      // Our own files are read without the anon/file/shmem split the chart does not draw: a
+      // third of the memory of a long recording.
+      const reading = files.map((f) => loadRecording(f, { splits: false }));
       for (const r of reading) r.catch(() => {}); // awaited below, in order
       const { buildChart } = await import('../render/chart');
-      const { textWidth } = await import('../render/fonts');
-      textWidth('0', 12);
+      if (format === 'png' || format === 'svg') (await import('../render/fonts')).textWidth('0', 12); // only pictures measure text
       if (format === 'png') (await import('../render/png')).loadRasteriser();
       const inputs: PlotInput[] = [];
       for (let i = 0; i < files.length; i++) {

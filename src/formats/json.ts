@@ -139,7 +139,7 @@ class Checker {
 
   private fail(expected: string): never {
     const got = this.value === null ? 'null' : Array.isArray(this.value) ? 'an array' : typeof this.value;
-    throw new CorruptRecordingError(`memhunt JSON: ${this.path || 'the document'} should be ${expected}, not ${got}`);
+    throw new CorruptRecordingError(`memhunt JSON: ${this.where} should be ${expected}, not ${got}`);
   }
 
   at(key: string): Checker {
@@ -301,7 +301,8 @@ function readEvent(c: Checker): RecordingEvent | null {
       return { kind, tMs: c.at('tMs').number(), oomKills: c.at('oomKills').number() };
     case 'note': {
       const e: RecordingEvent = { kind, tMs: c.at('tMs').number(), text: c.at('text').string() };
-      if (!c.at('pid').isNull()) e.pid = c.at('pid').number();
+      const notePid = pid();
+      if (notePid !== null) e.pid = notePid;
       return e;
     }
     case 'threshold':

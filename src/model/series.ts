@@ -57,18 +57,20 @@ export class SeriesBuilder {
     if (!Number.isFinite(bytes) || bytes < 0) {
       throw new ModelError(`${this.name}: value ${bytes} at ${tMs} ms is not a size in bytes`);
     }
-    if (this.n === this.t.length) {
-      const cap = Math.max(16, this.t.length * 2);
-      const t = new Float64Array(cap);
-      t.set(this.t);
-      const v = new Float64Array(cap);
-      v.set(this.v);
-      this.t = t;
-      this.v = v;
-    }
+    if (this.n === this.t.length) this.grow(Math.max(16, this.t.length * 2));
     this.t[this.n] = tMs;
     this.v[this.n] = bytes;
     this.n++;
+  }
+
+  /** New arrays of `cap` points holding the ones so far. */
+  private grow(cap: number): void {
+    const t = new Float64Array(cap);
+    t.set(this.t.subarray(0, this.n));
+    const v = new Float64Array(cap);
+    v.set(this.v.subarray(0, this.n));
+    this.t = t;
+    this.v = v;
   }
 
   /** Appends the first `count` points of another builder (its times must not go back). */
@@ -78,15 +80,7 @@ export class SeriesBuilder {
     if (this.n > 0 && src.t[0]! < this.t[this.n - 1]!) {
       throw new ModelError(`${this.name}: sample at ${src.t[0]} ms comes before the previous one at ${this.t[this.n - 1]} ms`);
     }
-    if (this.n + n > this.t.length) {
-      const cap = Math.max(this.n + n, this.t.length * 2);
-      const t = new Float64Array(cap);
-      t.set(this.t.subarray(0, this.n));
-      const v = new Float64Array(cap);
-      v.set(this.v.subarray(0, this.n));
-      this.t = t;
-      this.v = v;
-    }
+    if (this.n + n > this.t.length) this.grow(Math.max(this.n + n, this.t.length * 2));
     this.t.set(src.t.subarray(0, n), this.n);
     this.v.set(src.v.subarray(0, n), this.n);
     this.n += n;

@@ -384,8 +384,7 @@ export class RecordingAssembler {
       const hwm = sc[b + 5]!;
       if (!(hwm <= tr.hwmKiB)) tr.hwmKiB = hwm;
     }
-    if (rows === 1 && tr === this.sole) this.soleSamples++;
-    else this.pushTotal(t, sum, rows === 1 ? tr! : null);
+    this.pushTotal(t, sum, rows === 1 ? tr! : null);
     if (hasC && this.cg) {
       if (usage === usage) this.cg.usage.push(t, usage * KiB);
       if (ws === ws) this.cg.ws.push(t, ws * KiB);
@@ -646,13 +645,16 @@ function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
     }
     asm.add(rec);
   };
-  /** One line at buf[start, end) whose newline is at buf[end]. */
-  const handleBytes = (buf: Buffer, from: number, to: number) => {
-    if (asm.addSampleLine(buf, from) === to) {
+  /** The line at buf[from] (its newline is in buf): the fast path, else JSON.parse. Returns where its newline is. */
+  const handleBytes = (buf: Buffer, from: number): number => {
+    const end = asm.addSampleLine(buf, from);
+    if (end >= 0) {
       lineNo++;
-      return;
+      return end;
     }
-    handleLine(buf.toString('utf8', from, to));
+    const nl = buf.indexOf(0x0a, from);
+    handleLine(buf.toString('utf8', from, nl));
+    return nl;
   };
 
   return new Promise<PumpResult>((resolve) => {
@@ -684,23 +686,13 @@ function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
           // The line that straddles the previous chunk and this one (with its newline).
           const line = Buffer.concat([partial, chunk.subarray(0, nl + 1)]);
           partial = null;
-          handleBytes(line, 0, line.length - 1);
+          handleBytes(line, 0);
           at = nl + 1;
         }
         // Only whole lines are parsed here; the fast path then never reads past the buffer
         // (an out-of-bounds read deoptimises it, which made 100 k samples as slow as 1 M).
         const lastNl = chunk.lastIndexOf(0x0a);
-        while (at <= lastNl) {
-          const e = asm.addSampleLine(chunk, at);
-          if (e >= 0) {
-            lineNo++;
-            at = e + 1;
-            continue;
-          }
-          const nl = chunk.indexOf(0x0a, at);
-          handleLine(chunk.toString('utf8', at, nl));
-          at = nl + 1;
-        }
+        while (at <= lastNl) at = handleBytes(chunk, at) + 1;
       } catch (e) {
         fatal = e as Error;
         return;
@@ -764,7 +756,7 @@ function conclude(asm: RecordingAssembler, filePath: string, r: PumpResult): boo
   if (r.fatal) {
     if (!(r.fatal instanceof CutError)) throw r.fatal;
     truncated = true;
-    asm.warnings.push(`record ${r.fatal.lineNo} is not valid JSON; the recording was read up to the record before it`);
+    asm.warnings.push(`${r.fatal.message}; the recording was read up to the record before it`);
   } else {
     if (r.damage !== null) {
       // Damaged or cut compressed data: keep what was decoded so far.

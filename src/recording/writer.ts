@@ -27,12 +27,8 @@ export class RecordingWriter {
   }
 
   append(record: RecordingRecord): void {
-    this.appendLine(JSON.stringify(record));
-  }
-
-  /** Appends a record already serialised (one line of JSON, no newline): the sampler's hot path. */
-  appendLine(line: string): void {
     if (this.closed) return;
+    const line = JSON.stringify(record);
     this.pending.push(line);
     this.pendingChars += line.length + 1;
     // Bound memory between flushes (1000 Hz × a large tree): flush early past 4 MiB of text.

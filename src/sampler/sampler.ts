@@ -90,12 +90,14 @@ export class Sampler {
   private recheckCmd = new Map<number, { cmd: string; untilMs: number }>();
   private running = false;
   private limitFired = false;
-  private thresholdFired: boolean[] = [];
+  /** Thresholds still to fire (Infinity once fired). */
+  private readonly pendingThresholds: Float64Array;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private readonly root: string;
 
   constructor(private readonly opts: SamplerOptions) {
     this.root = opts.procRoot ?? '/';
+    this.pendingThresholds = Float64Array.from(opts.thresholds ?? []);
     this.tree = new TreeTracker(opts.rootPid, this.root);
     this.nextDue = this.t0;
     this.pssEveryMs = opts.intervalMs;
@@ -210,17 +212,20 @@ export class Sampler {
 
     const limit = this.opts.limitBytes;
     const metricBytes = this.opts.metric === 'rss' ? totalKiB * KiB : this.lastPssTotalBytes;
-    const thresholds = this.opts.thresholds;
-    if (thresholds && metricBytes !== null) {
-      for (let i = 0; i < thresholds.length; i++) {
-        if (!this.thresholdFired[i] && metricBytes >= thresholds[i]!) {
-          this.thresholdFired[i] = true;
-          let largest = this.opts.rootPid;
-          let largestKiB = -1;
-          for (const row of rows) {
-            if (row[1]! > largestKiB) {
-              largestKiB = row[1]!;
-              largest = row[0]!;
+    const pending = this.pendingThresholds;
+    if (metricBytes !== null) {
+      let largest = -1;
+      for (let i = 0; i < pending.length; i++) {
+        if (metricBytes >= pending[i]!) {
+          pending[i] = Infinity;
+          if (largest < 0) {
+            largest = this.opts.rootPid;
+            let largestKiB = -1;
+            for (const row of rows) {
+              if (row[1]! > largestKiB) {
+                largestKiB = row[1]!;
+                largest = row[0]!;
+              }
             }
           }
           this.opts.onThreshold?.(i, metricBytes, t, largest);

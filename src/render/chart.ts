@@ -77,6 +77,8 @@ export interface ChartSection {
   open: boolean;
   label: string;
   level: number;
+  /** Band colour: SECTION_COLOR, or with several recordings the run's total line colour. */
+  color: string;
 }
 
 export interface ChartMark {
@@ -135,6 +137,8 @@ export const TOTAL_COLOR = '#1a1a1a';
 export const OTHER_COLOR = '#8c8c8c';
 export const LIMIT_COLOR = '#d62728';
 export const PEAK_COLOR = '#d62728';
+/** Section bands of a single recording (blue-grey). */
+export const SECTION_COLOR = '#4e79a7';
 const END_COLORS: Record<EndSeverity, string> = { ok: '#2ca02c', bad: '#d62728', warn: '#e67e00', unknown: '#7f7f7f' };
 
 /** argv as a short, readable command: basename of the program, arguments quoted when they hold spaces. */
@@ -142,7 +146,7 @@ export function shortCommand(argv: readonly string[], maxChars = 60): string {
   if (argv.length === 0) return '?';
   const [prog, ...args] = argv;
   const base = /^\[.*\]$/.test(prog!) ? prog! : prog!.slice(prog!.lastIndexOf('/') + 1) || prog!;
-  const text = [base, ...args].map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
+  const text = commandLine([base, ...args]);
   return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
 
@@ -254,14 +258,16 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     xMaxMs = Math.max(xMaxMs, xEnd);
 
     const totalColor = many ? PALETTE[colorIndex++ % PALETTE.length]! : TOTAL_COLOR;
+    // Bands are blue-grey; with several recordings, each run's sections take its line's colour.
+    const sectionColor = many ? totalColor : SECTION_COLOR;
     const totalLabel = many ? `${name} (${shortCommand(rec.meta.command, 40)})` : 'tree total';
     series.push({ id: `r${input}-total`, label: totalLabel, role: 'total', input, color: totalColor, widthPx: 2, dash: null, data: rec.total, peakBytes: s.peakBytes });
 
     if (rec.meta.metric !== 'rss' && rec.totalPss.tMs.length > 0) {
-      const m = seriesMax(rec.totalPss);
       series.push({
         id: `r${input}-pss`, label: `${many ? `${name} ` : ''}tree PSS (shared pages counted once)`, role: 'pss', input,
-        color: totalColor, widthPx: 1.5, dash: '6 3', data: rec.totalPss, peakBytes: m.bytes,
+        // null when no sample holds a number (all NaN): then NaN, as seriesMax gives.
+        color: totalColor, widthPx: 1.5, dash: '6 3', data: rec.totalPss, peakBytes: s.pssPeakBytes ?? NaN,
       });
     }
 
@@ -320,14 +326,16 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     if (limit) {
       const used = Math.max(s.peakBytes, limit.source.startsWith('cgroup') ? s.cgroupPeakBytes ?? 0 : 0);
       const share = (100 * used) / limit.bytes;
-      limitText = `limit ${fmtBytes(limit.bytes)} (${limit.source}), ${share.toFixed(0)}% used at the peak`;
-      limits.push({ input, bytes: limit.bytes, label: `${prefix}limit ${fmtBytes(limit.bytes)} (${limit.source}) · ${share.toFixed(0)}% used at the peak`, onChart: true });
+      const what = `limit ${fmtBytes(limit.bytes)} (${limit.source})`;
+      const usedText = `${share.toFixed(0)}% used at the peak`;
+      limitText = `${what}, ${usedText}`;
+      limits.push({ input, bytes: limit.bytes, label: `${prefix}${what} · ${usedText}`, onChart: true });
     }
 
     for (const e of rec.events) {
       switch (e.kind) {
         case 'section':
-          sections.push({ input, startMs: e.startMs, endMs: e.endMs ?? xEnd, open: e.endMs === null, label: e.label, level: e.level });
+          sections.push({ input, startMs: e.startMs, endMs: e.endMs ?? xEnd, open: e.endMs === null, label: e.label, level: e.level, color: sectionColor });
           break;
         case 'mark':
           marks.push({ input, tMs: e.tMs, label: e.label, kind: 'mark' });

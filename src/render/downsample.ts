@@ -110,13 +110,3 @@ export function envelopePoints(env: Envelope): { x: Float64Array; y: Float64Arra
   }
   return { x, y, length: k };
 }
-
-/** Maximum of a series within [t0, t1] (NaN when no sample). */
-export function maxIn(s: Series, t0: number, t1: number): number {
-  let m = NaN;
-  for (let i = lowerBound(s.tMs, t0); i < s.tMs.length && s.tMs[i]! <= t1; i++) {
-    const v = s.values[i]!;
-    if (!(v <= m)) m = v;
-  }
-  return m;
-}

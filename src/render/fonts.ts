@@ -9,7 +9,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const FONT_FAMILY = 'DejaVu Sans';
 /** For SVG: the bundled family first, then look-alikes that browsers have. */
 export const FONT_STACK = "'DejaVu Sans', Verdana, 'Bitstream Vera Sans', sans-serif";
 
@@ -110,19 +109,28 @@ class FontMetrics {
   }
 }
 
+interface MetricsPair {
+  regular: FontMetrics;
+  bold: FontMetrics;
+}
+
+function readPair(regular: string, bold: string): MetricsPair {
+  return { regular: new FontMetrics(fs.readFileSync(regular)), bold: new FontMetrics(fs.readFileSync(bold)) };
+}
+
 /**
  * Metrics come from the cut fonts of PNG_FONT_FAMILY (a quarter of the glyphs: ~1 ms to read
  * instead of ~5), and from the full DejaVu Sans, read on first need, for characters the cut lacks.
  * Both have the same advance widths (the cut keeps DejaVu's), so every picture measures alike.
  */
-let cut: { regular: FontMetrics; bold: FontMetrics } | null = null;
-let full: { regular: FontMetrics; bold: FontMetrics } | null = null;
+let cut: MetricsPair | null = null;
+let full: MetricsPair | null = null;
 
 /** Width in px of text set in DejaVu Sans at sizePx. */
 export function textWidth(text: string, sizePx: number, bold = false): number {
   if (!cut) {
     const [regular, boldFile] = pngFontFiles();
-    cut = { regular: new FontMetrics(fs.readFileSync(regular!)), bold: new FontMetrics(fs.readFileSync(boldFile!)) };
+    cut = readPair(regular!, boldFile!);
   }
   const m = bold ? cut.bold : cut.regular;
   let units = 0;
@@ -137,7 +145,7 @@ export function textWidth(text: string, sizePx: number, bold = false): number {
     if (a === 0) {
       if (!full) {
         const f = fontFiles();
-        full = { regular: new FontMetrics(fs.readFileSync(f.regular)), bold: new FontMetrics(fs.readFileSync(f.bold)) };
+        full = readPair(f.regular, f.bold);
       }
       a = (bold ? full.bold : full.regular).advanceOf(c) || m.fallbackAdvance;
     }

@@ -116,7 +116,7 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS): PageDat
     series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role })),
     limits: chart.limits.map((l) => ({ bytes: l.bytes, label: l.label, onChart: l.onChart })),
     peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color })),
-    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: sectionRgb(chart, s.input) })),
+    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: hexToRgb(s.color) })),
     marks: chart.marks.map((m) => ({ tMs: m.tMs, label: m.label, kind: m.kind })),
     ends: chart.ends.map((e) => ({ tMs: e.tMs, label: e.label, color: e.color })),
     trends: chart.trends.map((t) => ({ t0Ms: t.t0Ms, v0Bytes: t.v0Bytes, t1Ms: t.t1Ms, v1Bytes: t.v1Bytes, label: t.label, color: t.color })),
@@ -124,10 +124,8 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS): PageDat
   };
 }
 
-/** Bands are blue-grey; with several recordings, each run's sections take its line's colour. */
-function sectionRgb(chart: Chart, input: number): string {
-  const runs = new Set(chart.series.map((s) => s.input)).size;
-  const hex = runs > 1 ? chart.series.find((s) => s.input === input && s.role === 'total')?.color ?? '#4e79a7' : '#4e79a7';
+/** "#rrggbb" as "r,g,b" (for the page's rgba() section bands). */
+function hexToRgb(hex: string): string {
   const n = parseInt(hex.slice(1), 16);
   return `${(n >> 16) & 255},${(n >> 8) & 255},${n & 255}`;
 }

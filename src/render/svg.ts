@@ -10,7 +10,7 @@
  * width, not by the number of samples, and no peak is lost.
  */
 import type { Chart, ChartSeries } from './chart';
-import { LIMIT_COLOR } from './chart';
+import { LIMIT_COLOR, SECTION_COLOR } from './chart';
 import { envelope, envelopePoints } from './downsample';
 import { FONT_STACK, fitText, textWidth } from './fonts';
 import { Occupancy, escapeXml, type Box } from './layout';
@@ -36,7 +36,6 @@ const SIZE = { title: 17, summary: 12, lane: 11.5, tick: 11.5, axis: 12, legend:
 const INK = '#1a1a1a';
 const MUTED = '#555';
 const GRID = '#e6e6e6';
-const BAND = '#4e79a7';
 
 const f1 = (n: number) => (Math.round(n * 10) / 10).toString();
 
@@ -130,7 +129,6 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   }
   let droppedSections = 0;
   const inputs = new Set(chart.series.map((s) => s.input)).size;
-  const runColor = (input: number) => (inputs > 1 ? chart.series.find((s) => s.input === input && s.role === 'total')?.color ?? BAND : BAND);
   sections.forEach((s) => {
     const sx0 = Math.max(left, xPx(s.startMs));
     const sx1 = Math.max(sx0 + 2, Math.min(right, xPx(s.endMs)));
@@ -145,7 +143,7 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
       if (row < 0) continue;
       lanes.push({
         x0: sx0, x1, row,
-        draw: (ly) => `<rect x="${f1(sx0)}" y="${f1(ly + 2)}" width="${f1(sx1 - sx0)}" height="${LANE_H - 4}" rx="2" fill="${runColor(s.input)}" fill-opacity="0.22"/>` +
+        draw: (ly) => `<rect x="${f1(sx0)}" y="${f1(ly + 2)}" width="${f1(sx1 - sx0)}" height="${LANE_H - 4}" rx="2" fill="${s.color}" fill-opacity="0.22"/>` +
           text(sx0 + 4, ly + 12.5, label, SIZE.lane, ` fill="${INK}"`),
       });
       return;
@@ -223,7 +221,7 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     const x0 = inX(xPx(s.startMs));
     const x1 = inX(Math.max(x0 + 1, xPx(s.endMs)));
     const opacity = ((i % 2 === 0 ? 0.07 : 0.12) + Math.min(2, s.level) * 0.05) / (inputs > 1 ? 1.5 : 1);
-    if (x1 > x0) out.push(`<rect x="${f1(x0)}" y="${f1(top)}" width="${f1(x1 - x0)}" height="${f1(plotH)}" fill="${runColor(s.input)}" fill-opacity="${opacity.toFixed(2)}"/>`);
+    if (x1 > x0) out.push(`<rect x="${f1(x0)}" y="${f1(top)}" width="${f1(x1 - x0)}" height="${f1(plotH)}" fill="${s.color}" fill-opacity="${opacity.toFixed(2)}"/>`);
   });
 
   // Grid and axes.
@@ -460,7 +458,7 @@ function legendEntries(chart: Chart, unlabelledSections: number, undrawnSections
     out.push({ label: `${undrawnSections} sections (too many to draw)`, swatch: () => '' });
   } else if (chart.sections.length > 0) {
     const label = unlabelledSections > 0 ? `section (${unlabelledSections} not labelled)` : 'section';
-    out.push({ label, swatch: (x, y) => `<rect x="${f1(x)}" y="${f1(y - 6)}" width="18" height="12" fill="${BAND}" fill-opacity="0.22"/>` });
+    out.push({ label, swatch: (x, y) => `<rect x="${f1(x)}" y="${f1(y - 6)}" width="18" height="12" fill="${SECTION_COLOR}" fill-opacity="0.22"/>` });
   }
   return out;
 }

@@ -185,12 +185,15 @@ export function renderTerminal(chart: Chart, opts: TermOptions): TermChart {
   lines.push(paint(clip(chart.title, columns), '1', color));
   for (const s of chart.summary) for (const l of flow(s.split(' · '), columns)) lines.push(paint(l, DIM, color));
 
+  // The text column of a time (xDot already keeps it inside the plot).
+  const colOf = (t: number) => labelW + 2 + Math.min(W - 1, Math.floor(xDot(t) / 2));
+
   // Ends, right-aligned at their column, above the plot.
   const top = new Row(columns);
   for (const e of chart.ends) {
     const label = `${e.label} ┐`;
     const len = [...label].length;
-    const at = Math.max(labelW + 2, Math.min(columns, labelW + 2 + Math.floor(xDot(e.tMs) / 2) + 1) - len);
+    const at = Math.max(labelW + 2, Math.min(columns, colOf(e.tMs) + 1) - len);
     if (top.free(at, len)) top.put(at, label, e.severity === 'ok' ? '32' : e.severity === 'bad' ? '31;1' : '33');
   }
   lines.push(top.render(color));
@@ -225,7 +228,7 @@ export function renderTerminal(chart: Chart, opts: TermOptions): TermChart {
   axis.put(labelW + 1, '└' + '─'.repeat(W), null);
   const tt = timeTicks(0, chart.xMaxMs, Math.max(2, Math.floor(W / 10)));
   for (const t of tt.ticks) {
-    const col = labelW + 2 + Math.min(W - 1, Math.floor(xDot(t.value) / 2));
+    const col = colOf(t.value);
     const at = Math.max(0, col - Math.floor(t.label.length / 2));
     if (labels.free(at, t.label.length)) {
       labels.put(at, t.label, null);
@@ -238,7 +241,6 @@ export function renderTerminal(chart: Chart, opts: TermOptions): TermChart {
   lines.push(axis.render(color), labels.render(color));
 
   // Sections: one row of bars with labels inside; marks and the peak: a row of ▲ with labels.
-  const colOf = (t: number) => labelW + 2 + Math.min(W - 1, Math.floor(xDot(t) / 2));
   if (chart.sections.length > W / 2) {
     lines.push(paint(`${'sections'.padStart(labelW)}  ${chart.sections.length} (too many to draw here; the HTML report lists them)`.slice(0, columns), DIM, color));
   } else if (chart.sections.length > 0) {

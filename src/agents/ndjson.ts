@@ -31,10 +31,6 @@ export class NdjsonPeer {
     else this.closeHandlers.push(handler);
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   send(msg: object): boolean {
     if (this.closed || this.socket.destroyed) return false;
     this.socket.write(JSON.stringify(msg) + '\n');

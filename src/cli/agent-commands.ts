@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { askHost, findAgentTarget, type AgentTarget } from '../agents/client';
-import { closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap } from '../agents/heap';
+import { censusGrowth, closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap } from '../agents/heap';
 import type { CensusResult, RefsResult } from '../agents/protocol';
 import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
@@ -132,7 +132,7 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
       const first = h.censuses[0]!;
       const last = h.censuses[h.censuses.length - 1]!;
       lines.push(`  overall ${formatClock(first.tMs)} → ${formatClock(last.tMs)}:`);
-      const all = heapByProcess([first, last])[0]!.growth[0]!;
+      const all = censusGrowth(first, last);
       lines.push(...growthLines(all, top).slice(1));
     }
     lines.push(...traceLines(h.traces, top));

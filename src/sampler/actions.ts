@@ -216,8 +216,7 @@ export class ThresholdActions {
         resolve();
       });
     });
-    this.running.add(p);
-    void p.then(() => this.running.delete(p));
+    this.keep(p);
   }
 
   /** Waits for exec actions (each is killed after 30 s) and agent requests still running. */

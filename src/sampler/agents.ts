@@ -106,10 +106,6 @@ export class AgentSession {
     return s;
   }
 
-  get socketPath(): string {
-    return this.server.socketPath;
-  }
-
   /** Variables to add to the target's environment. */
   environment(base: NodeJS.ProcessEnv): Record<string, string> {
     return agentEnvironment(base, this.server.socketPath, { trace: this.options.traceAllocations, traceFrames: this.options.traceFrames ?? 1 });
@@ -256,10 +252,7 @@ export class AgentSession {
       if (!has(a, 'trace') || this.busy.has(a.pid)) continue;
       this.busy.add(a.pid);
       this.track(
-        this.server.request<'trace-snapshot'>(a.pid, { type: 'trace-snapshot', top: TRACE_TOP, label }).then(
-          (tr) => this.recordTrace(a.pid, this.tOf(tr.wallMs), label, 'every', tr),
-          (e) => this.failed(a.pid, 'trace-snapshot', label, e),
-        ).finally(() => {
+        this.traceInto(a.pid, label, 'every').then(() => undefined).finally(() => {
           this.busy.delete(a.pid);
           this.writer?.flush();
         }),
@@ -281,15 +274,7 @@ export class AgentSession {
         return;
       }
       const ev = this.recordCensus(pid, this.tOf(census.wallMs ?? this.startWallMs + asked), label, trigger, census);
-      if (this.options.traceAllocations && has(a, 'trace')) {
-        try {
-          const tr = await this.server.request<'trace-snapshot'>(pid, { type: 'trace-snapshot', top: TRACE_TOP, label });
-          this.recordTrace(pid, this.tOf(tr.wallMs), label, trigger, tr);
-        } catch (e) {
-          this.failed(pid, 'trace-snapshot', label, e);
-          if (isGone(e)) return;
-        }
-      }
+      if (this.options.traceAllocations && has(a, 'trace') && !(await this.traceInto(pid, label, trigger))) return;
       const prev = this.lastCensus.get(pid);
       this.lastCensus.set(pid, ev);
       if (prev && has(a, 'refs')) {
@@ -312,6 +297,22 @@ export class AgentSession {
     }
   }
 
+  /**
+   * A trace snapshot of pid, recorded (a failure as a note). False when the process is gone.
+   * The caller marks pid busy and flushes.
+   */
+  private async traceInto(pid: number, label: string, trigger: AgentTrigger): Promise<boolean> {
+    let tr: TraceSnapshotResult;
+    try {
+      tr = await this.server.request<'trace-snapshot'>(pid, { type: 'trace-snapshot', top: TRACE_TOP, label });
+    } catch (e) {
+      this.failed(pid, 'trace-snapshot', label, e);
+      return !isGone(e);
+    }
+    this.recordTrace(pid, this.tOf(tr.wallMs), label, trigger, tr);
+    return true;
+  }
+
   private failed(pid: number, what: string, label: string, e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e);
     this.append({ type: 'note', t: this.t(), pid, text: `${what} (${label}) failed: ${msg}` });
@@ -323,8 +324,9 @@ export class AgentSession {
     const rows = c.rows.map((r) => [String(r[0]), r[1], r[2]] as [string, number, number]);
     const notes = Array.isArray(c.notes) ? c.notes.filter((n): n is string => typeof n === 'string') : [];
     const durationMs = num(c.durationMs);
-    this.append({ type: 'census', t, pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes });
-    return { kind: 'census', tMs: t, pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes };
+    const fields = { pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes };
+    this.append({ type: 'census', t, ...fields });
+    return { kind: 'census', tMs: t, ...fields };
   }
 
   private recordTrace(pid: number, t: number, label: string, trigger: AgentTrigger, tr: TraceSnapshotResult): void {

@@ -45,13 +45,20 @@ def active():
     return _running_agent() is not None
 
 
+_util_module = None  # memhunt._util, imported on the first section sent (the agent has imported it by then)
+
+
 def _send_section(kind, label):
+    global _util_module
     agent = _running_agent()
     if agent is None:
         return
     try:
-        from . import _util
-        agent.send({'type': 'section', 'kind': kind, 'label': label, 'wallMs': _util.wall_ms()})
+        util = _util_module
+        if util is None:
+            from . import _util as util
+            _util_module = util
+        agent.send({'type': 'section', 'kind': kind, 'label': label, 'wallMs': util.wall_ms()})
     except Exception:
         pass
 

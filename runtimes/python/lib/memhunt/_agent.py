@@ -146,7 +146,6 @@ class Connection(object):
 
 _conn = None
 _started = False
-_options = {}
 _main_ident = None
 
 
@@ -378,7 +377,7 @@ def _parse_options(text):
 
 def start():
     """Starts the agent once per process. Raises nothing."""
-    global _started, _options, _main_ident
+    global _started, _main_ident
     if _started:
         return
     _started = True
@@ -389,12 +388,12 @@ def start():
         _main_ident = _get_ident()
         problems = []
         opts_text = _environ_get('MEMHUNT_AGENT_OPTIONS')
-        _options, problem = _parse_options(opts_text)
+        options, problem = _parse_options(opts_text)
         if problem:
             problems.append(problem)
-        if _options.get('trace'):
+        if options.get('trace'):
             try:
-                frames = _options.get('traceFrames', 1)
+                frames = options.get('traceFrames', 1)
                 if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
                     problems.append('MEMHUNT_AGENT_OPTIONS traceFrames must be a positive integer, got %r; using 1' % (frames,))
                     frames = 1

@@ -116,11 +116,13 @@ def _filters():
     return out
 
 
-def _excluded_by(filters):
-    """filename -> True when an exclusive filter matches it, as Filter matches a trace's most recent
-    frame (no line numbers in ours), decided once per file."""
+_excluded_patterns = None  # the filename patterns of _filters(), built on first use (they never change)
+
+
+def _excluded_by(patterns):
+    """filename -> True when one of the patterns (of exclusive filters) matches it, as Filter
+    matches a trace's most recent frame (no line numbers in ours), decided once per file."""
     import fnmatch
-    patterns = [f.filename_pattern for f in filters]
     cache = {}
 
     def excluded(filename):
@@ -157,7 +159,10 @@ def _line_stats(snap):
         else:
             a[0] += sum(map(size_of, members))
             a[1] += len(members)
-    excluded = _excluded_by(_filters())
+    global _excluded_patterns
+    if _excluded_patterns is None:
+        _excluded_patterns = tuple(f.filename_pattern for f in _filters())
+    excluded = _excluded_by(_excluded_patterns)
     rows = [(key[0], key[1], a[0], a[1]) for key, a in acc.items() if not excluded(key[0])]
     rows.sort(key=lambda r: (r[2], r[3]), reverse=True)
     return rows
@@ -188,20 +193,21 @@ def snapshot(top, state):
     by_package = {}
     rows = []
     for filename, lineno, size, count in stats:
-        sites['%s\x1f%d' % (filename, lineno)] = size
+        key = '%s\x1f%d' % (filename, lineno)
+        sites[key] = size
         pkg = package_of(filename, main_file, cache)
         by_package[pkg] = by_package.get(pkg, 0) + size
-        rows.append((filename, lineno, size, count, pkg))
+        rows.append((filename, lineno, size, count, pkg, key))
     del stats
 
     def site(r):
-        filename, lineno, size, count, pkg = r
+        filename, lineno, size, count, pkg, key = r
         code = ''
         try:
             code = _getline(filename, lineno).strip()[:200]
         except Exception:
             pass
-        delta = None if prev is None else size - prev.get('%s\x1f%d' % (filename, lineno), 0)
+        delta = None if prev is None else size - prev.get(key, 0)
         return {'file': filename, 'line': lineno, 'code': code, 'package': pkg,
                 'bytes': size, 'count': count, 'bytesDelta': delta}
 
@@ -213,7 +219,7 @@ def snapshot(top, state):
     if prev is not None:
         growth = []
         for r in rows:
-            d = r[2] - prev.get('%s\x1f%d' % (r[0], r[1]), 0)
+            d = r[2] - prev.get(r[5], 0)
             if d > 0:
                 growth.append((d, r))
         growth.sort(key=lambda x: -x[0])

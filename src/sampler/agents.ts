@@ -302,15 +302,14 @@ export class AgentSession {
    * The caller marks pid busy and flushes.
    */
   private async traceInto(pid: number, label: string, trigger: AgentTrigger): Promise<boolean> {
-    let tr: TraceSnapshotResult;
     try {
-      tr = await this.server.request<'trace-snapshot'>(pid, { type: 'trace-snapshot', top: TRACE_TOP, label });
+      const tr = await this.server.request<'trace-snapshot'>(pid, { type: 'trace-snapshot', top: TRACE_TOP, label });
+      this.recordTrace(pid, this.tOf(tr.wallMs), label, trigger, tr);
+      return true;
     } catch (e) {
       this.failed(pid, 'trace-snapshot', label, e);
       return !isGone(e);
     }
-    this.recordTrace(pid, this.tOf(tr.wallMs), label, trigger, tr);
-    return true;
   }
 
   private failed(pid: number, what: string, label: string, e: unknown): void {

@@ -31,7 +31,7 @@
  * All thresholds are constants below with their reasons; the corpus (fixtures/corpus/) and
  * BENCHMARKS.md show how they do on real programs.
  */
-import type { Series } from '../model/series';
+import { seriesMax, type Series } from '../model/series';
 import { buildEnvelope, zigzag, type Envelope, type Pivot } from './envelope';
 import { median, quantile, robustSigma, theilSen } from './stats';
 import { formatBytes, formatClock, formatDuration, formatRate } from '../units';
@@ -39,7 +39,7 @@ import { formatBytes, formatClock, formatDuration, formatRate } from '../units';
 const MiB = 1024 * 1024;
 
 /** Buckets of the envelope: enough to see cycles ≥ 1/2048 of the run; bounded cost. */
-export const MAX_BUCKETS = 2048;
+const MAX_BUCKETS = 2048;
 /** Start-up (interpreter, imports, model loading) is excluded from the growth estimate. */
 const WARMUP_SHARE = 0.1;
 /** Fewer samples than this after trimming: insufficient data. */
@@ -205,7 +205,8 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   let to = n;
   while (from < to && s.values[from] === 0) from++;
   while (to > from && s.values[to - 1] === 0) to--;
-  const peak = maxOf(s, from, to);
+  // The peak of the trimmed span (its first maximum); 0 when nothing is left.
+  const peak = from < to ? seriesMax({ tMs: s.tMs.subarray(from, to), values: s.values.subarray(from, to) }) : { bytes: 0, tMs: NaN };
   const base = emptyAnalysis(s, from, to, peak);
   if (to - from < MIN_SAMPLES) {
     return insufficient(base, `only ${to - from} sample${to - from === 1 ? '' : 's'} with memory in use; at least ${MIN_SAMPLES} are needed`);
@@ -231,6 +232,8 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   const major = drops.filter((d) => d.drop >= MAJOR_DROP_SHARE * medianDrop);
   const periodMs = major.length >= 2 ? median(diffs(major.map((d) => d.trough.tMs))) : null;
   const swingBytes = major.length ? median(major.map((d) => d.drop)) : 0;
+  // 7. Spikes (every verdict from here on reports them).
+  base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
 
   // 4. Floors after the warm-up: the first 10% of the run, or until the first release when that
   // comes later but within the first 60% (the first cycle of a sawtooth includes the start-up).
@@ -249,22 +252,20 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
     // Only for swings big enough to be mistaken for growth (≥ 4× what counts as growth).
     let floorsToMs = Infinity;
     const last = major[major.length - 1];
-    if (last && last.trough.tMs > warmupEndMs && swingBytes >= 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes)) {
+    const bigDropBytes = 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes);
+    if (last && last.trough.tMs > warmupEndMs && swingBytes >= bigDropBytes) {
       let after = -Infinity;
       for (let b = 0; b < env.length; b++) if (env.tMax[b]! > last.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
       if (after - last.trough.bytes >= 0.5 * swingBytes) floorsToMs = last.trough.tMs;
     }
     ({ t: floorT, v: floorV } = windowMinima(env, warmupEndMs, 64, floorsToMs));
     if (floorsToMs < Infinity && majorAfter.length < 2) {
-      base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
       return insufficient(base, `only ${majorAfter.length} release cycle${majorAfter.length === 1 ? '' : 's'} after the warm-up, and memory is climbing again: ${MIN_FLOORS} cycles are needed to judge the floors`);
     }
     // A release just before the end is no evidence yet that memory stays down (it may be the
     // first tooth of a sawtooth, or the exit).
-    const lastRelease = major[major.length - 1];
-    if (lastRelease && majorAfter.length < 2 && env.endMs - lastRelease.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && lastRelease.drop >= 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes)) {
-      base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
-      return insufficient(base, `memory was released at ${formatClock(lastRelease.trough.tMs)}, just before the end: too early to tell whether it stays down`);
+    if (last && majorAfter.length < 2 && env.endMs - last.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && last.drop >= bigDropBytes) {
+      return insufficient(base, `memory was released at ${formatClock(last.trough.tMs)}, just before the end: too early to tell whether it stays down`);
     }
   }
   const floors: Floors | null = floorT.length
@@ -276,7 +277,6 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   base.floors = floors;
   base.analyzedFromMs = warmupEndMs;
   base.analyzedToMs = env.endMs;
-  base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
   let analysedSamples = 0;
   for (let b = 0; b < env.length; b++) if (env.tMin[b]! >= warmupEndMs) analysedSamples += env.count[b]!;
   if (analysedSamples < MIN_ANALYSED_SAMPLES) {
@@ -358,12 +358,13 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   const rising = retained >= material;
   const continuing = lateRate >= LATE_MIN_RATIO * (retained / span) && lateRise > 0;
   const oneStep = shape.step !== null;
+  const leak = significant && rising && continuing && !oneStep;
   // Most of the rise in the last 15% of the span: a step just before the end looks like the start
   // of a leak; only more recording can tell them apart.
   let recentIdx = floorT.findIndex((t) => t >= toMs - RECENT_SHARE * span);
   if (recentIdx <= 0) recentIdx = Math.max(0, floorT.length - 2);
   const recentRise = g[g.length - 1]! - g[recentIdx - 1 >= 0 ? recentIdx - 1 : 0]!;
-  if (significant && rising && continuing && !oneStep && recentRise > RECENT_MAX_SHARE * retained) {
+  if (leak && recentRise > RECENT_MAX_SHARE * retained) {
     return insufficient(base, `the floors rose by ${formatBytes(recentRise)} of their ${formatBytes(retained)} in the last ${formatDuration(toMs - floorT[Math.max(0, recentIdx - 1)]!)}: too recent to tell a step from a leak; record longer`);
   }
   // Level until the last third, then up: a spike or a step still under way, or a leak that just
@@ -373,11 +374,10 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   let allLateIdx = floorTAll.findIndex((t) => t >= allLateStart);
   if (allLateIdx < 0) allLateIdx = floorTAll.length - 1;
   const earlyRise = Math.min(g[lateIdx]! - g[0]!, gAll[allLateIdx]! - gAll[0]!);
-  if (significant && rising && continuing && !oneStep && earlyRise < materialBase) {
+  if (leak && earlyRise < materialBase) {
     const levelUntil = g[lateIdx]! - g[0]! < materialBase ? floorT[lateIdx]! : floorTAll[allLateIdx]!;
     return insufficient(base, `the floors were level until ${formatClock(levelUntil)} and rose ${formatBytes(g[g.length - 1]! - (g[lateIdx]! - g[0]! < materialBase ? g[lateIdx]! : gAll[allLateIdx]!))} only after: too late in the recording to tell a leak from a step or a spike; record longer`);
   }
-  const leak = significant && rising && continuing && !oneStep;
   if (!leak && !fromCycles && majorAfter.length >= 2) {
     // A few release cycles: the window minima cannot see a small leak under a large sawtooth,
     // and the troughs are too few for an interval. Rising troughs leave the question open.
@@ -434,12 +434,6 @@ function insufficient(a: SeriesAnalysis, why: string): SeriesAnalysis {
   a.evidence = [why];
   if (a.spikes.length) a.evidence.push(...a.spikes.map(spikeText));
   return a;
-}
-
-function maxOf(s: Series, from: number, to: number): { bytes: number; tMs: number } {
-  let best = -1;
-  for (let i = from; i < to; i++) if (best < 0 || s.values[i]! > s.values[best]!) best = i;
-  return best < 0 ? { bytes: 0, tMs: NaN } : { bytes: s.values[best]!, tMs: s.tMs[best]! };
 }
 
 /**

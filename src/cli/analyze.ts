@@ -66,11 +66,6 @@ export function resolveLimits(flags: LimitFlags, killLimitBytes: number | null =
   return limits;
 }
 
-/** Where a command is shown, keep it short: argv[0] and long absolute paths by their base name. */
-export function displayCommand(argv: string[], max = 60): string {
-  return commandLabel(argv, max);
-}
-
 function processLine(p: ProcessAnalysis): string {
   const life = p.exitMs !== null ? `, exited at ${formatDuration(p.exitMs)}` : '';
   let detail = '';
@@ -78,14 +73,14 @@ function processLine(p: ProcessAnalysis): string {
   else if (p.verdict === 'spike' && p.spikes.length) detail = `: ${spikeText(p.spikes.reduce((a, b) => (b.heightBytes > a.heightBytes ? b : a)))}`;
   else if (p.verdict === 'insufficient data') detail = ` (${p.samples} samples${life})`;
   const head = `pid ${String(p.pid).padEnd(7)} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
-  return `${head}  ${displayCommand(p.command, 50)}${detail}`;
+  return `${head}  ${commandLabel(p.command, 50)}${detail}`;
 }
 
 /** The human report of `memhunt analyze`. */
 export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; command: string[]; limits?: LimitResult[]; allProcesses?: boolean }): string {
   const out: string[] = [];
   const s = a.summary;
-  out.push(`memhunt analyze: ${opts.file}: ${displayCommand(opts.command, 70)}`);
+  out.push(`memhunt analyze: ${opts.file}: ${commandLabel(opts.command, 70)}`);
   out.push(`  recorded  ${formatDuration(s.durationMs)}, ${s.samples} samples, ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}; peak ${formatBytes(s.peakBytes)} (tree RSS)`);
   out.push(`  verdict   ${verdictLineOf(a)}`);
   out.push('  evidence (tree total):');

@@ -4,14 +4,13 @@
  * code when the target failed (that failure is the news; the limits are still printed).
  */
 import { Command } from 'commander';
-import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
+import { analyzeRecording, commandLabel, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
 import { checkLimits, hasLimits, type LimitResult } from '../analysis/limits';
 import { InputError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
-import { CgroupReader, findMemoryCgroup } from '../procfs/cgroup';
-import { CommandNotExecutableError, CommandNotFoundError, runCommand } from '../sampler/session';
+import { CommandNotExecutableError, CommandNotFoundError, openCgroup, runCommand } from '../sampler/session';
 import { formatDuration, parseSize } from '../units';
-import { addLimitOptions, displayCommand, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
+import { addLimitOptions, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
 import { EXIT } from './exit-codes';
 import { addAgentOptions, addRecordOptions, CliExitError, record, setExitCode, type RecordFlags } from './run';
 
@@ -19,18 +18,9 @@ type CheckFlags = RecordFlags & LimitFlags & { junit?: string };
 
 /** The memory limit of memhunt's own cgroup (the target's, unless it moves itself), or null. */
 function ownCgroupLimitBytes(): number | null {
-  try {
-    const loc = findMemoryCgroup(process.pid);
-    if (!loc) return null;
-    const r = new CgroupReader(loc);
-    try {
-      return r.readLimit();
-    } finally {
-      r.close();
-    }
-  } catch {
-    return null;
-  }
+  const cg = openCgroup(process.pid, '/', undefined);
+  cg.reader?.close();
+  return cg.limit;
 }
 
 export function registerCheckCommand(program: Command): void {
@@ -90,7 +80,7 @@ Examples:
     const targetFailed = outcome.code !== EXIT.OK;
     const lines: string[] = [];
     if (!flags.quiet || violated.length || targetFailed) {
-      lines.push(`memhunt check: ${displayCommand(commandArgs, 70)}`);
+      lines.push(`memhunt check: ${commandLabel(commandArgs, 70)}`);
       lines.push(`  verdict   ${verdictLineOf(a)}`);
       lines.push(formatLimitResults(results));
     }
@@ -144,7 +134,7 @@ export function junitXml(a: RecordingAnalysis, results: LimitResult[], run: { co
   const out = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="memhunt check" tests="${tests}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds}">`,
-    `  <testsuite name="${xmlEscape(`memhunt check: ${displayCommand(run.command, 200)}`)}" tests="${tests}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds}">`,
+    `  <testsuite name="${xmlEscape(`memhunt check: ${commandLabel(run.command, 200)}`)}" tests="${tests}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds}">`,
     '    <properties>',
     `      <property name="recording" value="${xmlEscape(run.recordingPath)}"/>`,
     `      <property name="verdict" value="${xmlEscape(a.verdict)}"/>`,

@@ -3,10 +3,10 @@
  * a dependency upgrade ("pandas 2.1 → 2.2").
  */
 import { Command } from 'commander';
-import { analyzeRecording, type RecordingAnalysis } from '../analysis/analyze';
+import { analyzeRecording, commandLabel, type RecordingAnalysis } from '../analysis/analyze';
 import { InputError } from '../errors';
 import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
-import { analysisJson, displayCommand, jsonReplacer } from './analyze';
+import { analysisJson, jsonReplacer } from './analyze';
 import { resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 
@@ -58,7 +58,7 @@ export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [s
   const spikeMax = (x: RecordingAnalysis) => x.tree.spikes.reduce((m, s) => Math.max(m, s.heightBytes), 0);
   rows.push(['', 'before', 'after', 'change']);
   rows.push(['recording', files[0], files[1], '']);
-  rows.push(['command', displayCommand(commands[0], 34), displayCommand(commands[1], 34), '']);
+  rows.push(['command', commandLabel(commands[0], 34), commandLabel(commands[1], 34), '']);
   rows.push(['duration', formatDuration(b.summary.durationMs), formatDuration(a.summary.durationMs), '']);
   rows.push(['peak', formatBytes(b.summary.peakBytes), formatBytes(a.summary.peakBytes), change(b.summary.peakBytes, a.summary.peakBytes)]);
   rows.push(['final', formatBytes(b.summary.finalBytes), formatBytes(a.summary.finalBytes), change(b.summary.finalBytes, a.summary.finalBytes)]);
@@ -72,7 +72,7 @@ export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [s
     'spikes', b.tree.spikes.length ? `${b.tree.spikes.length}, highest +${formatBytes(spikeMax(b))}` : 'none',
     a.tree.spikes.length ? `${a.tree.spikes.length}, highest +${formatBytes(spikeMax(a))}` : 'none', '',
   ]);
-  const leakers = (x: RecordingAnalysis) => (x.leakingProcesses.length ? x.leakingProcesses.map((p) => displayCommand(p.command, 30)).join(', ') : '-');
+  const leakers = (x: RecordingAnalysis) => (x.leakingProcesses.length ? x.leakingProcesses.map((p) => commandLabel(p.command, 30)).join(', ') : '-');
   if (b.leakingProcesses.length || a.leakingProcesses.length) rows.push(['leaking in', leakers(b), leakers(a), '']);
   if (b.limit || a.limit) {
     const share = (x: RecordingAnalysis) => (x.limit ? `${((100 * x.summary.peakBytes) / x.limit.bytes).toFixed(0)}% of ${formatBytes(x.limit.bytes)}` : 'no limit');

@@ -97,7 +97,7 @@ export function checkOutputPath(p: string): void {
   }
 }
 
-function openCgroup(pid: number, root: string, injected: CgroupLocation | null | undefined) {
+export function openCgroup(pid: number, root: string, injected: CgroupLocation | null | undefined) {
   let loc: CgroupLocation | null;
   try {
     loc = injected === undefined ? findMemoryCgroup(pid, root) : injected;

@@ -74,7 +74,8 @@ Examples:
       setExitCode(c, outcome.code !== EXIT.OK ? outcome.code : EXIT.FAILURE);
       return;
     }
-    const a = analyzeRecording(outcome.recording);
+    // record()'s analysis took --limit as "given to analyze"; without --limit it is this one.
+    const a = killLimit === null && outcome.analysis ? outcome.analysis : analyzeRecording(outcome.recording);
     const results = checkLimits(a, limits);
     const violated = results.filter((r) => r.status === 'violated');
     const targetFailed = outcome.code !== EXIT.OK;

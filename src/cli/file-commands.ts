@@ -1,7 +1,7 @@
 /** `memhunt list | peak | summary | clean | rm`: the recordings in this folder, as mprof users expect. */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
-import { verdictLine } from '../analysis/analyze';
+import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
@@ -64,10 +64,11 @@ export function registerFileCommands(program: Command): void {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
       for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+      const a = analyzeRecording(rec);
       process.stdout.write(
-        formatSummary(summarize(rec), {
+        formatSummary(a.summary, {
           command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events,
-          verdict: verdictLine(rec),
+          verdict: verdictLineOf(a),
         }) + '\n',
       );
     });

@@ -2,8 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
-import { verdictLine } from '../analysis/analyze';
-import { summarize } from '../analysis/summary';
+import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
 import { InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
@@ -92,6 +91,11 @@ export interface RecordOutcome {
   result: SessionResult;
   /** The recording read back (null when it could not be read). */
   recording: MemoryRecording | null;
+  /**
+   * The analysis behind the printed summary and verdict (null with --quiet or without a
+   * recording). A --limit is passed to it as analyzeRecording's limitBytes ("given to analyze").
+   */
+  analysis: RecordingAnalysis | null;
 }
 
 /**
@@ -118,16 +122,18 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   } catch (e) {
     process.stderr.write(`memhunt: recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}\n`);
   }
+  let analysis: RecordingAnalysis | null = null;
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
+    analysis = analyzeRecording(recording, { limitBytes: base.limitBytes });
     process.stderr.write(
-      formatSummary(summarize(recording), {
+      formatSummary(analysis.summary, {
         command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
-        verdict: verdictLine(recording, { limitBytes: base.limitBytes }),
+        verdict: verdictLineOf(analysis),
       }) + '\n',
     );
   }
-  return { code: exitCodeOf(kind, result), result, recording };
+  return { code: exitCodeOf(kind, result), result, recording, analysis };
 }
 
 function exitCodeOf(kind: 'run' | 'attach', result: SessionResult): number {

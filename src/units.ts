@@ -83,11 +83,6 @@ export function formatBytes(bytes: number): string {
   return `${sign}${v.toFixed(digits)} ${units[i]}`;
 }
 
-/** Mebibytes with one decimal, for tables that need one unit per column. */
-export function formatMiB(bytes: number): string {
-  return (bytes / 1024 / 1024).toFixed(1);
-}
-
 /**
  * A whole number with thousands separators, "1,000,000" (as toLocaleString('en-US') prints it,
  * without its first call's ICU set-up: 7 ms of a 0.4 s `memhunt plot`).

@@ -41,7 +41,7 @@ export interface RunSummary {
   oomKilled: boolean;
 }
 
-export function processPeak(p: ProcessTrack): ProcessPeak {
+function processPeak(p: ProcessTrack): ProcessPeak {
   const m = seriesMax(p.rss);
   return { pid: p.pid, command: p.command, peakBytes: m.index < 0 ? 0 : m.bytes, peakTMs: m.tMs, hwmBytes: p.hwmBytes };
 }
@@ -62,7 +62,9 @@ export function summarize(rec: MemoryRecording): RunSummary {
   let limit: RunSummary['limit'] = null;
   if (rec.meta.limitBytes !== null) limit = { bytes: rec.meta.limitBytes, source: 'limit' };
   else if (rec.cgroup && rec.cgroup.limit.values.length > 0) {
-    limit = { bytes: seriesMinLast(rec.cgroup.limit.values), source: rec.meta.cgroup?.version === 2 ? 'cgroup v2' : 'cgroup v1' };
+    // The latest limit in force (a limit can change during a run).
+    const limits = rec.cgroup.limit.values;
+    limit = { bytes: limits[limits.length - 1]!, source: rec.meta.cgroup?.version === 2 ? 'cgroup v2' : 'cgroup v1' };
   }
   let cgroupPeakBytes: number | null = null;
   if (rec.cgroup) {
@@ -132,9 +134,4 @@ function agentWorkAtPeak(rec: MemoryRecording, tMs: number): RunSummary['peakDur
 function lastNonZero(values: Float64Array): number {
   for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return values[i]!;
   return 0;
-}
-
-/** The latest limit in force (a limit can change during a run). */
-function seriesMinLast(values: Float64Array): number {
-  return values[values.length - 1]!;
 }

@@ -105,10 +105,12 @@ export function openCgroup(pid: number, root: string, injected: CgroupLocation |
     loc = null; // the target exited before its cgroup could be read: record without one
   }
   if (!loc) return { loc: null, reader: null, limit: null };
+  let reader: CgroupReader | null = null;
   try {
-    const reader = new CgroupReader(loc);
+    reader = new CgroupReader(loc);
     return { loc, reader, limit: reader.readLimit() };
   } catch {
+    reader?.close(); // its files are open if only the limit could not be read
     return { loc: null, reader: null, limit: null };
   }
 }

@@ -53,7 +53,9 @@ test('per-process and total peaks within 5%, timing within 2 intervals', async (
     assert.ok(Math.abs(peak - expected) <= 0.05 * expected, `pid ${pid}: peak ${(peak / MiB).toFixed(1)} MiB, expected ${(expected / MiB).toFixed(1)} MiB`);
     expectedTotal += expected;
 
-    const rise = tMs.find((_, i) => values[i]! >= base + 0.95 * allocBytes)!;
+    // The rise: the first high sample from the baseline window on (earlier, the fork()-to-exec()
+    // moment above can show the parent's 200 MiB in a child: seen 2 times in 9 runs).
+    const rise = tMs.find((t, i) => t >= at('alloc_start') - 300 && values[i]! >= base + 0.95 * allocBytes)!;
     assert.ok(rise >= at('alloc_start') - tolMs && rise <= at('alloc_end') + tolMs,
       `pid ${pid}: rise seen at ${rise.toFixed(0)} ms, allocation ${at('alloc_start').toFixed(0)}–${at('alloc_end').toFixed(0)} ms`);
     const fallIdx = tMs.findIndex((t, i) => t > rise && values[i]! <= base + 0.05 * allocBytes);

@@ -14,11 +14,35 @@ const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const schemaFile = path.join(repo, 'docs', 'recording-format.schema.json');
 const outFile = path.join(repo, 'src', 'contract', 'validators.generated.ts');
 
+/**
+ * `allOf: [{$ref: body}, {envelope}]` (a record or a reply built on a shared body) merged into one
+ * object schema, so that removeAdditional sees every property the shape declares.
+ */
+function flatten(schema) {
+  const defs = schema.definitions;
+  const resolve = (s) => (s.$ref ? resolve(defs[s.$ref.replace('#/definitions/', '')]) : s.allOf ? merge(s) : s);
+  const merge = (s) => {
+    const parts = s.allOf.map(resolve);
+    const out = { type: 'object', properties: {}, required: [] };
+    if (s.description) out.description = s.description;
+    for (const p of parts) {
+      if (p.type !== 'object') throw new Error(`allOf of a non-object in ${JSON.stringify(s).slice(0, 80)}`);
+      Object.assign(out.properties, p.properties ?? {});
+      out.required.push(...(p.required ?? []));
+    }
+    return out;
+  };
+  for (const [name, def] of Object.entries(defs)) if (def.allOf) defs[name] = merge(def);
+  return schema;
+}
+
 export function generate() {
-  const schema = JSON.parse(fs.readFileSync(schemaFile, 'utf8'));
+  const schema = flatten(JSON.parse(fs.readFileSync(schemaFile, 'utf8')));
+  // removeAdditional 'all': fields a later version added (allowed by the schema) are dropped where
+  // the data enters, so what is recorded and read back is exactly this version's shapes.
   // inlineRefs: false: shared definitions (censusBody, allocationSite, …) become one function each.
   // The schema uses no string lengths or formats, which would need ajv's runtime helpers.
-  const ajv = new Ajv({ strict: true, allErrors: false, inlineRefs: false, code: { source: true, esm: true, lines: false } });
+  const ajv = new Ajv({ strict: true, allErrors: false, removeAdditional: 'all', inlineRefs: false, code: { source: true, esm: true, lines: false } });
   ajv.addSchema(schema);
   const refs = {};
   for (const name of Object.keys(schema.definitions)) {

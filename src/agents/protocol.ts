@@ -15,6 +15,7 @@
  */
 
 import type { CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import { contractProblem, type ContractName } from '../contract/validate';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_SOCKET_ENV = 'MEMHUNT_AGENT_SOCKET';
@@ -179,3 +180,42 @@ export interface AgentErrorEvent {
 export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
+
+// ---------------------------------------------------------------- checks (the schema's definitions)
+
+/** The schema definition of each request's result. */
+const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
+  census: 'censusResult', 'trace-start': 'emptyResult', 'trace-snapshot': 'traceSnapshotResult', refs: 'refsResult', break: 'emptyResult', ping: 'emptyResult',
+};
+
+const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent',
+};
+
+/** Null when result is what `request` answers with; else one line saying what is wrong. */
+export function resultProblem(request: HostRequest['type'], result: unknown): string | null {
+  return contractProblem(RESULT_OF[request], result);
+}
+
+/** Null when msg is an agent event of this protocol; else what is wrong with it, as words ("a \"snapshot\" event: census.rows must be an array"). */
+export function eventProblem(msg: unknown): string | null {
+  const type = (msg as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(EVENT_OF, type)) return `a message of unknown type ${JSON.stringify(String(type)).slice(0, 60)}`;
+  const p = contractProblem(EVENT_OF[type as AgentEvent['type']], msg);
+  return p === null ? null : `a malformed "${type}" event (${p})`;
+}
+
+/**
+ * For clients (`memhunt snapshot <pid>`, `memhunt refs <pid>`): null when `reply` is a well-formed
+ * reply to a request of type `request` — a refusal or error (`ok` false, with `error`), or a
+ * result of the right shape (a CensusResult for client-census, a RefsResult for client-refs);
+ * else one line saying what is wrong, for an error message (exit 1).
+ */
+export function clientReplyProblem(reply: unknown, request: ClientRequest['type']): string | null {
+  const envelope = contractProblem('reply', reply);
+  if (envelope !== null) return `a malformed reply from the memhunt run (${envelope})`;
+  const r = reply as Reply;
+  if (!r.ok) return typeof r.error === 'string' ? null : 'a malformed reply from the memhunt run (an error without a message)';
+  const p = contractProblem(request === 'client-census' ? 'censusResult' : 'refsResult', r.result);
+  return p === null ? null : `a malformed ${request === 'client-census' ? 'census' : 'refs'} result from the memhunt run (${p})`;
+}

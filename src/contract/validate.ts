@@ -43,7 +43,7 @@ function describe(e: ValidationError): string {
     .map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k.replace(/~1/g, '/').replace(/~0/g, '~')}`))
     .join('')
     .replace(/^\./, '');
-  let what = e.message ?? 'is not valid';
+  let what = (e.message ?? 'is not valid').replace('must be equal to one of the allowed values', 'must be one of').replace('must be equal to constant', 'must be');
   const m = /^must be ([a-z,]+)$/.exec(what);
   if (m) what = `must be ${m[1]!.split(',').map((w) => `${/^[aeiou]/.test(w) ? 'an' : 'a'} ${w}`).join(' or ')}`.replace('a null', 'null');
   const p = e.params ?? {};

@@ -300,31 +300,28 @@ export class RecordingAssembler {
       case 'agent':
         this.events.push({ kind: 'agent', tMs: rec.t, pid: rec.pid, runtime: rec.runtime, runtimeVersion: rec.runtimeVersion, features: rec.features });
         break;
-      case 'census':
-        this.events.push({
-          kind: 'census', tMs: rec.t, pid: rec.pid, label: rec.label, trigger: rec.trigger, collected: rec.collected,
-          objects: rec.objects, totalBytes: rec.totalBytes, rows: rec.rows, durationMs: rec.durationMs, notes: rec.notes,
-        });
+      // Agent records: the body declared once (src/contract/shapes.ts) goes to the model as it is,
+      // with the model's envelope (kind, tMs); the schema check dropped fields of later versions.
+      case 'census': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'census', tMs: t, ...body });
         break;
-      case 'trace':
-        this.events.push({
-          kind: 'trace', tMs: rec.t, pid: rec.pid, label: rec.label, trigger: rec.trigger, tracedBytes: rec.tracedBytes,
-          tracedPeakBytes: rec.tracedPeakBytes, rssBytes: rec.rssBytes, tracemallocBytes: rec.tracemallocBytes ?? 0, durationMs: rec.durationMs,
-          bySize: rec.bySize, byGrowth: rec.byGrowth, byPackage: rec.byPackage,
-        });
+      }
+      case 'trace': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'trace', tMs: t, ...body, tracemallocBytes: body.tracemallocBytes ?? 0 });
         break;
-      case 'refs':
-        this.events.push({
-          kind: 'refs', tMs: rec.t, pid: rec.pid, trigger: rec.trigger, typeName: rec.typeName, count: rec.count,
-          reachedRoot: rec.reachedRoot, nodes: rec.nodes, edges: rec.edges,
-        });
+      }
+      case 'refs': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'refs', tMs: t, ...body });
         break;
-      case 'isolated':
-        this.events.push({
-          kind: 'isolated', tMs: rec.t, pid: rec.pid, label: rec.label, childPid: rec.childPid,
-          peakRssBytes: rec.peakRssBytes, durationMs: rec.durationMs, ok: rec.ok,
-        });
+      }
+      case 'isolated': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'isolated', tMs: t, ...body });
         break;
+      }
       case 'note':
         this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid });
         break;
@@ -689,14 +686,16 @@ export async function readMemhuntRecording(filePath: string, opts: ReadOptions =
       cut = lines.finishTail();
       break;
     }
+    // Decompressed output that zlib held when it failed never reached the lines: decode again
+    // member by member from where this pass began, feed what was not fed, find the damage.
+    const gap = findDamage(filePath, offset, r.fedBytes, (text) => lines.consume(text));
     if (asm.header === null) throw new CorruptRecordingError(`${filePath}: not a memhunt recording (${r.damage})`);
     const lost = lines.dropPartial();
-    const gap = findDamage(filePath, offset);
     if (gap === null || gap.resumeAt === null) {
       // No good member after the damage: the file ends here, as if cut.
       cut = true;
       const where = gap ? ` in the gzip member at byte ${gap.damagedAt}` : '';
-      asm.warnings.push(`compressed data is damaged${where} after record ${lines.lineNo} (${r.damage})${lost ? `, in the middle of a record (${lost} bytes)` : ''}; no readable data after it`);
+      asm.warnings.push(`compressed data is damaged${where} after record ${lines.lineNo} (${gap?.why ?? r.damage})${lost ? `, in the middle of a record (${lost} bytes)` : ''}; no readable data after it`);
       break;
     }
     asm.openGap(
@@ -824,8 +823,8 @@ class LineReader {
       value = JSON.parse(text);
     } catch {
       if (this.asm.header === null) throw new CorruptRecordingError(`${this.filePath}: not a memhunt recording (line 1 is not JSON)`);
-      const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-      this.asm.skip(this.lineNo, `is not valid JSON (${shown.replace(/[\x00-\x1f\x7f-\x9f]/g, '?')})`);
+      // JSON.stringify escapes control characters: a damaged line cannot write escapes to a terminal.
+      this.asm.skip(this.lineNo, `is not valid JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)}`);
       return;
     }
     this.asm.addChecked(value, this.lineNo);
@@ -892,11 +891,14 @@ interface PumpResult {
   damage: string | null;
   /** A first line that is not a header (a CorruptRecordingError), or an internal error: thrown. */
   fatal: Error | null;
+  /** Decompressed bytes handed to the lines. */
+  fedBytes: number;
 }
 
 /** Decompresses the file from `offset` (the start of a gzip member) and feeds its lines. Never rejects: how it ended is in the result. */
 function pump(lines: LineReader, filePath: string, offset: number): Promise<PumpResult> {
   let fatal: Error | null = null;
+  let fedBytes = 0;
   return new Promise<PumpResult>((resolve) => {
     // 256 KiB of compressed input at a time: a bigger chunk outlives the collections of
     // collectDeadChunks while it is decompressed, is promoted, and then stays until a full
@@ -909,12 +911,13 @@ function pump(lines: LineReader, filePath: string, offset: number): Promise<Pump
       settled = true;
       input.destroy();
       gunzip.destroy();
-      resolve({ inputError: null, damage: null, fatal, ...r });
+      resolve({ inputError: null, damage: null, fatal, fedBytes, ...r });
     };
     input.on('error', (err: NodeJS.ErrnoException) => {
       done({ inputError: new InputError(err.code === 'ENOENT' ? `${filePath}: no such file` : `${filePath}: ${err.message}`) });
     });
     const consume = (chunk: Buffer): void => {
+      fedBytes += chunk.length;
       try {
         lines.consume(chunk);
       } catch (e) {
@@ -979,23 +982,28 @@ interface Damage {
 
 /**
  * Finds the first damaged gzip member from `offset` (a member start) by decoding member by member
- * (only when the streaming reader hit damage: a second pass over what was already read), then the
+ * (only when the streaming reader hit damage: a second pass over what was already read), feeding
+ * the text of good members beyond the first `fedBytes` (what the streaming pass already fed), then the
  * next member after it that decodes and whose CRC matches. Our writer's members are complete
  * gzip members of ≤ ~4 MiB of text; the header's optional fields are handled for other writers.
  * Null when no damaged member is found (the file ends inside the last one: cut).
  */
-function findDamage(filePath: string, offset: number): Damage | null {
+function findDamage(filePath: string, offset: number, fedBytes: number, feed: (text: Buffer) => void): Damage | null {
   const fd = fs.openSync(filePath, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     let at = offset;
     let damage: { at: number; why: string } | null = null;
+    let seen = 0;
     while (at < size) {
       const m = memberAt(fd, at, size);
       if ('error' in m) {
         damage = { at, why: m.error };
         break;
       }
+      // The part of this member's text the streaming pass did not feed.
+      if (seen + m.text.length > fedBytes) feed(m.text.subarray(Math.max(0, fedBytes - seen)));
+      seen += m.text.length;
       at = m.end;
     }
     if (damage === null) return null;
@@ -1026,7 +1034,7 @@ function findDamage(filePath: string, offset: number): Damage | null {
  * The gzip member at `at`: its end, or why it cannot be read (`headerOk`: the header looked right,
  * so it counts as a member lost). Reads up to 64 MiB of it; a member's CRC and size are checked.
  */
-function memberAt(fd: number, at: number, size: number): { end: number } | { error: string; headerOk: boolean } {
+function memberAt(fd: number, at: number, size: number): { end: number; text: Buffer } | { error: string; headerOk: boolean } {
   let len = Math.min(size - at, 4 * 1024 * 1024);
   for (;;) {
     const buf = Buffer.alloc(len);
@@ -1046,7 +1054,7 @@ function memberAt(fd: number, at: number, size: number): { end: number } | { err
       if (trailer + 8 > b.length) throw new Error('unexpected end of file');
       if (b.readUInt32LE(trailer + 4) !== r.buffer.length % 2 ** 32) return { error: 'wrong uncompressed size', headerOk: true };
       if (typeof zlib.crc32 === 'function' && b.readUInt32LE(trailer) !== zlib.crc32(r.buffer)) return { error: 'incorrect data check', headerOk: true };
-      return { end: at + trailer + 8 };
+      return { end: at + trailer + 8, text: r.buffer };
     } catch (e) {
       const msg = (e as Error).message;
       if (/unexpected end/.test(msg) && n === len && at + len < size && len < 64 * 1024 * 1024) {

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { analyzeRecording, commandLabel, verdictLineOf, type ProcessAnalysis, type RecordingAnalysis } from '../analysis/analyze';
 import { checkLimits, hasLimits, type LimitResult, type Limits } from '../analysis/limits';
+import { hwmText } from '../analysis/summary';
 import { projectionText, spikeText } from '../analysis/verdict';
 import { InputError } from '../errors';
 import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parseSize } from '../units';
@@ -81,7 +82,9 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   const out: string[] = [];
   const s = a.summary;
   out.push(`memhunt analyze: ${opts.file}: ${commandLabel(opts.command, 70)}`);
-  out.push(`  recorded  ${formatDuration(s.durationMs)}, ${s.samples} samples, ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}; peak ${formatBytes(s.peakBytes)} (tree RSS)`);
+  out.push(`  recorded  ${formatDuration(s.durationMs)}, ${s.samples} samples, ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}; peak ${formatBytes(s.peakBytes)} (${s.metricText})`);
+  const hwm = hwmText(s);
+  if (hwm) out.push(`            ${hwm}`);
   out.push(`  verdict   ${verdictLineOf(a)}`);
   out.push('  evidence (tree total):');
   for (const e of a.tree.evidence) out.push(`    - ${e}`);

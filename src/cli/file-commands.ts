@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
-import { summarize } from '../analysis/summary';
+import { hwmClearlyAbove, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
@@ -35,7 +35,13 @@ export function registerFileCommands(program: Command): void {
   program
     .command('peak')
     .summary('print the peak memory of recordings (default: the newest)')
-    .description('Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does,\nfollowed by the per-process peaks with --processes.')
+    .description(
+      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does: the\n' +
+        'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
+        'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
+        'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
+        'With --processes, each process\'s sampled peak and its kernel high-water mark follow.',
+    )
     .argument('[recordings...]', 'files or indexes from memhunt list')
     .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
     .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")
@@ -45,11 +51,22 @@ export function registerFileCommands(program: Command): void {
         const rec = await loadRecording(f);
         const s = summarize(rec);
         for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
-        process.stdout.write(`${f}\t${(s.peakBytes / 1024 / 1024).toFixed(3)} MiB\n`);
+        // The second field stays mprof's (the sampled peak), so scripts that read it keep working.
+        const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+        const h = s.hwmAbovePeak;
+        const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
+        process.stdout.write(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
         if (flags.processes) {
+          const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {
-            const hwm = Number.isFinite(p.hwmBytes) ? `  (kernel peak ${formatBytes(p.hwmBytes)})` : '';
-            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)}${hwm}  ${shortCommand(p.command, 50)}\n`);
+            const rss = s.metric !== 'rss' ? `  (RSS ${formatBytes(p.rssPeakBytes)})` : '';
+            let hwm = '';
+            if (Number.isFinite(p.hwmBytes)) {
+              const missed = hwmClearlyAbove(p.hwmBytes, p.rssPeakBytes) && p.hwmInRecording ? ', reached between samples' : '';
+              const before = p.hwmInRecording ? '' : ', may predate the recording';
+              hwm = `  (kernel peak RSS ${formatBytes(p.hwmBytes)}${missed}${before})`;
+            }
+            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
           }
         }
       }

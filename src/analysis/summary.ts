@@ -60,7 +60,7 @@ export interface ContainerFigures {
    * The kernel's own peak (v2 memory.peak, v1 memory.max_usage_in_bytes), only when it rose during
    * the run: then its value was reached during the run, between samples or not. A counter that did
    * not rise still holds a peak from before the run (the kernel never resets it by itself) and is
-   * not this run's: null.
+   * not this run's: null. Also null when it is not clearly above the highest sample (it says nothing more).
    */
   kernelPeakBytes: number | null;
   /** Usage at the first sample, and the tree's RSS then: the difference was already charged to the cgroup. */
@@ -68,8 +68,13 @@ export interface ContainerFigures {
   treeAtStartBytes: number;
   /** True when the cgroup held clearly more than this tree when it started (memhunt itself, page cache, other processes). */
   holdsMoreThanTree: boolean;
-  /** Rises of the cgroup's OOM-kill counter during the run (the first rise counts as one kill: the value before the run is not recorded). */
-  oomKills: number;
+  /**
+   * OOM kills in the cgroup during the run, at least: the rises of its kill counter, the first
+   * counted as one (the recording keeps the counter's value at each rise, not before the first).
+   */
+  oomKillsAtLeast: number;
+  /** The kill counter after its last rise in the run; null when it did not rise. */
+  oomKillCounter: number | null;
 }
 
 /**
@@ -154,15 +159,16 @@ function containerFigures(rec: MemoryRecording): ContainerFigures | null {
   const treeAtStart = valueAt(rss, cg.usage.tMs[0]!);
   const treeAtStartBytes = Number.isFinite(treeAtStart) ? treeAtStart : 0;
   const ooms = rec.events.filter((e): e is Extract<typeof e, { kind: 'oom-kill' }> => e.kind === 'oom-kill');
-  const oomKills = ooms.length ? ooms[ooms.length - 1]!.oomKills - ooms[0]!.oomKills + 1 : 0;
+  const oomKillsAtLeast = ooms.length ? ooms[ooms.length - 1]!.oomKills - ooms[0]!.oomKills + 1 : 0;
   return {
     version: rec.meta.cgroup?.version ?? 1,
     usagePeakBytes: usage.bytes, usagePeakTMs: usage.tMs,
     workingSetPeakBytes: ws.index < 0 ? NaN : ws.bytes,
-    kernelPeakBytes: kernelPeakBytes !== null && kernelPeakBytes > usage.bytes ? kernelPeakBytes : null,
+    kernelPeakBytes: kernelPeakBytes !== null && hwmClearlyAbove(kernelPeakBytes, usage.bytes) ? kernelPeakBytes : null,
     usageAtStartBytes, treeAtStartBytes,
     holdsMoreThanTree: usageAtStartBytes - treeAtStartBytes > OTHER_IN_CGROUP_BYTES,
-    oomKills,
+    oomKillsAtLeast,
+    oomKillCounter: ooms.length ? ooms[ooms.length - 1]!.oomKills : null,
   };
 }
 

@@ -65,7 +65,7 @@ export function formatSummary(
       row('', `the cgroup holds more than this tree: ${formatBytes(c.usageAtStartBytes)} was charged at the start, when the tree had ${formatBytes(c.treeAtStartBytes)} ` +
         '(memhunt itself, page cache, other processes of the container)');
     }
-    if (c.oomKills > 0) row('', `OOM kills in the cgroup during the run: ${c.oomKills}`);
+    if (c.oomKillsAtLeast > 0) row('', `the OOM killer ran in the cgroup during the run: ${c.oomKillsAtLeast === 1 ? 'at least one kill' : `at least ${c.oomKillsAtLeast} kills`} (its kill counter rose to ${c.oomKillCounter})`);
   }
   const u = s.limitUse;
   if (u) {

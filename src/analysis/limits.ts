@@ -47,7 +47,7 @@ function judgedPeak(a: RecordingAnalysis): { bytes: number; what: string } {
   const inSnapshot = a2
     ? `, during memhunt's ${a2.what === 'trace' ? 'allocation snapshot' : 'heap census'} of pid ${a2.pid}; ${formatBytes(a2.peakOutsideBytes)} outside memhunt's snapshots`
     : '';
-  return { bytes: s.peakBytes, what: `${s.metricText}, sampled, at ${formatClock(s.peakTMs)}${inSnapshot}` };
+  return { bytes: s.peakBytes, what: `${s.metricText} at ${formatClock(s.peakTMs)}${inSnapshot}` };
 }
 
 function pct(x: number): string {

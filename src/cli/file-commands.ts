@@ -40,11 +40,11 @@ export function registerFileCommands(program: Command): void {
         'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
         'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
         'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
-        'With --processes, each process\'s sampled peak and its kernel high-water mark follow.',
+        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.',
     )
     .argument('[recordings...]', 'files or indexes from memhunt list')
-    .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
-    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")
+    .option('-p, --processes', 'also list each process\'s peak (sampled; the kernel\'s VmHWM where higher)')
+    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled; the kernel's VmHWM where higher)\n  memhunt peak mprofile_20261126101500.dat another.mh")
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
@@ -60,11 +60,12 @@ export function registerFileCommands(program: Command): void {
           const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {
             const rss = s.metric !== 'rss' ? `  (RSS ${formatBytes(p.rssPeakBytes)})` : '';
+            // The kernel's high-water mark only where it says more than the samples.
             let hwm = '';
-            if (Number.isFinite(p.hwmBytes)) {
-              const missed = hwmClearlyAbove(p.hwmBytes, p.rssPeakBytes) && p.hwmInRecording ? ', reached between samples' : '';
-              const before = p.hwmInRecording ? '' : ', may predate the recording';
-              hwm = `  (kernel peak RSS ${formatBytes(p.hwmBytes)}${missed}${before})`;
+            if (hwmClearlyAbove(p.hwmBytes, p.rssPeakBytes)) {
+              hwm = p.hwmInRecording
+                ? `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, reached between samples)`
+                : `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, maybe before memhunt attached)`;
             }
             process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
           }

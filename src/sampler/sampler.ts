@@ -109,6 +109,8 @@ export class Sampler {
     this.pendingThresholds = Float64Array.from(opts.thresholds ?? []);
     this.tree = new TreeTracker(opts.rootPid, this.root);
     this.nextDue = this.t0;
+    // (start() moves it to the first sample: the schedule starts there, not at the origin, which
+    // the session may have read some set-up time earlier.)
     this.pssEveryMs = opts.intervalMs;
   }
 
@@ -119,6 +121,7 @@ export class Sampler {
   /** Takes the first sample at once and keeps sampling until stop(). */
   start(): void {
     this.running = true;
+    this.nextDue = performance.now();
     this.addProcess(this.opts.rootPid, readStat(this.opts.rootPid, this.root)?.ppid ?? 0);
     this.tick();
   }

@@ -98,7 +98,7 @@ def request_break(reason, reply, main_ident):
                 signal_done()
                 return 0
             import pdb
-            debugger = pdb.Pdb(skip=['memhunt', 'memhunt.*'])
+            debugger = pdb.Pdb(skip=['memhunt', 'memhunt.*', '_memhunt_agent', '_memhunt_agent.*'])
             out = debugger.stdout
             out.write('\nmemhunt: break in pid %d at %s:%d in %s(): %s\n%s\n' % (
                 os.getpid(), frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name,

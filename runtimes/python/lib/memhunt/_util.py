@@ -36,6 +36,23 @@ def is_agent_frame(frame):
         return False
 
 
+def error_message(where, exc=None):
+    """An agent-error message: where, the exception, then the innermost frames of its traceback."""
+    if exc is None:
+        exc = sys.exc_info()[1]
+    message = where
+    if exc is not None:
+        message = '%s: %s: %s' % (where, type(exc).__name__, exc)
+        tb = exc.__traceback__
+        frames = []
+        while tb is not None:
+            frames.append('%s:%d' % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno))
+            tb = tb.tb_next
+        if frames:
+            message += ' (at ' + ' < '.join(reversed(frames[-6:])) + ')'
+    return message[:4000]
+
+
 def proc_status_bytes(key, pid='self'):
     """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM) in bytes, or None."""
     try:

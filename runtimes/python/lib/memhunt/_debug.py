@@ -31,7 +31,7 @@ WARNING = ('memhunt: warning: objects you look at from pdb (p, pp, display, loca
 #: [callback, outcome]: a ctypes callback must stay alive until the interpreter has called it and
 #: it has returned (freeing it while it runs frees the code it returns through); a cancelled one
 #: may still be called later. Entries that have run are dropped at the next request.
-_pending = []
+_pending = []  # type: list
 
 
 def _main_frame_description(main_ident):

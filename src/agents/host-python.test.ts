@@ -145,7 +145,8 @@ function startRun(args: string[]) {
 }
 
 test('snapshot <pid> and refs <pid> answer for a running injected process, and are recorded', { skip }, async () => {
-  const run = startRun(['8']);
+  // Runs until killed (--until a file that never appears; 120 s at most), however slow the machine.
+  const run = startRun(['0', '--until', '/nonexistent/memhunt-test-never']);
   try {
     const pid = await run.ready;
     // The agent says hello from its own thread at start-up: retry briefly until it is registered.
@@ -166,8 +167,9 @@ test('snapshot <pid> and refs <pid> answer for a running injected process, and a
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^memhunt: no objects of type "Recrod" alive in pid \d+; close names: .*Record/);
   } finally {
+    const closed = run.child.exitCode !== null || run.child.signalCode !== null ? Promise.resolve() : new Promise((r) => run.child.on('close', r));
     run.child.kill('SIGINT');
-    await new Promise((r) => run.child.on('close', r));
+    await closed;
   }
   const rec = await readMemhuntRecording(run.out);
   assert.ok(rec.events.some((e) => e.kind === 'census' && e.trigger === 'client'));

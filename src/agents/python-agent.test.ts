@@ -308,6 +308,7 @@ test('fork under warnings-as-errors (pytest -W error): no warning caused by the 
       assert.equal(await p.exit(), 0, `${name}: ${p.out()} ${p.err()}`);
       assert.equal(p.err(), '', name);
       for (let i = 0; i < 3; i++) assert.match(p.out(), new RegExp(`^fork ${i} child status 0 filters unchanged True warnings 0$`, 'm'), `${name}: ${p.out()}`);
+      assert.match(p.out(), /^4 forks in a row: children \[0, 0, 0, 0\]$/m, `${name}: ${p.out()}`);
       await peer.waitForAgent((h) => h.pid === p.child.pid);
       // The program's own thread: the warning is the program's, shown as without memhunt.
       const q = run(python, [prog, 'thread'], peer.pythonEnv(undefined, cleanEnv()));

@@ -240,6 +240,9 @@ def _connect(path):
 
 _FORK_WARNINGS = ('fork', 'forkpty')
 _fork_filters = None  # (the list they were put in, the entries) while a fork is under way
+#: Threads started by _after_fork_parent (3.13+) that have not finished: a fork that follows at once
+#: (the forking thread kept the GIL) still counts them, and they are ours too.
+_cleaners = 0
 
 
 def _forked_for_exec():
@@ -286,7 +289,7 @@ def _before_fork():
     global _fork_filters
     try:
         _drop_fork_filters()
-        if not active() or _threads_of_process() != 2:
+        if not active() or _threads_of_process() - _cleaners != 2:
             return
         mod = _warnings_module()
         filters = mod.filters
@@ -325,15 +328,27 @@ def _after_fork_parent():
     if _version_info < (3, 13):
         _drop_fork_filters()
         return
+    global _cleaners
+    _cleaners += 1
     try:
-        _start_new_thread(_drop_fork_filters, ())
+        _start_new_thread(_clean_after_fork, ())
     except Exception:
+        _cleaners -= 1
         _drop_fork_filters()
 
 
-def _after_fork_child():
-    global _conn
+def _clean_after_fork():
+    global _cleaners
     try:
+        _drop_fork_filters()
+    finally:
+        _cleaners -= 1
+
+
+def _after_fork_child():
+    global _conn, _cleaners
+    try:
+        _cleaners = 0
         _drop_fork_filters()
         _state.after_fork_in_child()
         # Only a census that was running needs undoing; a child never imports the census code.

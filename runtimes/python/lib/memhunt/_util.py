@@ -17,6 +17,17 @@ _getsizeof = sys.getsizeof
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+#: The names the agent's modules are imported under: `_memhunt_agent.*` when memhunt's start-up hook
+#: started the agent (inject/_memhunt_agent: a program's own `memhunt` module is not shadowed),
+#: `memhunt.*` when a program imports the public package. A module of either name is ours only if
+#: its file is under PACKAGE_DIR (a program may have its own `memhunt`).
+AGENT_PACKAGES = ('_memhunt_agent', 'memhunt')
+
+
+def is_agent_module_name(name):
+    return any(name == p or name.startswith(p + '.') for p in AGENT_PACKAGES)
+
+
 def wall_ms():
     return _time() * 1000.0
 

@@ -214,14 +214,17 @@ test('a client census is forwarded to the agent of that pid, handed to the sessi
   });
 });
 
-test('the injection environment puts inject and lib before an existing PYTHONPATH, never an empty entry', () => {
+test('the injection environment puts inject before and lib after an existing PYTHONPATH, never an empty entry; memhunt\'s terminal when it has one', () => {
   const d = pythonRuntimeDirs('/pkg');
   assert.deepEqual(d, { inject: '/pkg/runtimes/python/inject', lib: '/pkg/runtimes/python/lib' });
-  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg');
-  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib:/site/x');
+  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg', null);
+  // The program's own directories come before the public memhunt package: its own memhunt module wins.
+  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/site/x:/pkg/runtimes/python/lib');
+  assert.equal(env.MEMHUNT_TTY, undefined);
+  assert.equal(agentEnvironment({}, 's', { trace: false, traceFrames: 1 }, '/pkg', '/dev/pts/3').MEMHUNT_TTY, '/dev/pts/3');
   assert.equal(env.MEMHUNT_AGENT_SOCKET, '/tmp/s/agent.sock');
   assert.deepEqual(JSON.parse(env.MEMHUNT_AGENT_OPTIONS!), { trace: true, traceFrames: 1 });
-  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg').PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
+  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg', null).PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
   // Resolved from dist/agents/: the package root holds package.json.
   assert.ok(fs.existsSync(path.join(path.dirname(path.dirname(pythonRuntimeDirs().lib)), '..', 'package.json')));
 });
@@ -310,7 +313,7 @@ test('run records agents, sections with their pid, program snapshots, isolated r
 });
 
 test('--heap-every records census growth, --trace-allocations sites, refs of the growing type; heap and refs show them', async () => {
-  const { out, r, rec } = await fakeRun(['--heap-every', '150ms', '--trace-allocations'], ['1000']);
+  const { out, r, rec } = await fakeRun(['--heap-every', '150ms', '--trace-allocations'], ['1000', 'until-censuses=3']);
   assert.equal(r.code, 0, r.stderr);
   const censuses = rec.events.filter((e) => e.kind === 'census');
   assert.ok(censuses.length >= 3, `${censuses.length} censuses`);
@@ -344,7 +347,7 @@ test('--heap-every records census growth, --trace-allocations sites, refs of the
 
 test('--on-threshold snapshot and --break-at ask the agent, and say what the debugger does to memory', async () => {
   // Node starts at ~45 MiB here; the fake agent then grows ~100 MiB/s, after it has connected.
-  const { r, rec } = await fakeRun(['--on-threshold', '100MiB:snapshot', '--break-at', '120MiB', '--trace-allocations'], ['1500']);
+  const { r, rec } = await fakeRun(['--on-threshold', '100MiB:snapshot', '--break-at', '120MiB', '--trace-allocations'], ['1500', 'until-break']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /stopping pid \d+ .*in pdb/);
   assert.doesNotMatch(r.stderr, /stay referenced/, 'the agent prints the warning, at the (Pdb) prompt; memhunt does not repeat it');
@@ -359,7 +362,7 @@ test('--on-threshold snapshot and --break-at ask the agent, and say what the deb
 });
 
 test('a process that dies mid-census leaves a note, and the recording is whole', async () => {
-  const { r, rec } = await fakeRun(['--heap-every', '100ms'], ['2000', 'die-in-census']);
+  const { r, rec } = await fakeRun(['--heap-every', '100ms'], ['2000', 'die-in-census', 'until-censuses=2']);
   assert.equal(r.code, 7, r.stderr);
   assert.equal(rec.events.filter((e) => e.kind === 'census').length, 1);
   assert.ok(rec.events.some((e) => e.kind === 'note' && /census \(every 100 ms #\d+\) failed: pid \d+ ended .*before answering census/.test(e.text)), JSON.stringify(rec.events.filter((e) => e.kind === 'note')));
@@ -370,7 +373,7 @@ test('a process that dies mid-census leaves a note, and the recording is whole',
 test('snapshot <pid>: a census of a running injected process, recorded; a process without the agent: exit 2', async () => {
   const dir = tempDir();
   const out = path.join(dir, 'live.mh');
-  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', process.execPath, FAKE, '4000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', process.execPath, FAKE, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const agentPid = await new Promise<number>((resolve, reject) => {
       let text = '';

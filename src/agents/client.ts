@@ -1,12 +1,24 @@
 /**
  * The client side of the agent socket, for commands run from another terminal while `memhunt run`
  * records (`memhunt snapshot <pid>`, `memhunt refs <pid>`): find the run's socket in the target's
- * environment, say hello as a client, send one request, wait for its reply.
+ * environment, check that memhunt made it, say hello as a client, send one request, wait for its
+ * reply.
+ *
+ * Trust: the environment of a process is the process's to write. A program of another user could
+ * start itself with MEMHUNT_AGENT_SOCKET naming a socket it serves, and get root (running
+ * `memhunt snapshot <pid>`) to connect and print its replies. So the path is used only when it is
+ * a socket memhunt made for a run containing the process (verifyRunSocket, src/rundir.ts):
+ *   - it is <tmp>/memhunt-XXXXXX/agent.sock, the directory a real directory (not a link) of mode
+ *     0700, directory and socket owned by the target's user;
+ *   - the directory's owner file names a live process (pid and start time) of that same user,
+ *     which is an ancestor of the target and holds the socket's listening end.
+ * Replies are checked before use: a malformed one is one line and exit 1 (FailureError).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { FailureError, InputError } from '../errors';
+import { processInfo, verifyRunSocket } from '../rundir';
 import { NdjsonPeer } from './ndjson';
 import { AGENT_PROTOCOL_VERSION, AGENT_SOCKET_ENV, type ClientRequest, type Reply } from './protocol';
 
@@ -17,9 +29,27 @@ export interface AgentTarget {
   recordingPath: string | null;
 }
 
+/** Why a process cannot be asked, in words, when reading its environment fails. */
+function environError(pid: number, file: string, e: unknown): InputError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ESRCH') return new InputError(`no process with pid ${pid}`);
+  if (code === 'EACCES' || code === 'EPERM') {
+    const me = process.getuid?.() ?? -1;
+    const uid = processInfo(pid)?.uid ?? null;
+    if (me !== 0 && uid !== null && uid !== me) {
+      return new InputError(`cannot read the environment of pid ${pid} (${code}): it belongs to uid ${uid}, not to you (uid ${me}); run memhunt as that user or as root`);
+    }
+    // Root, or our own process: the kernel's ptrace access check refused (a container without
+    // CAP_SYS_PTRACE, a process that made itself non-dumpable, Yama's ptrace_scope).
+    return new InputError(`cannot read the environment of pid ${pid} (${code}): the kernel refused it (ptrace access check); it was not started by memhunt run, or memhunt lacks CAP_SYS_PTRACE here`);
+  }
+  return new InputError(`cannot read ${file}: ${(e as Error).message}`);
+}
+
 /**
  * The socket of the memhunt run that started pid, from /proc/PID/environ (the environment the
- * process was started with: what memhunt gave it, whatever the program did to os.environ since).
+ * process was started with: what memhunt gave it, whatever the program did to os.environ since),
+ * verified (verifyRunSocket) before it is returned.
  */
 export function findAgentTarget(pid: number, procRoot = '/'): AgentTarget {
   const file = path.join(procRoot, 'proc', String(pid), 'environ');
@@ -27,12 +57,7 @@ export function findAgentTarget(pid: number, procRoot = '/'): AgentTarget {
   try {
     raw = fs.readFileSync(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') throw new InputError(`no process with pid ${pid}`);
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new InputError(`cannot read the environment of pid ${pid} (${code}): it belongs to another user; run memhunt as that user or as root`);
-    }
-    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
+    throw environError(pid, file, e);
   }
   let socketPath: string | null = null;
   let recordingPath: string | null = null;
@@ -40,16 +65,63 @@ export function findAgentTarget(pid: number, procRoot = '/'): AgentTarget {
     if (entry.startsWith(`${AGENT_SOCKET_ENV}=`)) socketPath = entry.slice(AGENT_SOCKET_ENV.length + 1);
     else if (entry.startsWith('MEMHUNT_RECORDING=')) recordingPath = entry.slice('MEMHUNT_RECORDING='.length);
   }
-  if (!socketPath) throw new InputError(`pid ${pid} was not started under memhunt run with the agent`);
+  if (!socketPath) {
+    const st = processInfo(pid, procRoot);
+    if (!st || !st.running) throw new InputError(`no process with pid ${pid}`);
+    throw new InputError(`pid ${pid} (${st.comm}) has no memhunt agent: it was not started under memhunt run (or was started with --no-agent)`);
+  }
+  verifyRunSocket(pid, socketPath, procRoot);
   return { pid, socketPath, recordingPath };
 }
 
 export type ClientRequestBody = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id'> : never) : never;
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * What a reply must look like before a command prints it (the host validates what agents send;
+ * this is the client's own check of what the host sends, since a socket is a door): null when it
+ * is well-formed, else what is wrong.
+ */
+export function replyProblem(type: ClientRequestBody['type'], result: unknown): string | null {
+  if (!isObject(result)) return 'the result is not an object';
+  if (type === 'client-census') {
+    if (!isNum(result.objects) || !isNum(result.totalBytes)) return 'objects/totalBytes are not numbers';
+    if (!Array.isArray(result.rows)) return 'rows is not a list';
+    for (const r of result.rows) {
+      if (!Array.isArray(r) || typeof r[0] !== 'string' || !isNum(r[1]) || !isNum(r[2])) return 'a row is not [type, count, bytes]';
+    }
+    if (result.notes !== undefined && !(Array.isArray(result.notes) && result.notes.every((n) => typeof n === 'string'))) return 'notes is not a list of strings';
+    if (result.durationMs !== undefined && !isNum(result.durationMs)) return 'durationMs is not a number';
+    return null;
+  }
+  if (type === 'client-refs') {
+    if (typeof result.typeName !== 'string' || !isNum(result.count)) return 'typeName/count missing';
+    if (!Array.isArray(result.nodes) || !result.nodes.every((n) => isObject(n) && typeof n.id === 'string' && typeof n.type === 'string' && typeof n.kind === 'string' && typeof n.label === 'string' && isNum(n.bytes))) return 'nodes are malformed';
+    if (!Array.isArray(result.edges) || !result.edges.every((e) => isObject(e) && typeof e.from === 'string' && typeof e.to === 'string' && typeof e.label === 'string')) return 'edges are malformed';
+    return null;
+  }
+  return null;
+}
+
+/** An error message from the host, as one line of bounded length. */
+function hostText(v: unknown, fallback: string): string {
+  const s = typeof v === 'string' && v.trim() ? v : fallback;
+  const first = s.split('\n').find((l) => l.trim()) ?? s;
+  return first.length > 500 ? `${first.slice(0, 499)}…` : first;
+}
+
+/** True while pid exists and is not a zombie. */
+function running(pid: number): boolean {
+  return processInfo(pid)?.running === true;
+}
+
 /**
  * Sends one client request to the host of target and resolves with its result. Every failure is
- * an InputError with one line: the run has ended (socket gone), the host refused us, the agent
- * answered with an error, or no answer came within timeoutMs.
+ * one line: an InputError (exit 2) when the run has ended, the host refused us, the agent answered
+ * with an error or no answer came within timeoutMs; a FailureError (exit 1) when the reply is
+ * malformed.
  */
 export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -63,6 +135,14 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
       if (err) reject(err);
       else resolve(value as T);
     };
+    // The agent's connection can close while its process runs on (a program that closes every
+    // descriptor, os.closerange): the host then says it ended; say what really happened.
+    const agentError = (text: string) => {
+      if (/ended|exited|no agent is connected/.test(text) && running(target.pid)) {
+        return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors): ${text}`);
+      }
+      return new InputError(text);
+    };
     const timer = setTimeout(() => done(new InputError(`pid ${target.pid} did not answer within ${Math.round(timeoutMs / 1000)} s (a census of a very large heap takes long; try again with a longer --timeout)`)), timeoutMs);
     socket.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
@@ -74,12 +154,27 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
       }
     });
     socket.once('connect', () => {
-      const peer = new NdjsonPeer(socket, (msg) => {
-        const r = msg as Reply<T>;
-        if (r.type !== 'reply') return;
-        if (r.id === 0 && !r.ok) done(new InputError(r.error ?? 'the memhunt run refused this client'));
-        else if (r.id === 1) done(r.ok ? null : new InputError(r.error ?? `${body.type} failed`), r.result as T);
-      });
+      const peer = new NdjsonPeer(
+        socket,
+        (msg) => {
+          if (!isObject(msg) || msg.type !== 'reply') return;
+          const r = msg as unknown as Reply<T>;
+          if (typeof r.ok !== 'boolean') {
+            done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed reply (no "ok")`));
+          } else if (r.id === 0 && !r.ok) {
+            done(agentError(hostText(r.error, 'the memhunt run refused this client')));
+          } else if (r.id === 1) {
+            if (!r.ok) {
+              done(agentError(hostText(r.error, `${body.type} failed`)));
+              return;
+            }
+            const problem = replyProblem(body.type, r.result);
+            if (problem) done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed ${body.type} reply: ${problem}`));
+            else done(null, r.result as T);
+          }
+        },
+        (why) => done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed reply (${why})`)),
+      );
       peer.onClose(() => done(new InputError(`the memhunt run that started pid ${target.pid} closed the connection before answering (it is ending?)`)));
       peer.send({ type: 'hello', role: 'client', protocol: AGENT_PROTOCOL_VERSION });
       peer.send({ ...body, id: 1 });

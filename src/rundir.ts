@@ -125,6 +125,33 @@ function holdsSocket(pid: number, inode: number, procRoot: string): boolean {
   return false;
 }
 
+/**
+ * True when pid runs memhunt: Node running a script dist/cli/main.js of a package named "memhunt"
+ * (how npm's bin link, npx and `node dist/cli/main.js` all start it). Reads only /proc and that
+ * package.json (64 KiB at most).
+ */
+export function isMemhuntProcess(pid: number, procRoot = '/'): boolean {
+  try {
+    const proc = path.join(procRoot, 'proc', String(pid));
+    if (!/^node/.test(path.basename(fs.readlinkSync(path.join(proc, 'exe'))))) return false;
+    const argv = fs.readFileSync(path.join(proc, 'cmdline'), 'utf8').split('\0');
+    const script = argv.slice(1).find((a) => a && !a.startsWith('-'));
+    if (!script || path.basename(script) !== 'main.js') return false;
+    const cwd = fs.readlinkSync(path.join(proc, 'cwd'));
+    const pkgFile = path.join(path.dirname(path.resolve(cwd, script)), '..', '..', 'package.json');
+    const fd = fs.openSync(pkgFile, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      return (JSON.parse(buf.toString('utf8', 0, n)) as { name?: unknown }).name === 'memhunt';
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 function isAncestor(ancestor: number, pid: number, procRoot: string): boolean {
   let p = pid;
   for (let i = 0; i < 4096 && p > 1; i++) {
@@ -182,6 +209,7 @@ export function verifyRunSocket(pid: number, socketPath: string, procRoot = '/')
     throw new InputError(`the memhunt run that started pid ${pid} has ended (pid ${host} is gone)`);
   }
   if (readUid(host, procRoot) !== uid) throw refuse(`the memhunt process ${host} belongs to another user`);
+  if (!isMemhuntProcess(host, procRoot)) throw refuse(`its owner, pid ${host}, is not a memhunt process`);
   if (!isAncestor(host, pid, procRoot)) throw refuse(`pid ${pid} is not in the process tree of memhunt (pid ${host}) that made it`);
   const inode = listeningInode(socketPath, procRoot);
   if (inode === null || !holdsSocket(host, inode, procRoot)) throw refuse(`memhunt (pid ${host}) does not serve it`);

@@ -230,7 +230,26 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   let markers: MarkerChannel | null = null;
   let agents: AgentSession | null = null;
   let rec: Recording | null = null;
-  let forward: ((sig: NodeJS.Signals) => void) | null = null;
+  // Signals are taken from now on: one that arrives before the command runs is passed to it as
+  // soon as it does (memhunt must not die by it and leave an empty output behind).
+  let pid: number | null = null;
+  const early: NodeJS.Signals[] = [];
+  const forward = (sig: NodeJS.Signals) => {
+    // Ctrl-C (and a terminal hang-up) already reached the target: it is in our process group, the
+    // terminal's foreground group. Sending it again would interrupt the program's own clean-up
+    // (Python: a second KeyboardInterrupt inside `except KeyboardInterrupt:`).
+    if ((sig === 'SIGINT' || sig === 'SIGHUP') && inTerminalForeground()) return;
+    if (pid === null) {
+      early.push(sig);
+      return;
+    }
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
   try {
     const pending: Array<{ pid: number | null; kind: 'begin' | 'end' | 'mark'; label: string }> = [];
     const droppedNote = (n: number, bytes: number) => {
@@ -256,28 +275,17 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     const env = { ...baseEnv, ...(agents ? agents.environment(baseEnv) : {}), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: path.resolve(output.path) };
 
     const child = await spawnChecked(o.command, env);
-    const pid = child.pid!;
+    const childPid = child.pid!;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('exit', (code, signal) => resolve({ code, signal }));
     });
-    const r = new Recording(o, output, 'run', o.command, pid, agents, noAgentReason);
+    const r = new Recording(o, output, 'run', o.command, childPid, agents, noAgentReason);
     rec = r;
     for (const m of pending.splice(0)) r.writer.append({ type: 'marker', t: 0, ...m });
-
-    forward = (sig: NodeJS.Signals) => {
-      // Ctrl-C (and a terminal hang-up) already reached the target: it is in our process group, the
-      // terminal's foreground group. Sending it again would interrupt the program's own clean-up
-      // (Python: a second KeyboardInterrupt inside `except KeyboardInterrupt:`).
-      if ((sig === 'SIGINT' || sig === 'SIGHUP') && inTerminalForeground()) return;
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    for (const sig of FORWARDED) process.on(sig, forward);
+    pid = childPid;
+    for (const sig of early.splice(0)) forward(sig);
     r.sampler.start();
-    o.onStarted?.({ pid, outputPath: output.path, cgroupLimitBytes: r.cgroupLimitBytes });
+    o.onStarted?.({ pid: childPid, outputPath: output.path, cgroupLimitBytes: r.cgroupLimitBytes });
 
     const { code, signal } = await exited;
     // One last sample records the root's exit (and anything that died with it).
@@ -294,11 +302,11 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     let reason: EndRecord['reason'] = signal ? 'signalled' : 'exited';
     if (r.limitBytesHit !== null) reason = 'limit';
     else if (signal === 'SIGKILL' && r.oomSeen) reason = 'oom-killer';
-    r.writer.append({ type: 'exit', t: r.t(), pid, code, signal });
+    r.writer.append({ type: 'exit', t: r.t(), pid: childPid, code, signal });
     const samples = r.end({ reason, code, signal });
     return { reason, exitCode: code, exitSignal: signal, outputPath: output.path, samples, limitExceededBytes: r.limitBytesHit };
   } finally {
-    if (forward) for (const sig of FORWARDED) process.removeListener(sig, forward);
+    for (const sig of FORWARDED) process.removeListener(sig, forward);
     await agents?.close();
     markers?.close();
     if (rec) rec.close();

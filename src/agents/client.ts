@@ -139,7 +139,7 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
     // descriptor, os.closerange): the host then says it ended; say what really happened.
     const agentError = (text: string) => {
       if (/ended|exited|no agent is connected/.test(text) && running(target.pid)) {
-        return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors): ${text}`);
+        return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors); memhunt cannot look inside it any more`);
       }
       return new InputError(text);
     };

@@ -68,7 +68,7 @@ export function findAgentTarget(pid: number, procRoot = '/'): AgentTarget {
   if (!socketPath) {
     const st = processInfo(pid, procRoot);
     if (!st || !st.running) throw new InputError(`no process with pid ${pid}`);
-    throw new InputError(`pid ${pid} (${st.comm}) has no memhunt agent: it was not started under memhunt run (or was started with --no-agent)`);
+    throw new InputError(`pid ${pid} was not started under memhunt run with the agent`);
   }
   verifyRunSocket(pid, socketPath, procRoot);
   return { pid, socketPath, recordingPath };
@@ -138,7 +138,7 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
     // The agent's connection can close while its process runs on (a program that closes every
     // descriptor, os.closerange): the host then says it ended; say what really happened.
     const agentError = (text: string) => {
-      if (/ended|exited|no agent is connected/.test(text) && running(target.pid)) {
+      if (/^pid \d+ ended/.test(text) && running(target.pid)) {
         return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors); memhunt cannot look inside it any more`);
       }
       return new InputError(text);

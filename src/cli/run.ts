@@ -175,7 +175,13 @@ and Spark count them; --metric pss avoids that), and the container's cgroup usag
 
 Markers: the command sees $MEMHUNT_MARKERS, a FIFO. Any process of the tree can write lines
 "begin <label>", "end <label>" or "mark <label>" (optionally prefixed by its pid) to it;
-they appear as sections and marks in the recording. See the README for Python and Node snippets.
+they appear as sections and marks in the recording. From a shell script: memhunt mark (never
+blocks). At most 1000 markers per second are kept (labels cut at 200 characters); a note in the
+recording counts the rest. See the README for Python and Node snippets.
+
+Output: opened before the command starts (a folder that is missing or read-only, a full disk:
+exit 2, nothing runs); the default name never collides with a concurrent run's; an existing -o
+is replaced only if it is a recording (--force for anything else); mode 0600.
 
 Python processes: every Python (3.8+) process of the tree, multiprocessing workers included, runs
 memhunt's agent (injected through PYTHONPATH; --no-agent turns it off). Idle, it costs nothing.
@@ -195,7 +201,7 @@ Examples:
   memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
   memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
-  echo "mark checkpoint" > "$MEMHUNT_MARKERS"                    (from inside the command)`,
+  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`,
   );
   run.action(async (commandArgs: string[], flags: RecordFlags) => {
     const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);

@@ -116,7 +116,7 @@ test('as root, snapshot of a process without an agent says so (not "another user
   try {
     const r = await runCli(['snapshot', String(target.pid)]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, new RegExp(`^memhunt: pid ${target.pid} \\(sleep\\) has no memhunt agent: it was not started under memhunt run`));
+    assert.equal(r.stderr, `memhunt: pid ${target.pid} was not started under memhunt run with the agent\n`);
     if (isRoot) {
       const one = await runCli(['snapshot', '1']);
       assert.equal(one.code, 2);

@@ -12,7 +12,8 @@
  *     0700, directory and socket owned by the target's user;
  *   - the directory's owner file names a live process (pid and start time) of that same user,
  *     which is an ancestor of the target and holds the socket's listening end.
- * Replies are checked before use: a malformed one is one line and exit 1 (FailureError).
+ * Replies are checked with the protocol's contract (clientReplyProblem) before use: a malformed one
+ * is one line and exit 1 (FailureError).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -20,7 +21,7 @@ import * as path from 'node:path';
 import { FailureError, InputError } from '../errors';
 import { processInfo, verifyRunSocket } from '../rundir';
 import { NdjsonPeer } from './ndjson';
-import { AGENT_PROTOCOL_VERSION, AGENT_SOCKET_ENV, type ClientRequest, type Reply } from './protocol';
+import { AGENT_PROTOCOL_VERSION, AGENT_SOCKET_ENV, clientReplyProblem, type ClientRequest, type Reply } from './protocol';
 
 export interface AgentTarget {
   pid: number;
@@ -77,33 +78,6 @@ export function findAgentTarget(pid: number, procRoot = '/'): AgentTarget {
 export type ClientRequestBody = ClientRequest extends infer R ? (R extends ClientRequest ? Omit<R, 'id'> : never) : never;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-/**
- * What a reply must look like before a command prints it (the host validates what agents send;
- * this is the client's own check of what the host sends, since a socket is a door): null when it
- * is well-formed, else what is wrong.
- */
-export function replyProblem(type: ClientRequestBody['type'], result: unknown): string | null {
-  if (!isObject(result)) return 'the result is not an object';
-  if (type === 'client-census') {
-    if (!isNum(result.objects) || !isNum(result.totalBytes)) return 'objects/totalBytes are not numbers';
-    if (!Array.isArray(result.rows)) return 'rows is not a list';
-    for (const r of result.rows) {
-      if (!Array.isArray(r) || typeof r[0] !== 'string' || !isNum(r[1]) || !isNum(r[2])) return 'a row is not [type, count, bytes]';
-    }
-    if (result.notes !== undefined && !(Array.isArray(result.notes) && result.notes.every((n) => typeof n === 'string'))) return 'notes is not a list of strings';
-    if (result.durationMs !== undefined && !isNum(result.durationMs)) return 'durationMs is not a number';
-    return null;
-  }
-  if (type === 'client-refs') {
-    if (typeof result.typeName !== 'string' || !isNum(result.count)) return 'typeName/count missing';
-    if (!Array.isArray(result.nodes) || !result.nodes.every((n) => isObject(n) && typeof n.id === 'string' && typeof n.type === 'string' && typeof n.kind === 'string' && typeof n.label === 'string' && isNum(n.bytes))) return 'nodes are malformed';
-    if (!Array.isArray(result.edges) || !result.edges.every((e) => isObject(e) && typeof e.from === 'string' && typeof e.to === 'string' && typeof e.label === 'string')) return 'edges are malformed';
-    return null;
-  }
-  return null;
-}
 
 /** An error message from the host, as one line of bounded length. */
 function hostText(v: unknown, fallback: string): string {
@@ -158,22 +132,17 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
         socket,
         (msg) => {
           if (!isObject(msg) || msg.type !== 'reply') return;
-          const r = msg as unknown as Reply<T>;
-          if (typeof r.ok !== 'boolean') {
-            done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed reply (no "ok")`));
-          } else if (r.id === 0 && !r.ok) {
-            done(agentError(hostText(r.error, 'the memhunt run refused this client')));
-          } else if (r.id === 1) {
-            if (!r.ok) {
-              done(agentError(hostText(r.error, `${body.type} failed`)));
-              return;
-            }
-            const problem = replyProblem(body.type, r.result);
-            if (problem) done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed ${body.type} reply: ${problem}`));
-            else done(null, r.result as T);
+          // Checked with the one contract (protocol.ts, the JSON Schema) before anything is used.
+          const problem = clientReplyProblem(msg, body.type);
+          if (problem) {
+            done(new FailureError(`pid ${target.pid}: ${problem}`));
+            return;
           }
+          const r = msg as unknown as Reply<T>;
+          if (r.id === 0 && !r.ok) done(agentError(hostText(r.error, 'the memhunt run refused this client')));
+          else if (r.id === 1) done(r.ok ? null : agentError(hostText(r.error, `${body.type} failed`)), r.result as T);
         },
-        (why) => done(new FailureError(`the memhunt run of pid ${target.pid} sent a malformed reply (${why})`)),
+        (why) => done(new FailureError(`pid ${target.pid}: a malformed reply from the memhunt run (${why})`)),
       );
       peer.onClose(() => done(new InputError(`the memhunt run that started pid ${target.pid} closed the connection before answering (it is ending?)`)));
       peer.send({ type: 'hello', role: 'client', protocol: AGENT_PROTOCOL_VERSION });

@@ -136,6 +136,8 @@ class Recording {
   ) {
     const root = o.procRoot ?? '/';
     this.cg = openCgroup(rootPid, root, o.cgroupLocation);
+    // t = 0 of every sample time and the header's wall clock, read together (SamplerOptions.origin).
+    const originPerfMs = performance.now();
     const startWallMs = Date.now();
     try {
       this.writer = new RecordingWriter(output, makeHeader(o, mode, command, rootPid, startWallMs, this.cg.loc, this.cg.limit));
@@ -161,7 +163,7 @@ class Recording {
     });
     this.sampler = new Sampler({
       rootPid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: this.cg.reader, limitBytes: o.limitBytes,
-      procRoot: root, onSample: o.onSample, thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),
+      procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),
       onLimit: (bytes) => {
         this.limitBytesHit = bytes;
         killTree(this.sampler, rootPid);

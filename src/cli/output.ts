@@ -78,6 +78,8 @@ export function formatSummary(
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+      const breakPid = e.action === 'break' ? /pdb requested in pid (\d+)/.exec(e.note ?? '')?.[1] : undefined;
+      if (breakPid) row('', breakOutcome(opts.events ?? [], Number(breakPid), e.tMs));
     } else if (e.kind === 'action-output') {
       const lines = e.output.split('\n').filter((l) => l.trim());
       const status = e.exitSignal ?? `exit ${e.exitCode}`;
@@ -101,6 +103,16 @@ export function formatSummary(
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   return lines.join('\n');
+}
+
+/** Whether a --break-at break happened: the agent's answer, recorded as a note about that pid. */
+function breakOutcome(events: RecordingEvent[], pid: number, fromMs: number): string {
+  for (const e of events) {
+    if (e.kind !== 'note' || e.pid !== pid || e.tMs < fromMs) continue;
+    if (/entered pdb/.test(e.text)) return `pid ${pid} stopped in pdb at ${formatClock(e.tMs)}`;
+    if (/^break failed/.test(e.text)) return `no break: ${e.text.replace(/^break failed: /, '')}`;
+  }
+  return `pid ${pid} never answered the break request (it ended, or its main thread ran no Python code)`;
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';

@@ -12,9 +12,11 @@
  *   quadratic  a + b·n²           a pairwise structure (distance matrix, cross join)
  *   power      a + b·n^p          p fitted in [POWER_MIN, POWER_MAX]: anything between or beyond
  *
- * Errors are relative (weights 1/peak²): run-to-run differences of a peak grow with the peak
- * (allocator arenas, page-granular growth, sampling), and sizes usually span a decade or more, so
- * plain least squares would let the largest run alone decide the shape.
+ * Errors are weighted by a noise model of one run's peak, σ(y) = sqrt((NOISE_REL·y)² + NOISE_ABS²):
+ * part of the run-to-run difference grows with the peak (page-granular growth, allocator arenas),
+ * part does not (the interpreter's start-up, a sample that catches an arena or not). Sizes usually
+ * span a decade or more, and plain least squares would let the largest run alone decide the shape.
+ * The fit's residuals and the spread of repeated runs can only scale that model up (φ ≥ 1).
  *
  * The choice: **held-out largest size.** Each model is fitted on the runs below the largest size and
  * predicts it with a standard error (its parameters' uncertainty and one run's noise); the simplest
@@ -38,11 +40,17 @@ const POWER_MIN = 0.2;
 const POWER_MAX = 4;
 
 /**
- * Smallest relative noise assumed for one run's peak. Measured here (BENCHMARKS.md "Scale"):
- * a Python list of N floats, 3 runs per size at a 10 ms interval, differed by up to ±2% at 17 MiB
- * and ±0.1% at 45 MiB. A fit whose residuals happen to be smaller must not promise more.
+ * The least noise assumed for one run's peak: σ(y) = sqrt((NOISE_REL·y)² + NOISE_ABS²). Measured
+ * here (BENCHMARKS.md "Scale"): a Python list of N floats, 3 runs per size at a 10 ms interval,
+ * spread over 0.7 MiB at 17 MiB and under 0.1 MiB at 45 MiB; a fixed 60 MiB, 0.2 MiB at 70 MiB. A fit
+ * whose residuals happen to be smaller than this must not promise more.
  */
-export const NOISE_FLOOR = 0.01;
+export const NOISE_REL = 0.003;
+export const NOISE_ABS = 256 * 1024;
+
+export function noiseBytes(peakBytes: number): number {
+  return Math.hypot(NOISE_REL * peakBytes, NOISE_ABS);
+}
 
 /** Two-sided level of the projection interval. */
 export const INTERVAL_LEVEL = 0.9;
@@ -71,13 +79,13 @@ export interface FittedModel {
   /** The parameters estimated (a parameter pinned at 0 by its constraint is not). */
   free: Array<'a' | 'b' | 'p'>;
   points: number;
-  /** Weighted (relative) residual sum of squares. */
+  /** Residual sum of squares, each residual in units of the noise model σ(y). */
   wrss: number;
   /** Degrees of freedom of the residuals: points − free parameters. */
   dof: number;
-  /** Relative SD of the residuals (sqrt(wrss/dof)); NaN with no degrees of freedom. */
-  residualSigma: number;
-  /** Covariance of the free parameters per unit relative variance ((JᵀWJ)⁻¹); multiply by σ². */
+  /** sqrt(wrss/dof): how many times noisier than the noise model the residuals are; NaN with no degrees of freedom. */
+  residualScale: number;
+  /** Covariance of the free parameters when the noise model holds ((JᵀWJ)⁻¹, W = 1/σ(y)²); multiply by φ². */
   unitCov: number[][];
   /** AICc on all points (k = free parameters + 1 for the variance), null where n − k − 1 ≤ 0. */
   aicc: number | null;
@@ -139,7 +147,11 @@ export interface ScalingAnalysis {
   projection: Projection;
   /** The projection's range over the consistent models' intervals (the chosen one's when decided). */
   envelope: { lowBytes: number; highBytes: number };
-  noise: { sigmaRel: number; source: 'residuals' | 'repeats' | 'floor'; repeatSigmaRel: number | null };
+  /**
+   * The noise of one run: the noise model scaled by φ (≥ 1) from the chosen fit's residuals, the
+   * spread of repeats, or the model itself ('floor'); relAtLargest = φ·σ(y)/y at the largest size.
+   */
+  noise: { scale: number; source: 'residuals' | 'repeats' | 'floor'; repeatScale: number | null; relAtLargest: number };
   /** The power law's exponent fitted on every run (descriptive, whatever model was chosen); null with < 3 sizes. */
   powerExponent: number | null;
 }
@@ -160,13 +172,13 @@ function exponentOf(kind: ModelKind, p: number): number {
   return kind === 'constant' ? 0 : kind === 'quadratic' ? 2 : kind === 'power' ? p : 1;
 }
 
-/** Weighted least squares of y = a + b·g with a, b ≥ 0; weights 1/y². */
+/** Weighted least squares of y = a + b·g with a, b ≥ 0; weights 1/σ(y)². */
 function fitAB(points: ScalePoint[], g: (n: number) => number, withB: boolean): { a: number; b: number; wrss: number } {
   const gs = points.map((pt) => g(pt.size));
   const scale = Math.max(...gs.map(Math.abs), Number.MIN_VALUE);
   const x = gs.map((v) => v / scale);
   const y = points.map((pt) => pt.peakBytes);
-  const w = y.map((v) => 1 / Math.max(v, 1) ** 2);
+  const w = y.map((v) => 1 / noiseBytes(v) ** 2);
   let sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (let i = 0; i < y.length; i++) {
     sw += w[i]!; sx += w[i]! * x[i]!; sy += w[i]! * y[i]!; sxx += w[i]! * x[i]! * x[i]!; sxy += w[i]! * x[i]! * y[i]!;
@@ -262,7 +274,7 @@ export function fitModel(kind: ModelKind, points: ScalePoint[]): FittedModel | n
   const model = { kind, coef: b, exponent: p, free };
   const jtwj = free.map(() => free.map(() => 0));
   for (const pt of points) {
-    const w = 1 / Math.max(pt.peakBytes, 1) ** 2;
+    const w = 1 / noiseBytes(pt.peakBytes) ** 2;
     const gr = gradient(model, pt.size);
     for (let i = 0; i < free.length; i++) for (let j = 0; j < free.length; j++) jtwj[i]![j]! += w * gr[i]! * gr[j]!;
   }
@@ -270,17 +282,48 @@ export function fitModel(kind: ModelKind, points: ScalePoint[]): FittedModel | n
   const n = points.length;
   const dof = n - free.length;
   const k = free.length + 1;
-  const aicc = n - k - 1 > 0 ? n * Math.log(Math.max(wrss / n, NOISE_FLOOR ** 2)) + 2 * k + (2 * k * (k + 1)) / (n - k - 1) : null;
+  const aicc = n - k - 1 > 0 ? n * Math.log(Math.max(wrss / n, 0.01)) + 2 * k + (2 * k * (k + 1)) / (n - k - 1) : null;
   return {
     kind, fixedBytes: a, coef: b, exponent: p, free, points: n, wrss, dof,
-    residualSigma: dof > 0 ? Math.sqrt(wrss / dof) : NaN, unitCov, aicc,
+    residualScale: dof > 0 ? Math.sqrt(wrss / dof) : NaN, unitCov, aicc,
   };
 }
 
 /** Standard error of the power law's exponent (0 when it is not free). */
-function exponentSe(m: FittedModel, sigmaRel: number): number {
+function exponentSe(m: FittedModel, scale: number): number {
   const i = m.free.indexOf('p');
-  return i < 0 ? 0 : sigmaRel * Math.sqrt(m.unitCov[i]![i]!);
+  return i < 0 ? 0 : scale * Math.sqrt(m.unitCov[i]![i]!);
+}
+
+/** The growth coefficient b in standard errors (0 when b is pinned at 0). */
+function growthT(m: FittedModel, scale: number): number {
+  const i = m.free.indexOf('b');
+  return i < 0 ? 0 : m.coef / (scale * Math.sqrt(m.unitCov[i]![i]!));
+}
+
+/**
+ * The most a growth the data cannot see could add at the full size: the linear model's slope at
+ * its upper HELD_OUT_Z standard errors, times the distance from the largest size. For a chosen
+ * constant model, where "no growth" is only "no growth above the noise".
+ */
+export function unseenGrowthBytes(a: ScalingAnalysis): number {
+  const lin = a.models.find((m) => m.kind === 'linear')?.fit;
+  if (!lin) return NaN;
+  const i = lin.free.indexOf('b');
+  const scale = Math.max(1, a.noise.scale);
+  let upper: number;
+  if (i >= 0) upper = lin.coef + HELD_OUT_Z * scale * Math.sqrt(lin.unitCov[i]![i]!);
+  else {
+    // b pinned at 0: the slope's standard error from the two-parameter design at the points.
+    const pts = a.points;
+    let sw = 0, sx = 0, sxx = 0;
+    for (const p of pts) {
+      const w = 1 / noiseBytes(p.peakBytes) ** 2;
+      sw += w; sx += w * p.size; sxx += w * p.size * p.size;
+    }
+    upper = HELD_OUT_Z * scale * Math.sqrt(sw / (sw * sxx - sx * sx));
+  }
+  return Math.max(0, upper) * Math.max(0, a.fullSize - a.sizes[a.sizes.length - 1]!);
 }
 
 export function predict(m: Pick<FittedModel, 'kind' | 'fixedBytes' | 'coef' | 'exponent'>, n: number): number {
@@ -289,29 +332,29 @@ export function predict(m: Pick<FittedModel, 'kind' | 'fixedBytes' | 'coef' | 'e
 
 /**
  * The INTERVAL_LEVEL prediction interval of one run (or the mean of `runs` runs) at size n:
- * ŷ ± t(dof) · sqrt(gᵀ Cov g + σ²ŷ²/runs), σ the relative noise of one run.
+ * ŷ ± t(dof) · φ · sqrt(gᵀ (JᵀWJ)⁻¹ g + σ(ŷ)²/runs), φ the noise scale (≥ 1).
  */
-export function predictInterval(m: FittedModel, n: number, sigmaRel: number, runs = 1): Projection & { seBytes: number } {
+export function predictInterval(m: FittedModel, n: number, scale: number, runs = 1): Projection & { seBytes: number } {
   const y = predict(m, n);
   const g = gradient(m, n);
   let varMean = 0;
   for (let i = 0; i < g.length; i++) for (let j = 0; j < g.length; j++) varMean += g[i]! * m.unitCov[i]![j]! * g[j]!;
-  const se = Math.sqrt(sigmaRel ** 2 * (varMean + (y * y) / runs));
+  const se = scale * Math.sqrt(varMean + noiseBytes(y) ** 2 / runs);
   const t = tQuantile(1 - (1 - INTERVAL_LEVEL) / 2, Math.max(1, m.dof));
   return { size: n, bytes: y, lowBytes: Math.max(0, y - t * se), highBytes: y + t * se, seBytes: se };
 }
 
 // ---------------------------------------------------------------- noise
 
-/** Pooled relative SD of runs repeated at the same size; null without repeats. */
-export function repeatSigma(points: ScalePoint[]): number | null {
+/** Pooled spread of runs repeated at the same size, in units of the noise model; null without repeats. */
+export function repeatScale(points: ScalePoint[]): number | null {
   const bySize = groupBySize(points);
   let ss = 0;
   let dof = 0;
   for (const ys of bySize.values()) {
     if (ys.length < 2) continue;
     const mean = ys.reduce((s, v) => s + v, 0) / ys.length;
-    for (const v of ys) ss += ((v - mean) / mean) ** 2;
+    for (const v of ys) ss += ((v - mean) / noiseBytes(mean)) ** 2;
     dof += ys.length - 1;
   }
   return dof > 0 ? Math.sqrt(ss / dof) : null;
@@ -323,12 +366,12 @@ function groupBySize(points: ScalePoint[]): Map<number, number[]> {
   return m;
 }
 
-function noiseOf(fit: FittedModel | null, rep: number | null): ScalingAnalysis['noise'] {
-  const resid = fit && fit.dof > 0 ? fit.residualSigma : 0;
+function noiseOf(fit: FittedModel | null, rep: number | null): { scale: number; source: ScalingAnalysis['noise']['source'] } {
+  const resid = fit && fit.dof > 0 ? fit.residualScale : 0;
   const r = rep ?? 0;
-  if (resid >= r && resid >= NOISE_FLOOR) return { sigmaRel: resid, source: 'residuals', repeatSigmaRel: rep };
-  if (r >= NOISE_FLOOR) return { sigmaRel: r, source: 'repeats', repeatSigmaRel: rep };
-  return { sigmaRel: NOISE_FLOOR, source: 'floor', repeatSigmaRel: rep };
+  if (resid >= r && resid >= 1) return { scale: resid, source: 'residuals' };
+  if (r >= 1) return { scale: r, source: 'repeats' };
+  return { scale: 1, source: 'floor' };
 }
 
 // ---------------------------------------------------------------- the analysis
@@ -343,7 +386,7 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
   const sizes = [...new Set(usable.map((p) => p.size))];
   if (sizes.length < 3) throw new ScalingInputError(`${sizes.length} size${sizes.length === 1 ? '' : 's'} with a usable run; fitting needs at least 3`);
   const largest = sizes[sizes.length - 1]!;
-  const rep = repeatSigma(usable);
+  const rep = repeatScale(usable);
   const train = usable.filter((p) => p.size < largest);
   const test = usable.filter((p) => p.size === largest);
   const actual = test.reduce((s, p) => s + p.peakBytes, 0) / test.length;
@@ -351,20 +394,19 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
   // of the most flexible model (the power law) on every run. Not each model's own residuals: a
   // model that misses the curve's bend has large residuals, and they would excuse its miss.
   const powerFitAll = fitModel('power', usable);
-  const commonSigma = Math.max(NOISE_FLOOR, rep ?? 0, powerFitAll && powerFitAll.dof > 0 ? powerFitAll.residualSigma : 0);
+  const commonScale = Math.max(1, rep ?? 0, powerFitAll && powerFitAll.dof > 0 ? powerFitAll.residualScale : 0);
   const kinds = MODEL_ORDER.filter((k) => k !== 'nlogn' || (opts.countsItems && sizes[0]! >= 2));
 
   const models: ModelResult[] = kinds.map((kind) => {
     const fit = fitModel(kind, usable);
     if (!fit) return { kind, fit: null, heldOut: null, projection: null, note: `needs ${kind === 'power' ? 3 : 2} sizes` };
-    const sigma = noiseOf(fit, rep).sigmaRel;
-    const pr = predictInterval(fit, opts.fullSize, sigma);
+    const pr = predictInterval(fit, opts.fullSize, noiseOf(fit, rep).scale);
     const projection: Projection = { size: pr.size, bytes: pr.bytes, lowBytes: pr.lowBytes, highBytes: pr.highBytes };
     const trainFit = fitModel(kind, train);
     if (!trainFit) {
       return { kind, fit, heldOut: null, projection, note: `needs ${kind === 'power' ? 4 : 3} sizes to be scored on a held-out size` };
     }
-    const h = predictInterval(trainFit, largest, Math.max(commonSigma, trainFit.dof > 0 && kind === 'power' ? trainFit.residualSigma : 0), test.length);
+    const h = predictInterval(trainFit, largest, Math.max(commonScale, trainFit.dof > 0 && kind === 'power' ? trainFit.residualScale : 0), test.length);
     const heldOut: HeldOut = {
       size: largest, actualBytes: actual, predictedBytes: h.bytes, errorRel: (actual - h.bytes) / actual,
       seRel: h.seBytes / actual, inside: actual >= h.lowBytes && actual <= h.highBytes,
@@ -381,19 +423,31 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
   const scored = models.filter((m) => m.heldOut);
   const z = (m: ModelResult) => Math.abs(m.heldOut!.errorRel) / m.heldOut!.seRel;
   const passes = scored.filter((m) => z(m) <= HELD_OUT_Z);
-  const chosenResult = passes[0] ?? scored.reduce((x, y) => (Math.abs(y.heldOut!.errorRel) < Math.abs(x.heldOut!.errorRel) ? y : x));
-  const chosenFit0 = chosenResult.fit!;
+  let chosenResult = passes[0] ?? scored.reduce((x, y) => (Math.abs(y.heldOut!.errorRel) < Math.abs(x.heldOut!.errorRel) ? y : x));
   const powerAll = models.find((m) => m.kind === 'power')?.fit ?? null;
+  if (chosenResult.kind === 'power' && powerAll) {
+    // A power law whose exponent is 1 or 2 within its uncertainty is that shape, with one parameter
+    // less: the simpler shape failed the held-out test by noise, not by its form.
+    const se = exponentSe(powerAll, noiseOf(powerAll, rep).scale);
+    const shape = models.find((m) => (m.kind === 'linear' || m.kind === 'quadratic') && m.fit && Math.abs(powerAll.exponent - m.fit.exponent) <= HELD_OUT_Z * se);
+    if (shape) chosenResult = shape;
+  }
+  const chosenFit0 = chosenResult.fit!;
   // The power law is the chosen shape itself when its exponent's interval holds the shape's exponent.
   const powerSame = (m: ModelResult) => m.kind === 'power' && powerAll !== null && chosenResult.kind !== 'constant' &&
-    Math.abs(powerAll.exponent - chosenFit0.exponent) <= HELD_OUT_Z * exponentSe(powerAll, noiseOf(powerAll, rep).sigmaRel);
-  const consistent = [chosenResult, ...passes.filter((m) => m !== chosenResult && !powerSame(m))];
+    Math.abs(powerAll.exponent - chosenFit0.exponent) <= HELD_OUT_Z * exponentSe(powerAll, noiseOf(powerAll, rep).scale);
+  // An alternative counts only when the data show its growth (coefficient ≥ 2 standard errors):
+  // a slope fitted to noise projects noise, and 100x out any noise is "more than 2x".
+  const grows = (m: ModelResult) => growthT(m.fit!, noiseOf(m.fit!, rep).scale) >= HELD_OUT_Z;
+  const consistent = [chosenResult, ...passes.filter((m) => m !== chosenResult && !powerSame(m) && grows(m))];
   const projs = consistent.map((m) => m.projection!.bytes);
   const decided = Math.max(...projs) <= DISAGREEMENT_FACTOR * Math.min(...projs);
-  const noise = noiseOf(chosenFit0, rep);
+  const nz = noiseOf(chosenFit0, rep);
+  const yLargest = predict(chosenFit0, largest);
+  const noise: ScalingAnalysis['noise'] = { ...nz, repeatScale: rep, relAtLargest: (nz.scale * noiseBytes(yLargest)) / yLargest };
 
   let suggestion: ScalingAnalysis['suggestion'] = null;
-  if (!decided) suggestion = suggestSize(consistent.map((m) => m.fit!), largest, opts.fullSize, noise.sigmaRel);
+  if (!decided) suggestion = suggestSize(consistent.map((m) => m.fit!), largest, opts.fullSize, noise.scale);
 
   const envelope = {
     lowBytes: Math.min(...consistent.map((m) => (decided && m !== chosenResult ? Infinity : m.projection!.lowBytes))),
@@ -415,14 +469,14 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
  * The smallest size (doubling from the largest measured, up to the full size) at which the models
  * differ by at least four noise SDs and 10%: one run there tells them apart.
  */
-function suggestSize(fits: FittedModel[], largest: number, full: number, sigmaRel: number): ScalingAnalysis['suggestion'] {
-  const need = Math.max(4 * sigmaRel, 0.1);
+function suggestSize(fits: FittedModel[], largest: number, full: number, scale: number): ScalingAnalysis['suggestion'] {
   const candidates: number[] = [];
   for (let s = largest * 2; s < full; s *= 2) candidates.push(s);
   candidates.push(full);
   for (const s of candidates) {
     const ys = fits.map((f) => predict(f, s));
-    if (Math.max(...ys) / Math.min(...ys) - 1 >= need) {
+    const lo = Math.min(...ys);
+    if (Math.max(...ys) / lo - 1 >= Math.max((4 * scale * noiseBytes(lo)) / lo, 0.1)) {
       return { size: roundSize(s, largest), bytesByModel: fits.map((f, i) => ({ kind: f.kind, bytes: ys[i]! })) };
     }
   }
@@ -469,7 +523,7 @@ export function recommend(a: ScalingAnalysis, o: RecommendOptions): Recommendati
   let largestSizeThatFits: number | null = null;
   if (o.limitBytes !== null) {
     const chosen = a.models.find((m) => m.kind === a.chosen)!.fit!;
-    const upper = (n: number) => predictInterval(chosen, n, a.noise.sigmaRel).highBytes * (1 + o.marginRel);
+    const upper = (n: number) => predictInterval(chosen, n, a.noise.scale).highBytes * (1 + o.marginRel);
     const limit = o.limitBytes;
     let lo = a.sizes[0]! / 1e6;
     let hi = Math.max(a.fullSize, a.sizes[a.sizes.length - 1]!) * 1e6;

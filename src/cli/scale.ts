@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { analyzeRecording, commandLabel } from '../analysis/analyze';
 import {
-  analyzeScaling, DISAGREEMENT_FACTOR, INTERVAL_LEVEL, predict, recommend,
+  analyzeScaling, DISAGREEMENT_FACTOR, INTERVAL_LEVEL, predict, recommend, unseenGrowthBytes,
   type FittedModel, type ModelKind, type Recommendation, type ScalingAnalysis,
 } from '../analysis/scaling';
 import { summarize } from '../analysis/summary';
@@ -205,9 +205,16 @@ export function findings(a: ScalingAnalysis, runs: ScaleRun[], unit: string, per
   const per = percent ? 'per 1% of the input' : `per ${unit}`;
   if (a.chosen === 'constant') {
     out.push(
-      `the peak does not depend on the size (within ±${(a.noise.sigmaRel * 100).toFixed(1)}% noise): the job streams its input, or the size does not reach it ` +
+      `the peak does not depend on the size (within ±${(a.noise.relAtLargest * 100).toFixed(1)}% noise): the job streams its input, or the size does not reach it ` +
         '(check that {} changes what the program reads)',
     );
+    const unseen = unseenGrowthBytes(a);
+    if (a.extrapolation > 4 && unseen > 0.1 * a.projection.bytes) {
+      out.push(
+        `growth too small to see at these sizes could still add up to ${formatBytes(unseen)} at the full size ` +
+          `(a slope within the noise, ${Math.round(a.extrapolation)}× out); a run at a larger size would show it`,
+      );
+    }
   } else {
     if (chosen.fixedBytes > 0) out.push(`fixed part ≈ ${formatBytes(chosen.fixedBytes)}: what the job holds at any size (interpreter, libraries, model weights)`);
     if (a.chosen === 'linear') out.push(`per-item cost ≈ ${smallBytes(chosen.coef)} ${per}`);
@@ -287,7 +294,7 @@ export function formatReport(r: ScaleReport, opts: { dir: string | null }): stri
   L.push('');
   L.push(
     `  projected  ${formatBytes(pr.bytes)} at ${sizeWord(a.fullSize, pct, r.unit)} (${Math.round(INTERVAL_LEVEL * 100)}% interval ${formatBytes(pr.lowBytes)} … ${formatBytes(pr.highBytes)}; ` +
-      `noise ±${(a.noise.sigmaRel * 100).toFixed(1)}% per run from the ${a.noise.source === 'floor' ? 'floor (runs agreed closer than that)' : a.noise.source})`,
+      `noise ±${(a.noise.relAtLargest * 100).toFixed(1)}% per run at the largest size, ${a.noise.source === 'floor' ? 'the least memhunt assumes (the runs agreed closer)' : `from the ${a.noise.source}`})`,
   );
   if (!a.decided) {
     const others = a.consistent.filter((k) => k !== a.chosen).map((k) => `${MODEL_NAMES[k]} ${formatBytes(a.models.find((m) => m.kind === k)!.projection!.bytes)}`);

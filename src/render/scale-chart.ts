@@ -106,7 +106,7 @@ export function scaleChartSvg(input: ScaleChartInput): string {
     xs.push(logX ? x0 * Math.pow(xMaxData / x0, t) : x0 + (xMaxData - x0) * t);
   }
   const largest = a.sizes[a.sizes.length - 1]!;
-  const band = xs.filter((x) => x >= largest).map((x) => predictInterval(chosen, x, a.noise.sigmaRel));
+  const band = xs.filter((x) => x >= largest).map((x) => predictInterval(chosen, x, a.noise.scale));
   const ys = [
     ...input.runs.map((r) => r.peakBytes), ...xs.map((x) => predict(chosen, x)), a.projection.lowBytes, a.projection.highBytes,
     ...band.map((b) => b.highBytes), input.requestBytes, ...(input.limitBytes !== null ? [input.limitBytes] : []),

@@ -20,7 +20,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1    memhunt itself failed (I/O error, internal error)
   2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid)
   3    check (and analyze with limits): a limit was violated (--max-peak, --max-growth,
-       --no-leak, --max-share-of-limit)
+       --no-leak, --max-share-of-limit); scale: the request does not fit --limit
   126  the command cannot be executed (permission denied)
   127  the command was not found
   137  --limit exceeded: memhunt killed the process tree with SIGKILL

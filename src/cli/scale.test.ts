@@ -1,10 +1,7 @@
 /**
- * `memhunt scale` end to end: the real binary runs real Python programs of known memory laws at
- * several sizes, and the projection is checked against a run at a larger size it never saw (issue
- * 16 item 6). Plus recordings read back, a run killed by --limit kept as evidence, and bad input.
- *
- * The programs hold their peak for 0.2 s before exiting, so that the sampler (10 ms) sees it on a
- * loaded machine; the sizes are chosen to run in about a second each here.
+ * `memhunt scale` end to end, the fast part: a run killed by --limit kept as evidence, every run
+ * failing, bad input, flags parsed without running. The laws (linear, quadratic, fixed + linear,
+ * constant) against measured runs are in scale-linear, scale-quadratic and scale-model.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,140 +10,7 @@ import * as path from 'node:path';
 import { runCli, tempDir } from '../test-support';
 import { EXIT } from './exit-codes';
 import { parseScaleSizes, resolveScaleFlags, sizeFromArgv } from './scale';
-
-const MiB = 1024 * 1024;
-/** Debian's interpreter: numpy comes with python3-pandas (.ci/run installs it). */
-const PY = '/usr/bin/python3';
-
-/** A list of N floats: 8 B of list slot + a 24 B float in a 32 B pymalloc block (16-byte alignment) = 40 B per item. */
-const LIST_PY = `
-import sys, time
-n = int(sys.argv[1])
-xs = [float(i) for i in range(n)]
-time.sleep(0.2)
-`;
-
-/** An N×N float64 matrix: 8 B per pair, touched (np.ones writes every page). */
-const MATRIX_PY = `
-import sys, time
-import numpy as np
-n = int(sys.argv[1])
-d = np.ones((n, n))
-time.sleep(0.2)
-`;
-
-/** A 200 MiB "model" (written, so resident) plus 4 KiB per item (built at run time: a constant b"x" * 4000 would be folded into one shared object). */
-const MODEL_PY = `
-import sys, time
-n = int(sys.argv[1])
-model = b"\\x01" * (200 << 20)
-items = [bytes([i % 251]) * 4000 for i in range(n)]
-time.sleep(0.2)
-`;
-
-/** The same 60 MiB whatever N is. */
-const CONSTANT_PY = `
-import sys, time
-n = int(sys.argv[1])
-buf = b"\\x03" * (60 << 20)
-time.sleep(0.2)
-`;
-
-function script(dir: string, name: string, text: string): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, text);
-  return p;
-}
-
-interface Json {
-  runs: Array<{ size: number; peakBytes: number; status: string; path: string; end: string }>;
-  model: { kind: string; fixedBytes: number; coef: number; exponent: number };
-  projection: { bytes: number; lowBytes: number; highBytes: number; envelope: { lowBytes: number; highBytes: number } };
-  decided: boolean;
-  recommendation: { requestBytes: number; fits: boolean | null; largestSizeThatFits: number | 'any' | null };
-  findings: string[];
-  powerExponent: number | null;
-}
-
-async function scale(args: string[]): Promise<{ json: Json; stderr: string; code: number | null }> {
-  const r = await runCli(['scale', '--json', ...args], { timeoutMs: 170_000 });
-  assert.equal(r.code === EXIT.OK || r.code === EXIT.LIMIT_VIOLATED, true, `exit ${r.code}: ${r.stderr}`);
-  return { json: JSON.parse(r.stdout) as Json, stderr: r.stderr, code: r.code };
-}
-
-/** The peak of one run at `size`, as memhunt scale measures it (a scale "run" of one repeat is not possible: 3 sizes are needed, so run + peak). */
-async function measured(prog: string, size: number, dir: string): Promise<number> {
-  const out = path.join(dir, `held-out-${size}.mh`);
-  const r = await runCli(['run', '-q', '-i', '10ms', '-o', out, '--', PY, prog, String(size)], { timeoutMs: 120_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const p = await runCli(['peak', '-p', out]);
-  // The tree's sampled peak, and each process's kernel peak: memhunt scale takes the higher.
-  const nums = [...p.stdout.matchAll(/(\d+(?:\.\d+)?) (MiB|GiB|KiB)/g)].map((m) => Number(m[1]) * (m[2] === 'GiB' ? 1024 * MiB : m[2] === 'MiB' ? MiB : 1024));
-  const first = /\t(\d+\.\d+) MiB/.exec(p.stdout);
-  return Math.max(first ? Number(first[1]) * MiB : 0, ...nums);
-}
-
-function assertProjection(j: Json, actual: number, what: string): void {
-  const p = j.projection;
-  assert.ok(Math.abs(p.bytes / actual - 1) <= 0.15, `${what}: projected ${(p.bytes / MiB).toFixed(1)} MiB, measured ${(actual / MiB).toFixed(1)} MiB`);
-  assert.ok(actual >= p.envelope.lowBytes && actual <= p.envelope.highBytes,
-    `${what}: measured ${(actual / MiB).toFixed(1)} MiB outside ${(p.envelope.lowBytes / MiB).toFixed(1)} … ${(p.envelope.highBytes / MiB).toFixed(1)} MiB`);
-}
-
-test('a list of N floats: linear, 40 B per item within 10%, the projection holds a larger run; recordings read back', async () => {
-  const dir = tempDir('memhunt-scale-');
-  const prog = script(dir, 'floats.py', LIST_PY);
-  const runs = path.join(dir, 'runs');
-  const full = 3_200_000;
-  const { json } = await scale(['--sizes', '200000,400000,800000,1600000', '--full', String(full), '--dir', runs, '--', PY, prog, '{}']);
-  assert.equal(json.model.kind, 'linear', JSON.stringify(json.model));
-  assert.ok(Math.abs(json.model.coef / 40 - 1) <= 0.1, `${json.model.coef} B per item`);
-  assert.ok(json.findings.some((f) => /per-item cost ≈ \d+(\.\d+)? B per item/.test(f)), json.findings.join('\n'));
-  assert.equal(json.runs.length, 4);
-  for (const r of json.runs) assert.ok(fs.existsSync(r.path), r.path);
-  assertProjection(json, await measured(prog, full, dir), 'list of floats');
-
-  // The same recordings, read back: sizes from their headers, then from the command's argument 2.
-  const files = fs.readdirSync(runs).map((f) => path.join(runs, f));
-  const again = await scale([...files, '--full', String(full)]);
-  assert.equal(again.json.model.kind, 'linear');
-  assert.ok(Math.abs(again.json.projection.bytes / json.projection.bytes - 1) < 1e-9);
-  const byArg = await scale([...files, '--size-from-arg', '2', '--full', String(full)]);
-  assert.equal(byArg.json.projection.bytes, again.json.projection.bytes);
-});
-
-test('an N×N float64 matrix: quadratic, 8 B per pair within 10%, the projection holds a larger run', async () => {
-  const dir = tempDir('memhunt-scale-');
-  const prog = script(dir, 'matrix.py', MATRIX_PY);
-  const full = 4000;
-  const { json } = await scale(['--sizes', '500,1000,1500,2000', '--full', String(full), '--dir', path.join(dir, 'runs'), '--', PY, prog, '{}']);
-  assert.equal(json.model.kind, 'quadratic', JSON.stringify(json.model));
-  assert.ok(Math.abs(json.model.coef / 8 - 1) <= 0.1, `${json.model.coef} B per pair`);
-  assert.ok(json.findings.some((f) => /superlinear: the growing part grows as N\^[12]\.\d\d: something holds a pairwise structure/.test(f)), json.findings.join('\n'));
-  assertProjection(json, await measured(prog, full, dir), 'matrix');
-});
-
-test('a fixed 200 MiB model plus 4 KiB per item: the fixed part and the per-item cost are recovered', async () => {
-  const dir = tempDir('memhunt-scale-');
-  const prog = script(dir, 'model.py', MODEL_PY);
-  const full = 20_000;
-  const { json } = await scale(['--sizes', '1250,2500,5000,10000', '--full', String(full), '--dir', path.join(dir, 'runs'), '--', PY, prog, '{}']);
-  assert.equal(json.model.kind, 'linear', JSON.stringify(json.model));
-  // 4000 B of bytes object + its 33 B header, in a malloc'd block of ~4048 B.
-  assert.ok(Math.abs(json.model.coef / 4048 - 1) <= 0.1, `${json.model.coef} B per item`);
-  assert.ok(json.model.fixedBytes >= 200 * MiB && json.model.fixedBytes <= 1.1 * 215 * MiB, `fixed ${(json.model.fixedBytes / MiB).toFixed(1)} MiB`);
-  assertProjection(json, await measured(prog, full, dir), 'model + linear');
-});
-
-test('a peak that does not depend on N: constant, and the --limit verdict', async () => {
-  const dir = tempDir('memhunt-scale-');
-  const prog = script(dir, 'constant.py', CONSTANT_PY);
-  const { json, code } = await scale(['--sizes', '1000,2000,4000,8000', '--full', '1000000', '--limit', '1GiB', '--dir', path.join(dir, 'runs'), '--', PY, prog, '{}']);
-  assert.equal(json.model.kind, 'constant');
-  assert.ok(json.findings.some((f) => /does not depend on the size/.test(f)));
-  assert.equal(json.recommendation.fits, true);
-  assert.equal(code, EXIT.OK);
-});
+import { MiB, PY, script, LIST_PY } from './scale-testkit';
 
 test('a run killed by --limit is reported, kept, not fitted; the request does not fit: exit 3', async () => {
   const dir = tempDir('memhunt-scale-');

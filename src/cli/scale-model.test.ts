@@ -8,8 +8,9 @@ import { assertProjection, measured, MiB, PY, scale, script, MODEL_PY } from './
 test('a fixed 200 MiB model plus 4 KiB per item: the fixed part and the per-item cost are recovered', async () => {
   const dir = tempDir('memhunt-scale-');
   const prog = script(dir, 'model.py', MODEL_PY);
+  // Three sizes (the least scale accepts), to keep this file's five runs of 200 MiB quick on a loaded machine.
   const full = 20_000;
-  const { json } = await scale(['--sizes', '1250,2500,5000,10000', '--full', String(full), '--dir', path.join(dir, 'runs'), '--', PY, prog, '{}']);
+  const { json } = await scale(['--sizes', '2500,5000,10000', '--full', String(full), '--dir', path.join(dir, 'runs'), '--', PY, prog, '{}']);
   assert.equal(json.model.kind, 'linear', JSON.stringify(json.model));
   // 4000 B of bytes object + its 33 B header, in a malloc'd block of ~4048 B.
   assert.ok(Math.abs(json.model.coef / 4048 - 1) <= 0.1, `${json.model.coef} B per item`);

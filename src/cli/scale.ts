@@ -519,17 +519,18 @@ export function registerScaleCommand(program: Command): void {
     .command('scale')
     .summary('run a job at a few input sizes, fit how its peak grows, project the full size, recommend a memory limit')
     .description(
-      'Run a command once per size ({} in it is replaced by the size), each a normal recording with the\n' +
-        'size in its header; fit the peak against the size with a few models (constant, constant + linear,\n' +
-        'n log n, quadratic, power law), choose one on how well it predicts the largest size from the\n' +
-        'smaller ones, project the peak at --full with an interval, and recommend a container memory\n' +
-        'request. Or read recordings already made (without --sizes).',
+      'Run a command once per size ({} is replaced by the size), each a normal\n' +
+        'recording with the size in its header; fit the peak against the size with\n' +
+        'a few models (constant, constant + linear, n log n, quadratic, power law),\n' +
+        'choose one by how well it predicts the largest size from the smaller ones,\n' +
+        'project the peak at --full with an interval, and recommend a container\n' +
+        'memory request. Without --sizes: read recordings already made.',
     )
     .argument('[command-or-recordings...]', 'the command (after --) with {} where the size goes; or recordings to read')
     .option('--sizes <list>', 'sizes to run, comma-separated and increasing: 10000,20000,40000,80000 or 1%,2%,4%,8% (at least 3; 4 or more to test the fit)')
     .option('--full <size>', 'the size of the real job, to project (5000000, or 100% with percentages)')
     .option('--repeat <n>', 'runs per size, for jobs whose peak varies from run to run', '1')
-    .option('--jobs <n>', 'runs at the same time (default 1: one after another, so runs do not compete for memory and CPU)', '1')
+    .option('--jobs <n>', 'runs at the same time; 1 runs them one after another, so they do not compete for memory and CPU', '1')
     .option('--dir <folder>', 'where the recordings go (default: memhunt_scale_YYYYMMDDhhmmss/)')
     .option('-i, --interval <duration>', 'sampling interval of each run; small runs are short, so finer than run\'s 100ms', '10ms')
     .addOption(new Option('--metric <name>', 'the peak fitted: tree RSS, or PSS/USS from smaps_rollup').choices(['rss', 'pss', 'uss']).default('rss'))
@@ -549,7 +550,8 @@ How it decides:
   Each model is fitted on the runs below the largest size and predicts the largest; the simplest
   model (constant < linear < n log n < quadratic < power law) whose prediction is within 2 standard
   errors of the measured peak is chosen, then refitted on every run. The projection's ${Math.round(INTERVAL_LEVEL * 100)}% interval
-  comes from the fit's residuals, the spread of --repeat runs, and a 1% floor per run. When models
+  comes from the fit's residuals, the spread of --repeat runs, and a floor of 0.3% + 256 KiB per
+  run (measured run-to-run noise). When models
   that pass disagree by more than ${DISAGREEMENT_FACTOR}x at --full, it says so and names a size that would decide.
   {} is replaced by the size as typed (1% stays "1%"; use --sizes 0.01,0.02 if the program wants a
   fraction). Every run also sees MEMHUNT_SCALE_SIZE.

@@ -12,7 +12,7 @@ import {
   analyzeScaling, DISAGREEMENT_FACTOR, INTERVAL_LEVEL, predict, recommend, unseenGrowthBytes,
   type FittedModel, type ModelKind, type Recommendation, type ScalingAnalysis,
 } from '../analysis/scaling';
-import { summarize } from '../analysis/summary';
+import { highestPeak, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import type { MemoryMetric, MemoryRecording } from '../model/recording';
@@ -107,22 +107,13 @@ export interface ScaleRun {
 }
 
 /**
- * The peak of the tree in the metric: RSS (the sampled tree total, or a process's kernel high-water
- * mark VmHWM when that is higher: each is a lower bound of the true tree peak, and VmHWM keeps a
- * peak that fell between two samples), or PSS/USS summed over the tree where read.
+ * The peak of the tree in the recording's metric (a run of scale: --metric), as every command
+ * prints it (summary.ts highestPeak): the sampled tree total, or with RSS a process's kernel
+ * high-water mark (VmHWM) when higher, a peak that fell between two samples. Both are lower
+ * bounds of the tree's true peak.
  */
-export function treePeak(rec: MemoryRecording, metric: MemoryMetric): number {
-  if (metric === 'pss') return summarize(rec).pssPeakBytes ?? NaN;
-  if (metric === 'uss') {
-    const byT = new Map<number, number>();
-    for (const p of rec.processes) {
-      for (let i = 0; i < p.uss.tMs.length; i++) byT.set(p.uss.tMs[i]!, (byT.get(p.uss.tMs[i]!) ?? 0) + p.uss.values[i]!);
-    }
-    return byT.size ? Math.max(...byT.values()) : NaN;
-  }
-  const s = summarize(rec);
-  const hwm = Math.max(0, ...rec.processes.map((p) => p.hwmBytes).filter(Number.isFinite));
-  return Math.max(s.peakBytes, hwm);
+export function treePeak(rec: MemoryRecording): number {
+  return highestPeak(summarize(rec)).bytes;
 }
 
 function classify(rec: MemoryRecording): { status: RunStatus; end: string; exitCode: number | null } {
@@ -145,7 +136,7 @@ function classify(rec: MemoryRecording): { status: RunStatus; end: string; exitC
   return e.exitCode === 0 ? { status: 'ok', end: 'exit 0', exitCode: 0 } : { status: 'failed', end: `exit ${e.exitCode ?? '?'}`, exitCode: e.exitCode };
 }
 
-export function scaleRunOf(rec: MemoryRecording, file: string, size: number, sizeText: string, repeat: number, metric: MemoryMetric): ScaleRun {
+export function scaleRunOf(rec: MemoryRecording, file: string, size: number, sizeText: string, repeat: number): ScaleRun {
   const c = classify(rec);
   let verdict = '';
   try {
@@ -156,7 +147,7 @@ export function scaleRunOf(rec: MemoryRecording, file: string, size: number, siz
   const s = summarize(rec);
   return {
     size, sizeText, repeat, path: file, command: rec.meta.command, status: c.status, end: c.end, exitCode: c.exitCode,
-    peakBytes: treePeak(rec, metric), durationMs: s.durationMs, verdict,
+    peakBytes: treePeak(rec), durationMs: s.durationMs, verdict,
   };
 }
 
@@ -470,7 +461,7 @@ async function runAll(args: string[], r: ResolvedScale, flags: ScaleFlags, dir: 
           fatal = new InputError(`could not read back ${output}`);
           return;
         }
-        const run = scaleRunOf(outcome.recording, output, size.value, size.text, repeat, flags.metric);
+        const run = scaleRunOf(outcome.recording, output, size.value, size.text, repeat);
         runs[i] = run;
         if (run.status === 'interrupted') interrupted = true;
         process.stderr.write(
@@ -492,9 +483,10 @@ async function runAll(args: string[], r: ResolvedScale, flags: ScaleFlags, dir: 
   return { runs: runs.filter(Boolean), interrupted };
 }
 
-async function readAll(files: string[], flags: ScaleFlags): Promise<ScaleRun[]> {
+async function readAll(files: string[], flags: ScaleFlags): Promise<{ runs: ScaleRun[]; metric: MemoryMetric }> {
   const runs: ScaleRun[] = [];
   const seen = new Map<number, number>();
+  const metrics = new Set<MemoryMetric>();
   for (const file of files) {
     const rec = await loadRecording(file);
     let text: string | null;
@@ -509,9 +501,11 @@ async function readAll(files: string[], flags: ScaleFlags): Promise<ScaleRun[]> 
     const size = parseScaleSize(text, `${file}: size`);
     const repeat = (seen.get(size.value) ?? 0) + 1;
     seen.set(size.value, repeat);
-    runs.push(scaleRunOf(rec, file, size.value, size.text, repeat, flags.metric));
+    runs.push(scaleRunOf(rec, file, size.value, size.text, repeat));
+    metrics.add(rec.meta.metric);
   }
-  return runs.sort((x, y) => x.size - y.size || x.repeat - y.repeat);
+  if (metrics.size > 1) throw new InputError(`the recordings count different metrics (${[...metrics].join(', ')}): their peaks cannot be fitted together`);
+  return { runs: runs.sort((x, y) => x.size - y.size || x.repeat - y.repeat), metric: [...metrics][0] ?? 'rss' };
 }
 
 export function registerScaleCommand(program: Command): void {
@@ -533,7 +527,7 @@ export function registerScaleCommand(program: Command): void {
     .option('--jobs <n>', 'runs at the same time; 1 runs them one after another, so they do not compete for memory and CPU', '1')
     .option('--dir <folder>', 'where the recordings go (default: memhunt_scale_YYYYMMDDhhmmss/)')
     .option('-i, --interval <duration>', 'sampling interval of each run; small runs are short, so finer than run\'s 100ms', '10ms')
-    .addOption(new Option('--metric <name>', 'the peak fitted: tree RSS, or PSS/USS from smaps_rollup').choices(['rss', 'pss', 'uss']).default('rss'))
+    .addOption(new Option('--metric <name>', 'the peak fitted: tree RSS, or PSS/USS from smaps_rollup (recordings: the metric they were made with)').choices(['rss', 'pss', 'uss']).default('rss'))
     .option('--limit <size>', 'the container limit of the full job: each run is killed above it (as run --limit), and the projection is judged against it (exit 3 when the request does not fit)')
     .option('--margin <percent>', 'added to the projection\'s upper bound for the request', '10%')
     .option('--round <size>', 'the request is rounded up to a multiple of this', '256MiB')
@@ -577,12 +571,13 @@ Examples:
     let runs: ScaleRun[];
     let dir: string | null = null;
     let interrupted = false;
+    let metric: MemoryMetric = flags.metric;
     if (r.mode === 'run') {
       dir = flags.dir ?? defaultScaleDir();
       fs.mkdirSync(dir, { recursive: true });
       ({ runs, interrupted } = await runAll(args, r, flags, dir));
     } else {
-      runs = await readAll(args, flags);
+      ({ runs, metric } = await readAll(args, flags));
       const distinct = new Set(runs.map((x) => x.size)).size;
       if (distinct < 3) throw new InputError(`the recordings hold ${distinct} distinct size${distinct === 1 ? '' : 's'}; fitting needs at least 3`);
       const kinds = new Set(runs.map((x) => x.sizeText.endsWith('%')));
@@ -618,7 +613,7 @@ Examples:
     const recommendation = recommend(analysis, { marginRel: r.marginRel, roundBytes: r.roundBytes, limitBytes });
     const command = r.mode === 'run' ? args : runs[0]!.command;
     const report: ScaleReport = {
-      command, metric: flags.metric, percent, unit: flags.unit, runs, analysis, recommendation, limitSource,
+      command, metric, percent, unit: flags.unit, runs, analysis, recommendation, limitSource,
       findings: findings(analysis, runs, flags.unit, percent, r.limitBytes),
       exitCode: r.limitBytes !== null && recommendation.fits === false ? EXIT.LIMIT_VIOLATED : EXIT.OK,
     };
@@ -626,7 +621,7 @@ Examples:
       const { renderScaleChart } = await import('../render/scale-chart');
       const input = {
         title: commandLabel(command, 120), percent, unit: flags.unit,
-        yTitle: `peak (${flags.metric === 'rss' ? 'tree RSS' : `tree ${flags.metric.toUpperCase()}`})`,
+        yTitle: `peak (${metric === 'rss' ? 'tree RSS' : `tree ${metric.toUpperCase()}`})`,
         runs: runs.map((x) => ({ size: x.size, peakBytes: x.peakBytes, status: x.status })),
         analysis, limitBytes, requestBytes: recommendation.requestBytes,
       };

@@ -228,9 +228,13 @@ export function findings(a: ScalingAnalysis, runs: ScaleRun[], unit: string, per
   const ok = runs.filter((r) => r.status === 'ok');
   const leaks = ok.filter((r) => r.verdict === 'leak');
   if (ok.length && leaks.length === ok.length) {
-    out.push('every run leaks (memhunt analyze says leak at each size): the peaks include memory never given back, and larger sizes run longer; fix the leak first (memhunt analyze <recording>); the projection includes it');
+    out.push(
+      'memhunt analyze calls every run a leak: memory kept rising and was not given back before the end. For a job that ' +
+        'builds its data and exits that is its shape; for a loop (epochs, batches, requests) it is a leak that grows with run ' +
+        'time, and larger sizes run longer: fix it first (memhunt analyze <recording>), the projection includes it',
+    );
   } else if (leaks.length) {
-    out.push(`runs that leak: ${[...new Set(leaks.map((r) => formatScaleSize(r.size, percent)))].join(', ')} (memhunt analyze <recording> for the evidence)`);
+    out.push(`memhunt analyze calls the runs at ${[...new Set(leaks.map((r) => formatScaleSize(r.size, percent)))].join(', ')} a leak (memhunt analyze <recording> for the evidence)`);
   }
   for (const r of runs.filter((x) => x.status === 'killed')) {
     const fit = predict(chosen, r.size);

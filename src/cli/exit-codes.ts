@@ -24,7 +24,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid, an
        output that cannot be opened or is not memhunt's to replace: see --force)
   3    check (and analyze with limits): a limit was violated (--max-peak, --max-growth,
-       --no-leak, --max-share-of-limit)
+       --no-leak, --max-share-of-limit); scale: the request does not fit --limit
   126  the command cannot be executed (permission denied)
   127  the command was not found
   137  --limit exceeded: memhunt killed the process tree with SIGKILL

@@ -25,6 +25,7 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['check'], async () => (await import('./check')).registerCheckCommand],
   [['diff'], async () => (await import('./diff')).registerDiffCommand],
   [['plot'], async () => (await import('./plot')).registerPlotCommand],
+  [['scale'], async () => (await import('./scale')).registerScaleCommand],
   [['snapshot', 'heap', 'refs', 'python-path'], async () => (await import('./agent-commands')).registerAgentCommands],
   [['mark'], async () => (await import('./mark')).registerMarkCommand],
 ];
@@ -59,6 +60,8 @@ Examples:
   memhunt refs 4242 --type DataFrame -o refs.svg  who keeps them alive (a running process)
   memhunt analyze run.mh                          leak, stable or spike? with the evidence
   memhunt check --no-leak --max-peak 2GiB -- python3 -m pytest    a CI gate: exit 3 on a violation
+  memhunt scale --sizes 1%,2%,4%,8% --full 100% -- python3 etl.py --sample {}
+                                                  fit how the peak grows, project the full job
 
 ${EXIT_CODES_HELP}
 

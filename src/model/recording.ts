@@ -30,6 +30,8 @@ export interface RecordingMeta {
   limitBytes: number | null;
   cgroup: CgroupMeta | null;
   rootPid: number | null;
+  /** The input size of a `memhunt scale` run (its header's `scale`); absent otherwise. */
+  scale?: { size: number; sizeText: string; repeat: number };
 }
 
 export interface CgroupMeta {

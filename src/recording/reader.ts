@@ -570,6 +570,7 @@ export class RecordingAssembler {
         intervalMs: h.intervalMs, metric: h.metric, limitBytes: h.limitBytes,
         cgroup: h.cgroup ? { version: h.cgroup.version, path: h.cgroup.path, limitBytes: h.cgroup.limitBytes } : null,
         rootPid: h.rootPid,
+        ...(h.scale ? { scale: { size: h.scale.size, sizeText: h.scale.sizeText, repeat: h.scale.repeat } } : {}),
       },
       // The same arrays as the process's rss when it was the only one in every sample.
       total: soleRss ?? this.total.build(),

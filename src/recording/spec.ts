@@ -54,6 +54,18 @@ export interface HeaderRecord {
   fields: { p: string[]; c: string[]; pss: string[] };
   /** Free-form labels for fleets (job id, …); added in 1, empty for now. */
   labels: Record<string, string>;
+  /**
+   * Written by `memhunt scale` (added in 1, optional): the input size this run was given (`{}` in
+   * the command), as typed (`sizeText`: "10000", "2%") and as a number (`size`: 10000, 2), and
+   * which repetition of that size it is (1-based).
+   */
+  scale?: ScaleHeader;
+}
+
+export interface ScaleHeader {
+  size: number;
+  sizeText: string;
+  repeat: number;
 }
 
 /** A process of the tree seen for the first time. */

@@ -56,6 +56,8 @@ export interface SessionOptions {
    * them off (--no-agent). Default: injected, with nothing periodic.
    */
   agent?: AgentSessionOptions | null;
+  /** `memhunt scale`: the input size of this run, written into the header. */
+  scale?: HeaderRecord['scale'];
   /** Called once the target runs and the recording file exists. */
   onStarted?: (info: { pid: number; outputPath: string; cgroupLimitBytes: number | null }) => void;
 }
@@ -87,6 +89,7 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
     cgroup: cg ? { version: cg.version, path: cg.path, limitBytes: cgLimit } : null,
     fields: { p: [...PROCESS_FIELDS], c: [...CGROUP_FIELDS], pss: [...PSS_FIELDS] },
     labels: {},
+    ...(o.scale ? { scale: o.scale } : {}),
   };
 }
 

@@ -115,6 +115,9 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
       if (/^pid \d+ ended/.test(text) && running(target.pid)) {
         return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors); memhunt cannot look inside it any more`);
       }
+      if (/^no agent is connected/.test(text) && running(target.pid)) {
+        return new InputError(`pid ${target.pid} is running, but no agent is connected for it in this run (not a Python process, Python older than 3.8, or the program closed the agent's socket, e.g. by closing its file descriptors)`);
+      }
       return new InputError(text);
     };
     const timer = setTimeout(() => done(new InputError(`pid ${target.pid} did not answer within ${Math.round(timeoutMs / 1000)} s (a census of a very large heap takes long; try again with a longer --timeout)`)), timeoutMs);

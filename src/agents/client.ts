@@ -116,7 +116,8 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
         return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors); memhunt cannot look inside it any more`);
       }
       if (/^no agent is connected/.test(text) && running(target.pid)) {
-        return new InputError(`pid ${target.pid} is running, but no agent is connected for it in this run (not a Python process, Python older than 3.8, or the program closed the agent's socket, e.g. by closing its file descriptors)`);
+        // The host's words, without "or it has exited": it has not.
+        return new InputError(`${text.replace(/,? or it has exited/, '')}; pid ${target.pid} is still running (a program that closes its file descriptors closes its agent's socket too)`);
       }
       return new InputError(text);
     };

@@ -115,6 +115,10 @@ export function askHost<T>(target: AgentTarget, body: ClientRequestBody, timeout
       if (/^pid \d+ ended/.test(text) && running(target.pid)) {
         return new InputError(`pid ${target.pid} is running, but its agent is no longer connected to memhunt (the program closed the agent's socket, e.g. by closing its file descriptors); memhunt cannot look inside it any more`);
       }
+      if (/^no agent is connected/.test(text) && running(target.pid)) {
+        // The host's words, without "or it has exited": it has not.
+        return new InputError(`${text.replace(/,? or it has exited/, '')}; pid ${target.pid} is still running (a program that closes its file descriptors closes its agent's socket too)`);
+      }
       return new InputError(text);
     };
     const timer = setTimeout(() => done(new InputError(`pid ${target.pid} did not answer within ${Math.round(timeoutMs / 1000)} s (a census of a very large heap takes long; try again with a longer --timeout)`)), timeoutMs);

@@ -2,19 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { RECORDING_EXTENSION } from '../recording/spec';
 
 const OURS = /^memhunt_\d{14}(?:_\d+)?\.mh$/;
 const MPROF = /^mprofile_\d{14}\.dat$/;
 
-/** memhunt_YYYYMMDDhhmmss.mh in local time, like mprof's mprofile_YYYYMMDDhhmmss.dat; never an existing name. */
-export function defaultRecordingName(dir = '.', now = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
-  let name = `memhunt_${stamp}${RECORDING_EXTENSION}`;
-  for (let i = 1; fs.existsSync(path.join(dir, name)); i++) name = `memhunt_${stamp}_${i}${RECORDING_EXTENSION}`;
-  return name;
-}
+/** Default names are made (exclusively, never an existing one) by RecordingOutput.open in src/recording/writer.ts. */
 
 export interface ListedRecording {
   index: number;

@@ -30,7 +30,7 @@ test('every terminal output replaces control characters: summary, analyze, peak 
   w.append({ type: 'proc', t: 0, pid: 10, ppid: 1, cmd: ['python3', HOSTILE] });
   for (let i = 0; i < 30; i++) w.append({ type: 's', t: i * 50, p: [[10, 1000 + i, 1000, 0, 0, 1000]] });
   for (const t of [100, 1000]) {
-    w.append({ type: 'census', t, pid: 10, trigger: 'periodic', label: HOSTILE, collected: true, objects: 10, totalBytes: 1000 + t, rows: [[HOSTILE, 5, 500 + t]], durationMs: 1, notes: [HOSTILE] } as never);
+    w.append({ type: 'census', t, pid: 10, trigger: 'every', label: HOSTILE, collected: true, objects: 10, totalBytes: 1000 + t, rows: [[HOSTILE, 5, 500 + t]], durationMs: 1, notes: [HOSTILE] });
   }
   w.append({ type: 'end', t: 1500, reason: 'exited', code: 0, signal: null, samples: 30 });
   w.close();

@@ -16,7 +16,7 @@ const MiB = 2 ** 20;
 
 // 100 MiB that lives a moment between two samples (a short-lived list in memory_profiler's
 // example_undecorated.py: mprof 87.4 MiB, VmHWM 130 MiB). Once started, the program waits for the
-// test's signal, sent right after a sample, then allocates, frees and says so; the next sample is 3 s later, and
+// test's signal, sent right after a sample, then allocates, frees and says so; the next sample is ~5 s later, and
 // the program lives until a sample after the release has read its VmHWM. No fixed sleep: on a
 // loaded machine Python's start-up alone has taken 4 s here.
 const BRIEF_PEAK = [
@@ -32,19 +32,26 @@ const BRIEF_PEAK = [
   '    time.sleep(0.01)',
 ].join('\n');
 
+const INTERVAL_MS = 5000;
+
 test('a peak between samples: the summary, peak and check say what the kernel saw (VmHWM), and which number is which', async () => {
   const dir = tempDir();
   const f = path.join(dir, 'brief.mh');
   const [ready, go, freed, done] = ['ready', 'go', 'freed', 'done'].map((n) => path.join(dir, n));
   let afterFree = 0;
-  const onSample = () => {
+  let firstMs = NaN;
+  const onSample = (x: { tMs: number }) => {
+    if (Number.isNaN(firstMs)) firstMs = x.tMs;
     if (!fs.existsSync(go)) {
-      if (fs.existsSync(ready)) fs.writeFileSync(go, '');
+      // Samples are due on a fixed grid; a late one (a loaded machine) is followed soon by the next
+      // due: signal only after a sample that leaves most of an interval before the next.
+      const untilNextMs = INTERVAL_MS - ((x.tMs - firstMs) % INTERVAL_MS);
+      if (fs.existsSync(ready) && untilNextMs > 0.8 * INTERVAL_MS) fs.writeFileSync(go, '');
     }
     else if (fs.existsSync(freed) && ++afterFree === 2) fs.writeFileSync(done, '');
   };
   const r = await runCommand({
-    command: ['python3', '-c', BRIEF_PEAK, ready, go, freed, done], outputPath: f, intervalMs: 3000, metric: 'rss', limitBytes: null, agent: null, onSample,
+    command: ['python3', '-c', BRIEF_PEAK, ready, go, freed, done], outputPath: f, intervalMs: INTERVAL_MS, metric: 'rss', limitBytes: null, agent: null, onSample,
   });
   assert.equal(r.reason, 'exited');
   const rec = await readMemhuntRecording(f);

@@ -3,6 +3,7 @@
  * a tree verdict that names the processes responsible. Pure: a MemoryRecording in, data out
  * (`memhunt analyze --json` prints it as is).
  */
+import { clipLine } from '../safe-text';
 import type { MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { summarize, type RunSummary } from './summary';
@@ -127,7 +128,8 @@ export function commandLabel(argv: string[], max = 50): string {
     .map((a) => a.replace(/\s+/g, ' '))
     .map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a))
     .join(' ');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  // Sanitised before it is cut, so a "…" never leaves an escape sequence open (src/safe-text.ts).
+  return clipLine(text, max);
 }
 
 /**

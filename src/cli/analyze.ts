@@ -13,7 +13,8 @@ import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parse
 import { EXIT } from './exit-codes';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { setExitCode } from './run';
+import { exitWith } from './run';
+import { out, outJson } from './output';
 
 /** Raw limit flags as commander gives them (each repeatable so a contradiction can be seen). */
 export interface LimitFlags {
@@ -148,7 +149,7 @@ Examples:
   memhunt analyze mprofile_20261126101500.dat --limit 4GiB
   memhunt analyze run.mh --no-leak --max-peak 2GiB       exit ${EXIT.LIMIT_VIOLATED} when a limit is violated`,
   );
-  cmd.action(async (arg: string | undefined, flags: LimitFlags & { json?: boolean; limit?: string; allProcesses?: boolean }, c: Command) => {
+  cmd.action(async (arg: string | undefined, flags: LimitFlags & { json?: boolean; limit?: string; allProcesses?: boolean }) => {
     const limits = resolveLimits(flags);
     const limitBytes = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
     const file = arg ? resolveRecordingArg(arg) : newestRecording('.');
@@ -160,11 +161,11 @@ Examples:
     }
     const results = hasLimits(limits) ? checkLimits(a, limits) : undefined;
     if (flags.json) {
-      process.stdout.write(JSON.stringify(analysisJson(a, file, results), jsonReplacer, 2) + '\n');
+      outJson(analysisJson(a, file, results), jsonReplacer);
     } else {
-      process.stdout.write(formatAnalysis(a, { file, command: rec.meta.command, limits: results, allProcesses: flags.allProcesses }) + '\n');
+      out(formatAnalysis(a, { file, command: rec.meta.command, limits: results, allProcesses: flags.allProcesses }) + '\n');
     }
-    if (results?.some((r) => r.status === 'violated')) setExitCode(c, EXIT.LIMIT_VIOLATED);
+    if (results?.some((r) => r.status === 'violated')) exitWith(EXIT.LIMIT_VIOLATED);
   });
 }
 

@@ -7,7 +7,7 @@ import { InputError } from '../errors';
 import { formatBytes } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { formatSummary, shortCommand } from './output';
+import { err, formatSummary, notice, out, shortCommand } from './output';
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
@@ -22,13 +22,13 @@ export function registerFileCommands(program: Command): void {
     .action(() => {
       const all = listRecordings('.');
       if (all.length === 0) {
-        process.stderr.write('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
+        err('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
         return;
       }
       for (const r of all) {
         const d = new Date(r.mtimeMs);
         const when = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-        process.stdout.write(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
+        out(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
       }
     });
 
@@ -50,12 +50,12 @@ export function registerFileCommands(program: Command): void {
       for (const f of files) {
         const rec = await loadRecording(f);
         const s = summarize(rec);
-        for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+        for (const w of rec.warnings) notice(`${f}: ${w}`);
         // The second field stays mprof's (the sampled peak), so scripts that read it keep working.
         const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
         const h = s.hwmAbovePeak;
         const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
-        process.stdout.write(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
+        out(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
         if (flags.processes) {
           const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {
@@ -67,7 +67,7 @@ export function registerFileCommands(program: Command): void {
                 ? `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, reached between samples)`
                 : `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, maybe before memhunt attached)`;
             }
-            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
+            out(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
           }
         }
       }
@@ -81,9 +81,9 @@ export function registerFileCommands(program: Command): void {
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
-      for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+      for (const w of rec.warnings) notice(`${f}: ${w}`);
       const a = analyzeRecording(rec);
-      process.stdout.write(
+      out(
         formatSummary(a.summary, {
           command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events,
           verdict: verdictLineOf(a),
@@ -99,7 +99,7 @@ export function registerFileCommands(program: Command): void {
     .action((flags: { mprof?: boolean }) => {
       const all = listRecordings('.', !!flags.mprof);
       for (const r of all) fs.rmSync(r.name);
-      process.stderr.write(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
+      err(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
     });
 
   program
@@ -116,7 +116,7 @@ export function registerFileCommands(program: Command): void {
         if (!looksLikeRecording(f)) throw new InputError(`${f}: not a recording; memhunt rm deletes only recordings (.mh, mprof .dat)`);
       }
       for (const f of files) {
-        if (flags.dryRun) process.stdout.write(`would remove ${f}\n`);
+        if (flags.dryRun) out(`would remove ${f}\n`);
         else fs.rmSync(f);
       }
     });

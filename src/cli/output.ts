@@ -1,14 +1,42 @@
-/** Terminal output: the end-of-run summary and the live status line. */
+/**
+ * Terminal output: every command writes what people read through out()/err()/outJson() here, so
+ * text from outside memhunt (command lines, type names, labels, file names) passes the one
+ * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
+ * live status line.
+ */
 import { hwmText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent } from '../model/recording';
+import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
-/** A command line short enough for one line of a summary. */
+export { safeLine, safeText, clipLine };
+
+/** Writes text for people on stdout, control characters replaced (newlines and tabs kept). */
+export function out(text: string): void {
+  process.stdout.write(safeText(text));
+}
+
+/** Writes text for people on stderr, control characters replaced (newlines and tabs kept). */
+export function err(text: string): void {
+  process.stderr.write(safeText(text));
+}
+
+/** Writes one "memhunt: ..." line on stderr; the message cannot break the line or the terminal. */
+export function notice(message: string): void {
+  process.stderr.write(`memhunt: ${safeLine(message)}\n`);
+}
+
+/** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */
+export function outJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
+  process.stdout.write(safeJson(value, replacer) + '\n');
+}
+
+/** A command line short enough for one line of a summary (sanitised before it is cut: no escape sequence is left open). */
 export function shortCommand(argv: string[], max = 60): string {
   // The program's directory rarely helps and eats the width: /root/.pyenv/versions/3.11.7/bin/python3 -> python3.
   const shown = argv.length ? [argv[0]!.replace(/^.*\//, '') || argv[0]!, ...argv.slice(1)] : argv;
   const text = shown.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return clipLine(text, max);
 }
 
 function endText(s: RunSummary): string {
@@ -84,7 +112,7 @@ export function formatSummary(
       const lines = e.output.split('\n').filter((l) => l.trim());
       const status = e.exitSignal ?? `exit ${e.exitCode}`;
       row('', `${e.command}: ${status}, ${lines.length} line${lines.length === 1 ? '' : 's'} of output${lines.length ? ':' : ''}`);
-      for (const l of lines.slice(0, 8)) row('', `  | ${l.length > 100 ? `${l.slice(0, 99)}…` : l}`);
+      for (const l of lines.slice(0, 8)) row('', `  | ${clipLine(l, 100)}`);
       if (lines.length > 8) row('', `  | … (${lines.length - 8} more lines: zcat ${opts.recordingPath} | jq -r 'select(.type=="action").output')`);
     }
   }

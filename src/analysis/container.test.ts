@@ -60,9 +60,21 @@ test('v2: memory.peak that rose during the run is the run\'s (between samples); 
   fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 4\noom_kill 4\n');
   const loc = findMemoryCgroup(2718, root)!;
   const out = path.join(tempDir(), 'peak.mh');
-  // The target plays the kernel: a peak of 240 MiB between two samples, and two OOM kills in the run.
-  const script = `sleep 0.2; echo ${240 * MiB} > '${dir}/memory.peak'; printf 'low 0\\nhigh 0\\nmax 1\\noom 6\\noom_kill 6\\n' > '${dir}/memory.events'; sleep 0.3`;
-  await runCommand({ command: ['sh', '-c', script], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null, cgroupLocation: loc, agent: null });
+  // The target plays the kernel: after the first sample, a peak of 240 MiB between two samples and
+  // two OOM kills; then it waits until the sampler has read the new values (a loaded machine can
+  // leave long gaps between samples, so no fixed sleep is enough).
+  const flags = tempDir();
+  const go = path.join(flags, 'go');
+  const done = path.join(flags, 'done');
+  const script = `while [ ! -e '${go}' ]; do sleep 0.02; done; echo ${240 * MiB} > '${dir}/memory.peak'; printf 'low 0\\nhigh 0\\nmax 1\\noom 6\\noom_kill 6\\n' > '${dir}/memory.events'; ` +
+    `while [ ! -e '${done}' ]; do sleep 0.02; done`;
+  let samplesSince = 0;
+  const onSample = () => {
+    // The first sample has read the counters as they were before the run: now the "kernel" may move.
+    if (!fs.existsSync(go)) fs.writeFileSync(go, '');
+    if (fs.readFileSync(path.join(dir, 'memory.events'), 'utf8').includes('oom_kill 6') && ++samplesSince === 3) fs.writeFileSync(done, '');
+  };
+  await runCommand({ command: ['sh', '-c', script], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null, cgroupLocation: loc, agent: null, onSample });
   const rec = await readMemhuntRecording(out);
   const s = summarize(rec);
   assert.equal(s.container?.usagePeakBytes, 100 * MiB);

@@ -119,7 +119,7 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
     result = await start({
       ...base,
       notice: (text) => notice(text),
-      onSample: live ? (s) => live.update(s.tMs, s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
+      onSample: live ? (s) => live.update(s.tMs, s.metricBytes ?? s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
     });
   } finally {
     live?.stop();

@@ -27,7 +27,7 @@ test('per-process and total peaks within 5%, rise and fall at the first sample t
   const dir = tempDir();
   const out = path.join(dir, 'acc.mh');
   const events = path.join(dir, 'events.jsonl');
-  const r = await runCli(['run', '-q', '--interval', `${INTERVAL_MS}ms`, '-o', out, '--', 'python3', path.join(FIXTURES, 'workloads', 'tree_alloc.py'), events]);
+  const r = await runCli(['run', '-q', '--interval', `${INTERVAL_MS}ms`, '-o', out, '--', 'python3', path.join(FIXTURES, 'workloads', 'tree_alloc.py'), events], { timeoutMs: 170_000 });
   assert.equal(r.code, 0, r.stderr);
   const rec = await readMemhuntRecording(out);
   const evs: Ev[] = fs.readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -27,7 +27,7 @@ test('--metric pss records PSS that counts fork-shared pages once, at an adaptiv
     '    kids.append(pid)',
     'for k in kids: os.waitpid(k, 0)',
   ].join('\n');
-  const r = await runCli(['run', '-q', '--metric', 'pss', '--interval', '20ms', '-o', out, '--', 'python3', '-c', script]);
+  const r = await runCli(['run', '-q', '--metric', 'pss', '--interval', '20ms', '-o', out, '--', 'python3', '-c', script], { timeoutMs: 170_000 });
   assert.equal(r.code, 0, r.stderr);
   const rec = await readMemhuntRecording(out);
   let rssPeak = 0;

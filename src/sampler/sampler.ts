@@ -56,6 +56,8 @@ export interface SamplerOptions {
 export interface SampleSummary {
   tMs: number;
   totalRssBytes: number;
+  /** The tree total in --metric (the last PSS/USS read with pss/uss); null before the first read. */
+  metricBytes: number | null;
   processes: number;
   cgroupUsageBytes: number | null;
   limitBytes: number | null;
@@ -257,7 +259,7 @@ export class Sampler {
       w.flush();
     }
     this.opts.onSample?.({
-      tMs: t, totalRssBytes: totalKiB * KiB, processes: rows.length, cgroupUsageBytes: cgUsage,
+      tMs: t, totalRssBytes: totalKiB * KiB, metricBytes, processes: rows.length, cgroupUsageBytes: cgUsage,
       limitBytes: limit ?? this.lastLimit ?? null,
     });
   }

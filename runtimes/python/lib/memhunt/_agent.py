@@ -48,6 +48,9 @@ _version_info = sys.version_info
 _register_at_fork = getattr(os, 'register_at_fork', None)
 _sleep = __import__('time').sleep
 
+#: Held while the agent's thread imports the request modules; a fork waits for it (see serve()).
+_import_lock = _allocate_lock()
+
 #: Connect timeout: a Unix socket connects at once or fails; this only bounds a full backlog.
 CONNECT_TIMEOUT_S = 5.0
 
@@ -149,7 +152,12 @@ class Connection(object):
                     buf = buf[nl + 1:]
                     if line.strip():
                         if handle is None:
-                            from ._requests import handle
+                            # Imported under _import_lock: a fork during these imports would leave
+                            # the child with the modules' import locks held by a thread it does
+                            # not have, and its agent would hang at its first request.
+                            with _import_lock:
+                                from ._requests import handle, load_modules
+                                load_modules()
                         handle(self, line)
         except BaseException:  # never let the thread print a traceback into the program's stderr
             pass
@@ -332,6 +340,29 @@ def _filters_mutated(mod):
         fn()
 
 
+def _before_fork_all():
+    """Every Python: a fork waits while the agent's thread imports (5 s at most)."""
+    global _import_held
+    try:
+        _import_held = _import_lock.acquire(True, CONNECT_TIMEOUT_S)
+    except Exception:
+        _import_held = False
+    if _version_info >= (3, 12):
+        _before_fork()
+
+
+def _after_fork_parent_all():
+    global _import_held
+    if _import_held:
+        _import_held = False
+        _import_lock.release()
+    if _version_info >= (3, 12):
+        _after_fork_parent()
+
+
+_import_held = False
+
+
 def _before_fork():
     global _fork_filters
     try:
@@ -419,7 +450,9 @@ def _clean_after_fork():
 
 
 def _after_fork_child():
-    global _conn, _cleaners, _connecting
+    global _conn, _cleaners, _connecting, _import_lock, _import_held
+    _import_lock = _allocate_lock()
+    _import_held = False
     try:
         _cleaners = 0
         del _cleaner_handles[:]
@@ -532,10 +565,7 @@ def start():
         for p in problems:
             send({'type': 'agent-error', 'message': p})
         if _register_at_fork is not None:
-            if _version_info >= (3, 12):  # see "fork" above
-                _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
-                                  after_in_child=_after_fork_child)
-            else:
-                _register_at_fork(after_in_child=_after_fork_child)
+            _register_at_fork(before=_before_fork_all, after_in_parent=_after_fork_parent_all,
+                              after_in_child=_after_fork_child)
     except Exception as e:
         report_error('agent start-up', e)

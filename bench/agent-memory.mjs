@@ -44,6 +44,8 @@ for (const [name, python] of PYTHONS) {
     delete env.PYTHONDONTWRITEBYTECODE;
     if (dontWrite) env.PYTHONDONTWRITEBYTECODE = '1';
     const got = { plain: [], 'no-agent': [], agent: [] };
+    rmOut(mh);
+    run(process.execPath, memhuntArgs('agent', [], [python, IDLE]), env); // a first run may write the agent's bytecode
     for (let r = 0; r < ROUNDS; r++) {
       for (const how of Object.keys(got)) {
         rmOut(mh);
@@ -77,8 +79,8 @@ for (const method of ['spawn', 'fork']) {
   const prog = [SYS_PYTHON, POOL, method];
   for (let r = 0; r < ROUNDS; r++) {
     rmOut(dat);
-    run('mprof', ['run', '-C', '-T', '0.1', '-o', dat, ...prog]);
-    got.mprof.push(mib(run('mprof', ['peak', dat])));
+    run(SYS_PYTHON, ['-m', 'mprof', 'run', '-C', '-T', '0.1', '-o', dat, ...prog]);
+    got.mprof.push(mib(run(SYS_PYTHON, ['-m', 'mprof', 'peak', dat])));
     for (const how of ['no-agent', 'agent']) {
       rmOut(mh);
       run(process.execPath, memhuntArgs(how, ['-i', '100ms'], prog));

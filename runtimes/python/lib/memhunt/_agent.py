@@ -46,6 +46,10 @@ _MSG_NOSIGNAL = getattr(_socket, 'MSG_NOSIGNAL', 0)
 _new_socket = _socket.socket
 _version_info = sys.version_info
 _register_at_fork = getattr(os, 'register_at_fork', None)
+_sleep = __import__('time').sleep
+
+#: Held while the agent's thread imports the request modules; a fork waits for it (see serve()).
+_import_lock = _allocate_lock()
 
 #: Connect timeout: a Unix socket connects at once or fails; this only bounds a full backlog.
 CONNECT_TIMEOUT_S = 5.0
@@ -148,7 +152,12 @@ class Connection(object):
                     buf = buf[nl + 1:]
                     if line.strip():
                         if handle is None:
-                            from ._requests import handle
+                            # Imported under _import_lock: a fork during these imports would leave
+                            # the child with the modules' import locks held by a thread it does
+                            # not have, and its agent would hang at its first request.
+                            with _import_lock:
+                                from ._requests import handle, load_modules
+                                load_modules()
                         handle(self, line)
         except BaseException:  # never let the thread print a traceback into the program's stderr
             pass
@@ -160,14 +169,27 @@ class Connection(object):
 
 _conn = None
 _started = False
+#: In a fork child, while the agent's thread connects: a lock it holds until the connection is
+#: up (or failed). Messages the program sends meanwhile wait for it (CONNECT_TIMEOUT_S at most)
+#: rather than being lost; the child itself does not wait for the connection.
+_connecting = None
+
+
+def _wait_connected():
+    pending = _connecting
+    if pending is not None and _conn is None:
+        if pending.acquire(True, CONNECT_TIMEOUT_S):
+            pending.release()
 
 
 def active():
+    _wait_connected()
     conn = _conn
     return conn is not None and conn.alive and conn.pid == _getpid()
 
 
 def send(msg):
+    _wait_connected()
     conn = _conn
     if conn is None:
         return False
@@ -219,6 +241,36 @@ def _connect(path):
     return conn
 
 
+def _connect_in_thread(path):
+    """A fork child's agent: connects, says hello and serves from its own thread, so the child
+    does not wait for the connection (a connect and a send each wake memhunt's process: on a
+    loaded machine the child would lose its CPU at each; bench/fork.mjs)."""
+    global _connecting
+    lock = _allocate_lock()
+    lock.acquire()
+    _connecting = lock
+
+    def run():
+        global _conn
+        try:
+            try:
+                conn = Connection(path)
+            except OSError:
+                return  # memhunt is gone: run as if there were no agent
+            _conn = conn
+            conn.send(_hello())
+        finally:
+            lock.release()
+        conn.serve()
+
+    try:
+        _start_new_thread(run, ())
+    except BaseException:
+        _connecting = None
+        lock.release()
+        raise
+
+
 # ---------------------------------------------------------------------------------- fork
 #
 # Python 3.12+ warns "This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks
@@ -241,8 +293,11 @@ def _connect(path):
 _FORK_WARNINGS = ('fork', 'forkpty')
 _fork_filters = None  # (the list they were put in, the entries) while a fork is under way
 #: Threads started by _after_fork_parent (3.13+) that have not finished: a fork that follows at once
-#: (the forking thread kept the GIL) still counts them, and they are ours too.
+#: (the forking thread kept the GIL) still counts them, and they are ours too. Finished ones are
+#: joined before counting (a thread that returned is still counted until the system has ended it).
 _cleaners = 0
+_cleaner_handles = []  # type: list
+_start_joinable_thread = getattr(_thread, 'start_joinable_thread', None)  # 3.13+
 
 
 def _forked_for_exec():
@@ -285,11 +340,40 @@ def _filters_mutated(mod):
         fn()
 
 
+def _before_fork_all():
+    """Every Python: a fork waits while the agent's thread imports (5 s at most)."""
+    global _import_held
+    try:
+        _import_held = _import_lock.acquire(True, CONNECT_TIMEOUT_S)
+    except Exception:
+        _import_held = False
+    if _version_info >= (3, 12):
+        _before_fork()
+
+
+def _after_fork_parent_all():
+    global _import_held
+    if _import_held:
+        _import_held = False
+        _import_lock.release()
+    if _version_info >= (3, 12):
+        _after_fork_parent()
+
+
+_import_held = False
+
+
 def _before_fork():
     global _fork_filters
     try:
         _drop_fork_filters()
-        if not active() or _threads_of_process() - _cleaners != 2:
+        for h in _cleaner_handles[:]:
+            if h.is_done():
+                h.join()
+                _cleaner_handles.remove(h)
+        conn = _conn
+        ours = conn is not None and conn.alive and conn.pid == _getpid() or (_connecting is not None and _conn is None)
+        if not ours or _threads_of_process() - _cleaners != 2:
             return
         mod = _warnings_module()
         filters = mod.filters
@@ -300,7 +384,10 @@ def _before_fork():
                          'deadlocks in the child.' % (pid, name), DeprecationWarning, None, 0)
                         for name in _FORK_WARNINGS)
         filters[0:0] = entries
-        _fork_filters = (filters, entries)
+        # Where the forking thread calls os.fork() from (this hook runs inside that call): 3.13's
+        # cleaner waits until that thread has moved on from there.
+        caller = sys._getframe(1)
+        _fork_filters = (filters, entries, _get_ident(), caller, caller.f_lasti)
         _filters_mutated(mod)
     except Exception:
         pass
@@ -315,7 +402,7 @@ def _drop_fork_filters():
     if put is None:
         return
     try:
-        filters, entries = put
+        filters, entries = put[0], put[1]
         filters[:] = [f for f in filters if not any(f is e for e in entries)]
         _filters_mutated(_warnings_module())
     except Exception:
@@ -331,24 +418,45 @@ def _after_fork_parent():
     global _cleaners
     _cleaners += 1
     try:
-        _start_new_thread(_clean_after_fork, ())
+        if _start_joinable_thread is not None:
+            _cleaner_handles.append(_start_joinable_thread(_clean_after_fork))
+        else:
+            _start_new_thread(_clean_after_fork, ())
     except Exception:
         _cleaners -= 1
         _drop_fork_filters()
 
 
 def _clean_after_fork():
+    """3.13+: takes the entry out once the forking thread has returned from os.fork() (the warning
+    is decided just before it returns, with the GIL held; starting this thread may hand the GIL over
+    earlier, so this thread waits for the forking thread's frame to move on; 1 s at most)."""
     global _cleaners
     try:
-        _drop_fork_filters()
+        put = _fork_filters
+        if put is not None:
+            ident, frame, lasti = put[2], put[3], put[4]
+            for _ in range(2000):
+                f = sys._current_frames().get(ident)
+                if f is not frame or f.f_lasti != lasti or _fork_filters is not put:
+                    break
+                f = None
+                _sleep(0.0005)
+            frame = f = None
+            if _fork_filters is put:
+                _drop_fork_filters()
     finally:
         _cleaners -= 1
 
 
 def _after_fork_child():
-    global _conn, _cleaners
+    global _conn, _cleaners, _connecting, _import_lock, _import_held
+    _import_lock = _allocate_lock()
+    _import_held = False
     try:
         _cleaners = 0
+        del _cleaner_handles[:]
+        _connecting = None
         _drop_fork_filters()
         _state.after_fork_in_child()
         # Only a census that was running needs undoing; a child never imports the census code.
@@ -363,7 +471,7 @@ def _after_fork_child():
             return
         path = _environ_get('MEMHUNT_AGENT_SOCKET')
         if path:
-            _connect(path)
+            _connect_in_thread(path)
     except Exception as e:
         report_error('reconnecting after fork', e)
 
@@ -457,10 +565,7 @@ def start():
         for p in problems:
             send({'type': 'agent-error', 'message': p})
         if _register_at_fork is not None:
-            if _version_info >= (3, 12):  # see "fork" above
-                _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
-                                  after_in_child=_after_fork_child)
-            else:
-                _register_at_fork(after_in_child=_after_fork_child)
+            _register_at_fork(before=_before_fork_all, after_in_parent=_after_fork_parent_all,
+                              after_in_child=_after_fork_child)
     except Exception as e:
         report_error('agent start-up', e)

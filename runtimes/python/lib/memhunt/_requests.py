@@ -101,15 +101,16 @@ def _reply(conn, req_id, ok, result=None, error=None):
 _loaded = False
 
 
-def _load_modules():
+def load_modules():
     """Imports every module a request may need, at the first request: imported between two
     censuses instead, their objects would show up as growth in the second."""
     global _loaded
     if _loaded:
         return
     _loaded = True
+    _wire.load()
     from . import _census, _refs, _trace, _debug  # noqa: F401
-    import difflib, tracemalloc  # noqa: F401,E401
+    import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the
     # program, and shutdown waiting forever for this thread on 3.9-3.12).
@@ -118,7 +119,7 @@ def _load_modules():
 def handle(conn, line):
     req_id = None
     try:
-        _load_modules()
+        load_modules()
         try:
             msg = _wire.decode(line)
         except ValueError:

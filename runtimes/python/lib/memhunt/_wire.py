@@ -76,11 +76,17 @@ def encode(msg):
 _loads = None
 
 
-def decode(line):
+def load():
+    """Imports json (the agent's thread calls this under its import lock, see _agent.serve)."""
     global _loads
     if _loads is None:
         import json
         _loads = json.loads
+
+
+def decode(line):
+    if _loads is None:
+        load()
     return _loads(line.decode('utf-8', 'replace'))
 
 

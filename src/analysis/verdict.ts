@@ -44,8 +44,15 @@ const MAX_BUCKETS = 2048;
 const WARMUP_SHARE = 0.1;
 /** Fewer samples than this after trimming: insufficient data. */
 const MIN_SAMPLES = 10;
-/** Fewer samples than this after the warm-up: insufficient data (1.5 s at 50 ms, 3 s at mprof's 100 ms). */
+/** Fewer samples than this after the warm-up: insufficient data (5 floors of ~3-sample windows, twice over). */
 const MIN_ANALYSED_SAMPLES = 30;
+/**
+ * And less time than this after the warm-up: insufficient data. The sample count alone once
+ * stood for time too (30 samples were 3 s at a fixed 100 ms); with the default schedule's 10 ms
+ * start, 30 samples are 0.3 s, a judgement on start-up. 1 s after the warm-up is what a 1.2 s
+ * program leaves; the cycle rules then ask for 5 releases.
+ */
+const MIN_ANALYSED_MS = 1000;
 /** A single release is evidence of "stable" only when memory stayed down after it for this share of the run. */
 const RELEASE_MIN_AFTER_SHARE = 0.15;
 /** The warm-up extends to the first release when that comes within this share of the run. */
@@ -561,6 +568,14 @@ export const RULES: readonly Rule[] = [
     decide: ({ envelope: { env }, warmup: w, floors: f }) =>
       f.analysedSamples < MIN_ANALYSED_SAMPLES
         ? { insufficient: `only ${plural(f.analysedSamples, 'sample')} after the warm-up (the first ${formatDuration(w.warmupEndMs - env.startMs)}); at least ${MIN_ANALYSED_SAMPLES} are needed` }
+        : null,
+  },
+  {
+    name: 'too-short-analysed',
+    needs: 'floors',
+    decide: ({ envelope: { env }, warmup: w }) =>
+      env.endMs - w.warmupEndMs < MIN_ANALYSED_MS
+        ? { insufficient: `only ${formatDuration(env.endMs - w.warmupEndMs)} after the warm-up (the first ${formatDuration(w.warmupEndMs - env.startMs)}); at least ${formatDuration(MIN_ANALYSED_MS)} are needed` }
         : null,
   },
   {

@@ -8,6 +8,7 @@ import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
 import { attachProcess, CommandNotExecutableError, CommandNotFoundError, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseThresholdSpec } from '../sampler/actions';
+import { DEFAULT_SCHEDULE } from '../sampler/sampler';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { defaultRecordingName } from './files';
@@ -15,7 +16,8 @@ import { LiveStatus, formatSummary } from './output';
 
 export interface RecordFlags {
   output?: string;
-  interval: string;
+  /** Absent: the default schedule (dense early, 100 ms from 16 s on: DEFAULT_SCHEDULE). */
+  interval?: string;
   metric: 'rss' | 'pss' | 'uss';
   limit?: string;
   onThreshold?: string[];
@@ -32,7 +34,8 @@ const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
 export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
-  const intervalMs = parseDuration(flags.interval, '--interval');
+  const fixed = flags.interval !== undefined;
+  const intervalMs = fixed ? parseDuration(flags.interval!, '--interval') : DEFAULT_SCHEDULE[DEFAULT_SCHEDULE.length - 1]!.intervalMs;
   if (intervalMs < 1) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
   const agentOff = flags.agent === false;
@@ -51,6 +54,7 @@ export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<Sessio
   return {
     outputPath: flags.output ?? defaultRecordingName(cwd),
     intervalMs,
+    intervalSchedule: fixed ? null : DEFAULT_SCHEDULE,
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
     thresholds,
@@ -70,7 +74,7 @@ export function addAgentOptions(cmd: Command): Command {
 export function addRecordOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here)')
-    .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
+    .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof (default: 10ms for the first 2s, doubling to 100ms from 16s on, so short runs get a verdict)')
     .addOption(
       new Option('--metric <name>', 'what the tree total, --limit and the peak count: rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
         .choices(['rss', 'pss', 'uss'])

@@ -21,8 +21,10 @@ export interface RecordingMeta {
   containerId: string | null;
   /** Wall-clock time of t = 0, ms since the Unix epoch. */
   startWallMs: number;
-  /** Requested sampling interval. */
+  /** Requested sampling interval (with a schedule: its last, steady interval). */
   intervalMs: number | null;
+  /** memhunt's default schedule when no --interval was given: the interval from fromMs on. */
+  intervalSchedule?: Array<{ fromMs: number; intervalMs: number }>;
   /** The metric the tree total, --limit and the peak are based on. */
   metric: MemoryMetric;
   /** `--limit` given to memhunt (a rehearsal limit), bytes. */

@@ -468,7 +468,7 @@ export class RecordingAssembler {
       meta: {
         source: 'memhunt', formatVersion: h.version, memhuntVersion: h.memhuntVersion, mode: h.mode,
         command: h.command, cwd: h.cwd, host: h.host, containerId: h.containerId, startWallMs: h.startWallMs,
-        intervalMs: h.intervalMs, metric: h.metric, limitBytes: h.limitBytes,
+        intervalMs: h.intervalMs, ...(h.intervalSchedule ? { intervalSchedule: h.intervalSchedule } : {}), metric: h.metric, limitBytes: h.limitBytes,
         cgroup: h.cgroup ? { version: h.cgroup.version, path: h.cgroup.path, limitBytes: h.cgroup.limitBytes } : null,
         rootPid: h.rootPid,
       },

@@ -38,8 +38,13 @@ export interface HeaderRecord {
   startWallMs: number;
   /** ISO 8601 form of startWallMs, for people reading with jq. */
   startIso: string;
-  /** Requested sampling interval, ms. */
+  /** Requested sampling interval, ms (--interval; with a schedule, its last, steady interval). */
   intervalMs: number;
+  /**
+   * Added in 1 (optional): without --interval, the intervals in force from fromMs on (dense early,
+   * coarsening as the run grows; src/sampler/sampler.ts DEFAULT_SCHEDULE). Absent: intervalMs throughout.
+   */
+  intervalSchedule?: Array<{ fromMs: number; intervalMs: number }>;
   /** Metric of the tree total, of --limit and of the peak. */
   metric: 'rss' | 'pss' | 'uss';
   /** --limit (rehearsal of a container limit), bytes; null when not given. */

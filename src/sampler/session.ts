@@ -16,7 +16,7 @@ import { MEMHUNT_VERSION } from '../version';
 import { ThresholdActions, type ThresholdAction } from './actions';
 import { AgentSession, type AgentSessionOptions } from './agents';
 import { MarkerChannel } from './markers';
-import { Sampler, type SampleSummary } from './sampler';
+import { Sampler, type SampleSummary, type ScheduleStep } from './sampler';
 
 export class CommandNotFoundError extends InputError {
   override name = 'CommandNotFoundError';
@@ -27,7 +27,10 @@ export class CommandNotExecutableError extends InputError {
 
 export interface SessionOptions {
   outputPath: string;
+  /** --interval, or the steady interval of intervalSchedule. */
   intervalMs: number;
+  /** The default schedule (no --interval): intervals that coarsen as the run grows; null: intervalMs throughout. */
+  intervalSchedule?: readonly ScheduleStep[] | null;
   metric: 'rss' | 'pss' | 'uss';
   limitBytes: number | null;
   /** Prefix for /proc and /sys (tests); "/" in production. */
@@ -70,8 +73,9 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
     type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, memhuntVersion: MEMHUNT_VERSION, mode,
     command, cwd: process.cwd(), host: os.hostname(),
     containerId: cg ? containerIdFromCgroupPath(cg.path) : null,
-    startWallMs, startIso: new Date(startWallMs).toISOString(), intervalMs: o.intervalMs, metric: o.metric,
-    limitBytes: o.limitBytes, rootPid,
+    startWallMs, startIso: new Date(startWallMs).toISOString(), intervalMs: o.intervalMs,
+    ...(o.intervalSchedule ? { intervalSchedule: o.intervalSchedule.map((st) => ({ ...st })) } : {}),
+    metric: o.metric, limitBytes: o.limitBytes, rootPid,
     cgroup: cg ? { version: cg.version, path: cg.path, limitBytes: cgLimit } : null,
     fields: { p: [...PROCESS_FIELDS], c: [...CGROUP_FIELDS], pss: [...PSS_FIELDS] },
     labels: {},
@@ -156,6 +160,8 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   });
 
   const cg = openCgroup(pid, root, o.cgroupLocation);
+  // t = 0 of every sample time and the header's wall clock, read together (SamplerOptions.origin).
+  const originPerfMs = performance.now();
   const startWallMs = Date.now();
   writer = new RecordingWriter(o.outputPath, makeHeader(o, 'run', o.command, pid, startWallMs, cg.loc, cg.limit));
   const w = writer;
@@ -170,8 +176,8 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
 
   const actions = makeActions(o, w, pid, () => s, agents, noAgentReason);
   const s = new Sampler({
-    rootPid: pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    rootPid: pid, intervalMs: o.intervalMs, schedule: o.intervalSchedule ?? null, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, pid);
@@ -302,6 +308,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   }
   checkOutputPath(o.outputPath);
   const cg = openCgroup(o.pid, root, o.cgroupLocation);
+  const originPerfMs = performance.now();
   const startWallMs = Date.now();
   const w = new RecordingWriter(o.outputPath, makeHeader(o, 'attach', readCmdline(o.pid, root), o.pid, startWallMs, cg.loc, cg.limit));
   let finish: (r: EndRecord['reason']) => void = () => {};
@@ -311,8 +318,8 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   let limitBytesHit: number | null = null;
   const actions = makeActions(o, w, o.pid, () => s, null, 'memhunt attach does not inject agents (memhunt run does)');
   const s = new Sampler({
-    rootPid: o.pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    rootPid: o.pid, intervalMs: o.intervalMs, schedule: o.intervalSchedule ?? null, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, o.pid);

@@ -210,3 +210,47 @@ test('a million samples are analysed in well under a second', () => {
   assert.ok(ms < 1000, `${ms} ms`);
   assert.equal(a.samples, s.values.length);
 });
+
+/** A flat ETL-like job: start-up to 80 MiB in 1 s, then level, with one 0.5 s concat to 243 MiB at atS (a 0.3 s ramp, 0.2 s held). */
+function loneSpike(durationS: number, atS: number, intervalMs: number, seed: number): Series {
+  return make(durationS, (t) => {
+    let v = t < 1 ? 10 + t * 70 : 80;
+    if (t >= atS && t < atS + 0.3) v += (163 * (t - atS)) / 0.3;
+    else if (t >= atS + 0.3 && t < atS + 0.5) v += 163;
+    return v;
+  }, { intervalMs, noiseMiB: 0.3, seed });
+}
+
+test('a lone spike on a flat job is a spike wherever it falls, and start-up is not stretched over it', () => {
+  // Before: at 30 s of 90 s noise on the spike's top split it into two peaks and it was missed
+  // ("stable: what accumulated was released"); at 88 s the fall was taken for the exit; inside the
+  // warm-up the start-up was said to last until the spike's fall.
+  for (const [dur, at] of [[90, 3], [90, 8.5], [90, 14], [90, 30], [90, 60], [90, 88], [20, 1.5], [20, 9], [20, 14], [20, 19], [8, 4]] as const) {
+    const a = analyzeSeries(loneSpike(dur, at, 100, Math.round(at * 10)));
+    assert.equal(a.verdict, 'spike', `${dur} s, spike at ${at} s: ${a.reason} [${a.rule}]`);
+    assert.equal(a.rule, 'spike');
+    assert.equal(a.spikes.length, 1, `${dur} s, spike at ${at} s: ${a.spikes.length} spikes`);
+    const s = a.spikes[0]!;
+    assert.ok(Math.abs(s.tMs - (at + 0.3) * 1000) <= 400 && Math.abs(s.heightBytes / MiB - 163) < 5, JSON.stringify(s));
+    const startUp = a.evidence.find((e) => e.startsWith('start-up'));
+    if (startUp) assert.match(startUp, /in the first (\d{3} ms|1\.\d+ s)/, `${dur} s, spike at ${at} s: ${startUp}`);
+  }
+});
+
+test('a spike in the last seconds is not the fall at exit; a real teardown still is', () => {
+  const spikeAtEnd = analyzeSeries(loneSpike(60, 58.5, 100, 3));
+  assert.equal(spikeAtEnd.verdict, 'spike', spikeAtEnd.reason);
+  const leakThenExit = analyzeSeries(make(60, (t) => (t < 59.8 ? 20 + t * 3 : 5), { seed: 4, intervalMs: 100 }));
+  assert.equal(leakThenExit.verdict, 'leak', leakThenExit.reason);
+});
+
+test('every analysis names the rule that decided, and every insufficient-data reason is one rule', () => {
+  const cases: Array<[Series, string]> = [
+    [emptySeries(), 'too-few-samples'],
+    [make(0.8, () => 10, { intervalMs: 10 }), 'too-short-analysed'],
+    [make(1.6, (t) => 20 + t * 10 + saw(t, 0.5, 150), { seed: 13, intervalMs: 10 }), 'few-cycles-rising'],
+    [make(30, () => 50, { noiseMiB: 0.3 }), 'stable'],
+    [make(60, (t) => 100 + t * 2, { seed: 8 }), 'leak'],
+  ];
+  for (const [s, rule] of cases) assert.equal(analyzeSeries(s).rule, rule, analyzeSeries(s).reason);
+});

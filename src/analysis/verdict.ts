@@ -358,8 +358,12 @@ function cycleStage({ env }: EnvelopeFacts): CycleFacts {
  * The warm-up: the first 10% of the run, or until the first release when that comes later but
  * within the first 60% (the first cycle of a sawtooth includes the start-up).
  */
-function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts): WarmupFacts {
-  const major = c.major;
+function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, spikes: Spike[]): WarmupFacts {
+  // Without a rhythm of releases (fewer than 3), a spike's fall is not a release: the warm-up
+  // never stretches to it (a lone spike at 9 s made the "start-up" 9 s long), and memory back at
+  // its level after a spike is not "climbing again". On a sawtooth a spike stands in for a tooth,
+  // and its fall is that tooth's release too.
+  const major = c.major.length >= 3 ? c.major : c.major.filter((d) => !spikes.some((sp) => Math.abs(d.peak.tMs - sp.tMs) <= sp.durationMs));
   const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
   const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
@@ -472,7 +476,12 @@ function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFac
   const first = f.summary!.firstBytes;
   const warmRise = first - (preWarm.v[0] ?? first);
   if (warmRise >= material && warmRise > 3 * Math.max(0, gr.fit.slope) * (w.warmupEndMs - env.startMs)) {
-    shape.warmup = { toMs: w.warmupEndMs, fromBytes: preWarm.v[0]!, toBytes: first };
+    // The start-up ends where the lows first reach 90% of the rise, not at the end of the
+    // warm-up share: a spike or a quiet stretch inside the warm-up is not start-up.
+    const reached = preWarm.v[0]! + 0.9 * warmRise;
+    let b = 0;
+    while (b < env.length - 1 && env.tMin[b]! < w.warmupEndMs && env.vMin[b]! < reached) b++;
+    shape.warmup = { toMs: Math.min(w.warmupEndMs, env.tMin[b]!), fromBytes: preWarm.v[0]!, toBytes: first };
   }
   let releaseDrop = 0;
   for (let i = 0; i < v.length; i++) {
@@ -644,10 +653,10 @@ function runStage(name: StageName, f: Facts): void {
       f.cycles = cycleStage(f.envelope!);
       return;
     case 'spikes':
-      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.swingBytes, f.envelope!.spanMs);
+      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, usualSwing(f.cycles!), f.envelope!.spanMs);
       return;
     case 'warmup':
-      f.warmup = warmupStage(f.envelope!, f.cycles!);
+      f.warmup = warmupStage(f.envelope!, f.cycles!, f.spikes!);
       return;
     case 'floors':
       f.floors = floorStage(f.envelope!, f.cycles!, f.warmup!);
@@ -725,7 +734,7 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
     ]);
   } else if (d.verdict === 'spike') {
     const s0 = a.spikes.reduce((x, y) => (y.aboveTypicalBytes > x.aboveTypicalBytes ? y : x));
-    a.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, ff.cycles.swingBytes), 1, 4), ramp(nFloors, MIN_FLOORS, 16)]);
+    a.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, usualSwing(ff.cycles)), 1, 4), ramp(nFloors, MIN_FLOORS, 16)]);
   } else {
     // Sure when even the top of the interval would not have grown the floors materially.
     const worst = Number.isFinite(fit.high) ? Math.max(0, fit.high) * gr.spanMs : Infinity;
@@ -738,7 +747,8 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
 
 /**
  * The fall at exit: within the last 5% of the run (≤ 10 s, ≥ 2 samples), if the memory falls
- * from its maximum there by more than 10%, the samples after that maximum are dropped. A Python
+ * from its maximum there by more than 10%, and to below where it was before that maximum in the
+ * window (else it is a spike that came back down), the samples after that maximum are dropped. A Python
  * or Node process frees its heap while exiting; that is not the program releasing memory.
  */
 function trimTeardown(s: Series, from: number, to: number): number {
@@ -754,7 +764,11 @@ function trimTeardown(s: Series, from: number, to: number): number {
     steps++;
     if (v[k]! > v[best]!) best = k;
   }
-  if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && best - from >= MIN_SAMPLES) return best + 1;
+  // A spike near the end is not a teardown: after it memory is back at the level it rose from
+  // (within 10%), where an exit falls below everything before it.
+  let before = v[best]!;
+  for (let i = k; i < best; i++) if (v[i]! < before) before = v[i]!;
+  if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && v[to - 1]! < 0.9 * before && best - from >= MIN_SAMPLES) return best + 1;
   return to;
 }
 
@@ -875,6 +889,15 @@ function diffs(t: number[]): number[] {
   return d;
 }
 
+/**
+ * The usual swing a spike must exceed: the median release, when there are at least 3 (a
+ * rhythm). With one or two, those drops may be the spikes' own falls: a lone spike on a flat line
+ * was measured against itself and never found.
+ */
+function usualSwing(c: CycleFacts): number {
+  return c.major.length >= 3 ? c.swingBytes : 0;
+}
+
 function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
   return Math.max(SPIKE_MIN_BYTES, SPIKE_SHARE * typicalTopBytes, swingBytes);
 }
@@ -904,21 +927,41 @@ function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: 
   for (let i = 1; i < pivots.length - 1; i++) {
     const p = pivots[i]!;
     if (p.kind !== 'peak') continue;
-    const before = pivots[i - 1]!;
-    const after = pivots[i + 1]!;
     const typicalTop = typicalAt[Math.min(anchors - 1, Math.max(0, Math.floor(((p.tMs - startMs) / spanMs) * anchors)))]!;
     const above = p.bytes - typicalTop;
     if (above < spikeThreshold(typicalTop, swingBytes)) continue;
+    // Both sides must come back near the typical level (a step up has no way back down). The way
+    // back is the nearest trough that low on each side: noise on the top of a spike (a plateau
+    // that wobbles by more than the zigzag's swing) splits it into several peaks with shallow
+    // troughs between them; the spike is the highest of them (the first, on a tie).
+    const backLevel = typicalTop + 0.25 * above;
+    const before = wayBack(pivots, i, -1, p.bytes, backLevel);
+    const after = wayBack(pivots, i, +1, p.bytes, backLevel);
+    if (!before || !after) continue;
     const baseline = Math.max(before.bytes, after.bytes);
     const height = p.bytes - baseline;
-    // Both sides must come back near the typical level (a step up has no way back down).
-    if (baseline > typicalTop + 0.25 * above) continue;
     // Width at half height: a spike that takes a second to fill on a busy machine is still a spike.
     const durationMs = timeAbove(env, p.tMs, baseline + 0.5 * height);
     if (durationMs > SPIKE_MAX_SHARE * spanMs) continue;
     spikes.push({ tMs: p.tMs, peakBytes: p.bytes, baselineBytes: baseline, heightBytes: height, aboveTypicalBytes: above, durationMs });
   }
   return spikes;
+}
+
+/**
+ * From the peak at pivots[i], the nearest trough in direction dir (-1 before, +1 after) at or
+ * below level; null when a higher peak comes first (before: or as high), or none is found.
+ */
+function wayBack(pivots: Pivot[], i: number, dir: -1 | 1, peakBytes: number, level: number): Pivot | null {
+  for (let j = i + dir; j >= 0 && j < pivots.length; j += dir) {
+    const q = pivots[j]!;
+    if (q.kind === 'peak') {
+      if (q.bytes > peakBytes || (dir < 0 && q.bytes === peakBytes)) return null;
+    } else if (q.bytes <= level) {
+      return q;
+    }
+  }
+  return null;
 }
 
 /** Length of the contiguous stretch around tMs where the envelope's maxima stay above level. */

@@ -48,7 +48,9 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let limit: RecordingAnalysis['limit'] = null;
   if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: 'given to analyze' };
   else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };
-  const ctx = { limit, startWallMs: rec.meta.startWallMs };
+  // Time the tree spent stopped (a `stop` action, pdb) is left out of every growth analysis.
+  const pauses = rec.events.flatMap((e) => (e.kind === 'pause' ? [{ fromMs: e.tMs, toMs: e.endMs }] : []));
+  const ctx = { limit, startWallMs: rec.meta.startWallMs, pauses };
   const tree = analyzeSeries(rec.total, ctx);
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes

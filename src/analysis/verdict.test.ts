@@ -254,3 +254,27 @@ test('every analysis names the rule that decided, and every insufficient-data re
   ];
   for (const [s, rule] of cases) assert.equal(analyzeSeries(s).rule, rule, analyzeSeries(s).reason);
 });
+
+test('time the tree spent stopped is left out of the growth: a leak held 14 s in pdb is still a leak', () => {
+  // Leaking 3 MiB/s with a sawtooth on top; stopped (flat) from 13 s to 27 s.
+  const leakWithPause = (t: number) => {
+    const running = t < 13 ? t : t < 27 ? 13 : t - 14;
+    return 100 + 3 * running + (t >= 13 && t < 27 ? 0 : saw(running, 0.5, 20));
+  };
+  const s = make(40, leakWithPause, { seed: 21 });
+  // Without the pause the plateau dilutes the rate (here to ~106 MiB/min; on a real job it read
+  // as "the floors rose in one step").
+  const blind = analyzeSeries(s);
+  assert.ok(blind.verdict !== 'leak' || blind.growth!.bytesPerMinute / MiB < 150, `without the pause: ${blind.reason}`);
+  const a = analyzeSeries(s, { pauses: [{ fromMs: 13_000, toMs: 27_000 }] });
+  assert.equal(a.verdict, 'leak', a.reason);
+  assert.ok(Math.abs(a.growth!.bytesPerMinute / MiB - 180) < 20, `rate ${a.growth!.bytesPerMinute / MiB} MiB/min`);
+  // Times stay recording times.
+  assert.equal(a.endMs, 40_000);
+  assert.ok(a.growth!.toMs > 27_000);
+  assert.ok(a.evidence.some((e) => /stopped for 14\.0 s \(00:13\.0–00:27\.0\): left out of the growth/.test(e)), a.evidence.join('\n'));
+  // analyzeRecording takes the pauses from the recording's events.
+  const rec = recording([track(1, s)]);
+  rec.events.push({ kind: 'pause', tMs: 13_000, endMs: 27_000, pids: [1], cause: 'stop' });
+  assert.equal(analyzeRecording(rec).tree.verdict, 'leak');
+});

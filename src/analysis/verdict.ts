@@ -204,6 +204,13 @@ export interface SeriesContext {
   limit?: { bytes: number; source: string } | null;
   /** Wall-clock ms of t = 0, to print when a projection lands; null to print durations only. */
   startWallMs?: number | null;
+  /**
+   * Spans when the tree was stopped (SIGSTOP by a `stop` action, pdb at --break-at), ms. The
+   * growth is judged on running time: samples inside a pause are left out and the time after it
+   * is moved back by its length (a leak held 14 s in pdb read as two plateaus, "one step").
+   * Times in the analysis and its words stay recording times.
+   */
+  pauses?: ReadonlyArray<{ fromMs: number; toMs: number }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +315,8 @@ export type ShapeFacts = Omit<Shape, 'before'>;
 interface Facts {
   s: Series;
   ctx: SeriesContext;
+  /** Analysis time (paused time left out) → recording time; the identity without pauses. */
+  toRecMs: (tMs: number) => number;
   trim: TrimFacts;
   envelope?: EnvelopeFacts;
   cycles?: CycleFacts;
@@ -562,11 +571,11 @@ export const RULES: readonly Rule[] = [
     // first tooth of a sawtooth, or the exit).
     name: 'release-at-end',
     needs: 'warmup',
-    decide: ({ envelope: { env, spanMs }, warmup: w }) => {
+    decide: ({ envelope: { env, spanMs }, warmup: w, toRecMs }) => {
       const last = w.lastRelease;
       if (w.fromCycles || !last || w.majorAfter.length >= 2) return null;
       if (env.endMs - last.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && last.drop >= w.bigDropBytes) {
-        return { insufficient: `memory was released at ${formatClock(last.trough.tMs)}, just before the end: too early to tell whether it stays down` };
+        return { insufficient: `memory was released at ${formatClock(toRecMs(last.trough.tMs))}, just before the end: too early to tell whether it stays down` };
       }
       return null;
     },
@@ -618,7 +627,7 @@ export const RULES: readonly Rule[] = [
     decide: (f) => {
       const gr = f.growth;
       if (!leakLike(f) || !(gr.earlyRise < gr.materialBaseBytes)) return null;
-      return { insufficient: `the floors were level until ${formatClock(gr.levelUntilMs)} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
+      return { insufficient: `the floors were level until ${formatClock(f.toRecMs(gr.levelUntilMs))} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
     },
   },
   {
@@ -674,16 +683,86 @@ function runStage(name: StageName, f: Facts): void {
 }
 
 /** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
-export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const facts: Facts = { s, ctx, trim: trimStage(s) };
+export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAnalysis {
+  const { s, toRecMs, pausedMs } = withoutPauses(series, ctx.pauses ?? []);
+  const facts: Facts = { s, ctx, toRecMs, trim: trimStage(s) };
   let ran = 0;
   for (const rule of RULES) {
     const need = STAGE_ORDER.indexOf(rule.needs);
     while (ran < need) runStage(STAGE_ORDER[++ran]!, facts);
     const d = rule.decide(facts as Required<Facts>);
-    if (d) return report(facts, rule.name, d);
+    if (d) {
+      const a = report(facts, rule.name, d);
+      if (pausedMs > 0 && a.verdict !== 'insufficient data') {
+        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth`);
+      }
+      return a;
+    }
   }
   throw new Error('the last rule always decides');
+}
+
+/**
+ * The series on running time: samples strictly inside a pause dropped, later ones moved back by
+ * the paused time before them. Returns the mapping back to recording time.
+ */
+function withoutPauses(s: Series, pauses: ReadonlyArray<{ fromMs: number; toMs: number }>): { s: Series; toRecMs: (t: number) => number; pausedMs: number } {
+  const spans = pauses.filter((p) => p.toMs > p.fromMs).map((p) => ({ fromMs: p.fromMs, toMs: p.toMs })).sort((a, b) => a.fromMs - b.fromMs);
+  if (!spans.length) return { s, toRecMs: (t) => t, pausedMs: 0 };
+  // Merge overlapping pauses; shifts[k] = paused time before the k-th pause ends.
+  const merged: Array<{ fromMs: number; toMs: number }> = [];
+  for (const p of spans) {
+    const last = merged[merged.length - 1];
+    if (last && p.fromMs <= last.toMs) last.toMs = Math.max(last.toMs, p.toMs);
+    else merged.push(p);
+  }
+  const tOut: number[] = [];
+  const vOut: number[] = [];
+  let k = 0;
+  let shift = 0;
+  for (let i = 0; i < s.tMs.length; i++) {
+    const t = s.tMs[i]!;
+    while (k < merged.length && t >= merged[k]!.toMs) {
+      shift += merged[k]!.toMs - merged[k]!.fromMs;
+      k++;
+    }
+    if (k < merged.length && t > merged[k]!.fromMs) continue; // inside a pause
+    tOut.push(t - shift);
+    vOut.push(s.values[i]!);
+  }
+  // Analysis time a maps back to a + the length of every pause that began at or before it (in analysis time).
+  const starts: Array<{ atMs: number; shiftMs: number }> = [];
+  let total = 0;
+  for (const p of merged) {
+    starts.push({ atMs: p.fromMs - total, shiftMs: total + (p.toMs - p.fromMs) });
+    total += p.toMs - p.fromMs;
+  }
+  const toRecMs = (t: number) => {
+    let sh = 0;
+    for (const st of starts) if (t > st.atMs) sh = st.shiftMs;
+    return t + sh;
+  };
+  return { s: { ...s, tMs: Float64Array.from(tOut), values: Float64Array.from(vOut) }, toRecMs, pausedMs: total };
+}
+
+/** Moves every time of an analysis made on running time back to recording time. */
+function toRecordingTimes(a: SeriesAnalysis, m: (t: number) => number): void {
+  a.startMs = m(a.startMs);
+  a.endMs = m(a.endMs);
+  a.analyzedFromMs = m(a.analyzedFromMs);
+  a.analyzedToMs = m(a.analyzedToMs);
+  a.peakTMs = m(a.peakTMs);
+  if (a.growth) a.growth = { ...a.growth, fromMs: m(a.growth.fromMs), toMs: m(a.growth.toMs) };
+  if (a.floors) a.floors = { ...a.floors, firstTMs: m(a.floors.firstTMs), lastTMs: m(a.floors.lastTMs) };
+  a.spikes = a.spikes.map((sp) => ({ ...sp, tMs: m(sp.tMs) }));
+  const sh = a.shape;
+  a.shape = {
+    warmup: sh.warmup && { ...sh.warmup, toMs: m(sh.warmup.toMs) },
+    before: sh.before && { ...sh.before, untilMs: m(sh.before.untilMs) },
+    saturatedAtMs: sh.saturatedAtMs === null ? null : m(sh.saturatedAtMs),
+    step: sh.step && { ...sh.step, atMs: m(sh.step.atMs) },
+    release: sh.release && { ...sh.release, atMs: m(sh.release.atMs) },
+  };
 }
 
 /** The analysis: the facts of every stage that ran, the decision and its words. */
@@ -712,6 +791,7 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
   }
   if (f.growth) a.growth = f.growth.growth;
   if (f.shape) a.shape = { warmup: f.shape.warmup, before: a.shape.before, saturatedAtMs: f.shape.saturatedAtMs, step: f.shape.step, release: f.shape.release };
+  toRecordingTimes(a, f.toRecMs);
   if ('insufficient' in d) {
     a.reason = `insufficient data: ${d.insufficient}`;
     a.evidence = [d.insufficient, ...a.spikes.map(spikeText)];

@@ -288,6 +288,9 @@ export class RecordingAssembler {
       case 'oom':
         this.events.push({ kind: 'oom-kill', tMs: rec.t, oomKills: rec.oomKills });
         break;
+      case 'pause':
+        this.events.push({ kind: 'pause', tMs: rec.t, endMs: Math.max(rec.t, rec.endMs), pids: rec.pids, cause: rec.cause });
+        break;
       case 'threshold':
         this.events.push({
           kind: 'threshold', tMs: rec.t, bytes: rec.bytes, thresholdBytes: rec.thresholdBytes, action: rec.action,

@@ -117,6 +117,21 @@ export interface LimitRecord {
   limitBytes: number;
 }
 
+/**
+ * Added in 1: the tree (or part of it) was stopped from t to endMs: SIGSTOP by `--on-threshold
+ * SIZE:stop` until it ran again (SIGCONT from anyone), or a process held in pdb by `--break-at`.
+ * Written when the pause ends, or at the end of the recording (endMs = then) if it never did.
+ * Analyses leave paused time out of the growth: memory cannot grow while the program is stopped.
+ */
+export interface PauseRecord {
+  type: 'pause';
+  t: number;
+  endMs: number;
+  /** The processes that were stopped. */
+  pids: number[];
+  cause: 'stop' | 'break';
+}
+
 /** The cgroup's OOM-kill counter rose. */
 export interface OomRecord {
   type: 'oom';
@@ -245,6 +260,7 @@ export type RecordingRecord =
   | MarkerRecord
   | LimitRecord
   | OomRecord
+  | PauseRecord
   | CgroupLimitRecord
   | ThresholdRecord
   | ActionResultRecord
@@ -259,7 +275,7 @@ export type RecordingRecord =
 /** The record types of this version, each with its definition in the schema. */
 const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
-  limit: 'limitRecord', oom: 'oomRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
+  limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
   agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord',
   note: 'noteRecord', end: 'endRecord',
 };

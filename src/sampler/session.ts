@@ -177,7 +177,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   const actions = makeActions(o, w, pid, () => s, agents, noAgentReason);
   const s = new Sampler({
     rootPid: pid, intervalMs: o.intervalMs, schedule: o.intervalSchedule ?? null, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: (x) => { actions.poll(x.tMs); o.onSample?.(x); }, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, pid);
@@ -319,7 +319,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   const actions = makeActions(o, w, o.pid, () => s, null, 'memhunt attach does not inject agents (memhunt run does)');
   const s = new Sampler({
     rootPid: o.pid, intervalMs: o.intervalMs, schedule: o.intervalSchedule ?? null, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: (x) => { actions.poll(x.tMs); o.onSample?.(x); }, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, o.pid);

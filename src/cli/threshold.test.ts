@@ -92,7 +92,7 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
   assert.match(stderr, /inspect: gdb -p \d+ {3}or {3}py-spy dump --pid \d+/);
   const rec = await readMemhuntRecording(out);
   const stop = rec.events.find((e) => e.kind === 'threshold' && e.action === 'stop');
-  assert.ok(stop);
+  assert.ok(stop && stop.kind === 'threshold');
   // The pause: from the stop to the first sample that saw the tree running again (after SIGCONT).
   const pause = rec.events.find((e) => e.kind === 'pause');
   assert.ok(pause && pause.kind === 'pause', 'a pause record');

@@ -46,7 +46,7 @@ export function generate() {
   ajv.addSchema(schema);
   const refs = {};
   for (const name of Object.keys(schema.definitions)) {
-    if (name.endsWith('Record') || /(Hello|Event|Result|Request)$/.test(name) || name === 'reply') refs[name] = `${schema.$id}#/definitions/${name}`;
+    if (/(Record|Body|Hello|Event|Result|Request)$/.test(name) || name === 'reply') refs[name] = `${schema.$id}#/definitions/${name}`;
   }
   let code = standalone.default(ajv, refs);
   if (/\brequire\(|\bimport\b/.test(code)) throw new Error('the generated validators need a runtime module; keep the schema to keywords that compile standalone');

@@ -97,7 +97,7 @@ export interface SampleSummary {
 const KiB = 1024;
 // Scanning /proc for new children more often than every 10 ms costs more than it finds.
 const MIN_SCAN_MS = 10;
-// PSS reads may use at most this share of wall time (smaps_rollup is ~4 ms per GiB of RSS here).
+// PSS reads may use at most this share of one core (CPU time; smaps_rollup is ~4 ms per GiB of RSS here).
 const PSS_BUDGET = 0.05;
 const FLUSH_EVERY_MS = 1000;
 const MAX_CATCH_UP = 5;
@@ -144,6 +144,8 @@ export class Sampler {
     this.pendingThresholds = Float64Array.from(opts.thresholds ?? []);
     this.tree = new TreeTracker(opts.rootPid, this.root);
     this.nextDue = this.t0;
+    // (start() moves it to the first sample: the schedule starts there, not at the origin, which
+    // the session may have read some set-up time earlier.)
     this.intervalMs = opts.schedule ? intervalAt(opts.schedule, 0) : opts.intervalMs;
     this.pssEveryMs = this.intervalMs;
   }
@@ -155,6 +157,7 @@ export class Sampler {
   /** Takes the first sample at once and keeps sampling until stop(). */
   start(): void {
     this.running = true;
+    this.nextDue = performance.now();
     this.addProcess(this.opts.rootPid, readStat(this.opts.rootPid, this.root)?.ppid ?? 0);
     this.tick();
   }
@@ -299,6 +302,7 @@ export class Sampler {
   /** PSS/USS of every live process; the next read is scheduled so reads stay within PSS_BUDGET of wall time. */
   private readPss(t: number): void {
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const rows: number[][] = [];
     let sum = 0;
     let useSum = 0;
@@ -309,7 +313,12 @@ export class Sampler {
       sum += r.pssKiB;
       useSum += r.ussKiB;
     }
-    const costMs = performance.now() - started;
+    // The cost is the CPU time the reads took (the kernel's page-table walk is system time of this
+    // process), not their wall time: on a loaded machine one read descheduled for 0.5 s once pushed
+    // the next read 11 s away and PSS missed three children that lived 2 s. The wall time bounds it
+    // (cpuUsage also counts Node's other threads).
+    const cpu = process.cpuUsage(cpuBefore);
+    const costMs = Math.min(performance.now() - started, (cpu.user + cpu.system) / 1000);
     this.pssEveryMs = Math.max(this.intervalMs, Math.ceil(costMs / PSS_BUDGET));
     this.nextPssMs = t + this.pssEveryMs;
     this.lastPssTotalBytes = (this.opts.metric === 'uss' ? useSum : sum) * KiB;

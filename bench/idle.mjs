@@ -1,7 +1,9 @@
 // Benchmark 2: the profiler's own cost at the default interval (100 ms), memhunt vs mprof.
 //   node bench/idle.mjs [--rounds 3] [--seconds 20]
 // Workload: bench/workloads/tree.py (5 processes holding memory and sleeping) for --seconds.
-// memhunt: `memhunt run -q -o X.mh -- python3 tree.py` (default interval 100 ms);
+// memhunt: `memhunt run -q -o X.mh -- python3 tree.py` (default schedule: 10 ms for 2 s, doubling
+//          to 100 ms from 16 s on), and the same with `--interval 100ms` (the fixed rate that was
+//          the default before the schedule: the steady state must cost the same);
 // mprof:   `mprof run -C -M -o X.dat python3 tree.py` (default interval 0.1 s; -C -M so it records
 //          the same tree, per process).
 // Measured on the profiler process alone (the node / python process spawned here), polled every
@@ -48,15 +50,16 @@ function derive(kind, run, rec) {
   };
 }
 
-const runs = { memhunt: [], mprof: [] };
+const runs = { memhunt: [], memhuntFixed: [], mprof: [] };
 for (let i = 0; i < ROUNDS; i++) {
-  const order = i % 2 === 0 ? ['memhunt', 'mprof'] : ['mprof', 'memhunt'];
+  const order = i % 2 === 0 ? ['memhunt', 'memhuntFixed', 'mprof'] : ['mprof', 'memhuntFixed', 'memhunt'];
   for (const kind of order) {
     let r;
-    if (kind === 'memhunt') {
+    if (kind !== 'mprof') {
       const file = path.join(OUT_DIR, `idle-${i}.mh`);
       rmOut(file);
-      const run = await runMonitored(process.execPath, [MEMHUNT, 'run', '-o', file, '-q', '--', SYS_PYTHON, TREE_PY, String(SECONDS)], { pollMs: 100 });
+      const fixed = kind === 'memhuntFixed' ? ['--interval', '100ms'] : [];
+      const run = await runMonitored(process.execPath, [MEMHUNT, 'run', ...fixed, '-o', file, '-q', '--', SYS_PYTHON, TREE_PY, String(SECONDS)], { pollMs: 100 });
       if (run.code !== 0) throw new Error(`memhunt exited ${run.code}: ${run.stderr}`);
       r = derive(kind, run, readMh(file));
       rmOut(file);
@@ -75,35 +78,38 @@ for (let i = 0; i < ROUNDS; i++) {
 
 const keys = ['wallS', 'samples', 'samplesPerS', 'cpuS', 'cpuPct', 'steadyCpuPct', 'peakHwmMiB', 'maxRssMiB', 'recordingBytes'];
 const med = {};
-for (const kind of ['memhunt', 'mprof']) {
+for (const kind of ['memhunt', 'memhuntFixed', 'mprof']) {
   med[kind] = {};
   for (const k of keys) med[kind][k] = median(runs[kind].map((r) => r[k]));
 }
-for (const kind of ['memhunt', 'mprof']) med[kind].windowsCpuPct = WINDOWS.map((_, w) => median(runs[kind].map((r) => r.windowsCpuPct[w])));
+for (const kind of ['memhunt', 'memhuntFixed', 'mprof']) med[kind].windowsCpuPct = WINDOWS.map((_, w) => median(runs[kind].map((r) => r.windowsCpuPct[w])));
 const perRound = (f) => median(runs.memhunt.map((m, i) => f(m, runs.mprof[i])));
 const ratios = {
   cpuPct: perRound((m, p) => p.cpuPct / m.cpuPct),
   steadyCpuPct: perRound((m, p) => p.steadyCpuPct / m.steadyCpuPct),
   peakHwm: perRound((m, p) => m.peakHwmMiB / p.peakHwmMiB),
+  scheduleOverFixedSteady: median(runs.memhunt.map((m, i) => m.steadyCpuPct / runs.memhuntFixed[i].steadyCpuPct)),
+  scheduleOverFixedLastWindow: median(runs.memhunt.map((m, i) => m.windowsCpuPct.at(-1) / runs.memhuntFixed[i].windowsCpuPct.at(-1))),
 };
+const F = med.memhuntFixed;
 const M = med.memhunt;
 const P = med.mprof;
 console.log(`\nmedians of ${ROUNDS} runs each (ratios: median of per-round ratios)`);
 table([
-  ['metric', 'memhunt (100ms)', 'mprof -C -M (0.1s)', 'ratio'],
-  ['wall time of the run (s)', fmt(M.wallS), fmt(P.wallS), ''],
-  ['samples', fmt(M.samples, 0), fmt(P.samples, 0), ''],
-  ['samples/s', fmt(M.samplesPerS, 2), fmt(P.samplesPerS, 2), ''],
-  ['profiler CPU (s)', fmt(M.cpuS), fmt(P.cpuS), ''],
-  ['CPU, whole run (% of one core)', fmt(M.cpuPct, 2), fmt(P.cpuPct, 2), `mprof/memhunt ${fmt(ratios.cpuPct, 2)}x`],
-  ['CPU, steady state (% of one core)', fmt(M.steadyCpuPct, 2), fmt(P.steadyCpuPct, 2), `mprof/memhunt ${fmt(ratios.steadyCpuPct, 2)}x`],
-  ...WINDOWS.map(([a, b], w) => [`  CPU ${a}-${b} s (% of one core)`, fmt(M.windowsCpuPct[w], 2), fmt(P.windowsCpuPct[w], 2), '']),
-  ['peak RSS, VmHWM (MiB)', fmt(M.peakHwmMiB, 1), fmt(P.peakHwmMiB, 1), `memhunt/mprof ${fmt(ratios.peakHwm, 2)}x`],
-  ['largest VmRSS polled (MiB)', fmt(M.maxRssMiB, 1), fmt(P.maxRssMiB, 1), ''],
-  ['recording size (bytes)', fmt(M.recordingBytes, 0), fmt(P.recordingBytes, 0), ''],
+  ['metric', 'memhunt (default schedule)', 'memhunt --interval 100ms', 'mprof -C -M (0.1s)', 'ratio'],
+  ['wall time of the run (s)', fmt(M.wallS), fmt(F.wallS), fmt(P.wallS), ''],
+  ['samples', fmt(M.samples, 0), fmt(F.samples, 0), fmt(P.samples, 0), ''],
+  ['samples/s', fmt(M.samplesPerS, 2), fmt(F.samplesPerS, 2), fmt(P.samplesPerS, 2), ''],
+  ['profiler CPU (s)', fmt(M.cpuS), fmt(F.cpuS), fmt(P.cpuS), ''],
+  ['CPU, whole run (% of one core)', fmt(M.cpuPct, 2), fmt(F.cpuPct, 2), fmt(P.cpuPct, 2), `mprof/memhunt ${fmt(ratios.cpuPct, 2)}x`],
+  ['CPU, steady state (% of one core)', fmt(M.steadyCpuPct, 2), fmt(F.steadyCpuPct, 2), fmt(P.steadyCpuPct, 2), `mprof/memhunt ${fmt(ratios.steadyCpuPct, 2)}x; schedule/fixed ${fmt(ratios.scheduleOverFixedSteady, 2)}x`],
+  ...WINDOWS.map(([a, b], w) => [`  CPU ${a}-${b} s (% of one core)`, fmt(M.windowsCpuPct[w], 2), fmt(F.windowsCpuPct[w], 2), fmt(P.windowsCpuPct[w], 2), w === WINDOWS.length - 1 ? `schedule/fixed ${fmt(ratios.scheduleOverFixedLastWindow, 2)}x` : '']),
+  ['peak RSS, VmHWM (MiB)', fmt(M.peakHwmMiB, 1), fmt(F.peakHwmMiB, 1), fmt(P.peakHwmMiB, 1), `memhunt/mprof ${fmt(ratios.peakHwm, 2)}x`],
+  ['largest VmRSS polled (MiB)', fmt(M.maxRssMiB, 1), fmt(F.maxRssMiB, 1), fmt(P.maxRssMiB, 1), ''],
+  ['recording size (bytes)', fmt(M.recordingBytes, 0), fmt(F.recordingBytes, 0), fmt(P.recordingBytes, 0), ''],
 ]);
 const verdicts = [
-  verdict(`memhunt CPU at 100 ms <= ${MAX_CPU_PCT}% of one core`, M.cpuPct <= MAX_CPU_PCT,
+  verdict(`memhunt (default schedule) CPU <= ${MAX_CPU_PCT}% of one core`, M.cpuPct <= MAX_CPU_PCT,
     `${fmt(M.cpuPct, 2)}% over the whole run incl. start-up (2 s..end ${fmt(M.steadyCpuPct, 2)}%, last window ${fmt(M.windowsCpuPct.at(-1), 2)}%); mprof ${fmt(P.cpuPct, 2)}%`),
   verdict(`memhunt peak RSS <= ${MAX_RSS_MIB} MiB`, M.peakHwmMiB <= MAX_RSS_MIB,
     `VmHWM ${fmt(M.peakHwmMiB, 1)} MiB (largest VmRSS polled ${fmt(M.maxRssMiB, 1)} MiB); mprof ${fmt(P.peakHwmMiB, 1)} MiB`),

@@ -54,7 +54,9 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };
   // A run that was killed at its limit has no "time until the limit" to project: it got there.
   const killedAtLimit = reachedLimit(rec, summary);
-  const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs };
+  // Time the tree spent stopped (a `stop` action, pdb) is left out of every growth analysis.
+  const pauses = rec.events.flatMap((e) => (e.kind === 'pause' ? [{ fromMs: e.tMs, toMs: e.endMs }] : []));
+  const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs, pauses };
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
   const tree = analyzeSeries(metricTotal(rec).series, ctx);
   if (killedAtLimit) tree.evidence.push(killedAtLimit);

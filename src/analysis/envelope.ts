@@ -32,6 +32,10 @@ export function buildEnvelope(s: Series, from: number, to: number, maxBuckets = 
   const t = s.tMs;
   const v = s.values;
   if (n <= maxBuckets) {
+    // Sampled densely early and coarser later (memhunt's default schedule): equal-time buckets at
+    // the late interval, so the dense start does not outweigh the rest of the run in the floors.
+    const lateGapMs = coarsenedGapMs(t, from, to);
+    if (lateGapMs > 0) return bucketed(s, from, to, Math.min(maxBuckets, Math.max(1, Math.ceil((t[to - 1]! - t[from]!) / lateGapMs))));
     const tt = t.slice(from, to);
     const vv = v.slice(from, to);
     return {
@@ -39,6 +43,34 @@ export function buildEnvelope(s: Series, from: number, to: number, maxBuckets = 
       startMs: n ? tt[0]! : NaN, endMs: n ? tt[n - 1]! : NaN, samples: n,
     };
   }
+  return bucketed(s, from, to, maxBuckets);
+}
+
+/**
+ * The median gap between samples in the last quarter of [from, to) when it is over 1.5× the
+ * median gap in the first quarter (the interval coarsened during the run), else 0. A series
+ * sampled at one rate, even a late one on a busy machine, keeps one bucket per sample.
+ */
+function coarsenedGapMs(t: Float64Array, from: number, to: number): number {
+  const n = to - from;
+  if (n < 16) return 0;
+  const q = Math.floor(n / 4);
+  const gaps = (a: number, b: number) => {
+    const g: number[] = [];
+    for (let i = a + 1; i < b; i++) g.push(t[i]! - t[i - 1]!);
+    g.sort((x, y) => x - y);
+    return g[g.length >> 1]!;
+  };
+  const early = gaps(from, from + q);
+  const late = gaps(to - q, to);
+  return late > 1.5 * early ? late : 0;
+}
+
+/** Samples [from, to) of s in `maxBuckets` equal-time buckets (empty ones dropped). */
+function bucketed(s: Series, from: number, to: number, maxBuckets: number): Envelope {
+  const n = Math.max(0, to - from);
+  const t = s.tMs;
+  const v = s.values;
   const startMs = t[from]!;
   const endMs = t[to - 1]!;
   const width = (endMs - startMs) / maxBuckets || 1;

@@ -210,3 +210,71 @@ test('a million samples are analysed in well under a second', () => {
   assert.ok(ms < 1000, `${ms} ms`);
   assert.equal(a.samples, s.values.length);
 });
+
+/** A flat ETL-like job: start-up to 80 MiB in 1 s, then level, with one 0.5 s concat to 243 MiB at atS (a 0.3 s ramp, 0.2 s held). */
+function loneSpike(durationS: number, atS: number, intervalMs: number, seed: number): Series {
+  return make(durationS, (t) => {
+    let v = t < 1 ? 10 + t * 70 : 80;
+    if (t >= atS && t < atS + 0.3) v += (163 * (t - atS)) / 0.3;
+    else if (t >= atS + 0.3 && t < atS + 0.5) v += 163;
+    return v;
+  }, { intervalMs, noiseMiB: 0.3, seed });
+}
+
+test('a lone spike on a flat job is a spike wherever it falls, and start-up is not stretched over it', () => {
+  // Before: at 30 s of 90 s noise on the spike's top split it into two peaks and it was missed
+  // ("stable: what accumulated was released"); at 88 s the fall was taken for the exit; inside the
+  // warm-up the start-up was said to last until the spike's fall.
+  for (const [dur, at] of [[90, 3], [90, 8.5], [90, 14], [90, 30], [90, 60], [90, 88], [20, 1.5], [20, 9], [20, 14], [20, 19], [8, 4]] as const) {
+    const a = analyzeSeries(loneSpike(dur, at, 100, Math.round(at * 10)));
+    assert.equal(a.verdict, 'spike', `${dur} s, spike at ${at} s: ${a.reason} [${a.rule}]`);
+    assert.equal(a.rule, 'spike');
+    assert.equal(a.spikes.length, 1, `${dur} s, spike at ${at} s: ${a.spikes.length} spikes`);
+    const s = a.spikes[0]!;
+    assert.ok(Math.abs(s.tMs - (at + 0.3) * 1000) <= 400 && Math.abs(s.heightBytes / MiB - 163) < 5, JSON.stringify(s));
+    const startUp = a.evidence.find((e) => e.startsWith('start-up'));
+    if (startUp) assert.match(startUp, /in the first (\d{3} ms|1\.\d+ s)/, `${dur} s, spike at ${at} s: ${startUp}`);
+  }
+});
+
+test('a spike in the last seconds is not the fall at exit; a real teardown still is', () => {
+  const spikeAtEnd = analyzeSeries(loneSpike(60, 58.5, 100, 3));
+  assert.equal(spikeAtEnd.verdict, 'spike', spikeAtEnd.reason);
+  const leakThenExit = analyzeSeries(make(60, (t) => (t < 59.8 ? 20 + t * 3 : 5), { seed: 4, intervalMs: 100 }));
+  assert.equal(leakThenExit.verdict, 'leak', leakThenExit.reason);
+});
+
+test('every analysis names the rule that decided, and every insufficient-data reason is one rule', () => {
+  const cases: Array<[Series, string]> = [
+    [emptySeries(), 'too-few-samples'],
+    [make(0.8, () => 10, { intervalMs: 10 }), 'too-short-analysed'],
+    [make(1.6, (t) => 20 + t * 10 + saw(t, 0.5, 150), { seed: 13, intervalMs: 10 }), 'few-cycles-rising'],
+    [make(30, () => 50, { noiseMiB: 0.3 }), 'stable'],
+    [make(60, (t) => 100 + t * 2, { seed: 8 }), 'leak'],
+  ];
+  for (const [s, rule] of cases) assert.equal(analyzeSeries(s).rule, rule, analyzeSeries(s).reason);
+});
+
+test('time the tree spent stopped is left out of the growth: a leak held 14 s in pdb is still a leak', () => {
+  // Leaking 3 MiB/s with a sawtooth on top; stopped (flat) from 13 s to 27 s.
+  const leakWithPause = (t: number) => {
+    const running = t < 13 ? t : t < 27 ? 13 : t - 14;
+    return 100 + 3 * running + (t >= 13 && t < 27 ? 0 : saw(running, 0.5, 20));
+  };
+  const s = make(40, leakWithPause, { seed: 21 });
+  // Without the pause the plateau dilutes the rate (here to ~106 MiB/min; on a real job it read
+  // as "the floors rose in one step").
+  const blind = analyzeSeries(s);
+  assert.ok(blind.verdict !== 'leak' || blind.growth!.bytesPerMinute / MiB < 150, `without the pause: ${blind.reason}`);
+  const a = analyzeSeries(s, { pauses: [{ fromMs: 13_000, toMs: 27_000 }] });
+  assert.equal(a.verdict, 'leak', a.reason);
+  assert.ok(Math.abs(a.growth!.bytesPerMinute / MiB - 180) < 20, `rate ${a.growth!.bytesPerMinute / MiB} MiB/min`);
+  // Times stay recording times.
+  assert.equal(a.endMs, 40_000);
+  assert.ok(a.growth!.toMs > 27_000);
+  assert.ok(a.evidence.some((e) => /stopped for 14\.0 s \(00:13\.0–00:27\.0\): left out of the growth/.test(e)), a.evidence.join('\n'));
+  // analyzeRecording takes the pauses from the recording's events.
+  const rec = recording([track(1, s)]);
+  rec.events.push({ kind: 'pause', tMs: 13_000, endMs: 27_000, pids: [1], cause: 'stop' });
+  assert.equal(analyzeRecording(rec).tree.verdict, 'leak');
+});

@@ -44,8 +44,15 @@ const MAX_BUCKETS = 2048;
 const WARMUP_SHARE = 0.1;
 /** Fewer samples than this after trimming: insufficient data. */
 const MIN_SAMPLES = 10;
-/** Fewer samples than this after the warm-up: insufficient data (1.5 s at 50 ms, 3 s at mprof's 100 ms). */
+/** Fewer samples than this after the warm-up: insufficient data (5 floors of ~3-sample windows, twice over). */
 const MIN_ANALYSED_SAMPLES = 30;
+/**
+ * And less time than this after the warm-up: insufficient data. The sample count alone once
+ * stood for time too (30 samples were 3 s at a fixed 100 ms); with the default schedule's 10 ms
+ * start, 30 samples are 0.3 s, a judgement on start-up. 1 s after the warm-up is what a 1.2 s
+ * program leaves; the cycle rules then ask for 5 releases.
+ */
+const MIN_ANALYSED_MS = 1000;
 /** A single release is evidence of "stable" only when memory stayed down after it for this share of the run. */
 const RELEASE_MIN_AFTER_SHARE = 0.15;
 /** The warm-up extends to the first release when that comes within this share of the run. */
@@ -197,6 +204,13 @@ export interface SeriesContext {
   limit?: { bytes: number; source: string } | null;
   /** Wall-clock ms of t = 0, to print when a projection lands; null to print durations only. */
   startWallMs?: number | null;
+  /**
+   * Spans when the tree was stopped (SIGSTOP by a `stop` action, pdb at --break-at), ms. The
+   * growth is judged on running time: samples inside a pause are left out and the time after it
+   * is moved back by its length (a leak held 14 s in pdb read as two plateaus, "one step").
+   * Times in the analysis and its words stay recording times.
+   */
+  pauses?: ReadonlyArray<{ fromMs: number; toMs: number }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,6 +315,8 @@ export type ShapeFacts = Omit<Shape, 'before'>;
 interface Facts {
   s: Series;
   ctx: SeriesContext;
+  /** Analysis time (paused time left out) → recording time; the identity without pauses. */
+  toRecMs: (tMs: number) => number;
   trim: TrimFacts;
   envelope?: EnvelopeFacts;
   cycles?: CycleFacts;
@@ -351,8 +367,12 @@ function cycleStage({ env }: EnvelopeFacts): CycleFacts {
  * The warm-up: the first 10% of the run, or until the first release when that comes later but
  * within the first 60% (the first cycle of a sawtooth includes the start-up).
  */
-function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts): WarmupFacts {
-  const major = c.major;
+function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, spikes: Spike[]): WarmupFacts {
+  // Without a rhythm of releases (fewer than 3), a spike's fall is not a release: the warm-up
+  // never stretches to it (a lone spike at 9 s made the "start-up" 9 s long), and memory back at
+  // its level after a spike is not "climbing again". On a sawtooth a spike stands in for a tooth,
+  // and its fall is that tooth's release too.
+  const major = c.major.length >= 3 ? c.major : c.major.filter((d) => !spikes.some((sp) => Math.abs(d.peak.tMs - sp.tMs) <= sp.durationMs));
   const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
   const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
@@ -465,7 +485,12 @@ function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFac
   const first = f.summary!.firstBytes;
   const warmRise = first - (preWarm.v[0] ?? first);
   if (warmRise >= material && warmRise > 3 * Math.max(0, gr.fit.slope) * (w.warmupEndMs - env.startMs)) {
-    shape.warmup = { toMs: w.warmupEndMs, fromBytes: preWarm.v[0]!, toBytes: first };
+    // The start-up ends where the lows first reach 90% of the rise, not at the end of the
+    // warm-up share: a spike or a quiet stretch inside the warm-up is not start-up.
+    const reached = preWarm.v[0]! + 0.9 * warmRise;
+    let b = 0;
+    while (b < env.length - 1 && env.tMin[b]! < w.warmupEndMs && env.vMin[b]! < reached) b++;
+    shape.warmup = { toMs: Math.min(w.warmupEndMs, env.tMin[b]!), fromBytes: preWarm.v[0]!, toBytes: first };
   }
   let releaseDrop = 0;
   for (let i = 0; i < v.length; i++) {
@@ -546,11 +571,11 @@ export const RULES: readonly Rule[] = [
     // first tooth of a sawtooth, or the exit).
     name: 'release-at-end',
     needs: 'warmup',
-    decide: ({ envelope: { env, spanMs }, warmup: w }) => {
+    decide: ({ envelope: { env, spanMs }, warmup: w, toRecMs }) => {
       const last = w.lastRelease;
       if (w.fromCycles || !last || w.majorAfter.length >= 2) return null;
       if (env.endMs - last.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && last.drop >= w.bigDropBytes) {
-        return { insufficient: `memory was released at ${formatClock(last.trough.tMs)}, just before the end: too early to tell whether it stays down` };
+        return { insufficient: `memory was released at ${formatClock(toRecMs(last.trough.tMs))}, just before the end: too early to tell whether it stays down` };
       }
       return null;
     },
@@ -561,6 +586,14 @@ export const RULES: readonly Rule[] = [
     decide: ({ envelope: { env }, warmup: w, floors: f }) =>
       f.analysedSamples < MIN_ANALYSED_SAMPLES
         ? { insufficient: `only ${plural(f.analysedSamples, 'sample')} after the warm-up (the first ${formatDuration(w.warmupEndMs - env.startMs)}); at least ${MIN_ANALYSED_SAMPLES} are needed` }
+        : null,
+  },
+  {
+    name: 'too-short-analysed',
+    needs: 'floors',
+    decide: ({ envelope: { env }, warmup: w }) =>
+      env.endMs - w.warmupEndMs < MIN_ANALYSED_MS
+        ? { insufficient: `only ${formatDuration(env.endMs - w.warmupEndMs)} after the warm-up (the first ${formatDuration(w.warmupEndMs - env.startMs)}); at least ${formatDuration(MIN_ANALYSED_MS)} are needed` }
         : null,
   },
   {
@@ -594,7 +627,7 @@ export const RULES: readonly Rule[] = [
     decide: (f) => {
       const gr = f.growth;
       if (!leakLike(f) || !(gr.earlyRise < gr.materialBaseBytes)) return null;
-      return { insufficient: `the floors were level until ${formatClock(gr.levelUntilMs)} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
+      return { insufficient: `the floors were level until ${formatClock(f.toRecMs(gr.levelUntilMs))} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
     },
   },
   {
@@ -629,10 +662,10 @@ function runStage(name: StageName, f: Facts): void {
       f.cycles = cycleStage(f.envelope!);
       return;
     case 'spikes':
-      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.swingBytes, f.envelope!.spanMs);
+      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, usualSwing(f.cycles!), f.envelope!.spanMs);
       return;
     case 'warmup':
-      f.warmup = warmupStage(f.envelope!, f.cycles!);
+      f.warmup = warmupStage(f.envelope!, f.cycles!, f.spikes!);
       return;
     case 'floors':
       f.floors = floorStage(f.envelope!, f.cycles!, f.warmup!);
@@ -650,16 +683,86 @@ function runStage(name: StageName, f: Facts): void {
 }
 
 /** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
-export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const facts: Facts = { s, ctx, trim: trimStage(s) };
+export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAnalysis {
+  const { s, toRecMs, pausedMs } = withoutPauses(series, ctx.pauses ?? []);
+  const facts: Facts = { s, ctx, toRecMs, trim: trimStage(s) };
   let ran = 0;
   for (const rule of RULES) {
     const need = STAGE_ORDER.indexOf(rule.needs);
     while (ran < need) runStage(STAGE_ORDER[++ran]!, facts);
     const d = rule.decide(facts as Required<Facts>);
-    if (d) return report(facts, rule.name, d);
+    if (d) {
+      const a = report(facts, rule.name, d);
+      if (pausedMs > 0 && a.verdict !== 'insufficient data') {
+        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth`);
+      }
+      return a;
+    }
   }
   throw new Error('the last rule always decides');
+}
+
+/**
+ * The series on running time: samples strictly inside a pause dropped, later ones moved back by
+ * the paused time before them. Returns the mapping back to recording time.
+ */
+function withoutPauses(s: Series, pauses: ReadonlyArray<{ fromMs: number; toMs: number }>): { s: Series; toRecMs: (t: number) => number; pausedMs: number } {
+  const spans = pauses.filter((p) => p.toMs > p.fromMs).map((p) => ({ fromMs: p.fromMs, toMs: p.toMs })).sort((a, b) => a.fromMs - b.fromMs);
+  if (!spans.length) return { s, toRecMs: (t) => t, pausedMs: 0 };
+  // Merge overlapping pauses; shifts[k] = paused time before the k-th pause ends.
+  const merged: Array<{ fromMs: number; toMs: number }> = [];
+  for (const p of spans) {
+    const last = merged[merged.length - 1];
+    if (last && p.fromMs <= last.toMs) last.toMs = Math.max(last.toMs, p.toMs);
+    else merged.push(p);
+  }
+  const tOut: number[] = [];
+  const vOut: number[] = [];
+  let k = 0;
+  let shift = 0;
+  for (let i = 0; i < s.tMs.length; i++) {
+    const t = s.tMs[i]!;
+    while (k < merged.length && t >= merged[k]!.toMs) {
+      shift += merged[k]!.toMs - merged[k]!.fromMs;
+      k++;
+    }
+    if (k < merged.length && t > merged[k]!.fromMs) continue; // inside a pause
+    tOut.push(t - shift);
+    vOut.push(s.values[i]!);
+  }
+  // Analysis time a maps back to a + the length of every pause that began at or before it (in analysis time).
+  const starts: Array<{ atMs: number; shiftMs: number }> = [];
+  let total = 0;
+  for (const p of merged) {
+    starts.push({ atMs: p.fromMs - total, shiftMs: total + (p.toMs - p.fromMs) });
+    total += p.toMs - p.fromMs;
+  }
+  const toRecMs = (t: number) => {
+    let sh = 0;
+    for (const st of starts) if (t > st.atMs) sh = st.shiftMs;
+    return t + sh;
+  };
+  return { s: { ...s, tMs: Float64Array.from(tOut), values: Float64Array.from(vOut) }, toRecMs, pausedMs: total };
+}
+
+/** Moves every time of an analysis made on running time back to recording time. */
+function toRecordingTimes(a: SeriesAnalysis, m: (t: number) => number): void {
+  a.startMs = m(a.startMs);
+  a.endMs = m(a.endMs);
+  a.analyzedFromMs = m(a.analyzedFromMs);
+  a.analyzedToMs = m(a.analyzedToMs);
+  a.peakTMs = m(a.peakTMs);
+  if (a.growth) a.growth = { ...a.growth, fromMs: m(a.growth.fromMs), toMs: m(a.growth.toMs) };
+  if (a.floors) a.floors = { ...a.floors, firstTMs: m(a.floors.firstTMs), lastTMs: m(a.floors.lastTMs) };
+  a.spikes = a.spikes.map((sp) => ({ ...sp, tMs: m(sp.tMs) }));
+  const sh = a.shape;
+  a.shape = {
+    warmup: sh.warmup && { ...sh.warmup, toMs: m(sh.warmup.toMs) },
+    before: sh.before && { ...sh.before, untilMs: m(sh.before.untilMs) },
+    saturatedAtMs: sh.saturatedAtMs === null ? null : m(sh.saturatedAtMs),
+    step: sh.step && { ...sh.step, atMs: m(sh.step.atMs) },
+    release: sh.release && { ...sh.release, atMs: m(sh.release.atMs) },
+  };
 }
 
 /** The analysis: the facts of every stage that ran, the decision and its words. */
@@ -688,6 +791,7 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
   }
   if (f.growth) a.growth = f.growth.growth;
   if (f.shape) a.shape = { warmup: f.shape.warmup, before: a.shape.before, saturatedAtMs: f.shape.saturatedAtMs, step: f.shape.step, release: f.shape.release };
+  toRecordingTimes(a, f.toRecMs);
   if ('insufficient' in d) {
     a.reason = `insufficient data: ${d.insufficient}`;
     a.evidence = [d.insufficient, ...a.spikes.map(spikeText)];
@@ -710,7 +814,7 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
     ]);
   } else if (d.verdict === 'spike') {
     const s0 = a.spikes.reduce((x, y) => (y.aboveTypicalBytes > x.aboveTypicalBytes ? y : x));
-    a.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, ff.cycles.swingBytes), 1, 4), ramp(nFloors, MIN_FLOORS, 16)]);
+    a.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, usualSwing(ff.cycles)), 1, 4), ramp(nFloors, MIN_FLOORS, 16)]);
   } else {
     // Sure when even the top of the interval would not have grown the floors materially.
     const worst = Number.isFinite(fit.high) ? Math.max(0, fit.high) * gr.spanMs : Infinity;
@@ -723,7 +827,8 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
 
 /**
  * The fall at exit: within the last 5% of the run (≤ 10 s, ≥ 2 samples), if the memory falls
- * from its maximum there by more than 10%, the samples after that maximum are dropped. A Python
+ * from its maximum there by more than 10%, and to below where it was before that maximum in the
+ * window (else it is a spike that came back down), the samples after that maximum are dropped. A Python
  * or Node process frees its heap while exiting; that is not the program releasing memory.
  */
 function trimTeardown(s: Series, from: number, to: number): number {
@@ -739,7 +844,11 @@ function trimTeardown(s: Series, from: number, to: number): number {
     steps++;
     if (v[k]! > v[best]!) best = k;
   }
-  if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && best - from >= MIN_SAMPLES) return best + 1;
+  // A spike near the end is not a teardown: after it memory is back at the level it rose from
+  // (within 10%), where an exit falls below everything before it.
+  let before = v[best]!;
+  for (let i = k; i < best; i++) if (v[i]! < before) before = v[i]!;
+  if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && v[to - 1]! < 0.9 * before && best - from >= MIN_SAMPLES) return best + 1;
   return to;
 }
 
@@ -860,6 +969,15 @@ function diffs(t: number[]): number[] {
   return d;
 }
 
+/**
+ * The usual swing a spike must exceed: the median release, when there are at least 3 (a
+ * rhythm). With one or two, those drops may be the spikes' own falls: a lone spike on a flat line
+ * was measured against itself and never found.
+ */
+function usualSwing(c: CycleFacts): number {
+  return c.major.length >= 3 ? c.swingBytes : 0;
+}
+
 function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
   return Math.max(SPIKE_MIN_BYTES, SPIKE_SHARE * typicalTopBytes, swingBytes);
 }
@@ -889,21 +1007,41 @@ function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: 
   for (let i = 1; i < pivots.length - 1; i++) {
     const p = pivots[i]!;
     if (p.kind !== 'peak') continue;
-    const before = pivots[i - 1]!;
-    const after = pivots[i + 1]!;
     const typicalTop = typicalAt[Math.min(anchors - 1, Math.max(0, Math.floor(((p.tMs - startMs) / spanMs) * anchors)))]!;
     const above = p.bytes - typicalTop;
     if (above < spikeThreshold(typicalTop, swingBytes)) continue;
+    // Both sides must come back near the typical level (a step up has no way back down). The way
+    // back is the nearest trough that low on each side: noise on the top of a spike (a plateau
+    // that wobbles by more than the zigzag's swing) splits it into several peaks with shallow
+    // troughs between them; the spike is the highest of them (the first, on a tie).
+    const backLevel = typicalTop + 0.25 * above;
+    const before = wayBack(pivots, i, -1, p.bytes, backLevel);
+    const after = wayBack(pivots, i, +1, p.bytes, backLevel);
+    if (!before || !after) continue;
     const baseline = Math.max(before.bytes, after.bytes);
     const height = p.bytes - baseline;
-    // Both sides must come back near the typical level (a step up has no way back down).
-    if (baseline > typicalTop + 0.25 * above) continue;
     // Width at half height: a spike that takes a second to fill on a busy machine is still a spike.
     const durationMs = timeAbove(env, p.tMs, baseline + 0.5 * height);
     if (durationMs > SPIKE_MAX_SHARE * spanMs) continue;
     spikes.push({ tMs: p.tMs, peakBytes: p.bytes, baselineBytes: baseline, heightBytes: height, aboveTypicalBytes: above, durationMs });
   }
   return spikes;
+}
+
+/**
+ * From the peak at pivots[i], the nearest trough in direction dir (-1 before, +1 after) at or
+ * below level; null when a higher peak comes first (before: or as high), or none is found.
+ */
+function wayBack(pivots: Pivot[], i: number, dir: -1 | 1, peakBytes: number, level: number): Pivot | null {
+  for (let j = i + dir; j >= 0 && j < pivots.length; j += dir) {
+    const q = pivots[j]!;
+    if (q.kind === 'peak') {
+      if (q.bytes > peakBytes || (dir < 0 && q.bytes === peakBytes)) return null;
+    } else if (q.bytes <= level) {
+      return q;
+    }
+  }
+  return null;
 }
 
 /** Length of the contiguous stretch around tMs where the envelope's maxima stay above level. */

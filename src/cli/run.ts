@@ -8,6 +8,7 @@ import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
 import { attachProcess, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseThresholdSpec } from '../sampler/actions';
+import { DEFAULT_SCHEDULE } from '../sampler/sampler';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
@@ -16,7 +17,8 @@ export interface RecordFlags {
   output?: string;
   /** Replace an -o that is not a recording. */
   force?: boolean;
-  interval: string;
+  /** Absent: the default schedule (dense early, 100 ms from 16 s on: DEFAULT_SCHEDULE). */
+  interval?: string;
   metric: 'rss' | 'pss' | 'uss';
   limit?: string;
   onThreshold?: string[];
@@ -37,7 +39,8 @@ const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
 export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
-  const intervalMs = parseDuration(flags.interval, '--interval');
+  const fixed = flags.interval !== undefined;
+  const intervalMs = fixed ? parseDuration(flags.interval!, '--interval') : DEFAULT_SCHEDULE[DEFAULT_SCHEDULE.length - 1]!.intervalMs;
   if (intervalMs < MIN_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
   if (intervalMs > MAX_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is above 1h, the slowest memhunt samples (1ms .. 1h)`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
@@ -58,6 +61,7 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
     outputPath: flags.output ?? null,
     ...(flags.force ? { force: true } : {}),
     intervalMs,
+    intervalSchedule: fixed ? null : DEFAULT_SCHEDULE,
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
     thresholds,
@@ -78,7 +82,7 @@ export function addRecordOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here, _1, _2… if taken); an existing file is replaced only if it is a recording')
     .option('--force', 'replace the -o file even when it is not a recording')
-    .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
+    .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof (default: 10ms for the first 2s, doubling to 100ms from 16s on, so short runs get a verdict)')
     .addOption(
       new Option('--metric <name>', 'what the tree total counts everywhere (--limit, thresholds, the peak, summary, chart, verdicts, exports): rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
         .choices(['rss', 'pss', 'uss'])

@@ -48,7 +48,8 @@ test('mark and exec fire once each, exec sees the documented environment and its
   assert.match(r.stderr, /threshold 60\.0 MiB reached at/);
 });
 
-test('stop freezes the tree, says how to inspect and resume, and the run goes on after kill -CONT', async () => {
+test('stop freezes the tree, says how to inspect and resume, and the run goes on after kill -CONT; the pause is recorded', async () => {
+  const HOLD_MS = 600;
   const out = path.join(tempDir(), 'stop.mh');
   const child = spawn(process.execPath, [CLI, 'run', '--interval', '10ms', '-o', out, '--on-threshold', '50MiB:stop', '--', 'python3', '-c', GROW.replace('HOLD', '0.2')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -68,7 +69,8 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
         const started = Date.now();
         const poll = () => {
           const states = pids.map(state);
-          if (states.every((s) => s === 'T') || Date.now() - started > 2000) {
+          // Held stopped for at least HOLD_MS: the pause recorded must be at least that long.
+          if ((states.every((s) => s === 'T') && Date.now() - started >= HOLD_MS) || Date.now() - started > 2000 + HOLD_MS) {
             stoppedStates = states.join(',');
             for (const p of pids) process.kill(p, 'SIGCONT');
             resolve();
@@ -89,7 +91,15 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
   assert.equal(stdout, 'done\n');
   assert.match(stderr, /inspect: gdb -p \d+ {3}or {3}py-spy dump --pid \d+/);
   const rec = await readMemhuntRecording(out);
-  assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'stop'));
+  const stop = rec.events.find((e) => e.kind === 'threshold' && e.action === 'stop');
+  assert.ok(stop && stop.kind === 'threshold');
+  // The pause: from the stop to the first sample that saw the tree running again (after SIGCONT).
+  const pause = rec.events.find((e) => e.kind === 'pause');
+  assert.ok(pause && pause.kind === 'pause', 'a pause record');
+  assert.equal(pause.cause, 'stop');
+  assert.equal(pause.tMs, stop.tMs);
+  assert.ok(pause.endMs - pause.tMs >= HOLD_MS, `paused ${pause.endMs - pause.tMs} ms, held ${HOLD_MS} ms`);
+  assert.ok(pause.endMs <= rec.total.tMs[rec.total.tMs.length - 1]!, 'ended before the recording did');
 });
 
 test('kill ends the tree with SIGKILL (exit 137), and snapshot without an agent is recorded with a note', async () => {

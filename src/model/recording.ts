@@ -22,8 +22,10 @@ export interface RecordingMeta {
   containerId: string | null;
   /** Wall-clock time of t = 0, ms since the Unix epoch. */
   startWallMs: number;
-  /** Requested sampling interval. */
+  /** Requested sampling interval (with a schedule: its last, steady interval). */
   intervalMs: number | null;
+  /** memhunt's default schedule when no --interval was given: the interval from fromMs on. */
+  intervalSchedule?: Array<{ fromMs: number; intervalMs: number }>;
   /** The metric the tree total, --limit and the peak are based on. */
   metric: MemoryMetric;
   /** `--limit` given to memhunt (a rehearsal limit), bytes. */
@@ -92,6 +94,8 @@ export type RecordingEvent =
     }
   | { kind: 'limit-exceeded'; tMs: number; metric: MemoryMetric; bytes: number; limitBytes: number }
   | { kind: 'oom-kill'; tMs: number; oomKills: number }
+  /** The tree was stopped from tMs to endMs (SIGSTOP by --on-threshold SIZE:stop; pdb at --break-at): left out of the growth analysis. */
+  | { kind: 'pause'; tMs: number; endMs: number; pids: number[]; cause: 'stop' | 'break' }
   | {
       kind: 'threshold';
       tMs: number;

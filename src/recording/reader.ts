@@ -288,6 +288,9 @@ export class RecordingAssembler {
       case 'oom':
         this.events.push({ kind: 'oom-kill', tMs: rec.t, oomKills: rec.oomKills });
         break;
+      case 'pause':
+        this.events.push({ kind: 'pause', tMs: rec.t, endMs: Math.max(rec.t, rec.endMs), pids: rec.pids, cause: rec.cause });
+        break;
       case 'threshold':
         this.events.push({
           kind: 'threshold', tMs: rec.t, bytes: rec.bytes, thresholdBytes: rec.thresholdBytes, action: rec.action,
@@ -567,7 +570,7 @@ export class RecordingAssembler {
       meta: {
         source: 'memhunt', formatVersion: h.version, memhuntVersion: h.memhuntVersion, mode: h.mode,
         command: h.command, cwd: h.cwd, host: h.host, containerId: h.containerId, startWallMs: h.startWallMs,
-        intervalMs: h.intervalMs, metric: h.metric, limitBytes: h.limitBytes,
+        intervalMs: h.intervalMs, ...(h.intervalSchedule ? { intervalSchedule: h.intervalSchedule } : {}), metric: h.metric, limitBytes: h.limitBytes,
         cgroup: h.cgroup ? { version: h.cgroup.version, path: h.cgroup.path, limitBytes: h.cgroup.limitBytes } : null,
         rootPid: h.rootPid,
         ...(h.scale ? { scale: { size: h.scale.size, sizeText: h.scale.sizeText, repeat: h.scale.repeat } } : {}),

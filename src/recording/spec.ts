@@ -43,8 +43,13 @@ export interface HeaderRecord {
   startWallMs: number;
   /** ISO 8601 form of startWallMs, for people reading with jq. */
   startIso: string;
-  /** Requested sampling interval, ms. */
+  /** Requested sampling interval, ms (--interval; with a schedule, its last, steady interval). */
   intervalMs: number;
+  /**
+   * Added in 1 (optional): without --interval, the intervals in force from fromMs on (dense early,
+   * coarsening as the run grows; src/sampler/sampler.ts DEFAULT_SCHEDULE). Absent: intervalMs throughout.
+   */
+  intervalSchedule?: Array<{ fromMs: number; intervalMs: number }>;
   /** Metric of the tree total, of --limit and of the peak. */
   metric: 'rss' | 'pss' | 'uss';
   /** --limit (rehearsal of a container limit), bytes; null when not given. */
@@ -122,6 +127,21 @@ export interface LimitRecord {
   metric: 'rss' | 'pss' | 'uss';
   bytes: number;
   limitBytes: number;
+}
+
+/**
+ * Added in 1: the tree (or part of it) was stopped from t to endMs: SIGSTOP by `--on-threshold
+ * SIZE:stop` until it ran again (SIGCONT from anyone), or a process held in pdb by `--break-at`.
+ * Written when the pause ends, or at the end of the recording (endMs = then) if it never did.
+ * Analyses leave paused time out of the growth: memory cannot grow while the program is stopped.
+ */
+export interface PauseRecord {
+  type: 'pause';
+  t: number;
+  endMs: number;
+  /** The processes that were stopped. */
+  pids: number[];
+  cause: 'stop' | 'break';
 }
 
 /** The cgroup's OOM-kill counter rose. */
@@ -252,6 +272,7 @@ export type RecordingRecord =
   | MarkerRecord
   | LimitRecord
   | OomRecord
+  | PauseRecord
   | CgroupLimitRecord
   | ThresholdRecord
   | ActionResultRecord
@@ -266,7 +287,7 @@ export type RecordingRecord =
 /** The record types of this version, each with its definition in the schema. */
 const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
-  limit: 'limitRecord', oom: 'oomRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
+  limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
   agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord',
   note: 'noteRecord', end: 'endRecord',
 };

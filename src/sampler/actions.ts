@@ -15,6 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { InputError } from '../errors';
+import { readStat } from '../procfs/process';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { parseSize, formatBytes } from '../units';
 import type { AgentSession } from './agents';
@@ -75,6 +76,8 @@ type ThresholdBase = { type: 'threshold'; t: number; metric: 'rss' | 'pss' | 'us
 
 export class ThresholdActions {
   private running = new Set<Promise<void>>();
+  /** The tree stopped by a `stop` action, until it runs again (poll) or the recording ends (settle). */
+  private stopped: { fromMs: number; pids: number[] } | null = null;
 
   constructor(readonly actions: ThresholdAction[], private readonly ctx: ActionContext) {}
 
@@ -97,6 +100,7 @@ export class ThresholdActions {
       case 'stop': {
         signalAll(pids, 'SIGSTOP');
         c.writer.append({ ...base, pids });
+        this.stopped = { fromMs: tMs, pids };
         c.notice(
           `${crossed}: stopped the tree (SIGSTOP), pids ${pids.join(' ')}; the largest is ${largestPid}.\n` +
             `  inspect: gdb -p ${largestPid}   or   py-spy dump --pid ${largestPid}   (memhunt keeps recording)\n` +
@@ -219,9 +223,31 @@ export class ThresholdActions {
     this.keep(p);
   }
 
-  /** Waits for exec actions (each is killed after 30 s) and agent requests still running. */
+  /**
+   * Called after every sample: a tree stopped by `stop` runs again when none of its processes is
+   * in the stopped state any more ('T' in /proc/PID/stat: SIGCONT from anyone, or they are gone).
+   * The pause is then recorded, from the stop to the first sample that saw it running.
+   */
+  poll(tMs: number): void {
+    const st = this.stopped;
+    if (!st) return;
+    const stillStopped = st.pids.some((pid) => {
+      const state = readStat(pid)?.state;
+      return state === 'T' || state === 't';
+    });
+    if (!stillStopped) this.endPause(tMs);
+  }
+
+  private endPause(tMs: number): void {
+    const st = this.stopped!;
+    this.stopped = null;
+    this.ctx.writer.append({ type: 'pause', t: roundMs(st.fromMs), endMs: roundMs(Math.max(tMs, st.fromMs)), pids: st.pids, cause: 'stop' });
+  }
+
+  /** Waits for exec actions (each is killed after 30 s) and agent requests still running; a pause still going on ends with the recording. */
   async settle(): Promise<void> {
     await Promise.all([...this.running]);
+    if (this.stopped) this.endPause(this.ctx.now());
   }
 }
 

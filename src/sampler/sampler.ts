@@ -25,9 +25,42 @@ export interface CgroupSource {
   readLimit(): number | null;
 }
 
+/** From fromMs (since the start) on, one sample every intervalMs. */
+export interface ScheduleStep {
+  fromMs: number;
+  intervalMs: number;
+}
+
+/**
+ * The default schedule (no --interval): dense while the run is short, coarsening to 100 ms.
+ * A verdict needs ≥ 30 samples and ≥ 5 floors after the warm-up: at a fixed 100 ms a 2–11 s
+ * program left 24 or fewer (issue: 4 of 14 short labelled programs judged; at 10 ms, 14 of 14).
+ * Doubling every time the run doubles keeps ~100 samples per doubling: 200 in the first 2 s,
+ * ~500 by 16 s. From 16 s on it is the 100 ms that long runs always had, so their steady-state
+ * cost is unchanged (≤ 1% of a core; BENCHMARKS.md, bench/idle.mjs); the first 16 s cost
+ * ~500 samples instead of ~160.
+ */
+export const DEFAULT_SCHEDULE: readonly ScheduleStep[] = [
+  { fromMs: 0, intervalMs: 10 },
+  { fromMs: 2_000, intervalMs: 20 },
+  { fromMs: 4_000, intervalMs: 40 },
+  { fromMs: 8_000, intervalMs: 80 },
+  { fromMs: 16_000, intervalMs: 100 },
+];
+
+/** The interval of a schedule at tMs since the start. */
+export function intervalAt(schedule: readonly ScheduleStep[], tMs: number): number {
+  let interval = schedule[0]!.intervalMs;
+  for (const step of schedule) if (tMs >= step.fromMs) interval = step.intervalMs;
+  return interval;
+}
+
 export interface SamplerOptions {
   rootPid: number;
+  /** The interval (--interval), or the last (steady) interval of `schedule`. */
   intervalMs: number;
+  /** Intervals that change over the run (the default schedule); null or absent: intervalMs throughout. */
+  schedule?: readonly ScheduleStep[] | null;
   metric: 'rss' | 'pss' | 'uss';
   writer: RecordingWriter;
   cgroup: CgroupSource | null;
@@ -88,6 +121,8 @@ export class Sampler {
   private lastScanMs = -Infinity;
   private lastFlushMs = 0;
   private pssEveryMs: number;
+  /** The interval in force (changes along opts.schedule). */
+  private intervalMs: number;
   private nextPssMs = 0;
   private lastPssTotalBytes: number | null = null;
   private lastOomKills: number | null = null;
@@ -113,7 +148,8 @@ export class Sampler {
     this.nextDue = this.t0;
     // (start() moves it to the first sample: the schedule starts there, not at the origin, which
     // the session may have read some set-up time earlier.)
-    this.pssEveryMs = opts.intervalMs;
+    this.intervalMs = opts.schedule ? intervalAt(opts.schedule, 0) : opts.intervalMs;
+    this.pssEveryMs = this.intervalMs;
   }
 
   now(): number {
@@ -132,7 +168,8 @@ export class Sampler {
     this.timer = null;
     if (!this.running) return;
     this.sampleOnce();
-    const interval = this.opts.intervalMs;
+    if (this.opts.schedule) this.intervalMs = intervalAt(this.opts.schedule, this.nextDue - this.t0);
+    const interval = this.intervalMs;
     this.nextDue += interval;
     const nowAbs = performance.now();
     if (this.nextDue < nowAbs - Math.max(MAX_CATCH_UP * interval, MAX_CATCH_UP_MS)) {
@@ -146,7 +183,7 @@ export class Sampler {
     const delay = this.nextDue - performance.now();
     // At 20 ms and more, a timer's ~1 ms lateness is under 5% of an interval: one plain timer per
     // sample costs least (the default 100 ms runs for hours; BENCHMARKS.md §2).
-    if (this.opts.intervalMs >= COARSE_INTERVAL_MS) {
+    if (this.intervalMs >= COARSE_INTERVAL_MS) {
       this.timer = delay > 0 ? setTimeout(this.tick, delay) : setImmediate(this.tick);
       return;
     }
@@ -173,7 +210,7 @@ export class Sampler {
   sampleOnce(): void {
     const w = this.opts.writer;
     const t = this.now();
-    if (t - this.lastScanMs >= Math.max(MIN_SCAN_MS, this.opts.intervalMs) || this.readers.size === 0) {
+    if (t - this.lastScanMs >= Math.max(MIN_SCAN_MS, this.intervalMs) || this.readers.size === 0) {
       this.lastScanMs = t;
       if (this.recheckCmd.size) this.recheckCommands();
       for (const { pid, ppid } of this.tree.scan()) this.addProcess(pid, ppid);
@@ -284,7 +321,7 @@ export class Sampler {
     // (cpuUsage also counts Node's other threads).
     const cpu = process.cpuUsage(cpuBefore);
     const costMs = Math.min(performance.now() - started, (cpu.user + cpu.system) / 1000);
-    this.pssEveryMs = Math.max(this.opts.intervalMs, Math.ceil(costMs / PSS_BUDGET));
+    this.pssEveryMs = Math.max(this.intervalMs, Math.ceil(costMs / PSS_BUDGET));
     this.nextPssMs = t + this.pssEveryMs;
     this.lastPssTotalBytes = (this.opts.metric === 'uss' ? useSum : sum) * KiB;
     this.opts.writer.append({ type: 'pss', t: roundMs(t), everyMs: this.pssEveryMs, p: rows });

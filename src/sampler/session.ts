@@ -15,7 +15,7 @@ import { MEMHUNT_VERSION } from '../version';
 import { ThresholdActions, type ThresholdAction } from './actions';
 import { AgentSession, type AgentSessionOptions } from './agents';
 import { MarkerChannel, MAX_LINE_BYTES, MAX_MARKER_BYTES_PER_SECOND, MAX_MARKERS_PER_SECOND } from './markers';
-import { Sampler, type SampleSummary } from './sampler';
+import { Sampler, type SampleSummary, type ScheduleStep } from './sampler';
 
 /** The command does not exist: exit 127, as a shell says. */
 export class CommandNotFoundError extends CommandError {
@@ -39,7 +39,10 @@ export interface SessionOptions {
   outputDir?: string;
   /** Replace an output that is not a recording (run --force). */
   force?: boolean;
+  /** --interval, or the steady interval of intervalSchedule. */
   intervalMs: number;
+  /** The default schedule (no --interval): intervals that coarsen as the run grows; null: intervalMs throughout. */
+  intervalSchedule?: readonly ScheduleStep[] | null;
   metric: 'rss' | 'pss' | 'uss';
   limitBytes: number | null;
   /** Prefix for /proc and /sys (tests); "/" in production. */
@@ -84,7 +87,9 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
     type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, memhuntVersion: MEMHUNT_VERSION, mode,
     command, cwd: process.cwd(), host: os.hostname(),
     containerId: cg ? containerIdFromCgroupPath(cg.path) : null,
-    startWallMs, startIso: new Date(startWallMs).toISOString(), intervalMs: o.intervalMs, metric: o.metric,
+    startWallMs, startIso: new Date(startWallMs).toISOString(), intervalMs: o.intervalMs,
+    ...(o.intervalSchedule ? { intervalSchedule: o.intervalSchedule.map((st) => ({ ...st })) } : {}),
+    metric: o.metric,
     limitBytes: o.limitBytes, rootPid,
     cgroup: cg ? { version: cg.version, path: cg.path, limitBytes: cgLimit } : null,
     fields: { p: [...PROCESS_FIELDS], c: [...CGROUP_FIELDS], pss: [...PSS_FIELDS] },
@@ -165,8 +170,13 @@ class Recording {
       agents, noAgentReason,
     });
     this.sampler = new Sampler({
-      rootPid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: this.cg.reader, limitBytes: o.limitBytes,
-      procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),
+      rootPid, intervalMs: o.intervalMs, schedule: o.intervalSchedule ?? null, metric: o.metric, writer: w, cgroup: this.cg.reader, limitBytes: o.limitBytes,
+      procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs },
+      onSample: (x) => {
+        this.actions.poll(x.tMs);
+        o.onSample?.(x);
+      },
+      thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),
       onLimit: (bytes) => {
         this.limitBytesHit = bytes;
         killTree(this.sampler, rootPid);

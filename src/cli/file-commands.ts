@@ -42,6 +42,7 @@ export function registerFileCommands(program: Command): void {
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
+        if (await printMprofPeak(f, !!flags.processes)) continue;
         const rec = await loadRecording(f);
         const s = summarize(rec);
         for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
@@ -67,7 +68,7 @@ export function registerFileCommands(program: Command): void {
       const a = analyzeRecording(rec);
       process.stdout.write(
         formatSummary(a.summary, {
-          command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events,
+          command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events, source: rec.meta.source,
           verdict: verdictLineOf(a),
         }) + '\n',
       );
@@ -102,6 +103,32 @@ export function registerFileCommands(program: Command): void {
         else fs.rmSync(f);
       }
     });
+}
+
+/**
+ * `peak` of an mprof .dat: what `mprof peak` prints (the largest MEM line: under --multiprocess
+ * without --include-children, the started process alone), with the tree total beside it after a
+ * tab when MEM is not the tree, so scripts reading the second field get mprof's number. One
+ * streaming pass that builds no series. False when the file is not an mprof .dat.
+ */
+async function printMprofPeak(f: string, processes: boolean): Promise<boolean> {
+  if (!fs.existsSync(f) || !fs.statSync(f).isFile()) return false;
+  const fd = fs.openSync(f, 'r');
+  const head = Buffer.alloc(4096);
+  const n = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const mprof = await import('../formats/mprof-dat');
+  if (!mprof.isMprofDat(head.toString('utf8', 0, n))) return false;
+  const p = mprof.mprofPeakOfFile(f);
+  for (const w of p.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+  const mib = (bytes: number) => `${mprof.mprofMib(bytes)} MiB`;
+  const metric = p.metric.toUpperCase();
+  let beside = '';
+  if (p.mem === 'parent') beside = `\t(MEM: the started process alone, ${metric}; tree total with the CHLD lines ${mib(p.treePeakBytes)})`;
+  else if (p.mem === 'tree') beside = `\t(MEM: the tree total, ${metric})`;
+  process.stdout.write(`${f}\t${mib(p.memPeakBytes)}${beside}\n`);
+  if (processes) for (const c of p.children) process.stdout.write(`  Child ${String(c.pid).padEnd(8)} ${mib(c.peakBytes).padStart(14)}  (RSS)\n`);
+  return true;
 }
 
 /** memhunt recordings start with gzip's magic; mprof's .dat with one of its keywords. */

@@ -707,9 +707,12 @@ function memNear(scan: DatScan, tMs: number, periodMs: number): number {
  *    PSS hardly moves; USS counts no shared page, so the tree's USS drops by about what the child
  *    shares. A drop of more than half the new child's RSS is USS.
  * 2. FUNC lines (a .py program run without -M): memory_profiler's TimeStamper writes them with its
- *    default backend, psutil (mprof does not pass --backend on), so they are RSS of the same tree
- *    at the same moments. A quarter or more of them (at least 2) above 1/0.75 of every MEM within
- *    a sampling period of them says MEM is PSS or USS; which one, nothing says: read as PSS.
+ *    default backend, psutil (mprof does not pass --backend on), so they are RSS of the started
+ *    process (of the tree, with -C) at that moment, and the MEM lines around them are RSS of at
+ *    least as much: in the fixtures every MEM within a sampling period was ≥ the FUNC value
+ *    (ratios 1.0–3.4), where PSS and USS files showed 0.04–0.57 at some start or end. A quarter
+ *    of the FUNC values or more (at least one) more than 2 MiB above every MEM within a sampling
+ *    period, by a third or more, says MEM is PSS or USS; which one, nothing says: read as PSS.
  * Without CHLD or FUNC lines (a plain or -C run of a program without @profile) nothing tells:
  * RSS, mprof's default. -M without -C: MEM is the parent alone and its metric is not checked.
  */
@@ -733,10 +736,10 @@ function inferMetric(scan: DatScan, includes: boolean, periodMs: number): { metr
         const near = memNear(scan, scan.sinceBase(stamp.wholeS, stamp.fracMs), periodMs);
         if (near !== near || mib <= 1) continue;
         points++;
-        if (near < 0.75 * mib) below++;
+        if (near < 0.75 * mib && mib - near > 2) below++;
       }
     }
-    if (below >= 2 && below >= 0.25 * points) {
+    if (below >= 1 && below >= 0.25 * points) {
       return {
         metric: 'pss',
         reason:
@@ -970,6 +973,19 @@ export function readMprofDatFile(filePath: string): MemoryRecording {
   const scan = new DatScan(true, Math.ceil(fs.statSync(filePath).size / 30));
   scanFile(scan, filePath);
   return recordingOf(scan);
+}
+
+/**
+ * MiB with 3 decimals exactly as mprof prints them ("{:.3f}"): Python rounds an exact tie to the
+ * even digit (65.5625 -> "65.562") where toFixed rounds it up ("65.563"). A tie at the third
+ * decimal is a multiple of 1/16 MiB, exact in a double, and so is its product by 1000.
+ */
+export function mprofMib(bytes: number): string {
+  const mib = bytes / BYTES_PER_MIB;
+  const scaled = mib * 1000;
+  const floor = Math.floor(scaled);
+  if (scaled - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 1000).toFixed(3);
+  return mib.toFixed(3);
 }
 
 /** What `mprof peak` prints for a file, and the tree total beside it. Sizes in bytes. */

@@ -155,7 +155,9 @@ export function commandLine(argv: readonly string[]): string {
   return argv.map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
 }
 
-export function endLabels(end: MemoryRecording['end']): { short: string; long: string; severity: EndSeverity } {
+export function endLabels(end: MemoryRecording['end'], source: MemoryRecording['meta']['source'] = 'memhunt'): { short: string; long: string; severity: EndSeverity } {
+  // Only memhunt's own recordings have an end record; other tools' files (mprof's .dat) never do.
+  if (!end && source !== 'memhunt') return { short: 'end not recorded', long: `how the run ended is not recorded (${source} files have no end)`, severity: 'unknown' };
   if (!end) return { short: 'recording cut (no end)', long: 'unknown: the recording has no end (memhunt was stopped while recording)', severity: 'unknown' };
   const after = ` after ${fmtClock(end.tMs)}`;
   switch (end.reason) {
@@ -175,10 +177,33 @@ export function endLabels(end: MemoryRecording['end']): { short: string; long: s
   }
 }
 
+/**
+ * The metric of the tree totals drawn, for the axis title: memhunt's total is the RSS sum; an
+ * mprof file's is its MEM lines, in whatever metric mprof's --backend chose (meta.metric says
+ * which, src/formats/mprof-dat.ts). Nothing when the inputs differ.
+ */
+function metricOfTotals(inputs: PlotInput[]): string {
+  const metrics = new Set(inputs.map(({ rec }) => (rec.meta.source === 'mprof' ? rec.meta.metric : 'rss')));
+  return metrics.size === 1 ? ` (${[...metrics][0]!.toUpperCase()})` : '';
+}
+
+/**
+ * Where the time axis must reach for this recording: its end, and the last point of every series
+ * that can be drawn. Not only the total's: mprof stamps each CHLD line with its own time, ~1 ms
+ * after the MEM line it follows, so a child's last point lies past the last total sample and was
+ * cut off the chart (the envelope keeps samples up to the axis end only).
+ */
 function lastTime(rec: MemoryRecording): number {
-  const n = rec.total.tMs.length;
-  const lastSample = n ? rec.total.tMs[n - 1]! : 0;
-  return Math.max(rec.end?.tMs ?? 0, lastSample);
+  let last = rec.end?.tMs ?? 0;
+  const reach = (s: Series) => {
+    const n = s.tMs.length;
+    if (n > 0 && s.tMs[n - 1]! > last) last = s.tMs[n - 1]!;
+  };
+  reach(rec.total);
+  reach(rec.totalPss);
+  for (const p of rec.processes) reach(p.rss);
+  if (rec.cgroup) reach(rec.cgroup.usage);
+  return last;
 }
 
 /** Sum of the processes not drawn: total minus the drawn processes' values at each total sample. */
@@ -360,7 +385,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       }
     }
 
-    const end = endLabels(rec.end);
+    const end = endLabels(rec.end, rec.meta.source);
     ends.push({ input, tMs: xEnd, label: `${many ? `${name}: ` : ''}${end.short}`, severity: end.severity, color: END_COLORS[end.severity] });
 
     if (opts.trend) {
@@ -411,7 +436,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
   return {
     title,
     summary,
-    yTitle: 'memory (RSS)',
+    yTitle: `memory${metricOfTotals(inputs)}`,
     xMaxMs,
     yMaxBytes: yMax,
     series,

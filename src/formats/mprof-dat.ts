@@ -285,11 +285,6 @@ function readStampAt(buf: Uint8Array, i: number): number {
   return scale >= 3 ? f / POW10[scale - 3]! : f * POW10[3 - scale]!;
 }
 
-/** True when buf[i] ends the line: "\n", or "\r\n". */
-function lineEndsAt(buf: Uint8Array, i: number): boolean {
-  return buf[i] === 0x0a || (buf[i] === 0x0d && buf[i + 1] === 0x0a);
-}
-
 /** One descendant's CHLD lines as they are read. */
 interface ChildAcc {
   pid: number;
@@ -351,6 +346,9 @@ class DatScan {
   minAppearRatio = Infinity;
 
   // --- the sample being read
+  /** Children by the position of their CHLD line in a sample, and that position in this one. */
+  private readonly slots: ChildAcc[] = [];
+  private curLine = 0;
   private curMib = NaN;
   private curT = NaN;
   private curSum = 0;
@@ -375,6 +373,14 @@ class DatScan {
     }
   }
 
+  /** Room for `cap` samples (a guess from the first chunk: doubling up to it would keep up to twice the memory). */
+  reserve(cap: number): void {
+    if (!this.keepSeries || cap <= this.memT.length) return;
+    this.memT = grown(this.memT, cap);
+    this.memMib = grown(this.memMib, cap);
+    this.childSumMib = grown(this.childSumMib, cap);
+  }
+
   /** ms since the base second of a stamp; the first stamp sets the base. */
   sinceBase(wholeS: number, fracMs: number): number {
     if (this.baseS !== this.baseS) this.baseS = wholeS;
@@ -385,12 +391,13 @@ class DatScan {
 
   mem(mib: number, tMs: number): void {
     this.endSample();
-    if (mib < 0) {
+    if (mib === -1) {
       // memory_profiler's posix_tool returns -1 when `ps` has no line for the process.
       this.unreadable++;
       this.inSample = false;
       return;
     }
+    if (mib < 0) throw new LineError(`MiB ${mib} is not a size`);
     if (this.nMem > 0 && tMs < this.curT) {
       this.backSteps++;
       this.largestBackMs = Math.max(this.largestBackMs, this.curT - tMs);
@@ -420,10 +427,12 @@ class DatScan {
     this.curContinuing = 0;
     this.curContDelta = 0;
     this.curVanished = false;
+    this.curLine = 0;
     this.inSample = true;
   }
 
   chld(pid: number, mib: number, tMs: number): void {
+    if (mib < 0) throw new LineError(`MiB ${mib} is not a size`);
     if (pid === 0) {
       this.vanishedReads++;
       this.curVanished = true;
@@ -431,19 +440,30 @@ class DatScan {
     }
     if (!this.inSample) this.chldBeforeMem++;
     const sample = this.inSample ? this.nMem - 1 : -1;
-    let c = this.children.get(pid);
-    if (c === undefined) {
-      c = { pid, tMs: null, mib: null, n: 0, peakMib: -Infinity, lastSample: -2, lastMib: 0 };
-      if (this.keepSeries) {
-        c.tMs = new Float64Array(64);
-        c.mib = new Float64Array(64);
+    // The k-th CHLD line of a sample is nearly always the same child as in the sample before
+    // (psutil lists them in the same order): that saves a Map lookup per line.
+    const k = this.curLine++;
+    let c: ChildAcc | undefined = this.slots[k];
+    if (c === undefined || c.pid !== pid) {
+      c = this.children.get(pid);
+      if (c === undefined) {
+        c = { pid, tMs: null, mib: null, n: 0, peakMib: -Infinity, lastSample: -2, lastMib: 0 } as ChildAcc;
+        if (this.keepSeries) {
+          c.tMs = new Float64Array(64);
+          c.mib = new Float64Array(64);
+        }
+        this.children.set(pid, c);
       }
-      this.children.set(pid, c);
+      this.slots[k] = c;
     }
     if (c.tMs !== null) {
       if (c.n === c.tMs.length) {
-        c.tMs = grown(c.tMs, c.n * 2);
-        c.mib = grown(c.mib!, c.n * 2);
+        // x4 up to what the samples left can hold (one line per sample): few copies, and no
+        // doubling far past the end (fresh zeroed pages were a fifth of reading 3 children).
+        const left = this.memT.length - this.nMem + 64;
+        const cap = Math.max(c.n + 64, Math.min(c.n * 4, Math.max(left + c.n, c.n * 2)));
+        c.tMs = grown(c.tMs, cap);
+        c.mib = grown(c.mib!, cap);
       }
       if (c.n > 0 && tMs < c.tMs[c.n - 1]!) this.unsorted = true;
       c.tMs[c.n] = tMs;
@@ -508,20 +528,23 @@ function grown(a: Float64Array, cap: number): Float64Array {
  * starts (to when none). `lineNo` counts lines before `from`, for messages.
  */
 function scanLines(scan: DatScan, buf: Buffer, from: number, to: number, lineNo: { n: number }): number {
+  // Whole lines only, up to the last newline: the byte path then never needs to look for a line's
+  // end first (an indexOf per line was a third of the scan) and never reads past the chunk.
+  const last = buf.lastIndexOf(0x0a, to - 1);
+  if (last < from) return from;
   let i = from;
-  while (i < to) {
-    const nl = buf.indexOf(0x0a, i);
-    if (nl < 0 || nl >= to) return i;
-    lineNo.n++;
+  let lines = lineNo.n;
+  while (i <= last) {
+    lines++;
+    let end = -1;
     // MEM <mib> <stamp>
     if (buf[i] === 0x4d && buf[i + 1] === 0x45 && buf[i + 2] === 0x4d && buf[i + 3] === 0x20) {
       const mib = readDecimalAt(buf, i + 4);
       if (mib === mib && buf[numEnd] === 0x20) {
         const fracMs = readStampAt(buf, numEnd + 1);
-        if (fracMs === fracMs && lineEndsAt(buf, numEnd)) {
-          scan.mem(mib, scan.sinceBase(stampWholeS, fracMs));
-          i = nl + 1;
-          continue;
+        if (fracMs === fracMs) {
+          end = lineEndAt(buf, numEnd);
+          if (end >= 0) scan.mem(mib, scan.sinceBase(stampWholeS, fracMs));
         }
       }
     } else if (buf[i] === 0x43 && buf[i + 1] === 0x48 && buf[i + 2] === 0x4c && buf[i + 3] === 0x44 && buf[i + 4] === 0x20) {
@@ -529,27 +552,37 @@ function scanLines(scan: DatScan, buf: Buffer, from: number, to: number, lineNo:
       let j = i + 5;
       let pid = 0;
       let c = buf[j]!;
-      const pidStart = j;
       while (c >= 0x30 && c <= 0x39) {
         pid = pid * 10 + (c - 0x30);
         c = buf[++j]!;
       }
-      if (c === 0x20 && j > pidStart && j - pidStart < 10) {
+      if (c === 0x20 && j > i + 5 && j - i - 5 < 10) {
         const mib = readDecimalAt(buf, j + 1);
         if (mib === mib && buf[numEnd] === 0x20) {
           const fracMs = readStampAt(buf, numEnd + 1);
-          if (fracMs === fracMs && lineEndsAt(buf, numEnd)) {
-            scan.chld(pid, mib, scan.sinceBase(stampWholeS, fracMs));
-            i = nl + 1;
-            continue;
+          if (fracMs === fracMs) {
+            end = lineEndAt(buf, numEnd);
+            if (end >= 0) scan.chld(pid, mib, scan.sinceBase(stampWholeS, fracMs));
           }
         }
       }
     }
-    scanTextLine(scan, buf.toString('utf8', i, nl), lineNo.n);
-    i = nl + 1;
+    if (end < 0) {
+      end = buf.indexOf(0x0a, i);
+      lineNo.n = lines;
+      scanTextLine(scan, buf.toString('utf8', i, end), lines);
+    }
+    i = end + 1;
   }
+  lineNo.n = lines;
   return i;
+}
+
+/** The index of the "\n" that ends the line at buf[i] ("\n" or "\r\n" there), else -1. */
+function lineEndAt(buf: Uint8Array, i: number): number {
+  if (buf[i] === 0x0a) return i;
+  if (buf[i] === 0x0d && buf[i + 1] === 0x0a) return i + 1;
+  return -1;
 }
 
 /** Any other line, or one the byte path did not take: parsed as text; LineError becomes CorruptRecordingError. */
@@ -603,8 +636,10 @@ function scanBuffer(scan: DatScan, buf: Buffer): void {
 function scanFile(scan: DatScan, filePath: string): void {
   const fd = fs.openSync(filePath, 'r');
   try {
+    const size = fs.fstatSync(fd).size;
     let buf = Buffer.allocUnsafe(1024 * 1024);
     let filled = 0;
+    let consumed = 0;
     const lineNo = { n: 0 };
     for (;;) {
       if (filled === buf.length) {
@@ -617,6 +652,9 @@ function scanFile(scan: DatScan, filePath: string): void {
       if (n === 0) break;
       filled += n;
       const at = scanLines(scan, buf, 0, filled, lineNo);
+      // After the first chunk, room for the whole file at that chunk's samples per byte (+3%).
+      if (consumed === 0 && at > 0 && size > at) scan.reserve(Math.ceil((scan.nMem * size * 1.03) / at) + 16);
+      consumed += at;
       buf.copy(buf, 0, at, filled);
       filled -= at;
     }
@@ -775,12 +813,17 @@ function decideMode(scan: DatScan): DatMode {
   return { memIncludesChildren: includes, metric, reasons };
 }
 
-/** The series of `n` points, sorted by time when the file's clock went back (stable: file order for ties). */
+/**
+ * The series of the first `n` points of columns the scan filled. In time order (the usual case),
+ * views of the columns themselves, no copy (a copy when they are less than 3/4 full, so that
+ * spare capacity is not kept). When the file's clock went back, sorted by time through
+ * SeriesBuilder (stable: file order for equal times). Values were checked by the scan: sizes
+ * >= 0, times finite.
+ */
 function seriesOf(name: string, tMs: Float64Array, values: Float64Array, n: number, sorted: boolean): Series {
   if (sorted) {
-    const b = new SeriesBuilder(name, Math.max(16, n));
-    for (let i = 0; i < n; i++) b.push(tMs[i]!, values[i]!);
-    return b.build();
+    if (n >= 0.75 * tMs.length) return { tMs: tMs.subarray(0, n), values: values.subarray(0, n) };
+    return { tMs: tMs.slice(0, n), values: values.slice(0, n) };
   }
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => tMs[a]! - tMs[b]! || a - b);
   const b = new SeriesBuilder(name, Math.max(16, n));
@@ -854,24 +897,26 @@ function recordingOf(scan: DatScan): MemoryRecording {
   for (let i = 0; i < n; i++) memT[i] = toMs(memT[i]!);
   const sorted = !scan.unsorted;
 
-  const totalBytes = new Float64Array(n);
-  const rootBytes = new Float64Array(n);
   // Under PSS/USS with -C -M the parent's own memory is not in the file: MEM is the tree's PSS
   // (or USS), the CHLD lines RSS, and their difference neither.
   const rootKnown = !mode.memIncludesChildren || mode.metric === 'rss';
+  // Bytes computed in place in the scan's own columns (no new arrays: 1 M samples are 8 MB each):
+  // memMib becomes MEM in bytes, childSumMib the other series of the pair (total or parent).
+  const mem = scan.memMib;
+  const other = scan.childSumMib;
+  const hasChildren = scan.children.size > 0;
   let clamped = 0;
   for (let i = 0; i < n; i++) {
-    const memB = scan.memMib[i]! * BYTES_PER_MIB;
-    const childB = scan.childSumMib[i]! * BYTES_PER_MIB;
+    const memB = mem[i]! * BYTES_PER_MIB;
+    const childB = other[i]! * BYTES_PER_MIB;
+    mem[i] = memB;
     if (mode.memIncludesChildren) {
-      totalBytes[i] = memB;
       // Below -1 KiB is a real disagreement (/proc counts in KiB); above, it is the rounding of
       // 6-decimal MiB values, e.g. our own files after the root exited and left MEM = CHLD sum.
       if (memB - childB < -1024) clamped++;
-      rootBytes[i] = memB - childB > 0 ? memB - childB : 0;
+      other[i] = memB - childB > 0 ? memB - childB : 0;
     } else {
-      totalBytes[i] = memB + childB;
-      rootBytes[i] = memB;
+      other[i] = memB + childB;
     }
   }
   if (!rootKnown) {
@@ -881,8 +926,11 @@ function recordingOf(scan: DatScan): MemoryRecording {
   }
 
   try {
-    const total = seriesOf('mprof total', memT, totalBytes, n, sorted);
-    const rootRss = rootKnown ? seriesOf('mprof MEM', memT, rootBytes, n, sorted) : emptySeries();
+    const memSeries = seriesOf('mprof MEM', memT, mem, n, sorted);
+    // Without CHLD lines the total and the started process are MEM itself: one series for both.
+    const otherSeries = hasChildren ? seriesOf('mprof total', memT, other, n, sorted) : memSeries;
+    const total = mode.memIncludesChildren ? memSeries : otherSeries;
+    const rootRss = !rootKnown ? emptySeries() : mode.memIncludesChildren ? otherSeries : memSeries;
     const command = scan.cmdlines.length > 0 ? splitMprofCmdline(scan.cmdlines[0]!) : [];
     const rootPid = scan.marker?.rootPid ?? MPROF_ROOT_PID;
     const processes: ProcessTrack[] = [emptyTrack(rootPid, 0, command, rootRss, total.tMs[0]!)];
@@ -970,7 +1018,8 @@ export function readMprofDat(text: string): MemoryRecording | null {
 /** Reads an mprof .dat file by streaming it (what commands use: memory does not grow with the text). */
 export function readMprofDatFile(filePath: string): MemoryRecording {
   // ~30 bytes per MEM line: the columns start near their final size instead of doubling up to it.
-  const scan = new DatScan(true, Math.ceil(fs.statSync(filePath).size / 30));
+  // Columns sized after the first chunk (scanFile), from what it holds per sample.
+  const scan = new DatScan(true, 4096);
   scanFile(scan, filePath);
   return recordingOf(scan);
 }

@@ -35,7 +35,12 @@ export function registerFileCommands(program: Command): void {
   program
     .command('peak')
     .summary('print the peak memory of recordings (default: the newest)')
-    .description('Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does,\nfollowed by the per-process peaks with --processes.')
+    .description(
+      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does, ' +
+        'followed by the per-process peaks with --processes. For an mprof .dat the number is mprof ' +
+        "peak's (the largest MEM line: with --multiprocess alone, the started process), with the " +
+        'tree total after a tab when MEM is not the tree.',
+    )
     .argument('[recordings...]', 'files or indexes from memhunt list')
     .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
     .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")

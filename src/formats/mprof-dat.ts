@@ -22,10 +22,14 @@
  *   -C             that process plus all its descendants, summed;
  *   -M             that process alone, the descendants in CHLD lines;
  *   -C -M          the sum, and the descendants in CHLD lines as well.
- * MEM is RSS (psutil memory_info()[0]) unless --backend psutil_pss/psutil_uss made it PSS/USS
- * (children included the same way); nothing in the file says which, so it is read as RSS.
- * A MEM-only file (no flag or -C) cannot be told apart: the root track then carries MEM, which
- * under -C includes the children. With CHLD lines, see inferMemIncludesChildren().
+ * MEM is RSS (psutil memory_info()[0]; `ps v` under --backend posix, which writes -1 when ps has no
+ * line for the process) unless --backend psutil_pss/psutil_uss made it PSS/USS (children included
+ * the same way under -C). CHLD and FUNC lines are RSS whatever the backend. Nothing in the file
+ * says which flags or backend made it: inferMemIncludesChildren() and inferMetric() work them out
+ * from how MEM relates to the CHLD and FUNC lines, and say so in a warning. A MEM-only file
+ * without FUNC lines (no flag or -C) cannot be told apart: the root track then carries MEM, which
+ * under -C includes the children, read as RSS. tracemalloc, and posix with -C, fail in mprof at
+ * the first sample: such files have no MEM line.
  * The first MEM is often about 0.2 MiB: mprof samples right after fork, before the exec; kept, as
  * it is what mprof measured.
  *

@@ -7,9 +7,18 @@
  * A bare number is refused: "100" could be bytes (Docker) or MiB (mprof's --pdb-mmem).
  */
 
-export class UnitError extends Error {
+import { InputError } from './errors';
+
+/** A malformed or out-of-range size, duration, rate or percentage (exit 2, as every InputError). */
+export class UnitError extends InputError {
   override name = 'UnitError';
 }
+
+/**
+ * The largest size accepted: 2^53 bytes (8 PiB), the largest whole number a double holds exactly;
+ * no memory limit comes near it.
+ */
+const MAX_SIZE_BYTES = Number.MAX_SAFE_INTEGER;
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -38,6 +47,11 @@ export function parseSize(text: string, what = 'size'): number {
   if (!(bytes > 0) || !Number.isFinite(bytes)) {
     throw new UnitError(`${what} "${text}" must be greater than zero`);
   }
+  // Memory comes in whole bytes: "0.1B" would be a limit no process stays under ("peak used
+  // Infinity%"), "1.5B" means nothing. Fractions of larger units round to the nearest byte.
+  if (bytes < 1) throw new UnitError(`${what} "${text}" is less than one byte; sizes are at least 1B`);
+  if (factor === 1 && !Number.isInteger(value)) throw new UnitError(`${what} "${text}" is not a whole number of bytes`);
+  if (bytes > MAX_SIZE_BYTES) throw new UnitError(`${what} "${text}" is too large (at most 8PiB)`);
   return Math.round(bytes);
 }
 

@@ -214,14 +214,17 @@ test('a client census is forwarded to the agent of that pid, handed to the sessi
   });
 });
 
-test('the injection environment puts inject and lib before an existing PYTHONPATH, never an empty entry', () => {
+test('the injection environment puts inject before and lib after an existing PYTHONPATH, never an empty entry; memhunt\'s terminal when it has one', () => {
   const d = pythonRuntimeDirs('/pkg');
   assert.deepEqual(d, { inject: '/pkg/runtimes/python/inject', lib: '/pkg/runtimes/python/lib' });
-  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg');
-  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib:/site/x');
+  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg', null);
+  // The program's own directories come before the public memhunt package: its own memhunt module wins.
+  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/site/x:/pkg/runtimes/python/lib');
+  assert.equal(env.MEMHUNT_TTY, undefined);
+  assert.equal(agentEnvironment({}, 's', { trace: false, traceFrames: 1 }, '/pkg', '/dev/pts/3').MEMHUNT_TTY, '/dev/pts/3');
   assert.equal(env.MEMHUNT_AGENT_SOCKET, '/tmp/s/agent.sock');
   assert.deepEqual(JSON.parse(env.MEMHUNT_AGENT_OPTIONS!), { trace: true, traceFrames: 1 });
-  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg').PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
+  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg', null).PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
   // Resolved from dist/agents/: the package root holds package.json.
   assert.ok(fs.existsSync(path.join(path.dirname(path.dirname(pythonRuntimeDirs().lib)), '..', 'package.json')));
 });

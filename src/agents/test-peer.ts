@@ -157,7 +157,8 @@ export class TestPeer {
   /** The environment memhunt gives a Python target (docs/agent-protocol.md, "Injection"). */
   pythonEnv(options?: { trace?: boolean; traceFrames?: number }, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base, [AGENT_SOCKET_ENV]: this.socketPath };
-    env.PYTHONPATH = [PYTHON_INJECT_DIR, PYTHON_LIB_DIR, ...(base.PYTHONPATH ? [base.PYTHONPATH] : [])].join(':');
+    // As memhunt run does (src/agents/runtime.ts): the program's own entries before the public package.
+    env.PYTHONPATH = [PYTHON_INJECT_DIR, ...(base.PYTHONPATH ? [base.PYTHONPATH] : []), PYTHON_LIB_DIR].join(':');
     if (options) env.MEMHUNT_AGENT_OPTIONS = JSON.stringify({ trace: !!options.trace, traceFrames: options.traceFrames ?? 1 });
     return env;
   }

@@ -13,12 +13,12 @@ import type { CensusResult, RefsResult } from '../agents/protocol';
 import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
 import type { AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { shortCommand } from './output';
+import { notice, out, outJson, shortCommand } from './output';
 
 function parsePid(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new InputError(`"${text}" is not a process id`);
@@ -170,18 +170,18 @@ function outputFormat(file: string): RefsFormat {
   throw new InputError(`-o ${file}: use a .svg, .png or .dot file`);
 }
 
-async function writeRefs(g: RefsGraph, file: string): Promise<void> {
+async function writeRefs(g: RefsGraph, file: string, force: boolean): Promise<void> {
   const fmt = outputFormat(file);
   const dot = refsToDot(g);
   if (fmt === 'dot') {
-    writeFileAtomic(file, dot);
+    writeOutputFile(file, dot, OUTPUT_KINDS.dot, force);
     return;
   }
   // Loaded on use: Graphviz (WASM) and resvg (native) cost ~15 MB and 50 ms at start-up, which
   // every other command, `run` above all, would otherwise pay.
   const { dotToSvg, svgToPng } = await import('../agents/refs-render');
   const svg = await dotToSvg(dot);
-  writeFileAtomic(file, fmt === 'svg' ? svg : svgToPng(svg));
+  writeOutputFile(file, fmt === 'svg' ? svg : svgToPng(svg), OUTPUT_KINDS[fmt], force);
 }
 
 /** "Leaky" matches "leaky.Leaky" or "__main__.Leaky" when it is the only type of that short name. */
@@ -271,11 +271,11 @@ says so and exits 2.`)
       const target = findAgentTarget(pid);
       const c = await askHost<CensusResult>(target, { type: 'client-census', pid, collect: flags.collect === true, top }, timeoutMs);
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ pid, recording: target.recordingPath, ...c }, null, 2) + '\n');
+        outJson({ pid, recording: target.recordingPath, ...c });
         return;
       }
-      process.stdout.write(formatCensus(pid, c, top) + '\n');
-      if (target.recordingPath) process.stderr.write(`memhunt: recorded in ${target.recordingPath} (memhunt heap ${target.recordingPath})\n`);
+      out(formatCensus(pid, c, top) + '\n');
+      if (target.recordingPath) notice(`recorded in ${target.recordingPath} (memhunt heap ${target.recordingPath})`);
     });
 
   program
@@ -303,20 +303,20 @@ Examples:
       const top = parseCount(flags.top, '--top');
       const pid = flags.pid === undefined ? null : parsePid(flags.pid);
       const rec = await loadRecording(file);
-      for (const w of rec.warnings) process.stderr.write(`memhunt: ${file}: ${w}\n`);
+      for (const w of rec.warnings) notice(`${file}: ${w}`);
       const heaps = heapByProcess(rec.events).filter((h) => pid === null || h.pid === pid);
       if (flags.json) {
-        process.stdout.write(JSON.stringify(heapJson(rec, file, heaps, top), null, 2) + '\n');
+        outJson(heapJson(rec, file, heaps, top));
         return;
       }
       if (heaps.length === 0) {
-        process.stdout.write(
+        out(
           `${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; record some with memhunt run --heap-every 30s ` +
             '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)\n',
         );
         return;
       }
-      process.stdout.write(formatHeap(rec, heaps, top));
+      out(formatHeap(rec, heaps, top));
     });
 
   program
@@ -345,8 +345,9 @@ Examples:
   memhunt refs                                       the latest graph of the newest recording
 
 An unknown type name is refused with the close names memhunt knows (exit 2).`)
-    .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string }) => {
-      if (flags.output) outputFormat(flags.output);
+    .option('--force', 'replace -o even when it is not a graph or picture of the same kind')
+    .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string; force?: boolean }) => {
+      if (flags.output) checkOutput(flags.output, OUTPUT_KINDS[outputFormat(flags.output)], flags.force === true);
       const typeName = flags.type?.trim() || null;
       let graph: RefsGraph;
       let source: string;
@@ -361,11 +362,11 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`)
         graph = g;
         source = `${file}, pid ${g.pid} at ${formatClock((g as RefsGraphEvent).tMs)}${others.length ? ` (the latest of ${others.length + 1} graphs of ${g.typeName})` : ''}`;
       }
-      process.stdout.write(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
-      for (const l of refsChains(graph)) process.stdout.write(`  ${l}\n`);
+      out(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
+      for (const l of refsChains(graph)) out(`  ${l}\n`);
       if (flags.output) {
-        await writeRefs(graph, flags.output);
-        process.stderr.write(`memhunt: wrote ${flags.output}\n`);
+        await writeRefs(graph, flags.output, flags.force === true);
+        notice(`wrote ${flags.output}`);
       }
     });
 
@@ -383,6 +384,6 @@ Examples:
   PYTHONPATH=$(memhunt python-path) python3 train.py
   memhunt python-path > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/memhunt.pth"`)
     .action(() => {
-      process.stdout.write(pythonRuntimeDirs().lib + '\n');
+      out(pythonRuntimeDirs().lib + '\n');
     });
 }

@@ -7,12 +7,13 @@ import { Command } from 'commander';
 import { analyzeRecording, commandLabel, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
 import { checkLimits, hasLimits, type LimitResult } from '../analysis/limits';
 import { InputError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
-import { CommandNotExecutableError, CommandNotFoundError, openCgroup, runCommand } from '../sampler/session';
+import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
+import { err } from './output';
+import { openCgroup, runCommand } from '../sampler/session';
 import { formatDuration, parseSize } from '../units';
 import { addLimitOptions, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
 import { EXIT } from './exit-codes';
-import { addAgentOptions, addRecordOptions, CliExitError, record, setExitCode, type RecordFlags } from './run';
+import { addAgentOptions, addRecordOptions, exitWith, record, type RecordFlags } from './run';
 
 type CheckFlags = RecordFlags & LimitFlags & { junit?: string };
 
@@ -39,7 +40,7 @@ export function registerCheckCommand(program: Command): void {
             'then reported as skipped and do not fail the check.',
         )
         .argument('<command...>', 'the command to run, after --')
-        .option('--junit <file>', 'also write the results as JUnit XML (one test case per limit) for CI systems')
+        .option('--junit <file>', 'also write the results as JUnit XML (one test case per limit) for CI systems; replaces only an earlier JUnit report of memhunt check (or with --force)')
         .passThroughOptions(),
     )),
   );
@@ -52,7 +53,7 @@ Examples:
   memhunt check --limit 2GiB --max-share-of-limit 75% -- ./job.sh
   memhunt check --no-leak --junit memory.xml -o job.mh -- node server-test.js`,
   );
-  cmd.action(async (commandArgs: string[], flags: CheckFlags, c: Command) => {
+  cmd.action(async (commandArgs: string[], flags: CheckFlags) => {
     const killLimit = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
     const limits = resolveLimits(flags, killLimit);
     if (!hasLimits(limits)) {
@@ -61,17 +62,12 @@ Examples:
     if (limits.maxShareOfLimit !== undefined && killLimit === null && ownCgroupLimitBytes() === null) {
       throw new InputError('--max-share-of-limit: there is no limit to compare with (no cgroup memory limit here); give one with --limit SIZE');
     }
-    let outcome;
-    try {
-      outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
-    } catch (e) {
-      if (e instanceof CommandNotFoundError) throw new CliExitError(EXIT.NOT_FOUND, e.message);
-      if (e instanceof CommandNotExecutableError) throw new CliExitError(EXIT.NOT_EXECUTABLE, e.message);
-      throw e;
-    }
+    // Refused before the command runs, as the recording's own -o is.
+    if (flags.junit) checkOutput(flags.junit, OUTPUT_KINDS.junit, flags.force === true);
+    const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
     const file = outcome.result.outputPath;
     if (!outcome.recording) {
-      setExitCode(c, outcome.code !== EXIT.OK ? outcome.code : EXIT.FAILURE);
+      exitWith(outcome.code !== EXIT.OK ? outcome.code : EXIT.FAILURE);
       return;
     }
     // record()'s analysis took --limit as "given to analyze"; without --limit it is this one.
@@ -90,9 +86,9 @@ Examples:
     } else if (violated.length) {
       lines.push(`memhunt check: ${violated.length} of ${results.length} limit${results.length === 1 ? '' : 's'} violated (${violated.map((r) => r.name.split(' ')[0]).join(', ')}); recording: ${file}`);
     }
-    if (lines.length) process.stderr.write(lines.join('\n') + '\n');
-    if (flags.junit) writeFileAtomic(flags.junit, junitXml(a, results, { command: commandArgs, recordingPath: file, exitCode: outcome.code }));
-    setExitCode(c, targetFailed ? outcome.code : violated.length ? EXIT.LIMIT_VIOLATED : EXIT.OK);
+    if (lines.length) err(lines.join('\n') + '\n');
+    if (flags.junit) writeOutputFile(flags.junit, junitXml(a, results, { command: commandArgs, recordingPath: file, exitCode: outcome.code }), OUTPUT_KINDS.junit, flags.force === true);
+    exitWith(targetFailed ? outcome.code : violated.length ? EXIT.LIMIT_VIOLATED : EXIT.OK);
   });
 }
 

@@ -9,6 +9,7 @@ import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
 import { analysisJson, jsonReplacer } from './analyze';
 import { resolveRecordingArg } from './files';
 import { loadRecording } from './load';
+import { out, outJson } from './output';
 
 function signedBytes(d: number): string {
   return d === 0 ? '0' : `${d > 0 ? '+' : '-'}${formatBytes(Math.abs(d))}`;
@@ -102,9 +103,9 @@ export function registerDiffCommand(program: Command): void {
       });
       const [b, a] = recs.map((r) => analyzeRecording(r, { limitBytes })) as [RecordingAnalysis, RecordingAnalysis];
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ conclusion: diffConclusion(b, a), before: analysisJson(b, files[0]), after: analysisJson(a, files[1]) }, jsonReplacer, 2) + '\n');
+        outJson({ conclusion: diffConclusion(b, a), before: analysisJson(b, files[0]), after: analysisJson(a, files[1]) }, jsonReplacer);
         return;
       }
-      process.stdout.write(formatDiff(b, a, files, [recs[0]!.meta.command, recs[1]!.meta.command]) + '\n');
+      out(formatDiff(b, a, files, [recs[0]!.meta.command, recs[1]!.meta.command]) + '\n');
     });
 }

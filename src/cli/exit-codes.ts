@@ -1,4 +1,7 @@
-/** Exit codes, documented in the README ("Exit codes") and in `memhunt --help`. */
+/**
+ * Exit codes, documented in the README ("Exit codes") and in `memhunt --help`. Commands throw
+ * the error types of src/errors.ts, which carry these numbers; main() turns them into the exit code.
+ */
 export const EXIT = {
   OK: 0,
   /** memhunt itself failed (I/O error, bug). */
@@ -16,9 +19,10 @@ export const EXIT = {
 } as const;
 
 export const EXIT_CODES_HELP = `Exit codes:
-  0    success (run/attach: the target exited 0)
-  1    memhunt itself failed (I/O error, internal error)
-  2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid)
+  0    success (run/attach: the target exited 0); a closed output pipe (| head)
+  1    memhunt itself failed (an output it could not finish, a malformed agent reply, internal error)
+  2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid, an
+       output that cannot be opened or is not memhunt's to replace: see --force)
   3    check (and analyze with limits): a limit was violated (--max-peak, --max-growth,
        --no-leak, --max-share-of-limit)
   126  the command cannot be executed (permission denied)

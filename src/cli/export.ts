@@ -1,19 +1,20 @@
 /** `memhunt export`: a recording as mprof .dat, CSV or JSON. */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { writeCsv } from '../formats/csv';
-import { writeJson } from '../formats/json';
-import { writeMprofDat } from '../formats/mprof-dat';
+import { isCsv, writeCsv } from '../formats/csv';
+import { isJson, writeJson } from '../formats/json';
+import { isMprofDat, writeMprofDat } from '../formats/mprof-dat';
 import { InputError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { sameFile, writeOutputFile, type OutputKind } from '../fsutil';
 import type { MemoryRecording } from '../model/recording';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
+import { err, notice } from './output';
 
-const WRITERS: Record<string, { ext: string; write: (r: MemoryRecording) => string }> = {
-  mprof: { ext: '.dat', write: writeMprofDat },
-  csv: { ext: '.csv', write: writeCsv },
-  json: { ext: '.json', write: writeJson },
+const WRITERS: Record<string, { ext: string; write: (r: MemoryRecording) => string; kind: OutputKind }> = {
+  mprof: { ext: '.dat', write: writeMprofDat, kind: { what: 'an mprof .dat file', isOurs: (h) => isMprofDat(h.toString('utf8')) } },
+  csv: { ext: '.csv', write: writeCsv, kind: { what: 'a memhunt CSV export', isOurs: (h) => isCsv(h.toString('utf8')) } },
+  json: { ext: '.json', write: writeJson, kind: { what: 'a memhunt JSON export', isOurs: (h) => isJson(h.toString('utf8')) } },
 };
 
 export function registerExportCommand(program: Command): void {
@@ -29,11 +30,17 @@ export function registerExportCommand(program: Command): void {
     .argument('[recording]', 'file or index from memhunt list (default: the newest)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(Object.keys(WRITERS)).makeOptionMandatory())
     .option('-o, --output <file>', 'output file ("-" for stdout; default: the recording\'s name with the format\'s extension)')
-    .addHelpText('after', '\nExamples:\n  memhunt export run.mh --format mprof && mprof plot run.dat\n  memhunt export --format csv -o - | head')
-    .action(async (arg: string | undefined, flags: { format: string; output?: string }) => {
+    .option('--force', 'replace the output even when it is not an earlier export of this format')
+    .addHelpText(
+      'after',
+      '\nAn existing output is replaced only when it is an earlier export of the same format (or empty);\n' +
+        'anything else is refused unless --force is given. The file is written whole or not at all.\n' +
+        '\nExamples:\n  memhunt export run.mh --format mprof && mprof plot run.dat\n  memhunt export --format csv -o - | head',
+    )
+    .action(async (arg: string | undefined, flags: { format: string; output?: string; force?: boolean }) => {
       const file = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(file);
-      for (const w of rec.warnings) process.stderr.write(`memhunt: ${file}: ${w}\n`);
+      for (const w of rec.warnings) notice(`${file}: ${w}`);
       const writer = WRITERS[flags.format]!;
       const text = writer.write(rec);
       if (flags.output === '-') {
@@ -41,10 +48,10 @@ export function registerExportCommand(program: Command): void {
         return;
       }
       const out = flags.output ?? path.join(path.dirname(file), path.basename(file, path.extname(file)) + writer.ext);
-      if (path.resolve(out) === path.resolve(file)) {
+      if (sameFile(out, file)) {
         throw new InputError(`output ${out} is the input itself; choose another -o`);
       }
-      writeFileAtomic(out, text);
-      process.stderr.write(`wrote ${out}\n`);
+      writeOutputFile(out, text, writer.kind, flags.force === true);
+      err(`wrote ${out}\n`);
     });
 }

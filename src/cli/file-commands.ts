@@ -1,10 +1,12 @@
 /** `memhunt list | peak | summary | clean | rm`: the recordings in this folder, as mprof users expect. */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
+import { hwmClearlyAbove, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
+import { err, formatSummary, notice, out, shortCommand } from './output';
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
@@ -19,13 +21,13 @@ export function registerFileCommands(program: Command): void {
     .action(() => {
       const all = listRecordings('.');
       if (all.length === 0) {
-        process.stderr.write('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
+        err('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
         return;
       }
       for (const r of all) {
         const d = new Date(r.mtimeMs);
         const when = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-        process.stdout.write(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
+        out(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
       }
     });
 
@@ -33,30 +35,41 @@ export function registerFileCommands(program: Command): void {
     .command('peak')
     .summary('print the peak memory of recordings (default: the newest)')
     .description(
-      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does, ' +
-        'followed by the per-process peaks with --processes. For an mprof .dat the number is mprof ' +
-        "peak's (the largest MEM line: with --multiprocess alone, the started process), with the " +
-        'tree total after a tab when MEM is not the tree.',
+      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does: the\n' +
+        'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
+        'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
+        'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
+        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.\n' +
+        "For an mprof .dat the number is mprof peak's (the largest MEM line: with --multiprocess alone, the\n" +
+        'started process), with the tree total after a tab when MEM is not the tree; -p lists the children.',
     )
     .argument('[recordings...]', 'files or indexes from memhunt list')
-    .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
-    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")
+    .option('-p, --processes', 'also list each process\'s peak (sampled; the kernel\'s VmHWM where higher)')
+    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled; the kernel's VmHWM where higher)\n  memhunt peak mprofile_20261126101500.dat another.mh")
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
         if (await printMprofPeak(f, !!flags.processes)) continue;
         const rec = await loadRecording(f);
-        // Loaded here, not at the top: `peak` of an mprof .dat needs none of the analysis (its
-        // start-up was a third of `memhunt peak` on a 1 M-sample file).
-        const { summarize } = await import('../analysis/summary');
-        const { shortCommand } = await import('./output');
         const s = summarize(rec);
-        for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
-        process.stdout.write(`${f}\t${(s.peakBytes / 1024 / 1024).toFixed(3)} MiB\n`);
+        for (const w of rec.warnings) notice(`${f}: ${w}`);
+        // The second field stays mprof's (the sampled peak), so scripts that read it keep working.
+        const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+        const h = s.hwmAbovePeak;
+        const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
+        out(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
         if (flags.processes) {
+          const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {
-            const hwm = Number.isFinite(p.hwmBytes) ? `  (kernel peak ${formatBytes(p.hwmBytes)})` : '';
-            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)}${hwm}  ${shortCommand(p.command, 50)}\n`);
+            const rss = s.metric !== 'rss' ? `  (RSS ${formatBytes(p.rssPeakBytes)})` : '';
+            // The kernel's high-water mark only where it says more than the samples.
+            let hwm = '';
+            if (hwmClearlyAbove(p.hwmBytes, p.rssPeakBytes)) {
+              hwm = p.hwmInRecording
+                ? `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, reached between samples)`
+                : `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, maybe before memhunt attached)`;
+            }
+            out(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
           }
         }
       }
@@ -70,11 +83,11 @@ export function registerFileCommands(program: Command): void {
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
-      for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+      for (const w of rec.warnings) notice(`${f}: ${w}`);
+      // Loaded here, not at the top: `peak` (of an mprof .dat above all) needs no verdict.
       const { analyzeRecording, verdictLineOf } = await import('../analysis/analyze');
-      const { formatSummary } = await import('./output');
       const a = analyzeRecording(rec);
-      process.stdout.write(
+      out(
         formatSummary(a.summary, {
           command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events, source: rec.meta.source,
           verdict: verdictLineOf(a),
@@ -90,7 +103,7 @@ export function registerFileCommands(program: Command): void {
     .action((flags: { mprof?: boolean }) => {
       const all = listRecordings('.', !!flags.mprof);
       for (const r of all) fs.rmSync(r.name);
-      process.stderr.write(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
+      err(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
     });
 
   program
@@ -107,7 +120,7 @@ export function registerFileCommands(program: Command): void {
         if (!looksLikeRecording(f)) throw new InputError(`${f}: not a recording; memhunt rm deletes only recordings (.mh, mprof .dat)`);
       }
       for (const f of files) {
-        if (flags.dryRun) process.stdout.write(`would remove ${f}\n`);
+        if (flags.dryRun) out(`would remove ${f}\n`);
         else fs.rmSync(f);
       }
     });
@@ -128,14 +141,14 @@ async function printMprofPeak(f: string, processes: boolean): Promise<boolean> {
   const mprof = await import('../formats/mprof-dat');
   if (!mprof.isMprofDat(head.toString('utf8', 0, n))) return false;
   const p = mprof.mprofPeakOfFile(f);
-  for (const w of p.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
+  for (const w of p.warnings) notice(`${f}: ${w}`);
   const mib = (bytes: number) => `${mprof.mprofMib(bytes)} MiB`;
   const metric = p.metric.toUpperCase();
   let beside = '';
   if (p.mem === 'parent') beside = `\t(MEM: the started process alone, ${metric}; tree total with the CHLD lines ${mib(p.treePeakBytes)})`;
   else if (p.mem === 'tree') beside = `\t(MEM: the tree total, ${metric})`;
-  process.stdout.write(`${f}\t${mib(p.memPeakBytes)}${beside}\n`);
-  if (processes) for (const c of p.children) process.stdout.write(`  Child ${String(c.pid).padEnd(8)} ${mib(c.peakBytes).padStart(14)}  (RSS)\n`);
+  out(`${f}\t${mib(p.memPeakBytes)}${beside}\n`);
+  if (processes) for (const c of p.children) out(`  Child ${String(c.pid).padEnd(8)} ${mib(c.peakBytes).padStart(14)}  (RSS)\n`);
   return true;
 }
 

@@ -5,9 +5,8 @@
  * can parse without starting a process.
  */
 import { Command, CommanderError } from 'commander';
-import { InputError, PlatformError } from '../errors';
-import { UnitError } from '../units';
-import { ModelError } from '../model/series';
+import { CommandError, ExitStatus } from '../errors';
+import { safeLine, safeText } from '../safe-text';
 import { MEMHUNT_VERSION } from '../version';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 
@@ -27,6 +26,7 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['diff'], async () => (await import('./diff')).registerDiffCommand],
   [['plot'], async () => (await import('./plot')).registerPlotCommand],
   [['snapshot', 'heap', 'refs', 'python-path'], async () => (await import('./agent-commands')).registerAgentCommands],
+  [['mark'], async () => (await import('./mark')).registerMarkCommand],
 ];
 
 /**
@@ -70,15 +70,18 @@ memory_profiler's mprofile_*.dat files are read wherever a recording is accepted
   return program;
 }
 
-function errorLine(err: unknown): { code: number; message: string } {
-  if (err instanceof UnitError || err instanceof InputError || err instanceof ModelError) {
-    const code = (err as { exitCode?: number }).exitCode ?? EXIT.USAGE;
-    return { code, message: err.message };
-  }
-  if (err instanceof PlatformError) return { code: EXIT.USAGE, message: err.message };
+/**
+ * The one place that turns what a command threw into an exit code and a line on stderr: a
+ * CommandError carries its code (InputError 2, ExitStatus the target's code, …); a Node system
+ * error (EACCES, ENOSPC, …) is a failure (1) named by its file; anything else is a bug (1, with
+ * the stack).
+ */
+export function errorLine(err: unknown): { code: number; message: string | null } {
+  if (err instanceof ExitStatus) return { code: err.exitCode, message: null };
+  if (err instanceof CommandError) return { code: err.exitCode, message: err.message };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && e.syscall) {
-    return { code: EXIT.FAILURE, message: `${e.syscall} ${e.path ?? ''}: ${e.code}`.replace(/\s+:/, ':') };
+    return { code: EXIT.FAILURE, message: `${e.path ? `${e.path}: ` : ''}${e.syscall} failed: ${e.code}${e.message ? ` (${e.message.replace(/^[A-Z]+: /, '').replace(/,.*$/, '')})` : ''}` };
   }
   return { code: EXIT.FAILURE, message: `internal error: ${e?.stack ?? String(err)}` };
 }
@@ -89,7 +92,6 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.USAGE;
   }
   const program = await buildProgram(argv[0]);
-  let exitCode = EXIT.OK as number;
   // Commander shares one output configuration between a program and its subcommands, so the
   // command an error belongs to is taken from argv: the first word, when it names a command.
   const sub = program.commands.find((c) => c.name() === argv[0]);
@@ -100,42 +102,59 @@ export async function main(argv: string[]): Promise<number> {
     for (const sub of cmd.commands) applyExit(sub);
   };
   applyExit(program);
-  program.hook('postAction', (_this, action) => {
-    const code = (action as Command & { memhuntExitCode?: number }).memhuntExitCode;
-    if (typeof code === 'number') exitCode = code;
-  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
       const msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      process.stderr.write(`memhunt${failedCommand}: ${msg} (see memhunt${failedCommand} --help)\n`);
+      process.stderr.write(`memhunt${failedCommand}: ${safeLine(msg)} (see memhunt${failedCommand} --help)\n`);
       return EXIT.USAGE;
     }
     const { code, message } = errorLine(err);
-    process.stderr.write(`memhunt: ${message}\n`);
+    if (message !== null) process.stderr.write(`memhunt: ${message.startsWith('internal error') ? safeText(message) : safeLine(message)}\n`);
     return code;
   }
-  return exitCode;
+  return EXIT.OK;
+}
+
+/**
+ * Resolves once everything written to stream so far has reached the kernel: a pipe to a slow
+ * reader (`memhunt export -f csv -o - | (sleep 1; wc -c)`) holds what did not fit in its 64 KiB
+ * buffer in Node's queue, and process.exit() would drop it. An empty write's callback runs after
+ * the writes queued before it; a broken stream (EPIPE) calls it with the error.
+ */
+export function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableLength === 0) {
+      resolve();
+      return;
+    }
+    stream.write('', () => resolve());
+  });
+}
+
+async function exitWhenDrained(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  // Exit promptly even if a child process or stray handle is still referenced.
+  process.exit(code);
 }
 
 if (require.main === module) {
-  // `memhunt list | head`: a closed pipe ends the output quietly, as it does for other Unix tools.
+  // `memhunt list | head`: a closed pipe ends the output quietly, as it does for other Unix
+  // tools: no stack trace, no "write EPIPE" line, nothing more is written.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(EXIT.OK);
+      process.exit(EXIT.FAILURE);
     });
   }
   main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      // Exit promptly even if a child process or stray handle is still referenced.
-      setImmediate(() => process.exit(code));
-    },
+    (code) => exitWhenDrained(code),
     (err) => {
       process.stderr.write(`memhunt: internal error: ${(err as Error)?.stack ?? err}\n`);
-      process.exit(EXIT.FAILURE);
+      return exitWhenDrained(EXIT.FAILURE);
     },
   );
 }

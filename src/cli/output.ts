@@ -1,14 +1,42 @@
-/** Terminal output: the end-of-run summary and the live status line. */
-import type { RunSummary } from '../analysis/summary';
+/**
+ * Terminal output: every command writes what people read through out()/err()/outJson() here, so
+ * text from outside memhunt (command lines, type names, labels, file names) passes the one
+ * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
+ * live status line.
+ */
+import { hwmText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent, RecordingMeta } from '../model/recording';
+import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
-/** A command line short enough for one line of a summary. */
+export { safeLine, safeText, clipLine };
+
+/** Writes text for people on stdout, control characters replaced (newlines and tabs kept). */
+export function out(text: string): void {
+  process.stdout.write(safeText(text));
+}
+
+/** Writes text for people on stderr, control characters replaced (newlines and tabs kept). */
+export function err(text: string): void {
+  process.stderr.write(safeText(text));
+}
+
+/** Writes one "memhunt: ..." line on stderr; the message cannot break the line or the terminal. */
+export function notice(message: string): void {
+  process.stderr.write(`memhunt: ${safeLine(message)}\n`);
+}
+
+/** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */
+export function outJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
+  process.stdout.write(safeJson(value, replacer) + '\n');
+}
+
+/** A command line short enough for one line of a summary (sanitised before it is cut: no escape sequence is left open). */
 export function shortCommand(argv: string[], max = 60): string {
   // The program's directory rarely helps and eats the width: /root/.pyenv/versions/3.11.7/bin/python3 -> python3.
   const shown = argv.length ? [argv[0]!.replace(/^.*\//, '') || argv[0]!, ...argv.slice(1)] : argv;
   const text = shown.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return clipLine(text, max);
 }
 
 function endText(s: RunSummary, source: RecordingMeta['source']): string {
@@ -42,26 +70,37 @@ export function formatSummary(
   if (s.samples === 0) {
     row('peak', 'no samples');
   } else {
-    let peak = `${formatBytes(s.peakBytes)} (tree RSS) at ${formatClock(s.peakTMs)}`;
+    let peak = `${formatBytes(s.peakBytes)} (${s.metricText}) at ${formatClock(s.peakTMs)}`;
     if (s.topAtPeak && s.processes.length > 1) {
       peak += `, most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
+    const hwm = hwmText(s);
+    if (hwm) row('', hwm);
     const a = s.peakDuringAgent;
     if (a) {
       const what = a.what === 'trace' ? 'allocation snapshot' : 'heap census';
       row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
         `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
     }
-    if (s.pssPeakBytes !== null) row('', `${formatBytes(s.pssPeakBytes)} PSS (shared pages counted once)`);
-    if (s.cgroupPeakBytes !== null) row('', `${formatBytes(s.cgroupPeakBytes)} cgroup usage (what the container is charged)`);
+    if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
     row('final', formatBytes(s.finalBytes));
   }
-  if (s.limit) {
-    const used = Math.max(s.peakBytes, s.cgroupPeakBytes ?? 0);
-    const share = (100 * used) / s.limit.bytes;
-    const src = s.limit.source === 'limit' ? '--limit' : s.limit.source;
-    row('limit', `${formatBytes(s.limit.bytes)} (${src}): peak used ${share.toFixed(0)}%, headroom ${formatBytes(s.limit.bytes - used)}`);
+  const c = s.container;
+  if (c) {
+    const ws = Number.isFinite(c.workingSetPeakBytes) ? `, working set ${formatBytes(c.workingSetPeakBytes)}` : '';
+    row('container', `cgroup v${c.version}, sampled during the run: highest usage ${formatBytes(c.usagePeakBytes)} at ${formatClock(c.usagePeakTMs)}${ws}`);
+    if (c.kernelPeakBytes !== null) row('', `the kernel's cgroup peak rose to ${formatBytes(c.kernelPeakBytes)} during the run (between samples)`);
+    if (c.holdsMoreThanTree) {
+      row('', `the cgroup holds more than this tree: ${formatBytes(c.usageAtStartBytes)} was charged at the start, when the tree had ${formatBytes(c.treeAtStartBytes)} ` +
+        '(memhunt itself, page cache, other processes of the container)');
+    }
+    if (c.oomKillsAtLeast > 0) row('', `the OOM killer ran in the cgroup during the run: ${c.oomKillsAtLeast === 1 ? 'at least one kill' : `at least ${c.oomKillsAtLeast} kills`} (its kill counter rose to ${c.oomKillCounter})`);
+  }
+  const u = s.limitUse;
+  if (u) {
+    const verb = u.headroomBytes < 0 ? 'over by' : 'headroom';
+    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${(100 * u.share).toFixed(0)}%, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
   } else {
     row('limit', 'none (no --limit, no cgroup limit)');
   }
@@ -69,11 +108,13 @@ export function formatSummary(
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+      const breakPid = e.action === 'break' ? /pdb requested in pid (\d+)/.exec(e.note ?? '')?.[1] : undefined;
+      if (breakPid) row('', breakOutcome(opts.events ?? [], Number(breakPid), e.tMs));
     } else if (e.kind === 'action-output') {
       const lines = e.output.split('\n').filter((l) => l.trim());
       const status = e.exitSignal ?? `exit ${e.exitCode}`;
       row('', `${e.command}: ${status}, ${lines.length} line${lines.length === 1 ? '' : 's'} of output${lines.length ? ':' : ''}`);
-      for (const l of lines.slice(0, 8)) row('', `  | ${l.length > 100 ? `${l.slice(0, 99)}…` : l}`);
+      for (const l of lines.slice(0, 8)) row('', `  | ${clipLine(l, 100)}`);
       if (lines.length > 8) row('', `  | … (${lines.length - 8} more lines: zcat ${opts.recordingPath} | jq -r 'select(.type=="action").output')`);
     }
   }
@@ -92,6 +133,16 @@ export function formatSummary(
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   return lines.join('\n');
+}
+
+/** Whether a --break-at break happened: the agent's answer, recorded as a note about that pid. */
+function breakOutcome(events: RecordingEvent[], pid: number, fromMs: number): string {
+  for (const e of events) {
+    if (e.kind !== 'note' || e.pid !== pid || e.tMs < fromMs) continue;
+    if (/entered pdb/.test(e.text)) return `pid ${pid} stopped in pdb at ${formatClock(e.tMs)}`;
+    if (/^break failed/.test(e.text)) return `no break: ${e.text.replace(/^break failed: /, '')}`;
+  }
+  return `pid ${pid} never answered the break request (it ended, or its main thread ran no Python code)`;
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';

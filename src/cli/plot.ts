@@ -2,12 +2,13 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
 import type { ChartOptions, PlotInput } from '../render/chart';
 import { parseSize, UnitError } from '../units';
 import { MEMHUNT_VERSION } from '../version';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
+import { err, notice } from './output';
 
 export const PLOT_FORMATS = ['.png', '.svg', '.html', '.htm'] as const;
 
@@ -21,6 +22,7 @@ export interface PlotFlags {
   limit?: string;
   size?: string;
   rows?: string;
+  force?: boolean;
 }
 
 /** The plot's options as typed data, parsed without reading any file (tests call this). */
@@ -96,6 +98,7 @@ export function registerPlotCommand(program: Command): void {
     .option('--limit <size>', 'draw this limit (e.g. 2GiB) instead of the recorded --limit or cgroup limit')
     .option('--size <WxH>', 'PNG/SVG size in pixels (default 1200x600)')
     .option('--rows <n>', 'terminal chart height in text rows (default: fits the terminal, at most 20)')
+    .option('--force', 'replace the output even when it is not a picture of the same kind')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -104,7 +107,9 @@ export function registerPlotCommand(program: Command): void {
         '  memhunt plot run.mh -o report.html        interactive, one file, works offline\n' +
         '  memhunt plot before.mh after.mh -o compare.svg\n' +
         '  memhunt plot mprofile_20261126101500.dat --trend\n' +
-        '  memhunt plot run.mh --term                 in the terminal, e.g. a shell inside a container',
+        '  memhunt plot run.mh --term                 in the terminal, e.g. a shell inside a container\n' +
+        '\nAn existing output is replaced only by a picture of the same kind (a PNG by a PNG, an HTML\n' +
+        'report of memhunt by another); anything else is refused unless --force is given.',
     )
     .action(async (args: string[], flags: PlotFlags) => {
       const parsed = parsePlotFlags(flags);
@@ -115,9 +120,11 @@ export function registerPlotCommand(program: Command): void {
         out = path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.png`);
       }
       if (out !== undefined) {
-        for (const f of files) if (path.resolve(f) === path.resolve(out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
+        for (const f of files) if (sameFile(f, out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
       }
       const format = out !== undefined ? outputFormat(out) : null;
+      // Refused before any work: a chart of a long recording takes seconds.
+      if (out !== undefined && format !== null) checkOutput(out, OUTPUT_KINDS[format], flags.force === true);
       // Reading starts first: decompression runs in the thread pool, and the chart code, the
       // font metrics and (for a PNG) resvg's native module load while the main thread waits for
       // it (~10 ms of a 0.35 s plot of 1 M samples; resvg adds ~12 MB, well within the memory
@@ -133,7 +140,7 @@ export function registerPlotCommand(program: Command): void {
       const inputs: PlotInput[] = [];
       for (let i = 0; i < files.length; i++) {
         const rec = await reading[i]!;
-        for (const w of rec.warnings) process.stderr.write(`memhunt: ${files[i]}: ${w}\n`);
+        for (const w of rec.warnings) notice(`${files[i]}: ${w}`);
         inputs.push({ rec, name: path.basename(files[i]!) });
       }
       const chart = buildChart(inputs, parsed.chart);
@@ -148,7 +155,7 @@ export function registerPlotCommand(program: Command): void {
       if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
       else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
       else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
-      writeFileAtomic(out, data);
-      process.stderr.write(`wrote ${out}\n`);
+      writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
+      err(`wrote ${out}\n`);
     });
 }

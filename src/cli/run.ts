@@ -3,18 +3,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
-import { InputError } from '../errors';
+import { ExitStatus, InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
-import { attachProcess, CommandNotExecutableError, CommandNotFoundError, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
+import { attachProcess, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseThresholdSpec } from '../sampler/actions';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
-import { defaultRecordingName } from './files';
-import { LiveStatus, formatSummary } from './output';
+import { LiveStatus, err, formatSummary, notice } from './output';
 
 export interface RecordFlags {
   output?: string;
+  /** Replace an -o that is not a recording. */
+  force?: boolean;
   interval: string;
   metric: 'rss' | 'pss' | 'uss';
   limit?: string;
@@ -27,13 +28,18 @@ export interface RecordFlags {
   breakAt?: string;
 }
 
+/** The documented range of --interval: 1 ms (the sampler's floor) to 1 h (a slower run would be one sample long). */
+const MIN_INTERVAL_MS = 1;
+const MAX_INTERVAL_MS = 3_600_000;
+
 /** --heap-every below this would spend most of the run in censuses (a small program's census takes ~10-50 ms, gc.collect() included). */
 const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
-export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
+export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const intervalMs = parseDuration(flags.interval, '--interval');
-  if (intervalMs < 1) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
+  if (intervalMs < MIN_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
+  if (intervalMs > MAX_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is above 1h, the slowest memhunt samples (1ms .. 1h)`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
   const agentOff = flags.agent === false;
   for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.breakAt, '--break-at']] as const) {
@@ -49,7 +55,8 @@ export function resolveRecordOptions(flags: RecordFlags, cwd = '.'): Omit<Sessio
     thresholds.push({ bytes, action: 'break', spec: `${flags.breakAt}:break`, option: `--break-at ${flags.breakAt}` });
   }
   return {
-    outputPath: flags.output ?? defaultRecordingName(cwd),
+    outputPath: flags.output ?? null,
+    ...(flags.force ? { force: true } : {}),
     intervalMs,
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
@@ -69,10 +76,11 @@ export function addAgentOptions(cmd: Command): Command {
 
 export function addRecordOptions(cmd: Command): Command {
   return cmd
-    .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here)')
+    .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here, _1, _2… if taken); an existing file is replaced only if it is a recording')
+    .option('--force', 'replace the -o file even when it is not a recording')
     .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
     .addOption(
-      new Option('--metric <name>', 'what the tree total, --limit and the peak count: rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
+      new Option('--metric <name>', 'what the tree total counts everywhere (--limit, thresholds, the peak, summary, chart, verdicts, exports): rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
         .choices(['rss', 'pss', 'uss'])
         .default('rss'),
     )
@@ -110,7 +118,7 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
     live?.start();
     result = await start({
       ...base,
-      notice: (text) => process.stderr.write(`memhunt: ${text}\n`),
+      notice: (text) => notice(text),
       onSample: live ? (s) => live.update(s.tMs, s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
     });
   } finally {
@@ -120,13 +128,13 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   try {
     recording = await readMemhuntRecording(result.outputPath);
   } catch (e) {
-    process.stderr.write(`memhunt: recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}\n`);
+    notice(`recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}`);
   }
   let analysis: RecordingAnalysis | null = null;
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
     analysis = analyzeRecording(recording, { limitBytes: base.limitBytes });
-    process.stderr.write(
+    err(
       formatSummary(analysis.summary, {
         command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
         verdict: verdictLineOf(analysis),
@@ -163,11 +171,22 @@ export function registerRunCommands(program: Command): void {
 What is recorded, per process: RSS with its anon/file/shmem split and the kernel's peak (VmHWM);
 for the tree: the sum of RSS (shared pages are counted once per process that maps them, as YARN
 and Spark count them; --metric pss avoids that), and the container's cgroup usage, working set
-(usage - inactive file, what Kubernetes evicts on), limit, peak and OOM-kill counter.
+(usage - inactive file, what Kubernetes evicts on), limit, peak and OOM-kill counter. The summary
+gives the container's figures of this run only: the highest usage and working set sampled during
+it, the kernel's cgroup peak only if it rose during the run (it is never reset, so it can hold a
+peak from long before), and says when the cgroup held more than this tree at the start. When a
+process's VmHWM shows a peak the samples missed, the summary says so: "sampled peak X; pid P
+reached Y between samples".
 
 Markers: the command sees $MEMHUNT_MARKERS, a FIFO. Any process of the tree can write lines
 "begin <label>", "end <label>" or "mark <label>" (optionally prefixed by its pid) to it;
-they appear as sections and marks in the recording. See the README for Python and Node snippets.
+they appear as sections and marks in the recording. From a shell script: memhunt mark (never
+blocks). At most 1000 markers per second are kept (labels cut at 200 characters); a note in the
+recording counts the rest. See the README for Python and Node snippets.
+
+Output: opened before the command starts (a folder that is missing or read-only, a full disk:
+exit 2, nothing runs); the default name never collides with a concurrent run's; an existing -o
+is replaced only if it is a recording (--force for anything else); mode 0600.
 
 Python processes: every Python (3.8+) process of the tree, multiprocessing workers included, runs
 memhunt's agent (injected through PYTHONPATH; --no-agent turns it off). Idle, it costs nothing.
@@ -187,17 +206,11 @@ Examples:
   memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
   memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
-  echo "mark checkpoint" > "$MEMHUNT_MARKERS"                    (from inside the command)`,
+  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`,
   );
-  run.action(async (commandArgs: string[], flags: RecordFlags, cmd: Command) => {
-    try {
-      const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
-      setExitCode(cmd, outcome.code);
-    } catch (e) {
-      if (e instanceof CommandNotFoundError) throw new CliExitError(EXIT.NOT_FOUND, e.message);
-      if (e instanceof CommandNotExecutableError) throw new CliExitError(EXIT.NOT_EXECUTABLE, e.message);
-      throw e;
-    }
+  run.action(async (commandArgs: string[], flags: RecordFlags) => {
+    const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
+    exitWith(outcome.code);
   });
 
   const attach = addRecordOptions(
@@ -211,7 +224,7 @@ Examples:
       .argument('<pid>', 'process id to record'),
   );
   attach.addHelpText('after', '\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)');
-  attach.action(async (pidText: string, flags: RecordFlags, cmd: Command) => {
+  attach.action(async (pidText: string, flags: RecordFlags) => {
     if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new InputError(`"${pidText}" is not a process id`);
     const pid = Number(pidText);
     let argv: string[] = [`pid ${pid}`];
@@ -228,18 +241,11 @@ Examples:
       },
       () => argv,
     );
-    setExitCode(cmd, outcome.code);
+    exitWith(outcome.code);
   });
 }
 
-/** How an action hands its exit code to main() (commander actions return nothing). */
-export function setExitCode(cmd: Command, code: number): void {
-  (cmd as Command & { memhuntExitCode?: number }).memhuntExitCode = code;
-}
-
-/** Carries an exit code through commander's action to main(). */
-export class CliExitError extends InputError {
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
+/** Ends an action with code: nothing for 0, else an ExitStatus that main() turns into the exit code. */
+export function exitWith(code: number): void {
+  if (code !== EXIT.OK) throw new ExitStatus(code);
 }

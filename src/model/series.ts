@@ -7,7 +7,10 @@
  * per column, where a JS array of numbers would take about twice that and grow in jumps.
  */
 
-export class ModelError extends Error {
+import { InputError } from '../errors';
+
+/** Data a builder rejects (out-of-order times, negative sizes): bad input, exit 2. */
+export class ModelError extends InputError {
   override name = 'ModelError';
 }
 

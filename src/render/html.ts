@@ -160,7 +160,44 @@ footer{font-size:11px;color:#888;margin-top:14px}
 noscript,.error{color:#b00;font-size:13px}
 `;
 
-export function renderHtml(chart: Chart, opts: HtmlOptions = {}): string {
+/**
+ * Sections and marks embedded in a page, each kind. Every one is a row in the events table and an
+ * object in the page's data: 350 k marks made a page over V8's longest string (2^29 - 24
+ * characters: "RangeError: Invalid string length"), and a browser would not draw them usefully
+ * anyway. Past this, evenly spaced ones are kept (the whole run stays covered) and the page says
+ * how many were left out. Limit, OOM and threshold marks are always kept.
+ */
+export const MAX_HTML_EVENTS = 2000;
+/** Longest label embedded (characters); the recording keeps the whole label. */
+const MAX_HTML_LABEL = 200;
+
+function spread<T>(items: T[], max: number): T[] {
+  if (items.length <= max) return items;
+  const step = items.length / max;
+  return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]!);
+}
+
+const cutLabel = (l: string) => (l.length > MAX_HTML_LABEL ? `${l.slice(0, MAX_HTML_LABEL - 1)}…` : l);
+
+/** The chart with at most MAX_HTML_EVENTS sections and plain marks, and a warning saying what was left out. */
+export function capChartEvents(chart: Chart): Chart {
+  const plain = chart.marks.filter((m) => m.kind === 'mark');
+  if (chart.sections.length <= MAX_HTML_EVENTS && plain.length <= MAX_HTML_EVENTS && ![...chart.sections, ...chart.marks].some((e) => e.label.length > MAX_HTML_LABEL)) return chart;
+  const sections = spread(chart.sections, MAX_HTML_EVENTS).map((x) => ({ ...x, label: cutLabel(x.label) }));
+  const keptPlain = new Set(spread(plain, MAX_HTML_EVENTS));
+  const marks = chart.marks.filter((m) => m.kind !== 'mark' || keptPlain.has(m)).map((x) => ({ ...x, label: cutLabel(x.label) }));
+  const left = [
+    chart.sections.length > sections.length ? `${formatCount(chart.sections.length - sections.length)} of ${formatCount(chart.sections.length)} sections` : '',
+    plain.length > keptPlain.size ? `${formatCount(plain.length - keptPlain.size)} of ${formatCount(plain.length)} marks` : '',
+  ].filter(Boolean);
+  const warnings = left.length
+    ? [...chart.warnings, `${left.join(' and ')} are left out of this page (at most ${formatCount(MAX_HTML_EVENTS)} of each, evenly spaced, are shown); the recording has them all`]
+    : chart.warnings;
+  return { ...chart, sections, marks, warnings };
+}
+
+export function renderHtml(fullChart: Chart, opts: HtmlOptions = {}): string {
+  const chart = capChartEvents(fullChart);
   const data = pageData(chart, opts.budgetChars);
   const { js, css } = uplotAssets();
   const esc = escapeXml;

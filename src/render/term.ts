@@ -7,6 +7,7 @@
  * Each dot column is the min/max envelope of its samples, joined to its neighbours: a spike lands
  * on its true dot row.
  */
+import { safeLine } from '../safe-text';
 import type { Chart, ChartSeries } from './chart';
 import { PALETTE, OTHER_COLOR } from './chart';
 import { envelope, envelopePoints } from './downsample';
@@ -64,13 +65,11 @@ function paint(text: string, ansi: string | null, color: boolean): string {
 }
 
 /**
- * Text from a recording, made harmless for a terminal: a command line or marker label holding
- * ESC or other control characters would otherwise move the cursor, recolour or retitle it.
+ * Text from a recording, made harmless for a terminal (one sanitizer for every terminal output:
+ * src/safe-text.ts): a command line or marker label holding ESC or other control characters would
+ * otherwise move the cursor, recolour or retitle it.
  */
-function safe(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
-}
+const safe = safeLine;
 
 /** Visible width of a string of ordinary characters (no escapes): one column each. */
 function clip(text: string, width: number): string {

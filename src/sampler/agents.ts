@@ -15,6 +15,7 @@
  * with the most RSS). A request that fails (the process ended mid-census, a timeout, the agent's
  * error) becomes a note; nothing already recorded is lost and the run goes on.
  */
+import { makeRunDir } from '../rundir';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { censusGrowth, pickGrowingType } from '../agents/heap';
@@ -89,8 +90,7 @@ export class AgentSession {
     const s = new AgentSession(options, notice, procRoot);
     let socketPath = path.join(dir, 'agent.sock');
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-      s.ownDir = fs.mkdtempSync('/tmp/memhunt-');
-      fs.chmodSync(s.ownDir, 0o700);
+      s.ownDir = makeRunDir('/tmp');
       socketPath = path.join(s.ownDir, 'agent.sock');
     }
     s.server = await AgentServer.listen(socketPath, {

@@ -34,6 +34,13 @@ export interface SamplerOptions {
   /** --limit in bytes: onLimit is called once when the metric's tree total exceeds it. */
   limitBytes: number | null;
   procRoot?: string;
+  /**
+   * The recording's t = 0: performance.now() and Date.now() read together by the session when it
+   * wrote the header's startWallMs. Without it the sampler's own construction time is t = 0, and
+   * every sample time is off from the header's wall clock by the time in between (writer and
+   * cgroup set-up: tens of ms on a loaded machine), which shifts samples against wall-clock events.
+   */
+  origin?: { perfMs: number; wallMs: number };
   /** Called after every sample; keep it cheap. */
   onSample?: (s: SampleSummary) => void;
   onLimit?: (bytes: number) => void;
@@ -57,7 +64,7 @@ export interface SampleSummary {
 const KiB = 1024;
 // Scanning /proc for new children more often than every 10 ms costs more than it finds.
 const MIN_SCAN_MS = 10;
-// PSS reads may use at most this share of wall time (smaps_rollup is ~4 ms per GiB of RSS here).
+// PSS reads may use at most this share of one core (CPU time; smaps_rollup is ~4 ms per GiB of RSS here).
 const PSS_BUDGET = 0.05;
 const FLUSH_EVERY_MS = 1000;
 const MAX_CATCH_UP = 5;
@@ -68,8 +75,8 @@ const CMD_RECHECK_MS = 2000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export class Sampler {
-  readonly t0 = performance.now();
-  readonly startWallMs = Date.now();
+  readonly t0: number;
+  readonly startWallMs: number;
   samples = 0;
   skipped = 0;
   private readers = new Map<number, ProcessStatusReader>();
@@ -96,10 +103,14 @@ export class Sampler {
   private readonly root: string;
 
   constructor(private readonly opts: SamplerOptions) {
+    this.t0 = opts.origin?.perfMs ?? performance.now();
+    this.startWallMs = opts.origin?.wallMs ?? Date.now();
     this.root = opts.procRoot ?? '/';
     this.pendingThresholds = Float64Array.from(opts.thresholds ?? []);
     this.tree = new TreeTracker(opts.rootPid, this.root);
     this.nextDue = this.t0;
+    // (start() moves it to the first sample: the schedule starts there, not at the origin, which
+    // the session may have read some set-up time earlier.)
     this.pssEveryMs = opts.intervalMs;
   }
 
@@ -110,6 +121,7 @@ export class Sampler {
   /** Takes the first sample at once and keeps sampling until stop(). */
   start(): void {
     this.running = true;
+    this.nextDue = performance.now();
     this.addProcess(this.opts.rootPid, readStat(this.opts.rootPid, this.root)?.ppid ?? 0);
     this.tick();
   }
@@ -253,6 +265,7 @@ export class Sampler {
   /** PSS/USS of every live process; the next read is scheduled so reads stay within PSS_BUDGET of wall time. */
   private readPss(t: number): void {
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const rows: number[][] = [];
     let sum = 0;
     let useSum = 0;
@@ -263,7 +276,12 @@ export class Sampler {
       sum += r.pssKiB;
       useSum += r.ussKiB;
     }
-    const costMs = performance.now() - started;
+    // The cost is the CPU time the reads took (the kernel's page-table walk is system time of this
+    // process), not their wall time: on a loaded machine one read descheduled for 0.5 s once pushed
+    // the next read 11 s away and PSS missed three children that lived 2 s. The wall time bounds it
+    // (cpuUsage also counts Node's other threads).
+    const cpu = process.cpuUsage(cpuBefore);
+    const costMs = Math.min(performance.now() - started, (cpu.user + cpu.system) / 1000);
     this.pssEveryMs = Math.max(this.opts.intervalMs, Math.ceil(costMs / PSS_BUDGET));
     this.nextPssMs = t + this.pssEveryMs;
     this.lastPssTotalBytes = (this.opts.metric === 'uss' ? useSum : sum) * KiB;

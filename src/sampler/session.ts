@@ -4,29 +4,41 @@
  * only problems before the recording starts (command not found, unknown pid) are errors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { CommandError, InputError } from '../errors';
 import { findMemoryCgroup, CgroupReader, containerIdFromCgroupPath, type CgroupLocation } from '../procfs/cgroup';
 import { inTerminalForeground, readCmdline, readStat, readUid } from '../procfs/process';
 import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_VERSION, type EndRecord, type HeaderRecord } from '../recording/spec';
-import { RecordingWriter, roundMs } from '../recording/writer';
+import { RecordingOutput, RecordingWriter, roundMs } from '../recording/writer';
 import { MEMHUNT_VERSION } from '../version';
 import { ThresholdActions, type ThresholdAction } from './actions';
 import { AgentSession, type AgentSessionOptions } from './agents';
-import { MarkerChannel } from './markers';
+import { MarkerChannel, MAX_LINE_BYTES, MAX_MARKER_BYTES_PER_SECOND, MAX_MARKERS_PER_SECOND } from './markers';
 import { Sampler, type SampleSummary } from './sampler';
 
-export class CommandNotFoundError extends InputError {
+/** The command does not exist: exit 127, as a shell says. */
+export class CommandNotFoundError extends CommandError {
   override name = 'CommandNotFoundError';
+  constructor(message: string) {
+    super(message, 127);
+  }
 }
-export class CommandNotExecutableError extends InputError {
+/** The command exists but cannot be executed: exit 126, as a shell says. */
+export class CommandNotExecutableError extends CommandError {
   override name = 'CommandNotExecutableError';
+  constructor(message: string) {
+    super(message, 126);
+  }
 }
 
 export interface SessionOptions {
-  outputPath: string;
+  /** The recording to write; null: a new memhunt_<time>.mh in outputDir (never an existing name). */
+  outputPath: string | null;
+  /** Where a default-named recording goes (default: the current folder). */
+  outputDir?: string;
+  /** Replace an output that is not a recording (run --force). */
+  force?: boolean;
   intervalMs: number;
   metric: 'rss' | 'pss' | 'uss';
   limitBytes: number | null;
@@ -78,23 +90,12 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
   };
 }
 
-/** Refuses to overwrite a file that is not a recording: `-o train.py` must not destroy code. */
-export function checkOutputPath(p: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(p);
-  } catch {
-    return;
-  }
-  if (st.isDirectory()) throw new InputError(`output ${p} is a directory; give a file name such as ${p.replace(/\/$/, '')}/run.mh`);
-  if (st.size === 0) return;
-  const fd = fs.openSync(p, 'r');
-  const head = Buffer.alloc(2);
-  fs.readSync(fd, head, 0, 2, 0);
-  fs.closeSync(fd);
-  if (head[0] !== 0x1f || head[1] !== 0x8b) {
-    throw new InputError(`output ${p} exists and is not a memhunt recording; refusing to overwrite it (choose another -o)`);
-  }
+/**
+ * Opens the output of a session before anything else happens (issue 8: a run whose output cannot
+ * be written must not start its command): see RecordingOutput.open.
+ */
+export function openSessionOutput(o: SessionOptions): RecordingOutput {
+  return RecordingOutput.open(o.outputPath, { dir: o.outputDir, force: o.force });
 }
 
 export function openCgroup(pid: number, root: string, injected: CgroupLocation | null | undefined) {
@@ -115,80 +116,135 @@ export function openCgroup(pid: number, root: string, injected: CgroupLocation |
   }
 }
 
+/**
+ * One recording session, shared by run and attach: the output, then one writer, cgroup reader,
+ * sampler and set of threshold actions, and a close() that always runs (try/finally in both).
+ */
+class Recording {
+  readonly writer: RecordingWriter;
+  readonly sampler: Sampler;
+  readonly actions: ThresholdActions;
+  private readonly cg: ReturnType<typeof openCgroup>;
+  private closed = false;
+  limitBytesHit: number | null = null;
+  oomSeen = false;
+  private readonly oomKillsAtStart: number | null;
+
+  constructor(
+    o: SessionOptions, output: RecordingOutput, mode: 'run' | 'attach', command: string[], readonly rootPid: number,
+    agents: AgentSession | null, noAgentReason: string, hooks: { onProcessExit?: (pid: number) => void } = {},
+  ) {
+    const root = o.procRoot ?? '/';
+    this.cg = openCgroup(rootPid, root, o.cgroupLocation);
+    // t = 0 of every sample time and the header's wall clock, read together (SamplerOptions.origin).
+    const originPerfMs = performance.now();
+    const startWallMs = Date.now();
+    try {
+      this.writer = new RecordingWriter(output, makeHeader(o, mode, command, rootPid, startWallMs, this.cg.loc, this.cg.limit));
+    } catch (e) {
+      this.cg.reader?.close();
+      output.abort();
+      throw e;
+    }
+    let oomKills: number | null = null;
+    try {
+      oomKills = this.cg.reader ? this.cg.reader.read().oomKills : null;
+    } catch {
+      oomKills = null;
+    }
+    this.oomKillsAtStart = oomKills;
+    const w = this.writer;
+    this.actions = new ThresholdActions(o.thresholds ?? [], {
+      writer: w, metric: o.metric, rootPid, recordingPath: w.filePath,
+      now: () => this.sampler.now(),
+      livePids: () => this.sampler.livePids(),
+      notice: o.notice ?? (() => {}),
+      agents, noAgentReason,
+    });
+    this.sampler = new Sampler({
+      rootPid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: this.cg.reader, limitBytes: o.limitBytes,
+      procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),
+      onLimit: (bytes) => {
+        this.limitBytesHit = bytes;
+        killTree(this.sampler, rootPid);
+      },
+      onOomKill: () => {
+        this.oomSeen = true;
+      },
+      onProcessExit: hooks.onProcessExit,
+    });
+    agents?.attach(w, () => this.sampler.now(), startWallMs);
+    this.startWallMs = startWallMs;
+  }
+
+  readonly startWallMs: number;
+
+  get cgroupLimitBytes(): number | null {
+    return this.cg.limit;
+  }
+
+  /** Time since the start, µs-rounded, for records. */
+  t(): number {
+    return roundMs(this.sampler.now());
+  }
+
+  /** An OOM kill the sampler did not see (the counter rose after the last sample). */
+  checkOomAtEnd(): void {
+    if (!this.cg.reader || this.oomKillsAtStart === null || this.oomSeen) return;
+    try {
+      const now = this.cg.reader.read().oomKills;
+      if (now !== null && now > this.oomKillsAtStart) {
+        this.oomSeen = true;
+        this.writer.append({ type: 'oom', t: this.t(), oomKills: now });
+      }
+    } catch {
+      // cgroup gone with the container
+    }
+  }
+
+  /** Writes the end record and closes everything. */
+  end(end: Omit<EndRecord, 'type' | 't' | 'samples'>): number {
+    const samples = this.sampler.samples;
+    this.writer.append({ type: 'end', t: this.t(), samples, ...end });
+    this.close();
+    return samples;
+  }
+
+  /** Stops sampling and closes the files; the recording is then complete up to its last record. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.sampler.stop();
+      this.sampler.close();
+    } finally {
+      this.cg.reader?.close();
+      this.writer.close();
+    }
+  }
+}
+
 /** Runs a command under the sampler. Resolves when the command has exited and the recording is closed. */
 export async function runCommand(o: RunOptions): Promise<SessionResult> {
   const root = o.procRoot ?? '/';
-  checkOutputPath(o.outputPath);
+  // First: an output that cannot be written stops here, before any directory, socket or process exists.
+  const output = openSessionOutput(o);
   let markers: MarkerChannel | null = null;
-  let sampler: Sampler | null = null;
-  let writer: RecordingWriter | null = null;
-  const pending: Array<{ t: number; m: { pid: number | null; kind: 'begin' | 'end' | 'mark'; label: string } }> = [];
-  markers = new MarkerChannel((m) => {
-    if (sampler && writer) writer.append({ type: 'marker', t: roundMs(sampler.now()), ...m });
-    else pending.push({ t: 0, m });
-  });
-  const baseEnv = o.env ?? process.env;
   let agents: AgentSession | null = null;
-  let noAgentReason = '--no-agent';
-  if (o.agent !== null) {
-    try {
-      agents = await AgentSession.start(markers.dir, o.agent ?? { heapEveryMs: null, traceAllocations: false }, o.notice ?? (() => {}), root);
-    } catch (e) {
-      // A socket path longer than sun_path (108 bytes, from a long TMPDIR) or an exotic file
-      // system: record without agents rather than not at all.
-      noAgentReason = `the agent socket could not be created in ${markers.dir} (${(e as Error).message})`;
-      o.notice?.(`in-process agents are off: ${noAgentReason}`);
-    }
-  }
-  const env = { ...baseEnv, ...(agents ? agents.environment(baseEnv) : {}), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: path.resolve(o.outputPath) };
-
-  let child: ChildProcess;
-  try {
-    child = await spawnChecked(o.command, env);
-  } catch (e) {
-    await agents?.close();
-    markers.close();
-    throw e;
-  }
-  const pid = child.pid!;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-
-  const cg = openCgroup(pid, root, o.cgroupLocation);
-  const startWallMs = Date.now();
-  writer = new RecordingWriter(o.outputPath, makeHeader(o, 'run', o.command, pid, startWallMs, cg.loc, cg.limit));
-  const w = writer;
-  let limitBytesHit: number | null = null;
-  let oomKillsAtStart: number | null = null;
-  try {
-    oomKillsAtStart = cg.reader ? cg.reader.read().oomKills : null;
-  } catch {
-    oomKillsAtStart = null;
-  }
-  let oomSeen = false;
-
-  const actions = makeActions(o, w, pid, () => s, agents, noAgentReason);
-  const s = new Sampler({
-    rootPid: pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
-    onLimit: (bytes) => {
-      limitBytesHit = bytes;
-      killTree(s, pid);
-    },
-    onOomKill: () => {
-      oomSeen = true;
-    },
-  });
-  sampler = s;
-  for (const p of pending) w.append({ type: 'marker', t: 0, ...p.m });
-  agents?.attach(w, () => s.now(), startWallMs);
-
+  let rec: Recording | null = null;
+  // Signals are taken from now on: one that arrives before the command runs is passed to it as
+  // soon as it does (memhunt must not die by it and leave an empty output behind).
+  let pid: number | null = null;
+  const early: NodeJS.Signals[] = [];
   const forward = (sig: NodeJS.Signals) => {
     // Ctrl-C (and a terminal hang-up) already reached the target: it is in our process group, the
     // terminal's foreground group. Sending it again would interrupt the program's own clean-up
     // (Python: a second KeyboardInterrupt inside `except KeyboardInterrupt:`).
     if ((sig === 'SIGINT' || sig === 'SIGHUP') && inTerminalForeground()) return;
+    if (pid === null) {
+      early.push(sig);
+      return;
+    }
     try {
       process.kill(pid, sig);
     } catch {
@@ -196,50 +252,68 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     }
   };
   for (const sig of FORWARDED) process.on(sig, forward);
-  s.start();
-  o.onStarted?.({ pid, outputPath: o.outputPath, cgroupLimitBytes: cg.limit });
-
-  const { code, signal } = await exited;
-  // One last sample records the root's exit (and anything that died with it).
-  s.sampleOnce();
-  s.stop();
-  // Agents first: closing fails their requests still pending (a daemon child may outlive the
-  // root), which ends the threshold actions waiting on them.
-  await agents?.close();
-  await actions.settle();
-  for (const sig of FORWARDED) process.removeListener(sig, forward);
-  markers.close();
-  if (cg.reader && oomKillsAtStart !== null && !oomSeen) {
-    try {
-      const now = cg.reader.read().oomKills;
-      if (now !== null && now > oomKillsAtStart) {
-        oomSeen = true;
-        w.append({ type: 'oom', t: roundMs(s.now()), oomKills: now });
+  try {
+    const pending: Array<{ pid: number | null; kind: 'begin' | 'end' | 'mark'; label: string }> = [];
+    const droppedNote = (n: number, bytes: number) => {
+      const text = `${n} marker line${n === 1 ? '' : 's'} (${bytes} bytes) dropped: the marker channel keeps at most ${MAX_MARKERS_PER_SECOND} markers and ${MAX_MARKER_BYTES_PER_SECOND / 1024} KiB per second, lines up to ${MAX_LINE_BYTES} bytes`;
+      if (rec) rec.writer.append({ type: 'note', t: rec.t(), pid: null, text });
+    };
+    markers = new MarkerChannel((m) => {
+      if (rec) rec.writer.append({ type: 'marker', t: rec.t(), ...m });
+      else pending.push(m);
+    }, droppedNote);
+    const baseEnv = o.env ?? process.env;
+    let noAgentReason = '--no-agent';
+    if (o.agent !== null) {
+      try {
+        agents = await AgentSession.start(markers.dir, o.agent ?? { heapEveryMs: null, traceAllocations: false }, o.notice ?? (() => {}), root);
+      } catch (e) {
+        // A socket path longer than sun_path (108 bytes, from a long TMPDIR) or an exotic file
+        // system: record without agents rather than not at all.
+        noAgentReason = `the agent socket could not be created in ${markers.dir} (${(e as Error).message})`;
+        o.notice?.(`in-process agents are off: ${noAgentReason}`);
       }
-    } catch {
-      // cgroup gone with the container
     }
-  }
-  let reason: EndRecord['reason'] = signal ? 'signalled' : 'exited';
-  if (limitBytesHit !== null) reason = 'limit';
-  else if (signal === 'SIGKILL' && oomSeen) reason = 'oom-killer';
-  const t = roundMs(s.now());
-  w.append({ type: 'exit', t, pid, code, signal });
-  w.append({ type: 'end', t, reason, code, signal, samples: s.samples });
-  s.close();
-  cg.reader?.close();
-  w.close();
-  return { reason, exitCode: code, exitSignal: signal, outputPath: o.outputPath, samples: s.samples, limitExceededBytes: limitBytesHit };
-}
+    const env = { ...baseEnv, ...(agents ? agents.environment(baseEnv) : {}), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: path.resolve(output.path) };
 
-function makeActions(o: SessionOptions, w: RecordingWriter, rootPid: number, sampler: () => Sampler, agents: AgentSession | null, noAgentReason: string): ThresholdActions {
-  return new ThresholdActions(o.thresholds ?? [], {
-    writer: w, metric: o.metric, rootPid, recordingPath: o.outputPath,
-    now: () => sampler().now(),
-    livePids: () => sampler().livePids(),
-    notice: o.notice ?? (() => {}),
-    agents, noAgentReason,
-  });
+    const child = await spawnChecked(o.command, env);
+    const childPid = child.pid!;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.on('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const r = new Recording(o, output, 'run', o.command, childPid, agents, noAgentReason);
+    rec = r;
+    for (const m of pending.splice(0)) r.writer.append({ type: 'marker', t: 0, ...m });
+    pid = childPid;
+    for (const sig of early.splice(0)) forward(sig);
+    r.sampler.start();
+    o.onStarted?.({ pid: childPid, outputPath: output.path, cgroupLimitBytes: r.cgroupLimitBytes });
+
+    const { code, signal } = await exited;
+    // One last sample records the root's exit (and anything that died with it).
+    r.sampler.sampleOnce();
+    r.sampler.stop();
+    // Agents first: closing fails their requests still pending (a daemon child may outlive the
+    // root), which ends the threshold actions waiting on them.
+    await agents?.close();
+    agents = null;
+    await r.actions.settle();
+    markers.close();
+    markers = null;
+    r.checkOomAtEnd();
+    let reason: EndRecord['reason'] = signal ? 'signalled' : 'exited';
+    if (r.limitBytesHit !== null) reason = 'limit';
+    else if (signal === 'SIGKILL' && r.oomSeen) reason = 'oom-killer';
+    r.writer.append({ type: 'exit', t: r.t(), pid: childPid, code, signal });
+    const samples = r.end({ reason, code, signal });
+    return { reason, exitCode: code, exitSignal: signal, outputPath: output.path, samples, limitExceededBytes: r.limitBytesHit };
+  } finally {
+    for (const sig of FORWARDED) process.removeListener(sig, forward);
+    await agents?.close();
+    markers?.close();
+    if (rec) rec.close();
+    else output.abort(); // the command never started: no recording, no file left behind
+  }
 }
 
 /** SIGKILL every process of the tree, as the OOM killer would (with memory.oom.group, the whole container). */
@@ -300,42 +374,32 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   if (me !== 0 && uid !== null && uid !== me) {
     throw new InputError(`pid ${o.pid} belongs to uid ${uid}, not to you (uid ${me}); attach to your own processes or run memhunt as root`);
   }
-  checkOutputPath(o.outputPath);
-  const cg = openCgroup(o.pid, root, o.cgroupLocation);
-  const startWallMs = Date.now();
-  const w = new RecordingWriter(o.outputPath, makeHeader(o, 'attach', readCmdline(o.pid, root), o.pid, startWallMs, cg.loc, cg.limit));
+  const output = openSessionOutput(o);
   let finish: (r: EndRecord['reason']) => void = () => {};
   const done = new Promise<EndRecord['reason']>((resolve) => {
     finish = resolve;
   });
-  let limitBytesHit: number | null = null;
-  const actions = makeActions(o, w, o.pid, () => s, null, 'memhunt attach does not inject agents (memhunt run does)');
-  const s = new Sampler({
-    rootPid: o.pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
-    onLimit: (bytes) => {
-      limitBytesHit = bytes;
-      killTree(s, o.pid);
-    },
-    onProcessExit: (pid) => {
-      if (pid === o.pid) finish(limitBytesHit !== null ? 'limit' : 'exited');
-    },
-  });
   const detach = () => finish('detached');
-  for (const sig of FORWARDED) process.on(sig, detach);
-  s.start();
-  o.onStarted?.({ pid: o.pid, outputPath: o.outputPath, cgroupLimitBytes: cg.limit });
-  const reason = await done;
-  s.stop();
-  await actions.settle();
-  for (const sig of FORWARDED) process.removeListener(sig, detach);
-  const t = roundMs(s.now());
-  w.append({ type: 'end', t, reason, code: null, signal: reason === 'limit' ? 'SIGKILL' : null, samples: s.samples });
-  s.close();
-  cg.reader?.close();
-  w.close();
-  return {
-    reason, exitCode: null, exitSignal: reason === 'limit' ? 'SIGKILL' : null, outputPath: o.outputPath,
-    samples: s.samples, limitExceededBytes: limitBytesHit,
-  };
+  let rec: Recording | null = null;
+  try {
+    const r = new Recording(o, output, 'attach', readCmdline(o.pid, root), o.pid, null, 'memhunt attach does not inject agents (memhunt run does)', {
+      onProcessExit: (pid) => {
+        if (pid === o.pid) finish(r.limitBytesHit !== null ? 'limit' : 'exited');
+      },
+    });
+    rec = r;
+    for (const sig of FORWARDED) process.on(sig, detach);
+    r.sampler.start();
+    o.onStarted?.({ pid: o.pid, outputPath: output.path, cgroupLimitBytes: r.cgroupLimitBytes });
+    const reason = await done;
+    r.sampler.stop();
+    await r.actions.settle();
+    const signal = reason === 'limit' ? 'SIGKILL' : null;
+    const samples = r.end({ reason, code: null, signal });
+    return { reason, exitCode: null, exitSignal: signal, outputPath: output.path, samples, limitExceededBytes: r.limitBytesHit };
+  } finally {
+    for (const sig of FORWARDED) process.removeListener(sig, detach);
+    if (rec) rec.close();
+    else output.abort();
+  }
 }

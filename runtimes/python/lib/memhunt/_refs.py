@@ -75,7 +75,7 @@ def _matcher(type_name):
 
 
 def _fastest_growing(prev_counts):
-    from ._requests import RequestError
+    from ._errors import RequestError
     if prev_counts is None:
         raise RequestError('no earlier census to compare with: take a census first (memhunt snapshot, '
                            '--heap-every) or name a type')
@@ -194,7 +194,7 @@ def _edge_label(holder, target):
 
 def refs(type_name, samples, max_depth, prev_counts):
     """A RefsResult (src/agents/protocol.ts)."""
-    from ._requests import RequestError
+    from ._errors import RequestError
     if type_name is None:
         type_name = _fastest_growing(prev_counts)
     type_name = type_name.strip()

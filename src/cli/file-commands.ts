@@ -1,7 +1,6 @@
 /** `memhunt list | peak | summary | clean | rm`: the recordings in this folder, as mprof users expect. */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
-import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { hwmClearlyAbove, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
@@ -40,7 +39,9 @@ export function registerFileCommands(program: Command): void {
         'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
         'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
         'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
-        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.',
+        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.\n' +
+        "For an mprof .dat the number is mprof peak's (the largest MEM line: with --multiprocess alone, the\n" +
+        'started process), with the tree total after a tab when MEM is not the tree; -p lists the children.',
     )
     .argument('[recordings...]', 'files or indexes from memhunt list')
     .option('-p, --processes', 'also list each process\'s peak (sampled; the kernel\'s VmHWM where higher)')
@@ -48,6 +49,7 @@ export function registerFileCommands(program: Command): void {
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
+        if (await printMprofPeak(f, !!flags.processes)) continue;
         const rec = await loadRecording(f);
         const s = summarize(rec);
         for (const w of rec.warnings) notice(`${f}: ${w}`);
@@ -82,10 +84,12 @@ export function registerFileCommands(program: Command): void {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
       for (const w of rec.warnings) notice(`${f}: ${w}`);
+      // Loaded here, not at the top: `peak` (of an mprof .dat above all) needs no verdict.
+      const { analyzeRecording, verdictLineOf } = await import('../analysis/analyze');
       const a = analyzeRecording(rec);
       out(
         formatSummary(a.summary, {
-          command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events,
+          command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events, source: rec.meta.source,
           verdict: verdictLineOf(a),
         }) + '\n',
       );
@@ -120,6 +124,32 @@ export function registerFileCommands(program: Command): void {
         else fs.rmSync(f);
       }
     });
+}
+
+/**
+ * `peak` of an mprof .dat: what `mprof peak` prints (the largest MEM line: under --multiprocess
+ * without --include-children, the started process alone), with the tree total beside it after a
+ * tab when MEM is not the tree, so scripts reading the second field get mprof's number. One
+ * streaming pass that builds no series. False when the file is not an mprof .dat.
+ */
+async function printMprofPeak(f: string, processes: boolean): Promise<boolean> {
+  if (!fs.existsSync(f) || !fs.statSync(f).isFile()) return false;
+  const fd = fs.openSync(f, 'r');
+  const head = Buffer.alloc(4096);
+  const n = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const mprof = await import('../formats/mprof-dat');
+  if (!mprof.isMprofDat(head.toString('utf8', 0, n))) return false;
+  const p = mprof.mprofPeakOfFile(f);
+  for (const w of p.warnings) notice(`${f}: ${w}`);
+  const mib = (bytes: number) => `${mprof.mprofMib(bytes)} MiB`;
+  const metric = p.metric.toUpperCase();
+  let beside = '';
+  if (p.mem === 'parent') beside = `\t(MEM: the started process alone, ${metric}; tree total with the CHLD lines ${mib(p.treePeakBytes)})`;
+  else if (p.mem === 'tree') beside = `\t(MEM: the tree total, ${metric})`;
+  out(`${f}\t${mib(p.memPeakBytes)}${beside}\n`);
+  if (processes) for (const c of p.children) out(`  Child ${String(c.pid).padEnd(8)} ${mib(c.peakBytes).padStart(14)}  (RSS)\n`);
+  return true;
 }
 
 /** memhunt recordings start with gzip's magic; mprof's .dat with one of its keywords. */

@@ -50,6 +50,9 @@ async function load(filePath: string, opts: ReadOptions): Promise<MemoryRecordin
     if (isMemhuntRecording(head) || filePath.endsWith('.mh')) return readMemhuntRecording(filePath, opts);
     throw new InputError(`${filePath}: a gzip file, but not a memhunt recording`);
   }
+  // mprof's .dat is streamed from the file (no 512 MiB limit, memory independent of its length).
+  const mprof = await import('../formats/mprof-dat');
+  if (mprof.isMprofDat(head.toString('utf8', 0, Math.min(head.length, 4096)))) return mprof.readMprofDatFile(filePath);
   if (st.size > 512 * 1024 * 1024) {
     throw new InputError(`${filePath}: ${st.size} bytes is too large for a text recording (the limit is 512 MiB)`);
   }

@@ -5,7 +5,7 @@
  * live status line.
  */
 import { hwmText, type RunSummary } from '../analysis/summary';
-import type { RecordingEvent } from '../model/recording';
+import type { RecordingEvent, RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
@@ -39,8 +39,10 @@ export function shortCommand(argv: string[], max = 60): string {
   return clipLine(text, max);
 }
 
-function endText(s: RunSummary): string {
+function endText(s: RunSummary, source: RecordingMeta['source']): string {
   const e = s.end;
+  // Only memhunt's own recordings have an end record; other tools' files (mprof's .dat) never do.
+  if (!e && source !== 'memhunt') return `not recorded (${source} files have no end)`;
   if (!e) return 'unknown: the recording has no end (memhunt was stopped while recording)';
   switch (e.reason) {
     case 'oom-killer':
@@ -60,7 +62,7 @@ function endText(s: RunSummary): string {
 
 export function formatSummary(
   s: RunSummary,
-  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[]; verdict?: string },
+  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[]; verdict?: string; source?: RecordingMeta['source'] },
 ): string {
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`);
@@ -102,7 +104,7 @@ export function formatSummary(
   } else {
     row('limit', 'none (no --limit, no cgroup limit)');
   }
-  row('end', endText(s));
+  row('end', endText(s, opts.source ?? 'memhunt'));
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);

@@ -5,7 +5,7 @@
  * once (the recording reader per record, the agent server per message, the clients per reply);
  * everything behind an entry trusts the shapes.
  */
-import * as generated from './validators.generated';
+import type * as Generated from './validators.generated';
 
 /** One ajv error, as much of it as messages use. */
 interface ValidationError {
@@ -17,13 +17,24 @@ interface ValidationError {
 type Validator = ((data: unknown) => boolean) & { errors?: ValidationError[] | null };
 
 /** The names of the schema's validated definitions (records, hellos, events, results, requests, reply). */
-export type ContractName = keyof typeof generated;
+export type ContractName = keyof typeof Generated;
 
-const validators = generated as unknown as Record<ContractName, Validator>;
+/**
+ * The generated validators (391 KB of JavaScript), loaded on the first check rather than when
+ * this module is imported: commands that validate nothing (`memhunt peak` of an mprof .dat, which
+ * imports recording/spec only for a file extension) then do not compile them (~15 ms on a quiet
+ * machine, several times that under load; bench/mprof.mjs).
+ */
+let loaded: Record<ContractName, Validator> | null = null;
+function validatorsOf(): Record<ContractName, Validator> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('./validators.generated') as Record<ContractName, Validator>;
+  return loaded;
+}
 
 /** Null when value has the shape of definition `name`; else one line saying what is wrong, e.g. `p[0][1] must be a number`. */
 export function contractProblem(name: ContractName, value: unknown): string | null {
-  const v = validators[name];
+  const v = validatorsOf()[name];
   if (v(value)) return null;
   const e = v.errors?.[0];
   if (!e) return 'does not match the schema';
@@ -32,7 +43,7 @@ export function contractProblem(name: ContractName, value: unknown): string | nu
 
 /** True when value has the shape of definition `name`. */
 export function matchesContract(name: ContractName, value: unknown): boolean {
-  return validators[name](value);
+  return validatorsOf()[name](value);
 }
 
 /** An ajv error as words: the field's path in JavaScript notation, then what it must be. */

@@ -5,6 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptRecordingError } from '../errors';
+import { buildChart } from '../render/chart';
+import { envelope } from '../render/downsample';
+import { runCli } from '../test-support';
 import type { MemoryRecording, RecordingEvent } from '../model/recording';
 import { detectFormat } from './index';
 import {
@@ -12,7 +15,10 @@ import {
   inferMemIncludesChildren,
   isMprofDat,
   joinMprofCmdline,
+  mprofMib,
+  mprofPeakOfFile,
   readMprofDat,
+  readMprofDatFile,
   splitMprofCmdline,
   writeMprofDat,
 } from './mprof-dat';
@@ -259,22 +265,105 @@ describe('mprof .dat: broken and unusual files', () => {
 });
 
 describe('mprof .dat: which mode wrote MEM (inferMemIncludesChildren)', () => {
-  // A 200 MiB parent that stays put, and a small child that grows from 5 to 45 MiB.
-  const child = [0, 5, 15, 25, 35, 45, 45];
-  const count = child.map((c) => (c > 0 ? 1 : 0));
-  it('-M: MEM does not follow the children, even when it stays above them', () => {
-    const mem = child.map(() => 200);
-    assert.equal(inferMemIncludesChildren(mem, child, count).includes, false);
+  it('MEM that moves with the children includes them, in any metric', () => {
+    // -C -M: each child's growth is in MEM too (as RSS, PSS or USS: a child's new pages are its own).
+    assert.equal(inferMemIncludesChildren({ stepsIfIncluded: 2, stepsIfAlone: 40, childMovement: 40 }).includes, true);
   });
-  it('-C -M: MEM follows the children', () => {
-    const mem = child.map((c) => 200 + c);
-    assert.equal(inferMemIncludesChildren(mem, child, count).includes, true);
+  it('MEM that does not move with them is the parent alone, even when it stays above them', () => {
+    assert.equal(inferMemIncludesChildren({ stepsIfIncluded: 40, stepsIfAlone: 0, childMovement: 40 }).includes, false);
   });
-  it('-M with children larger than the parent: MEM below their sum decides', () => {
-    const mem = child.map(() => 20);
-    const r = inferMemIncludesChildren(mem, child.map((c) => c * 2), count);
+  it('children that never moved decide nothing: -M, and the reason says so', () => {
+    const r = inferMemIncludesChildren({ stepsIfIncluded: 0, stepsIfAlone: 0, childMovement: 0 });
     assert.equal(r.includes, false);
-    assert.match(r.reason, /below the sum/);
+    assert.match(r.reason, /never moved/);
+  });
+});
+
+/**
+ * The backend x flag matrix (fixtures/mprof/0.61/matrix/make-matrix.sh): files made by the real
+ * mprof, and what the real `mprof peak` printed for each (expectations.json, recorded with them).
+ */
+interface MatrixExpectation {
+  backend: string;
+  metric: 'rss' | 'pss' | 'uss' | null;
+  includeChildren: boolean;
+  multiprocess: boolean;
+  mprofPeakMib: number | null;
+  mprofChildPeaksMib: Record<string, number>;
+  mprofPeakError: string | null;
+  mprofPeakOutput: string | null;
+}
+const MATRIX: Record<string, MatrixExpectation> = JSON.parse(readFixture('mprof', '0.61', 'matrix', 'expectations.json'));
+
+describe('mprof .dat: every backend and flag combination of mprof 0.61 (real files)', () => {
+  it('the matrix holds every combination mprof accepts', () => {
+    const names = Object.keys(MATRIX);
+    for (const b of ['psutil', 'psutil_pss', 'psutil_uss']) for (const f of ['', '-C', '-M', '-C-M']) assert.ok(names.includes(`${b}${f}.dat`), `${b}${f}.dat`);
+    for (const n of ['posix.dat', 'posix-M.dat', 'posix-C.dat', 'tracemalloc.dat', 'psutil-C-M-T0.05.dat']) assert.ok(names.includes(n), n);
+  });
+
+  for (const [name, x] of Object.entries(MATRIX)) {
+    const file = fixturePath('mprof', '0.61', 'matrix', name);
+    if (x.mprofPeakMib === null) {
+      it(`${name}: mprof failed while recording (${x.mprofPeakError}); no MEM line is one clear error`, () => {
+        assert.throws(() => readMprofDatFile(file), (e: Error) => e instanceof CorruptRecordingError && /without any MEM line/.test(e.message));
+        assert.throws(() => mprofPeakOfFile(file), CorruptRecordingError);
+      });
+      continue;
+    }
+    it(`${name}: peaks as \`mprof peak\` prints them, MEM read as mprof meant it`, () => {
+      const p = mprofPeakOfFile(file);
+      assert.equal(mprofMib(p.memPeakBytes), x.mprofPeakMib!.toFixed(3), 'the MEM peak is mprof peak\'s');
+      assert.deepEqual(
+        Object.fromEntries(p.children.map((c) => [String(c.pid), Number(mprofMib(c.peakBytes))])),
+        x.mprofChildPeaksMib,
+        "each child's peak is mprof peak's Child line",
+      );
+      const rec = readMprofDatFile(file);
+      assert.deepEqual(rec, readMprofDat(fs.readFileSync(file, 'utf8')), 'streamed and in-memory reads agree');
+      assert.equal(rec.end, null);
+      const memPeak = maxOf(rec.total);
+      if (x.multiprocess) {
+        assert.equal(p.mem, x.includeChildren ? 'tree' : 'parent', 'what MEM holds (-C -M: the tree; -M: the parent)');
+        // Under -C -M the tree total is MEM itself; under -M, MEM plus the CHLD lines.
+        if (x.includeChildren) assert.equal((memPeak / MIB).toFixed(3), x.mprofPeakMib!.toFixed(3));
+        else assert.ok(memPeak > x.mprofPeakMib! * MIB + 40 * MIB, `${name}: the children are added to the parent`);
+        assert.ok(Math.abs(memPeak - p.treePeakBytes) < 1, 'peak and reader agree on the tree');
+      } else {
+        assert.equal(p.mem, 'as-recorded');
+        assert.equal((memPeak / MIB).toFixed(3), x.mprofPeakMib!.toFixed(3));
+        assert.equal(p.treePeakBytes, p.memPeakBytes);
+      }
+      // The metric, where the file holds the evidence: -C -M (MEM against the RSS CHLD lines) and
+      // runs with FUNC lines (MEM against their RSS). PSS and USS are told apart under -C -M only.
+      // Under -M alone MEM is the parent alone and its metric is not checked: read as RSS.
+      if (x.includeChildren && x.multiprocess) {
+        assert.equal(rec.meta.metric, x.metric, `${name}: metric`);
+        assert.equal(p.metric, x.metric);
+      } else if (!x.multiprocess) {
+        if (x.metric === 'rss') assert.equal(rec.meta.metric, 'rss', `${name}: metric`);
+        else assert.notEqual(rec.meta.metric, 'rss', `${name}: not RSS`);
+      }
+      if (rec.meta.metric !== 'rss') assert.match(rec.warnings.join('\n'), /--backend psutil_(pss|uss)/);
+      else assert.doesNotMatch(rec.warnings.join('\n'), /--backend/);
+    });
+  }
+
+  it('PSS/USS with -C -M: MEM is not read as the parent alone (the issue: 459.7 MiB where mprof says 102.6)', () => {
+    for (const name of ['psutil_pss-C-M.dat', 'psutil_uss-C-M.dat']) {
+      const rec = readMprofDatFile(fixturePath('mprof', '0.61', 'matrix', name));
+      assert.equal((maxOf(rec.total) / MIB).toFixed(3), MATRIX[name]!.mprofPeakMib!.toFixed(3), name);
+      // MEM is PSS/USS of the tree, the CHLD lines RSS: the parent's own memory is in neither.
+      assert.equal(rec.processes[0]!.rss.tMs.length, 0, `${name}: the parent's line is left empty`);
+      assert.ok(rec.processes.slice(1).every((p) => p.rss.tMs.length > 0));
+    }
+  });
+
+  it('-T 0.05: twice the samples, the same reading', () => {
+    const fast = readMprofDatFile(fixturePath('mprof', '0.61', 'matrix', 'psutil-C-M-T0.05.dat'));
+    const slow = readMprofDatFile(fixturePath('mprof', '0.61', 'matrix', 'psutil-C-M.dat'));
+    assert.ok(fast.total.tMs.length > 1.5 * slow.total.tMs.length);
+    assert.equal(fast.meta.metric, 'rss');
   });
 });
 
@@ -364,5 +453,68 @@ describe('mprof .dat: writing', () => {
 
   it('fixtures stay small', () => {
     for (const name of FIXTURES) assert.ok(fs.statSync(fixturePath('mprof', '0.61', `${name}.dat`)).size < 50_000);
+  });
+});
+
+describe('mprof .dat: what the commands show', () => {
+  it('mprofMib rounds an exact tie to even, as Python\'s "{:.3f}" does', () => {
+    assert.equal(mprofMib(65.5625 * MIB), '65.562');
+    assert.equal(mprofMib(65.5635 * MIB), (65.5635).toFixed(3));
+    assert.equal(mprofMib(49.5546875 * MIB), '49.555');
+    assert.equal(mprofMib(1.0625 * MIB), '1.062');
+  });
+
+  it('`memhunt peak` prints what `mprof peak` prints for -M, the tree total beside it', async () => {
+    for (const name of ['psutil-M.dat', 'psutil_pss-C-M.dat', 'psutil.dat']) {
+      const file = fixturePath('mprof', '0.61', 'matrix', name);
+      const r = await runCli(['peak', '-p', file]);
+      assert.equal(r.code, 0, r.stderr);
+      const [first, ...childLines] = r.stdout.trimEnd().split('\n');
+      const mprofFirst = MATRIX[name]!.mprofPeakOutput!.split('\n')[0]!.replace(/^[^\t]*\t/, '');
+      assert.equal(first!.split('\t')[1], mprofFirst, `${name}: the second field is mprof peak's`);
+      if (name === 'psutil-M.dat') assert.match(first!, /\t\(MEM: the started process alone, RSS; tree total with the CHLD lines 1\d\d\.\d{3} MiB\)$/);
+      if (name === 'psutil_pss-C-M.dat') assert.match(first!, /\(MEM: the tree total, PSS\)$/);
+      if (name === 'psutil.dat') assert.equal(first!.split('\t').length, 2);
+      assert.deepEqual(
+        childLines.map((l) => /Child (\d+)\s+([\d.]+) MiB/.exec(l)!.slice(1, 3)),
+        Object.entries(MATRIX[name]!.mprofChildPeaksMib).map(([pid, mib]) => [pid, mib.toFixed(3)]),
+      );
+    }
+  });
+
+  it('no false "no end": mprof files never record one, and say so', async () => {
+    const rec = readMprofDatFile(fixturePath('mprof', '0.61', 'matrix', 'psutil.dat'));
+    const chart = buildChart([{ rec, name: 'psutil.dat' }]);
+    assert.equal(chart.ends[0]!.label, 'end not recorded');
+    assert.doesNotMatch(chart.summary.join('\n'), /memhunt was stopped|recording cut/);
+    assert.match(chart.summary.join('\n'), /mprof files have no end/);
+    assert.equal(chart.yTitle, 'memory (RSS)');
+    const r = await runCli(['summary', fixturePath('mprof', '0.61', 'matrix', 'psutil.dat')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /end +not recorded \(mprof files have no end\)/);
+    assert.doesNotMatch(r.stdout, /memhunt was stopped/);
+  });
+
+  it('every point is drawn, the CHLD lines after the last MEM line too (mprof stopped mid-run)', () => {
+    // mprof stamps each CHLD line ~1 ms after its MEM line: a file cut after a sample's CHLD lines
+    // (mprof interrupted) has children whose last point lies past the last MEM time.
+    const text = readFixture('mprof', '0.61', 'matrix', 'psutil-C-M.dat').split('\n');
+    const lastChld = text.findIndex((l, i) => l.startsWith('CHLD ') && text[i + 1]!.startsWith('CHLD ') && text[i + 2]!.startsWith('MEM '));
+    const rec = readMprofDat(text.slice(0, lastChld + 2).join('\n') + '\n')!;
+    const lastMem = rec.total.tMs[rec.total.tMs.length - 1]!;
+    assert.ok(rec.processes.slice(1).every((p) => p.rss.tMs[p.rss.tMs.length - 1]! > lastMem), 'the fixture has CHLD points after the last MEM');
+    const chart = buildChart([{ rec, name: 'cut.dat' }]);
+    for (const s of chart.series) {
+      const env = envelope(s.data, 0, chart.xMaxMs, 1000);
+      const drawn = env.count.reduce((a, c) => a + c, 0);
+      assert.equal(drawn, s.data.tMs.length, `${s.label}: every point is on the chart`);
+    }
+  });
+
+  it('PSS/USS files are labelled so on the chart', () => {
+    for (const [name, label] of [['psutil_pss-C-M.dat', 'PSS'], ['psutil_uss-C-M.dat', 'USS']]) {
+      const rec = readMprofDatFile(fixturePath('mprof', '0.61', 'matrix', name!));
+      assert.equal(buildChart([{ rec, name: name! }]).yTitle, `memory (${label})`);
+    }
   });
 });

@@ -156,7 +156,9 @@ export function commandLine(argv: readonly string[]): string {
   return argv.map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
 }
 
-export function endLabels(end: MemoryRecording['end']): { short: string; long: string; severity: EndSeverity } {
+export function endLabels(end: MemoryRecording['end'], source: MemoryRecording['meta']['source'] = 'memhunt'): { short: string; long: string; severity: EndSeverity } {
+  // Only memhunt's own recordings have an end record; other tools' files (mprof's .dat) never do.
+  if (!end && source !== 'memhunt') return { short: 'end not recorded', long: `how the run ended is not recorded (${source} files have no end)`, severity: 'unknown' };
   if (!end) return { short: 'recording cut (no end)', long: 'unknown: the recording has no end (memhunt was stopped while recording)', severity: 'unknown' };
   const after = ` after ${fmtClock(end.tMs)}`;
   switch (end.reason) {
@@ -176,10 +178,26 @@ export function endLabels(end: MemoryRecording['end']): { short: string; long: s
   }
 }
 
+/**
+ * The metric of the tree totals drawn, for the axis title (metricTotal decides it: an mprof file's
+ * total is its MEM lines, in whatever metric mprof's --backend chose). Nothing when inputs differ.
+ */
+function metricOfTotals(inputs: PlotInput[]): string {
+  const metrics = new Set(inputs.map(({ rec }) => metricTotal(rec).metric));
+  return metrics.size === 1 ? ` (${[...metrics][0]!.toUpperCase()})` : '';
+}
+
 function lastTime(rec: MemoryRecording): number {
-  const n = rec.total.tMs.length;
-  const lastSample = n ? rec.total.tMs[n - 1]! : 0;
-  return Math.max(rec.end?.tMs ?? 0, lastSample);
+  let last = rec.end?.tMs ?? 0;
+  const reach = (s: Series) => {
+    const n = s.tMs.length;
+    if (n > 0 && s.tMs[n - 1]! > last) last = s.tMs[n - 1]!;
+  };
+  reach(rec.total);
+  reach(rec.totalPss);
+  for (const p of rec.processes) reach(p.rss);
+  if (rec.cgroup) reach(rec.cgroup.usage);
+  return last;
 }
 
 /** Sum of the processes not drawn: total minus the drawn processes' values at each total sample. */
@@ -369,7 +387,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       }
     }
 
-    const end = endLabels(rec.end);
+    const end = endLabels(rec.end, rec.meta.source);
     ends.push({ input, tMs: xEnd, label: `${many ? `${name}: ` : ''}${end.short}`, severity: end.severity, color: END_COLORS[end.severity] });
 
     if (opts.trend) {
@@ -421,7 +439,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
   return {
     title,
     summary,
-    yTitle: 'memory (RSS)',
+    yTitle: `memory${metricOfTotals(inputs)}`,
     xMaxMs,
     yMaxBytes: yMax,
     series,

@@ -259,7 +259,7 @@ def agent_objects():
         for v in list(d.values()):
             t = type(v)
             if t in _PLAIN and t is not str:
-                out.append(v)
+                _own_value(v, out)
                 continue
             try:
                 vmod = type.__dict__['__module__'].__get__(t)
@@ -579,12 +579,23 @@ class CensusVisitor(object):
             rest = ordered[top:]
             ordered = ordered[:top] + [['(other)', sum(r[1] for r in rest), sum(r[2] for r in rest)]]
         counts_by_name = {}
+        bytes_by_name = {}
         for r in rows.values():
             counts_by_name[r[0]] = r[1]
+            bytes_by_name[r[0]] = r[2]
+        self.bytes_by_name = bytes_by_name
         return ordered, total_count, total_bytes, notes, counts_by_name
 
 
 _QUIET = None
+#: {type name: bytes} of the latest census, packed (see _util.pack_counts): with the counts the
+#: agent keeps, what `refs` without a type ranks growth by (counts and bytes).
+_LAST_BYTES = None
+
+
+def last_bytes():
+    return _util.unpack_counts(_LAST_BYTES)
+
 
 
 def after_fork_in_child():
@@ -630,7 +641,7 @@ class _Quiet(object):
         return False
 
 
-def walk_heap(visitor, collect=False, caller_frame=None, untracked=True):
+def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None):
     """gc.collect() if asked, then walk(gc.get_objects(), visitor), with the frames of running
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
     duration ms, the roots: [(frame, locals copy)], for refs)."""
@@ -641,7 +652,8 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True):
         t0 = _util.perf_ms()
         if collect:
             _collect()
-        objs = _get_objects()
+        if objs is None:
+            objs = _get_objects()
         total = walk(objs, visitor, untracked)
         del objs
         duration = _util.perf_ms() - t0
@@ -666,6 +678,9 @@ def census(collect=False, top=30, caller_frame=None, untracked=True):
     wall = _util.wall_ms()
     visitor, total, collected, duration = gather(collect, caller_frame, untracked)
     rows, total_count, total_bytes, notes, counts = visitor.result(top)
+    global _LAST_BYTES
+    _LAST_BYTES = None
+    _LAST_BYTES = _util.pack_counts(visitor.bytes_by_name)
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

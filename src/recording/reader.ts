@@ -237,7 +237,7 @@ export class RecordingAssembler {
         });
         break;
       case 'note':
-        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid ?? null });
+        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid ?? null, ...(typeof rec.skippedCensus === 'string' ? { skippedCensus: rec.skippedCensus } : {}) });
         break;
       case 'cglimit':
         if (this.cg && rec.limitBytes !== null) this.cg.limit.push(rec.t, rec.limitBytes);

@@ -59,12 +59,12 @@ function growthLines(g: CensusGrowth, top: number): string[] {
   const grew = g.types.filter((t) => t.bytesDelta > 0 || t.countDelta > 0);
   const shrank = g.types.filter((t) => !(t.bytesDelta > 0 || t.countDelta > 0));
   if (grew.length === 0) out.push('    no type grew');
-  else out.push(`    ${'size Δ'.padStart(11)}  ${'count Δ'.padStart(10)}  ${'now'.padStart(10)}  ${'count'.padStart(10)}  ${'score'.padStart(5)}  type`);
+  else out.push(`    ${'score'.padStart(5)}  ${'count'.padStart(10)}  ${'size Δ'.padStart(11)}  ${'count Δ'.padStart(10)}  ${'size'.padStart(10)}  type`);
   for (const t of grew.slice(0, top)) {
     const tag = t.isNew ? '  (new)' : t.wasUnlisted ? '  (below the previous census\'s top: at most this much)' : '';
     out.push(
-      `    ${signedBytes(t.bytesDelta).padStart(11)}  ${signedInt(t.countDelta).padStart(10)}  ${formatBytes(t.bytes).padStart(10)}  ` +
-        `${int(t.count).padStart(10)}  ${t.score.toFixed(2).padStart(5)}  ${t.typeName}${tag}`,
+      `    ${t.score.toFixed(2).padStart(5)}  ${int(t.count).padStart(10)}  ${signedBytes(t.bytesDelta).padStart(11)}  ` +
+        `${signedInt(t.countDelta).padStart(10)}  ${formatBytes(t.bytes).padStart(10)}  ${t.typeName}${tag}`,
     );
   }
   if (grew.length > top) out.push(`    … ${grew.length - top} more types grew (--top ${grew.length})`);

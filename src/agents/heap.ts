@@ -112,40 +112,62 @@ export const PERSIST_WINDOW = 8;
 
 /** The type with the highest score, or a program's class that grew enough (see OWN_MIN_*); null when nothing grew. */
 export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => boolean = () => true): string | null {
+  // Shares among the candidates only: what else grew (imports, caches filled once) does not dilute them.
   const growing = g.types.filter((t) => t.countDelta > 0 && t.typeName !== OTHER_ROW && allowed(t.typeName));
   if (growing.length === 0) return null;
   let countGrowth = 0;
   let bytesGrowth = 0;
-  for (const t of g.types) {
-    if (t.countDelta > 0) countGrowth += t.countDelta;
+  for (const t of growing) {
+    countGrowth += t.countDelta;
     if (t.bytesDelta > 0) bytesGrowth += t.bytesDelta;
   }
-  const own = growing.find((t) => !isBuiltinType(t.typeName) &&
+  const scored = growing
+    .map((t) => ({ t, score: growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth) }))
+    .sort((a, b) => b.score - a.score || a.t.typeName.localeCompare(b.t.typeName));
+  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) &&
     (t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth)));
-  return (own ?? growing[0]!).typeName;
+  return (own ?? scored[0]!).t.typeName;
+}
+
+function moduleCount(c: HeapCensusEvent): number {
+  return c.rows.find((r) => r[0] === 'module')?.[1] ?? 0;
 }
 
 /**
  * The type to draw back-references for, from a process's censuses so far (oldest first): the one
- * whose growth is largest (by growthScore) among the types that grew persistently — more objects
- * in the latest interval and in at least half of the intervals of the window, two at least — so
- * that a type that grew only at import (str, functions, the first interval's work) is never
- * chosen. The score is taken over the window without its first interval (import time in a short
- * run). Null with fewer than three censuses (one interval cannot tell a leak from start-up) or
- * when nothing grew persistently.
+ * whose growth is largest (by growthScore) among the types that grew persistently, so that what
+ * grew only at import is never chosen. Only the quiet intervals of the last PERSIST_WINDOW count:
+ * those in which no module was imported (the census's `module` row did not grow; imports go on for
+ * many censuses on a busy machine, and lazily at a library's first use). A type grows persistently
+ * when it has more objects in the latest quiet interval and in at least half of them, two at least.
+ * Its score is over the sum of the quiet intervals' growth. Null until there are two quiet
+ * intervals, or when nothing grew persistently.
  */
 export function pickGrowingType(censuses: HeapCensusEvent[]): string | null {
   const window = censuses.slice(-(PERSIST_WINDOW + 1));
-  if (window.length < 3) return null;
   const steps: CensusGrowth[] = [];
-  for (let i = 1; i < window.length; i++) steps.push(censusGrowth(window[i - 1]!, window[i]!));
+  for (let i = 1; i < window.length; i++) {
+    if (moduleCount(window[i]!) > moduleCount(window[i - 1]!)) continue;
+    steps.push(censusGrowth(window[i - 1]!, window[i]!));
+  }
+  if (steps.length < 2) return null;
   const grewIn = new Map<string, number>();
-  for (const s of steps) for (const t of s.types) if (t.countDelta > 0) grewIn.set(t.typeName, (grewIn.get(t.typeName) ?? 0) + 1);
+  const sum = new Map<string, TypeGrowth>();
+  for (const s of steps) {
+    for (const t of s.types) {
+      if (t.countDelta > 0) grewIn.set(t.typeName, (grewIn.get(t.typeName) ?? 0) + 1);
+      const acc = sum.get(t.typeName);
+      if (acc) {
+        acc.countDelta += t.countDelta;
+        acc.bytesDelta += t.bytesDelta;
+      } else sum.set(t.typeName, { ...t });
+    }
+  }
   const last = steps[steps.length - 1]!;
   const lastGrew = new Set(last.types.filter((t) => t.countDelta > 0).map((t) => t.typeName));
   const need = Math.max(2, Math.ceil(steps.length / 2));
   const persistent = (name: string) => lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need;
-  return pickFromGrowth(censusGrowth(window[1]!, window[window.length - 1]!), persistent);
+  return pickFromGrowth({ ...last, types: [...sum.values()] }, persistent);
 }
 
 /** A census that was due and not taken (the previous one still running), from its `note` record. */

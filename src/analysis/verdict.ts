@@ -173,6 +173,8 @@ export interface SeriesAnalysis {
   reason: string;
   /** The evidence, in words and numbers, most important first. */
   evidence: string[];
+  /** The rule that decided (RULES below: e.g. 'leak', 'too-few-floors'). */
+  rule: string;
   samples: number;
   startMs: number;
   endMs: number;
@@ -197,32 +199,142 @@ export interface SeriesContext {
   startWallMs?: number | null;
 }
 
-/** Analyses one series (a tree total or a process's RSS). */
-export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const n = s.values.length;
-  // 1. Trim empty samples at both ends (before the first process, after the tree is gone).
+// ---------------------------------------------------------------------------------------------
+// Stages: pure functions from the series (and the facts of the stages before) to a typed record
+// of facts. They decide nothing; the rules below do.
+
+interface Drop {
+  peak: Pivot;
+  trough: Pivot;
+  drop: number;
+}
+
+/** Stage 1: the span with memory in use, and its peak. */
+export interface TrimFacts {
+  /** Index of the first and one past the last sample with memory in use. */
+  from: number;
+  to: number;
+  peak: { bytes: number; tMs: number };
+}
+
+/** Stage 2: the envelope of the trimmed span, without the fall at exit. */
+export interface EnvelopeFacts {
+  env: Envelope;
+  spanMs: number;
+}
+
+/** Stage 3: the cycles: zigzag pivots and the major drops (the releases). */
+export interface CycleFacts {
+  swingThresholdBytes: number;
+  pivots: Pivot[];
+  /** The pivots with the last trough of a series that ends going down. */
+  pivotsWithFinal: Pivot[];
+  major: Drop[];
+  periodMs: number | null;
+  /** The median major drop: the usual swing. */
+  swingBytes: number;
+}
+
+/** Stage 5: where the warm-up ends, what the releases after it say about where floors may be read. */
+export interface WarmupFacts {
+  warmupEndMs: number;
+  /** Major drops after the warm-up. */
+  majorAfter: Drop[];
+  /** The last major drop of the run. */
+  lastRelease: Drop | undefined;
+  /** Floors are the troughs after the releases (enough of them), not window minima. */
+  fromCycles: boolean;
+  /** A drop at least this large could be mistaken for growth (≥ 4× what counts as growth). */
+  bigDropBytes: number;
+  /** The window minima stop here: memory climbed well above the last release since (Infinity: they do not). */
+  floorsToMs: number;
+}
+
+/** Stage 6: the floors after the warm-up. */
+export interface FloorFacts {
+  t: number[];
+  v: number[];
+  summary: Floors | null;
+  /** Samples after the warm-up. */
+  analysedSamples: number;
+}
+
+/** Stage 7: the current regime of the floors (after the last change of trend). */
+export interface RegimeFacts {
+  /** Median floor after the warm-up. */
+  baselineBytes: number;
+  /** Retained floors (suffix minima) over all floors after the warm-up. */
+  gAll: number[];
+  /** Floors and retained floors of the regime. */
+  t: number[];
+  v: number[];
+  g: number[];
+  before: Shape['before'];
+}
+
+/** Stage 8: growth of the floors in the regime. */
+export interface GrowthFacts {
+  fit: { slope: number; low: number; high: number; intercept: number };
+  growth: Growth;
+  /** What counts as growth without the scatter term. */
+  materialBaseBytes: number;
+  spanMs: number;
+  lateIdx: number;
+  lateRise: number;
+  lateRate: number;
+  /** Rise of the retained floors in the last RECENT_SHARE of the span, and where that part starts. */
+  recentRise: number;
+  recentFromMs: number;
+  /** Rise before the late part: the smaller of the regime's and all floors' after the warm-up. */
+  earlyRise: number;
+  /** Where the floors were level until, and how much they rose after it (for the late-rise rule). */
+  levelUntilMs: number;
+  riseAfterLevelBytes: number;
+  significant: boolean;
+  rising: boolean;
+  continuing: boolean;
+}
+
+/** Stage 9: shape notes for the evidence and the step rule. */
+export type ShapeFacts = Omit<Shape, 'before'>;
+
+interface Facts {
+  s: Series;
+  ctx: SeriesContext;
+  trim: TrimFacts;
+  envelope?: EnvelopeFacts;
+  cycles?: CycleFacts;
+  spikes?: Spike[];
+  warmup?: WarmupFacts;
+  floors?: FloorFacts;
+  regime?: RegimeFacts;
+  growth?: GrowthFacts;
+  shape?: ShapeFacts;
+}
+
+function trimStage(s: Series): TrimFacts {
   let from = 0;
-  let to = n;
+  let to = s.values.length;
   while (from < to && s.values[from] === 0) from++;
   while (to > from && s.values[to - 1] === 0) to--;
   // The peak of the trimmed span (its first maximum); 0 when nothing is left.
   const peak = from < to ? seriesMax({ tMs: s.tMs.subarray(from, to), values: s.values.subarray(from, to) }) : { bytes: 0, tMs: NaN };
-  const base = emptyAnalysis(s, from, to, peak);
-  if (to - from < MIN_SAMPLES) {
-    return insufficient(base, `only ${to - from} sample${to - from === 1 ? '' : 's'} with memory in use; at least ${MIN_SAMPLES} are needed`);
-  }
-  to = trimTeardown(s, from, to);
-  const env = buildEnvelope(s, from, to, MAX_BUCKETS);
-  const spanMs = env.endMs - env.startMs;
-  if (!(spanMs > 0)) return insufficient(base, 'all samples have the same time');
+  return { from, to, peak };
+}
 
-  // 3. Cycles.
+function envelopeStage(s: Series, trim: TrimFacts): EnvelopeFacts {
+  const to = trimTeardown(s, trim.from, trim.to);
+  const env = buildEnvelope(s, trim.from, to, MAX_BUCKETS);
+  return { env, spanMs: env.endMs - env.startMs };
+}
+
+function cycleStage({ env }: EnvelopeFacts): CycleFacts {
   const p10 = quantile(env.vMin, 0.1);
   const p90 = quantile(env.vMax, 0.9);
-  const swingThreshold = Math.max(MIN_SWING_BYTES, SWING_SHARE * (p90 - p10));
-  const zz = zigzag(env, swingThreshold);
+  const swingThresholdBytes = Math.max(MIN_SWING_BYTES, SWING_SHARE * (p90 - p10));
+  const zz = zigzag(env, swingThresholdBytes);
   const pivots = zz.pivots;
-  const drops: Array<{ peak: Pivot; trough: Pivot; drop: number }> = [];
+  const drops: Drop[] = [];
   for (let i = 1; i < pivots.length; i++) {
     const a = pivots[i - 1]!;
     const b = pivots[i]!;
@@ -232,207 +344,380 @@ export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysi
   const major = drops.filter((d) => d.drop >= MAJOR_DROP_SHARE * medianDrop);
   const periodMs = major.length >= 2 ? median(diffs(major.map((d) => d.trough.tMs))) : null;
   const swingBytes = major.length ? median(major.map((d) => d.drop)) : 0;
-  // 7. Spikes (every verdict from here on reports them).
-  base.spikes = findSpikes(env, zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, swingBytes, spanMs);
+  return { swingThresholdBytes, pivots, pivotsWithFinal: zz.finalTrough ? [...pivots, zz.finalTrough] : pivots, major, periodMs, swingBytes };
+}
 
-  // 4. Floors after the warm-up: the first 10% of the run, or until the first release when that
-  // comes later but within the first 60% (the first cycle of a sawtooth includes the start-up).
+/**
+ * The warm-up: the first 10% of the run, or until the first release when that comes later but
+ * within the first 60% (the first cycle of a sawtooth includes the start-up).
+ */
+function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts): WarmupFacts {
+  const major = c.major;
   const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
   const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
-  const levelBytes = quantile(env.vMin, 0.5);
-  let floorT: number[];
-  let floorV: number[];
   const fromCycles = majorAfter.length >= MIN_FLOORS;
-  if (fromCycles) {
-    ({ t: floorT, v: floorV } = capPoints(majorAfter.map((d) => d.trough.tMs), majorAfter.map((d) => d.trough.bytes), 128));
-  } else {
-    // Window minima inside a tooth that is still rising at the end would read as growth: with
-    // release cycles, stop at the last release when memory has climbed well above it since.
-    // Only for swings big enough to be mistaken for growth (≥ 4× what counts as growth).
-    let floorsToMs = Infinity;
-    const last = major[major.length - 1];
-    const bigDropBytes = 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes);
-    if (last && last.trough.tMs > warmupEndMs && swingBytes >= bigDropBytes) {
-      let after = -Infinity;
-      for (let b = 0; b < env.length; b++) if (env.tMax[b]! > last.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
-      if (after - last.trough.bytes >= 0.5 * swingBytes) floorsToMs = last.trough.tMs;
-    }
-    ({ t: floorT, v: floorV } = windowMinima(env, warmupEndMs, 64, floorsToMs));
-    if (floorsToMs < Infinity && majorAfter.length < 2) {
-      return insufficient(base, `only ${majorAfter.length} release cycle${majorAfter.length === 1 ? '' : 's'} after the warm-up, and memory is climbing again: ${MIN_FLOORS} cycles are needed to judge the floors`);
-    }
-    // A release just before the end is no evidence yet that memory stays down (it may be the
-    // first tooth of a sawtooth, or the exit).
-    if (last && majorAfter.length < 2 && env.endMs - last.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && last.drop >= bigDropBytes) {
-      return insufficient(base, `memory was released at ${formatClock(last.trough.tMs)}, just before the end: too early to tell whether it stays down`);
-    }
+  const levelBytes = quantile(env.vMin, 0.5);
+  const bigDropBytes = 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes);
+  const lastRelease = major[major.length - 1];
+  // Window minima inside a tooth that is still rising at the end would read as growth: with
+  // release cycles, stop at the last release when memory has climbed well above it since.
+  // Only for swings big enough to be mistaken for growth.
+  let floorsToMs = Infinity;
+  if (!fromCycles && lastRelease && lastRelease.trough.tMs > warmupEndMs && c.swingBytes >= bigDropBytes) {
+    let after = -Infinity;
+    for (let b = 0; b < env.length; b++) if (env.tMax[b]! > lastRelease.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
+    if (after - lastRelease.trough.bytes >= 0.5 * c.swingBytes) floorsToMs = lastRelease.trough.tMs;
   }
-  const floors: Floors | null = floorT.length
+  return { warmupEndMs, majorAfter, lastRelease, fromCycles, bigDropBytes, floorsToMs };
+}
+
+/** The floors: the troughs after each release (≥ MIN_FLOORS of them), else minima of ~3-bucket windows. */
+function floorStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, w: WarmupFacts): FloorFacts {
+  const { t, v } = w.fromCycles
+    ? capPoints(w.majorAfter.map((d) => d.trough.tMs), w.majorAfter.map((d) => d.trough.bytes), 128)
+    : windowMinima(env, w.warmupEndMs, 64, w.floorsToMs);
+  const summary: Floors | null = t.length
     ? {
-        fromCycles, cycles: major.length, periodMs, swingBytes, resolutionMs: spanMs / env.length, count: floorT.length,
-        firstBytes: floorV[0]!, firstTMs: floorT[0]!, lastBytes: floorV[floorV.length - 1]!, lastTMs: floorT[floorT.length - 1]!,
+        fromCycles: w.fromCycles, cycles: c.major.length, periodMs: c.periodMs, swingBytes: c.swingBytes, resolutionMs: spanMs / env.length, count: t.length,
+        firstBytes: v[0]!, firstTMs: t[0]!, lastBytes: v[v.length - 1]!, lastTMs: t[t.length - 1]!,
       }
     : null;
-  base.floors = floors;
-  base.analyzedFromMs = warmupEndMs;
-  base.analyzedToMs = env.endMs;
   let analysedSamples = 0;
-  for (let b = 0; b < env.length; b++) if (env.tMin[b]! >= warmupEndMs) analysedSamples += env.count[b]!;
-  if (analysedSamples < MIN_ANALYSED_SAMPLES) {
-    return insufficient(base, `only ${analysedSamples} sample${analysedSamples === 1 ? '' : 's'} after the warm-up (the first ${formatDuration(warmupEndMs - env.startMs)}); at least ${MIN_ANALYSED_SAMPLES} are needed`);
-  }
-  if (floorT.length < MIN_FLOORS) {
-    const why = major.length >= 2
-      ? `only ${majorAfter.length} release cycle${majorAfter.length === 1 ? '' : 's'} after the warm-up (${MIN_FLOORS} are needed to judge the floors)`
-      : `only ${floorT.length} floor points after the warm-up; record longer or sample faster`;
-    return insufficient(base, why);
-  }
-  base.baselineBytes = median(floorV);
+  for (let b = 0; b < env.length; b++) if (env.tMin[b]! >= w.warmupEndMs) analysedSamples += env.count[b]!;
+  return { t, v, summary, analysedSamples };
+}
 
-  // 5. The current regime: the floors after the last change of trend of the retained floors
-  // (a start-up or loading phase, a cache that filled, a worker that started); then the growth of
-  // the floors in it, and how much of it was retained.
-  const gAll = suffixMin(floorV);
-  const floorTAll = floorT;
-  const k0 = bestSplit(floorT, gAll);
-  const shape = base.shape;
-  if (k0 > 0) shape.before = { untilMs: floorT[k0]!, riseBytes: gAll[k0]! - gAll[0]! };
-  floorT = floorT.slice(k0);
-  floorV = floorV.slice(k0);
-  const g = gAll.slice(k0);
-  const fit = theilSen(floorT, floorV);
+/**
+ * The current regime: the floors after the last change of trend of the retained floors (a
+ * start-up or loading phase, a cache that filled, a worker that started).
+ */
+function regimeStage(f: FloorFacts): RegimeFacts {
+  const gAll = suffixMin(f.v);
+  const k0 = bestSplit(f.t, gAll);
+  return {
+    baselineBytes: median(f.v), gAll,
+    t: f.t.slice(k0), v: f.v.slice(k0), g: gAll.slice(k0),
+    before: k0 > 0 ? { untilMs: f.t[k0]!, riseBytes: gAll[k0]! - gAll[0]! } : null,
+  };
+}
+
+/** The growth of the floors in the regime, how much of it was retained, and whether it goes on. */
+function growthStage(f: FloorFacts, r: RegimeFacts): GrowthFacts {
+  const { t, v, g } = r;
+  const fit = theilSen(t, v);
   const perMin = 60_000;
   const retained = g[g.length - 1]! - g[0]!;
-  const resid = floorV.map((v, i) => v - (fit.intercept + fit.slope * floorT[i]!));
+  const resid = v.map((x, i) => x - (fit.intercept + fit.slope * t[i]!));
   const scatter = robustSigma(resid);
-  const materialBase = Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * base.baselineBytes);
-  const material = Math.max(materialBase, MATERIAL_NOISE_K * scatter);
-  const fromMs = floorT[0]!;
-  const toMs = floorT[floorT.length - 1]!;
-  const span = Math.max(toMs - fromMs, 1);
-  const lateStartMs = toMs - LATE_SHARE * span;
-  let lateIdx = floorT.findIndex((t) => t >= lateStartMs);
-  if (lateIdx < 0 || lateIdx > floorT.length - 2) lateIdx = floorT.length - 2;
-  const lateSpan = Math.max(toMs - floorT[lateIdx]!, 1);
+  const materialBaseBytes = Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * r.baselineBytes);
+  const material = Math.max(materialBaseBytes, MATERIAL_NOISE_K * scatter);
+  const fromMs = t[0]!;
+  const toMs = t[t.length - 1]!;
+  const spanMs = Math.max(toMs - fromMs, 1);
+  const lateStartMs = toMs - LATE_SHARE * spanMs;
+  let lateIdx = t.findIndex((x) => x >= lateStartMs);
+  if (lateIdx < 0 || lateIdx > t.length - 2) lateIdx = t.length - 2;
+  const lateSpan = Math.max(toMs - t[lateIdx]!, 1);
   const lateRise = g[g.length - 1]! - g[lateIdx]!;
   const lateRate = lateRise / lateSpan;
-  base.growth = {
-    bytesPerMinute: fit.slope * perMin, lowBytesPerMinute: fit.low * perMin, highBytesPerMinute: fit.high * perMin,
-    fromMs, toMs, retainedBytes: retained, lateBytesPerMinute: lateRate * perMin, materialBytes: material,
+  // Most of the rise in the last 15% of the span.
+  let recentIdx = t.findIndex((x) => x >= toMs - RECENT_SHARE * spanMs);
+  if (recentIdx <= 0) recentIdx = Math.max(0, t.length - 2);
+  const recentRise = g[g.length - 1]! - g[recentIdx - 1 >= 0 ? recentIdx - 1 : 0]!;
+  const recentFromMs = t[Math.max(0, recentIdx - 1)]!;
+  // Level until the last third: judged on the regime and on all floors after the warm-up (a
+  // change of trend can hide it).
+  const allLateStart = toMs - LATE_SHARE * (toMs - f.t[0]!);
+  let allLateIdx = f.t.findIndex((x) => x >= allLateStart);
+  if (allLateIdx < 0) allLateIdx = f.t.length - 1;
+  const regimeEarlyRise = g[lateIdx]! - g[0]!;
+  const earlyRise = Math.min(regimeEarlyRise, r.gAll[allLateIdx]! - r.gAll[0]!);
+  const levelInRegime = regimeEarlyRise < materialBaseBytes;
+  return {
+    fit, materialBaseBytes, spanMs, lateIdx, lateRise, lateRate, recentRise, recentFromMs, earlyRise,
+    levelUntilMs: levelInRegime ? t[lateIdx]! : f.t[allLateIdx]!,
+    riseAfterLevelBytes: g[g.length - 1]! - (levelInRegime ? g[lateIdx]! : r.gAll[allLateIdx]!),
+    growth: {
+      bytesPerMinute: fit.slope * perMin, lowBytesPerMinute: fit.low * perMin, highBytesPerMinute: fit.high * perMin,
+      fromMs, toMs, retainedBytes: retained, lateBytesPerMinute: lateRate * perMin, materialBytes: material,
+    },
+    significant: fit.low > 0,
+    rising: retained >= material,
+    continuing: lateRate >= LATE_MIN_RATIO * (retained / spanMs) && lateRise > 0,
   };
+}
 
-  // Shape notes for the evidence. A step (a model loaded mid-run, a runtime growing its heap
-  // once) is two plateaus: a two-level fit of the retained floors beats a straight line by far. A
-  // leak, even a chunky one, is closer to a line.
-  const step = stepFit(floorT, g);
+/**
+ * Shape notes for the evidence. A step (a model loaded mid-run, a runtime growing its heap once)
+ * is two plateaus: a two-level fit of the retained floors beats a straight line by far. A leak,
+ * even a chunky one, is closer to a line.
+ */
+function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFacts, r: RegimeFacts, gr: GrowthFacts): ShapeFacts {
+  const { env } = e;
+  const { t, v, g } = r;
+  const material = gr.growth.materialBytes;
+  const retained = gr.growth.retainedBytes;
+  const shape: ShapeFacts = { warmup: null, saturatedAtMs: null, step: null, release: null };
+  const step = stepFit(t, g);
   const preWarm = windowMinima(env, env.startMs, 8);
   // The warm-up is worth a word when memory rose there much faster than the floors do after it.
-  const warmRise = floors!.firstBytes - (preWarm.v[0] ?? floors!.firstBytes);
-  if (warmRise >= material && warmRise > 3 * Math.max(0, fit.slope) * (warmupEndMs - env.startMs)) {
-    shape.warmup = { toMs: warmupEndMs, fromBytes: preWarm.v[0]!, toBytes: floors!.firstBytes };
+  const first = f.summary!.firstBytes;
+  const warmRise = first - (preWarm.v[0] ?? first);
+  if (warmRise >= material && warmRise > 3 * Math.max(0, gr.fit.slope) * (w.warmupEndMs - env.startMs)) {
+    shape.warmup = { toMs: w.warmupEndMs, fromBytes: preWarm.v[0]!, toBytes: first };
   }
   let releaseDrop = 0;
-  for (let i = 0; i < floorV.length; i++) {
-    const d = floorV[i]! - g[i]!;
-    if (d > releaseDrop && d >= Math.max(materialBase, swingThreshold)) {
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i]! - g[i]!;
+    if (d > releaseDrop && d >= Math.max(gr.materialBaseBytes, c.swingThresholdBytes)) {
       releaseDrop = d;
       // Released where the floors first come down to the retained level.
       let j = i;
-      while (j < floorV.length - 1 && floorV[j]! > g[i]! + 0.5 * d) j++;
-      shape.release = { atMs: floorT[j]!, fromBytes: floorV[i]!, toBytes: g[i]! };
+      while (j < v.length - 1 && v[j]! > g[i]! + 0.5 * d) j++;
+      shape.release = { atMs: t[j]!, fromBytes: v[i]!, toBytes: g[i]! };
     }
   }
   // Retained growth before the late part, none in it: saturation; record when it stopped.
-  if (retained >= material && lateRise < LATE_MIN_RATIO * (retained / span) * lateSpan) {
+  const lateSpan = Math.max(gr.growth.toMs - t[gr.lateIdx]!, 1);
+  if (retained >= material && gr.lateRise < LATE_MIN_RATIO * (retained / gr.spanMs) * lateSpan) {
     let k = g.length - 1;
     while (k > 0 && g[k - 1]! >= g[g.length - 1]! - 0.1 * retained) k--;
-    shape.saturatedAtMs = floorT[k]!;
+    shape.saturatedAtMs = t[k]!;
   }
-  if (retained >= material && step && step.sse <= STEP_SSE_RATIO * lineFit(floorT, g, 0, g.length).sse) {
+  if (retained >= material && step && step.sse <= STEP_SSE_RATIO * lineFit(t, g, 0, g.length).sse) {
     shape.step = { atMs: step.atMs, bytes: step.rise };
   }
+  return shape;
+}
 
-  // 6. The verdict.
-  const significant = fit.low > 0;
-  const rising = retained >= material;
-  const continuing = lateRate >= LATE_MIN_RATIO * (retained / span) && lateRise > 0;
-  const oneStep = shape.step !== null;
-  const leak = significant && rising && continuing && !oneStep;
-  // Most of the rise in the last 15% of the span: a step just before the end looks like the start
-  // of a leak; only more recording can tell them apart.
-  let recentIdx = floorT.findIndex((t) => t >= toMs - RECENT_SHARE * span);
-  if (recentIdx <= 0) recentIdx = Math.max(0, floorT.length - 2);
-  const recentRise = g[g.length - 1]! - g[recentIdx - 1 >= 0 ? recentIdx - 1 : 0]!;
-  if (leak && recentRise > RECENT_MAX_SHARE * retained) {
-    return insufficient(base, `the floors rose by ${formatBytes(recentRise)} of their ${formatBytes(retained)} in the last ${formatDuration(toMs - floorT[Math.max(0, recentIdx - 1)]!)}: too recent to tell a step from a leak; record longer`);
-  }
-  // Level until the last third, then up: a spike or a step still under way, or a leak that just
-  // began; the end of the recording cannot say which.
-  // Judged on the regime and on all floors after the warm-up (a change of trend can hide it).
-  const allLateStart = toMs - LATE_SHARE * (toMs - floorTAll[0]!);
-  let allLateIdx = floorTAll.findIndex((t) => t >= allLateStart);
-  if (allLateIdx < 0) allLateIdx = floorTAll.length - 1;
-  const earlyRise = Math.min(g[lateIdx]! - g[0]!, gAll[allLateIdx]! - gAll[0]!);
-  if (leak && earlyRise < materialBase) {
-    const levelUntil = g[lateIdx]! - g[0]! < materialBase ? floorT[lateIdx]! : floorTAll[allLateIdx]!;
-    return insufficient(base, `the floors were level until ${formatClock(levelUntil)} and rose ${formatBytes(g[g.length - 1]! - (g[lateIdx]! - g[0]! < materialBase ? g[lateIdx]! : gAll[allLateIdx]!))} only after: too late in the recording to tell a leak from a step or a spike; record longer`);
-  }
-  if (!leak && !fromCycles && majorAfter.length >= 2) {
+// ---------------------------------------------------------------------------------------------
+// Rules: an ordered list, each small and named, each reading the facts of the stages it names and
+// either deciding or passing (null). A stage runs just before the first rule that needs it; the
+// analysis carries the facts of every stage that ran before the decision. The first rule that
+// decides is the verdict, and the analysis names it (`rule`).
+
+type StageName = 'trim' | 'envelope' | 'cycles' | 'spikes' | 'warmup' | 'floors' | 'regime' | 'growth' | 'shape';
+const STAGE_ORDER: StageName[] = ['trim', 'envelope', 'cycles', 'spikes', 'warmup', 'floors', 'regime', 'growth', 'shape'];
+
+/** What a rule decides: insufficient data (why), or a verdict the report words from the facts. */
+type Decision = { insufficient: string } | { verdict: 'leak' | 'spike' | 'stable' };
+
+export interface Rule {
+  name: string;
+  /** The last stage whose facts the rule reads. */
+  needs: StageName;
+  decide(f: Required<Facts>): Decision | null;
+}
+
+/** A leak by the growth facts alone, before the rules that may find it too early to call. */
+function leakLike(f: Required<Facts>): boolean {
+  const gr = f.growth;
+  return gr.significant && gr.rising && gr.continuing && f.shape.step === null;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const RULES: readonly Rule[] = [
+  {
+    name: 'too-few-samples',
+    needs: 'trim',
+    decide: ({ trim }) => {
+      const n = trim.to - trim.from;
+      return n < MIN_SAMPLES ? { insufficient: `only ${plural(n, 'sample')} with memory in use; at least ${MIN_SAMPLES} are needed` } : null;
+    },
+  },
+  {
+    name: 'no-time-span',
+    needs: 'envelope',
+    decide: ({ envelope }) => (envelope.spanMs > 0 ? null : { insufficient: 'all samples have the same time' }),
+  },
+  {
+    // Window minima would stop at the last release and read the next tooth as growth.
+    name: 'climbing-again',
+    needs: 'warmup',
+    decide: ({ warmup: w }) =>
+      w.floorsToMs < Infinity && w.majorAfter.length < 2
+        ? { insufficient: `only ${plural(w.majorAfter.length, 'release cycle')} after the warm-up, and memory is climbing again: ${MIN_FLOORS} cycles are needed to judge the floors` }
+        : null,
+  },
+  {
+    // A release just before the end is no evidence yet that memory stays down (it may be the
+    // first tooth of a sawtooth, or the exit).
+    name: 'release-at-end',
+    needs: 'warmup',
+    decide: ({ envelope: { env, spanMs }, warmup: w }) => {
+      const last = w.lastRelease;
+      if (w.fromCycles || !last || w.majorAfter.length >= 2) return null;
+      if (env.endMs - last.trough.tMs < RELEASE_MIN_AFTER_SHARE * spanMs && last.drop >= w.bigDropBytes) {
+        return { insufficient: `memory was released at ${formatClock(last.trough.tMs)}, just before the end: too early to tell whether it stays down` };
+      }
+      return null;
+    },
+  },
+  {
+    name: 'too-few-samples-analysed',
+    needs: 'floors',
+    decide: ({ envelope: { env }, warmup: w, floors: f }) =>
+      f.analysedSamples < MIN_ANALYSED_SAMPLES
+        ? { insufficient: `only ${plural(f.analysedSamples, 'sample')} after the warm-up (the first ${formatDuration(w.warmupEndMs - env.startMs)}); at least ${MIN_ANALYSED_SAMPLES} are needed` }
+        : null,
+  },
+  {
+    name: 'too-few-floors',
+    needs: 'floors',
+    decide: ({ cycles: c, warmup: w, floors: f }) => {
+      if (f.t.length >= MIN_FLOORS) return null;
+      return {
+        insufficient: c.major.length >= 2
+          ? `only ${plural(w.majorAfter.length, 'release cycle')} after the warm-up (${MIN_FLOORS} are needed to judge the floors)`
+          : `only ${f.t.length} floor points after the warm-up; record longer or sample faster`,
+      };
+    },
+  },
+  {
+    // Most of the rise in the last 15% of the span: a step just before the end looks like the
+    // start of a leak; only more recording can tell them apart.
+    name: 'rise-too-recent',
+    needs: 'shape',
+    decide: (f) => {
+      const gr = f.growth;
+      if (!leakLike(f) || !(gr.recentRise > RECENT_MAX_SHARE * gr.growth.retainedBytes)) return null;
+      return { insufficient: `the floors rose by ${formatBytes(gr.recentRise)} of their ${formatBytes(gr.growth.retainedBytes)} in the last ${formatDuration(gr.growth.toMs - gr.recentFromMs)}: too recent to tell a step from a leak; record longer` };
+    },
+  },
+  {
+    // Level until the last third, then up: a spike or a step still under way, or a leak that
+    // just began; the end of the recording cannot say which.
+    name: 'rise-too-late',
+    needs: 'shape',
+    decide: (f) => {
+      const gr = f.growth;
+      if (!leakLike(f) || !(gr.earlyRise < gr.materialBaseBytes)) return null;
+      return { insufficient: `the floors were level until ${formatClock(gr.levelUntilMs)} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
+    },
+  },
+  {
     // A few release cycles: the window minima cannot see a small leak under a large sawtooth,
     // and the troughs are too few for an interval. Rising troughs leave the question open.
     // Level means level here: within 0.5% (≥ 256 KiB), not the 2% a trend over many floors needs.
-    const troughs = suffixMin(majorAfter.map((d) => d.trough.bytes));
-    const troughRise = troughs[troughs.length - 1]! - troughs[0]!;
-    if (troughRise >= Math.max(256 * 1024, 0.005 * troughs[0]!)) {
-      return insufficient(base, `only ${majorAfter.length} release cycles after the warm-up and their floors rose ${formatBytes(troughRise)}: ${MIN_FLOORS} cycles are needed to tell a leak from noise`);
-    }
+    name: 'few-cycles-rising',
+    needs: 'shape',
+    decide: (f) => {
+      const w = f.warmup;
+      if (leakLike(f) || w.fromCycles || w.majorAfter.length < 2) return null;
+      const troughs = suffixMin(w.majorAfter.map((d) => d.trough.bytes));
+      const troughRise = troughs[troughs.length - 1]! - troughs[0]!;
+      if (troughRise < Math.max(256 * 1024, 0.005 * troughs[0]!)) return null;
+      return { insufficient: `only ${w.majorAfter.length} release cycles after the warm-up and their floors rose ${formatBytes(troughRise)}: ${MIN_FLOORS} cycles are needed to tell a leak from noise` };
+    },
+  },
+  { name: 'leak', needs: 'shape', decide: (f) => (leakLike(f) ? { verdict: 'leak' } : null) },
+  { name: 'spike', needs: 'shape', decide: (f) => (f.spikes.length > 0 ? { verdict: 'spike' } : null) },
+  { name: 'stable', needs: 'shape', decide: () => ({ verdict: 'stable' }) },
+];
+
+/** Runs one stage on the facts so far (its inputs ran before it: STAGE_ORDER). */
+function runStage(name: StageName, f: Facts): void {
+  switch (name) {
+    case 'trim':
+      return;
+    case 'envelope':
+      f.envelope = envelopeStage(f.s, f.trim);
+      return;
+    case 'cycles':
+      f.cycles = cycleStage(f.envelope!);
+      return;
+    case 'spikes':
+      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.swingBytes, f.envelope!.spanMs);
+      return;
+    case 'warmup':
+      f.warmup = warmupStage(f.envelope!, f.cycles!);
+      return;
+    case 'floors':
+      f.floors = floorStage(f.envelope!, f.cycles!, f.warmup!);
+      return;
+    case 'regime':
+      f.regime = regimeStage(f.floors!);
+      return;
+    case 'growth':
+      f.growth = growthStage(f.floors!, f.regime!);
+      return;
+    case 'shape':
+      f.shape = shapeStage(f.envelope!, f.cycles!, f.warmup!, f.floors!, f.regime!, f.growth!);
+      return;
   }
-  base.projection = projection(ctx, floors!, leak ? Math.max(fit.slope, 0) : 0);
-  if (leak) {
-    base.verdict = 'leak';
-    base.confidence = confidenceOf([
-      ramp(floorT.length, MIN_FLOORS, 16),
-      clamp01(fit.low / fit.slope),
-      ramp(retained / material, 1, 4),
-      clamp01(lateRate / (retained / span)),
-    ]);
-  } else if (base.spikes.length > 0) {
-    base.verdict = 'spike';
-    const s0 = base.spikes.reduce((a, b) => (b.aboveTypicalBytes > a.aboveTypicalBytes ? b : a));
-    base.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, swingBytes), 1, 4), ramp(floorT.length, MIN_FLOORS, 16)]);
-  } else {
-    base.verdict = 'stable';
-    // Sure when even the top of the interval would not have grown the floors materially.
-    const worst = Number.isFinite(fit.high) ? Math.max(0, fit.high) * span : Infinity;
-    base.confidence = confidenceOf([ramp(floorT.length, MIN_FLOORS, 16), Number.isFinite(worst) ? clamp01(material / Math.max(material, worst)) : 0.3]);
-  }
-  base.confidenceLabel = labelOf(base.confidence);
-  describe(base, { significant, rising, continuing, oneStep });
-  return base;
 }
 
-function emptyAnalysis(s: Series, from: number, to: number, peak: { bytes: number; tMs: number }): SeriesAnalysis {
+/** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
+export function analyzeSeries(s: Series, ctx: SeriesContext = {}): SeriesAnalysis {
+  const facts: Facts = { s, ctx, trim: trimStage(s) };
+  let ran = 0;
+  for (const rule of RULES) {
+    const need = STAGE_ORDER.indexOf(rule.needs);
+    while (ran < need) runStage(STAGE_ORDER[++ran]!, facts);
+    const d = rule.decide(facts as Required<Facts>);
+    if (d) return report(facts, rule.name, d);
+  }
+  throw new Error('the last rule always decides');
+}
+
+/** The analysis: the facts of every stage that ran, the decision and its words. */
+function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
+  const { s, trim } = f;
   const n = s.values.length;
-  return {
-    verdict: 'insufficient data', confidence: 0, confidenceLabel: 'low', reason: '', evidence: [],
+  const { from, to } = trim;
+  const a: SeriesAnalysis = {
+    verdict: 'insufficient data', confidence: 0, confidenceLabel: 'low', reason: '', evidence: [], rule,
     samples: to - from,
     startMs: n ? s.tMs[from < to ? from : 0]! : NaN,
     endMs: n ? s.tMs[to > from ? to - 1 : n - 1]! : NaN,
     analyzedFromMs: NaN, analyzedToMs: NaN, baselineBytes: NaN,
-    peakBytes: peak.bytes, peakTMs: peak.tMs,
-    growth: null, floors: null, spikes: [], projection: null,
+    peakBytes: trim.peak.bytes, peakTMs: trim.peak.tMs,
+    growth: null, floors: null, spikes: f.spikes ?? [], projection: null,
     shape: { warmup: null, before: null, saturatedAtMs: null, step: null, release: null },
   };
-}
-
-function insufficient(a: SeriesAnalysis, why: string): SeriesAnalysis {
-  a.verdict = 'insufficient data';
-  a.confidence = 0;
-  a.confidenceLabel = 'low';
-  a.reason = `insufficient data: ${why}`;
-  a.evidence = [why];
-  if (a.spikes.length) a.evidence.push(...a.spikes.map(spikeText));
+  if (f.floors) {
+    a.floors = f.floors.summary;
+    a.analyzedFromMs = f.warmup!.warmupEndMs;
+    a.analyzedToMs = f.envelope!.env.endMs;
+  }
+  if (f.regime) {
+    a.baselineBytes = f.regime.baselineBytes;
+    a.shape.before = f.regime.before;
+  }
+  if (f.growth) a.growth = f.growth.growth;
+  if (f.shape) a.shape = { warmup: f.shape.warmup, before: a.shape.before, saturatedAtMs: f.shape.saturatedAtMs, step: f.shape.step, release: f.shape.release };
+  if ('insufficient' in d) {
+    a.reason = `insufficient data: ${d.insufficient}`;
+    a.evidence = [d.insufficient, ...a.spikes.map(spikeText)];
+    return a;
+  }
+  const ff = f as Required<Facts>;
+  const gr = ff.growth;
+  const floors = ff.floors.summary!;
+  const fit = gr.fit;
+  const nFloors = ff.regime.t.length;
+  const g = gr.growth;
+  a.verdict = d.verdict;
+  a.projection = projection(f.ctx, floors, d.verdict === 'leak' ? Math.max(fit.slope, 0) : 0);
+  if (d.verdict === 'leak') {
+    a.confidence = confidenceOf([
+      ramp(nFloors, MIN_FLOORS, 16),
+      clamp01(fit.low / fit.slope),
+      ramp(g.retainedBytes / g.materialBytes, 1, 4),
+      clamp01(gr.lateRate / (g.retainedBytes / gr.spanMs)),
+    ]);
+  } else if (d.verdict === 'spike') {
+    const s0 = a.spikes.reduce((x, y) => (y.aboveTypicalBytes > x.aboveTypicalBytes ? y : x));
+    a.confidence = confidenceOf([ramp(s0.aboveTypicalBytes / spikeThreshold(s0.peakBytes - s0.aboveTypicalBytes, ff.cycles.swingBytes), 1, 4), ramp(nFloors, MIN_FLOORS, 16)]);
+  } else {
+    // Sure when even the top of the interval would not have grown the floors materially.
+    const worst = Number.isFinite(fit.high) ? Math.max(0, fit.high) * gr.spanMs : Infinity;
+    a.confidence = confidenceOf([ramp(nFloors, MIN_FLOORS, 16), Number.isFinite(worst) ? clamp01(g.materialBytes / Math.max(g.materialBytes, worst)) : 0.3]);
+  }
+  a.confidenceLabel = labelOf(a.confidence);
+  describe(a, { significant: gr.significant, rising: gr.rising, continuing: gr.continuing, oneStep: a.shape.step !== null });
   return a;
 }
 

@@ -34,7 +34,8 @@ async function leakyRun(python: string, args: string[], programArgs: string[]) {
 
 test('--heap-every: the growth names the leaked type, and the recorded back-references reach the global', { skip }, async () => {
   await Promise.all(PYTHONS.map(async ([name, python]) => {
-    const { dir, out, r } = await leakyRun(python, ['--heap-every', '300ms'], ['2']);
+    // 4 s: the automatic graph needs two quiet intervals (three censuses) of persistent growth.
+    const { dir, out, r } = await leakyRun(python, ['--heap-every', '300ms'], ['4']);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     const heap = await runCli(['heap', out, '--json']);
     assert.equal(heap.code, 0, heap.stderr);

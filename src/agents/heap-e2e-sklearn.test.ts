@@ -13,4 +13,8 @@ test('sklearn: fitted forests kept in a list; the automatic graph reaches `histo
   // `memhunt heap` shows the growth with both deltas and a score.
   const heap = await runCli(['heap', out, '--top', '40']);
   assert.match(heap.stdout, /score +count +size Δ +count Δ/);
+  // All of it through a pipe (it was cut at 64 KiB: the process exited before stdout drained).
+  const json = await runCli(['heap', out, '--json', '--top', '500']);
+  assert.ok(json.stdout.length > 65_536, `${json.stdout.length} bytes`);
+  assert.ok(JSON.parse(json.stdout).processes.length >= 1);
 });

@@ -130,8 +130,12 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
-      // Exit promptly even if a child process or stray handle is still referenced.
-      setImmediate(() => process.exit(code));
+      // Exit promptly even if a child process or stray handle is still referenced, once stdout has
+      // taken everything: writes to a pipe are asynchronous, and exiting at once cut
+      // `memhunt heap --json | jq` at 64 KiB.
+      const exit = () => setImmediate(() => process.exit(code));
+      if (process.stdout.writableLength > 0) process.stdout.write('', exit);
+      else exit();
     },
     (err) => {
       process.stderr.write(`memhunt: internal error: ${(err as Error)?.stack ?? err}\n`);

@@ -62,6 +62,17 @@ class Target(object):
     pass
 
 
+class EqualToAll(type):
+    """A metaclass with __eq__ and no __hash__: its classes cannot be hashed, and comparing one
+    with anything raises (a census counted types in a Counter, and `list in types`)."""
+
+    def __eq__(cls, other):
+        raise RuntimeError('metaclass __eq__ called')
+
+
+Unhashable = EqualToAll('Unhashable', (object,), {})
+
+
 HOLD = {}
 
 
@@ -97,6 +108,7 @@ class RefsTest(unittest.TestCase):
         HOLD['liars'] = liars
         HOLD['odd'] = odd
         HOLD['targets'] = targets
+        HOLD['unhashable'] = [Unhashable() for _ in range(7)]
         for name in ('Hostile', __name__ + '.Hostile', 'Liar', 'AnythingGoes', 'Target', 'weakref.ProxyType', 'weakproxy'):
             try:
                 g = _refs.refs(name, 3, 6, None)
@@ -108,9 +120,12 @@ class RefsTest(unittest.TestCase):
         g = _refs.refs('Target', 3, 6, None)
         self.assertTrue(g['reachedRoot'])
         self.assertIn('HOLD', self._chain_labels(g))
+        g = _refs.refs('Unhashable', 2, 6, None)
+        self.assertIn('HOLD', self._chain_labels(g))
         result, _ = _census.census(collect=False, top=None)
         rows = {r[0]: r for r in result['rows']}
         self.assertGreaterEqual(rows[__name__ + '.Hostile'][1], 50)
+        self.assertGreaterEqual(rows[__name__ + '.Unhashable'][1], 7)
         del targets, hostile, liars, odd, alive, dead
 
     def test_numpy_arrays(self):

@@ -27,7 +27,7 @@ import gc
 import sys
 from collections import Counter
 from itertools import compress, filterfalse, repeat
-from operator import eq, is_, not_, rshift
+from operator import eq, is_, not_, or_, rshift
 
 from . import _util
 
@@ -121,16 +121,18 @@ def _dedupe(objs, seen):
 #: the longest list (`[0] * 20_000_000` would otherwise cost a 160 MB list of references, and the
 #: ids of each, at once).
 BIG = 4 * CHUNK
-_SLICED = (list, tuple)
 
 
 def _big_parts(chunk):
     """(chunk without its big lists and tuples, the big ones). Exact list and tuple only: their
     length and slices are C calls that run no user code."""
     types = list(map(type, chunk))
-    if list not in types and tuple not in types:
+    # By identity (`list in types` would call a metaclass's __eq__).
+    is_list = list(map(is_, types, repeat(list)))
+    is_tuple = list(map(is_, types, repeat(tuple)))
+    if True not in is_list and True not in is_tuple:
         return chunk, ()
-    mask = list(map(_SLICED.__contains__, types))
+    mask = list(map(or_, is_list, is_tuple))
     cands = list(compress(chunk, mask))
     big_mask = list(map(BIG.__lt__, map(len, cands)))
     if True not in big_mask:
@@ -231,7 +233,7 @@ def _chain_parts(parts, big):
             yield p
 
 
-_PLAIN = (tuple, list, dict, set, frozenset, str, bytes, bytearray)
+_PLAIN = frozenset((tuple, list, dict, set, frozenset, str, bytes, bytearray))
 
 
 def agent_objects():
@@ -303,6 +305,33 @@ def _own_value(w, out):
                     out.append(x)
 
 
+#: id(unhashable class) -> (the class, its stand-in): see hashable_type.
+_STANDINS = {}
+
+
+def hashable_type(t):
+    """t, or for a class that cannot be hashed (its metaclass defines __eq__ and no __hash__: hashing
+    it raises) a plain class of the same module and name that stands for it in the census's
+    counters. Its instances are then sized one by one, or as one plain instance."""
+    try:
+        hash(t)
+        return t
+    except Exception:
+        pass
+    got = _STANDINS.get(id(t))
+    if got is not None and got[0] is t:
+        return got[1]
+    try:
+        qual = type.__dict__['__qualname__'].__get__(t)
+        mod = type.__dict__['__module__'].__get__(t)
+    except Exception:
+        qual, mod = '?', None
+    standin = type(str(qual).rsplit('.', 1)[-1], (object,), {'__module__': mod if isinstance(mod, str) else '?'})
+    standin.__qualname__ = str(qual)
+    _STANDINS[id(t)] = (t, standin)
+    return standin
+
+
 def _sizeof_is_fixed(t):
     """True when every instance of t has the same sys.getsizeof (no __sizeof__ override, no items)."""
     try:
@@ -349,7 +378,7 @@ def _sizes(objs):
 #: Builtin types whose C __sizeof__ can be called directly (~30 ns) instead of through
 #: sys.getsizeof (~100 ns: a special-method lookup and a bound method per object); getsizeof adds a
 #: constant per type (the GC header), measured once on a sample.
-_DIRECT = (str, int, tuple, list, dict, set, frozenset, bytes, bytearray)
+_DIRECT = frozenset((str, int, tuple, list, dict, set, frozenset, bytes, bytearray))  # hashed: `in` by identity
 _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC
 
 
@@ -434,7 +463,11 @@ class CensusVisitor(object):
         """Counts and sizes chunk; returns (containers to expand, extra objects) or None. The
         tracked objects (expand=False) are all expanded by walk() anyway."""
         types = list(map(type, chunk))
-        here = Counter(types)
+        try:
+            here = Counter(types)
+        except TypeError:  # a class whose metaclass defines __eq__ without __hash__
+            types = list(map(hashable_type, types))
+            here = Counter(types)
         self.counts.update(here)
         new_types = here.keys() - self.known
         if new_types:

@@ -46,7 +46,11 @@ class _FindVisitor(_census.CensusVisitor):
 
     def __call__(self, chunk, expand=True):
         types = list(map(type, chunk))
-        present = set(types)
+        try:
+            present = set(types)
+        except TypeError:  # a class whose metaclass defines __eq__ without __hash__
+            types = list(map(_census.hashable_type, types))
+            present = set(types)
         new = present - self.seen_types
         if new:
             self.seen_types |= new

@@ -25,17 +25,49 @@ const PYTHONS: Array<[string, string]> = [
   ['python3', 'python3'],
 ].filter(([, p]) => p === 'python3' || fs.existsSync(p)) as Array<[string, string]>;
 
-async function leakyRun(python: string, args: string[], programArgs: string[]) {
+type Recording = Awaited<ReturnType<typeof readMemhuntRecording>>;
+
+/**
+ * Runs `memhunt run` on host-leaky.py until the recording holds what the test needs (`enough`),
+ * then lets the program end (--until: it runs on after its seconds until told to stop). On a loaded
+ * machine censuses take longer and fewer fit in a fixed time: waiting for them, instead of for a
+ * number of seconds, keeps the test's meaning (at most 60 s; the program ends itself after 120 s).
+ */
+async function leakyRun(python: string, args: string[], programArgs: string[], enough: (rec: Recording, stdout: string) => boolean) {
   const dir = tempDir();
   const out = path.join(dir, 'run.mh');
-  const r = await runCli(['run', '-q', '--interval', '20ms', '-o', out, ...args, '--', python, LEAKY, ...programArgs], { cwd: dir });
-  return { dir, out, r };
+  const stop = path.join(dir, 'stop');
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '--interval', '20ms', '-o', out, ...args, '--', python, LEAKY, ...programArgs, '--until', stop],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  let ended = false;
+  void closed.then(() => (ended = true));
+  const deadline = Date.now() + 60_000;
+  while (!ended && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    let rec: Recording | null = null;
+    try {
+      rec = await readMemhuntRecording(out); // flushed at least every second; a cut tail is accepted
+    } catch {
+      rec = null; // not created yet
+    }
+    if (rec && enough(rec, stdout)) break;
+  }
+  fs.writeFileSync(stop, '');
+  const code = await closed;
+  return { dir, out, r: { code, stdout, stderr } };
 }
+
+const censusesOf = (rec: Recording, pid?: number) => rec.events.filter((e) => e.kind === 'census' && (pid === undefined || e.pid === pid));
 
 test('--heap-every: the growth names the leaked type, and the recorded back-references reach the global', { skip }, async () => {
   await Promise.all(PYTHONS.map(async ([name, python]) => {
-    // 4 s: the automatic graph needs two quiet intervals (three censuses) of persistent growth.
-    const { dir, out, r } = await leakyRun(python, ['--heap-every', '300ms'], ['4']);
+    const { dir, out, r } = await leakyRun(python, ['--heap-every', '300ms'], ['2'],
+      (rec) => censusesOf(rec).length >= 3 && rec.events.some((e) => e.kind === 'refs'));
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     const heap = await runCli(['heap', out, '--json']);
     assert.equal(heap.code, 0, heap.stderr);
@@ -57,8 +89,9 @@ test('--heap-every: the growth names the leaked type, and the recorded back-refe
 test('--trace-allocations: the allocation site that grows is the LEAK line, with its code', { skip }, async () => {
   // Two interpreters at once: this machine may have two CPUs, and a trace snapshot holds one.
   await Promise.all(PYTHONS.slice(0, 2).map(async ([name, python]) => {
-    // A trace snapshot of this small heap takes 0.1-1.3 s (slower under load): 4 s leaves room for 2.
-    const { out, r } = await leakyRun(python, ['--heap-every', '400ms', '--trace-allocations'], ['4', '--per-tick', '200']);
+    // A trace snapshot of this small heap takes 0.1-1.3 s (slower under load): the run lasts until 3 are recorded.
+    const { out, r } = await leakyRun(python, ['--heap-every', '400ms', '--trace-allocations'], ['2', '--per-tick', '200'],
+      (rec) => rec.events.filter((e) => e.kind === 'trace').length >= 3);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     const text = (await runCli(['heap', out])).stdout;
     assert.match(text, new RegExp(`\\+[\\d.]+ [KM]iB +\\S*host-leaky\\.py:${LEAK_LINE} {2}RETAINED\\.append\\(Record\\(`), `${name}: the top growing site is the LEAK line:\n${text}`);
@@ -77,7 +110,10 @@ test('--trace-allocations: the allocation site that grows is the LEAK line, with
 
 test('multiprocessing workers (spawn and fork) are injected and report', { skip }, async () => {
   await Promise.all(['spawn', 'fork'].map(async (method) => {
-    const { out, r } = await leakyRun('python3', ['--heap-every', '300ms'], ['1.2', '--mp', method]);
+    const { out, r } = await leakyRun('python3', ['--heap-every', '300ms'], ['1.2', '--mp', method], (rec, stdout) => {
+      const worker = Number(/worker: ready pid (\d+)/.exec(stdout)?.[1]);
+      return censusesOf(rec, worker).length >= 2;
+    });
     assert.equal(r.code, 0, `${method}: ${r.stderr}`);
     const worker = Number(/worker: ready pid (\d+)/.exec(r.stdout)?.[1]);
     const rec = await readMemhuntRecording(out);
@@ -109,7 +145,8 @@ function startRun(args: string[]) {
 }
 
 test('snapshot <pid> and refs <pid> answer for a running injected process, and are recorded', { skip }, async () => {
-  const run = startRun(['8']);
+  // Runs until killed (--until a file that never appears; 120 s at most), however slow the machine.
+  const run = startRun(['0', '--until', '/nonexistent/memhunt-test-never']);
   try {
     const pid = await run.ready;
     // The agent says hello from its own thread at start-up: retry briefly until it is registered.
@@ -130,8 +167,9 @@ test('snapshot <pid> and refs <pid> answer for a running injected process, and a
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^memhunt: no objects of type "Recrod" alive in pid \d+; close names: .*Record/);
   } finally {
+    const closed = run.child.exitCode !== null || run.child.signalCode !== null ? Promise.resolve() : new Promise((r) => run.child.on('close', r));
     run.child.kill('SIGINT');
-    await new Promise((r) => run.child.on('close', r));
+    await closed;
   }
   const rec = await readMemhuntRecording(run.out);
   assert.ok(rec.events.some((e) => e.kind === 'census' && e.trigger === 'client'));
@@ -141,8 +179,38 @@ test('snapshot <pid> and refs <pid> answer for a running injected process, and a
 test('--break-at stops the largest Python process in pdb on a terminal; "c" continues to the end', { skip }, async () => {
   const dir = tempDir();
   const out = path.join(dir, 'brk.mh');
-  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '40MiB', '--', 'python3', LEAKY, '2.5'].map((a) => `'${a}'`).join(' ');
+  // The program leaks until it is told to stop (once pdb was seen), however slow the machine is.
+  const stop = path.join(dir, 'stop');
+  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '40MiB', '--', 'python3', LEAKY, '0', '--until', stop].map((a) => `'${a}'`).join(' ');
   // script(1) gives memhunt and Python a pseudo-terminal, as a person at a terminal has.
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
+  let text = '';
+  let continued = false;
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (!continued && text.includes('(Pdb)')) {
+      continued = true;
+      fs.writeFileSync(stop, '');
+      child.stdin!.write('c\n');
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearTimeout(timer);
+  assert.ok(continued, `pdb prompt seen:\n${text}`);
+  assert.equal(text.match(/stay referenced by the debugger/g)?.length, 1, `the warning, once:\n${text}`);
+  assert.equal(code, 0, text);
+  const rec = await readMemhuntRecording(out);
+  assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'break' && /pdb requested/.test(e.note ?? '')));
+  assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+});
+
+test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal, at the line the message names; the summary says it stopped', { skip }, async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'brk.mh');
+  const prog = path.join(FIXTURES, 'agents', 'pool_break.py');
+  const cmd = [process.execPath, CLI, 'run', '-o', out, '--break-at', '60MiB', '--', 'python3', prog].map((a) => `'${a}'`).join(' ');
+  // script(1) gives memhunt a pseudo-terminal, as a person at a terminal has; the worker's stdin is /dev/null.
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
   let text = '';
   let continued = false;
@@ -153,13 +221,18 @@ test('--break-at stops the largest Python process in pdb on a terminal; "c" cont
       child.stdin!.write('c\n');
     }
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const code = await new Promise<number | null>((r) => child.on('close', r));
   clearTimeout(timer);
   assert.ok(continued, `pdb prompt seen:\n${text}`);
-  assert.equal(text.match(/stay referenced by the debugger/g)?.length, 1, `the warning, once:\n${text}`);
   assert.equal(code, 0, text);
-  const rec = await readMemhuntRecording(out);
-  assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'break' && /pdb requested/.test(e.note ?? '')));
-  assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+  const worker = /worker: ready pid (\d+)/.exec(text)?.[1];
+  const said = new RegExp(`memhunt: break in pid ${worker} at \\S*pool_break\\.py:(\\d+) in work\\(\\)`).exec(text);
+  assert.ok(said, `the break message names the worker:\n${text}`);
+  const shown = /> \S*pool_break\.py\((\d+)\)work\(\)/.exec(text);
+  assert.ok(shown, `pdb shows where it stopped:\n${text}`);
+  assert.equal(said[1], shown[1], 'the message names the line pdb shows');
+  assert.match(text, /result 80/);
+  assert.match(text, new RegExp(`pid ${worker} stopped in pdb at`), `the summary says the break happened:\n${text}`);
+  assert.doesNotMatch(text, /not a terminal/);
 });

@@ -14,6 +14,9 @@
  * had an id). Version: `protocol` in hello; a host refuses agents with a newer major version.
  */
 
+import type { CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import { contractProblem, type ContractName } from '../contract/validate';
+
 export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_SOCKET_ENV = 'MEMHUNT_AGENT_SOCKET';
 
@@ -129,78 +132,21 @@ export interface Reply<T = unknown> {
   error?: string;
 }
 
-/** One row of a census: a type, how many objects, their total size in bytes. */
-export type CensusRow = [typeName: string, count: number, bytes: number];
+export type { AllocationSite, CensusRow, PackageShare, RefsEdge, RefsNode } from '../contract/shapes';
 
-export interface CensusResult {
+/** Reply to `census` (the census of a snapshot event too). */
+export interface CensusResult extends CensusBody {
   /** Wall clock when the census was taken, ms since the epoch. */
   wallMs: number;
-  durationMs: number;
-  collected: boolean;
-  /** Objects reached: tracked by gc plus untracked ones reached through gc.get_referents. */
-  objects: number;
-  totalBytes: number;
-  /** Largest first; the last row may be ["(other)", n, bytes]. */
-  rows: CensusRow[];
-  /** numpy arrays counted by nbytes, pandas frames by memory_usage(deep=True) (owned buffers only). */
-  notes: string[];
 }
 
-export interface AllocationSite {
-  file: string;
-  line: number;
-  /** The source line, stripped; "" when not available. */
-  code: string;
-  /** site-packages/<pkg> top-level package, "stdlib", or "(main)"/"(your code)". */
-  package: string;
-  bytes: number;
-  count: number;
-  /** Growth since the previous trace snapshot (null for the first). */
-  bytesDelta: number | null;
-}
-
-export interface TraceSnapshotResult {
+/** Reply to `trace-snapshot` (the trace of a snapshot event too). */
+export interface TraceSnapshotResult extends TraceBody {
   wallMs: number;
-  durationMs: number;
-  tracedBytes: number;
-  tracedPeakBytes: number;
-  /** RSS at the snapshot: rssBytes - tracedBytes - tracemallocBytes is memory Python's allocators did not see (native). */
-  rssBytes: number;
-  /** tracemalloc's own memory (its traces: it grows with the live blocks); absent from agents before it was added. */
-  tracemallocBytes?: number;
-  bySize: AllocationSite[];
-  byGrowth: AllocationSite[];
-  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
 }
 
-export interface RefsNode {
-  id: string;
-  /** Type name. */
-  type: string;
-  /** A short repr (≤ 80 characters), or the module / global name for roots. */
-  label: string;
-  /** 'sample' (an object of the asked type), 'object', or the root kind. */
-  kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global';
-  bytes: number;
-}
-
-export interface RefsEdge {
-  /** Referrer -> referent (who holds whom). */
-  from: string;
-  to: string;
-  /** Attribute name, dict key, list index ("[3]"), or "" when unknown. */
-  label: string;
-}
-
-export interface RefsResult {
-  typeName: string;
-  /** How many live objects of that type there are. */
-  count: number;
-  nodes: RefsNode[];
-  edges: RefsEdge[];
-  /** Whether every sample's chain reached a root within maxDepth. */
-  reachedRoot: boolean;
-}
+/** Reply to `refs`. */
+export type RefsResult = RefsBody;
 
 // ---------------------------------------------------------------- agent -> host events
 
@@ -221,13 +167,8 @@ export interface SnapshotEvent {
 }
 
 /** `memhunt.isolated(fn)` finished: the child's pid and peak RSS. */
-export interface IsolatedEvent {
+export interface IsolatedEvent extends IsolatedBody {
   type: 'isolated';
-  label: string;
-  childPid: number;
-  peakRssBytes: number;
-  durationMs: number;
-  ok: boolean;
 }
 
 /** Something in the agent failed; the program goes on. */
@@ -239,3 +180,42 @@ export interface AgentErrorEvent {
 export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
+
+// ---------------------------------------------------------------- checks (the schema's definitions)
+
+/** The schema definition of each request's result. */
+const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
+  census: 'censusResult', 'trace-start': 'emptyResult', 'trace-snapshot': 'traceSnapshotResult', refs: 'refsResult', break: 'emptyResult', ping: 'emptyResult',
+};
+
+const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent',
+};
+
+/** Null when result is what `request` answers with; else one line saying what is wrong. */
+export function resultProblem(request: HostRequest['type'], result: unknown): string | null {
+  return contractProblem(RESULT_OF[request], result);
+}
+
+/** Null when msg is an agent event of this protocol; else what is wrong with it, as words ("a \"snapshot\" event: census.rows must be an array"). */
+export function eventProblem(msg: unknown): string | null {
+  const type = (msg as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(EVENT_OF, type)) return `a message of unknown type ${JSON.stringify(String(type)).slice(0, 60)}`;
+  const p = contractProblem(EVENT_OF[type as AgentEvent['type']], msg);
+  return p === null ? null : `a malformed "${type}" event (${p})`;
+}
+
+/**
+ * For clients (`memhunt snapshot <pid>`, `memhunt refs <pid>`): null when `reply` is a well-formed
+ * reply to a request of type `request` — a refusal or error (`ok` false, with `error`), or a
+ * result of the right shape (a CensusResult for client-census, a RefsResult for client-refs);
+ * else one line saying what is wrong, for an error message (exit 1).
+ */
+export function clientReplyProblem(reply: unknown, request: ClientRequest['type']): string | null {
+  const envelope = contractProblem('reply', reply);
+  if (envelope !== null) return `a malformed reply from the memhunt run (${envelope})`;
+  const r = reply as Reply;
+  if (!r.ok) return typeof r.error === 'string' ? null : 'a malformed reply from the memhunt run (an error without a message)';
+  const p = contractProblem(request === 'client-census' ? 'censusResult' : 'refsResult', r.result);
+  return p === null ? null : `a malformed ${request === 'client-census' ? 'census' : 'refs'} result from the memhunt run (${p})`;
+}

@@ -277,6 +277,49 @@ test('import memhunt: the same program runs with an agent, without one (PYTHONPA
   }));
 });
 
+test('a program\'s own module named memhunt is the one it imports; the agent runs beside it', async () => {
+  const dir = path.join(AGENT_FIXTURES, 'own-memhunt');
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [path.join(dir, 'main.py')], peer.pythonEnv(undefined, cleanEnv()), dir);
+    try {
+      const pid = Number((await p.line(/^ready (\d+)$/m))[1]);
+      assert.match(p.out(), /^the program's own memhunt\nagent running True$/m, `${name}: ${p.out()} ${p.err()}`);
+      const agent = await peer.waitForAgent((h) => h.pid === pid);
+      await ok(agent, { type: 'census', collect: false, top: 5 });
+      p.write('\n');
+      assert.equal(await p.exit(), 0, `${name}: ${p.err()}`);
+      assert.equal(p.err(), '');
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
+test('fork under warnings-as-errors (pytest -W error): no warning caused by the agent\'s thread, filters left as they were; a program\'s own thread still warns', async () => {
+  // Python 3.12+ warns about fork() in a multi-threaded process; 3.12 and 3.13 decide it at different points.
+  const pythons = [['3.12', pyenv('3.12.1')], ['3.13', pyenv('3.13.0')]].filter(([, p]) => fs.existsSync(p!)) as Array<[string, string]>;
+  const prog = path.join(AGENT_FIXTURES, 'forkwarn.py');
+  await Promise.all(pythons.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    try {
+      const p = run(python, [prog], peer.pythonEnv(undefined, cleanEnv()));
+      assert.equal(await p.exit(), 0, `${name}: ${p.out()} ${p.err()}`);
+      assert.equal(p.err(), '', name);
+      for (let i = 0; i < 3; i++) assert.match(p.out(), new RegExp(`^fork ${i} child status 0 filters unchanged True warnings 0$`, 'm'), `${name}: ${p.out()}`);
+      assert.match(p.out(), /^4 forks in a row: children \[0, 0, 0, 0\]$/m, `${name}: ${p.out()}`);
+      await peer.waitForAgent((h) => h.pid === p.child.pid);
+      // The program's own thread: the warning is the program's, shown as without memhunt.
+      const q = run(python, [prog, 'thread'], peer.pythonEnv(undefined, cleanEnv()));
+      assert.equal(await q.exit(), 0, `${name}: ${q.out()} ${q.err()}`);
+      for (let i = 0; i < 3; i++) assert.match(q.out(), new RegExp(`^fork ${i} child status 0 filters unchanged True warnings 1$`, 'm'), `${name}: ${q.out()}`);
+    } finally {
+      await peer.close();
+    }
+  }));
+});
+
 test('sitecustomize chains to the next sitecustomize on sys.path, also one that fails', async () => {
   const other = tempDir('memhunt-site-');
   fs.writeFileSync(path.join(other, 'sitecustomize.py'), 'import os\nos.environ["SITE_HOOK"] = "ran"\nprint("site hook ran", flush=True)\n');

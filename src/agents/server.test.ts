@@ -17,7 +17,7 @@ import { runCommand } from '../sampler/session';
 import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
 import { askHost, findAgentTarget } from './client';
 import { censusGrowth, closeNames, heapByProcess, pickFromGrowth } from './heap';
-import { AGENT_PROTOCOL_VERSION, type AgentHello, type CensusResult } from './protocol';
+import { AGENT_PROTOCOL_VERSION, clientReplyProblem, type AgentHello, type CensusResult } from './protocol';
 import { refsChains, refsToDot } from './refs';
 import { dotToSvg, svgToPng } from './refs-render';
 import { agentEnvironment, pythonRuntimeDirs } from './runtime';
@@ -153,6 +153,39 @@ test('a process that dies mid-census, a silent agent and a malformed result each
   });
 });
 
+test('the socket checks every message against the schema: a malformed hello is refused, a malformed reply fails its request at once, a malformed event is reported; the server goes on', async () => {
+  await withServer(async (s, log) => {
+    const bad = new FakePeer(s.socketPath);
+    bad.send({ type: 'hello', role: 'agent', protocol: 1, pid: 401, ppid: 1, runtime: 'python', runtimeVersion: 3.12, executable: '', argv: [], features: [] });
+    await bad.closed();
+    assert.match(log.problems.join('\n'), /the agent of pid 401 sent a malformed hello \(runtimeVersion must be a string\); refused/);
+    const peer = new FakePeer(s.socketPath, (m, p) => {
+      // A reply without `ok`: the request fails now (not at its timeout), and memhunt goes on.
+      if (m.type === 'census') p.send({ type: 'reply', id: m.id, result: CENSUS });
+      if (m.type === 'ping') p.send({ type: 'reply', id: m.id, ok: true, result: {} });
+    });
+    peer.hello(402);
+    await until(() => s.agents().length === 1);
+    await assert.rejects(s.request<'census'>(402, { type: 'census', collect: false, top: 5 }, 60_000), (e: AgentRequestError) => e.reason === 'malformed' && /malformed reply \(lacks "ok"\)/.test(e.message));
+    peer.send({ type: 'snapshot', label: 'x', census: { ...CENSUS, rows: [['dict', '5', 600]] }, trace: null });
+    peer.send({ type: 'isolated', label: 'f', childPid: 'x', peakRssBytes: 1, durationMs: 1, ok: true });
+    await until(() => log.problems.length >= 4);
+    assert.match(log.problems.join('\n'), /a malformed "snapshot" event \(census\.rows\[0\]\[1\] must be a number\)/);
+    assert.match(log.problems.join('\n'), /a malformed "isolated" event \(childPid must be an integer\)/);
+    assert.equal(log.events.length, 0, 'nothing malformed reached the session');
+    assert.deepEqual(await s.request<'ping'>(402, { type: 'ping' }), {});
+  });
+});
+
+test('clientReplyProblem: what a client checks a reply with (a malformed one is one error line)', () => {
+  assert.equal(clientReplyProblem({ type: 'reply', id: 1, ok: true, result: CENSUS }, 'client-census'), null);
+  assert.equal(clientReplyProblem({ type: 'reply', id: 1, ok: false, error: 'no agent' }, 'client-census'), null);
+  assert.equal(clientReplyProblem({ type: 'reply', id: 1, ok: true, result: { rows: 'lots' } }, 'client-census'), 'a malformed census result from the memhunt run (lacks "collected")');
+  assert.equal(clientReplyProblem({ type: 'reply', id: '1', ok: true }, 'client-refs'), 'a malformed reply from the memhunt run (id must be an integer)');
+  assert.equal(clientReplyProblem({ type: 'reply', id: 1, ok: true, result: { typeName: 'X', count: 1, reachedRoot: true, nodes: [], edges: [] } }, 'client-refs'), null);
+  assert.equal(clientReplyProblem({ type: 'reply', id: 1, ok: false }, 'client-refs'), 'a malformed reply from the memhunt run (an error without a message)');
+});
+
 test('a newer protocol major is refused with a reply the agent can show, and reported', async () => {
   await withServer(async (s, log) => {
     const peer = new FakePeer(s.socketPath);
@@ -181,14 +214,17 @@ test('a client census is forwarded to the agent of that pid, handed to the sessi
   });
 });
 
-test('the injection environment puts inject and lib before an existing PYTHONPATH, never an empty entry', () => {
+test('the injection environment puts inject before and lib after an existing PYTHONPATH, never an empty entry; memhunt\'s terminal when it has one', () => {
   const d = pythonRuntimeDirs('/pkg');
   assert.deepEqual(d, { inject: '/pkg/runtimes/python/inject', lib: '/pkg/runtimes/python/lib' });
-  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg');
-  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib:/site/x');
+  const env = agentEnvironment({ PYTHONPATH: '/site/x' }, '/tmp/s/agent.sock', { trace: true, traceFrames: 1 }, '/pkg', null);
+  // The program's own directories come before the public memhunt package: its own memhunt module wins.
+  assert.equal(env.PYTHONPATH, '/pkg/runtimes/python/inject:/site/x:/pkg/runtimes/python/lib');
+  assert.equal(env.MEMHUNT_TTY, undefined);
+  assert.equal(agentEnvironment({}, 's', { trace: false, traceFrames: 1 }, '/pkg', '/dev/pts/3').MEMHUNT_TTY, '/dev/pts/3');
   assert.equal(env.MEMHUNT_AGENT_SOCKET, '/tmp/s/agent.sock');
   assert.deepEqual(JSON.parse(env.MEMHUNT_AGENT_OPTIONS!), { trace: true, traceFrames: 1 });
-  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg').PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
+  assert.equal(agentEnvironment({ PYTHONPATH: '' }, 's', { trace: false, traceFrames: 1 }, '/pkg', null).PYTHONPATH, '/pkg/runtimes/python/inject:/pkg/runtimes/python/lib');
   // Resolved from dist/agents/: the package root holds package.json.
   assert.ok(fs.existsSync(path.join(path.dirname(path.dirname(pythonRuntimeDirs().lib)), '..', 'package.json')));
 });
@@ -277,7 +313,7 @@ test('run records agents, sections with their pid, program snapshots, isolated r
 });
 
 test('--heap-every records census growth, --trace-allocations sites, refs of the growing type; heap and refs show them', async () => {
-  const { out, r, rec } = await fakeRun(['--heap-every', '150ms', '--trace-allocations'], ['1000']);
+  const { out, r, rec } = await fakeRun(['--heap-every', '150ms', '--trace-allocations'], ['1000', 'until-censuses=3']);
   assert.equal(r.code, 0, r.stderr);
   const censuses = rec.events.filter((e) => e.kind === 'census');
   assert.ok(censuses.length >= 3, `${censuses.length} censuses`);
@@ -311,7 +347,7 @@ test('--heap-every records census growth, --trace-allocations sites, refs of the
 
 test('--on-threshold snapshot and --break-at ask the agent, and say what the debugger does to memory', async () => {
   // Node starts at ~45 MiB here; the fake agent then grows ~100 MiB/s, after it has connected.
-  const { r, rec } = await fakeRun(['--on-threshold', '100MiB:snapshot', '--break-at', '120MiB', '--trace-allocations'], ['1500']);
+  const { r, rec } = await fakeRun(['--on-threshold', '100MiB:snapshot', '--break-at', '120MiB', '--trace-allocations'], ['1500', 'until-break']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /stopping pid \d+ .*in pdb/);
   assert.doesNotMatch(r.stderr, /stay referenced/, 'the agent prints the warning, at the (Pdb) prompt; memhunt does not repeat it');
@@ -326,7 +362,7 @@ test('--on-threshold snapshot and --break-at ask the agent, and say what the deb
 });
 
 test('a process that dies mid-census leaves a note, and the recording is whole', async () => {
-  const { r, rec } = await fakeRun(['--heap-every', '100ms'], ['2000', 'die-in-census']);
+  const { r, rec } = await fakeRun(['--heap-every', '100ms'], ['2000', 'die-in-census', 'until-censuses=2']);
   assert.equal(r.code, 7, r.stderr);
   assert.equal(rec.events.filter((e) => e.kind === 'census').length, 1);
   assert.ok(rec.events.some((e) => e.kind === 'note' && /census \(every 100 ms #\d+\) failed: pid \d+ ended .*before answering census/.test(e.text)), JSON.stringify(rec.events.filter((e) => e.kind === 'note')));
@@ -337,7 +373,7 @@ test('a process that dies mid-census leaves a note, and the recording is whole',
 test('snapshot <pid>: a census of a running injected process, recorded; a process without the agent: exit 2', async () => {
   const dir = tempDir();
   const out = path.join(dir, 'live.mh');
-  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', process.execPath, FAKE, '4000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', process.execPath, FAKE, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const agentPid = await new Promise<number>((resolve, reject) => {
       let text = '';

@@ -16,9 +16,12 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { contractProblem } from '../contract/validate';
 import { NdjsonPeer } from './ndjson';
 import {
   AGENT_PROTOCOL_VERSION,
+  eventProblem,
+  resultProblem,
   type AgentEvent,
   type AgentHello,
   type CensusResult,
@@ -266,25 +269,20 @@ export class AgentServer {
       this.problem(text, isPid(pid) ? pid : null);
       return null;
     }
+    if (h.role !== 'agent' && h.role !== 'client') {
+      this.problem(`a peer said hello with an unknown role "${String(h.role).slice(0, 40)}"; refused`, null);
+      return null;
+    }
+    const shape = contractProblem(h.role === 'agent' ? 'agentHello' : 'clientHello', h);
+    if (shape !== null) {
+      this.problem(`${who} sent a malformed hello (${shape}); refused`, isPid(pid) ? pid : null);
+      return null;
+    }
     if (h.role === 'client') return 'client';
-    if (h.role !== 'agent') {
-      this.problem(`a peer said hello with an unknown role "${String(h.role)}"; refused`, null);
-      return null;
-    }
     const a = h as AgentHello;
-    if (!isPid(a.pid)) {
-      this.problem('an agent said hello without a valid pid; refused', null);
-      return null;
-    }
     const info: ConnectedAgent = {
-      pid: a.pid,
-      ppid: isPid(a.ppid) ? a.ppid : 0,
-      runtime: a.runtime === 'node' ? 'node' : 'python',
-      runtimeVersion: typeof a.runtimeVersion === 'string' ? a.runtimeVersion : '',
-      executable: typeof a.executable === 'string' ? a.executable : '',
-      argv: Array.isArray(a.argv) ? a.argv.filter((x): x is string => typeof x === 'string') : [],
-      features: Array.isArray(a.features) ? a.features.filter((x): x is string => typeof x === 'string') : [],
-      protocol,
+      pid: a.pid, ppid: a.ppid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, executable: a.executable,
+      argv: a.argv, features: a.features, protocol,
     };
     const conn = new AgentConnection(info, peer);
     setConn(conn);
@@ -300,16 +298,23 @@ export class AgentServer {
     const pid = conn.info.pid;
     if (m.type === 'reply') {
       const r = msg as Reply;
-      if (typeof r.id !== 'number' || !conn.settle(r)) this.problem(`the agent of pid ${pid} answered request ${String(r.id)}, which is not pending (late after a timeout?)`, pid);
+      const shape = contractProblem('reply', r);
+      if (shape !== null) {
+        // Without a usable id the request cannot be told; it settles by its timeout.
+        if (typeof r.id === 'number') conn.fail(r.id, new AgentRequestError(`pid ${pid} sent a malformed reply (${shape})`, 'malformed'));
+        this.problem(`the agent of pid ${pid} sent a malformed reply (${shape})`, pid);
+        return;
+      }
+      if (!conn.settle(r)) this.problem(`the agent of pid ${pid} answered request ${String(r.id)}, which is not pending (late after a timeout?)`, pid);
       return;
     }
-    const ev = checkEvent(msg);
-    if (typeof ev === 'string') {
+    const problem = eventProblem(msg);
+    if (problem !== null) {
       if (typeof m.id === 'number') conn.peer.send({ type: 'reply', id: m.id, ok: false, error: `the host does not handle "${m.type}"` });
-      this.problem(`the agent of pid ${pid} sent ${ev}`, pid);
+      this.problem(`the agent of pid ${pid} sent ${problem}`, pid);
       return;
     }
-    this.hooks.event?.(conn.info, ev);
+    this.hooks.event?.(conn.info, msg as AgentEvent);
   }
 
   private fromClient(peer: NdjsonPeer, msg: unknown): void {
@@ -330,23 +335,20 @@ export class AgentServer {
         (e: Error) => peer.send({ type: 'reply', id, ok: false, error: e.message }),
       );
     };
-    if (m.type === 'client-census') {
-      const r = m as ClientRequest & { type: 'client-census' };
-      if (!isPid(r.pid)) {
-        peer.send({ type: 'reply', id, ok: false, error: 'client-census needs a pid' });
-        return;
-      }
-      answer(this.request<'census'>(r.pid, { type: 'census', collect: r.collect === true, top: positiveInt(r.top, 30), label: typeof r.label === 'string' && r.label ? r.label.slice(0, 200) : 'memhunt snapshot' }), r);
-    } else if (m.type === 'client-refs') {
-      const r = m as ClientRequest & { type: 'client-refs' };
-      if (!isPid(r.pid)) {
-        peer.send({ type: 'reply', id, ok: false, error: 'client-refs needs a pid' });
-        return;
-      }
-      const typeName = typeof r.typeName === 'string' && r.typeName ? r.typeName : null;
-      answer(this.request<'refs'>(r.pid, { type: 'refs', typeName, samples: positiveInt(r.samples, 3), maxDepth: positiveInt(r.maxDepth, 10) }), r);
+    if (m.type !== 'client-census' && m.type !== 'client-refs') {
+      peer.send({ type: 'reply', id, ok: false, error: `this memhunt does not know "${String(m.type).slice(0, 40)}"` });
+      return;
+    }
+    const shape = contractProblem(m.type === 'client-census' ? 'clientCensusRequest' : 'clientRefsRequest', m);
+    if (shape !== null) {
+      peer.send({ type: 'reply', id, ok: false, error: `a malformed ${m.type} request (${shape})` });
+      return;
+    }
+    const r = m as ClientRequest;
+    if (r.type === 'client-census') {
+      answer(this.request<'census'>(r.pid, { type: 'census', collect: r.collect, top: r.top, label: r.label ? r.label.slice(0, 200) : 'memhunt snapshot' }), r);
     } else {
-      peer.send({ type: 'reply', id, ok: false, error: `this memhunt does not know "${m.type}"` });
+      answer(this.request<'refs'>(r.pid, { type: 'refs', typeName: r.typeName || null, samples: r.samples, maxDepth: r.maxDepth }), r);
     }
   }
 
@@ -368,71 +370,8 @@ function isPid(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x > 0;
 }
 
-function positiveInt(x: unknown, dflt: number): number {
-  return typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : dflt;
-}
-
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isStr = (x: unknown): x is string => typeof x === 'string';
-
-/** A census result's fields the host uses, checked; the message says what is wrong. */
-export function censusProblem(c: unknown): string | null {
-  const r = c as CensusResult;
-  if (typeof r !== 'object' || r === null) return 'no result';
-  if (!Array.isArray(r.rows)) return 'no rows';
-  for (const row of r.rows) {
-    if (!Array.isArray(row) || !isStr(row[0]) || !isNum(row[1]) || !isNum(row[2])) return `a malformed row ${JSON.stringify(row).slice(0, 80)}`;
-  }
-  if (!isNum(r.objects) || !isNum(r.totalBytes)) return 'no objects/totalBytes';
-  return null;
-}
-
-function sitesOk(x: unknown): boolean {
-  return Array.isArray(x) && x.every((s) => typeof s === 'object' && s !== null && isStr(s.file) && isNum(s.line) && isNum(s.bytes));
-}
-
-export function traceProblem(t: unknown): string | null {
-  const r = t as TraceSnapshotResult;
-  if (typeof r !== 'object' || r === null) return 'no result';
-  if (!isNum(r.tracedBytes)) return 'no tracedBytes';
-  if (!sitesOk(r.bySize) || !sitesOk(r.byGrowth)) return 'malformed allocation sites';
-  if (!Array.isArray(r.byPackage) || !r.byPackage.every((p) => typeof p === 'object' && p !== null && isStr(p.package) && isNum(p.bytes))) return 'malformed byPackage';
-  return null;
-}
-
-export function refsProblem(g: unknown): string | null {
-  const r = g as RefsResult;
-  if (typeof r !== 'object' || r === null) return 'no result';
-  if (!isStr(r.typeName)) return 'no typeName';
-  if (!Array.isArray(r.nodes) || !r.nodes.every((n) => typeof n === 'object' && n !== null && isStr(n.id) && isStr(n.type))) return 'malformed nodes';
-  if (!Array.isArray(r.edges) || !r.edges.every((e) => typeof e === 'object' && e !== null && isStr(e.from) && isStr(e.to))) return 'malformed edges';
-  return null;
-}
-
 function checkResult(type: RequestType, r: unknown, pid: number): unknown {
-  const problem = type === 'census' ? censusProblem(r) : type === 'trace-snapshot' ? traceProblem(r) : type === 'refs' ? refsProblem(r) : null;
+  const problem = resultProblem(type, r);
   if (problem) throw new AgentRequestError(`pid ${pid} answered ${type} with a malformed result (${problem})`, 'malformed');
   return r;
-}
-
-/** The event, or a description of what is wrong with it. */
-function checkEvent(msg: unknown): AgentEvent | string {
-  const m = msg as AgentEvent;
-  switch (m.type) {
-    case 'section':
-      if ((m.kind !== 'begin' && m.kind !== 'end') || !isStr(m.label)) return 'a section event without kind begin/end and a label';
-      return m;
-    case 'snapshot': {
-      const p = censusProblem(m.census) ?? (m.trace == null ? null : traceProblem(m.trace));
-      if (p) return `a snapshot event with a malformed census or trace (${p})`;
-      return { ...m, label: isStr(m.label) ? m.label : '', trace: m.trace ?? null };
-    }
-    case 'isolated':
-      if (!isNum(m.childPid) || !isNum(m.peakRssBytes)) return 'an isolated event without childPid/peakRssBytes';
-      return { ...m, label: isStr(m.label) ? m.label : '', durationMs: isNum(m.durationMs) ? m.durationMs : 0, ok: m.ok === true };
-    case 'agent-error':
-      return { type: 'agent-error', message: isStr(m.message) ? m.message : JSON.stringify(m).slice(0, 300) };
-    default:
-      return `a message of unknown type "${(m as { type: string }).type}"`;
-  }
 }

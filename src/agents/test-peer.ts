@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AGENT_SOCKET_ENV, type AgentEvent, type AgentHello, type HostRequest, type Reply } from './protocol';
+import { contractProblem } from '../contract/validate';
+import { AGENT_SOCKET_ENV, eventProblem, resultProblem, type AgentEvent, type AgentHello, type HostRequest, type Reply } from './protocol';
 
 const REPO = path.resolve(__dirname, '..', '..');
 export const PYTHON_INJECT_DIR = path.join(REPO, 'runtimes', 'python', 'inject');
@@ -25,6 +26,10 @@ export class AgentConnection {
   closed = false;
   private nextId = 1;
   private readonly waiting = new Map<number, (r: Reply) => void>();
+  /** The type of each request sent, by id: its reply's result is checked against that type's schema. */
+  private readonly asked = new Map<number, string>();
+  /** Messages of this agent that break the contract (docs/recording-format.schema.json): every test expects none. */
+  readonly violations: string[] = [];
   private readonly listeners: Array<() => void> = [];
 
   constructor(readonly hello: AgentHello, readonly socket: net.Socket) {}
@@ -45,6 +50,7 @@ export class AgentConnection {
         clearTimeout(timer);
         resolve(r as Reply<T>);
       });
+      this.asked.set(id, String((body as { type?: unknown }).type));
       this.sendRaw(JSON.stringify({ ...body, id }) + '\n');
     });
   }
@@ -65,6 +71,7 @@ export class AgentConnection {
 
   /** Called by the peer for each message after the hello. */
   receive(msg: Record<string, unknown>): void {
+    this.check(msg);
     this.messages.push(msg);
     if (msg.type === 'reply' && typeof msg.id === 'number') {
       const done = this.waiting.get(msg.id);
@@ -74,6 +81,23 @@ export class AgentConnection {
       this.events.push(msg as unknown as AgentEvent);
     }
     this.notify();
+  }
+
+  /**
+   * Checks what the agent sent against the same schema memhunt's host checks with (the host drops
+   * fields the schema does not name: here they are reported, so the agent cannot drift from it).
+   */
+  check(msg: Record<string, unknown>): void {
+    const before = JSON.stringify(msg);
+    let problem: string | null;
+    if (msg.type === 'hello') problem = contractProblem('agentHello', msg);
+    else if (msg.type === 'reply') {
+      problem = contractProblem('reply', msg);
+      const type = this.asked.get(msg.id as number);
+      if (problem === null && msg.ok === true && type !== undefined && type in RESULT_TYPES) problem = resultProblem(type as HostRequest['type'], msg.result);
+    } else problem = eventProblem(msg);
+    if (problem === null && JSON.stringify(msg) !== before) problem = 'fields the schema does not declare';
+    if (problem !== null) this.violations.push(`pid ${this.hello?.pid ?? '?'}: ${problem}: ${before.slice(0, 300)}`);
   }
 
   markClosed(): void {
@@ -105,6 +129,8 @@ function waitFor<T>(get: () => T | undefined, listeners: Array<() => void>, time
   });
 }
 
+const RESULT_TYPES: Record<HostRequest['type'], true> = { census: true, 'trace-start': true, 'trace-snapshot': true, refs: true, break: true, ping: true };
+
 export class TestPeer {
   readonly agents: AgentConnection[] = [];
   /** Lines that were not JSON, or connections whose first message was not a hello. */
@@ -131,7 +157,8 @@ export class TestPeer {
   /** The environment memhunt gives a Python target (docs/agent-protocol.md, "Injection"). */
   pythonEnv(options?: { trace?: boolean; traceFrames?: number }, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base, [AGENT_SOCKET_ENV]: this.socketPath };
-    env.PYTHONPATH = [PYTHON_INJECT_DIR, PYTHON_LIB_DIR, ...(base.PYTHONPATH ? [base.PYTHONPATH] : [])].join(':');
+    // As memhunt run does (src/agents/runtime.ts): the program's own entries before the public package.
+    env.PYTHONPATH = [PYTHON_INJECT_DIR, ...(base.PYTHONPATH ? [base.PYTHONPATH] : []), PYTHON_LIB_DIR].join(':');
     if (options) env.MEMHUNT_AGENT_OPTIONS = JSON.stringify({ trace: !!options.trace, traceFrames: options.traceFrames ?? 1 });
     return env;
   }
@@ -141,10 +168,13 @@ export class TestPeer {
     return waitFor(() => this.agents.find((a) => pred(a.hello)), this.listeners, timeoutMs, 'an agent to connect');
   }
 
+  /** Closes the socket; throws when an agent sent anything that breaks the contract (every test using a peer checks it). */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.dir, { recursive: true, force: true });
+    const violations = this.agents.flatMap((a) => a.violations);
+    if (violations.length > 0) throw new Error(`the agent broke the contract (docs/recording-format.schema.json):\n${violations.join('\n')}`);
   }
 
   private accept(socket: net.Socket): void {
@@ -172,6 +202,7 @@ export class TestPeer {
             return;
           }
           conn = new AgentConnection(msg as unknown as AgentHello, socket);
+          conn.check(msg);
           this.agents.push(conn);
           for (const l of this.listeners.slice()) l();
         } else {

@@ -4,9 +4,10 @@
  * (`memhunt analyze --json` prints it as is).
  */
 import type { MemoryRecording } from '../model/recording';
+import { metricTotal, processMetricSeries } from '../model/metric';
 import { summarize, type RunSummary } from './summary';
 import { analyzeSeries, projectionText, rateText, type SeriesAnalysis, type Verdict } from './verdict';
-import { formatBytes, formatRate } from '../units';
+import { formatBytes, formatClock, formatRate } from '../units';
 
 /** A process must have lived this share of the recording for its leak to be the tree's. */
 const LONG_LIVED_SHARE = 0.5;
@@ -28,13 +29,15 @@ export interface RecordingAnalysis {
   reason: string;
   /** Processes whose own verdict is a leak, most growth first. */
   leakingProcesses: Array<{ pid: number; command: string[]; bytesPerMinute: number }>;
-  /** The analysis of the tree total (sum of RSS). */
+  /** The analysis of the tree total in the recording's metric (sum of RSS, PSS or USS: summary.metric). */
   tree: SeriesAnalysis;
   /** Every process with samples, in order of appearance; short-lived ones get `insufficient data`. */
   processes: ProcessAnalysis[];
   summary: RunSummary;
   /** The limit used for projections and --max-share-of-limit, when one is known. */
   limit: { bytes: number; source: string } | null;
+  /** "killed by memhunt at the 400 MiB --limit when …": the run reached its limit (no projection is made then); null otherwise. */
+  killedAtLimit: string | null;
   warnings: string[];
 }
 
@@ -48,13 +51,18 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let limit: RecordingAnalysis['limit'] = null;
   if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: 'given to analyze' };
   else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };
-  const ctx = { limit, startWallMs: rec.meta.startWallMs };
-  const tree = analyzeSeries(rec.total, ctx);
+  // A run that was killed at its limit has no "time until the limit" to project: it got there.
+  const killedAtLimit = reachedLimit(rec, summary);
+  const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs };
+  // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
+  const tree = analyzeSeries(metricTotal(rec).series, ctx);
+  if (killedAtLimit) tree.evidence.push(killedAtLimit);
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes
-    .filter((p) => p.rss.values.length > 0)
-    .map((p) => ({
-      ...analyzeSeries(p.rss, ctx),
+    .map((p) => ({ p, series: processMetricSeries(rec, p).series }))
+    .filter(({ series }) => series.values.length > 0)
+    .map(({ p, series }) => ({
+      ...analyzeSeries(series, ctx),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
     }));
   // A process is "long-lived" when it was sampled over at least half of the tree's span.
@@ -86,8 +94,27 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   }
   return {
     verdict, confidence, confidenceLabel, reason, leakingProcesses, tree, processes, summary, limit,
-    warnings: [...rec.warnings],
+    killedAtLimit, warnings: [...rec.warnings],
   };
+}
+
+/**
+ * How the run met its limit, when it was killed for it: memhunt's --limit (the recording's end and
+ * its limit event) or the kernel's OOM killer. null when it was not.
+ */
+function reachedLimit(rec: MemoryRecording, s: RunSummary): string | null {
+  const reason = rec.end?.reason;
+  if (reason === 'limit') {
+    const e = rec.events.find((x): x is Extract<typeof x, { kind: 'limit-exceeded' }> => x.kind === 'limit-exceeded');
+    const at = e ? ` when the tree ${e.metric.toUpperCase()} reached ${formatBytes(e.bytes)} at ${formatClock(e.tMs)}` : '';
+    return `killed by memhunt at the ${formatBytes(rec.meta.limitBytes ?? e?.limitBytes ?? NaN)} --limit${at}`;
+  }
+  if (reason === 'oom-killer') {
+    const e = rec.events.find((x): x is Extract<typeof x, { kind: 'oom-kill' }> => x.kind === 'oom-kill');
+    const lim = s.limit && s.limit.source !== 'limit' ? ` at the ${formatBytes(s.limit.bytes)} limit (${s.limit.source})` : '';
+    return `killed by the kernel's OOM killer${lim}${e ? ` at ${formatClock(e.tMs)}` : ''}`;
+  }
+  return null;
 }
 
 /**
@@ -122,6 +149,7 @@ export function verdictLineOf(a: RecordingAnalysis): string {
     }
     const proj = a.tree.projection;
     if (proj && a.tree.verdict === 'leak' && proj.etaMs !== null) line += `; ${projectionText(proj, null, a.tree.endMs)}`;
+    else if (a.killedAtLimit) line += `; ${a.killedAtLimit}`;
     return line;
   }
   if (a.verdict === 'spike') {

@@ -5,15 +5,16 @@
 import type { RecordingAnalysis } from './analyze';
 import { formatBytes, formatClock, formatRate } from '../units';
 import { rateText } from './verdict';
+import { highestPeak } from './summary';
 
 export interface Limits {
-  /** --max-peak: the tree's peak (sum of RSS) must stay at or under this. */
+  /** --max-peak: the tree's peak in the recording's metric (the highest known: sampled, or a kernel high-water mark above it) must stay at or under this. */
   maxPeakBytes?: number;
   /** --max-growth: a sustained growth (a leak verdict) must not be faster than this. */
   maxGrowthBytesPerMinute?: number;
   /** --no-leak: the verdict must not be `leak`. */
   noLeak?: boolean;
-  /** --max-share-of-limit: the peak must stay at or under this share (0..1] of the limit (against a cgroup limit, the cgroup's usage when higher). */
+  /** --max-share-of-limit: the peak must stay at or under this share (0..1] of the limit, counted as the limit counts (--limit: the metric's tree total; a cgroup limit: the cgroup's usage). */
   maxShareOfLimit?: number;
 }
 
@@ -33,20 +34,20 @@ export function hasLimits(l: Limits): boolean {
 }
 
 /**
- * The peak a limit is judged on: the tree's RSS sum (what `memhunt run` reports and `--limit`
- * kills on). Against a cgroup limit, the cgroup's own usage when it was higher: that is what the
- * kernel's OOM killer acts on (it also counts page cache and any other process in the cgroup).
+ * The peak --max-peak is judged on: the highest peak known to have happened in the metric's tree
+ * total (the sampled one, or with RSS a process's kernel high-water mark above it: a peak that fell
+ * between samples), and which it was. A peak inside memhunt's own snapshot is judged as it
+ * happened (the kernel counts it too), but said, so that a run without them can be tried.
  */
-function usedPeak(a: RecordingAnalysis, againstCgroup: boolean): { bytes: number; what: string } {
+function judgedPeak(a: RecordingAnalysis): { bytes: number; what: string } {
   const s = a.summary;
-  if (againstCgroup && s.cgroupPeakBytes !== null && s.cgroupPeakBytes > s.peakBytes) return { bytes: s.cgroupPeakBytes, what: 'cgroup usage' };
-  // Judged as it happened (the kernel counts memhunt's snapshots too), but said, so that a run
-  // without them can be tried.
+  const h = highestPeak(s);
+  if (s.hwmAbovePeak) return h;
   const a2 = s.peakDuringAgent;
   const inSnapshot = a2
     ? `, during memhunt's ${a2.what === 'trace' ? 'allocation snapshot' : 'heap census'} of pid ${a2.pid}; ${formatBytes(a2.peakOutsideBytes)} outside memhunt's snapshots`
     : '';
-  return { bytes: s.peakBytes, what: `tree RSS at ${formatClock(s.peakTMs)}${inSnapshot}` };
+  return { bytes: s.peakBytes, what: `${s.metricText} at ${formatClock(s.peakTMs)}${inSnapshot}` };
 }
 
 function pct(x: number): string {
@@ -55,8 +56,8 @@ function pct(x: number): string {
 
 export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
   const out: LimitResult[] = [];
-  const peak = usedPeak(a, false);
   if (l.maxPeakBytes !== undefined) {
+    const peak = judgedPeak(a);
     const max = l.maxPeakBytes;
     const over = peak.bytes - max;
     out.push({
@@ -65,7 +66,7 @@ export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
       actual: `peak ${formatBytes(peak.bytes)} (${peak.what})`,
       message: over > 0
         ? `peak ${formatBytes(peak.bytes)} (${peak.what}) is ${formatBytes(over)} (${pct(over / max)}) over ${formatBytes(max)}`
-        : `peak ${formatBytes(peak.bytes)} is ${pct(peak.bytes / max)} of ${formatBytes(max)}`,
+        : `peak ${formatBytes(peak.bytes)} (${peak.what}) is ${pct(peak.bytes / max)} of ${formatBytes(max)}`,
     });
   }
   if (l.maxGrowthBytesPerMinute !== undefined) {
@@ -106,19 +107,24 @@ export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
   if (l.maxShareOfLimit !== undefined) {
     const share = l.maxShareOfLimit;
     const name = `--max-share-of-limit ${pct(share)}`;
+    const use = a.summary.limitUse;
     if (!a.limit) {
       // cli refuses this before recording; kept for library callers.
       out.push({ name, status: 'not judged', actual: 'no limit', message: 'not judged: the recording has no limit (no cgroup limit, no --limit)' });
     } else {
-      const peak = usedPeak(a, a.limit.source.startsWith('cgroup'));
+      // The recording's own limit is judged in what it counts (--limit: the metric's tree total;
+      // a cgroup limit: the cgroup's usage); a limit given to analyze, on the tree total.
+      const own = use !== null && use.limitBytes === a.limit.bytes;
+      const usedBytes = own ? use.usedBytes : a.summary.peakBytes;
+      const what = own ? use.what : a.summary.metricText;
       const allowed = share * a.limit.bytes;
-      const used = peak.bytes / a.limit.bytes;
+      const used = usedBytes / a.limit.bytes;
       out.push({
-        name, status: peak.bytes > allowed ? 'violated' : 'ok',
-        actual: `peak ${formatBytes(peak.bytes)} = ${pct(used)} of ${formatBytes(a.limit.bytes)} (${a.limit.source})`,
-        message: peak.bytes > allowed
-          ? `peak ${formatBytes(peak.bytes)} (${peak.what}) is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source}), ${formatBytes(peak.bytes - allowed)} over ${pct(share)}`
-          : `peak ${formatBytes(peak.bytes)} is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source})`,
+        name, status: usedBytes > allowed ? 'violated' : 'ok',
+        actual: `peak ${formatBytes(usedBytes)} (${what}) = ${pct(used)} of ${formatBytes(a.limit.bytes)} (${a.limit.source})`,
+        message: usedBytes > allowed
+          ? `peak ${formatBytes(usedBytes)} (${what}) is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source}), ${formatBytes(usedBytes - allowed)} over ${pct(share)}`
+          : `peak ${formatBytes(usedBytes)} (${what}) is ${pct(used)} of the ${formatBytes(a.limit.bytes)} limit (${a.limit.source})`,
       });
     }
   }

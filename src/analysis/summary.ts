@@ -2,27 +2,116 @@
  * The facts a user wants first about a run: its peak (and who held the memory then), its end, and
  * how close it came to the limit that would kill it.
  */
-import type { MemoryRecording, ProcessTrack } from '../model/recording';
-import { seriesMax, valueAt } from '../model/series';
+import type { MemoryMetric, MemoryRecording, ProcessTrack } from '../model/recording';
+import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
+import { seriesMax, valueAt, type Series } from '../model/series';
+import { formatBytes } from '../units';
+
+/**
+ * A kernel high-water mark (VmHWM) counts as "higher than the samples" when it exceeds them by more
+ * than this share and this many bytes: /proc reports KiB and its counters lag a little (man
+ * proc_pid_status: "updated lazily"), so a few KiB above a sample is the same peak.
+ */
+const HWM_MARGIN_SHARE = 0.01;
+const HWM_MARGIN_BYTES = 1024 * 1024;
+
+/** The container holds "more than this tree" when its usage at the start exceeded the tree's by this. */
+const OTHER_IN_CGROUP_BYTES = 8 * 1024 * 1024;
 
 export interface ProcessPeak {
   pid: number;
   command: string[];
-  /** Highest sampled RSS. */
+  /** Highest sampled value in the recording's metric (RSS, PSS or USS); 0 when never read in it. */
   peakBytes: number;
   peakTMs: number;
-  /** The kernel's VmHWM: can exceed peakBytes when a peak fell between samples. NaN when unknown. */
+  /** Highest sampled RSS. */
+  rssPeakBytes: number;
+  /** The kernel's VmHWM (an RSS peak): can exceed rssPeakBytes when a peak fell between samples. NaN when unknown. */
+  hwmBytes: number;
+  /**
+   * False when the high-water mark may predate the recording: a process already running when
+   * `memhunt attach` started (the kernel keeps VmHWM for the life of the process image).
+   */
+  hwmInRecording: boolean;
+}
+
+/** How close the run came to a limit, counted in what that limit counts. */
+export interface LimitUse {
+  limitBytes: number;
+  /** '--limit' (kills on the metric's tree total) or 'cgroup v1'/'cgroup v2' (the kernel kills on the cgroup's usage). */
+  source: string;
+  /** The highest value of what the limit counts, sampled during the run. */
+  usedBytes: number;
+  /** "tree RSS", "tree PSS", "cgroup usage". */
+  what: string;
+  share: number;
+  headroomBytes: number;
+}
+
+/** The memory cgroup's figures of this run: read during it, never a counter left from before. */
+export interface ContainerFigures {
+  version: 1 | 2;
+  /** Highest usage sampled during the run (everything charged: page cache, kernel memory, memhunt itself, other processes). */
+  usagePeakBytes: number;
+  usagePeakTMs: number;
+  /** Highest working set (usage − inactive file) sampled during the run. */
+  workingSetPeakBytes: number;
+  /**
+   * The kernel's own peak (v2 memory.peak, v1 memory.max_usage_in_bytes), only when it rose during
+   * the run: then its value was reached during the run, between samples or not. A counter that did
+   * not rise still holds a peak from before the run (the kernel never resets it by itself) and is
+   * not this run's: null. Also null when it is not clearly above the highest sample (it says nothing more).
+   */
+  kernelPeakBytes: number | null;
+  /** Usage at the first sample, and the tree's RSS then: the difference was already charged to the cgroup. */
+  usageAtStartBytes: number;
+  treeAtStartBytes: number;
+  /** True when the cgroup held clearly more than this tree when it started (memhunt itself, page cache, other processes). */
+  holdsMoreThanTree: boolean;
+  /**
+   * OOM kills in the cgroup during the run, at least: the rises of its kill counter, the first
+   * counted as one (the recording keeps the counter's value at each rise, not before the first).
+   */
+  oomKillsAtLeast: number;
+  /** The kill counter after its last rise in the run; null when it did not rise. */
+  oomKillCounter: number | null;
+}
+
+/**
+ * A process's kernel high-water mark above every sample of the tree: a peak that fell between two
+ * samples. For the tree it is a lower bound of the true peak (the others held ≥ 0 then).
+ */
+export interface HwmPeak {
+  pid: number;
+  command: string[];
   hwmBytes: number;
 }
 
 export interface RunSummary {
   durationMs: number;
   samples: number;
-  /** Peak of the tree total (RSS sum). */
+  /** What the tree total counts: the recording's --metric (rss, pss, uss). */
+  metric: MemoryMetric;
+  /** "tree RSS", "tree PSS", "tree USS". */
+  metricText: string;
+  /** Peak of the tree total in the metric, as sampled. */
   peakBytes: number;
   peakTMs: number;
-  /** The process holding the most RSS at the moment of the tree's peak. */
+  /** Peak of the RSS sum when the metric is not RSS (shared pages counted once per process); null otherwise. */
+  rssPeakBytes: number | null;
+  /** The process holding the most (in the metric) at the moment of the tree's peak. */
   topAtPeak: { pid: number; command: string[]; bytes: number } | null;
+  /**
+   * With the RSS metric: the process whose kernel high-water mark (VmHWM) is the highest, when it
+   * is above the tree's sampled peak (the samples missed a peak). null otherwise.
+   */
+  hwmAbovePeak: HwmPeak | null;
+  /**
+   * With the RSS metric and several processes: the sum of every process's high-water mark, an
+   * upper bound of the tree's peak (the processes need not have peaked at the same moment); null
+   * when it says nothing more than the sampled peak.
+   */
+  hwmSumBytes: number | null;
   /**
    * When the peak fell while an in-process agent took a heap census or an allocation snapshot
    * (which briefly need memory of their own: ~80 bytes per live block for a tracemalloc
@@ -33,32 +122,111 @@ export interface RunSummary {
   processes: ProcessPeak[];
   /** The limit that applies: --limit if given, else the cgroup limit. */
   limit: { bytes: number; source: 'limit' | 'cgroup v1' | 'cgroup v2' } | null;
-  /** Peak of cgroup usage (the container's own number) where recorded. */
-  cgroupPeakBytes: number | null;
-  /** Peak of PSS sum where read. */
-  pssPeakBytes: number | null;
+  /** How close the run came to that limit, in what it counts; null without a limit. */
+  limitUse: LimitUse | null;
+  /** The cgroup's figures of this run; null when no cgroup was read. */
+  container: ContainerFigures | null;
   end: MemoryRecording['end'];
   oomKilled: boolean;
 }
 
-function processPeak(p: ProcessTrack): ProcessPeak {
-  const m = seriesMax(p.rss);
-  return { pid: p.pid, command: p.command, peakBytes: m.index < 0 ? 0 : m.bytes, peakTMs: m.tMs, hwmBytes: p.hwmBytes };
+function processPeak(rec: MemoryRecording, p: ProcessTrack): ProcessPeak {
+  const m = seriesMax(processMetricSeries(rec, p).series);
+  const r = seriesMax(p.rss);
+  const firstSampleMs = rec.total.tMs.length ? rec.total.tMs[0]! : 0;
+  return {
+    pid: p.pid, command: p.command, peakBytes: m.index < 0 ? 0 : m.bytes, peakTMs: m.tMs,
+    rssPeakBytes: r.index < 0 ? 0 : r.bytes, hwmBytes: p.hwmBytes,
+    hwmInRecording: rec.meta.mode !== 'attach' || p.firstSeenMs > firstSampleMs,
+  };
+}
+
+/** True when a kernel high-water mark is clearly above a sampled value (see HWM_MARGIN_*). */
+export function hwmClearlyAbove(hwmBytes: number, sampledBytes: number): boolean {
+  return Number.isFinite(hwmBytes) && hwmBytes > sampledBytes + Math.max(HWM_MARGIN_BYTES, HWM_MARGIN_SHARE * sampledBytes);
+}
+
+function containerFigures(rec: MemoryRecording): ContainerFigures | null {
+  const cg = rec.cgroup;
+  if (!cg || cg.usage.tMs.length === 0) return null;
+  const usage = seriesMax(cg.usage);
+  const ws = seriesMax(cg.workingSet);
+  const kp = cg.peak.values;
+  // The kernel's peak is this run's only when it rose during the run (see ContainerFigures).
+  const kernelPeakBytes = kp.length >= 2 && kp[kp.length - 1]! > kp[0]! ? kp[kp.length - 1]! : null;
+  const usageAtStartBytes = cg.usage.values[0]!;
+  const rss = rssTotal(rec) ?? rec.total;
+  const treeAtStart = valueAt(rss, cg.usage.tMs[0]!);
+  const treeAtStartBytes = Number.isFinite(treeAtStart) ? treeAtStart : 0;
+  const ooms = rec.events.filter((e): e is Extract<typeof e, { kind: 'oom-kill' }> => e.kind === 'oom-kill');
+  const oomKillsAtLeast = ooms.length ? ooms[ooms.length - 1]!.oomKills - ooms[0]!.oomKills + 1 : 0;
+  return {
+    version: rec.meta.cgroup?.version ?? 1,
+    usagePeakBytes: usage.bytes, usagePeakTMs: usage.tMs,
+    workingSetPeakBytes: ws.index < 0 ? NaN : ws.bytes,
+    kernelPeakBytes: kernelPeakBytes !== null && hwmClearlyAbove(kernelPeakBytes, usage.bytes) ? kernelPeakBytes : null,
+    usageAtStartBytes, treeAtStartBytes,
+    holdsMoreThanTree: usageAtStartBytes - treeAtStartBytes > OTHER_IN_CGROUP_BYTES,
+    oomKillsAtLeast,
+    oomKillCounter: ooms.length ? ooms[ooms.length - 1]!.oomKills : null,
+  };
+}
+
+/**
+ * How close the run came to its limit. --limit kills on the metric's tree total, so it is judged
+ * on that; the kernel's OOM killer acts on the cgroup's usage (page cache and every other process
+ * of the container included), so a cgroup limit is judged on the highest usage sampled during the
+ * run (the kernel's peak when it is this run's and higher).
+ */
+function limitUseOf(limit: RunSummary['limit'], peakBytes: number, metricText: string, container: ContainerFigures | null): LimitUse | null {
+  if (!limit) return null;
+  let used = peakBytes;
+  let what = metricText;
+  if (limit.source !== 'limit' && container) {
+    used = Math.max(container.usagePeakBytes, container.kernelPeakBytes ?? 0);
+    what = 'cgroup usage';
+  }
+  return {
+    limitBytes: limit.bytes, source: limit.source === 'limit' ? '--limit' : limit.source, usedBytes: used, what,
+    share: used / limit.bytes, headroomBytes: limit.bytes - used,
+  };
+}
+
+/**
+ * "sampled peak 87.4 MiB; pid 42 reached 130 MiB between samples (kernel's VmHWM)", for every
+ * place that prints the tree's peak; null when the samples caught the highest peak the kernel knows.
+ */
+export function hwmText(s: RunSummary): string | null {
+  const h = s.hwmAbovePeak;
+  if (!h) return null;
+  let text = `sampled peak ${formatBytes(s.peakBytes)}; pid ${h.pid} reached ${formatBytes(h.hwmBytes)} between samples (its kernel high-water mark, VmHWM)`;
+  if (s.hwmSumBytes !== null) text += `; the tree's true peak lies between ${formatBytes(h.hwmBytes)} and ${formatBytes(s.hwmSumBytes)} (every process's high-water mark summed, not at one moment)`;
+  return text;
+}
+
+/** The highest peak known to have happened: the sampled tree peak, or a process's VmHWM above it. */
+export function highestPeak(s: RunSummary): { bytes: number; what: string } {
+  if (s.hwmAbovePeak) return { bytes: s.hwmAbovePeak.hwmBytes, what: `pid ${s.hwmAbovePeak.pid}'s kernel high-water mark (VmHWM), reached between samples; sampled ${s.metricText} peak ${formatBytes(s.peakBytes)}` };
+  return { bytes: s.peakBytes, what: `${s.metricText}, sampled` };
 }
 
 export function summarize(rec: MemoryRecording): RunSummary {
-  const t = rec.total;
-  const n = t.tMs.length;
+  const total = metricTotal(rec);
+  const t = total.series;
+  const metricText = `tree ${metricLabel(total.metric)}`;
+  const n = rec.total.tMs.length;
   const peak = seriesMax(t);
   let topAtPeak: RunSummary['topAtPeak'] = null;
   if (peak.index >= 0) {
     for (const p of rec.processes) {
-      if (p.rss.tMs.length === 0 || p.firstSeenMs > peak.tMs || (p.exitMs !== null && p.exitMs < peak.tMs)) continue;
-      const v = valueAt(p.rss, peak.tMs);
+      const ps = processMetricSeries(rec, p).series;
+      if (ps.tMs.length === 0 || p.firstSeenMs > peak.tMs || (p.exitMs !== null && p.exitMs < peak.tMs)) continue;
+      const v = valueAt(ps, peak.tMs);
       if (Number.isFinite(v) && (topAtPeak === null || v > topAtPeak.bytes)) topAtPeak = { pid: p.pid, command: p.command, bytes: v };
     }
   }
-  const peakDuringAgent = peak.index >= 0 ? agentWorkAtPeak(rec, peak.tMs) : null;
+  const peakBytes = peak.index < 0 ? 0 : peak.bytes;
+  const peakDuringAgent = peak.index >= 0 ? agentWorkAtPeak(t, rec, peak.tMs) : null;
   let limit: RunSummary['limit'] = null;
   if (rec.meta.limitBytes !== null) limit = { bytes: rec.meta.limitBytes, source: 'limit' };
   else if (rec.cgroup && rec.cgroup.limit.values.length > 0) {
@@ -66,27 +234,46 @@ export function summarize(rec: MemoryRecording): RunSummary {
     const limits = rec.cgroup.limit.values;
     limit = { bytes: limits[limits.length - 1]!, source: rec.meta.cgroup?.version === 2 ? 'cgroup v2' : 'cgroup v1' };
   }
-  let cgroupPeakBytes: number | null = null;
-  if (rec.cgroup) {
-    const usagePeak = seriesMax(rec.cgroup.usage);
-    const kernelPeak = seriesMax(rec.cgroup.peak);
-    const candidates = [usagePeak.bytes, kernelPeak.bytes].filter(Number.isFinite);
-    cgroupPeakBytes = candidates.length ? Math.max(...candidates) : null;
+  const processes = rec.processes.map((p) => processPeak(rec, p)).sort((a, b) => b.peakBytes - a.peakBytes);
+  // VmHWM is an RSS peak: it bounds the tree's RSS sum, not its PSS or USS.
+  let hwmAbovePeak: HwmPeak | null = null;
+  let hwmSumBytes: number | null = null;
+  if (total.metric === 'rss' && peak.index >= 0) {
+    let sum = 0;
+    let allKnown = true;
+    for (const p of processes) {
+      if (!Number.isFinite(p.hwmBytes) || !p.hwmInRecording) {
+        allKnown = false;
+        continue;
+      }
+      sum += p.hwmBytes;
+      if (hwmClearlyAbove(p.hwmBytes, peakBytes) && (hwmAbovePeak === null || p.hwmBytes > hwmAbovePeak.hwmBytes)) {
+        hwmAbovePeak = { pid: p.pid, command: p.command, hwmBytes: p.hwmBytes };
+      }
+    }
+    if (hwmAbovePeak && allKnown && processes.length > 1 && sum > hwmAbovePeak.hwmBytes + HWM_MARGIN_BYTES) hwmSumBytes = sum;
   }
-  const pss = seriesMax(rec.totalPss);
-  const durationMs = rec.end ? rec.end.tMs : n ? t.tMs[n - 1]! : 0;
+  const rss = total.metric === 'rss' ? null : rssTotal(rec);
+  const rssPeak = rss ? seriesMax(rss) : null;
+  const container = containerFigures(rec);
+  const durationMs = rec.end ? rec.end.tMs : n ? rec.total.tMs[n - 1]! : 0;
   return {
     durationMs,
     samples: n,
-    peakBytes: peak.index < 0 ? 0 : peak.bytes,
+    metric: total.metric,
+    metricText,
+    peakBytes,
     peakTMs: peak.tMs,
+    rssPeakBytes: rssPeak && rssPeak.index >= 0 ? rssPeak.bytes : null,
     topAtPeak,
+    hwmAbovePeak,
+    hwmSumBytes,
     peakDuringAgent,
     finalBytes: lastNonZero(t.values),
-    processes: rec.processes.map(processPeak).sort((a, b) => b.peakBytes - a.peakBytes),
+    processes,
     limit,
-    cgroupPeakBytes,
-    pssPeakBytes: pss.index < 0 ? null : pss.bytes,
+    limitUse: limitUseOf(limit, peakBytes, metricText, container),
+    container,
     end: rec.end,
     oomKilled: rec.end?.reason === 'oom-killer',
   };
@@ -97,7 +284,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
  * interval for the memory it freed to show) holds tMs; with the highest sample outside every
  * such window.
  */
-function agentWorkAtPeak(rec: MemoryRecording, tMs: number): RunSummary['peakDuringAgent'] {
+function agentWorkAtPeak(total: Series, rec: MemoryRecording, tMs: number): RunSummary['peakDuringAgent'] {
   const slack = Math.max(rec.meta.intervalMs ?? 100, 50);
   const windows: Array<[number, number]> = [];
   let hit: { what: 'census' | 'trace'; pid: number; startMs: number; durationMs: number } | null = null;
@@ -110,8 +297,8 @@ function agentWorkAtPeak(rec: MemoryRecording, tMs: number): RunSummary['peakDur
   }
   if (!hit) return null;
   windows.sort((a, b) => a[0] - b[0]);
-  const t = rec.total.tMs;
-  const v = rec.total.values;
+  const t = total.tMs;
+  const v = total.values;
   let best = -1;
   let w = 0;
   for (let i = 0; i < t.length; i++) {

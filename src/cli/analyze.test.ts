@@ -87,7 +87,7 @@ test('analyze with limits exits 3 on a violation and says which and by how much'
   assert.match(r.stdout, /VIOLATED --max-peak 100 MiB: peak 1\d\d MiB \(tree RSS at [\d:.]+\) is \d+\.?\d* MiB \(\d+%\) over 100 MiB/);
   assert.match(r.stdout, /VIOLATED --max-growth 17\.1 MiB\/min: growth \+1\d\d MiB\/min .* is \d+ MiB\/min over 17\.1 MiB\/min/);
   assert.match(r.stdout, /VIOLATED --no-leak: leak: the floors kept rising/);
-  assert.match(r.stdout, /ok {7}--max-share-of-limit 50%: peak 1\d\d MiB is [\d.]+% of the 4\.00 GiB limit \(given to analyze\)/);
+  assert.match(r.stdout, /ok {7}--max-share-of-limit 50%: peak 1\d\d MiB \(tree RSS\) is [\d.]+% of the 4\.00 GiB limit \(given to analyze\)/);
   const ok = await runCli(['analyze', leak, '--max-peak', '1GiB', '--max-growth', '1GiB/min']);
   assert.equal(ok.code, 0);
 });

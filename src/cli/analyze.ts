@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { analyzeRecording, commandLabel, verdictLineOf, type ProcessAnalysis, type RecordingAnalysis } from '../analysis/analyze';
 import { checkLimits, hasLimits, type LimitResult, type Limits } from '../analysis/limits';
+import { hwmText } from '../analysis/summary';
 import { projectionText, spikeText } from '../analysis/verdict';
 import { InputError } from '../errors';
 import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parseSize } from '../units';
@@ -27,10 +28,10 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function addLimitOptions(cmd: Command): Command {
   return cmd
-    .option('--max-peak <size>', 'fail when the peak (the tree\'s RSS sum) exceeds SIZE, e.g. 2GiB', collect)
+    .option('--max-peak <size>', 'fail when the tree\'s peak in the recording\'s metric exceeds SIZE: the sampled peak, or a process\'s kernel high-water mark (VmHWM) when that is higher; e.g. 2GiB', collect)
     .option('--max-growth <rate>', 'fail when memory leaks faster than RATE, e.g. 5MiB/min, 1GiB/h (growth that stops is not counted)', collect)
     .option('--no-leak', 'fail when the verdict is leak (for the tree or any long-lived process)')
-    .option('--max-share-of-limit <percent>', 'fail when the peak exceeds PERCENT of the limit (--limit, else the cgroup limit), e.g. 80%', collect);
+    .option('--max-share-of-limit <percent>', 'fail when the peak exceeds PERCENT of the limit, counted as the limit counts: --limit the metric\'s tree total, a cgroup limit the cgroup\'s usage; e.g. 80%', collect);
 }
 
 /** One value per flag; the same flag twice with different values is a contradiction. */
@@ -81,7 +82,9 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   const out: string[] = [];
   const s = a.summary;
   out.push(`memhunt analyze: ${opts.file}: ${commandLabel(opts.command, 70)}`);
-  out.push(`  recorded  ${formatDuration(s.durationMs)}, ${s.samples} samples, ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}; peak ${formatBytes(s.peakBytes)} (tree RSS)`);
+  out.push(`  recorded  ${formatDuration(s.durationMs)}, ${s.samples} samples, ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}; peak ${formatBytes(s.peakBytes)} (${s.metricText})`);
+  const hwm = hwmText(s);
+  if (hwm) out.push(`            ${hwm}`);
   out.push(`  verdict   ${verdictLineOf(a)}`);
   out.push('  evidence (tree total):');
   for (const e of a.tree.evidence) out.push(`    - ${e}`);

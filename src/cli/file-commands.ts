@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
-import { summarize } from '../analysis/summary';
+import { hwmClearlyAbove, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
@@ -35,21 +35,39 @@ export function registerFileCommands(program: Command): void {
   program
     .command('peak')
     .summary('print the peak memory of recordings (default: the newest)')
-    .description('Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does,\nfollowed by the per-process peaks with --processes.')
+    .description(
+      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does: the\n' +
+        'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
+        'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
+        'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
+        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.',
+    )
     .argument('[recordings...]', 'files or indexes from memhunt list')
-    .option('-p, --processes', 'also list each process\'s peak (sampled and kernel VmHWM)')
-    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled and kernel VmHWM)\n  memhunt peak mprofile_20261126101500.dat another.mh")
+    .option('-p, --processes', 'also list each process\'s peak (sampled; the kernel\'s VmHWM where higher)')
+    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled; the kernel's VmHWM where higher)\n  memhunt peak mprofile_20261126101500.dat another.mh")
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
         const rec = await loadRecording(f);
         const s = summarize(rec);
         for (const w of rec.warnings) process.stderr.write(`memhunt: ${f}: ${w}\n`);
-        process.stdout.write(`${f}\t${(s.peakBytes / 1024 / 1024).toFixed(3)} MiB\n`);
+        // The second field stays mprof's (the sampled peak), so scripts that read it keep working.
+        const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+        const h = s.hwmAbovePeak;
+        const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
+        process.stdout.write(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
         if (flags.processes) {
+          const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {
-            const hwm = Number.isFinite(p.hwmBytes) ? `  (kernel peak ${formatBytes(p.hwmBytes)})` : '';
-            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)}${hwm}  ${shortCommand(p.command, 50)}\n`);
+            const rss = s.metric !== 'rss' ? `  (RSS ${formatBytes(p.rssPeakBytes)})` : '';
+            // The kernel's high-water mark only where it says more than the samples.
+            let hwm = '';
+            if (hwmClearlyAbove(p.hwmBytes, p.rssPeakBytes)) {
+              hwm = p.hwmInRecording
+                ? `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, reached between samples)`
+                : `  (kernel peak RSS ${formatBytes(p.hwmBytes)}, maybe before memhunt attached)`;
+            }
+            process.stdout.write(`  pid ${String(p.pid).padEnd(8)} ${formatBytes(p.peakBytes).padStart(10)} ${metric}${rss}${hwm}  ${shortCommand(p.command, 50)}\n`);
           }
         }
       }

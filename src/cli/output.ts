@@ -1,5 +1,5 @@
 /** Terminal output: the end-of-run summary and the live status line. */
-import type { RunSummary } from '../analysis/summary';
+import { hwmText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent } from '../model/recording';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
@@ -40,26 +40,37 @@ export function formatSummary(
   if (s.samples === 0) {
     row('peak', 'no samples');
   } else {
-    let peak = `${formatBytes(s.peakBytes)} (tree RSS) at ${formatClock(s.peakTMs)}`;
+    let peak = `${formatBytes(s.peakBytes)} (${s.metricText}) at ${formatClock(s.peakTMs)}`;
     if (s.topAtPeak && s.processes.length > 1) {
       peak += `, most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
+    const hwm = hwmText(s);
+    if (hwm) row('', hwm);
     const a = s.peakDuringAgent;
     if (a) {
       const what = a.what === 'trace' ? 'allocation snapshot' : 'heap census';
       row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
         `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
     }
-    if (s.pssPeakBytes !== null) row('', `${formatBytes(s.pssPeakBytes)} PSS (shared pages counted once)`);
-    if (s.cgroupPeakBytes !== null) row('', `${formatBytes(s.cgroupPeakBytes)} cgroup usage (what the container is charged)`);
+    if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
     row('final', formatBytes(s.finalBytes));
   }
-  if (s.limit) {
-    const used = Math.max(s.peakBytes, s.cgroupPeakBytes ?? 0);
-    const share = (100 * used) / s.limit.bytes;
-    const src = s.limit.source === 'limit' ? '--limit' : s.limit.source;
-    row('limit', `${formatBytes(s.limit.bytes)} (${src}): peak used ${share.toFixed(0)}%, headroom ${formatBytes(s.limit.bytes - used)}`);
+  const c = s.container;
+  if (c) {
+    const ws = Number.isFinite(c.workingSetPeakBytes) ? `, working set ${formatBytes(c.workingSetPeakBytes)}` : '';
+    row('container', `cgroup v${c.version}, sampled during the run: highest usage ${formatBytes(c.usagePeakBytes)} at ${formatClock(c.usagePeakTMs)}${ws}`);
+    if (c.kernelPeakBytes !== null) row('', `the kernel's cgroup peak rose to ${formatBytes(c.kernelPeakBytes)} during the run (between samples)`);
+    if (c.holdsMoreThanTree) {
+      row('', `the cgroup holds more than this tree: ${formatBytes(c.usageAtStartBytes)} was charged at the start, when the tree had ${formatBytes(c.treeAtStartBytes)} ` +
+        '(memhunt itself, page cache, other processes of the container)');
+    }
+    if (c.oomKillsAtLeast > 0) row('', `the OOM killer ran in the cgroup during the run: ${c.oomKillsAtLeast === 1 ? 'at least one kill' : `at least ${c.oomKillsAtLeast} kills`} (its kill counter rose to ${c.oomKillCounter})`);
+  }
+  const u = s.limitUse;
+  if (u) {
+    const verb = u.headroomBytes < 0 ? 'over by' : 'headroom';
+    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${(100 * u.share).toFixed(0)}%, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
   } else {
     row('limit', 'none (no --limit, no cgroup limit)');
   }
@@ -67,6 +78,8 @@ export function formatSummary(
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+      const breakPid = e.action === 'break' ? /pdb requested in pid (\d+)/.exec(e.note ?? '')?.[1] : undefined;
+      if (breakPid) row('', breakOutcome(opts.events ?? [], Number(breakPid), e.tMs));
     } else if (e.kind === 'action-output') {
       const lines = e.output.split('\n').filter((l) => l.trim());
       const status = e.exitSignal ?? `exit ${e.exitCode}`;
@@ -90,6 +103,16 @@ export function formatSummary(
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   return lines.join('\n');
+}
+
+/** Whether a --break-at break happened: the agent's answer, recorded as a note about that pid. */
+function breakOutcome(events: RecordingEvent[], pid: number, fromMs: number): string {
+  for (const e of events) {
+    if (e.kind !== 'note' || e.pid !== pid || e.tMs < fromMs) continue;
+    if (/entered pdb/.test(e.text)) return `pid ${pid} stopped in pdb at ${formatClock(e.tMs)}`;
+    if (/^break failed/.test(e.text)) return `no break: ${e.text.replace(/^break failed: /, '')}`;
+  }
+  return `pid ${pid} never answered the break request (it ended, or its main thread ran no Python code)`;
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';

@@ -80,7 +80,7 @@ export function addRecordOptions(cmd: Command): Command {
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here)')
     .option('-i, --interval <duration>', 'time between samples: 1ms .. 1h; a bare number is seconds, as in mprof', '100ms')
     .addOption(
-      new Option('--metric <name>', 'what the tree total, --limit and the peak count: rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
+      new Option('--metric <name>', 'what the tree total counts everywhere (--limit, thresholds, the peak, summary, chart, verdicts, exports): rss, or pss/uss from smaps_rollup (read at an adaptive rate: its cost grows with RSS)')
         .choices(['rss', 'pss', 'uss'])
         .default('rss'),
     )
@@ -171,7 +171,12 @@ export function registerRunCommands(program: Command): void {
 What is recorded, per process: RSS with its anon/file/shmem split and the kernel's peak (VmHWM);
 for the tree: the sum of RSS (shared pages are counted once per process that maps them, as YARN
 and Spark count them; --metric pss avoids that), and the container's cgroup usage, working set
-(usage - inactive file, what Kubernetes evicts on), limit, peak and OOM-kill counter.
+(usage - inactive file, what Kubernetes evicts on), limit, peak and OOM-kill counter. The summary
+gives the container's figures of this run only: the highest usage and working set sampled during
+it, the kernel's cgroup peak only if it rose during the run (it is never reset, so it can hold a
+peak from long before), and says when the cgroup held more than this tree at the start. When a
+process's VmHWM shows a peak the samples missed, the summary says so: "sampled peak X; pid P
+reached Y between samples".
 
 Markers: the command sees $MEMHUNT_MARKERS, a FIFO. Any process of the tree can write lines
 "begin <label>", "end <label>" or "mark <label>" (optionally prefixed by its pid) to it;

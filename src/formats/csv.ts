@@ -4,6 +4,8 @@
  * One row per sample of the tree total; columns, in this order:
  *   time_s                         seconds since the start (6 decimals: memhunt times are µs)
  *   total_mib                      the tree total (sum of RSS over the live processes)
+ *   total_pss_mib | total_uss_mib  with --metric pss|uss: the tree total the metric counts, empty in
+ *                                  rows without a PSS/USS read (they are read at an adaptive rate)
  *   root pid <pid> (<cmd>) rss_mib the root process's RSS, then one
  *   pid <pid> (<cmd>) rss_mib      column per other process, in the recording's order; a cell is
  *                                  empty when the process had no sample in that row (not alive)
@@ -18,14 +20,17 @@
  *
  * What the table cannot hold, and readCsv therefore does not restore: anon/file/shmem, PSS/USS,
  * events, the end of the run, parents (every process is read as a child of the root), full
- * commands (<cmd> is shortened: basename of argv[0], at most 60 characters), meta.metric (read as
- * RSS), cwd/host/container. Only files in this layout are read: a spreadsheet that re-saves with
+ * commands (<cmd> is shortened: basename of argv[0], at most 60 characters), cwd/host/container.
+ * The metric is restored from a total_pss_mib column (then the tree total counted is PSS); a
+ * total_uss_mib column is read as RSS only, because the model keeps USS per process, which the
+ * table does not hold. Only files in this layout are read: a spreadsheet that re-saves with
  * another delimiter or decimal comma gives a file readCsv reports as broken.
  */
 import { CorruptRecordingError } from '../errors';
 import { rssOnlyTrack, type CgroupSeries, type MemoryRecording, type ProcessTrack } from '../model/recording';
 import { ModelError, SeriesBuilder, emptySeries, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
+import { metricTotal } from '../model/metric';
 
 const BYTES_PER_MIB = 2 ** 20;
 const SHORT_COMMAND_MAX_CHARS = 60;
@@ -68,6 +73,10 @@ export function writeCsv(rec: MemoryRecording): string {
     { header: 'time_s', cells: (r) => (rows[r]! / 1000).toFixed(6) },
     { header: 'total_mib', cells: (r) => (rec.total.values[r]! / BYTES_PER_MIB).toFixed(6) },
   ];
+  const metric = metricTotal(rec);
+  if (metric.metric !== 'rss' && metric.series !== rec.total) {
+    columns.push({ header: `total_${metric.metric}_mib`, cells: mibCells(rows, metric.series) });
+  }
   const root = rec.processes.find((p) => p.pid === rec.meta.rootPid);
   const ordered = root ? [root, ...rec.processes.filter((p) => p !== root)] : rec.processes;
   for (const p of ordered) {
@@ -163,6 +172,7 @@ export function readCsv(text: string): MemoryRecording | null {
 
   let timeCol = -1;
   let totalCol = -1;
+  let pssCol = -1;
   let epochCol = -1;
   const cgroupCols: Partial<Record<keyof CgroupSeries, number>> = {};
   const processCols: { col: number; pid: number; root: boolean; command: string[] }[] = [];
@@ -171,6 +181,7 @@ export function readCsv(text: string): MemoryRecording | null {
     const m = PROCESS_COLUMN.exec(name);
     if (name === 'time_s') timeCol = col;
     else if (name === 'total_mib') totalCol = col;
+    else if (name === 'total_pss_mib') pssCol = col;
     else if (name === 'epoch_s') epochCol = col;
     else if (name === 'cgroup_usage_mib') cgroupCols.usage = col;
     else if (name === 'cgroup_working_set_mib') cgroupCols.workingSet = col;
@@ -191,6 +202,7 @@ export function readCsv(text: string): MemoryRecording | null {
   };
 
   const total = new SeriesBuilder('CSV total_mib', Math.max(16, records.length));
+  const totalPss = new SeriesBuilder('CSV total_pss_mib');
   const procBuilders = processCols.map((p) => new SeriesBuilder(`CSV pid ${p.pid}`));
   const lastRowWith = processCols.map(() => -1);
   const cgBuilders = new Map<keyof CgroupSeries, SeriesBuilder>();
@@ -210,6 +222,10 @@ export function readCsv(text: string): MemoryRecording | null {
       rowTimesMs.push(tMs);
       const totalMib = cell(fields, totalCol, line, 'total_mib');
       if (!Number.isNaN(totalMib)) total.push(tMs, totalMib * BYTES_PER_MIB);
+      if (pssCol >= 0) {
+        const pssMib = cell(fields, pssCol, line, 'total_pss_mib');
+        if (!Number.isNaN(pssMib)) totalPss.push(tMs, pssMib * BYTES_PER_MIB);
+      }
       processCols.forEach((p, k) => {
         const mib = cell(fields, p.col, line, `pid ${p.pid}`);
         if (Number.isNaN(mib)) return;
@@ -280,13 +296,13 @@ export function readCsv(text: string): MemoryRecording | null {
       containerId: null,
       startWallMs,
       intervalMs: null,
-      metric: 'rss',
+      metric: pssCol >= 0 ? 'pss' : 'rss',
       limitBytes: null,
       cgroup: null,
       rootPid,
     },
     total: total.build(),
-    totalPss: emptySeries(),
+    totalPss: totalPss.build(),
     processes,
     cgroup,
     events: [],

@@ -71,8 +71,23 @@ describe('JSON', () => {
     assert.deepEqual(back.warnings, []);
     assert.deepEqual(plain(back), plain({ ...rec, meta: { ...rec.meta, source: 'json' } }));
     const doc = JSON.parse(writeJson(rec)) as { events: Array<Record<string, unknown>> };
-    (doc.events.find((e) => e.kind === 'census')!.rows as unknown[]).push(['int']);
-    assert.throws(() => readJson(JSON.stringify(doc)), /rows\[3\] should be \[type, count, bytes\]/);
+    // An event of the wrong shape (a census row of 1 item, a trace without tracedBytes, a refs
+    // node of an unknown kind) is skipped with a warning naming it; the rest is read; extra
+    // fields are dropped.
+    const census = doc.events.findIndex((e) => e.kind === 'census');
+    (doc.events[census]!.rows as unknown[]).push(['int']);
+    const trace = doc.events.findIndex((e) => e.kind === 'trace');
+    delete doc.events[trace]!.tracedBytes;
+    const refs = doc.events.find((e) => e.kind === 'refs')!;
+    refs.fromTheFuture = 1;
+    const n = doc.events.length;
+    const bad = readJson(JSON.stringify(doc))!;
+    assert.equal(bad.events.length, n - 2);
+    assert.deepEqual(bad.warnings, [
+      `events[${census}]: rows[3] must NOT have fewer than 3 items; that event was skipped`,
+      `events[${trace}]: lacks "tracedBytes"; that event was skipped`,
+    ]);
+    assert.equal('fromTheFuture' in bad.events.find((e) => e.kind === 'refs')!, false);
   });
 
   it('skips events of unknown kinds with a warning (a later memhunt may add some)', () => {

@@ -9,12 +9,12 @@
  * Unlike the recording format (.mh, streamed and crash-safe), this is written in one piece: a cut
  * JSON file cannot be read at all.
  */
+import { contractProblem, type ContractName } from '../contract/validate';
+import type { CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { CorruptRecordingError } from '../errors';
 import type {
   AgentTrigger,
-  AllocationSite,
   CgroupMeta,
-  HeapCensusRow,
   CgroupSeries,
   MemoryMetric,
   MemoryRecording,
@@ -22,7 +22,6 @@ import type {
   RecordingEnd,
   RecordingEvent,
   RecordingMeta,
-  RefsGraphNode,
 } from '../model/recording';
 import { ModelError, SeriesBuilder, type Series } from '../model/series';
 
@@ -333,67 +332,18 @@ function readEvent(c: Checker): RecordingEvent | null {
         runtimeVersion: c.at('runtimeVersion').string(),
         features: c.at('features').strings(),
       };
+    // Agent events: the measured body is declared once (src/contract/shapes.ts) and checked with
+    // the schema; only the envelope is read here.
     case 'census':
-      return {
-        kind,
-        ...agentLook(),
-        collected: c.at('collected').boolean(),
-        objects: c.at('objects').number(),
-        totalBytes: c.at('totalBytes').number(),
-        rows: c.at('rows').items().map((r): HeapCensusRow => {
-          const [name, count, bytes] = r.items();
-          if (!name || !count || !bytes) throw new CorruptRecordingError(`memhunt JSON: ${r.where} should be [type, count, bytes]`);
-          return [name.string(), count.number(), bytes.number()];
-        }),
-        durationMs: c.at('durationMs').number(),
-        notes: c.at('notes').strings(),
-      };
-    case 'trace':
-      return {
-        kind,
-        ...agentLook(),
-        tracedBytes: c.at('tracedBytes').number(),
-        tracedPeakBytes: c.at('tracedPeakBytes').number(),
-        rssBytes: c.at('rssBytes').number(),
-        tracemallocBytes: c.at('tracemallocBytes').numberOrNull() ?? 0,
-        durationMs: c.at('durationMs').number(),
-        bySize: c.at('bySize').items().map(readSite),
-        byGrowth: c.at('byGrowth').items().map(readSite),
-        byPackage: c.at('byPackage').items().map((p) => ({
-          package: p.at('package').string(),
-          bytes: p.at('bytes').number(),
-          bytesDelta: p.at('bytesDelta').numberOrNull(),
-        })),
-      };
+      return { kind, ...agentLook(), ...body<CensusBody>(c, 'censusBody') };
+    case 'trace': {
+      const b = body<TraceBody>(c, 'traceBody');
+      return { kind, ...agentLook(), ...b, tracemallocBytes: b.tracemallocBytes ?? 0 };
+    }
     case 'refs':
-      return {
-        kind,
-        tMs: c.at('tMs').number(),
-        pid: c.at('pid').number(),
-        trigger: c.at('trigger').oneOf(TRIGGERS),
-        typeName: c.at('typeName').string(),
-        count: c.at('count').number(),
-        reachedRoot: c.at('reachedRoot').boolean(),
-        nodes: c.at('nodes').items().map((n) => ({
-          id: n.at('id').string(),
-          type: n.at('type').string(),
-          label: n.at('label').string(),
-          kind: n.at('kind').oneOf(REF_NODE_KINDS),
-          bytes: n.at('bytes').number(),
-        })),
-        edges: c.at('edges').items().map((e) => ({ from: e.at('from').string(), to: e.at('to').string(), label: e.at('label').string() })),
-      };
+      return { kind, tMs: c.at('tMs').number(), pid: c.at('pid').number(), trigger: c.at('trigger').oneOf(TRIGGERS), ...body<RefsBody>(c, 'refsBody') };
     case 'isolated':
-      return {
-        kind,
-        tMs: c.at('tMs').number(),
-        pid: c.at('pid').number(),
-        label: c.at('label').string(),
-        childPid: c.at('childPid').number(),
-        peakRssBytes: c.at('peakRssBytes').number(),
-        durationMs: c.at('durationMs').number(),
-        ok: c.at('ok').boolean(),
-      };
+      return { kind, tMs: c.at('tMs').number(), pid: c.at('pid').number(), ...body<IsolatedBody>(c, 'isolatedBody') };
     default:
       return null;
   }
@@ -401,18 +351,16 @@ function readEvent(c: Checker): RecordingEvent | null {
 
 const THRESHOLD_ACTIONS = ['mark', 'stop', 'kill', 'exec', 'snapshot', 'break'] as const;
 const TRIGGERS: readonly AgentTrigger[] = ['every', 'threshold', 'client', 'program'];
-const REF_NODE_KINDS: ReadonlyArray<RefsGraphNode['kind']> = ['sample', 'object', 'module', 'frame', 'class', 'global'];
+/** The model's envelope of agent events; the rest of the event is the body. */
+const ENVELOPE = new Set(['kind', 'tMs', 'pid', 'trigger']);
 
-function readSite(c: Checker): AllocationSite {
-  return {
-    file: c.at('file').string(),
-    line: c.at('line').number(),
-    code: c.at('code').string(),
-    package: c.at('package').string(),
-    bytes: c.at('bytes').number(),
-    count: c.at('count').number(),
-    bytesDelta: c.at('bytesDelta').numberOrNull(),
-  };
+/** The body of an agent event (everything but its envelope), checked against its schema definition; fields it does not declare are dropped. */
+function body<T>(c: Checker, name: ContractName): T {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c.object())) if (!ENVELOPE.has(k)) rest[k] = v;
+  const problem = contractProblem(name, rest);
+  if (problem !== null) throw new CorruptRecordingError(`memhunt JSON: ${c.where}: ${problem}`);
+  return rest as T;
 }
 
 function readEnd(c: Checker): RecordingEnd | null {
@@ -442,11 +390,22 @@ export function readJson(text: string): MemoryRecording | null {
   const warnings = c.at('warnings').strings();
   let unknownEvents = 0;
   const events: RecordingEvent[] = [];
+  // An event of the wrong shape loses only itself (the .mh reader's rule for records).
+  const skipped: string[] = [];
   for (const item of c.at('events').items()) {
-    const e = readEvent(item);
+    let e: RecordingEvent | null;
+    try {
+      e = readEvent(item);
+    } catch (err) {
+      if (!(err instanceof CorruptRecordingError)) throw err;
+      skipped.push(`${err.message.replace(/^memhunt JSON: /, '')}; that event was skipped`);
+      continue;
+    }
     if (e) events.push(e);
     else unknownEvents++;
   }
+  warnings.push(...skipped.slice(0, 10));
+  if (skipped.length > 10) warnings.push(`${skipped.length - 10} more events were skipped for the same kinds of reasons`);
   if (unknownEvents > 0) warnings.push(`${unknownEvents} event(s) of a kind this memhunt does not know were skipped`);
   const cg = c.at('cgroup');
   const cgroup: CgroupSeries | null = cg.isNull()

@@ -43,6 +43,7 @@
  */
 import { CorruptRecordingError } from '../errors';
 import { rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrack, type RecordingEvent } from '../model/recording';
+import { metricTotal, processMetricSeries } from '../model/metric';
 import { ModelError, SeriesBuilder, emptySeries, valueAt, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
 
@@ -534,11 +535,14 @@ export function readMprofDat(text: string): MemoryRecording | null {
  * - only sections become FUNC lines (marks, limits, OOM kills and notes have no mprof form); a
  *   section that never ended is closed at the last sample; whitespace in a label becomes "_",
  *   because mprof's reader splits FUNC lines on spaces and fails on such names;
- * - anon/file/shmem, PSS/USS, the cgroup, exit codes and the end of the run are not written; a
+ * - anon/file/shmem, the other metrics, the cgroup, exit codes and the end of the run are not written; a
  *   child's exit shows as its CHLD lines stopping, but a root that exited before its children
  *   reads back as 0 bytes from then on;
- * - MEM is the model's total, a sum of RSS, whatever `meta.metric` says (the MEMHUNT line keeps
- *   the metric for our reader; mprof itself ignores it).
+ * - MEM is the tree total in the recording's metric (`--metric pss` writes PSS, as mprof's own
+ *   `--backend psutil_pss` does; the MEMHUNT line names the metric for our reader, mprof ignores
+ *   it), at the times it was read (PSS/USS at their adaptive rate). CHLD lines are in the same
+ *   metric (mprof writes them in RSS whatever its backend, which makes MEM minus the CHLD lines
+ *   meaningless; ours keep the root's own share readable).
  */
 export function writeMprofDat(rec: MemoryRecording): string {
   const out: string[] = [];
@@ -549,12 +553,13 @@ export function writeMprofDat(rec: MemoryRecording): string {
   const rootPid = rec.meta.rootPid;
   out.push(`MEMHUNT mem=tree${rootPid === null ? '' : ` root=${rootPid}`} metric=${rec.meta.metric}`);
 
-  const rowTimesMs = rec.total.tMs;
+  const total = metricTotal(rec).series;
+  const rowTimesMs = total.tMs;
   const children = rec.processes
     .filter((p) => p.pid !== rootPid)
-    .map((p) => ({ pid: p.pid, rows: samplesPerRow(rowTimesMs, p.rss) }));
+    .map((p) => ({ pid: p.pid, rows: samplesPerRow(rowTimesMs, processMetricSeries(rec, p).series) }));
   for (let i = 0; i < rowTimesMs.length; i++) {
-    out.push(`MEM ${mib(rec.total.values[i]!)} ${epochS(rowTimesMs[i]!)}`);
+    out.push(`MEM ${mib(total.values[i]!)} ${epochS(rowTimesMs[i]!)}`);
     for (const c of children) {
       const bytes = c.rows.bytes[i]!;
       if (!Number.isNaN(bytes)) out.push(`CHLD ${c.pid} ${mib(bytes)} ${epochS(c.rows.tMs[i]!)}`);
@@ -563,9 +568,9 @@ export function writeMprofDat(rec: MemoryRecording): string {
 
   const lastMs = rowTimesMs.length > 0 ? rowTimesMs[rowTimesMs.length - 1]! : 0;
   const totalAt = (tMs: number): number => {
-    const v = valueAt(rec.total, tMs);
+    const v = valueAt(total, tMs);
     if (!Number.isNaN(v)) return v;
-    return rec.total.values.length > 0 ? rec.total.values[0]! : 0;
+    return total.values.length > 0 ? total.values[0]! : 0;
   };
   for (const e of rec.events) {
     if (e.kind !== 'section') continue;

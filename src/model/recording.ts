@@ -3,6 +3,7 @@
  * not know where the data came from (memhunt's own file, mprof's .dat, …); `source` only says so
  * for messages.
  */
+import type { AgentTrigger, CensusBody, CensusRow, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { emptySeries, type Series } from './series';
 
 export type MemoryMetric = 'rss' | 'pss' | 'uss';
@@ -117,8 +118,10 @@ export type RecordingEvent =
 // ---------------------------------------------------------------- in-process agents
 // What the Python agents saw inside processes of the tree (docs/agent-protocol.md). Sizes in bytes.
 
-/** What made an agent look: --heap-every, --on-threshold SIZE:snapshot, `memhunt snapshot/refs <pid>`, or the program (memhunt.snapshot). */
-export type AgentTrigger = 'every' | 'threshold' | 'client' | 'program';
+export type { AgentTrigger, AllocationSite } from '../contract/shapes';
+export type { RefsNode as RefsGraphNode } from '../contract/shapes';
+/** One type of a census: its name, how many live objects, their total size (bytes). */
+export type HeapCensusRow = CensusRow;
 
 export interface AgentConnectedEvent {
   kind: 'agent';
@@ -129,87 +132,39 @@ export interface AgentConnectedEvent {
   features: string[];
 }
 
-/** One type of a census: its name, how many live objects, their total size (bytes). */
-export type HeapCensusRow = [typeName: string, count: number, bytes: number];
-
-export interface HeapCensusEvent {
+/** A heap census (fields: src/contract/shapes.ts, CensusBody). */
+export interface HeapCensusEvent extends CensusBody {
   kind: 'census';
   tMs: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
-  /** gc.collect() ran first. */
-  collected: boolean;
-  objects: number;
-  totalBytes: number;
-  /** Largest bytes first; the last may be "(other)", the types beyond the top that was asked for. */
-  rows: HeapCensusRow[];
-  durationMs: number;
-  notes: string[];
 }
 
-export interface AllocationSite {
-  file: string;
-  line: number;
-  code: string;
-  package: string;
-  bytes: number;
-  count: number;
-  /** Since the previous trace snapshot of that process; null for its first. */
-  bytesDelta: number | null;
-}
-
-/** A tracemalloc snapshot: where the live memory Python allocated was allocated. */
-export interface AllocationSitesEvent {
+/** A tracemalloc snapshot: where the live memory Python allocated was allocated (fields: TraceBody). */
+export interface AllocationSitesEvent extends Omit<TraceBody, 'tracemallocBytes'> {
   kind: 'trace';
   tMs: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
-  tracedBytes: number;
-  tracedPeakBytes: number;
-  /** RSS then; rssBytes - tracedBytes - tracemallocBytes is the native part Python's allocators did not see. */
-  rssBytes: number;
-  /** tracemalloc's own memory (a trace per live block, so it grows with a Python leak); 0 when not recorded. */
+  /** tracemalloc's own memory; 0 when not recorded (recordings before it was added). */
   tracemallocBytes: number;
-  durationMs: number;
-  bySize: AllocationSite[];
-  byGrowth: AllocationSite[];
-  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
 }
 
-export interface RefsGraphNode {
-  id: string;
-  type: string;
-  label: string;
-  kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global';
-  bytes: number;
-}
-
-/** Who keeps objects of a type alive: referrer chains from samples back to roots. */
-export interface RefsGraphEvent {
+/** Who keeps objects of a type alive: referrer chains from samples back to roots (fields: RefsBody). */
+export interface RefsGraphEvent extends RefsBody {
   kind: 'refs';
   tMs: number;
   pid: number;
   trigger: AgentTrigger;
-  typeName: string;
-  count: number;
-  reachedRoot: boolean;
-  nodes: RefsGraphNode[];
-  /** Referrer -> referent, labelled with the attribute name, dict key or "[index]". */
-  edges: Array<{ from: string; to: string; label: string }>;
 }
 
 /** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */
-export interface IsolatedRunEvent {
+export interface IsolatedRunEvent extends IsolatedBody {
   kind: 'isolated';
   tMs: number;
   pid: number;
-  label: string;
-  childPid: number;
-  peakRssBytes: number;
-  durationMs: number;
-  ok: boolean;
 }
 
 export type EndReason = 'exited' | 'signalled' | 'limit' | 'oom-killer' | 'detached' | 'interrupted';

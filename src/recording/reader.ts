@@ -12,10 +12,12 @@ import * as vm from 'node:vm';
 import * as zlib from 'node:zlib';
 import { CorruptRecordingError, InputError } from '../errors';
 import type { MemoryRecording, ProcessTrack, RecordingEvent, RecordingEnd, CgroupSeries } from '../model/recording';
-import { SeriesBuilder } from '../model/series';
-import { RECORDING_FORMAT, RECORDING_VERSION, type HeaderRecord, type RecordingRecord } from './spec';
+import { ModelError, SeriesBuilder } from '../model/series';
+import { RECORDING_FORMAT, RECORDING_VERSION, checkRecord, type HeaderRecord, type RecordingRecord } from './spec';
 
 const KiB = 1024;
+/** Skipped records warned about one by one; beyond, a count. */
+const MAX_SKIP_WARNINGS = 10;
 
 export interface ReadOptions {
   /**
@@ -29,6 +31,8 @@ export interface ReadOptions {
    * leaves no garbage behind (32 MB for 1 M samples) and lets build() return them uncopied.
    */
   expectedSamples?: number | null;
+  /** Longest record read (default MAX_RECORD_BYTES); longer lines are skipped with a warning. */
+  maxRecordBytes?: number;
 }
 
 /** True when the first bytes look like one of our recordings (gzip magic + our header). */
@@ -92,6 +96,18 @@ export class RecordingAssembler {
   private end: RecordingEnd | null = null;
   warnings: string[] = [];
   records = 0;
+  /** Time of the last sample, PSS reading and cgroup limit added: a record going back in time is refused before it touches a series. */
+  private lastSampleMs = -Infinity;
+  private lastPssMs = -Infinity;
+  private lastLimitMs = 0;
+  /** Time of the last record with a `t`, for saying what a damaged stretch of the file lost. */
+  lastRecordMs = NaN;
+  /** A damaged stretch of the file being skipped: its warning is completed with the time of the next record read. */
+  private gap: { text: string; fromMs: number } | null = null;
+  /** Records skipped for their shape (numbers, with why, for the first few) and of unknown types. */
+  private skipped: string[] = [];
+  private skippedCount = 0;
+  private unknownTypes = new Map<string, number>();
 
   constructor(opts: ReadOptions = {}) {
     this.splits = opts.splits ?? true;
@@ -119,6 +135,73 @@ export class RecordingAssembler {
     return tr;
   }
 
+  /**
+   * One parsed line from a file (the entry of the recording contract): checked against the schema,
+   * then added. A record of the wrong shape, or one the model refuses (a sample going back in time),
+   * is skipped with a warning naming its record number; a record of an unknown type is skipped and
+   * counted (a later writer's, within the major version). Only a bad header throws: nothing can be
+   * read without it.
+   */
+  addChecked(value: unknown, recordNo: number): void {
+    const c = checkRecord(value);
+    if ('unknown' in c) {
+      if (this.header === null) throw new CorruptRecordingError('the first record is not a memhunt recording header');
+      this.unknownTypes.set(c.unknown, (this.unknownTypes.get(c.unknown) ?? 0) + 1);
+      return;
+    }
+    if ('problem' in c) {
+      if (this.header === null) {
+        const isHeader = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'header';
+        throw new CorruptRecordingError(isHeader ? `the header is malformed: ${c.problem.replace(/^a "header" record: /, '')}` : 'the first record is not a memhunt recording header');
+      }
+      this.skip(recordNo, c.problem);
+      return;
+    }
+    const refused = this.refusal(c.record);
+    if (refused !== null) {
+      this.skip(recordNo, refused);
+      return;
+    }
+    try {
+      this.add(c.record);
+    } catch (e) {
+      // Checked above so that no series is half-updated; anything the model still refuses is skipped.
+      if (!(e instanceof ModelError)) throw e;
+      this.skip(recordNo, e.message);
+    }
+  }
+
+  /** The reader skipped damaged data (text says what); the next record's time closes the gap. */
+  openGap(text: string): void {
+    this.closeGap(NaN);
+    this.gap = { text, fromMs: this.lastRecordMs };
+  }
+
+  private closeGap(toMs: number): void {
+    const g = this.gap;
+    if (g === null) return;
+    this.gap = null;
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const from = Number.isFinite(g.fromMs) ? s(g.fromMs) : 'the start';
+    const span = Number.isFinite(toMs) ? `the records between ${from} and ${s(toMs)} are lost` : `the records after ${from} are lost`;
+    this.warnings.push(`${g.text}; ${span}`);
+  }
+
+  /** A line skipped for what it holds (not JSON, too long, the wrong shape): one warning each, the first few in full. */
+  skip(recordNo: number, why: string): void {
+    this.skippedCount++;
+    if (this.skipped.length < MAX_SKIP_WARNINGS) this.skipped.push(`record ${recordNo} ${why}; skipped`);
+  }
+
+  /** Why the model would refuse a well-formed record (times that go back), or null. */
+  private refusal(rec: RecordingRecord): string | null {
+    if (rec.type === 's' && rec.t < this.lastSampleMs) return `(a sample at ${rec.t} ms) comes before the previous sample (${this.lastSampleMs} ms)`;
+    if (rec.type === 'pss' && rec.t < this.lastPssMs) return `(a PSS reading at ${rec.t} ms) comes before the previous one (${this.lastPssMs} ms)`;
+    if (rec.type === 'cglimit' && rec.limitBytes !== null && rec.t < this.lastLimitMs) return `(a cgroup limit at ${rec.t} ms) comes before the previous one (${this.lastLimitMs} ms)`;
+    return null;
+  }
+
+  /** Adds a record already known to have the shape of spec.ts (tests, and addChecked). */
   add(rec: RecordingRecord): void {
     this.records++;
     if (this.header === null) {
@@ -138,8 +221,13 @@ export class RecordingAssembler {
       }
       return;
     }
+    if (rec.type !== 'header') {
+      if (this.gap !== null) this.closeGap(rec.t);
+      this.lastRecordMs = rec.t;
+    }
     switch (rec.type) {
       case 's': {
+        this.lastSampleMs = rec.t;
         let sum = 0;
         let last: TrackBuilder | null = null;
         for (const row of rec.p) {
@@ -166,6 +254,7 @@ export class RecordingAssembler {
         break;
       }
       case 'pss': {
+        this.lastPssMs = rec.t;
         let sum = 0;
         for (const row of rec.p) {
           const tr = this.track(row[0]!, rec.t);
@@ -209,37 +298,35 @@ export class RecordingAssembler {
         this.events.push({ kind: 'action-output', tMs: rec.t, command: rec.command, exitCode: rec.code, exitSignal: rec.signal, output: rec.output });
         break;
       case 'agent':
-        this.events.push({ kind: 'agent', tMs: rec.t, pid: rec.pid, runtime: rec.runtime, runtimeVersion: rec.runtimeVersion, features: rec.features ?? [] });
+        this.events.push({ kind: 'agent', tMs: rec.t, pid: rec.pid, runtime: rec.runtime, runtimeVersion: rec.runtimeVersion, features: rec.features });
         break;
-      case 'census':
-        this.events.push({
-          kind: 'census', tMs: rec.t, pid: rec.pid, label: rec.label ?? '', trigger: rec.trigger, collected: rec.collected,
-          objects: rec.objects, totalBytes: rec.totalBytes, rows: rec.rows ?? [], durationMs: rec.durationMs ?? 0, notes: rec.notes ?? [],
-        });
+      // Agent records: the body declared once (src/contract/shapes.ts) goes to the model as it is,
+      // with the model's envelope (kind, tMs); the schema check dropped fields of later versions.
+      case 'census': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'census', tMs: t, ...body });
         break;
-      case 'trace':
-        this.events.push({
-          kind: 'trace', tMs: rec.t, pid: rec.pid, label: rec.label ?? '', trigger: rec.trigger, tracedBytes: rec.tracedBytes,
-          tracedPeakBytes: rec.tracedPeakBytes ?? rec.tracedBytes, rssBytes: rec.rssBytes, tracemallocBytes: rec.tracemallocBytes ?? 0, durationMs: rec.durationMs ?? 0,
-          bySize: rec.bySize ?? [], byGrowth: rec.byGrowth ?? [], byPackage: rec.byPackage ?? [],
-        });
+      }
+      case 'trace': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'trace', tMs: t, ...body, tracemallocBytes: body.tracemallocBytes ?? 0 });
         break;
-      case 'refs':
-        this.events.push({
-          kind: 'refs', tMs: rec.t, pid: rec.pid, trigger: rec.trigger, typeName: rec.typeName, count: rec.count,
-          reachedRoot: rec.reachedRoot, nodes: rec.nodes ?? [], edges: rec.edges ?? [],
-        });
+      }
+      case 'refs': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'refs', tMs: t, ...body });
         break;
-      case 'isolated':
-        this.events.push({
-          kind: 'isolated', tMs: rec.t, pid: rec.pid, label: rec.label ?? '', childPid: rec.childPid,
-          peakRssBytes: rec.peakRssBytes, durationMs: rec.durationMs, ok: rec.ok,
-        });
+      }
+      case 'isolated': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'isolated', tMs: t, ...body });
         break;
+      }
       case 'note':
-        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid ?? null, ...(typeof rec.skippedCensus === 'string' ? { skippedCensus: rec.skippedCensus } : {}) });
+        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid, ...(typeof rec.skippedCensus === 'string' ? { skippedCensus: rec.skippedCensus } : {}) });
         break;
       case 'cglimit':
+        if (rec.limitBytes !== null) this.lastLimitMs = rec.t;
         if (this.cg && rec.limitBytes !== null) this.cg.limit.push(rec.t, rec.limitBytes);
         break;
       case 'end':
@@ -275,7 +362,8 @@ export class RecordingAssembler {
     }
     let i = start + 16;
     const t = readNumber(buf, i);
-    if (t !== t) return -1;
+    // NaN, or a sample going back in time: the slow path reports it.
+    if (!(t >= this.lastSampleMs)) return -1;
     i = numberEnd;
     // ,"p":[
     if (buf[i] !== 0x2c || buf[i + 1] !== 0x22 || buf[i + 2] !== 0x70 || buf[i + 3] !== 0x22 || buf[i + 4] !== 0x3a || buf[i + 5] !== 0x5b) return -1;
@@ -358,12 +446,17 @@ export class RecordingAssembler {
           if (sep !== 0x2c) return -1;
         }
       }
+      // The schema asks for usage and working set at least.
+      if (n < 2) return -1;
       hasC = true;
     }
     if (buf[i++] !== 0x7d || buf[i] !== 0x0a) return -1;
 
     // Commit: the same effects, in the same order, as add() of the parsed record.
     this.records++;
+    this.lastSampleMs = t;
+    if (this.gap !== null) this.closeGap(t);
+    this.lastRecordMs = t;
     let sum = 0;
     let tr: TrackBuilder | undefined;
     for (let r = 0; r < rows; r++) {
@@ -435,6 +528,7 @@ export class RecordingAssembler {
   }
 
   finish(truncated: boolean): MemoryRecording {
+    this.closeGap(NaN);
     const h = this.header;
     if (!h) throw new CorruptRecordingError('the recording has no header');
     for (const s of this.openSections) {
@@ -456,7 +550,12 @@ export class RecordingAssembler {
       cgroup = { usage: this.cg.usage.build(), workingSet: this.cg.ws.build(), peak: this.cg.peak.build(), limit: this.cg.limit.build() };
     }
     const end = this.end;
-    const warnings = [...this.warnings];
+    const warnings = [...this.warnings, ...this.skipped];
+    if (this.skippedCount > this.skipped.length) warnings.push(`${this.skippedCount - this.skipped.length} more records were skipped for the same kinds of reasons`);
+    if (this.unknownTypes.size > 0) {
+      const kinds = [...this.unknownTypes].map(([type, n]) => `${n} "${type}"`).join(', ');
+      warnings.push(`skipped records of types this memhunt does not know (${kinds}): written by a later memhunt? Upgrade to see them`);
+    }
     if (truncated || !end) {
       const last = sole ? sole.rss.lastTimeMs : this.total.lastTimeMs;
       warnings.unshift(
@@ -492,13 +591,12 @@ const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
 /** Where the last readNumber() stopped (a module variable: no allocation per number). */
 let numberEnd = 0;
 
-/** A plain JSON number at buf[i] (no exponent, at most 15 digits), or NaN; sets numberEnd. */
+/**
+ * A plain non-negative JSON number at buf[i] (no sign, no exponent, at most 15 digits), or NaN;
+ * sets numberEnd. Every number of a sample line is ≥ 0 (the schema's minimum): a negative one goes
+ * to the slow path, whose schema check reports it.
+ */
 function readNumber(buf: Uint8Array, i: number): number {
-  let neg = false;
-  if (buf[i] === 0x2d) {
-    neg = true;
-    i++;
-  }
   let mant = 0;
   let digits = 0;
   let frac = 0;
@@ -521,8 +619,7 @@ function readNumber(buf: Uint8Array, i: number): number {
   }
   if (digits > 15 || c === 0x65 || c === 0x45) return NaN;
   numberEnd = i;
-  const v = frac ? mant / POW10[frac]! : mant;
-  return neg ? -v : v;
+  return frac ? mant / POW10[frac]! : mant;
 }
 
 function eventTime(e: RecordingEvent): number {
@@ -570,11 +667,48 @@ const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
 /** At most this many processes get columns sized for the whole run up front (see startCapacity). */
 const PRESIZED_TRACKS = 8;
 
-/** Reads a memhunt recording file. Throws InputError for missing/foreign files, CorruptRecordingError for a broken header. */
+/**
+ * Reads a memhunt recording file. Throws InputError for missing/foreign files, CorruptRecordingError
+ * for a broken header. Damage after the header loses only what is damaged: a line that is not JSON,
+ * is too long or has the wrong shape is skipped with a warning; a damaged gzip member is skipped to
+ * the next good member, with a warning saying how much was lost (bytes, members, time span).
+ */
 export async function readMemhuntRecording(filePath: string, opts: ReadOptions = {}): Promise<MemoryRecording> {
   const asm = new RecordingAssembler({ ...opts, expectedSamples: opts.expectedSamples === undefined ? expectedSamples(filePath) : opts.expectedSamples });
-  const r = await pump(asm, filePath);
-  return asm.finish(conclude(asm, filePath, r));
+  const lines = new LineReader(asm, filePath, opts.maxRecordBytes ?? MAX_RECORD_BYTES);
+  let offset = 0;
+  let cut = false;
+  for (;;) {
+    const r = await pump(lines, filePath, offset);
+    if (r.inputError) throw r.inputError;
+    if (r.fatal) throw r.fatal;
+    if (r.damage === null) {
+      cut = lines.finishTail();
+      break;
+    }
+    // Decompressed output that zlib held when it failed never reached the lines: decode again
+    // member by member from where this pass began, feed what was not fed, find the damage.
+    const gap = findDamage(filePath, offset, r.fedBytes, (text) => lines.consume(text));
+    if (asm.header === null) throw new CorruptRecordingError(`${filePath}: not a memhunt recording (${r.damage})`);
+    const lost = lines.dropPartial();
+    if (gap === null || gap.resumeAt === null) {
+      // No good member after the damage: the file ends here, as if cut.
+      cut = true;
+      const where = gap ? ` in the gzip member at byte ${gap.damagedAt}` : '';
+      asm.warnings.push(`compressed data is damaged${where} after record ${lines.lineNo} (${gap?.why ?? r.damage})${lost ? `, in the middle of a record (${lost} bytes)` : ''}; no readable data after it`);
+      break;
+    }
+    asm.openGap(
+      `compressed data is damaged in the gzip member at byte ${gap.damagedAt} (${gap.why}); ` +
+        `skipped ${gap.resumeAt - gap.damagedAt} bytes (${gap.members} gzip member${gap.members === 1 ? '' : 's'}) to the next good member, at byte ${gap.resumeAt}`,
+    );
+    offset = gap.resumeAt;
+  }
+  if (asm.header === null) {
+    const size = fs.statSync(filePath).size;
+    throw new CorruptRecordingError(size === 0 ? `${filePath}: the file is empty` : `${filePath}: not a memhunt recording (no header)`);
+  }
+  return asm.finish(cut);
 }
 
 /**
@@ -611,57 +745,165 @@ export function deadChunkCollection(): 'unused' | 'on' | 'refused' {
   return youngGc === undefined ? 'unused' : youngGc ? 'on' : 'refused';
 }
 
-/** How reading a byte range of a recording ended. */
-interface PumpResult {
-  /** Lines read, blank ones included. */
-  lines: number;
-  /** The file could not be read at all (missing, not permitted). */
-  inputError: Error | null;
-  /** Decompression failed after `lines` lines (damaged or cut compressed data): its message. */
-  damage: string | null;
-  /** A line that could not be used: a CutError (not JSON), or anything else, which is thrown. */
-  fatal: Error | null;
-  /** Bytes after the last newline, when the range does not end with one. */
-  rest: Buffer | null;
+/**
+ * Longest record read. The largest records memhunt writes are a census (~10 KB for 200 types), a
+ * refs graph (~300 KB for 10 samples × 20 levels), an exec's output (64 KiB, ≤ 6× that escaped)
+ * and a sample of a tree of 10,000 processes (~600 KB). A longer line is damage (or not ours): it
+ * is skipped with a warning, and memory stays bounded by this plus one chunk. Before the cap,
+ * lines were joined chunk by chunk (quadratic: a 200 MB line took 32 s and 880 MB).
+ */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Splits decompressed bytes into lines and feeds them to the assembler: sample lines through the
+ * fast path, the rest through JSON.parse and the schema. Lines are split on bytes, not on text: a
+ * chunk may end inside a multi-byte character. A line longer than maxBytes is dropped as it comes
+ * (its parts are not kept) and reported; a line that is not JSON is reported and skipped.
+ */
+class LineReader {
+  /** Lines read, blank ones included: the record numbers of messages. */
+  lineNo = 0;
+  /** The start of a line whose end has not arrived yet, in parts (joined once: linear in the line's length). */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  /** The current line passed maxBytes: its bytes are dropped until its newline. */
+  private overlong = false;
+
+  constructor(readonly asm: RecordingAssembler, readonly filePath: string, readonly maxBytes: number) {}
+
+  /** One decompressed chunk. Throws only for a first line that is not a header. */
+  consume(chunk: Buffer): void {
+    let at = 0;
+    if (this.parts.length > 0 || this.overlong) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        this.keep(chunk);
+        return;
+      }
+      this.keep(chunk.subarray(0, nl + 1));
+      at = nl + 1;
+      if (this.overlong) {
+        this.lineNo++;
+        this.tooLong();
+      } else {
+        // The line that straddles chunks (with its newline).
+        const line = Buffer.concat(this.parts, this.partsBytes);
+        this.parts = [];
+        this.partsBytes = 0;
+        this.lineAt(line, 0);
+      }
+    }
+    // Only whole lines are parsed here; the fast path then never reads past the buffer
+    // (an out-of-bounds read deoptimises it, which made 100 k samples as slow as 1 M).
+    const lastNl = chunk.lastIndexOf(0x0a);
+    while (at <= lastNl) at = this.lineAt(chunk, at) + 1;
+    if (at < chunk.length) this.keep(chunk.subarray(at));
+  }
+
+  /** The line at buf[from] (its newline is in buf): the fast path, else the checked path. Returns where its newline is. */
+  private lineAt(buf: Buffer, from: number): number {
+    const end = this.asm.addSampleLine(buf, from);
+    this.lineNo++;
+    if (end >= 0) return end;
+    const nl = buf.indexOf(0x0a, from);
+    if (nl - from > this.maxBytes) {
+      this.partsBytes = nl - from;
+      this.tooLong();
+      return nl;
+    }
+    const text = buf.toString('utf8', from, nl);
+    if (text.trim()) this.parse(text);
+    return nl;
+  }
+
+  /** A line that is not a sample in the writer's spelling: JSON.parse, then the schema (in addChecked). */
+  private parse(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      if (this.asm.header === null) throw new CorruptRecordingError(`${this.filePath}: not a memhunt recording (line 1 is not JSON)`);
+      // JSON.stringify escapes control characters: a damaged line cannot write escapes to a terminal.
+      this.asm.skip(this.lineNo, `is not valid JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)}`);
+      return;
+    }
+    this.asm.addChecked(value, this.lineNo);
+  }
+
+  private keep(part: Buffer): void {
+    this.partsBytes += part.length;
+    if (this.overlong) return;
+    if (this.partsBytes > this.maxBytes) {
+      this.overlong = true;
+      this.parts = [];
+      return;
+    }
+    this.parts.push(part);
+  }
+
+  private tooLong(): void {
+    if (this.asm.header === null) throw new CorruptRecordingError(`${this.filePath}: not a memhunt recording (line 1 is longer than ${this.maxBytes} bytes)`);
+    this.asm.skip(this.lineNo, `is ${this.partsBytes} bytes long, more than a record can be (${this.maxBytes} bytes)`);
+    this.overlong = false;
+    this.parts = [];
+    this.partsBytes = 0;
+  }
+
+  /** At the end of the file: the last line if it has no newline. True when it was cut (the file was). */
+  finishTail(): boolean {
+    if (this.overlong) {
+      this.lineNo++;
+      this.tooLong();
+      return true;
+    }
+    if (this.partsBytes === 0) return false;
+    const rest = Buffer.concat(this.parts, this.partsBytes);
+    this.parts = [];
+    this.partsBytes = 0;
+    let value: unknown;
+    try {
+      value = JSON.parse(rest.toString('utf8'));
+    } catch {
+      if (this.asm.header !== null) this.asm.warnings.push(`the last record is cut (${rest.length} bytes) and was skipped`);
+      return true;
+    }
+    this.lineNo++;
+    this.asm.addChecked(value, this.lineNo);
+    return false;
+  }
+
+  /** Damage in the compressed data: the line being read is lost. Returns its bytes so far. */
+  dropPartial(): number {
+    const n = this.partsBytes;
+    if (n > 0 || this.overlong) this.lineNo++;
+    this.parts = [];
+    this.partsBytes = 0;
+    this.overlong = false;
+    return n;
+  }
 }
 
-/** Decompresses the file and feeds its lines to `asm`. Never rejects: how it ended is in the result. */
-function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
-  // Lines are split on the decompressed bytes, not on text: a chunk may end inside a multi-byte
-  // character, and sample lines are parsed from the bytes directly (addSampleLine).
-  let partial: Buffer | null = null;
-  let lineNo = 0;
+/** How reading from one offset of a recording ended. */
+interface PumpResult {
+  /** The file could not be read at all (missing, not permitted). */
+  inputError: Error | null;
+  /** Decompression failed (damaged or cut compressed data): its message. */
+  damage: string | null;
+  /** A first line that is not a header (a CorruptRecordingError), or an internal error: thrown. */
+  fatal: Error | null;
+  /** Decompressed bytes handed to the lines. */
+  fedBytes: number;
+}
+
+/** Decompresses the file from `offset` (the start of a gzip member) and feeds its lines. Never rejects: how it ended is in the result. */
+function pump(lines: LineReader, filePath: string, offset: number): Promise<PumpResult> {
   let fatal: Error | null = null;
-
-  const handleLine = (line: string) => {
-    lineNo++;
-    if (!line) return;
-    let rec: RecordingRecord;
-    try {
-      rec = JSON.parse(line) as RecordingRecord;
-    } catch {
-      if (asm.header === null) throw new CorruptRecordingError(`${filePath}: not a memhunt recording (line 1 is not JSON)`);
-      throw new CutError(lineNo);
-    }
-    asm.add(rec);
-  };
-  /** The line at buf[from] (its newline is in buf): the fast path, else JSON.parse. Returns where its newline is. */
-  const handleBytes = (buf: Buffer, from: number): number => {
-    const end = asm.addSampleLine(buf, from);
-    if (end >= 0) {
-      lineNo++;
-      return end;
-    }
-    const nl = buf.indexOf(0x0a, from);
-    handleLine(buf.toString('utf8', from, nl));
-    return nl;
-  };
-
+  let fedBytes = 0;
   return new Promise<PumpResult>((resolve) => {
     // 256 KiB of compressed input at a time: a bigger chunk outlives the collections of
     // collectDeadChunks while it is decompressed, is promoted, and then stays until a full
     // collection (10 M samples: 50 MB more peak memory with 1 MiB chunks).
-    const input = fs.createReadStream(filePath, { highWaterMark: 256 * 1024 });
+    const input = fs.createReadStream(filePath, { highWaterMark: 256 * 1024, start: offset });
     const gunzip = zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: 1024 * 1024 });
     let settled = false;
     const done = (r: Partial<PumpResult>) => {
@@ -669,35 +911,18 @@ function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
       settled = true;
       input.destroy();
       gunzip.destroy();
-      resolve({ lines: lineNo, inputError: null, damage: null, fatal, rest: partial !== null && partial.length > 0 ? partial : null, ...r });
+      resolve({ inputError: null, damage: null, fatal, fedBytes, ...r });
     };
     input.on('error', (err: NodeJS.ErrnoException) => {
       done({ inputError: new InputError(err.code === 'ENOENT' ? `${filePath}: no such file` : `${filePath}: ${err.message}`) });
     });
     const consume = (chunk: Buffer): void => {
-      let at = 0;
+      fedBytes += chunk.length;
       try {
-        if (partial !== null) {
-          const nl = chunk.indexOf(0x0a);
-          if (nl < 0) {
-            partial = Buffer.concat([partial, chunk]);
-            return;
-          }
-          // The line that straddles the previous chunk and this one (with its newline).
-          const line = Buffer.concat([partial, chunk.subarray(0, nl + 1)]);
-          partial = null;
-          handleBytes(line, 0);
-          at = nl + 1;
-        }
-        // Only whole lines are parsed here; the fast path then never reads past the buffer
-        // (an out-of-bounds read deoptimises it, which made 100 k samples as slow as 1 M).
-        const lastNl = chunk.lastIndexOf(0x0a);
-        while (at <= lastNl) at = handleBytes(chunk, at) + 1;
+        lines.consume(chunk);
       } catch (e) {
         fatal = e as Error;
-        return;
       }
-      if (at < chunk.length) partial = chunk.subarray(at);
     };
     // Chunks are parsed in a later turn of the event loop, not in the 'data' callback: zlib hands
     // the next chunk to the thread pool only after that callback returns, so parsing there would
@@ -746,43 +971,97 @@ function pump(asm: RecordingAssembler, filePath: string): Promise<PumpResult> {
   });
 }
 
-/**
- * What a finished read means: throws for what cannot be read at all, adds the warnings of a cut or
- * damaged file, and returns whether the file was cut.
- */
-function conclude(asm: RecordingAssembler, filePath: string, r: PumpResult): boolean {
-  if (r.inputError) throw r.inputError;
-  let truncated = false;
-  if (r.fatal) {
-    if (!(r.fatal instanceof CutError)) throw r.fatal;
-    truncated = true;
-    asm.warnings.push(`${r.fatal.message}; the recording was read up to the record before it`);
-  } else {
-    if (r.damage !== null) {
-      // Damaged or cut compressed data: keep what was decoded so far.
-      if (asm.header === null) throw new CorruptRecordingError(`${filePath}: not a memhunt recording (${r.damage})`);
-      truncated = true;
-      asm.warnings.push(`compressed data is damaged after record ${r.lines} (${r.damage}); the rest was skipped`);
-    }
-    if (r.rest !== null) {
-      // The last line has no newline: cut mid-record, unless it is whole.
-      try {
-        asm.add(JSON.parse(r.rest.toString('utf8')) as RecordingRecord);
-      } catch {
-        truncated = true;
-        asm.warnings.push(`the last record is cut (${r.rest.length} bytes) and was skipped`);
-      }
-    }
-  }
-  if (asm.header === null) {
-    const size = fs.statSync(filePath).size;
-    throw new CorruptRecordingError(size === 0 ? `${filePath}: the file is empty` : `${filePath}: not a memhunt recording (no header)`);
-  }
-  return truncated;
+/** Where a damaged gzip member is, and where reading can go on (null: nowhere). */
+interface Damage {
+  damagedAt: number;
+  why: string;
+  resumeAt: number | null;
+  /** Members lost: the damaged one and any that failed after it. */
+  members: number;
 }
 
-class CutError extends Error {
-  constructor(readonly lineNo: number) {
-    super(`record ${lineNo} is not valid JSON`);
+/**
+ * Finds the first damaged gzip member from `offset` (a member start) by decoding member by member
+ * (only when the streaming reader hit damage: a second pass over what was already read), feeding
+ * the text of good members beyond the first `fedBytes` (what the streaming pass already fed), then the
+ * next member after it that decodes and whose CRC matches. Our writer's members are complete
+ * gzip members of ≤ ~4 MiB of text; the header's optional fields are handled for other writers.
+ * Null when no damaged member is found (the file ends inside the last one: cut).
+ */
+function findDamage(filePath: string, offset: number, fedBytes: number, feed: (text: Buffer) => void): Damage | null {
+  const fd = fs.openSync(filePath, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    let at = offset;
+    let damage: { at: number; why: string } | null = null;
+    let seen = 0;
+    while (at < size) {
+      const m = memberAt(fd, at, size);
+      if ('error' in m) {
+        damage = { at, why: m.error };
+        break;
+      }
+      // The part of this member's text the streaming pass did not feed.
+      if (seen + m.text.length > fedBytes) feed(m.text.subarray(Math.max(0, fedBytes - seen)));
+      seen += m.text.length;
+      at = m.end;
+    }
+    if (damage === null) return null;
+    // The next good member: a gzip magic after the damage that decodes whole. The same three
+    // bytes occur inside compressed data now and then; those fail to decode and are passed over.
+    let members = 1;
+    let from = damage.at + 1;
+    const window = Buffer.alloc(1024 * 1024);
+    while (from < size) {
+      const n = fs.readSync(fd, window, 0, window.length, from);
+      if (n < 3) break;
+      let k = window.subarray(0, n).indexOf(GZIP_MAGIC);
+      while (k >= 0) {
+        const m = memberAt(fd, from + k, size);
+        if (!('error' in m)) return { damagedAt: damage.at, why: damage.why, resumeAt: from + k, members };
+        if (m.headerOk) members++;
+        k = window.subarray(0, n).indexOf(GZIP_MAGIC, k + 1);
+      }
+      from += n - 2;
+    }
+    return { damagedAt: damage.at, why: damage.why, resumeAt: null, members };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The gzip member at `at`: its end, or why it cannot be read (`headerOk`: the header looked right,
+ * so it counts as a member lost). Reads up to 64 MiB of it; a member's CRC and size are checked.
+ */
+function memberAt(fd: number, at: number, size: number): { end: number; text: Buffer } | { error: string; headerOk: boolean } {
+  let len = Math.min(size - at, 4 * 1024 * 1024);
+  for (;;) {
+    const buf = Buffer.alloc(len);
+    const n = fs.readSync(fd, buf, 0, len, at);
+    const b = buf.subarray(0, n);
+    if (b.length < 18 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8 || (b[3]! & 0xe0) !== 0) return { error: 'not a gzip member header', headerOk: false };
+    const flags = b[3]!;
+    let p = 10;
+    if (flags & 4) p += 2 + b.readUInt16LE(p);
+    if (flags & 8) p = b.indexOf(0, p) + 1;
+    if (flags & 16) p = b.indexOf(0, p) + 1;
+    if (flags & 2) p += 2;
+    if (p <= 0 || p > b.length) return { error: 'a cut gzip header', headerOk: false };
+    try {
+      const r = zlib.inflateRawSync(b.subarray(p), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      const trailer = p + r.engine.bytesWritten;
+      if (trailer + 8 > b.length) throw new Error('unexpected end of file');
+      if (b.readUInt32LE(trailer + 4) !== r.buffer.length % 2 ** 32) return { error: 'wrong uncompressed size', headerOk: true };
+      if (typeof zlib.crc32 === 'function' && b.readUInt32LE(trailer) !== zlib.crc32(r.buffer)) return { error: 'incorrect data check', headerOk: true };
+      return { end: at + trailer + 8, text: r.buffer };
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/unexpected end/.test(msg) && n === len && at + len < size && len < 64 * 1024 * 1024) {
+        len = Math.min(size - at, len * 4);
+        continue;
+      }
+      return { error: msg, headerOk: true };
+    }
   }
 }

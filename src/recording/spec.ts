@@ -13,6 +13,11 @@
  * all times are ms since the recording's start on a monotonic clock (three decimals at most).
  */
 
+import type { AgentTrigger, CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import { contractProblem, type ContractName } from '../contract/validate';
+
+export type { AgentTrigger, AllocationSite, CensusRow } from '../contract/shapes';
+
 export const RECORDING_FORMAT = 'memhunt-recording';
 export const RECORDING_VERSION = 1;
 export const RECORDING_EXTENSION = '.mh';
@@ -156,17 +161,6 @@ export interface ActionResultRecord {
 // (docs/agent-protocol.md). Readers that predate them skip them. Sizes here are bytes (field names
 // end in Bytes), as the agents measure them; times are the recording's `t`.
 
-/** What made an agent take a census, a trace snapshot or a refs graph. */
-export type AgentTrigger =
-  /** --heap-every */
-  | 'every'
-  /** --on-threshold SIZE:snapshot */
-  | 'threshold'
-  /** `memhunt snapshot <pid>` / `memhunt refs <pid>` from another terminal */
-  | 'client'
-  /** the program itself: memhunt.snapshot("label") */
-  | 'program';
-
 /** An agent connected: this process of the tree can be looked into. */
 export interface AgentRecord {
   type: 'agent';
@@ -182,88 +176,40 @@ export interface AgentRecord {
 }
 
 /**
- * A heap census: live objects by type (count, total bytes). `t` is when it was taken (the request,
- * or the agent's clock for memhunt.snapshot); the program was paused for durationMs.
+ * A heap census (the agent's CensusBody): live objects by type. `t` is when it was taken (the
+ * request, or the agent's clock for memhunt.snapshot).
  */
-export interface CensusRecord {
+export interface CensusRecord extends CensusBody {
   type: 'census';
   t: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
-  /** gc.collect() ran first (garbage cycles are then not counted). */
-  collected: boolean;
-  objects: number;
-  totalBytes: number;
-  /** [typeName, count, bytes], largest bytes first; the last may be ["(other)", n, bytes] (types beyond the top). */
-  rows: Array<[string, number, number]>;
-  durationMs: number;
-  /** How special types were sized (numpy nbytes, pandas memory_usage). */
-  notes: string[];
-}
-
-/** One allocation site from tracemalloc: file:line and what was allocated there and is still alive. */
-export interface AllocationSiteRecord {
-  file: string;
-  line: number;
-  /** The source line, stripped; "" when unknown. */
-  code: string;
-  /** site-packages top-level package, "stdlib", or "(main)". */
-  package: string;
-  bytes: number;
-  count: number;
-  /** Growth since the agent's previous trace snapshot; null for its first. */
-  bytesDelta: number | null;
 }
 
 /** A tracemalloc snapshot (with --trace-allocations): top sites by size and by growth, by package. */
-export interface TraceRecord {
+export interface TraceRecord extends TraceBody {
   type: 'trace';
   t: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
-  /** What Python's allocators hold now, and their peak since tracing started. */
-  tracedBytes: number;
-  tracedPeakBytes: number;
-  /** The process's RSS then: rssBytes - tracedBytes - tracemallocBytes is memory Python did not allocate (native). */
-  rssBytes: number;
-  /** tracemalloc's own memory then (its traces, which grow with the live blocks); absent in older recordings. */
-  tracemallocBytes?: number;
-  durationMs: number;
-  bySize: AllocationSiteRecord[];
-  byGrowth: AllocationSiteRecord[];
-  byPackage: Array<{ package: string; bytes: number; bytesDelta: number | null }>;
 }
 
 /** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */
-export interface RefsRecord {
+export interface RefsRecord extends RefsBody {
   type: 'refs';
   t: number;
   pid: number;
   trigger: AgentTrigger;
-  typeName: string;
-  /** Live objects of that type. */
-  count: number;
-  /** Whether every sample's chain reached a root (module global, frame, class). */
-  reachedRoot: boolean;
-  nodes: Array<{ id: string; type: string; label: string; kind: 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global'; bytes: number }>;
-  /** Referrer -> referent; label = attribute name, dict key or "[index]". */
-  edges: Array<{ from: string; to: string; label: string }>;
 }
 
 /** memhunt.isolated(fn) ran fn in a child process, which has exited. */
-export interface IsolatedRecord {
+export interface IsolatedRecord extends IsolatedBody {
   type: 'isolated';
   t: number;
   /** The process that called memhunt.isolated. */
   pid: number;
-  label: string;
-  childPid: number;
-  peakRssBytes: number;
-  durationMs: number;
-  /** fn returned (true) or raised (false). */
-  ok: boolean;
 }
 
 /** Something worth knowing in words: an agent's error, a refused agent, a request that failed. */
@@ -306,3 +252,26 @@ export type RecordingRecord =
   | IsolatedRecord
   | NoteRecord
   | EndRecord;
+
+/** The record types of this version, each with its definition in the schema. */
+const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
+  header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
+  limit: 'limitRecord', oom: 'oomRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
+  agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord',
+  note: 'noteRecord', end: 'endRecord',
+};
+
+/**
+ * Checks one parsed line against the schema: `record` when it is a record of this version,
+ * `unknown` for a record type this version does not know (a later writer's: readers skip it), or
+ * `problem`, one line saying what is wrong (`p[0] must be an array`, `lacks "t"`).
+ */
+export function checkRecord(value: unknown): { record: RecordingRecord } | { unknown: string } | { problem: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'is not a JSON object' };
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string') return { problem: 'has no "type"' };
+  const name = Object.prototype.hasOwnProperty.call(RECORD_CHECKS, type) ? RECORD_CHECKS[type as RecordingRecord['type']] : undefined;
+  if (name === undefined) return { unknown: type };
+  const problem = contractProblem(name, value);
+  return problem === null ? { record: value as RecordingRecord } : { problem: `a "${type}" record: ${problem}` };
+}

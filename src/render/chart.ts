@@ -8,7 +8,8 @@
  * fold (one Float64Array of the total's length, only when more processes than lines exist).
  */
 import { summarize, type RunSummary } from '../analysis/summary';
-import type { MemoryRecording, ProcessTrack } from '../model/recording';
+import type { MemoryRecording } from '../model/recording';
+import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
 import { formatCount } from '../units';
@@ -182,7 +183,7 @@ function lastTime(rec: MemoryRecording): number {
 }
 
 /** Sum of the processes not drawn: total minus the drawn processes' values at each total sample. */
-function foldOther(total: Series, shown: ProcessTrack[]): Series {
+function foldOther(total: Series, shown: Series[]): Series {
   const n = total.tMs.length;
   const values = new Float64Array(n);
   const idx = new Int32Array(shown.length);
@@ -190,7 +191,7 @@ function foldOther(total: Series, shown: ProcessTrack[]): Series {
     const t = total.tMs[i]!;
     let v = total.values[i]!;
     for (let k = 0; k < shown.length; k++) {
-      const s = shown[k]!.rss;
+      const s = shown[k]!;
       let j = idx[k]!;
       while (j < s.tMs.length && s.tMs[j]! < t) j++;
       if (j < s.tMs.length && s.tMs[j] === t) {
@@ -260,14 +261,17 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     const totalColor = many ? PALETTE[colorIndex++ % PALETTE.length]! : TOTAL_COLOR;
     // Bands are blue-grey; with several recordings, each run's sections take its line's colour.
     const sectionColor = many ? totalColor : SECTION_COLOR;
-    const totalLabel = many ? `${name} (${shortCommand(rec.meta.command, 40)})` : 'tree total';
-    series.push({ id: `r${input}-total`, label: totalLabel, role: 'total', input, color: totalColor, widthPx: 2, dash: null, data: rec.total, peakBytes: s.peakBytes });
+    // The total in the recording's metric (--metric rss|pss|uss) is the line; with PSS or USS the RSS
+    // sum is drawn dashed beside it, to show how much sharing the metric took out.
+    const metricTotalSeries = metricTotal(rec).series;
+    const totalLabel = many ? `${name} (${shortCommand(rec.meta.command, 40)})` : s.metricText;
+    series.push({ id: `r${input}-total`, label: totalLabel, role: 'total', input, color: totalColor, widthPx: 2, dash: null, data: metricTotalSeries, peakBytes: s.peakBytes });
 
-    if (rec.meta.metric !== 'rss' && rec.totalPss.tMs.length > 0) {
+    const rss = s.metric === 'rss' ? null : rssTotal(rec);
+    if (rss && rss.tMs.length > 0) {
       series.push({
-        id: `r${input}-pss`, label: `${many ? `${name} ` : ''}tree PSS (shared pages counted once)`, role: 'pss', input,
-        // null when no sample holds a number (all NaN): then NaN, as seriesMax gives.
-        color: totalColor, widthPx: 1.5, dash: '6 3', data: rec.totalPss, peakBytes: s.pssPeakBytes ?? NaN,
+        id: `r${input}-rss`, label: `${many ? `${name} ` : ''}tree RSS sum (shared pages counted once per process)`, role: 'pss', input,
+        color: totalColor, widthPx: 1.5, dash: '6 3', data: rss, peakBytes: s.rssPeakBytes ?? NaN,
       });
     }
 
@@ -282,7 +286,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
 
     // On by default for one recording: up to maxProcesses lines, the smallest beyond that summed as "other".
     const perProcess = opts.perProcess ?? !many;
-    const procs = rec.processes.filter((p) => p.rss.tMs.length > 0);
+    const procs = rec.processes.filter((p) => processMetricSeries(rec, p).series.tMs.length > 0);
     if (perProcess && procs.length > 1) {
       const byPeak = new Map(s.processes.map((p) => [p.pid, p.peakBytes]));
       const ranked = [...procs].sort((a, b) => (byPeak.get(b.pid) ?? 0) - (byPeak.get(a.pid) ?? 0));
@@ -297,11 +301,11 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       for (const p of shown) {
         series.push({
           id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}pid ${p.pid} ${shortCommand(p.command, 36)}`, role: 'process', input,
-          color: PALETTE[colorIndex++ % PALETTE.length]!, widthPx: 1.25, dash: null, data: p.rss, peakBytes: byPeak.get(p.pid) ?? 0,
+          color: PALETTE[colorIndex++ % PALETTE.length]!, widthPx: 1.25, dash: null, data: processMetricSeries(rec, p).series, peakBytes: byPeak.get(p.pid) ?? 0,
         });
       }
       if (ranked.length > shown.length) {
-        const other = foldOther(rec.total, shown);
+        const other = foldOther(metricTotalSeries, shown.map((p) => processMetricSeries(rec, p).series));
         const rest = ranked.length - shown.length;
         series.push({
           id: `r${input}-other`, label: `${many ? `${name} ` : ''}other (${rest} processes)`, role: 'other', input,
@@ -313,21 +317,26 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     if (s.samples > 0) {
       const held = s.topAtPeak && rec.processes.length > 1
         ? `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 36)} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
+      // A peak the samples missed: the kernel's high-water mark of one process is above them.
+      const hwm = s.hwmAbovePeak ? `pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples (VmHWM)` : '';
       const inSnapshot = s.peakDuringAgent
         ? `in memhunt's ${s.peakDuringAgent.what === 'trace' ? 'allocation snapshot' : 'heap census'}; ${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside`
         : '';
       peaks.push({
-        input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`,
-        detail: [held, inSnapshot].filter(Boolean).join(' · '), color: many ? totalColor : PEAK_COLOR,
+        input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}${s.hwmAbovePeak ? 'sampled ' : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`,
+        detail: [held, inSnapshot, hwm].filter(Boolean).join(' · '), color: many ? totalColor : PEAK_COLOR,
       });
     }
 
     let limitText = 'no limit';
     if (limit) {
-      const used = Math.max(s.peakBytes, limit.source.startsWith('cgroup') ? s.cgroupPeakBytes ?? 0 : 0);
+      // The recording's own limit in what it counts (summary.limitUse: --limit the metric's tree
+      // total, a cgroup limit the cgroup's usage); plot --limit against the tree total.
+      const use = s.limitUse && s.limitUse.limitBytes === limit.bytes && opts.limitBytes === undefined ? s.limitUse : null;
+      const used = use ? use.usedBytes : s.peakBytes;
       const share = (100 * used) / limit.bytes;
       const what = `limit ${fmtBytes(limit.bytes)} (${limit.source})`;
-      const usedText = `${share.toFixed(0)}% used at the peak`;
+      const usedText = `${share.toFixed(0)}% used at the peak (${use ? use.what : s.metricText})`;
       limitText = `${what}, ${usedText}`;
       limits.push({ input, bytes: limit.bytes, label: `${prefix}${what} · ${usedText}`, onChart: true });
     }
@@ -380,7 +389,8 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
 
     const parts = [
       s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)})` : ''}` +
-        (s.peakDuringAgent ? ` in memhunt's own snapshot (${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside)` : ''),
+        (s.peakDuringAgent ? ` in memhunt's own snapshot (${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside)` : '') +
+        (s.hwmAbovePeak ? `; pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples` : ''),
       limitText,
       end.long,
       `${rec.processes.length} process${rec.processes.length === 1 ? '' : 'es'}`,

@@ -239,12 +239,11 @@ export class AgentSession {
         if (ev.trace) this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), ev.label, 'program', ev.trace);
         break;
       }
-      case 'isolated':
-        this.append({
-          type: 'isolated', t: this.t(), pid: a.pid, label: ev.label, childPid: ev.childPid, peakRssBytes: ev.peakRssBytes,
-          durationMs: ev.durationMs, ok: ev.ok,
-        });
+      case 'isolated': {
+        const { type: _type, ...body } = ev;
+        this.append({ type: 'isolated', t: this.t(), pid: a.pid, ...body });
         break;
+      }
       case 'agent-error':
         this.append({ type: 'note', t: this.t(), pid: a.pid, text: `agent error: ${ev.message}` });
         if (!this.errorsShown.has(a.pid)) {
@@ -282,7 +281,6 @@ export class AgentSession {
     this.busy.add(pid);
     this.busyWith.set(pid, label);
     try {
-      const asked = this.t();
       let census: CensusResult;
       try {
         census = await this.server.request<'census'>(pid, { type: 'census', collect: true, top: CENSUS_TOP, label });
@@ -290,7 +288,7 @@ export class AgentSession {
         this.failed(pid, 'census', label, e);
         return;
       }
-      const ev = this.recordCensus(pid, this.tOf(census.wallMs ?? this.startWallMs + asked), label, trigger, census);
+      const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census);
       if (this.options.traceAllocations && has(a, 'trace') && !(await this.traceInto(pid, label, trigger))) return;
       const recent = this.recentCensuses.get(pid) ?? [];
       recent.push(ev);
@@ -362,37 +360,21 @@ export class AgentSession {
     if (!isGone(e)) this.notice(`${what} of pid ${pid} failed: ${msg}`);
   }
 
+  // Results arrive checked against the schema (src/agents/server.ts), fields of later versions
+  // dropped: their bodies are recorded as they are, with the record's envelope.
   private recordCensus(pid: number, t: number, label: string, trigger: AgentTrigger, c: CensusResult): HeapCensusEvent {
-    const rows = c.rows.map((r) => [String(r[0]), r[1], r[2]] as [string, number, number]);
-    const notes = Array.isArray(c.notes) ? c.notes.filter((n): n is string => typeof n === 'string') : [];
-    const durationMs = num(c.durationMs);
-    const fields = { pid, label, trigger, collected: c.collected === true, objects: c.objects, totalBytes: c.totalBytes, rows, durationMs, notes };
-    this.append({ type: 'census', t, ...fields });
-    return { kind: 'census', tMs: t, ...fields };
+    const { wallMs: _wallMs, ...body } = c;
+    this.append({ type: 'census', t, pid, label, trigger, ...body });
+    return { kind: 'census', tMs: t, pid, label, trigger, ...body };
   }
 
   private recordTrace(pid: number, t: number, label: string, trigger: AgentTrigger, tr: TraceSnapshotResult): void {
-    const site = (s: TraceSnapshotResult['bySize'][number]) => ({
-      file: s.file, line: s.line, code: typeof s.code === 'string' ? s.code : '', package: typeof s.package === 'string' ? s.package : '',
-      bytes: s.bytes, count: num(s.count), bytesDelta: typeof s.bytesDelta === 'number' ? s.bytesDelta : null,
-    });
-    this.append({
-      type: 'trace', t, pid, label, trigger, tracedBytes: tr.tracedBytes, tracedPeakBytes: num(tr.tracedPeakBytes ?? tr.tracedBytes),
-      rssBytes: num(tr.rssBytes), tracemallocBytes: num(tr.tracemallocBytes), durationMs: num(tr.durationMs), bySize: tr.bySize.map(site), byGrowth: tr.byGrowth.map(site),
-      byPackage: tr.byPackage.map((p) => ({ package: p.package, bytes: p.bytes, bytesDelta: typeof p.bytesDelta === 'number' ? p.bytesDelta : null })),
-    });
+    const { wallMs: _wallMs, ...body } = tr;
+    this.append({ type: 'trace', t, pid, label, trigger, ...body });
   }
 
   private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult): void {
-    const kinds = new Set(['sample', 'object', 'module', 'frame', 'class', 'global']);
-    this.append({
-      type: 'refs', t, pid, trigger, typeName: g.typeName, count: num(g.count), reachedRoot: g.reachedRoot === true,
-      nodes: g.nodes.map((n) => ({
-        id: n.id, type: n.type, label: typeof n.label === 'string' ? n.label : '',
-        kind: (kinds.has(n.kind) ? n.kind : 'object') as RefsResult['nodes'][number]['kind'], bytes: num(n.bytes),
-      })),
-      edges: g.edges.map((e) => ({ from: e.from, to: e.to, label: typeof e.label === 'string' ? e.label : '' })),
-    });
+    this.append({ type: 'refs', t, pid, trigger, ...g });
     this.writer?.flush();
   }
 }
@@ -405,10 +387,6 @@ function isGone(e: unknown): boolean {
 function has(a: ConnectedAgent, feature: string): boolean {
   // An agent that lists no features is taken to have them all (features arrived with protocol 1).
   return a.features.length === 0 || a.features.includes(feature);
-}
-
-function num(x: unknown): number {
-  return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0;
 }
 
 function rssKiB(pid: number, root: string): number {

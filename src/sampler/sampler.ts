@@ -34,6 +34,13 @@ export interface SamplerOptions {
   /** --limit in bytes: onLimit is called once when the metric's tree total exceeds it. */
   limitBytes: number | null;
   procRoot?: string;
+  /**
+   * The recording's t = 0: performance.now() and Date.now() read together by the session when it
+   * wrote the header's startWallMs. Without it the sampler's own construction time is t = 0, and
+   * every sample time is off from the header's wall clock by the time in between (writer and
+   * cgroup set-up: tens of ms on a loaded machine), which shifts samples against wall-clock events.
+   */
+  origin?: { perfMs: number; wallMs: number };
   /** Called after every sample; keep it cheap. */
   onSample?: (s: SampleSummary) => void;
   onLimit?: (bytes: number) => void;
@@ -68,8 +75,8 @@ const CMD_RECHECK_MS = 2000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export class Sampler {
-  readonly t0 = performance.now();
-  readonly startWallMs = Date.now();
+  readonly t0: number;
+  readonly startWallMs: number;
   samples = 0;
   skipped = 0;
   private readers = new Map<number, ProcessStatusReader>();
@@ -96,10 +103,14 @@ export class Sampler {
   private readonly root: string;
 
   constructor(private readonly opts: SamplerOptions) {
+    this.t0 = opts.origin?.perfMs ?? performance.now();
+    this.startWallMs = opts.origin?.wallMs ?? Date.now();
     this.root = opts.procRoot ?? '/';
     this.pendingThresholds = Float64Array.from(opts.thresholds ?? []);
     this.tree = new TreeTracker(opts.rootPid, this.root);
     this.nextDue = this.t0;
+    // (start() moves it to the first sample: the schedule starts there, not at the origin, which
+    // the session may have read some set-up time earlier.)
     this.pssEveryMs = opts.intervalMs;
   }
 
@@ -110,6 +121,7 @@ export class Sampler {
   /** Takes the first sample at once and keeps sampling until stop(). */
   start(): void {
     this.running = true;
+    this.nextDue = performance.now();
     this.addProcess(this.opts.rootPid, readStat(this.opts.rootPid, this.root)?.ppid ?? 0);
     this.tick();
   }

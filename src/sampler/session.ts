@@ -156,6 +156,8 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   });
 
   const cg = openCgroup(pid, root, o.cgroupLocation);
+  // t = 0 of every sample time and the header's wall clock, read together (SamplerOptions.origin).
+  const originPerfMs = performance.now();
   const startWallMs = Date.now();
   writer = new RecordingWriter(o.outputPath, makeHeader(o, 'run', o.command, pid, startWallMs, cg.loc, cg.limit));
   const w = writer;
@@ -171,7 +173,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
   const actions = makeActions(o, w, pid, () => s, agents, noAgentReason);
   const s = new Sampler({
     rootPid: pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, pid);
@@ -302,6 +304,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   }
   checkOutputPath(o.outputPath);
   const cg = openCgroup(o.pid, root, o.cgroupLocation);
+  const originPerfMs = performance.now();
   const startWallMs = Date.now();
   const w = new RecordingWriter(o.outputPath, makeHeader(o, 'attach', readCmdline(o.pid, root), o.pid, startWallMs, cg.loc, cg.limit));
   let finish: (r: EndRecord['reason']) => void = () => {};
@@ -312,7 +315,7 @@ export async function attachProcess(o: AttachOptions): Promise<SessionResult> {
   const actions = makeActions(o, w, o.pid, () => s, null, 'memhunt attach does not inject agents (memhunt run does)');
   const s = new Sampler({
     rootPid: o.pid, intervalMs: o.intervalMs, metric: o.metric, writer: w, cgroup: cg.reader, limitBytes: o.limitBytes,
-    procRoot: root, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
+    procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs }, onSample: o.onSample, thresholds: actions.sizes, onThreshold: (...a) => actions.fire(...a),
     onLimit: (bytes) => {
       limitBytesHit = bytes;
       killTree(s, o.pid);

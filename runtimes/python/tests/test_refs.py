@@ -7,11 +7,10 @@ Every walk must use identity only: `memhunt refs <pid> --type ndarray` failed wi
 of an array with more than one element is ambiguous" (list.remove compared lists of samples).
 """
 import gc
-import sys
 import unittest
 import weakref
 
-from memhunt import _census, _refs, _util
+from memhunt import _census, _refs
 
 
 class Hostile(object):
@@ -47,7 +46,7 @@ class Hostile(object):
 
 class Liar(object):
     """Says it is a dict; answers any attribute with itself."""
-    __class__ = property(lambda self: dict)
+    __class__ = property(lambda self: dict)  # type: ignore[assignment]
 
     def __getattr__(self, name):
         return self
@@ -73,7 +72,7 @@ class EqualToAll(type):
 Unhashable = EqualToAll('Unhashable', (object,), {})
 
 
-HOLD = {}
+HOLD = {}  # type: dict
 
 
 def _graph_types(g):
@@ -185,14 +184,14 @@ class RefsTest(unittest.TestCase):
         del old, new
 
     def test_the_agents_objects_are_never_a_sample_nor_a_holder(self):
-        from memhunt import _agent
+        from memhunt import _state as _agent
         marker = 'agent-packed-' + 'y' * 100000  # the largest str alive: it would be a sample
         _agent.state.prev_sites = (marker, None)
         try:
             HOLD['s'] = ['program-string-%d' % i for i in range(10)]
             g = _refs.refs('str', 3, 6, None)
             labels = [n['label'] for n in g['nodes']]
-            self.assertFalse(any('agent-packed' in l for l in labels), labels)
+            self.assertFalse(any('agent-packed' in label for label in labels), labels)
             self.assertFalse(any(t.startswith('memhunt.') for t in _graph_types(g)), _graph_types(g))
         finally:
             _agent.state.prev_sites = None

@@ -3,7 +3,7 @@ import os
 import tracemalloc
 import unittest
 
-from memhunt import _agent, _trace
+from memhunt import _state, _trace
 
 KEEP = []
 
@@ -33,7 +33,7 @@ class TraceGrowthTest(unittest.TestCase):
             tracemalloc.stop()
 
     def test_delta_is_since_the_previous_snapshot_not_the_first(self):
-        state = _agent.State()
+        state = _state.State()
         first = _trace.snapshot(50, state)
         self.assertTrue(all(r['bytesDelta'] is None for r in first['bySize']), 'the first has no previous')
         grow(10000)

@@ -23,18 +23,39 @@ memhunt: failures of the agent are reported to memhunt and the program goes on.
 This file parses on old Pythons (no f-strings): on Python < 3.8 the helpers only call through.
 """
 import sys
+import time
 
 __all__ = ['section', 'snapshot', 'isolated', 'active']
 __version__ = '1'
 
 _SUPPORTED = sys.version_info >= (3, 8)
+_time = time.time
+
+#: The name memhunt's start-up hook (inject/sitecustomize.py) loads this package's modules under:
+#: a private name, so that a program's own module named memhunt, next to it or anywhere on its
+#: path, is the one its `import memhunt` gets. This package (on PYTHONPATH after the program's own
+#: directories) is what `import memhunt` finds when the program has no memhunt of its own; it then
+#: talks to the agent started under that name.
+_AGENT_PACKAGE = '_memhunt_agent'
+
+
+def _impl(name):
+    """The agent's module `name`: the running agent's, when the start-up hook started one, else
+    this package's own (no session, or PYTHONPATH=$(memhunt python-path))."""
+    pkg = _AGENT_PACKAGE if _AGENT_PACKAGE in sys.modules else __name__
+    full = pkg + '.' + name
+    mod = sys.modules.get(full)
+    if mod is None:
+        __import__(full)
+        mod = sys.modules[full]
+    return mod
 
 
 def _running_agent():
     """The running agent module, or None (no session, or an unsupported Python)."""
     if not _SUPPORTED:
         return None
-    mod = sys.modules.get('memhunt._agent')
+    mod = sys.modules.get(_AGENT_PACKAGE + '._agent') or sys.modules.get(__name__ + '._agent')
     if mod is None or not mod.active():
         return None
     return mod
@@ -45,20 +66,12 @@ def active():
     return _running_agent() is not None
 
 
-_util_module = None  # memhunt._util, imported on the first section sent (the agent has imported it by then)
-
-
 def _send_section(kind, label):
-    global _util_module
     agent = _running_agent()
     if agent is None:
         return
     try:
-        util = _util_module
-        if util is None:
-            from . import _util as util
-            _util_module = util
-        agent.send({'type': 'section', 'kind': kind, 'label': label, 'wallMs': util.wall_ms()})
+        agent.send({'type': 'section', 'kind': kind, 'label': label, 'wallMs': _time() * 1000.0})
     except Exception:
         pass
 
@@ -104,7 +117,7 @@ class section(object):
         import functools
         if flags & _CO_COROUTINE:
             from ._async import wrap_coroutine
-            return wrap_coroutine(fn, label)
+            return wrap_coroutine(fn, label, _send_section)
         if flags & _CO_GENERATOR:
             @functools.wraps(fn)
             def gen_wrapper(*args, **kwargs):
@@ -138,12 +151,11 @@ def snapshot(label='snapshot', collect=False, top=50):
     if agent is None:
         return None
     try:
-        census = agent.take_census(bool(collect), int(top), caller_frame=sys._getframe(1))
+        census = _impl('_requests').take_census(bool(collect), int(top), caller_frame=sys._getframe(1))
         trace = None
         import tracemalloc
         if tracemalloc.is_tracing():
-            from . import _trace
-            trace = _trace.snapshot(int(top), agent.state)
+            trace = _impl('_trace').snapshot(int(top), _impl('_state').state)
         agent.send({'type': 'snapshot', 'label': str(label), 'census': census, 'trace': trace})
     except Exception as e:
         try:
@@ -161,5 +173,4 @@ def isolated(fn, *args, **kwargs):
     function). On Python < 3.8, calls fn directly."""
     if not _SUPPORTED:
         return fn(*args, **kwargs)
-    from ._isolated import isolated as run
-    return run(fn, *args, **kwargs)
+    return _impl('_isolated').isolated(fn, *args, **kwargs)

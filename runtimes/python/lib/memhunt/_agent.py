@@ -15,16 +15,22 @@ Choices, with their reasons:
   os.closerange) and opens a file that reuses the number must not receive our JSON.
 - Fork: the child's copy of the connection belongs to the parent's session stream. The child
   closes its copy of the descriptor (close, never shutdown, which would end the parent's
-  connection too), connects anew and says hello with its own pid.
+  connection too), connects anew and says hello with its own pid. Nothing else happens in a fork
+  child: the census code is not imported there (a fork costs what a plain fork costs plus one
+  connect, one hello and one thread; bench/fork.mjs).
+
+Modules: this one is imported at start-up and depends only on _wire and _state (others are imported when needed: every
+Python process of the tree pays for what start-up imports). Requests
+are dispatched one way, from the serving thread to _requests (imported with the first request),
+which never imports this module back: it answers through the Connection it is given.
 """
 import _socket
 import _thread
 import os
 import sys
 
-from . import _wire
+from . import _state, _wire
 
-PROTOCOL = 1
 FEATURES = ['census', 'trace', 'refs', 'break', 'isolated', 'section', 'snapshot']
 
 _getpid = os.getpid
@@ -111,6 +117,14 @@ class Connection(object):
         else:
             self._abandon()
 
+    def report_error(self, where, exc=None):
+        """Sends an agent-error event: one line, then the innermost frames of the traceback."""
+        try:
+            from . import _util  # not at start-up: an idle agent never needs it (memory, start-up time)
+            self.send({'type': 'agent-error', 'message': _util.error_message(where, exc)})
+        except Exception:
+            pass
+
     def serve(self):
         """The agent thread: reads requests line by line until the connection ends."""
         buf = b''
@@ -146,24 +160,6 @@ class Connection(object):
 
 _conn = None
 _started = False
-_main_ident = None
-
-
-class State(object):
-    """What the agent remembers between requests: the previous census and trace snapshot."""
-    # Kept packed (see _util.pack_counts): a dict of strings here would be growth in the next census.
-    prev_counts = None    # {type name: count} of the previous census
-    prev_sites = None     # {"file\x1fline": bytes} of the previous trace snapshot
-    prev_packages = None  # {package: bytes} of the previous trace snapshot
-
-
-state = State()
-census_lock = _allocate_lock()
-
-
-def take_census(collect, top, caller_frame=None):
-    from . import _requests
-    return _requests.take_census(collect, top, caller_frame)
 
 
 def active():
@@ -183,22 +179,9 @@ def send(msg):
 
 def report_error(where, exc=None):
     """Sends an agent-error event: one line, then the innermost frames of the traceback."""
-    try:
-        if exc is None:
-            exc = sys.exc_info()[1]
-        message = where
-        if exc is not None:
-            message = '%s: %s: %s' % (where, type(exc).__name__, exc)
-            tb = exc.__traceback__
-            frames = []
-            while tb is not None:
-                frames.append('%s:%d' % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno))
-                tb = tb.tb_next
-            if frames:
-                message += ' (at ' + ' < '.join(reversed(frames[-6:])) + ')'
-        send({'type': 'agent-error', 'message': message[:4000]})
-    except Exception:
-        pass
+    conn = _conn
+    if conn is not None:
+        conn.report_error(where, exc)
 
 
 def _argv():
@@ -216,7 +199,7 @@ def _hello():
     return {
         'type': 'hello',
         'role': 'agent',
-        'protocol': PROTOCOL,
+        'protocol': _wire.PROTOCOL,
         'pid': _getpid(),
         'ppid': _getppid(),
         'runtime': 'python',
@@ -237,8 +220,29 @@ def _connect(path):
 
 
 # ---------------------------------------------------------------------------------- fork
+#
+# Python 3.12+ warns "This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks
+# in the child." (a DeprecationWarning) when os.fork() finds more than one thread in the process
+# (Modules/posixmodule.c, warn_about_fork_with_threads: the thread count of /proc/self/stat). When
+# the only other thread is the agent's (blocked in recv(), holding no lock a child could need), the
+# warning would be about memhunt, not the program: a test suite that turns warnings into errors
+# (pytest -W error, `with warnings.catch_warnings(): warnings.simplefilter('error')` around each
+# test) would fail under memhunt only. So for the duration of that one fork, an "ignore" entry for
+# exactly that message (with this pid) is put at the front of the *current* filter list, in front
+# of whatever the program (or pytest, per test) has put there, and taken out again as soon as the
+# warning has been decided: 3.12 decides before the after_in_parent hooks run, so the hook takes it
+# out; 3.13 decides after them, so a short-lived thread takes it out once the forking thread lets
+# go of the GIL (it cannot run before: the check and the warning run with the GIL held). A child
+# takes its copy out at once. A program with threads of its own gets the warning as it would
+# without memhunt. Stopping the agent's thread around the fork instead would need a second
+# descriptor to wake it (the select module at every start-up) and, on 3.13, a way to restart it
+# after os.fork() returns that no hook offers.
 
-_fork_filter = None
+_FORK_WARNINGS = ('fork', 'forkpty')
+_fork_filters = None  # (the list they were put in, the entries) while a fork is under way
+#: Threads started by _after_fork_parent (3.13+) that have not finished: a fork that follows at once
+#: (the forking thread kept the GIL) still counts them, and they are ours too.
+_cleaners = 0
 
 
 def _forked_for_exec():
@@ -263,50 +267,94 @@ def _threads_of_process():
         return -1
 
 
+def _warnings_module():
+    """The module whose `filters` the interpreter reads: warnings once imported (catch_warnings
+    replaces warnings.filters), else the C module's own list (importing warnings costs start-up)."""
+    mod = sys.modules.get('warnings')
+    if mod is None or not isinstance(getattr(mod, 'filters', None), list):
+        import _warnings as mod
+    return mod
+
+
+def _filters_mutated(mod):
+    fn = getattr(mod, '_filters_mutated', None) or getattr(mod, '_filters_mutated_lock_held', None)
+    if fn is None:
+        import _warnings
+        fn = getattr(_warnings, '_filters_mutated', None)
+    if fn is not None:
+        fn()
+
+
 def _before_fork():
-    """Python 3.12+ warns "This process is multi-threaded, use of fork() may lead to deadlocks" on
-    os.fork() when the process has more than one thread. When the only other thread is the agent's
-    (which holds no lock a child could need), the warning would be about us, not the program, so a
-    filter for it is in place; it is removed before any fork of a process with threads of its own.
-    The filter stays between forks: 3.13 warns after the after_in_parent hooks have run."""
-    global _fork_filter
+    global _fork_filters
     try:
-        if _version_info < (3, 12):
+        _drop_fork_filters()
+        if not active() or _threads_of_process() - _cleaners != 2:
             return
-        ours_only = active() and _threads_of_process() == 2
-        if ours_only and _fork_filter is None:
-            import warnings
-            warnings.filterwarnings('ignore', message=r'This process \(pid=\d+\) is multi-threaded',
-                                    category=DeprecationWarning)
-            _fork_filter = warnings.filters[0]
-        elif not ours_only and _fork_filter is not None:
-            _drop_fork_filter()
+        mod = _warnings_module()
+        filters = mod.filters
+        pid = _getpid()
+        # A str message is matched exactly by the interpreter (Python/_warnings.c, check_matched):
+        # no `re` needed, and nothing but this pid's own warning about this fork can match.
+        entries = tuple(('ignore', 'This process (pid=%d) is multi-threaded, use of %s() may lead to '
+                         'deadlocks in the child.' % (pid, name), DeprecationWarning, None, 0)
+                        for name in _FORK_WARNINGS)
+        filters[0:0] = entries
+        _fork_filters = (filters, entries)
+        _filters_mutated(mod)
     except Exception:
         pass
 
 
-def _drop_fork_filter():
-    global _fork_filter
-    f = _fork_filter
-    _fork_filter = None
-    if f is not None:
-        try:
-            import warnings
-            warnings.filters.remove(f)
-            warnings._filters_mutated()
-        except Exception:
-            pass
+def _drop_fork_filters():
+    """Takes our entries out of the list they were put in (by identity: the program may hold an
+    equal entry of its own)."""
+    global _fork_filters
+    put = _fork_filters
+    _fork_filters = None
+    if put is None:
+        return
+    try:
+        filters, entries = put
+        filters[:] = [f for f in filters if not any(f is e for e in entries)]
+        _filters_mutated(_warnings_module())
+    except Exception:
+        pass
+
+
+def _after_fork_parent():
+    if _fork_filters is None:
+        return
+    if _version_info < (3, 13):
+        _drop_fork_filters()
+        return
+    global _cleaners
+    _cleaners += 1
+    try:
+        _start_new_thread(_clean_after_fork, ())
+    except Exception:
+        _cleaners -= 1
+        _drop_fork_filters()
+
+
+def _clean_after_fork():
+    global _cleaners
+    try:
+        _drop_fork_filters()
+    finally:
+        _cleaners -= 1
 
 
 def _after_fork_child():
-    global _conn, census_lock
+    global _conn, _cleaners
     try:
-        census_lock = _allocate_lock()
-        try:
-            from . import _census
-            _census.after_fork_in_child()
-        except Exception:
-            pass
+        _cleaners = 0
+        _drop_fork_filters()
+        _state.after_fork_in_child()
+        # Only a census that was running needs undoing; a child never imports the census code.
+        census = sys.modules.get(__package__ + '._census')
+        if census is not None:
+            census.after_fork_in_child()
         old = _conn
         _conn = None
         if old is not None:
@@ -385,7 +433,7 @@ def start():
         path = _environ_get('MEMHUNT_AGENT_SOCKET')
         if not path:
             return
-        _main_ident = _get_ident()
+        _state.main_ident = _get_ident()
         problems = []
         opts_text = _environ_get('MEMHUNT_AGENT_OPTIONS')
         options, problem = _parse_options(opts_text)
@@ -409,6 +457,10 @@ def start():
         for p in problems:
             send({'type': 'agent-error', 'message': p})
         if _register_at_fork is not None:
-            _register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
+            if _version_info >= (3, 12):  # see "fork" above
+                _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                                  after_in_child=_after_fork_child)
+            else:
+                _register_at_fork(after_in_child=_after_fork_child)
     except Exception as e:
         report_error('agent start-up', e)

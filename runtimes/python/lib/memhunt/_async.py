@@ -2,14 +2,12 @@
 import functools
 
 
-def wrap_coroutine(fn, label):
-    from . import _send_section
-
+def wrap_coroutine(fn, label, send_section):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
-        _send_section('begin', label)
+        send_section('begin', label)
         try:
             return await fn(*args, **kwargs)
         finally:
-            _send_section('end', label)
+            send_section('end', label)
     return wrapper

@@ -292,6 +292,21 @@ def agent_objects():
 _FunctionType = type(agent_objects)
 
 
+def instance_parts(obj):
+    """obj, its __dict__ and the containers its attributes are (not what they contain)."""
+    out = [obj]
+    try:
+        d = object.__getattribute__(obj, '__dict__')
+    except Exception:
+        return out
+    if type(d) is dict:
+        out.append(d)
+        for w in list(d.values()):
+            if issubclass(type(w), (dict, set, list, frozenset, tuple)):
+                out.append(w)
+    return out
+
+
 def _own_value(w, out):
     t = type(w)
     if t in _PLAIN or t.__name__ == 'array' and t.__module__ == 'array':
@@ -306,7 +321,7 @@ def _own_value(w, out):
 
 
 #: id(unhashable class) -> (the class, its stand-in): see hashable_type.
-_STANDINS = {}
+_STANDINS = {}  # type: dict
 
 
 def hashable_type(t):
@@ -621,6 +636,7 @@ class CensusVisitor(object):
 
 
 _QUIET = None
+_LAST_QUIET = None
 #: {type name: bytes} of the latest census, packed (see _util.pack_counts): with the counts the
 #: agent keeps, what `refs` without a type ranks growth by (counts and bytes).
 _LAST_BYTES = None
@@ -628,7 +644,6 @@ _LAST_BYTES = None
 
 def last_bytes():
     return _util.unpack_counts(_LAST_BYTES)
-
 
 
 def after_fork_in_child():
@@ -662,8 +677,11 @@ class _Quiet(object):
         return self
 
     def __exit__(self, *exc):
-        global _QUIET
+        global _QUIET, _LAST_QUIET
         _QUIET = None
+        # Kept, as module state (agent_objects() finds it), until the next census: created before
+        # gc.get_objects(), it was counted, and the census takes it out.
+        _LAST_QUIET = self
         if self.old is not None:
             try:
                 _setswitchinterval(self.old)
@@ -679,6 +697,8 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
     duration ms, the roots: [(frame, locals copy)], for refs)."""
     import _thread
+    global _LAST_QUIET
+    _LAST_QUIET = None  # the previous census's, gone before this one counts
     frames = _util.thread_frames(_thread.get_ident(), caller_frame)
     copies = _util.locals_copies(frames)
     with _Quiet():
@@ -700,7 +720,8 @@ def gather(collect, caller_frame=None, untracked=True):
     visitor = CensusVisitor()
     total, duration, copies = walk_heap(visitor, collect, caller_frame, untracked)
     del copies
-    own = agent_objects()
+    # The visitor and its counters were created before gc.get_objects(): they were counted too.
+    own = agent_objects() + instance_parts(visitor)
     total -= visitor.exclude(own)
     del own
     return visitor, total, bool(collect), duration

@@ -10,10 +10,19 @@ next bytecode boundary (microseconds when it runs Python code); that function is
 frame the program is executing, replies to memhunt, prints the reason and the warning, and starts
 pdb on that frame. Nothing stays installed afterwards.
 
+The terminal: pdb reads commands and writes its prompt on the process's stdin/stdout when stdin is
+a terminal. Otherwise (multiprocessing points a worker's stdin at /dev/null, a job may run with
+stdin redirected) it uses memhunt's own terminal, whose path `memhunt run` passes in MEMHUNT_TTY
+when it runs in one (the worker is in memhunt's session, so it may read it). Without either, the
+break is refused: pdb reading a pipe or /dev/null would quit the program at the first end of file.
+
+The reply and the message: both wait until pdb has really stopped (its first stop after
+set_trace is at the next line the program runs, which may be another line than the one the main
+thread was at when the request came), so memhunt learns that the break happened, and the line in
+the message is the line pdb shows.
+
 Limits: a main thread blocked in C (time.sleep, a lock, a read) breaks when the call returns; after
 BREAK_TIMEOUT_S the request is cancelled and the reply says where the main thread is blocked.
-stdin must be a terminal (memhunt passes its own): pdb reading a pipe or /dev/null would quit the
-program at the first end of file.
 """
 import _thread
 import os
@@ -31,7 +40,7 @@ WARNING = ('memhunt: warning: objects you look at from pdb (p, pp, display, loca
 #: [callback, outcome]: a ctypes callback must stay alive until the interpreter has called it and
 #: it has returned (freeing it while it runs frees the code it returns through); a cancelled one
 #: may still be called later. Entries that have run are dropped at the next request.
-_pending = []
+_pending = []  # type: list
 
 
 def _main_frame_description(main_ident):
@@ -44,16 +53,74 @@ def _main_frame_description(main_ident):
         return 'the main thread is not running Python code'
 
 
-def request_break(reason, reply, main_ident):
-    """Arranges for the main thread to enter pdb; reply(ok, result, error) is called once."""
+class _NoTerminal(Exception):
+    """No terminal for pdb; the message is the reply's error."""
+
+
+def _terminal():
+    """(stdin, stdout) for pdb: (None, None) for the process's own when its stdin is a terminal,
+    else memhunt's terminal (MEMHUNT_TTY) opened for reading and writing."""
     stdin = sys.stdin
     try:
-        tty = stdin is not None and os.isatty(stdin.fileno())
+        if stdin is not None and os.isatty(stdin.fileno()):
+            return None, None
     except Exception:
-        tty = False
-    if not tty:
-        reply(False, error='stdin of pid %d is not a terminal: no debugger break (run memhunt from a '
-                           'terminal to use --break-at; the program runs on)' % os.getpid())
+        pass
+    path = os.environ.get('MEMHUNT_TTY')
+    if not path:
+        raise _NoTerminal('stdin of pid %d is not a terminal, and memhunt does not run in one: no debugger '
+                          'break (run memhunt from a terminal to use --break-at; the program runs on)' % os.getpid())
+    try:
+        # Two streams: a terminal is not seekable, so one 'r+' file object cannot be made of it.
+        fin = open(path, 'r', encoding='utf-8', errors='replace')
+        try:
+            fout = open(path, 'w', buffering=1, encoding='utf-8', errors='replace')
+        except BaseException:
+            fin.close()
+            raise
+    except OSError as e:
+        raise _NoTerminal('stdin of pid %d is not a terminal, and memhunt\'s terminal %s cannot be opened (%s): '
+                          'no debugger break; the program runs on' % (os.getpid(), path, e.strerror or e))
+    if not fin.isatty():
+        fin.close()
+        fout.close()
+        raise _NoTerminal('stdin of pid %d is not a terminal, and %s (MEMHUNT_TTY) is not one either: no '
+                          'debugger break; the program runs on' % (os.getpid(), path))
+    return fin, fout
+
+
+def _debugger(streams, reason, reply, signal_done):
+    """A pdb.Pdb that, at its first stop, prints memhunt's message (with the line it stops at) and
+    replies to memhunt, before its prompt."""
+    import pdb
+
+    class Debugger(pdb.Pdb):
+        _memhunt_first = True
+
+        def interaction(self, frame, *args):
+            if self._memhunt_first and frame is not None:
+                self._memhunt_first = False
+                try:
+                    self.stdout.write('\nmemhunt: break in pid %d at %s:%d in %s(): %s\n%s\n' % (
+                        os.getpid(), frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name,
+                        reason, WARNING))
+                    self.stdout.flush()
+                except Exception:
+                    pass
+                reply(True, {})
+                signal_done()
+            return pdb.Pdb.interaction(self, frame, *args)
+
+    stdin, stdout = streams
+    return Debugger(stdin=stdin, stdout=stdout, skip=['memhunt', 'memhunt.*', '_memhunt_agent', '_memhunt_agent.*'])
+
+
+def request_break(reason, reply, main_ident):
+    """Arranges for the main thread to enter pdb; reply(ok, result, error) is called once."""
+    try:
+        streams = _terminal()
+    except _NoTerminal as e:
+        reply(False, error=str(e))
         return
     if main_ident is None:
         reply(False, error='the agent does not know the main thread of pid %d' % os.getpid())
@@ -97,15 +164,7 @@ def request_break(reason, reply, main_ident):
                 reply(False, error='the main thread has no Python frame to stop in')
                 signal_done()
                 return 0
-            import pdb
-            debugger = pdb.Pdb(skip=['memhunt', 'memhunt.*'])
-            out = debugger.stdout
-            out.write('\nmemhunt: break in pid %d at %s:%d in %s(): %s\n%s\n' % (
-                os.getpid(), frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name,
-                reason, WARNING))
-            out.flush()
-            reply(True, {})
-            signal_done()
+            debugger = _debugger(streams, reason, reply, signal_done)
             debugger.set_trace(frame)
         except BaseException as e:
             try:

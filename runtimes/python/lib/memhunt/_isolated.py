@@ -22,8 +22,6 @@ the OOM killer, os._exit) is measured by resource.getrusage(RUSAGE_CHILDREN).ru_
 when that rose (it is the largest peak of any waited-for child, so it only says something when this
 child set a new maximum; otherwise the peak is reported as 0, unknown).
 """
-import os
-import sys
 import traceback
 
 from . import _util

@@ -117,7 +117,7 @@ def growth_score(count_delta, bytes_delta, count_total, bytes_total):
 
 
 def _fastest_growing(prev_counts):
-    from ._requests import RequestError
+    from ._errors import RequestError
     if prev_counts is None:
         raise RequestError('no earlier census to compare with: take a census first (memhunt snapshot, '
                            '--heap-every) or name a type')
@@ -316,7 +316,7 @@ def pick_samples(found, samples):
 
 def refs(type_name, samples, max_depth, prev_counts):
     """A RefsResult (src/agents/protocol.ts)."""
-    from ._requests import RequestError
+    from ._errors import RequestError
     if type_name is None:
         type_name = _fastest_growing(prev_counts)
     type_name = type_name.strip()

@@ -1,12 +1,12 @@
 """Requests from memhunt (docs/agent-protocol.md, "Requests"): parsed, checked, dispatched, and
 answered with a reply of the same id. Imported by the agent's thread with the first request, not
 at start-up: every Python process pays for what start-up imports (and compiles, when its
-__pycache__ cannot be written)."""
-from . import _agent, _util, _wire
+__pycache__ cannot be written).
 
-
-class RequestError(Exception):
-    """A request that cannot be served; its message is the reply's one-line error."""
+Dispatch goes one way: _agent's serving thread calls handle(conn, line); this module answers
+through that Connection and never imports _agent. Shared state is in _state, errors in _errors."""
+from . import _state, _util, _wire
+from ._errors import RequestError
 
 
 _ASYNC = object()  # a handler that replies later (break) returns this
@@ -24,9 +24,9 @@ def _int_field(msg, name, default, lo, hi):
 
 def take_census(collect, top, caller_frame=None):
     from . import _census
-    with _agent.census_lock:
+    with _state.census_lock:
         result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
-        _agent.state.prev_counts = _util.pack_counts(counts)
+        _state.state.prev_counts = _util.pack_counts(counts)
     return result
 
 
@@ -48,7 +48,7 @@ def _h_trace_start(conn, msg):
 def _h_trace_snapshot(conn, msg):
     top = _int_field(msg, 'top', 20, 1, 100000)
     from . import _trace
-    return _trace.snapshot(top, _agent.state)
+    return _trace.snapshot(top, _state.state)
 
 
 def _h_refs(conn, msg):
@@ -58,8 +58,8 @@ def _h_refs(conn, msg):
     samples = _int_field(msg, 'samples', 3, 1, 100)
     max_depth = _int_field(msg, 'maxDepth', 10, 1, 100)
     from . import _refs
-    with _agent.census_lock:
-        return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_agent.state.prev_counts))
+    with _state.census_lock:
+        return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_state.state.prev_counts))
 
 
 def _h_break(conn, msg):
@@ -71,7 +71,7 @@ def _h_break(conn, msg):
     def reply(ok, result=None, error=None):
         _reply(conn, req_id, ok, result, error)
 
-    _debug.request_break(reason, reply, _agent._main_ident)
+    _debug.request_break(reason, reply, _state.main_ident)
     return _ASYNC
 
 
@@ -122,7 +122,7 @@ def handle(conn, line):
         try:
             msg = _wire.decode(line)
         except ValueError:
-            _agent.report_error('memhunt sent a line that is not JSON (%d bytes)' % len(line))
+            conn.report_error('memhunt sent a line that is not JSON (%d bytes)' % len(line))
             return
         if not isinstance(msg, dict):
             return
@@ -140,7 +140,7 @@ def handle(conn, line):
         if handler is None:
             if req_id is not None:
                 _reply(conn, req_id, False, error='unknown request type %r (this agent speaks protocol %d: %s)'
-                       % (kind, _agent.PROTOCOL, ', '.join(sorted(_HANDLERS))))
+                       % (kind, _wire.PROTOCOL, ', '.join(sorted(_HANDLERS))))
             return
         if req_id is None:
             return  # a request without an id cannot be answered
@@ -152,4 +152,4 @@ def handle(conn, line):
     except BaseException as e:  # a bug of ours, MemoryError, ...: the program goes on
         if req_id is not None:
             _reply(conn, req_id, False, error='the agent failed: %s: %s' % (type(e).__name__, e))
-        _agent.report_error('request failed', e)
+        conn.report_error('request failed', e)

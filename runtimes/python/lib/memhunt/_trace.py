@@ -175,7 +175,7 @@ def _rss_bytes():
 
 def snapshot(top, state):
     """A TraceSnapshotResult (src/agents/protocol.ts); updates state.prev_sites/prev_packages."""
-    from ._requests import RequestError
+    from ._errors import RequestError
     if not _is_tracing():
         raise RequestError('allocation tracing is off in pid %d: run memhunt with --trace-allocations '
                            '(or send trace-start first)' % os.getpid())

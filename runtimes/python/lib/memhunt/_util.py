@@ -17,6 +17,17 @@ _getsizeof = sys.getsizeof
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+#: The names the agent's modules are imported under: `_memhunt_agent.*` when memhunt's start-up hook
+#: started the agent (inject/_memhunt_agent: a program's own `memhunt` module is not shadowed),
+#: `memhunt.*` when a program imports the public package. A module of either name is ours only if
+#: its file is under PACKAGE_DIR (a program may have its own `memhunt`).
+AGENT_PACKAGES = ('_memhunt_agent', 'memhunt')
+
+
+def is_agent_module_name(name):
+    return any(name == p or name.startswith(p + '.') for p in AGENT_PACKAGES)
+
+
 def wall_ms():
     return _time() * 1000.0
 
@@ -34,6 +45,23 @@ def is_agent_frame(frame):
         return is_agent_file(frame.f_code.co_filename)
     except Exception:
         return False
+
+
+def error_message(where, exc=None):
+    """An agent-error message: where, the exception, then the innermost frames of its traceback."""
+    if exc is None:
+        exc = sys.exc_info()[1]
+    message = where
+    if exc is not None:
+        message = '%s: %s: %s' % (where, type(exc).__name__, exc)
+        tb = exc.__traceback__
+        frames = []
+        while tb is not None:
+            frames.append('%s:%d' % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno))
+            tb = tb.tb_next
+        if frames:
+            message += ' (at ' + ' < '.join(reversed(frames[-6:])) + ')'
+    return message[:4000]
 
 
 def proc_status_bytes(key, pid='self'):

@@ -7,6 +7,9 @@ which only arrive once a session asks for something) imports json then, in the a
 """
 import sys
 
+#: The protocol version this agent speaks (docs/agent-protocol.md).
+PROTOCOL = 1
+
 _ESCAPES = {i: '\\u%04x' % i for i in range(32)}
 _ESCAPES.update({ord('"'): '\\"', ord('\\'): '\\\\', ord('\n'): '\\n', ord('\r'): '\\r', ord('\t'): '\\t'})
 _float_repr = float.__repr__

@@ -1,0 +1,119 @@
+/**
+ * What the in-process agents measure, declared once: the same bodies travel in the agent's reply
+ * (src/agents/protocol.ts), in the recording's records (src/recording/spec.ts) and in the model's
+ * events (src/model/recording.ts), each adding only its envelope (`type`/`t`, `kind`/`tMs`, the
+ * agent's `wallMs`). The JSON Schema of the same shapes is docs/recording-format.schema.json
+ * (definitions censusBody, traceBody, refsBody, isolatedBody and the pieces below); a test checks
+ * that both name the same fields (src/contract/contract.test.ts). Sizes are bytes.
+ *
+ * Adding a field: add it here (or to the record/message in spec.ts/protocol.ts) and to the schema,
+ * then `npm run gen:contract`. Readers and the socket validate with the schema, so nothing else
+ * checks or defaults it.
+ */
+
+/** What made an agent look. */
+export type AgentTrigger =
+  /** --heap-every */
+  | 'every'
+  /** --on-threshold SIZE:snapshot */
+  | 'threshold'
+  /** `memhunt snapshot <pid>` / `memhunt refs <pid>` from another terminal */
+  | 'client'
+  /** the program itself: memhunt.snapshot("label") */
+  | 'program';
+
+/** One type of a census: its name, how many live objects, their total size (bytes). */
+export type CensusRow = [typeName: string, count: number, bytes: number];
+
+/** A heap census: live objects by type. */
+export interface CensusBody {
+  /** gc.collect() ran first (garbage cycles are then not counted). */
+  collected: boolean;
+  /** Objects reached: tracked by gc plus untracked ones reached through gc.get_referents. */
+  objects: number;
+  totalBytes: number;
+  /** Largest bytes first; the last may be ["(other)", n, bytes], the types beyond the top asked for. */
+  rows: CensusRow[];
+  /** The program was paused this long. */
+  durationMs: number;
+  /** How special types were sized (numpy nbytes, pandas memory_usage(deep=True)). */
+  notes: string[];
+}
+
+/** One allocation site from tracemalloc: file:line and what was allocated there and is still alive. */
+export interface AllocationSite {
+  file: string;
+  line: number;
+  /** The source line, stripped; "" when unknown. */
+  code: string;
+  /** site-packages top-level package, "stdlib", or "(main)". */
+  package: string;
+  bytes: number;
+  count: number;
+  /** Growth since the agent's previous trace snapshot; null for its first. */
+  bytesDelta: number | null;
+}
+
+/** Live traced memory of one package, and its growth since the previous snapshot (null for the first). */
+export interface PackageShare {
+  package: string;
+  bytes: number;
+  bytesDelta: number | null;
+}
+
+/** A tracemalloc snapshot: where the live memory Python allocated was allocated. */
+export interface TraceBody {
+  /** What Python's allocators hold now, and their peak since tracing started. */
+  tracedBytes: number;
+  tracedPeakBytes: number;
+  /** The process's RSS then: rssBytes - tracedBytes - tracemallocBytes is memory Python did not allocate (native). */
+  rssBytes: number;
+  /** tracemalloc's own memory (a trace per live block, so it grows with a Python leak); absent in older recordings. */
+  tracemallocBytes?: number;
+  durationMs: number;
+  bySize: AllocationSite[];
+  byGrowth: AllocationSite[];
+  byPackage: PackageShare[];
+}
+
+export type RefsNodeKind = 'sample' | 'object' | 'module' | 'frame' | 'class' | 'global';
+
+export interface RefsNode {
+  id: string;
+  /** Type name. */
+  type: string;
+  /** A short repr (≤ 80 characters), or the module / global name for roots. */
+  label: string;
+  /** 'sample' (an object of the asked type), 'object', or the root kind. */
+  kind: RefsNodeKind;
+  bytes: number;
+}
+
+export interface RefsEdge {
+  /** Referrer -> referent (who holds whom). */
+  from: string;
+  to: string;
+  /** Attribute name, dict key, list index ("[3]"), or "" when unknown. */
+  label: string;
+}
+
+/** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */
+export interface RefsBody {
+  typeName: string;
+  /** Live objects of that type. */
+  count: number;
+  /** Whether every sample's chain reached a root (module global, frame, class) within the depth asked. */
+  reachedRoot: boolean;
+  nodes: RefsNode[];
+  edges: RefsEdge[];
+}
+
+/** memhunt.isolated(fn) ran fn in a child process, which has exited. */
+export interface IsolatedBody {
+  label: string;
+  childPid: number;
+  peakRssBytes: number;
+  durationMs: number;
+  /** fn returned (true) or raised (false). */
+  ok: boolean;
+}

@@ -31,7 +31,7 @@ export async function graphs(file: string): Promise<Array<{ g: RefsGraphEvent; c
 }
 
 /**
- * Runs the fixture under memhunt run --heap-every until a recorded graph matches `holder` (or 240 s),
+ * Runs the fixture under memhunt run --heap-every until a recorded graph matches `holder` (or 150 s),
  * then stops it through its stop file; returns the recording and the graphs.
  */
 export async function leakUntilGraph(fixture: string, holder: RegExp) {
@@ -42,7 +42,7 @@ export async function leakUntilGraph(fixture: string, holder: RegExp) {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + 150_000; // the runner gives a test file 180 s
   let found: Array<{ g: RefsGraphEvent; chains: string }> = [];
   try {
     while (Date.now() < deadline) {

@@ -24,6 +24,12 @@ export interface TypeGrowth {
   wasUnlisted: boolean;
   /** Listed before, absent now: gone, or fell below the top. */
   isGone: boolean;
+  /**
+   * How much of the growth this type is, by objects and by bytes alike (see growthScore): 0 to 2.
+   * Ranking by bytes alone hid object leaks (a fitted forest's DecisionTreeClassifier objects
+   * under +10 MiB of str); by counts alone, big buffers.
+   */
+  score: number;
 }
 
 export interface CensusGrowth {
@@ -32,7 +38,7 @@ export interface CensusGrowth {
   to: HeapCensusEvent;
   objectsDelta: number;
   totalBytesDelta: number;
-  /** Every type whose count or size changed, largest growth in bytes first (shrinking ones last). */
+  /** Every type whose count or size changed, highest score first (shrinking ones last). */
   types: TypeGrowth[];
 }
 
@@ -50,6 +56,16 @@ export function isBuiltinType(name: string): boolean {
   return BUILTIN_TYPES.has(name);
 }
 
+/**
+ * A type's share of the objects that appeared plus its share of the bytes that appeared (each over
+ * the types that grew), from 0 to 2: a type that added most of the new objects ranks as high as one
+ * that added most of the new bytes, whatever the units. The agent's `refs` without a type uses the
+ * same score (runtimes/python/lib/memhunt/_refs.py growth_score).
+ */
+export function growthScore(countDelta: number, bytesDelta: number, countGrowth: number, bytesGrowth: number): number {
+  return (countDelta > 0 && countGrowth > 0 ? countDelta / countGrowth : 0) + (bytesDelta > 0 && bytesGrowth > 0 ? bytesDelta / bytesGrowth : 0);
+}
+
 export function censusGrowth(from: HeapCensusEvent, to: HeapCensusEvent): CensusGrowth {
   const before = new Map<string, HeapCensusRow>();
   for (const r of from.rows) before.set(r[0], r);
@@ -64,37 +80,107 @@ export function censusGrowth(from: HeapCensusEvent, to: HeapCensusEvent): Census
     const countDelta = count - (b ? b[1] : 0);
     const bytesDelta = bytes - (b ? b[2] : 0);
     if (b && countDelta === 0 && bytesDelta === 0) continue;
-    types.push({ typeName, count, bytes, countDelta, bytesDelta, isNew: !b && !fromTruncated, wasUnlisted: !b && fromTruncated, isGone: false });
+    types.push({ typeName, count, bytes, countDelta, bytesDelta, isNew: !b && !fromTruncated, wasUnlisted: !b && fromTruncated, isGone: false, score: 0 });
   }
   for (const [typeName, count, bytes] of from.rows) {
     if (typeName === OTHER_ROW || seen.has(typeName)) continue;
     // Below the top now, or freed: only a census that lists every type can tell.
     if (toTruncated) continue;
-    types.push({ typeName, count: 0, bytes: 0, countDelta: -count, bytesDelta: -bytes, isNew: false, wasUnlisted: false, isGone: true });
+    types.push({ typeName, count: 0, bytes: 0, countDelta: -count, bytesDelta: -bytes, isNew: false, wasUnlisted: false, isGone: true, score: 0 });
   }
-  types.sort((a, b) => b.bytesDelta - a.bytesDelta || b.countDelta - a.countDelta || a.typeName.localeCompare(b.typeName));
+  let countGrowth = 0;
+  let bytesGrowth = 0;
+  for (const t of types) {
+    if (t.countDelta > 0) countGrowth += t.countDelta;
+    if (t.bytesDelta > 0) bytesGrowth += t.bytesDelta;
+  }
+  for (const t of types) t.score = growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth);
+  types.sort((a, b) => b.score - a.score || b.bytesDelta - a.bytesDelta || b.countDelta - a.countDelta || a.typeName.localeCompare(b.typeName));
   return { pid: to.pid, from, to, objectsDelta: to.objects - from.objects, totalBytesDelta: to.totalBytes - from.totalBytes, types };
 }
 
 /**
- * The type to draw back-references for after a census: the one that grew most in bytes, preferring
- * a program's own types over builtins (a leak of Record objects also grows dict — their __dict__ —
- * and on Python < 3.11 by more bytes than the records themselves; samples of "dict" would be
- * arbitrary dicts). A builtin is chosen only when no program type grew by a tenth as much.
- * Null when nothing grew.
+ * A program's (or a library's) class is followed rather than a builtin that scored higher when it
+ * made at least this share of the new objects or of the new bytes: 300 new Record objects explain
+ * 3000 new str and dict better than the str do, and samples of "str" would be arbitrary strings.
+ * The agent's `refs` without a type uses the same rule (runtimes/python/lib/memhunt/_refs.py).
  */
-export function pickGrowingType(g: CensusGrowth): string | null {
-  const growing = g.types.filter((t) => t.bytesDelta > 0 && t.countDelta > 0 && t.typeName !== OTHER_ROW);
+export const OWN_MIN_COUNT_SHARE = 0.01;
+export const OWN_MIN_BYTES_SHARE = 0.1;
+/** Censuses looked at for persistence: the intervals between the last PERSIST_WINDOW + 1. */
+export const PERSIST_WINDOW = 8;
+
+/** The type with the highest score, or a program's class that grew enough (see OWN_MIN_*); null when nothing grew. */
+export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => boolean = () => true): string | null {
+  // Shares among the candidates only: what else grew (imports, caches filled once) does not dilute them.
+  const growing = g.types.filter((t) => t.countDelta > 0 && t.typeName !== OTHER_ROW && allowed(t.typeName));
   if (growing.length === 0) return null;
-  const top = growing[0]!;
-  const own = growing.find((t) => !isBuiltinType(t.typeName));
-  if (own && own.bytesDelta * 10 >= top.bytesDelta) return own.typeName;
-  return top.typeName;
+  let countGrowth = 0;
+  let bytesGrowth = 0;
+  for (const t of growing) {
+    countGrowth += t.countDelta;
+    if (t.bytesDelta > 0) bytesGrowth += t.bytesDelta;
+  }
+  const scored = growing
+    .map((t) => ({ t, score: growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth) }))
+    .sort((a, b) => b.score - a.score || a.t.typeName.localeCompare(b.t.typeName));
+  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) &&
+    (t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth)));
+  return (own ?? scored[0]!).t.typeName;
+}
+
+function moduleCount(c: HeapCensusEvent): number {
+  return c.rows.find((r) => r[0] === 'module')?.[1] ?? 0;
+}
+
+/**
+ * The type to draw back-references for, from a process's censuses so far (oldest first): the one
+ * whose growth is largest (by growthScore) among the types that grew persistently, so that what
+ * grew only at import is never chosen. Only the quiet intervals of the last PERSIST_WINDOW count:
+ * those in which no module was imported (the census's `module` row did not grow; imports go on for
+ * many censuses on a busy machine, and lazily at a library's first use). A type grows persistently
+ * when it has more objects in the latest quiet interval and in at least half of them, two at least.
+ * Its score is over the sum of the quiet intervals' growth. Null until there are two quiet
+ * intervals, or when nothing grew persistently.
+ */
+export function pickGrowingType(censuses: HeapCensusEvent[]): string | null {
+  const window = censuses.slice(-(PERSIST_WINDOW + 1));
+  const steps: CensusGrowth[] = [];
+  for (let i = 1; i < window.length; i++) {
+    if (moduleCount(window[i]!) > moduleCount(window[i - 1]!)) continue;
+    steps.push(censusGrowth(window[i - 1]!, window[i]!));
+  }
+  if (steps.length < 2) return null;
+  const grewIn = new Map<string, number>();
+  const sum = new Map<string, TypeGrowth>();
+  for (const s of steps) {
+    for (const t of s.types) {
+      if (t.countDelta > 0) grewIn.set(t.typeName, (grewIn.get(t.typeName) ?? 0) + 1);
+      const acc = sum.get(t.typeName);
+      if (acc) {
+        acc.countDelta += t.countDelta;
+        acc.bytesDelta += t.bytesDelta;
+      } else sum.set(t.typeName, { ...t });
+    }
+  }
+  const last = steps[steps.length - 1]!;
+  const lastGrew = new Set(last.types.filter((t) => t.countDelta > 0).map((t) => t.typeName));
+  const need = Math.max(2, Math.ceil(steps.length / 2));
+  const persistent = (name: string) => lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need;
+  return pickFromGrowth({ ...last, types: [...sum.values()] }, persistent);
+}
+
+/** A census that was due and not taken (the previous one still running), from its `note` record. */
+export interface SkippedCensus {
+  tMs: number;
+  label: string;
+  text: string;
 }
 
 export interface ProcessHeap {
   pid: number;
   censuses: HeapCensusEvent[];
+  skipped: SkippedCensus[];
   growth: CensusGrowth[];
   traces: AllocationSitesEvent[];
 }
@@ -105,7 +191,7 @@ export function heapByProcess(events: RecordingEvent[]): ProcessHeap[] {
   const get = (pid: number) => {
     let p = byPid.get(pid);
     if (!p) {
-      p = { pid, censuses: [], growth: [], traces: [] };
+      p = { pid, censuses: [], skipped: [], growth: [], traces: [] };
       byPid.set(pid, p);
     }
     return p;
@@ -113,6 +199,7 @@ export function heapByProcess(events: RecordingEvent[]): ProcessHeap[] {
   for (const e of events) {
     if (e.kind === 'census') get(e.pid).censuses.push(e);
     else if (e.kind === 'trace') get(e.pid).traces.push(e);
+    else if (e.kind === 'note' && e.skippedCensus !== undefined && typeof e.pid === 'number') get(e.pid).skipped.push({ tMs: e.tMs, label: e.skippedCensus, text: e.text });
   }
   for (const p of byPid.values()) {
     p.censuses.sort((a, b) => a.tMs - b.tMs);

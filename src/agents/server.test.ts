@@ -16,7 +16,7 @@ import { readMemhuntRecording } from '../recording/reader';
 import { runCommand } from '../sampler/session';
 import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
 import { askHost, findAgentTarget } from './client';
-import { censusGrowth, closeNames, heapByProcess, pickGrowingType } from './heap';
+import { censusGrowth, closeNames, heapByProcess, pickFromGrowth } from './heap';
 import { AGENT_PROTOCOL_VERSION, clientReplyProblem, type AgentHello, type CensusResult } from './protocol';
 import { refsChains, refsToDot } from './refs';
 import { dotToSvg, svgToPng } from './refs-render';
@@ -233,18 +233,18 @@ function census(t: number, rows: Array<[string, number, number]>): HeapCensusEve
   return { kind: 'census', tMs: t, pid: 1, label: `#${t}`, trigger: 'every', collected: true, objects: 0, totalBytes: rows.reduce((s, r) => s + r[2], 0), rows, durationMs: 1, notes: [] };
 }
 
-test('growth between censuses: new types, deltas sorted by size, a program type preferred over dict', () => {
+test('growth between censuses: new types, deltas sorted by score, a program type preferred over dict', () => {
   const a = census(1, [['dict', 100, 10_000], ['str', 50, 5000]]);
   const b = census(2, [['dict', 1100, 110_000], ['leaky.Leaky', 1000, 56_000], ['str', 50, 5000]]);
   const g = censusGrowth(a, b);
   assert.deepEqual(g.types.map((t) => [t.typeName, t.bytesDelta, t.countDelta, t.isNew]), [['dict', 100_000, 1000, false], ['leaky.Leaky', 56_000, 1000, true]]);
-  assert.equal(pickGrowingType(g), 'leaky.Leaky');
+  assert.equal(pickFromGrowth(g), 'leaky.Leaky');
   // A truncated earlier census: a type missing from it is "unlisted", not new.
   const c = census(3, [['dict', 2100, 210_000], ['(other)', 10, 100]]);
   const d = census(4, [['dict', 2100, 210_000], ['bytes', 5, 20_000], ['(other)', 10, 100]]);
   const g2 = censusGrowth(c, d);
   assert.equal(g2.types[0]!.wasUnlisted, true);
-  assert.equal(pickGrowingType(censusGrowth(b, b)), null);
+  assert.equal(pickFromGrowth(censusGrowth(b, b)), null);
   const events: RecordingEvent[] = [b, a, { kind: 'mark', tMs: 0, pid: null, label: 'x' }];
   const [p] = heapByProcess(events);
   assert.equal(p!.censuses[0]!.tMs, 1, 'sorted by time');

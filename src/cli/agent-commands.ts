@@ -59,10 +59,13 @@ function growthLines(g: CensusGrowth, top: number): string[] {
   const grew = g.types.filter((t) => t.bytesDelta > 0 || t.countDelta > 0);
   const shrank = g.types.filter((t) => !(t.bytesDelta > 0 || t.countDelta > 0));
   if (grew.length === 0) out.push('    no type grew');
-  else out.push(`    ${'size Δ'.padStart(11)}  ${'count Δ'.padStart(10)}  ${'now'.padStart(10)}  type`);
+  else out.push(`    ${'score'.padStart(5)}  ${'count'.padStart(10)}  ${'size Δ'.padStart(11)}  ${'count Δ'.padStart(10)}  ${'size'.padStart(10)}  type`);
   for (const t of grew.slice(0, top)) {
     const tag = t.isNew ? '  (new)' : t.wasUnlisted ? '  (below the previous census\'s top: at most this much)' : '';
-    out.push(`    ${signedBytes(t.bytesDelta).padStart(11)}  ${signedInt(t.countDelta).padStart(10)}  ${formatBytes(t.bytes).padStart(10)}  ${t.typeName}${tag}`);
+    out.push(
+      `    ${t.score.toFixed(2).padStart(5)}  ${int(t.count).padStart(10)}  ${signedBytes(t.bytesDelta).padStart(11)}  ` +
+        `${signedInt(t.countDelta).padStart(10)}  ${formatBytes(t.bytes).padStart(10)}  ${t.typeName}${tag}`,
+    );
   }
   if (grew.length > top) out.push(`    … ${grew.length - top} more types grew (--top ${grew.length})`);
   const fell = shrank.filter((t) => t.bytesDelta < 0).slice(-3).reverse();
@@ -116,12 +119,15 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     const proc = rec.processes.find((p) => p.pid === h.pid);
     lines.push(`pid ${h.pid}${proc ? ` ${shortCommand(proc.command, 60)}` : ''}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}` +
       (h.traces.length ? `, ${h.traces.length} allocation snapshot${h.traces.length === 1 ? '' : 's'}` : ''));
-    const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length)));
-    for (const c of h.censuses) {
-      const label = c.label || c.trigger;
-      const shown = label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth);
-      lines.push(`  ${formatClock(c.tMs)}  ${shown} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}`);
-    }
+    const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length)));
+    const fit = (label: string) => (label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth));
+    const timeline = [
+      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}` })),
+      ...h.skipped.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
+    ].sort((a, b) => a.tMs - b.tMs);
+    for (const l of timeline) lines.push(l.line);
+    if (h.skipped.length) lines.push(`  ${h.skipped.length} census${h.skipped.length === 1 ? ' was' : 'es were'} skipped (a census pauses the program; a shorter --heap-every than a census takes skips some)`);
+    if (h.censuses.length > 1) lines.push('  growth ranked by score = share of the new objects + share of the new bytes (0-2; README "Heap growth")');
     if (h.censuses.length === 1) {
       const c = h.censuses[0]!;
       lines.push('  largest types (one census: no growth to show):');
@@ -148,6 +154,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
       pid: h.pid,
       command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
       censuses: h.censuses.map((c) => ({ tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, rows: c.rows.slice(0, top) })),
+      skipped: h.skipped,
       growth: h.growth.map((g) => ({
         fromMs: g.from.tMs, toMs: g.to.tMs, objectsDelta: g.objectsDelta, totalBytesDelta: g.totalBytesDelta,
         types: g.types.slice(0, top),
@@ -193,8 +200,14 @@ function resolveShortName(name: string, known: Iterable<string>): string | null 
 }
 
 function unknownType(name: string, where: string, known: Iterable<string>, hint: string): InputError {
-  const close = closeNames(name, known);
+  // Never the asked name itself: "no objects of type X …; close names: X" says nothing.
+  const close = closeNames(name, known).filter((n) => n !== name);
   return new InputError(`no objects of type "${name}" ${where}; ${close.length ? `close names: ${close.join(', ')}` : hint}`);
+}
+
+/** The last part of a census name: "DataFrame" of pandas.core.frame.DataFrame (what --refs-type takes too). */
+function shortName(name: string): string {
+  return name.slice(name.lastIndexOf('.') + 1);
 }
 
 async function liveRefs(pid: number, typeName: string | null, samples: number, depth: number, timeoutMs: number): Promise<RefsGraph> {
@@ -220,20 +233,30 @@ async function censusTypeNames(target: AgentTarget, timeoutMs: number): Promise<
 
 function recordedRefs(rec: MemoryRecording, file: string, typeName: string | null, pid: number | null): { graph: RefsGraph; others: RefsGraphEvent[] } {
   const all = rec.events.filter((e): e is RefsGraphEvent => e.kind === 'refs' && (pid === null || e.pid === pid));
+  const howToGet = (name: string) =>
+    `get one from the running process with memhunt refs <pid> --type ${name}, or record them during the run with ` +
+    `memhunt run --heap-every 30s --refs-type ${shortName(name)} -- …`;
   if (all.length === 0) {
     throw new InputError(
-      `${file} has no back-reference graphs${pid !== null ? ` of pid ${pid}` : ''}: memhunt run records them with --heap-every (for the type that grows most) ` +
-        'and --on-threshold SIZE:snapshot; or ask a running process: memhunt refs <pid> --type NAME',
+      `${file} has no back-reference graphs${pid !== null ? ` of pid ${pid}` : ''}: memhunt run records them with --heap-every (for the type that grows ` +
+        `persistently) and --on-threshold SIZE:snapshot; ${howToGet(typeName ?? 'NAME')}`,
     );
   }
   let chosen = all;
   if (typeName !== null) {
-    const resolved = resolveShortName(typeName, all.map((e) => e.typeName));
+    const graphTypes = [...new Set(all.map((e) => e.typeName))];
+    const resolved = resolveShortName(typeName, graphTypes);
     chosen = all.filter((e) => e.typeName === resolved);
     if (chosen.length === 0) {
-      const known = [...all.map((e) => e.typeName), ...rec.events.flatMap((e) => (e.kind === 'census' ? e.rows.map((r) => r[0]) : []))];
-      const recordedTypes = [...new Set(all.map((e) => e.typeName))];
-      throw unknownType(typeName, `among the back-reference graphs of ${file}`, known, `it has graphs of ${recordedTypes.join(', ')}`);
+      const has = `it has graphs of ${graphTypes.join(', ')}`;
+      const censusNames = rec.events.flatMap((e) => (e.kind === 'census' && (pid === null || e.pid === pid) ? e.rows.map((r) => r[0]) : [])).filter((n) => n !== OTHER_ROW);
+      const inCensus = resolveShortName(typeName, censusNames);
+      if (inCensus !== null) {
+        throw new InputError(`${file} has no back-reference graph of ${inCensus} (its censuses count them; ${has}): ${howToGet(inCensus)}`);
+      }
+      const ambiguous = [...new Set([...graphTypes, ...censusNames])].filter((n) => shortName(n) === typeName);
+      if (ambiguous.length > 1) throw new InputError(`"${typeName}" names several types in ${file}: ${ambiguous.join(', ')}; give the full name`);
+      throw unknownType(typeName, `in the censuses or graphs of ${file}`, [...graphTypes, ...censusNames], has);
     }
   }
   const last = chosen[chosen.length - 1]!;

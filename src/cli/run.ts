@@ -28,6 +28,8 @@ export interface RecordFlags {
   heapEvery?: string;
   traceAllocations?: boolean;
   breakAt?: string;
+  /** --refs-type NAME (repeatable): back-reference graphs of these types at censuses. */
+  refsType?: string[];
 }
 
 /** The documented range of --interval: 1 ms (the sampler's floor) to 1 h (a slower run would be one sample long). */
@@ -45,13 +47,18 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
   if (intervalMs > MAX_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is above 1h, the slowest memhunt samples (1ms .. 1h)`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
   const agentOff = flags.agent === false;
-  for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.breakAt, '--break-at']] as const) {
+  const refsTypes = (flags.refsType ?? []).map((n) => n.trim());
+  if (refsTypes.some((n) => !/^[A-Za-z_][\w.]*$/.test(n))) throw new InputError(`--refs-type ${refsTypes.find((n) => !/^[A-Za-z_][\w.]*$/.test(n))}: give a type name as a census shows it (DataFrame, mymod.Record)`);
+  for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.breakAt, '--break-at'], [refsTypes.length > 0, '--refs-type']] as const) {
     if (agentOff && given) throw new InputError(`${name} needs the in-process agent; drop --no-agent`);
   }
   let heapEveryMs: number | null = null;
   if (flags.heapEvery !== undefined) {
     heapEveryMs = parseDuration(flags.heapEvery, '--heap-every');
     if (heapEveryMs < MIN_HEAP_EVERY_MS) throw new InputError(`--heap-every ${flags.heapEvery} is below ${MIN_HEAP_EVERY_MS}ms: the program would spend its time in censuses`);
+  }
+  if (refsTypes.length && heapEveryMs === null && !thresholds.some((t) => t.action === 'snapshot')) {
+    throw new InputError('--refs-type records graphs at censuses: add --heap-every DURATION (or --on-threshold SIZE:snapshot)');
   }
   if (flags.breakAt !== undefined) {
     const bytes = parseSize(flags.breakAt, '--break-at');
@@ -65,7 +72,7 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
     thresholds,
-    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true },
+    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}) },
   };
 }
 
@@ -75,6 +82,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--no-agent', 'do not inject the in-process agent into Python processes (sections from memhunt.section and heap censuses then need it back)')
     .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
     .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
+    .option('--refs-type <name>', 'with --heap-every: also record back-reference graphs of this type (repeatable; e.g. DataFrame, mymod.Record), at the first census where it is alive and whenever its count has doubled (memhunt refs FILE --type NAME)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 

@@ -112,6 +112,8 @@ export type RecordingEvent =
       text: string;
       /** The process the note is about (agent notes), when known. */
       pid?: number | null;
+      /** The label of a census that was due and skipped (the text says why). */
+      skippedCensus?: string;
     }
   | AgentConnectedEvent
   | HeapCensusEvent

@@ -326,7 +326,7 @@ export class RecordingAssembler {
         break;
       }
       case 'note':
-        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid });
+        this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid, ...(typeof rec.skippedCensus === 'string' ? { skippedCensus: rec.skippedCensus } : {}) });
         break;
       case 'cglimit':
         if (rec.limitBytes !== null) this.lastLimitMs = rec.t;

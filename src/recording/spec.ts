@@ -251,6 +251,8 @@ export interface NoteRecord {
   /** The process it is about, when there is one. */
   pid: number | null;
   text: string;
+  /** A census that was due (its label, e.g. "every 1s #2") and not taken; the text says why. Optional (added within version 1). */
+  skippedCensus?: string;
 }
 
 /** The last record. Its absence means memhunt itself was killed or the file was cut. */

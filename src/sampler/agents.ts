@@ -18,7 +18,7 @@
 import { makeRunDir } from '../rundir';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { censusGrowth, pickGrowingType } from '../agents/heap';
+import { PERSIST_WINDOW, pickGrowingType } from '../agents/heap';
 import type { AgentEvent, CensusResult, RefsResult, TraceSnapshotResult } from '../agents/protocol';
 import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
@@ -35,6 +35,8 @@ export interface AgentSessionOptions {
   traceAllocations: boolean;
   /** tracemalloc frames per traceback (1 = the allocating line only). */
   traceFrames?: number;
+  /** --refs-type: type names to record back-reference graphs of at censuses (besides the automatic one). */
+  refsTypes?: string[];
 }
 
 /**
@@ -70,7 +72,12 @@ export class AgentSession {
   private startWallMs = Date.now();
   private pending: RecordingRecord[] = [];
   private readonly busy = new Set<number>();
-  private readonly lastCensus = new Map<number, HeapCensusEvent>();
+  /** What each busy pid is doing (the label of its census), for the note of a census skipped. */
+  private readonly busyWith = new Map<number, string>();
+  /** The last censuses of each pid (PERSIST_WINDOW + 1): which type grows persistently. */
+  private readonly recentCensuses = new Map<number, HeapCensusEvent[]>();
+  /** --refs-type: the count of each named type at its last graph, per pid. */
+  private readonly namedGraphed = new Map<number, Map<string, number>>();
   private readonly refsDone = new Map<number, Set<string>>();
   private readonly errorsShown = new Set<number>();
   private readonly work = new Set<Promise<void>>();
@@ -137,7 +144,16 @@ export class AgentSession {
     const pids: number[] = [];
     const all: Promise<void>[] = [];
     for (const a of this.server.agents()) {
-      if (!has(a, 'census') || this.busy.has(a.pid)) continue;
+      if (!has(a, 'census')) continue;
+      if (this.busy.has(a.pid)) {
+        // Said, not silent: a run showed censuses #1 #3 #9 #18 #23 and no word on the others.
+        const running = this.busyWith.get(a.pid);
+        this.append({
+          type: 'note', t: this.t(), pid: a.pid, skippedCensus: label,
+          text: `census ${label} skipped: ${running ? `the previous one (${running})` : 'a request'} was still running in pid ${a.pid}`,
+        });
+        continue;
+      }
       pids.push(a.pid);
       all.push(this.track(this.lookInto(a, label, trigger)));
     }
@@ -263,6 +279,7 @@ export class AgentSession {
   private async lookInto(a: ConnectedAgent, label: string, trigger: AgentTrigger): Promise<void> {
     const pid = a.pid;
     this.busy.add(pid);
+    this.busyWith.set(pid, label);
     try {
       let census: CensusResult;
       try {
@@ -273,26 +290,52 @@ export class AgentSession {
       }
       const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census);
       if (this.options.traceAllocations && has(a, 'trace') && !(await this.traceInto(pid, label, trigger))) return;
-      const prev = this.lastCensus.get(pid);
-      this.lastCensus.set(pid, ev);
-      if (prev && has(a, 'refs')) {
-        const typeName = pickGrowingType(censusGrowth(prev, ev));
+      const recent = this.recentCensuses.get(pid) ?? [];
+      recent.push(ev);
+      if (recent.length > PERSIST_WINDOW + 1) recent.shift();
+      this.recentCensuses.set(pid, recent);
+      if (has(a, 'refs')) {
+        const typeName = pickGrowingType(recent);
         const done = this.refsDone.get(pid) ?? new Set<string>();
         this.refsDone.set(pid, done);
         if (typeName && !done.has(typeName)) {
           done.add(typeName);
-          try {
-            const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
-            this.recordRefs(pid, this.t(), trigger, g);
-          } catch (e) {
-            this.failed(pid, `refs ${typeName}`, label, e);
-          }
+          await this.refsOf(pid, typeName, trigger, label);
         }
+        for (const name of this.options.refsTypes ?? []) await this.namedRefs(pid, name, ev, trigger, label);
       }
     } finally {
       this.busy.delete(pid);
+      this.busyWith.delete(pid);
       this.writer?.flush();
     }
+  }
+
+  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string): Promise<RefsResult | null> {
+    try {
+      const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
+      this.recordRefs(pid, this.t(), trigger, g);
+      return g;
+    } catch (e) {
+      this.failed(pid, `refs ${typeName}`, label, e);
+      return null;
+    }
+  }
+
+  /**
+   * --refs-type NAME: a graph of NAME at the first census where it is alive, and again whenever
+   * its count has doubled since (a graph costs a pass over the heap per level followed).
+   */
+  private async namedRefs(pid: number, name: string, ev: HeapCensusEvent, trigger: AgentTrigger, label: string): Promise<void> {
+    const row = ev.rows.find((r) => r[0] === name || r[0].slice(r[0].lastIndexOf('.') + 1) === name);
+    const graphed = this.namedGraphed.get(pid) ?? new Map<string, number>();
+    this.namedGraphed.set(pid, graphed);
+    const before = graphed.get(name);
+    // Below the census's top (no row): ask anyway the first time; the agent knows every type.
+    if (row ? before !== undefined && row[1] < 2 * before : before !== undefined) return;
+    graphed.set(name, row ? row[1] : 0);
+    const g = await this.refsOf(pid, name, trigger, label);
+    if (g) graphed.set(name, g.count);
   }
 
   /**

@@ -27,7 +27,7 @@ import gc
 import sys
 from collections import Counter
 from itertools import compress, filterfalse, repeat
-from operator import eq, is_, not_, rshift
+from operator import eq, is_, not_, or_, rshift
 
 from . import _util
 
@@ -55,10 +55,15 @@ CHUNK = 1 << 13
 ID_SHIFT = 4 if sys.maxsize > 2 ** 32 else 3
 
 
+def _untracked_of(refs):
+    """The untracked objects of refs (a list of references), and their reference counts as seen here."""
+    untr = list(filterfalse(_is_tracked, refs))
+    return untr, list(map(_getrefcount, untr))
+
+
 def _untracked_refs(chunk):
     """Untracked referents of chunk, and their reference counts as seen here."""
-    untr = list(filterfalse(_is_tracked, _get_referents(*chunk)))
-    return untr, list(map(_getrefcount, untr))
+    return _untracked_of(_get_referents(*chunk))
 
 
 def _calibrate():
@@ -71,7 +76,11 @@ def _calibrate():
         once = _untracked_refs([holder])[1]
         holder2 = [holder[0]]
         twice = _untracked_refs([holder2])[1]
-        if len(once) == 1 and len(twice) == 1 and twice[0] == once[0] + 1 and once[0] >= 2:
+        # A slice of a big list (see _big_parts) must show the same count as gc.get_referents.
+        holder3 = [float(_util._perf())]
+        sliced = _untracked_of(holder3[0:1])[1]
+        if (len(once) == 1 and len(twice) == 1 and twice[0] == once[0] + 1 and once[0] >= 2
+                and sliced == once):
             return once[0]
     except Exception:
         pass
@@ -84,25 +93,63 @@ _BASE = _calibrate()
 def _fresh(objs, seen):
     """The objects of objs whose id is not in seen, each once; adds their ids to seen.
 
-    Most shared untracked objects are "hot" (None, small ints, interned attribute names) and show
-    up thousands of times: the set of a chunk's ids is small, and the few new objects are looked up
-    by position instead of building an id -> object dict of the whole chunk."""
+    Cost: a few C passes over objs (~60 ns a reference here), whatever the number of distinct
+    objects: most shared untracked objects are "hot" (None, small ints, interned attribute names)
+    and show up thousands of times, so the set of a chunk's ids is small; only the references to
+    new objects (a mask over ids) go into the id -> object dict. (Looking new objects up by their
+    position with list.index was quadratic: 32 s for `[0] * 2_000_000`.)"""
     ids = list(map(rshift, map(id, objs), repeat(ID_SHIFT)))
     fresh = set(ids)
     fresh -= seen
     if not fresh:
         return ()
     seen |= fresh
-    if len(fresh) * 32 < len(ids):
-        index = ids.index
-        return [objs[index(i)] for i in fresh]
-    byid = dict(zip(ids, objs))
-    return list(map(byid.__getitem__, fresh))
+    if len(fresh) == len(ids):
+        return objs
+    mask = list(map(fresh.__contains__, ids))
+    byid = dict(zip(compress(ids, mask), compress(objs, mask)))
+    return list(byid.values())
 
 
 def _dedupe(objs, seen):
     """The untracked objects of objs not in seen (ids >> ID_SHIFT), each once; adds them to seen."""
     return list(_fresh(list(filterfalse(_is_tracked, objs)), seen))
+
+
+#: A list or tuple with more items than this is read in slices of CHUNK references rather than
+#: through one gc.get_referents call: the memory a census needs stays bounded by the chunk, not by
+#: the longest list (`[0] * 20_000_000` would otherwise cost a 160 MB list of references, and the
+#: ids of each, at once).
+BIG = 4 * CHUNK
+
+
+def _big_parts(chunk):
+    """(chunk without its big lists and tuples, the big ones). Exact list and tuple only: their
+    length and slices are C calls that run no user code."""
+    types = list(map(type, chunk))
+    # By identity (`list in types` would call a metaclass's __eq__).
+    is_list = list(map(is_, types, repeat(list)))
+    is_tuple = list(map(is_, types, repeat(tuple)))
+    if True not in is_list and True not in is_tuple:
+        return chunk, ()
+    mask = list(map(or_, is_list, is_tuple))
+    cands = list(compress(chunk, mask))
+    big_mask = list(map(BIG.__lt__, map(len, cands)))
+    if True not in big_mask:
+        return chunk, ()
+    big = list(compress(cands, big_mask))
+    bigset = set(map(id, big))
+    keep = list(filterfalse(bigset.__contains__, map(id, chunk)))
+    byid = dict(zip(map(id, chunk), chunk))
+    return list(map(byid.__getitem__, keep)), big
+
+
+def _slices(big):
+    """Lists of references of the big containers, CHUNK at a time (what get_referents would give)."""
+    for o in big:
+        n = len(o)
+        for i in range(0, n, CHUNK):
+            yield o[i:i + CHUNK]
 
 
 def walk(objs, visit, untracked=True):
@@ -112,6 +159,9 @@ def walk(objs, visit, untracked=True):
     (untracked tuples and dicts, plus numpy bases and items of object arrays), or None for none;
     they are expanded in the next round, after de-duplication of the extras by id. Returns the
     number of objects visited.
+
+    Cost: per distinct object, the visit and a set insert; per reference, a few C passes (no
+    Python code runs per reference, and no object is created per reference beyond its id).
     """
     base = _BASE
     seen = set()
@@ -125,45 +175,176 @@ def walk(objs, visit, untracked=True):
             pending.extend(more[1])
     if not untracked:
         return total
+    state = {'skip': 0}  # chunks left to de-duplicate without the reference-count split
+
+    def expand(refs):
+        """The untracked objects of refs (a list of references) not seen before."""
+        if base is not None and not state['skip']:
+            untr, rcs = _untracked_of(refs)
+            once = list(map(eq, rcs, repeat(base)))
+            new = list(compress(untr, once))
+            shared = list(compress(untr, map(not_, once)))
+            # When nearly every referent is shared (dicts of None and small ints), the split
+            # costs more (~50 ns a referent) than it saves: de-duplicate the next chunks whole.
+            if len(new) * 5 < len(untr):
+                state['skip'] = 16
+            del once, untr, rcs
+        else:
+            state['skip'] = max(0, state['skip'] - 1)
+            new = []
+            shared = list(filterfalse(_is_tracked, refs))
+        if shared:
+            new.extend(_fresh(shared, seen))
+        return new
+
     level = objs
-    skip = 0  # chunks left to de-duplicate without the reference-count split
     while level:
         nxt = []
         for i in range(0, len(level), CHUNK):
-            chunk = level[i:i + CHUNK]
-            if base is not None and not skip:
-                untr, rcs = _untracked_refs(chunk)
-                once = list(map(eq, rcs, repeat(base)))
-                new = list(compress(untr, once))
-                shared = list(compress(untr, map(not_, once)))
-                # When nearly every referent is shared (dicts of None and small ints), the split
-                # costs more (~50 ns a referent) than it saves: de-duplicate the next chunks whole.
-                if len(new) * 5 < len(untr):
-                    skip = 16
-                del once, untr, rcs
-            else:
-                skip = max(0, skip - 1)
-                new = []
-                shared = list(filterfalse(_is_tracked, _get_referents(*chunk)))
+            chunk, big = _big_parts(level[i:i + CHUNK])
+            parts = [_get_referents(*chunk)] if chunk else []
             del chunk
-            if shared:
-                new.extend(_fresh(shared, seen))
-            del shared
-            if pending:
-                new.extend(_dedupe(pending, seen))
-                pending = None
-            while new:
-                total += len(new)
-                more = visit(new, True)
-                new = None
-                if more:
-                    # Expand the containers; de-duplicate the extras (they may be reachable twice).
-                    containers, extra = more
-                    nxt.extend(containers)
-                    if extra:
-                        new = _dedupe(extra, seen)
+            parts = _chain_parts(parts, big)
+            for refs in parts:
+                new = expand(refs)
+                del refs
+                if pending:
+                    new.extend(_dedupe(pending, seen))
+                    pending = None
+                while new:
+                    total += len(new)
+                    more = visit(new, True)
+                    new = None
+                    if more:
+                        # Expand the containers; de-duplicate the extras (they may be reachable twice).
+                        containers, extra = more
+                        nxt.extend(containers)
+                        if extra:
+                            new = _dedupe(extra, seen)
         level = nxt
     return total
+
+
+def _chain_parts(parts, big):
+    for p in parts:
+        yield p
+    if big:
+        for p in _slices(big):
+            yield p
+
+
+_PLAIN = frozenset((tuple, list, dict, set, frozenset, str, bytes, bytearray))
+
+
+def agent_objects():
+    """The agent's own objects, which no census, growth table or reference chain may show: the
+    memhunt modules (those under PACKAGE_DIR: a program's own module named memhunt is not ours),
+    their namespaces, the functions and classes they define, the containers they hold, and every
+    instance of a memhunt class they hold (the agent's state, its connection) with the values of
+    its attributes (the previous census's counts, packed into a str and an array) and the items
+    of those that are tuples. What the agent holds of the program's (a frame in pdb) is not ours.
+    Returns a list (identity only: nothing here compares, hashes or tests a program's object)."""
+    out = []
+    pkg = _util.PACKAGE_DIR
+    for name, m in list(_modules.items()):
+        if not (name == 'memhunt' or name.startswith('memhunt.')):
+            continue
+        try:
+            f = object.__getattribute__(m, '__dict__').get('__file__')
+            if not (isinstance(f, str) and f.startswith(pkg)):
+                continue
+            d = object.__getattribute__(m, '__dict__')
+        except Exception:
+            continue
+        out.append(m)
+        out.append(d)
+        for v in list(d.values()):
+            t = type(v)
+            if t in _PLAIN and t is not str:
+                _own_value(v, out)
+                continue
+            try:
+                vmod = type.__dict__['__module__'].__get__(t)
+            except Exception:
+                vmod = None
+            if isinstance(vmod, str) and vmod.startswith('memhunt'):
+                # An instance of one of our classes: our state.
+                out.append(v)
+                try:
+                    vd = object.__getattribute__(v, '__dict__')
+                except Exception:
+                    vd = None
+                if type(vd) is dict:
+                    out.append(vd)
+                    for w in list(vd.values()):
+                        _own_value(w, out)
+                continue
+            if t is _FunctionType or issubclass(t, type):
+                try:
+                    own = object.__getattribute__(v, '__module__') == name
+                except Exception:
+                    own = False
+                if own:
+                    out.append(v)
+    return out
+
+
+_FunctionType = type(agent_objects)
+
+
+def instance_parts(obj):
+    """obj, its __dict__ and the containers its attributes are (not what they contain)."""
+    out = [obj]
+    try:
+        d = object.__getattribute__(obj, '__dict__')
+    except Exception:
+        return out
+    if type(d) is dict:
+        out.append(d)
+        for w in list(d.values()):
+            if issubclass(type(w), (dict, set, list, frozenset, tuple)):
+                out.append(w)
+    return out
+
+
+def _own_value(w, out):
+    t = type(w)
+    if t in _PLAIN or t.__name__ == 'array' and t.__module__ == 'array':
+        if t is str and len(w) < 2:
+            return  # '' and one-character strings are shared by the whole interpreter
+        out.append(w)
+        if t is tuple:
+            for x in w:
+                tx = type(x)
+                if (tx is str and len(x) >= 2) or (tx.__name__ == 'array' and tx.__module__ == 'array'):
+                    out.append(x)
+
+
+#: id(unhashable class) -> (the class, its stand-in): see hashable_type.
+_STANDINS = {}  # type: dict
+
+
+def hashable_type(t):
+    """t, or for a class that cannot be hashed (its metaclass defines __eq__ and no __hash__: hashing
+    it raises) a plain class of the same module and name that stands for it in the census's
+    counters. Its instances are then sized one by one, or as one plain instance."""
+    try:
+        hash(t)
+        return t
+    except Exception:
+        pass
+    got = _STANDINS.get(id(t))
+    if got is not None and got[0] is t:
+        return got[1]
+    try:
+        qual = type.__dict__['__qualname__'].__get__(t)
+        mod = type.__dict__['__module__'].__get__(t)
+    except Exception:
+        qual, mod = '?', None
+    standin = type(str(qual).rsplit('.', 1)[-1], (object,), {'__module__': mod if isinstance(mod, str) else '?'})
+    standin.__qualname__ = str(qual)
+    _STANDINS[id(t)] = (t, standin)
+    return standin
 
 
 def _sizeof_is_fixed(t):
@@ -180,6 +361,28 @@ def _sizeof_is_fixed(t):
     return False
 
 
+def _deep_sizeof(t):
+    """True when t's __sizeof__ is pandas' (PandasObject.__sizeof__ = memory_usage(deep=True))."""
+    try:
+        for k in _type_mro(t):
+            f = _type_dict(k).get('__sizeof__')
+            if f is not None:
+                m = getattr(f, '__module__', None)
+                return isinstance(m, str) and (m == 'pandas' or m.startswith('pandas.'))
+    except Exception:
+        pass
+    return False
+
+
+class _Probe(object):
+    pass
+
+
+#: What sys.getsizeof adds to __sizeof__ for an instance of a plain class (GC header, and since
+#: 3.12 the pre-header of its dict and weakref pointers).
+_PROBE_HEADER = _getsizeof(_Probe()) - _OBJECT_SIZEOF(_Probe())
+
+
 def _sizes(objs):
     try:
         return list(map(_getsizeof, objs))
@@ -190,7 +393,7 @@ def _sizes(objs):
 #: Builtin types whose C __sizeof__ can be called directly (~30 ns) instead of through
 #: sys.getsizeof (~100 ns: a special-method lookup and a bound method per object); getsizeof adds a
 #: constant per type (the GC header), measured once on a sample.
-_DIRECT = (str, int, tuple, list, dict, set, frozenset, bytes, bytearray)
+_DIRECT = frozenset((str, int, tuple, list, dict, set, frozenset, bytes, bytearray))  # hashed: `in` by identity
 _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC
 
 
@@ -210,6 +413,8 @@ class CensusVisitor(object):
         self.pandas_types = set()
         self.arrays = 0
         self.pandas_objects = []
+        self.shallow = set()        # types whose own __sizeof__ counts what they refer to (pandas)
+        self.minus_bytes = Counter()  # type -> bytes of the agent's own objects, taken out
         np = _modules.get('numpy')
         self.ndarray = getattr(np, 'ndarray', None) if np is not None else None
         pd = _modules.get('pandas')
@@ -244,6 +449,18 @@ class CensusVisitor(object):
             except Exception:
                 self.gc_types.add(t)
             fixed = _sizeof_is_fixed(t)
+            if not fixed and _deep_sizeof(t):
+                # pandas' __sizeof__ is memory_usage(deep=True): the buffers of its arrays and every
+                # string of its object columns, which the census counts in their own rows too.
+                # Counted here by their own header; the deep size goes into a note.
+                if sample is None:
+                    sample = dict(zip(types, chunk))
+                try:
+                    self.fixed[t] = _OBJECT_SIZEOF(sample[t]) + _PROBE_HEADER
+                    self.shallow.add(t)
+                    continue
+                except Exception:
+                    pass
             if fixed or t in _DIRECT:
                 if sample is None:
                     sample = dict(zip(types, chunk))
@@ -261,7 +478,11 @@ class CensusVisitor(object):
         """Counts and sizes chunk; returns (containers to expand, extra objects) or None. The
         tracked objects (expand=False) are all expanded by walk() anyway."""
         types = list(map(type, chunk))
-        here = Counter(types)
+        try:
+            here = Counter(types)
+        except TypeError:  # a class whose metaclass defines __eq__ without __hash__
+            types = list(map(hashable_type, types))
+            here = Counter(types)
         self.counts.update(here)
         new_types = here.keys() - self.known
         if new_types:
@@ -324,6 +545,25 @@ class CensusVisitor(object):
                 self.pandas_objects.append(o)
         return extra
 
+    def exclude(self, objs):
+        """Takes the agent's own objects (agent_objects(), each reached once by the walk) out."""
+        done = set()
+        counts = self.counts
+        removed = 0
+        for o in objs:
+            k = id(o)
+            if k in done:
+                continue
+            done.add(k)
+            t = type(o)
+            if counts.get(t, 0) <= 0:
+                continue
+            counts[t] -= 1
+            removed += 1
+            size = self.fixed.get(t)
+            self.minus_bytes[t] += size if size is not None else _util.safe_sizeof(o)
+        return removed
+
     def result(self, top):
         rows = {}
         total_count = 0
@@ -352,6 +592,13 @@ class CensusVisitor(object):
         for t, b in self.var_bytes.items():
             rows[name(t)][2] += b
             total_bytes += b
+        for t, b in self.minus_bytes.items():
+            rows[name(t)][2] -= b
+            total_bytes -= b
+        for key in [k for k, r in rows.items() if r[1] <= 0]:
+            # Only the agent's objects were of this type (a size that changed since the walk may
+            # leave a few bytes: they go with the row).
+            total_bytes -= rows.pop(key)[2]
         notes = []
         if self.arrays:
             notes.append('numpy: %d arrays; an array that owns its buffer is sized with it (nbytes); '
@@ -368,22 +615,35 @@ class CensusVisitor(object):
                     continue
                 key = name(type(o))
                 deep[key] = deep.get(key, 0) + b
-            for key, b in deep.items():
-                rows[key][2] = b
-            notes.append('pandas: %s sized by memory_usage(deep=True); their buffers are also counted '
-                         'in numpy/str rows, so rows add up to more than totalBytes'
-                         % ', '.join(sorted(deep)) + (' (%d failed)' % failed if failed else ''))
+            if deep:
+                notes.append('pandas: memory_usage(deep=True) of the live %s (%d failed); their '
+                             'buffers are counted once, in the numpy.ndarray and str rows'
+                             % (', '.join('%s %d bytes' % kv for kv in sorted(deep.items())), failed))
+        if self.shallow:
+            notes.append('pandas objects (%s) are counted by their own header: their arrays and '
+                         'strings are in their own rows' % ', '.join(sorted(name(t) for t in self.shallow)))
         ordered = sorted(rows.values(), key=lambda r: (-r[2], -r[1], r[0]))
         if top is not None and len(ordered) > top:
             rest = ordered[top:]
             ordered = ordered[:top] + [['(other)', sum(r[1] for r in rest), sum(r[2] for r in rest)]]
         counts_by_name = {}
+        bytes_by_name = {}
         for r in rows.values():
             counts_by_name[r[0]] = r[1]
+            bytes_by_name[r[0]] = r[2]
+        self.bytes_by_name = bytes_by_name
         return ordered, total_count, total_bytes, notes, counts_by_name
 
 
 _QUIET = None
+_LAST_QUIET = None
+#: {type name: bytes} of the latest census, packed (see _util.pack_counts): with the counts the
+#: agent keeps, what `refs` without a type ranks growth by (counts and bytes).
+_LAST_BYTES = None
+
+
+def last_bytes():
+    return _util.unpack_counts(_LAST_BYTES)
 
 
 def after_fork_in_child():
@@ -417,8 +677,11 @@ class _Quiet(object):
         return self
 
     def __exit__(self, *exc):
-        global _QUIET
+        global _QUIET, _LAST_QUIET
         _QUIET = None
+        # Kept, as module state (agent_objects() finds it), until the next census: created before
+        # gc.get_objects(), it was counted, and the census takes it out.
+        _LAST_QUIET = self
         if self.old is not None:
             try:
                 _setswitchinterval(self.old)
@@ -429,18 +692,21 @@ class _Quiet(object):
         return False
 
 
-def walk_heap(visitor, collect=False, caller_frame=None, untracked=True):
+def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None):
     """gc.collect() if asked, then walk(gc.get_objects(), visitor), with the frames of running
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
     duration ms, the roots: [(frame, locals copy)], for refs)."""
     import _thread
+    global _LAST_QUIET
+    _LAST_QUIET = None  # the previous census's, gone before this one counts
     frames = _util.thread_frames(_thread.get_ident(), caller_frame)
     copies = _util.locals_copies(frames)
     with _Quiet():
         t0 = _util.perf_ms()
         if collect:
             _collect()
-        objs = _get_objects()
+        if objs is None:
+            objs = _get_objects()
         total = walk(objs, visitor, untracked)
         del objs
         duration = _util.perf_ms() - t0
@@ -454,6 +720,10 @@ def gather(collect, caller_frame=None, untracked=True):
     visitor = CensusVisitor()
     total, duration, copies = walk_heap(visitor, collect, caller_frame, untracked)
     del copies
+    # The visitor and its counters were created before gc.get_objects(): they were counted too.
+    own = agent_objects() + instance_parts(visitor)
+    total -= visitor.exclude(own)
+    del own
     return visitor, total, bool(collect), duration
 
 
@@ -462,6 +732,9 @@ def census(collect=False, top=30, caller_frame=None, untracked=True):
     wall = _util.wall_ms()
     visitor, total, collected, duration = gather(collect, caller_frame, untracked)
     rows, total_count, total_bytes, notes, counts = visitor.result(top)
+    global _LAST_BYTES
+    _LAST_BYTES = None
+    _LAST_BYTES = _util.pack_counts(visitor.bytes_by_name)
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

@@ -46,7 +46,11 @@ class _FindVisitor(_census.CensusVisitor):
 
     def __call__(self, chunk, expand=True):
         types = list(map(type, chunk))
-        present = set(types)
+        try:
+            present = set(types)
+        except TypeError:  # a class whose metaclass defines __eq__ without __hash__
+            types = list(map(_census.hashable_type, types))
+            present = set(types)
         new = present - self.seen_types
         if new:
             self.seen_types |= new
@@ -63,15 +67,53 @@ class _FindVisitor(_census.CensusVisitor):
 
 
 def _matcher(type_name):
+    """A type matches by its census name (module.QualName, builtins bare), or, for a name without
+    a dot, by its qualified name alone ("DataFrame", "Record"). Read through type's own
+    descriptors: a metaclass's __getattr__ is never called."""
     def match(t):
         full = _util.type_name(t)
         if full == type_name:
             return True
         if '.' not in type_name:
-            # "DataFrame" matches pandas.core.frame.DataFrame; "Record" matches mymod.Record.
-            return getattr(t, '__qualname__', None) == type_name or getattr(t, '__name__', None) == type_name
+            try:
+                qual = type.__dict__['__qualname__'].__get__(t)
+            except Exception:
+                qual = None
+            return qual == type_name
         return False
     return match
+
+
+#: Types that hold or make up the objects of every program: when a program's own class grows too,
+#: it is the one to follow (a leak of Record objects grows dict and str as well). The same list as
+#: src/agents/heap.ts BUILTIN_TYPES.
+_BUILTIN = frozenset((
+    'dict', 'list', 'tuple', 'set', 'frozenset', 'str', 'bytes', 'bytearray', 'int', 'float', 'complex', 'bool',
+    'function', 'cell', 'method', 'builtin_function_or_method', 'weakref', 'type', 'module', 'frame', 'code',
+    'getset_descriptor', 'member_descriptor', 'method_descriptor', 'wrapper_descriptor', 'property', 'staticmethod',
+    'classmethod', 'generator', 'coroutine', 'memoryview', 'slice', 'range', 'object', 'traceback', 'NoneType',
+    'collections.deque', 'collections.OrderedDict', 'collections.defaultdict', 'weakref.ReferenceType', 'mappingproxy',
+    'method-wrapper', 'types.SimpleNamespace',
+))
+
+
+#: A program's (or a library's) class is followed rather than a builtin that grew more when it
+#: made at least this share of the new objects or of the new bytes: 300 new Record objects explain
+#: 3000 new str and dict better than the str do, and a graph of "str" samples shows arbitrary
+#: strings (the same rule as src/agents/heap.ts pickGrowingType).
+OWN_MIN_COUNT_SHARE = 0.01
+OWN_MIN_BYTES_SHARE = 0.1
+
+
+def growth_score(count_delta, bytes_delta, count_total, bytes_total):
+    """A type's share of the objects that appeared plus its share of the bytes that appeared
+    (src/agents/heap.ts growthScore, README "Growth"): 0 to 2."""
+    s = 0.0
+    if count_delta > 0 and count_total > 0:
+        s += float(count_delta) / count_total
+    if bytes_delta > 0 and bytes_total > 0:
+        s += float(bytes_delta) / bytes_total
+    return s
 
 
 def _fastest_growing(prev_counts):
@@ -79,17 +121,33 @@ def _fastest_growing(prev_counts):
     if prev_counts is None:
         raise RequestError('no earlier census to compare with: take a census first (memhunt snapshot, '
                            '--heap-every) or name a type')
+    prev = prev_counts
+    prev_bytes = _census.last_bytes()
     visitor, _, _, _ = _census.gather(False)
-    _, _, _, _, counts = visitor.result(None)
+    rows = visitor.result(None)[0]
     del visitor
-    best = None
-    for name, n in counts.items():
-        d = n - prev_counts.get(name, 0)
-        if d > 0 and (best is None or d > best[0] or (d == best[0] and name < best[1])):
-            best = (d, name)
-    if best is None:
+    deltas = []
+    for name, n, b in rows:
+        dc = n - prev.get(name, 0)
+        db = b - prev_bytes.get(name, 0) if prev_bytes is not None else 0
+        if dc > 0:
+            deltas.append((name, dc, db))
+    if not deltas:
         raise RequestError('no type has more objects than at the previous census; name a type')
-    return best[1]
+    count_total = sum(d[1] for d in deltas)
+    bytes_total = sum(d[2] for d in deltas if d[2] > 0)
+    best = None
+    best_own = None
+    for name, dc, db in deltas:
+        score = growth_score(dc, db, count_total, bytes_total)
+        key = (score, name)
+        if best is None or key[0] > best[0] or (key[0] == best[0] and name < best[1]):
+            best = key
+        own = name not in _BUILTIN and (float(dc) / count_total >= OWN_MIN_COUNT_SHARE
+                                        or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
+        if own and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
+            best_own = key
+    return (best_own or best)[1]
 
 
 class _Graph(object):
@@ -127,8 +185,8 @@ class _Graph(object):
 
 
 def _key_label(k):
-    if isinstance(k, str):
-        return k
+    if issubclass(type(k), str):
+        return str.__str__(k)
     return _util.short_repr(k, 40)
 
 
@@ -136,19 +194,21 @@ def _edge_label(holder, target):
     """How holder refers to target: attribute name, dict key, list index, or ''."""
     try:
         t = type(holder)
-        if t is dict or isinstance(holder, dict):
+        # The real type only (issubclass(type(x), ...), `is`): isinstance() asks a proxy's
+        # __class__, and `t in (list, tuple)` calls a metaclass's __eq__.
+        if issubclass(t, dict):
             for k, v in dict.items(holder):
                 if v is target:
                     return _key_label(k)
                 if k is target:
                     return '(key)'
             return ''
-        if t in (list, tuple) or isinstance(holder, (list, tuple)):
+        if issubclass(t, (list, tuple)):
             for i, v in enumerate(holder):
                 if v is target:
                     return '[%d]' % i
             return ''
-        if isinstance(holder, (set, frozenset)):
+        if issubclass(t, (set, frozenset)):
             return '(member)'
         if t is _FrameType:
             for k, v in holder.f_locals.items():
@@ -157,7 +217,7 @@ def _edge_label(holder, target):
             return ''
         if t is _CellType:
             return 'cell_contents'
-        if isinstance(holder, type):
+        if issubclass(t, type):
             for k, v in type.__dict__['__dict__'].__get__(holder).items():
                 if v is target:
                     return k
@@ -192,6 +252,68 @@ def _edge_label(holder, target):
     return ''
 
 
+def _newest_first():
+    """gc's objects, the most recently created first: gc.get_objects() lists the youngest
+    generation first and, inside each generation, the oldest object first; a collection appends
+    the survivors of a younger generation to the end of the older one. Untracked objects (str,
+    numpy arrays) are then reached through their holders in that order."""
+    try:
+        objs = []
+        for g in (0, 1, 2):
+            part = gc.get_objects(g)
+            part.reverse()
+            objs.extend(part)
+            del part
+        return objs
+    except Exception:
+        objs = gc.get_objects()
+        objs.reverse()
+        return objs
+
+
+def _object_bytes(o):
+    """An object's size with the buffer it uses: numpy views count their base's bytes (nbytes), so
+    a big view is as large as the big array it keeps alive; pandas objects count their own header
+    (their __sizeof__ is deep)."""
+    t = type(o)
+    if _census._deep_sizeof(t):
+        try:
+            return _census._OBJECT_SIZEOF(o)
+        except Exception:
+            return 0
+    n = _util.safe_sizeof(o)
+    try:
+        if type.__dict__['__module__'].__get__(t) == 'numpy' and type.__dict__['__name__'].__get__(t) == 'ndarray':
+            nb = o.nbytes
+            if isinstance(nb, int) and nb > n:
+                n = nb
+    except Exception:
+        pass
+    return n
+
+
+def pick_samples(found, samples):
+    """The samples to trace back: the largest objects (what a leak of big arrays adds), then the
+    newest of those at least the median size (what a leak adds last; small ones are the module
+    constants evenly spaced samples used to show: array(0.), array([1])), found being newest
+    first; ties between equal sizes go to the newest."""
+    if len(found) <= samples:
+        return list(found)
+    sizes = list(map(_object_bytes, found))
+    order = sorted(range(len(found)), key=sizes.__getitem__, reverse=True)  # stable: newest first among equals
+    median = sizes[order[len(order) // 2]]
+    n_large = (samples + 1) // 2
+    chosen = order[:n_large]
+    taken = set(chosen)
+    for i in range(len(found)):
+        if len(chosen) >= samples:
+            break
+        if i not in taken and sizes[i] >= median:
+            chosen.append(i)
+            taken.add(i)
+    return [found[i] for i in chosen]
+
+
 def refs(type_name, samples, max_depth, prev_counts):
     """A RefsResult (src/agents/protocol.ts)."""
     from ._errors import RequestError
@@ -199,8 +321,12 @@ def refs(type_name, samples, max_depth, prev_counts):
         type_name = _fastest_growing(prev_counts)
     type_name = type_name.strip()
     visitor = _FindVisitor(_matcher(type_name))
-    _census.walk_heap(visitor)
-    found = visitor.found
+    # Garbage first: the newest objects of a type are often garbage awaiting a collection (pandas
+    # makes some at every memory_usage()), which no root holds and which is never the leak.
+    gc.collect()
+    _census.walk_heap(visitor, objs=_newest_first())
+    own_ids = set(map(id, _census.agent_objects()))
+    found = [o for o in visitor.found if id(o) not in own_ids]
     if not found:
         _, _, _, _, counts = visitor.result(None)
         names = sorted(counts)
@@ -212,6 +338,7 @@ def refs(type_name, samples, max_depth, prev_counts):
             close += [n for n in short[s] if n not in close]
         low = type_name.lower()
         close += [n for n in names if low in n.lower() and n not in close][:6]
+        close = [n for n in close if n != type_name]
         raise RequestError('no object of type %s is alive; types that are: %s'
                            % (type_name, ', '.join(close[:8]) if close else
                               '(none with a similar name; memhunt heap lists them)'))
@@ -219,13 +346,21 @@ def refs(type_name, samples, max_depth, prev_counts):
     resolved = matched[0] if len(matched) == 1 else type_name
     count = len(found)
     del visitor
-    step = max(1, count // samples)
-    picked = found[::step][:samples]
+    picked = pick_samples(found, samples)
     del found
-    return _backrefs(resolved, count, picked, max_depth)
+    return _backrefs(resolved, count, picked, max_depth, own_ids)
 
 
-def _backrefs(type_name, count, picked, max_depth):
+def _is_ours(t):
+    """An instance of one of the agent's classes (its state, a visitor of a census still alive)."""
+    try:
+        m = type.__dict__['__module__'].__get__(t)
+    except Exception:
+        return False
+    return isinstance(m, str) and m.startswith('memhunt.')
+
+
+def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):
     import _thread
     g = _Graph()
     # Since 3.11 a running function's frame does not show its locals to gc; a copy of them does,
@@ -235,6 +370,8 @@ def _backrefs(type_name, count, picked, max_depth):
     del frames
     module_of_dict = {}
     for name, m in list(sys.modules.items()):
+        if id(m) in own_ids:
+            continue
         try:
             d = object.__getattribute__(m, '__dict__')
             module_of_dict[id(d)] = m
@@ -253,10 +390,12 @@ def _backrefs(type_name, count, picked, max_depth):
         frontier_ids = {id(o): g.node_of[id(o)] for o in frontier}
         own.append(frontier_ids)
         referrers = _get_referrers(*frontier)
-        referrers = [r for r in referrers if not any(r is x for x in own)]
+        referrers = [r for r in referrers
+                     if not any(r is x for x in own) and id(r) not in own_ids and not _is_ours(type(r))]
         # Roots first, so a capped search still ends at a module, class or frame when one is there.
+        # By the real type only: isinstance() asks a proxy's __class__, which may lie or raise.
         referrers.sort(key=lambda r: 0 if (id(r) in module_of_dict or id(r) in frame_of_copy
-                                           or isinstance(r, (type, _ModuleType))
+                                           or issubclass(type(r), (type, _ModuleType))
                                            or type(r) is _FrameType) else 1)
         own.append(referrers)
         nxt = []
@@ -293,7 +432,7 @@ def _backrefs(type_name, count, picked, max_depth):
                     per_target[id(o)] = per_target.get(id(o), 0) + 1
                     g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
                 continue
-            if isinstance(r, type):
+            if issubclass(type(r), type):
                 kind = 'class'
             elif type(r) is _FrameType:
                 kind = 'frame'
@@ -310,9 +449,9 @@ def _backrefs(type_name, count, picked, max_depth):
             if new and kind == 'object':
                 nxt.append(r)
         targets = None
-        own.remove(frontier_ids)
-        own.remove(referrers)
-        own.remove(nxt)
+        # By identity: list.remove compares with ==, and `referrers == picked` compares the
+        # program's objects (numpy: "truth value of an array ... is ambiguous").
+        own[:] = [x for x in own if x is not frontier_ids and x is not referrers and x is not nxt]
         del referrers, frontier_ids
         frontier = nxt
         own[1] = frontier
@@ -347,7 +486,7 @@ def _collapse_dicts(g):
             continue
         owner = obj_of.get(parents[0]['from'])
         try:
-            if isinstance(owner, type):
+            if issubclass(type(owner), type):
                 is_ns = False
                 for x in _get_referents(owner):
                     if x is d:

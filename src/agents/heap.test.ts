@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { censusGrowth, heapByProcess, pickGrowingType } from './heap';
+import type { HeapCensusEvent, RecordingEvent } from '../model/recording';
+
+function census(t: number, rows: Array<[string, number, number]>): HeapCensusEvent {
+  return { kind: 'census', tMs: t, pid: 1, label: `every 1s #${t}`, trigger: 'every', collected: true, objects: rows.reduce((s, r) => s + r[1], 0), totalBytes: rows.reduce((s, r) => s + r[2], 0), rows, durationMs: 1, notes: [] };
+}
+
+/**
+ * An sklearn job keeping fitted forests: imports add ~10 MiB of str between the first two
+ * censuses; then every interval adds 310 DecisionTreeClassifier (with their dicts and arrays) and
+ * a little str. Ranked by bytes alone, str topped the growth and DecisionTreeClassifier was not in
+ * the top 30.
+ */
+function forestRun(): HeapCensusEvent[] {
+  const out: HeapCensusEvent[] = [];
+  for (let i = 0; i < 5; i++) {
+    const trees = 310 * i;
+    const rows: Array<[string, number, number]> = [
+      ['module', 500 + (i > 0 ? 300 : 0), 50_000 + (i > 0 ? 30_000 : 0)],
+      ['str', 100_000 + (i > 0 ? 90_000 : 0) + 20 * i, 6_000_000 + (i > 0 ? 10_460_000 : 0) + 1500 * i],
+      ['dict', 20_000 + 2 * trees, 4_000_000 + 2 * trees * 640],
+      ['numpy.ndarray', 500 + 6 * trees, 2_000_000 + 6 * trees * 900],
+      ['function', 30_000 + (i > 0 ? 9_000 : 0), 4_000_000 + (i > 0 ? 1_300_000 : 0)],
+      ['sklearn.tree._classes.DecisionTreeClassifier', trees, trees * 48],
+      ['sklearn.tree._tree.Tree', trees, trees * 120],
+      ['sklearn.ensemble._forest.RandomForestClassifier', i * 3, i * 3 * 48],
+    ];
+    // What else start-up adds: a few large objects of many types (code, tuples of constants, ...).
+    for (let k = 0; k < 30; k++) rows.push([`lib${k}.Thing`, i > 0 ? 2 : 0, i > 0 ? 100_000 : 0]);
+    out.push(census(i + 1, rows));
+  }
+  return out;
+}
+
+test('growth is ranked by a score of counts and bytes: the trees rank near the top, with both shown', () => {
+  const run = forestRun();
+  // Over the whole run, import time included: str's +10 MiB is there, and the trees still rank high.
+  const g = censusGrowth(run[0]!, run[4]!);
+  const names = g.types.map((t) => t.typeName);
+  const tree = 'sklearn.tree._classes.DecisionTreeClassifier';
+  assert.ok(names.indexOf(tree) < 8, names.join(', '));
+  for (const t of g.types) assert.ok(t.score >= 0 && t.score <= 2);
+  // Bytes alone put it last of those that grew.
+  const byBytes = [...g.types].filter((t) => t.bytesDelta > 0).sort((a, b) => b.bytesDelta - a.bytesDelta).map((t) => t.typeName);
+  assert.ok(byBytes.indexOf(tree) > names.indexOf(tree), byBytes.join(', '));
+  // After start-up, the trees and their arrays are the growth.
+  const later = censusGrowth(run[1]!, run[4]!).types.map((t) => t.typeName);
+  assert.ok(later.indexOf(tree) < 4, later.join(', '));
+});
+
+test('the automatic graph follows persistent growth, never what grew only at import', () => {
+  const run = forestRun();
+  assert.equal(pickGrowingType(run.slice(0, 3)), null, 'one quiet interval cannot tell a leak from start-up');
+  const picked = pickGrowingType(run);
+  assert.ok(picked === 'numpy.ndarray' || picked?.startsWith('sklearn.'), String(picked));
+  // Imports that go on for several censuses (a busy machine, lazy imports): not persistent growth.
+  const importing = [1, 2, 3, 4, 5].map((i) => census(i, [['module', 100 * i, 10_000 * i], ['PyCapsule', 50 * i, 3000 * i], ['str', 1000 * i, 90_000 * i]]));
+  assert.equal(pickGrowingType(importing), null);
+  // str and function grew at import (the first interval) by far the most bytes: never chosen.
+  const importOnly = [
+    census(1, [['str', 1000, 100_000], ['function', 10, 1000], ['app.Record', 0, 0]]),
+    census(2, [['str', 90_000, 9_000_000], ['function', 9000, 900_000], ['app.Record', 0, 0]]),
+    census(3, [['str', 90_000, 9_000_000], ['function', 9000, 900_000], ['app.Record', 0, 0]]),
+    census(4, [['str', 90_000, 9_000_000], ['function', 9000, 900_000], ['app.Record', 0, 0]]),
+  ];
+  assert.equal(pickGrowingType(importOnly), null);
+  // A builtin that grows every interval, with no class of the program's growing: the builtin.
+  const strLeak = [1, 2, 3, 4].map((i) => census(i, [['str', 1000 * i, 100_000 * i], ['int', 10, 280]]));
+  assert.equal(pickGrowingType(strLeak), 'str');
+});
+
+test('skipped censuses are listed with their reason per process', () => {
+  const run = forestRun();
+  const events: RecordingEvent[] = [
+    run[0]!,
+    { kind: 'note', tMs: 1500, pid: 1, text: 'census every 1s #2 skipped: the previous one (every 1s #1) was still running in pid 1', skippedCensus: 'every 1s #2' },
+    { kind: 'note', tMs: 1600, pid: 1, text: 'agent error: x' },
+    run[2]!,
+  ];
+  const [p] = heapByProcess(events);
+  assert.deepEqual(p!.skipped.map((s) => s.label), ['every 1s #2']);
+});

@@ -247,7 +247,7 @@ def agent_objects():
     out = []
     pkg = _util.PACKAGE_DIR
     for name, m in list(_modules.items()):
-        if not (name == 'memhunt' or name.startswith('memhunt.')):
+        if not _util.is_agent_module_name(name):
             continue
         try:
             f = object.__getattribute__(m, '__dict__').get('__file__')
@@ -267,7 +267,7 @@ def agent_objects():
                 vmod = type.__dict__['__module__'].__get__(t)
             except Exception:
                 vmod = None
-            if isinstance(vmod, str) and vmod.startswith('memhunt'):
+            if isinstance(vmod, str) and _util.is_agent_module_name(vmod):
                 # An instance of one of our classes: our state.
                 out.append(v)
                 try:

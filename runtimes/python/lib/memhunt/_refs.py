@@ -357,7 +357,7 @@ def _is_ours(t):
         m = type.__dict__['__module__'].__get__(t)
     except Exception:
         return False
-    return isinstance(m, str) and m.startswith('memhunt.')
+    return isinstance(m, str) and _util.is_agent_module_name(m) and m not in _util.AGENT_PACKAGES
 
 
 def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):

@@ -77,7 +77,8 @@ type ThresholdBase = { type: 'threshold'; t: number; metric: 'rss' | 'pss' | 'us
 export class ThresholdActions {
   private running = new Set<Promise<void>>();
   /** The tree stopped by a `stop` action, until it runs again (poll) or the recording ends (settle). */
-  private stopped: { fromMs: number; pids: number[] } | null = null;
+  /** seen: a sample has seen the tree in the stopped state (SIGSTOP is delivered asynchronously). */
+  private stopped: { fromMs: number; pids: number[]; seen: boolean } | null = null;
 
   constructor(readonly actions: ThresholdAction[], private readonly ctx: ActionContext) {}
 
@@ -100,7 +101,7 @@ export class ThresholdActions {
       case 'stop': {
         signalAll(pids, 'SIGSTOP');
         c.writer.append({ ...base, pids });
-        this.stopped = { fromMs: tMs, pids };
+        this.stopped = { fromMs: tMs, pids, seen: false };
         c.notice(
           `${crossed}: stopped the tree (SIGSTOP), pids ${pids.join(' ')}; the largest is ${largestPid}.\n` +
             `  inspect: gdb -p ${largestPid}   or   py-spy dump --pid ${largestPid}   (memhunt keeps recording)\n` +
@@ -235,7 +236,11 @@ export class ThresholdActions {
       const state = readStat(pid)?.state;
       return state === 'T' || state === 't';
     });
-    if (!stillStopped) this.endPause(tMs);
+    if (stillStopped) st.seen = true;
+    // SIGSTOP takes effect asynchronously: the first samples after it may still see the tree
+    // running (seen on a loaded machine: a pause of 0 ms). The pause ends only once it was seen,
+    // or when the tree never stopped within STOP_SEEN_WITHIN_MS (it was resumed at once, or gone).
+    else if (st.seen || tMs - st.fromMs > STOP_SEEN_WITHIN_MS) this.endPause(tMs);
   }
 
   private endPause(tMs: number): void {
@@ -250,6 +255,9 @@ export class ThresholdActions {
     if (this.stopped) this.endPause(this.ctx.now());
   }
 }
+
+/** How long a stopped tree may take to show state T before the pause is taken as over. */
+const STOP_SEEN_WITHIN_MS = 2000;
 
 function signalAll(pids: number[], sig: NodeJS.Signals): void {
   for (const p of pids) {

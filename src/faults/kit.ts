@@ -41,16 +41,17 @@ export function bigRecording(dir: string): string {
 
 /** Runs `memhunt args` with stdout to a pipe nobody reads for delayMs, then reads it all. */
 export function slowReader(args: string[], delayMs: number): Promise<{ code: number | null; bytes: number; stderr: string; text: string }> {
+  // The pipe is left unread at the OS level (`| (sleep; cat)`): a paused Node stream is no slow
+  // reader, since Node resumes (and drops) the unread output of a child that has exited.
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, CLI, ...args].map(quote).join(' ');
+  const script = `${cmd} | (sleep ${(delayMs / 1000).toFixed(3)}; cat); exit \${PIPESTATUS[0]}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.stdout.pause();
-    setTimeout(() => {
-      child.stdout.on('data', (d: Buffer) => chunks.push(d));
-      child.stdout.resume();
-    }, delayMs);
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.on('error', reject);
     child.on('close', (code) => {
       const all = Buffer.concat(chunks);

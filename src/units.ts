@@ -36,6 +36,7 @@ export function parseSize(text: string, what = 'size'): number {
   }
   const value = Number(m[1]);
   const unit = m[2]!.toLowerCase();
+  if (!(value > 0)) throw new UnitError(`${what} "${text}" must be greater than zero`);
   if (unit === '') {
     throw new UnitError(`${what} "${text}" needs a unit, e.g. ${text}MiB or ${text}GiB (bare numbers are ambiguous)`);
   }

@@ -223,7 +223,9 @@ export function findings(a: ScalingAnalysis, runs: ScaleRun[], unit: string, per
   } else if (a.chosen === 'power' && p !== null && p < 0.8) {
     out.push(`sublinear: the growing part grows as N^${p.toFixed(2)} (a bounded cache, a sample, or an index that saturates)`);
   }
-  if (a.extrapolation <= 1) out.push(`--full ${formatScaleSize(a.fullSize, percent)} is within the sizes measured: the projection interpolates`);
+  const smallest = Math.min(...runs.map((r) => r.size));
+  if (a.fullSize < smallest) out.push(`--full ${formatScaleSize(a.fullSize, percent)} is below the smallest size measured: the projection extrapolates downwards (is --full what you meant?)`);
+  else if (a.extrapolation <= 1) out.push(`--full ${formatScaleSize(a.fullSize, percent)} is within the sizes measured: the projection interpolates`);
   else if (a.extrapolation > 100) out.push(`the full size is ${Math.round(a.extrapolation)}× the largest measured: small errors in the growth are multiplied; a larger size narrows the interval`);
   const ok = runs.filter((r) => r.status === 'ok');
   const leaks = ok.filter((r) => r.verdict === 'leak');
@@ -457,7 +459,7 @@ async function runAll(args: string[], r: ResolvedScale, flags: ScaleFlags, dir: 
           'run',
           { output, interval: flags.interval, metric: flags.metric, limit: flags.limit, quiet: true, agent: flags.agent },
           (o) => runCommand({
-            ...o, command: argv, env: { ...process.env, MEMHUNT_SCALE_SIZE: size.text },
+            ...o, command: argv, env: { ...process.env, MEMHUNT_SCALE_SIZE: size.text }, stdoutToStderr: flags.json === true,
             scale: { size: size.value, sizeText: size.text, repeat },
           }),
           () => argv,
@@ -488,6 +490,11 @@ async function runAll(args: string[], r: ResolvedScale, flags: ScaleFlags, dir: 
   return { runs: runs.filter(Boolean), interrupted };
 }
 
+/** The command with its size argument written as {} (an argument equal to the size, or ending in =SIZE). */
+export function commandTemplate(command: string[], sizeText: string): string[] {
+  return command.map((a) => (a === sizeText ? '{}' : a.endsWith(`=${sizeText}`) ? `${a.slice(0, a.length - sizeText.length)}{}` : a));
+}
+
 async function readAll(files: string[], flags: ScaleFlags): Promise<{ runs: ScaleRun[]; metric: MemoryMetric }> {
   const runs: ScaleRun[] = [];
   const seen = new Map<number, number>();
@@ -510,6 +517,16 @@ async function readAll(files: string[], flags: ScaleFlags): Promise<{ runs: Scal
     metrics.add(rec.meta.metric);
   }
   if (metrics.size > 1) throw new InputError(`the recordings count different metrics (${[...metrics].join(', ')}): their peaks cannot be fitted together`);
+  // One job at several sizes: the commands must be the same once the size is taken out.
+  const templates = new Map<string, string>();
+  for (const x of runs) {
+    const t = JSON.stringify(commandTemplate(x.command, x.sizeText));
+    if (!templates.has(t)) templates.set(t, x.path);
+  }
+  if (templates.size > 1) {
+    const [a, b] = [...templates.values()];
+    throw new InputError(`the recordings are of different commands (${commandLabel(runs.find((x) => x.path === a)!.command, 50)} in ${a}, ${commandLabel(runs.find((x) => x.path === b)!.command, 50)} in ${b}): fit one job at a time`);
+  }
   return { runs: runs.sort((x, y) => x.size - y.size || x.repeat - y.repeat), metric: [...metrics][0] ?? 'rss' };
 }
 
@@ -542,7 +559,7 @@ export function registerScaleCommand(program: Command): void {
     .option('--no-agent', 'do not inject the in-process Python agent into the runs')
     .option('-o, --output <file>', 'also draw the chart: peak against size, the fit, the projection and its interval, the limit (.png, .svg, .html)')
     .option('--force', 'replace -o even when it is not a memhunt chart')
-    .option('--json', 'print the report as JSON on stdout');
+    .option('--json', 'print the report as JSON on stdout (the command\'s own stdout then goes to stderr)');
   cmd.addHelpText(
     'after',
     `
@@ -619,7 +636,7 @@ Examples:
       }
     }
     const recommendation = recommend(analysis, { marginRel: r.marginRel, roundBytes: r.roundBytes, limitBytes });
-    const command = r.mode === 'run' ? args : runs[0]!.command;
+    const command = r.mode === 'run' ? args : commandTemplate(runs[0]!.command, runs[0]!.sizeText);
     const report: ScaleReport = {
       command, metric, percent, unit: flags.unit, runs, analysis, recommendation, limitSource,
       findings: findings(analysis, runs, flags.unit, percent, r.limitBytes),

@@ -68,6 +68,8 @@ export interface SessionOptions {
 export interface RunOptions extends SessionOptions {
   command: string[];
   env?: NodeJS.ProcessEnv;
+  /** The command's stdout goes to memhunt's stderr (`scale --json`: stdout holds only the JSON). */
+  stdoutToStderr?: boolean;
 }
 
 export interface SessionResult {
@@ -289,7 +291,7 @@ export async function runCommand(o: RunOptions): Promise<SessionResult> {
     }
     const env = { ...baseEnv, ...(agents ? agents.environment(baseEnv) : {}), MEMHUNT_MARKERS: markers.fifoPath, MEMHUNT_RECORDING: path.resolve(output.path) };
 
-    const child = await spawnChecked(o.command, env);
+    const child = await spawnChecked(o.command, env, o.stdoutToStderr === true);
     const childPid = child.pid!;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('exit', (code, signal) => resolve({ code, signal }));
@@ -343,7 +345,7 @@ function killTree(s: Sampler, rootPid: number): void {
 }
 
 /** Spawns with inherited stdio; turns spawn failures into clear errors with exit codes 127/126. */
-function spawnChecked(command: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+function spawnChecked(command: string[], env: NodeJS.ProcessEnv, stdoutToStderr = false): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const [file, ...args] = command;
     if (!file) {
@@ -352,7 +354,7 @@ function spawnChecked(command: string[], env: NodeJS.ProcessEnv): Promise<ChildP
     }
     let child: ChildProcess;
     try {
-      child = spawn(file, args, { stdio: 'inherit', env });
+      child = spawn(file, args, { stdio: stdoutToStderr ? ['inherit', 2, 'inherit'] : 'inherit', env });
     } catch (e) {
       reject(new CommandNotFoundError(`${file}: ${(e as Error).message}`));
       return;

@@ -53,7 +53,7 @@ test('check fails a leaking run with the limit-violated code: which limit, by ho
   assert.match(r.stderr, /memhunt check: python3 -c " import time kept = \[\] t0 = time\.monotonic\(\) while/);
   assert.match(r.stderr, /verdict {3}leak \(\w+ confidence\): floors rising \+/);
   assert.match(r.stderr, /VIOLATED --no-leak: leak\b.*floors kept rising/);
-  assert.match(r.stderr, /VIOLATED --max-growth 5\.00 MiB\/min: growth \+[\d.]+ [MG]iB\/min \(90% interval .*\) is [\d.]+ [MG]iB\/min over 5\.00 MiB\/min/);
+  assert.match(r.stderr, /VIOLATED --max-growth 5\.00 MiB\/min: growth (?:in pid \d+ )?\+[\d.]+ [MG]iB\/min \(90% interval .*\) is [\d.]+ [MG]iB\/min over 5\.00 MiB\/min/);
   assert.match(r.stderr, /ok {7}--max-peak 10\.0 GiB/);
   assert.ok(r.stderr.includes(`memhunt check: 2 of 3 limits violated (--max-growth, --no-leak); recording: ${out}\n`), r.stderr);
   const xml = fs.readFileSync(junit, 'utf8');

@@ -76,6 +76,13 @@ export function checkOutput(file: string, kind: OutputKind, force = false): Outp
   try {
     lst = fs.lstatSync(file);
   } catch {
+    // A new file: its folder must exist and be writable, checked before any work (as `run -o`
+    // does), so a missing folder is bad input (exit 2), not a failure after the work is done.
+    try {
+      fs.accessSync(path.dirname(file), fs.constants.W_OK);
+    } catch (e) {
+      throw new InputError(writeErrorText(file, e));
+    }
     return { how: 'replace', realPath: file, exists: false, mode: null };
   }
   let realPath = file;

@@ -92,14 +92,29 @@ test('corpus, recorded: every committed recording gets its labelled verdict', as
 
 test('corpus, live: no workload gets a wrong verdict under memhunt run (insufficient data allowed on a busy machine)', { timeout: 300_000 }, async (t) => {
   const dir = tempDir('memhunt-corpus-');
-  const results = await pool(labels.workloads, 2, async (l) => {
-    const mh = path.join(dir, l.file.replace(/\.\w+$/, '.mh'));
+  const record = async (l: (typeof labels.workloads)[number], attempt: number) => {
+    const mh = path.join(dir, l.file.replace(/\.\w+$/, attempt > 1 ? `.${attempt}.mh` : '.mh'));
     const interpreter = l.file.endsWith('.py') ? pythonPath() : process.execPath;
     const r = await runCli(['run', '-q', '--interval', labels.interval, '-o', mh, '--', interpreter, path.join(CORPUS, l.file)], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, `${l.file} exited ${r.code}: ${r.stderr}`);
     const a = analyzeRecording(await readMemhuntRecording(mh));
     return { l, a, mh };
-  });
+  };
+  const first = await pool(labels.workloads, 2, (l) => record(l, 1));
+  // A live run on a saturated machine can be starved for a second at its end (seen in CI-like runs:
+  // a leak's last samples late, its fall at exit read as a release). A workload judged wrong is
+  // recorded once more, alone; a verdict rule that is wrong fails both times. The recorded corpus
+  // test above is the deterministic check.
+  const results = [];
+  const retried: string[] = [];
+  for (const x of first) {
+    if (x.a.verdict === x.l.expected || x.a.verdict === 'insufficient data') results.push(x);
+    else {
+      retried.push(`${x.l.file} (first ${x.a.verdict})`);
+      results.push(await record(x.l, 2));
+    }
+  }
+  if (retried.length) t.diagnostic(`recorded again after a wrong verdict: ${retried.join(', ')}`);
   const falseLeaks = results.filter(({ l, a }) => l.expected !== 'leak' && a.verdict === 'leak');
   assert.deepEqual(falseLeaks.map((x) => describeFailure(x.l, x.a, x.mh)), [], 'a stable, spike or release workload was called a leak');
   const wrong = results.filter(({ l, a }) => a.verdict !== l.expected && a.verdict !== 'insufficient data');

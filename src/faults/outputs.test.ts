@@ -105,6 +105,14 @@ test('-o never replaces what is not its own kind of output; links stay links; --
     assert.equal(r.code, 0, r.stderr);
     assert.match(fs.readFileSync(f, 'utf8'), /^time_s,total_mib/);
   });
+  await t.test('export, plot and refs into a missing folder: exit 2 like run, before any work', async () => {
+    for (const args of [['export', rec, '-f', 'csv'], ['plot', rec], ['refs', rec]]) {
+      const out = path.join(dir, 'nodir', args[0] === 'export' ? 'x.csv' : args[0] === 'plot' ? 'x.png' : 'x.dot');
+      const r = await runCli([...args, '-o', out]);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /^memhunt: cannot write .*nodir\/x\.\w+: its folder .*nodir does not exist \(ENOENT\)\n$/);
+    }
+  });
   await t.test('an earlier export of the same format is replaced', async () => {
     const f = path.join(dir, 'again.csv');
     for (let i = 0; i < 2; i++) assert.equal((await runCli(['export', rec, '-f', 'csv', '-o', f])).code, 0);

@@ -23,7 +23,9 @@ export function err(text: string): void {
 
 /** Writes one "memhunt: ..." line on stderr; the message cannot break the line or the terminal. */
 export function notice(message: string): void {
-  process.stderr.write(`memhunt: ${safeLine(message)}\n`);
+  // A notice may have several lines (the break message); each is made safe on its own, so the
+  // line breaks stay line breaks and nothing else of the message can steer the terminal.
+  process.stderr.write(`memhunt: ${message.split('\n').map((l) => safeLine(l)).join('\n')}\n`);
 }
 
 /** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */

@@ -100,7 +100,7 @@ test('sizes are whole bytes ≥ 1 and intervals within 1ms..1h', async () => {
   }
 });
 
-test('"version":"1" (a string) is refused by the reader', { todo: 'the reader belongs to the contract engineer (issue 8 item 10)' }, async () => {
+test('"version":"1" (a string) is refused by the reader', async () => {
   const { dir } = sandbox();
   const f = path.join(dir, 'v.mh');
   const h = { ...header(['x']), version: '1' } as unknown as HeaderRecord;

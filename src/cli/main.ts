@@ -26,6 +26,7 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['diff'], async () => (await import('./diff')).registerDiffCommand],
   [['plot'], async () => (await import('./plot')).registerPlotCommand],
   [['scale'], async () => (await import('./scale')).registerScaleCommand],
+  [['fleet'], async () => (await import('./fleet')).registerFleetCommand],
   [['snapshot', 'heap', 'refs', 'python-path'], async () => (await import('./agent-commands')).registerAgentCommands],
   [['mark'], async () => (await import('./mark')).registerMarkCommand],
 ];

@@ -1,6 +1,7 @@
 /** `memhunt run` and `memhunt attach`. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
 import { ExitStatus, InputError } from '../errors';
@@ -9,6 +10,7 @@ import { readMemhuntRecording } from '../recording/reader';
 import { attachProcess, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseThresholdSpec } from '../sampler/actions';
 import { DEFAULT_SCHEDULE } from '../sampler/sampler';
+import { fileTag, identityFromEnv, parseLabel } from '../model/identity';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
@@ -30,6 +32,12 @@ export interface RecordFlags {
   breakAt?: string;
   /** --refs-type NAME (repeatable): back-reference graphs of these types at censuses. */
   refsType?: string[];
+  /** --output-dir DIR: a uniquely named recording there (created if missing). */
+  outputDir?: string;
+  /** --label KEY=VALUE (repeatable): kept in the header's labels. */
+  label?: string[];
+  /** --upload CMD: run through sh once the recording is closed, {} replaced by its path. */
+  upload?: string;
 }
 
 /** The documented range of --interval: 1 ms (the sampler's floor) to 1 h (a slower run would be one sample long). */
@@ -64,8 +72,24 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
     const bytes = parseSize(flags.breakAt, '--break-at');
     thresholds.push({ bytes, action: 'break', spec: `${flags.breakAt}:break`, option: `--break-at ${flags.breakAt}` });
   }
+  if (flags.outputDir !== undefined && flags.output !== undefined) throw new InputError('give -o FILE or --output-dir DIR, not both');
+  const userLabels: Record<string, string> = {};
+  for (const spec of flags.label ?? []) {
+    try {
+      const [k, v] = parseLabel(spec);
+      userLabels[k] = v;
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
+  if (flags.upload !== undefined && !flags.upload.trim()) throw new InputError('--upload needs a command, e.g. --upload \'aws s3 cp {} s3://bucket/runs/\'');
+  const identity = identityFromEnv(process.env, userLabels);
+  const outputTag = identity.tag ?? (flags.outputDir !== undefined ? fileTag(os.hostname()) || null : null);
   return {
     outputPath: flags.output ?? null,
+    ...(flags.outputDir !== undefined ? { outputDir: prepareOutputDir(flags.outputDir) } : {}),
+    labels: identity.labels,
+    outputTag,
     ...(flags.force ? { force: true } : {}),
     intervalMs,
     intervalSchedule: fixed ? null : DEFAULT_SCHEDULE,
@@ -74,6 +98,39 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
     thresholds,
     agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}) },
   };
+}
+
+/** --output-dir: created when missing (a shared volume's sub-folder); exit 2 when it cannot be. */
+function prepareOutputDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new InputError(`--output-dir ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!fs.statSync(dir).isDirectory()) throw new InputError(`--output-dir ${dir}: not a folder`);
+  return dir;
+}
+
+/**
+ * --upload: hands the closed recording to the user's command (e.g. `aws s3 cp {} s3://b/runs/`)
+ * through sh, {} replaced by the path quoted for sh (appended when there is no {}), with
+ * MEMHUNT_RECORDING set. Its output goes to stderr (stdout is the command's); its failure is a
+ * notice and never changes memhunt's exit code: the recording stays where it is.
+ */
+export function runUpload(command: string, recordingPath: string): Promise<void> {
+  const quoted = `'${recordingPath.replace(/'/g, `'\\''`)}'`;
+  const line = command.includes('{}') ? command.split('{}').join(quoted) : `${command} ${quoted}`;
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', line], { stdio: ['ignore', 2, 2], env: { ...process.env, MEMHUNT_RECORDING: recordingPath } });
+    child.on('error', (e) => {
+      notice(`--upload could not start /bin/sh: ${e.message}; the recording stays at ${recordingPath}`);
+      resolve();
+    });
+    child.on('exit', (code, signal) => {
+      if (code !== 0) notice(`--upload failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${line}; the recording stays at ${recordingPath}`);
+      resolve();
+    });
+  });
 }
 
 /** Options of the in-process agents (`run`; docs/agent-protocol.md). */
@@ -102,6 +159,9 @@ export function addRecordOptions(cmd: Command): Command {
       'once the metric reaches SIZE, do ACTION: mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break; repeatable',
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option('--output-dir <dir>', 'write a uniquely named recording into DIR (created if missing; a shared volume in a cluster): memhunt_<time>_<container or task id>.mh')
+    .option('--label <key=value>', 'a label kept in the recording (repeatable; e.g. --label stage=train); the platform\'s ids (AWS Batch, YARN, Spark, Kubernetes) are added by themselves', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--upload <command>', 'once the recording is closed, run COMMAND through sh with {} replaced by its path (e.g. \'aws s3 cp {} s3://bucket/runs/\'); a failure is reported, the exit code stays the command\'s')
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
@@ -153,6 +213,7 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
       }) + '\n',
     );
   }
+  if (flags.upload !== undefined) await runUpload(flags.upload, result.outputPath);
   return { code: exitCodeOf(kind, result), result, recording, analysis };
 }
 

@@ -32,6 +32,8 @@ export interface RecordingMeta {
   limitBytes: number | null;
   cgroup: CgroupMeta | null;
   rootPid: number | null;
+  /** Where the run ran (platform, container/task ids) and the user's --label values; absent when none. */
+  labels?: Record<string, string>;
   /** The input size of a `memhunt scale` run (its header's `scale`); absent otherwise. */
   scale?: { size: number; sizeText: string; repeat: number };
 }

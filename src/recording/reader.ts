@@ -573,6 +573,7 @@ export class RecordingAssembler {
         intervalMs: h.intervalMs, ...(h.intervalSchedule ? { intervalSchedule: h.intervalSchedule } : {}), metric: h.metric, limitBytes: h.limitBytes,
         cgroup: h.cgroup ? { version: h.cgroup.version, path: h.cgroup.path, limitBytes: h.cgroup.limitBytes } : null,
         rootPid: h.rootPid,
+        ...(h.labels && Object.keys(h.labels).length ? { labels: { ...h.labels } } : {}),
         ...(h.scale ? { scale: { size: h.scale.size, sizeText: h.scale.sizeText, repeat: h.scale.repeat } } : {}),
       },
       // The same arrays as the process's rss when it was the only one in every sample.

@@ -25,11 +25,14 @@ export const RECORDING_MODE = 0o600;
 /** What `run -o` may replace: an earlier recording (README "Output files"). */
 export const RECORDING_KIND: OutputKind = { what: 'a memhunt recording', isOurs: (head) => isMemhuntRecording(head) };
 
-/** memhunt_YYYYMMDDhhmmss.mh in local time (as mprof's mprofile_YYYYMMDDhhmmss.dat), then _1, _2, … */
-export function defaultRecordingName(now: Date, n = 0): string {
+/**
+ * memhunt_YYYYMMDDhhmmss.mh in local time (as mprof's mprofile_YYYYMMDDhhmmss.dat), then _1, _2, …;
+ * with a tag (the container/task identity, file-name safe): memhunt_YYYYMMDDhhmmss_<tag>.mh.
+ */
+export function defaultRecordingName(now: Date, n = 0, tag: string | null = null): string {
   const p = (v: number) => String(v).padStart(2, '0');
   const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
-  return `memhunt_${stamp}${n > 0 ? `_${n}` : ''}${RECORDING_EXTENSION}`;
+  return `memhunt_${stamp}${tag ? `_${tag}` : ''}${n > 0 ? `_${n}` : ''}${RECORDING_EXTENSION}`;
 }
 
 /**
@@ -56,7 +59,7 @@ export class RecordingOutput {
    * written and truncated away (a full disk, /dev/full fail here, not minutes into the run).
    * Every failure is an InputError naming the file (exit 2).
    */
-  static open(file: string | null, opts: { dir?: string; force?: boolean; now?: Date } = {}): RecordingOutput {
+  static open(file: string | null, opts: { dir?: string; force?: boolean; now?: Date; tag?: string | null } = {}): RecordingOutput {
     const { O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = fs.constants;
     let out: RecordingOutput;
     if (file === null) {
@@ -64,7 +67,7 @@ export class RecordingOutput {
       const now = opts.now ?? new Date();
       let opened: RecordingOutput | null = null;
       for (let n = 0; opened === null; n++) {
-        const name = path.join(dir, defaultRecordingName(now, n));
+        const name = path.join(dir, defaultRecordingName(now, n, opts.tag ?? null));
         try {
           opened = new RecordingOutput(name, fs.openSync(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, RECORDING_MODE), true, true);
         } catch (e) {

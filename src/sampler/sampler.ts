@@ -102,6 +102,8 @@ const MIN_SCAN_MS = 10;
 // PSS reads may use at most this share of one core (CPU time; smaps_rollup is ~4 ms per GiB of RSS here).
 const PSS_BUDGET = 0.05;
 const FLUSH_EVERY_MS = 1000;
+/** Above this share of a limit, each sample is flushed as it is taken. */
+const NEAR_LIMIT_SHARE = 0.9;
 const MAX_CATCH_UP = 5;
 const COARSE_INTERVAL_MS = 20;
 const MAX_CATCH_UP_MS = 25;
@@ -291,7 +293,13 @@ export class Sampler {
         this.opts.onLimit?.(metricBytes);
       }
     }
-    if (t - this.lastFlushMs >= FLUSH_EVERY_MS) {
+    // Near a limit (above NEAR_LIMIT_SHARE of --limit, or of the cgroup's limit) every sample is
+    // flushed: an OOM kill of the container then loses at most one interval (docs/cluster.md).
+    const cgLimit = this.lastLimit ?? null;
+    const nearLimit =
+      (limit !== null && metricBytes !== null && metricBytes > NEAR_LIMIT_SHARE * limit) ||
+      (cgLimit !== null && cgUsage !== null && cgUsage > NEAR_LIMIT_SHARE * cgLimit);
+    if (nearLimit || t - this.lastFlushMs >= FLUSH_EVERY_MS) {
       this.lastFlushMs = t;
       w.flush();
     }

@@ -37,6 +37,10 @@ export interface SessionOptions {
   outputPath: string | null;
   /** Where a default-named recording goes (default: the current folder). */
   outputDir?: string;
+  /** Header labels: where the run ran (sampler/identity.ts) and the user's --label values. */
+  labels?: Record<string, string>;
+  /** Added to a default name (memhunt_<time>_<tag>.mh): the container/task identity, file-name safe. */
+  outputTag?: string | null;
   /** Replace an output that is not a recording (run --force). */
   force?: boolean;
   /** --interval, or the steady interval of intervalSchedule. */
@@ -95,7 +99,7 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
     limitBytes: o.limitBytes, rootPid,
     cgroup: cg ? { version: cg.version, path: cg.path, limitBytes: cgLimit } : null,
     fields: { p: [...PROCESS_FIELDS], c: [...CGROUP_FIELDS], pss: [...PSS_FIELDS] },
-    labels: {},
+    labels: { ...(o.labels ?? {}) },
     ...(o.scale ? { scale: o.scale } : {}),
   };
 }
@@ -105,7 +109,7 @@ function makeHeader(o: SessionOptions, mode: 'run' | 'attach', command: string[]
  * be written must not start its command): see RecordingOutput.open.
  */
 export function openSessionOutput(o: SessionOptions): RecordingOutput {
-  return RecordingOutput.open(o.outputPath, { dir: o.outputDir, force: o.force });
+  return RecordingOutput.open(o.outputPath, { dir: o.outputDir, force: o.force, tag: o.outputTag ?? null });
 }
 
 export function openCgroup(pid: number, root: string, injected: CgroupLocation | null | undefined) {

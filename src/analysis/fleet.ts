@@ -1,0 +1,137 @@
+/**
+ * One row per recording for `memhunt fleet` (issue 14): where it ran, its peak, limit and headroom,
+ * how it ended, its verdict and the process that held the most. Rows are small and plain (they
+ * cross from worker threads); the series stay in the worker that read them.
+ */
+import type { MemoryRecording } from '../model/recording';
+import { identityText } from '../model/identity';
+import { analyzeRecording } from './analyze';
+import type { Verdict } from './verdict';
+
+export type FleetEnd = 'oom-killed' | 'limit-killed' | 'signalled' | 'failed' | 'ok' | 'no end' | 'detached' | 'interrupted' | 'unknown';
+
+export interface FleetRow {
+  file: string;
+  /** "batch <job>:<index>", "pod web-0", "executor 3 (pod …)", or the host. */
+  identity: string;
+  labels: Record<string, string>;
+  host: string | null;
+  startWallMs: number;
+  durationMs: number;
+  metric: string;
+  peakBytes: number;
+  /** The limit that applies (--limit, else the cgroup's); null when none is known. */
+  limitBytes: number | null;
+  limitSource: string | null;
+  /** Of what the limit counts (the tree metric for --limit, cgroup usage for a cgroup limit). */
+  usedShare: number | null;
+  headroomBytes: number | null;
+  end: FleetEnd;
+  /** "OOM killer after 41 min", "exit 1", "SIGTERM" … for the table. */
+  endText: string;
+  exitCode: number | null;
+  verdict: Verdict;
+  confidence: string;
+  reason: string;
+  /** The process holding the most at the tree's peak. */
+  top: { pid: number; command: string[]; bytes: number } | null;
+  warnings: string[];
+}
+
+function endOf(rec: MemoryRecording): { end: FleetEnd; text: string } {
+  const e = rec.end;
+  const min = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 1000).toFixed(1)} s`);
+  if (!e) return rec.meta.source === 'memhunt' ? { end: 'no end', text: 'no end (recording cut)' } : { end: 'unknown', text: 'not recorded' };
+  switch (e.reason) {
+    case 'oom-killer':
+      return { end: 'oom-killed', text: `OOM killer after ${min(e.tMs)}` };
+    case 'limit':
+      return { end: 'limit-killed', text: `--limit after ${min(e.tMs)}` };
+    case 'signalled':
+      return { end: 'signalled', text: `${e.exitSignal ?? 'signal'} after ${min(e.tMs)}` };
+    case 'detached':
+      return { end: 'detached', text: 'detached' };
+    case 'interrupted':
+      return { end: 'interrupted', text: 'interrupted' };
+    default:
+      if (e.exitCode === 0) return { end: 'ok', text: 'exit 0' };
+      return { end: e.exitCode === null ? 'unknown' : 'failed', text: e.exitCode === null ? 'ended' : `exit ${e.exitCode}` };
+  }
+}
+
+export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
+  const a = analyzeRecording(rec);
+  const s = a.summary;
+  const { end, text } = endOf(rec);
+  const use = s.limitUse;
+  return {
+    file,
+    identity: identityText(rec.meta.labels, rec.meta.host),
+    labels: rec.meta.labels ?? {},
+    host: rec.meta.host,
+    startWallMs: rec.meta.startWallMs,
+    durationMs: s.durationMs,
+    metric: s.metricText,
+    peakBytes: s.peakBytes,
+    limitBytes: s.limit?.bytes ?? null,
+    limitSource: s.limit ? (s.limit.source === 'limit' ? '--limit' : s.limit.source) : null,
+    usedShare: use ? use.share : null,
+    headroomBytes: use ? use.headroomBytes : null,
+    end, endText: text,
+    exitCode: rec.end?.exitCode ?? null,
+    verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
+    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes } : null,
+    warnings: rec.warnings.slice(0, 3),
+  };
+}
+
+/** Killed first (the OOM killer, then --limit), then the least headroom, leaks, failures, then the largest peak. */
+export function riskOrder(a: FleetRow, b: FleetRow): number {
+  const rank = (r: FleetRow) => (r.end === 'oom-killed' ? 0 : r.end === 'limit-killed' ? 1 : 2);
+  if (rank(a) !== rank(b)) return rank(a) - rank(b);
+  const share = (r: FleetRow) => r.usedShare ?? -1;
+  if (share(a) !== share(b)) return share(b) - share(a);
+  const leak = (r: FleetRow) => (r.verdict === 'leak' ? 0 : 1);
+  if (leak(a) !== leak(b)) return leak(a) - leak(b);
+  const failed = (r: FleetRow) => (r.end === 'failed' || r.end === 'signalled' || r.end === 'no end' ? 0 : 1);
+  if (failed(a) !== failed(b)) return failed(a) - failed(b);
+  return b.peakBytes - a.peakBytes || a.file.localeCompare(b.file);
+}
+
+export interface FleetTotals {
+  recordings: number;
+  oomKilled: number;
+  limitKilled: number;
+  otherwiseFailed: number;
+  leaks: number;
+  /** The row with the least headroom (highest share of its limit), when any has a limit. */
+  worst: { identity: string; file: string; share: number; headroomBytes: number } | null;
+  highestPeak: { identity: string; file: string; bytes: number } | null;
+  /** Wall-clock span from the first start to the last end, and the hosts seen. */
+  firstStartWallMs: number | null;
+  lastEndWallMs: number | null;
+  hosts: number;
+}
+
+export function fleetTotals(rows: FleetRow[]): FleetTotals {
+  let worst: FleetTotals['worst'] = null;
+  let highest: FleetTotals['highestPeak'] = null;
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const r of rows) {
+    if (r.usedShare !== null && (worst === null || r.usedShare > worst.share)) worst = { identity: r.identity, file: r.file, share: r.usedShare, headroomBytes: r.headroomBytes! };
+    if (highest === null || r.peakBytes > highest.bytes) highest = { identity: r.identity, file: r.file, bytes: r.peakBytes };
+    first = first === null ? r.startWallMs : Math.min(first, r.startWallMs);
+    last = last === null ? r.startWallMs + r.durationMs : Math.max(last, r.startWallMs + r.durationMs);
+  }
+  return {
+    recordings: rows.length,
+    oomKilled: rows.filter((r) => r.end === 'oom-killed').length,
+    limitKilled: rows.filter((r) => r.end === 'limit-killed').length,
+    otherwiseFailed: rows.filter((r) => r.end === 'failed' || r.end === 'signalled').length,
+    leaks: rows.filter((r) => r.verdict === 'leak').length,
+    worst, highestPeak: highest,
+    firstStartWallMs: first, lastEndWallMs: last,
+    hosts: new Set(rows.map((r) => r.host ?? '?')).size,
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * `memhunt fleet DIR|files…` (issue 14): every recording of a job's containers in one table,
+ * riskiest first, and one summary line. Recordings are read by worker threads, one at a time
+ * each, so memory stays bounded whatever the number of files; a cut or foreign file is skipped
+ * with a note.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Command, Option } from 'commander';
+import { fleetTotals, riskOrder, type FleetRow, type FleetTotals } from '../analysis/fleet';
+import { InputError } from '../errors';
+import { isMemhuntRecording } from '../recording/reader';
+import { formatBytes, formatDuration } from '../units';
+import { rowOrError, type FleetJob } from './fleet-worker';
+import { clipLine, err, notice, out, outJson, shortCommand } from './output';
+
+/** Files a fleet reads: recordings found in folders (recursively), files named as given. */
+export function findFleetFiles(args: string[]): { files: string[]; notRecordings: number } {
+  const files: string[] = [];
+  let notRecordings = 0;
+  const visit = (p: string, depth: number) => {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      throw new InputError(`${p}: no such file or folder`);
+    }
+    if (st.isDirectory()) {
+      if (depth > 8) return;
+      let names: string[];
+      try {
+        names = fs.readdirSync(p).sort();
+      } catch (e) {
+        throw new InputError(`${p}: cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+      for (const n of names) {
+        if (n.startsWith('.')) continue;
+        const q = path.join(p, n);
+        let s: fs.Stats;
+        try {
+          s = fs.statSync(q);
+        } catch {
+          continue; // vanished or a broken link
+        }
+        if (s.isDirectory()) visit(q, depth + 1);
+        else if (s.isFile() && looksLikeRecording(q, n)) files.push(q);
+        else if (s.isFile()) notRecordings++;
+      }
+    } else {
+      files.push(p); // named on the command line: read it (and say why if it is not a recording)
+    }
+  };
+  for (const a of args) visit(a, 0);
+  return { files, notRecordings };
+}
+
+/** A memhunt recording (by its first gzip member's header, whatever its name) or an mprof .dat. */
+function looksLikeRecording(file: string, name: string): boolean {
+  if (name.endsWith('.dat')) return /^mprofile_/.test(name);
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(16 * 1024);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return n > 2 && head[0] === 0x1f && head[1] === 0x8b && isMemhuntRecording(head.subarray(0, n));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+type RowResult = { row: FleetRow } | { error: string };
+
+/** Reads every file into a row, `threads` at a time (in this thread when there are few files). */
+export async function readFleet(files: string[], threads: number): Promise<Array<RowResult & { file: string }>> {
+  const results: Array<RowResult & { file: string }> = new Array(files.length);
+  if (threads <= 1 || files.length < 4) {
+    for (let i = 0; i < files.length; i++) results[i] = { file: files[i]!, ...(await rowOrError(files[i]!)) };
+    return results;
+  }
+  const script = path.join(__dirname, 'fleet-worker.js');
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(threads, files.length) }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(script);
+        const feed = () => {
+          if (next >= files.length) {
+            void w.terminate().then(() => resolve());
+            return;
+          }
+          const job: FleetJob = { id: next, file: files[next]! };
+          next++;
+          w.postMessage(job);
+        };
+        w.on('message', (m: { id: number } & RowResult) => {
+          results[m.id] = { file: files[m.id]!, ...('row' in m ? { row: m.row } : { error: m.error }) };
+          feed();
+        });
+        w.on('error', reject);
+        feed();
+      }),
+    ),
+  );
+  return results;
+}
+
+/** A share of a limit; above it, rounded up (100.4% is "101%": over the limit is never shown as 100%). */
+const pct = (x: number | null) => (x === null ? '-' : `${x > 1 ? Math.ceil(x * 100) : Math.round(x * 100)}%`);
+
+function summaryLine(t: FleetTotals): string {
+  const killed = t.oomKilled + t.limitKilled;
+  const parts = [`${t.recordings} recording${t.recordings === 1 ? '' : 's'} from ${t.hosts} host${t.hosts === 1 ? '' : 's'}`];
+  parts.push(killed ? `${killed} killed (${t.oomKilled} by the OOM killer, ${t.limitKilled} at --limit)` : 'none killed');
+  if (t.otherwiseFailed) parts.push(`${t.otherwiseFailed} failed otherwise`);
+  parts.push(`${t.leaks} leak${t.leaks === 1 ? '' : 's'}`);
+  if (t.worst) parts.push(`least headroom ${formatBytes(t.worst.headroomBytes)} (${pct(t.worst.share)} used) in ${t.worst.identity}`);
+  if (t.highestPeak) parts.push(`highest peak ${formatBytes(t.highestPeak.bytes)} in ${t.highestPeak.identity}`);
+  if (t.firstStartWallMs !== null && t.lastEndWallMs !== null) parts.push(`over ${formatDuration(t.lastEndWallMs - t.firstStartWallMs)}`);
+  return parts.join('; ');
+}
+
+function table(rows: FleetRow[]): string {
+  const head = ['', 'where', 'peak', 'limit', 'used', 'ended', 'verdict', 'most held by', 'file'];
+  const lines = rows.map((r, i) => [
+    String(i + 1),
+    clipLine(r.identity, 40),
+    formatBytes(r.peakBytes),
+    r.limitBytes === null ? '-' : formatBytes(r.limitBytes),
+    pct(r.usedShare),
+    r.endText,
+    r.verdict === 'insufficient data' ? 'too short' : r.verdict,
+    r.top ? `${r.top.pid} ${shortCommand(r.top.command, 30)}` : '-',
+    r.file,
+  ]);
+  const all = [head, ...lines];
+  const widths = head.map((_, c) => Math.max(...all.map((l) => l[c]!.length)));
+  const right = new Set([0, 2, 3, 4]);
+  return all.map((l) => l.map((cell, c) => (c === l.length - 1 ? cell : right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function registerFleetCommand(program: Command): void {
+  program
+    .command('fleet')
+    .summary('one table of many recordings (every container of a job): riskiest first')
+    .description(
+      'Read every recording in the folders and files given (folders are searched, sub-folders ' +
+        'included, for memhunt recordings whatever their names, and mprofile_*.dat) and print one ' +
+        'row per recording: where it ran (AWS Batch job and index, YARN container, Spark executor, ' +
+        'pod, or host: from the header\'s labels, see run --label), its peak, the limit and how much ' +
+        'of it was used, how it ended, its verdict and the process that held the most. Rows are ' +
+        'sorted by risk: killed by the OOM killer, then at --limit, then the least headroom, leaks, ' +
+        'failures, the largest peak. A last line sums up. A cut or foreign file is skipped with a note.',
+    )
+    .argument('<paths...>', 'folders of recordings (e.g. the shared volume of --output-dir) or recording files')
+    .addOption(new Option('--sort <order>', 'row order').choices(['risk', 'peak', 'start', 'name']).default('risk'))
+    .option('--top <n>', 'show only the first N rows (the summary line counts all)')
+    .option('--json', 'rows and totals as JSON on stdout')
+    .option('--threads <n>', 'recordings read at once, each in a worker thread (default: the number of cores, at most 4)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  memhunt fleet /mnt/shared/memhunt/            every recording written there by run --output-dir
+  memhunt fleet runs/ --top 20                  the 20 riskiest containers
+  memhunt fleet runs/*.mh --json | jq '.rows[] | select(.end == "oom-killed") | .identity'`,
+    )
+    .action(async (paths: string[], flags: { sort: string; top?: string; json?: boolean; threads?: string }) => {
+      const top = flags.top === undefined ? null : Number(flags.top);
+      if (top !== null && (!Number.isInteger(top) || top < 1)) throw new InputError(`--top ${flags.top}: give a whole number of rows, 1 or more`);
+      const threads = flags.threads === undefined ? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) : Number(flags.threads);
+      if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InputError(`--threads ${flags.threads}: give a whole number from 1 to 64`);
+      const { files, notRecordings } = findFleetFiles(paths);
+      if (files.length === 0) throw new InputError(`no recordings in ${paths.join(', ')}${notRecordings ? ` (${notRecordings} other files)` : ''}: record with memhunt run --output-dir DIR -- <command>`);
+      const results = await readFleet(files, threads);
+      const rows: FleetRow[] = [];
+      const skipped: Array<{ file: string; reason: string }> = [];
+      for (const r of results) {
+        if ('row' in r) rows.push(r.row);
+        else skipped.push({ file: r.file, reason: r.error });
+      }
+      for (const s of skipped) notice(`skipped ${s.reason.startsWith(s.file) ? s.reason : `${s.file}: ${s.reason}`}`);
+      if (rows.length === 0) throw new InputError(`none of the ${files.length} files could be read as a recording`);
+      const order: Record<string, (a: FleetRow, b: FleetRow) => number> = {
+        risk: riskOrder,
+        peak: (a, b) => b.peakBytes - a.peakBytes,
+        start: (a, b) => a.startWallMs - b.startWallMs,
+        name: (a, b) => a.identity.localeCompare(b.identity) || a.file.localeCompare(b.file),
+      };
+      rows.sort(order[flags.sort] ?? riskOrder);
+      const totals = fleetTotals(rows);
+      const shown = top === null ? rows : rows.slice(0, top);
+      if (flags.json) {
+        outJson({ totals, rows: shown, skipped });
+        return;
+      }
+      out(table(shown));
+      if (shown.length < rows.length) out(`… ${rows.length - shown.length} more (without --top: all)\n`);
+      out(summaryLine(totals) + (skipped.length ? `; ${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped` : '') + '\n');
+      if (notRecordings) err(`memhunt: ${notRecordings} other file${notRecordings === 1 ? '' : 's'} in the folders are not recordings (ignored)\n`);
+    });
+}

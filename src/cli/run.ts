@@ -38,6 +38,11 @@ export interface RecordFlags {
   label?: string[];
   /** --upload CMD: run through sh once the recording is closed, {} replaced by its path. */
   upload?: string;
+  /** --metrics-port PORT, --metrics-host ADDR, --pushgateway URL, --push-every DURATION (cli/metrics.ts). */
+  metricsPort?: string;
+  metricsHost?: string;
+  pushgateway?: string;
+  pushEvery?: string;
 }
 
 /** The documented range of --interval: 1 ms (the sampler's floor) to 1 h (a slower run would be one sample long). */
@@ -98,6 +103,27 @@ export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, '
     thresholds,
     agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}) },
   };
+}
+
+/** --metrics-port / --pushgateway: started before the command (a port in use is exit 2, nothing runs). */
+async function startMetrics(flags: RecordFlags, base: ReturnType<typeof resolveRecordOptions>) {
+  const wanted = flags.metricsPort !== undefined || flags.pushgateway !== undefined;
+  if (!wanted) {
+    if (flags.metricsHost !== undefined) throw new InputError('--metrics-host goes with --metrics-port');
+    if (flags.pushEvery !== undefined) throw new InputError('--push-every goes with --pushgateway');
+    return null;
+  }
+  const { LiveMetrics, parsePort, parsePushgateway } = await import('./metrics');
+  const port = flags.metricsPort === undefined ? null : parsePort(flags.metricsPort);
+  const gateway = flags.pushgateway === undefined ? null : parsePushgateway(flags.pushgateway);
+  const pushEveryMs = flags.pushEvery === undefined ? 15_000 : parseDuration(flags.pushEvery, '--push-every');
+  if (pushEveryMs < 1000) throw new InputError(`--push-every ${flags.pushEvery}: at least 1s (a Pushgateway is scraped every 15 s or so)`);
+  const m = await LiveMetrics.start({
+    port, host: flags.metricsHost ?? '127.0.0.1', pushgateway: gateway, pushEveryMs,
+    metric: base.metric, labels: base.labels ?? {}, notice,
+  });
+  if (port !== null && (port === 0 || !flags.quiet)) notice(`metrics for Prometheus at http://${flags.metricsHost ?? '127.0.0.1'}:${m.port}/metrics`);
+  return m;
 }
 
 /** --output-dir: created when missing (a shared volume's sub-folder); exit 2 when it cannot be. */
@@ -162,6 +188,10 @@ export function addRecordOptions(cmd: Command): Command {
     .option('--output-dir <dir>', 'write a uniquely named recording into DIR (created if missing; a shared volume in a cluster): memhunt_<time>_<container or task id>.mh')
     .option('--label <key=value>', 'a label kept in the recording (repeatable; e.g. --label stage=train); the platform\'s ids (AWS Batch, YARN, Spark, Kubernetes) are added by themselves', (v: string, prev: string[] = []) => [...prev, v])
     .option('--upload <command>', 'once the recording is closed, run COMMAND through sh with {} replaced by its path (e.g. \'aws s3 cp {} s3://bucket/runs/\'); a failure is reported, the exit code stays the command\'s')
+    .option('--metrics-port <port>', 'serve the tree\'s numbers for Prometheus at http://HOST:PORT/metrics while recording (0: any free port, printed)')
+    .option('--metrics-host <address>', 'the address --metrics-port listens on (default: 127.0.0.1; 0.0.0.0 for a Prometheus outside the container)')
+    .option('--pushgateway <url>', 'push the same metrics to a Prometheus Pushgateway every --push-every and once at the end (job "memhunt", instance: the container or task)')
+    .option('--push-every <duration>', 'how often --pushgateway pushes (default: 15s)')
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
@@ -184,6 +214,7 @@ export interface RecordOutcome {
  */
 export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<RecordOutcome> {
   const base = resolveRecordOptions(flags);
+  const metrics = await startMetrics(flags, base);
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
   try {
@@ -191,10 +222,16 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
     result = await start({
       ...base,
       notice: (text) => notice(text),
-      onSample: live ? (s) => live.update(s.tMs, s.metricBytes ?? s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes) : undefined,
+      onSample: live || metrics
+        ? (s) => {
+            live?.update(s.tMs, s.metricBytes ?? s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes);
+            metrics?.update(s);
+          }
+        : undefined,
     });
   } finally {
     live?.stop();
+    await metrics?.end();
   }
   let recording: MemoryRecording | null = null;
   try {

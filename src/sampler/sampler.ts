@@ -94,6 +94,13 @@ export interface SampleSummary {
   processes: number;
   cgroupUsageBytes: number | null;
   limitBytes: number | null;
+  /** This sample's rows, [pid, rssKiB, anonKiB, fileKiB, shmemKiB, hwmKiB] (read-only: the recording's own). */
+  rows: readonly (readonly number[])[];
+  /** The cgroup's working set and OOM-kill counter at this sample (null without a cgroup). */
+  cgroupWorkingSetBytes: number | null;
+  oomKills: number | null;
+  /** Samples taken so far. */
+  samples: number;
 }
 
 const KiB = 1024;
@@ -231,10 +238,14 @@ export class Sampler {
     }
     const ts = roundMs(t);
     let cgUsage: number | null = null;
+    let cgWorkingSet: number | null = null;
+    let cgOomKills: number | null = null;
     if (this.opts.cgroup) {
       try {
         const c = this.opts.cgroup.read();
         cgUsage = c.usageBytes;
+        cgWorkingSet = c.workingSetBytes;
+        cgOomKills = c.oomKills;
         w.append({
           type: 's', t: ts, p: rows,
           c: [Math.round(c.usageBytes / KiB), Math.round(c.workingSetBytes / KiB), c.peakBytes === null ? null : Math.round(c.peakBytes / KiB), c.oomKills],
@@ -306,6 +317,7 @@ export class Sampler {
     this.opts.onSample?.({
       tMs: t, totalRssBytes: totalKiB * KiB, metricBytes, processes: rows.length, cgroupUsageBytes: cgUsage,
       limitBytes: limit ?? this.lastLimit ?? null,
+      rows, cgroupWorkingSetBytes: cgWorkingSet, oomKills: cgOomKills, samples: this.samples,
     });
   }
 

@@ -38,10 +38,10 @@ export interface FleetRow {
   warnings: string[];
 }
 
-function endOf(rec: MemoryRecording): { end: FleetEnd; text: string } {
-  const e = rec.end;
+/** How a recording ended, for the table: its end record (null: cut, or a foreign file that has none). */
+export function fleetEndOf(e: MemoryRecording['end'], source: MemoryRecording['meta']['source']): { end: FleetEnd; text: string } {
   const min = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 1000).toFixed(1)} s`);
-  if (!e) return rec.meta.source === 'memhunt' ? { end: 'no end', text: 'no end (recording cut)' } : { end: 'unknown', text: 'not recorded' };
+  if (!e) return source === 'memhunt' ? { end: 'no end', text: 'no end (recording cut)' } : { end: 'unknown', text: 'not recorded' };
   switch (e.reason) {
     case 'oom-killer':
       return { end: 'oom-killed', text: `OOM killer after ${min(e.tMs)}` };
@@ -62,7 +62,7 @@ function endOf(rec: MemoryRecording): { end: FleetEnd; text: string } {
 export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
   const a = analyzeRecording(rec);
   const s = a.summary;
-  const { end, text } = endOf(rec);
+  const { end, text } = fleetEndOf(rec.end, rec.meta.source);
   const use = s.limitUse;
   return {
     file,

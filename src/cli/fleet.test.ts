@@ -69,6 +69,12 @@ test('fleet: recordings of a job\'s containers in one folder, riskiest first, cu
   assert.match(lines[lines.length - 1]!, /^4 recordings from 1 host; 1 killed \(0 by the OOM killer, 1 at --limit\)/);
   assert.match(t.stderr, /2 other files in the folders are not recordings/);
 
+  // The rows from the recordings' summary footers are the rows of a whole read.
+  const reread = await runCli(['fleet', path.join(root, 'shared'), '--json', '--reanalyze'], { timeoutMs: 120_000 });
+  assert.equal(reread.code, 0, reread.stderr);
+  const strip = (rows: Array<Record<string, unknown>>) => rows.map(({ warnings: _w, ...rest }) => rest);
+  assert.deepEqual(strip((JSON.parse(reread.stdout) as typeof doc).rows), strip(doc.rows));
+
   // --top keeps the summary of all; one thread gives the same rows as the worker threads.
   const top = await runCli(['fleet', path.join(root, 'shared'), '--top', '1', '--threads', '1', '--json'], { timeoutMs: 120_000 });
   const topDoc = JSON.parse(top.stdout) as { totals: Record<string, unknown>; rows: Array<Record<string, unknown>> };

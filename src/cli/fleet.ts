@@ -13,6 +13,7 @@ import { fleetTotals, riskOrder, type FleetRow, type FleetTotals } from '../anal
 import { InputError } from '../errors';
 import { isMemhuntRecording } from '../recording/reader';
 import { formatBytes, formatDuration } from '../units';
+import { fleetRowFromFooter } from './footer';
 import { rowOrError, type FleetJob } from './fleet-worker';
 import { clipLine, err, notice, out, outJson, shortCommand } from './output';
 
@@ -74,8 +75,26 @@ function looksLikeRecording(file: string, name: string): boolean {
 
 type RowResult = { row: FleetRow } | { error: string };
 
-/** Reads every file into a row, `threads` at a time (in this thread when there are few files). */
-export async function readFleet(files: string[], threads: number): Promise<Array<RowResult & { file: string }>> {
+/**
+ * Reads every file into a row: from its header and summary footer when it has one (a few KiB
+ * read), else whole, `threads` at a time in worker threads (in this thread when there are few).
+ * `whole`: ignore footers (--reanalyze: verdicts of this memhunt, not of the one that recorded).
+ */
+export async function readFleet(allFiles: string[], threads: number, whole = false): Promise<Array<RowResult & { file: string }>> {
+  const fast = new Map<string, FleetRow>();
+  if (!whole) {
+    for (const f of allFiles) {
+      const row = fleetRowFromFooter(f);
+      if (row) fast.set(f, row);
+    }
+  }
+  const files = allFiles.filter((f) => !fast.has(f));
+  const slow = await readWhole(files, threads);
+  const byFile = new Map(slow.map((r) => [r.file, r]));
+  return allFiles.map((f) => (fast.has(f) ? { file: f, row: fast.get(f)! } : byFile.get(f)!));
+}
+
+async function readWhole(files: string[], threads: number): Promise<Array<RowResult & { file: string }>> {
   const results: Array<RowResult & { file: string }> = new Array(files.length);
   if (threads <= 1 || files.length < 4) {
     for (let i = 0; i < files.length; i++) results[i] = { file: files[i]!, ...(await rowOrError(files[i]!)) };
@@ -159,6 +178,7 @@ export function registerFleetCommand(program: Command): void {
     .addOption(new Option('--sort <order>', 'row order').choices(['risk', 'peak', 'start', 'name']).default('risk'))
     .option('--top <n>', 'show only the first N rows (the summary line counts all)')
     .option('--json', 'rows and totals as JSON on stdout')
+    .option('--reanalyze', 'read every recording whole and judge it with this memhunt (default: the summary a recording ends with, written by the memhunt that recorded it, when present)')
     .option('--threads <n>', 'recordings read at once, each in a worker thread (default: the number of cores, at most 4)')
     .addHelpText(
       'after',
@@ -168,14 +188,14 @@ Examples:
   memhunt fleet runs/ --top 20                  the 20 riskiest containers
   memhunt fleet runs/*.mh --json | jq '.rows[] | select(.end == "oom-killed") | .identity'`,
     )
-    .action(async (paths: string[], flags: { sort: string; top?: string; json?: boolean; threads?: string }) => {
+    .action(async (paths: string[], flags: { sort: string; top?: string; json?: boolean; threads?: string; reanalyze?: boolean }) => {
       const top = flags.top === undefined ? null : Number(flags.top);
       if (top !== null && (!Number.isInteger(top) || top < 1)) throw new InputError(`--top ${flags.top}: give a whole number of rows, 1 or more`);
       const threads = flags.threads === undefined ? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) : Number(flags.threads);
       if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InputError(`--threads ${flags.threads}: give a whole number from 1 to 64`);
       const { files, notRecordings } = findFleetFiles(paths);
       if (files.length === 0) throw new InputError(`no recordings in ${paths.join(', ')}${notRecordings ? ` (${notRecordings} other files)` : ''}: record with memhunt run --output-dir DIR -- <command>`);
-      const results = await readFleet(files, threads);
+      const results = await readFleet(files, threads, flags.reanalyze === true);
       const rows: FleetRow[] = [];
       const skipped: Array<{ file: string; reason: string }> = [];
       for (const r of results) {

@@ -11,6 +11,7 @@ import { attachProcess, runCommand, type SessionOptions, type SessionResult } fr
 import { parseThresholdSpec } from '../sampler/actions';
 import { DEFAULT_SCHEDULE } from '../sampler/sampler';
 import { fileTag, identityFromEnv, parseLabel } from '../model/identity';
+import { appendSummaryFooter } from './footer';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
@@ -250,6 +251,8 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
       }) + '\n',
     );
   }
+  // The summary footer (cli/footer.ts): memhunt fleet then reads this recording's first and last members only.
+  if (recording) appendSummaryFooter(result.outputPath, recording, analysis ?? analyzeRecording(recording));
   if (flags.upload !== undefined) await runUpload(flags.upload, result.outputPath);
   return { code: exitCodeOf(kind, result), result, recording, analysis };
 }

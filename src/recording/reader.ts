@@ -335,6 +335,9 @@ export class RecordingAssembler {
       case 'end':
         this.end = { tMs: rec.t, reason: rec.reason, exitCode: rec.code, exitSignal: rec.signal };
         break;
+      case 'summary':
+        // Derived from everything above (for memhunt fleet's fast path); a whole read recomputes it.
+        break;
       default:
         // Unknown record types are skipped: newer writers may add some within a major version.
         break;

@@ -265,8 +265,34 @@ export interface EndRecord {
   samples: number;
 }
 
+/**
+ * After the end record (added in 1, optional): the run's figures and verdict, written once the
+ * recording is read back, in its own last gzip member, so that `memhunt fleet` reads the header
+ * and this member only. Derived: readers of the whole file recompute it and ignore this.
+ */
+export interface SummaryRecord {
+  type: 'summary';
+  t: number;
+  memhuntVersion: string;
+  metric: 'rss' | 'pss' | 'uss';
+  samples: number;
+  durationMs: number;
+  peakBytes: number;
+  peakTMs: number;
+  limitBytes: number | null;
+  limitSource: string | null;
+  usedShare: number | null;
+  headroomBytes: number | null;
+  verdict: string;
+  confidence: string;
+  reason: string;
+  top: { pid: number; command: string[]; bytes: number } | null;
+  end: { reason: EndRecord['reason']; code: number | null; signal: string | null };
+}
+
 export type RecordingRecord =
   | HeaderRecord
+  | SummaryRecord
   | ProcRecord
   | SampleRecord
   | PssRecord
@@ -291,7 +317,7 @@ const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
   limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
   agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord',
-  note: 'noteRecord', end: 'endRecord',
+  note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
 };
 
 /**

@@ -1,0 +1,132 @@
+/**
+ * The summary footer of a recording (issue 14, `memhunt fleet` at scale): `run`/`attach` append,
+ * after the end record, one gzip member holding a `summary` record (spec.ts SummaryRecord) with the
+ * run's figures and verdict; `fleet` then reads a recording's first member (the header) and its
+ * last (the footer) instead of decompressing an hour of samples. A file without a footer (cut,
+ * written by `-o /dev/…`, an older memhunt, mprof's) is read whole.
+ */
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import type { RecordingAnalysis } from '../analysis/analyze';
+import type { FleetRow } from '../analysis/fleet';
+import { fleetEndOf } from '../analysis/fleet';
+import { contractProblem } from '../contract/validate';
+import { identityText } from '../model/identity';
+import type { MemoryRecording } from '../model/recording';
+import type { HeaderRecord, SummaryRecord } from '../recording/spec';
+import { MEMHUNT_VERSION } from '../version';
+
+export function summaryRecordOf(rec: MemoryRecording, a: RecordingAnalysis): SummaryRecord | null {
+  if (!rec.end) return null;
+  const s = a.summary;
+  const use = s.limitUse;
+  return {
+    type: 'summary', t: rec.end.tMs, memhuntVersion: MEMHUNT_VERSION, metric: s.metric, samples: s.samples, durationMs: s.durationMs,
+    peakBytes: s.peakBytes, peakTMs: s.peakTMs,
+    limitBytes: s.limit?.bytes ?? null, limitSource: s.limit ? (s.limit.source === 'limit' ? '--limit' : s.limit.source) : null,
+    usedShare: use ? use.share : null, headroomBytes: use ? use.headroomBytes : null,
+    verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
+    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes } : null,
+    end: { reason: rec.end.reason, code: rec.end.exitCode, signal: rec.end.exitSignal },
+  };
+}
+
+/**
+ * Appends the footer to a closed recording (a regular file whose last record is its end). Best
+ * effort: a recording without it is still whole (fleet reads it all); returns whether it was written.
+ */
+export function appendSummaryFooter(file: string, rec: MemoryRecording, a: RecordingAnalysis): boolean {
+  const footer = summaryRecordOf(rec, a);
+  if (!footer) return false;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) return false;
+    fs.appendFileSync(file, zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How much of a file's start and end the fast path reads (a header is ~1–3 KiB, a footer < 1 KiB). */
+const HEAD_BYTES = 64 * 1024;
+const TAIL_BYTES = 16 * 1024;
+
+function readAt(fd: number, at: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  const n = fs.readSync(fd, b, 0, size, at);
+  return b.subarray(0, n);
+}
+
+/** The first JSON line of the first gzip member, when it is a memhunt header. */
+function headerOf(head: Buffer): HeaderRecord | null {
+  let text: string;
+  try {
+    // The header is flushed alone: the first member ends where its line ends.
+    text = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+  } catch {
+    return null;
+  }
+  const line = text.slice(0, text.indexOf('\n'));
+  try {
+    const h = JSON.parse(line) as HeaderRecord;
+    return contractProblem('headerRecord', h) === null ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The summary record in the file's last gzip member, or null. */
+function footerOf(tail: Buffer): SummaryRecord | null {
+  // The last member starts at one of the last gzip magics (1f 8b 08); try from the end backwards.
+  for (let i = tail.lastIndexOf(0x1f); i >= 0; i = i > 0 ? tail.lastIndexOf(0x1f, i - 1) : -1) {
+    if (tail[i + 1] !== 0x8b || tail[i + 2] !== 0x08) continue;
+    let text: string;
+    try {
+      text = zlib.gunzipSync(tail.subarray(i)).toString('utf8');
+    } catch {
+      continue;
+    }
+    if (!text.startsWith('{"type":"summary"')) return null;
+    try {
+      const r = JSON.parse(text) as SummaryRecord;
+      return contractProblem('summaryRecord', r) === null ? r : null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/**
+ * A fleet row from a recording's header and footer alone, or null when the file has no valid footer
+ * (then it is read whole). Reads at most HEAD_BYTES + TAIL_BYTES.
+ */
+export function fleetRowFromFooter(file: string): FleetRow | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = readAt(fd, 0, Math.min(size, HEAD_BYTES));
+    if (head[0] !== 0x1f || head[1] !== 0x8b) return null;
+    const h = headerOf(head);
+    if (!h) return null;
+    const f = footerOf(readAt(fd, Math.max(0, size - TAIL_BYTES), Math.min(size, TAIL_BYTES)));
+    if (!f) return null;
+    const end = fleetEndOf({ tMs: f.t, reason: f.end.reason, exitCode: f.end.code, exitSignal: f.end.signal }, 'memhunt');
+    const metricText = `tree ${f.metric.toUpperCase()}`;
+    return {
+      file, identity: identityText(h.labels, h.host), labels: h.labels ?? {}, host: h.host, startWallMs: h.startWallMs,
+      durationMs: f.durationMs, metric: metricText, peakBytes: f.peakBytes,
+      limitBytes: f.limitBytes, limitSource: f.limitSource, usedShare: f.usedShare, headroomBytes: f.headroomBytes,
+      end: end.end, endText: end.text, exitCode: f.end.code,
+      verdict: f.verdict as FleetRow['verdict'], confidence: f.confidence, reason: f.reason, top: f.top, warnings: [],
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -51,7 +51,7 @@ import { rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrac
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { ModelError, SeriesBuilder, emptySeries, valueAt, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
-import { POW10, decimalEnd, readDecimal } from './decimal';
+import { POW10, decimalEnd, readDecimal } from '../recording/decimal';
 
 const BYTES_PER_MIB = 2 ** 20;
 

@@ -13,7 +13,7 @@ import * as zlib from 'node:zlib';
 import { CorruptRecordingError, InputError } from '../errors';
 import type { MemoryRecording, ProcessTrack, RecordingEvent, RecordingEnd, CgroupSeries } from '../model/recording';
 import { ModelError, SeriesBuilder } from '../model/series';
-import { decimalEnd, readDecimal } from '../formats/decimal';
+import { decimalEnd, readDecimal } from './decimal';
 import { RECORDING_FORMAT, RECORDING_VERSION, checkRecord, type HeaderRecord, type RecordingRecord } from './spec';
 
 const KiB = 1024;

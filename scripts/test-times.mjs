@@ -31,8 +31,8 @@ export default async function* testTimes(source) {
     const ms = data.details?.duration_ms ?? 0;
     const failed = event.type === 'test:fail' && !data.todo && !data.skip;
     if (data.name === data.file) {
-      // The file itself (its process) failed: it timed out or crashed; its time is the file's time.
-      f.killedAfterMs = ms;
+      // The file itself (its process): failed when it timed out or crashed; its time is then the file's time.
+      if (failed) f.killedAfterMs = ms;
       continue;
     }
     if (data.nesting === 0) f.ms += ms;

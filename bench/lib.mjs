@@ -1,5 +1,5 @@
 // Shared helpers of the benchmarks (plain ESM, Node built-ins only).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(BENCH_DIR, '..');
-export const MEMHUNT = path.join(REPO, 'dist', 'cli', 'main.js');
+/** The CLI measured: this checkout's build, or MEMHUNT_BENCH_CLI (another build's dist/cli/main.js, to compare two versions). */
+export const MEMHUNT = process.env.MEMHUNT_BENCH_CLI ? path.resolve(process.env.MEMHUNT_BENCH_CLI) : path.join(REPO, 'dist', 'cli', 'main.js');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 /** Scratch folder for recordings (ignored by .gitignore); emptied by each benchmark at the end. */
 export const OUT_DIR = path.join(REPO, '.bench-out');
@@ -221,4 +222,53 @@ export function verdict(label, pass, detail) {
 
 export function rmOut(...files) {
   for (const f of files) { try { fs.unlinkSync(f); } catch { /* gone */ } }
+}
+
+/** The value after a command-line flag (`--rounds 3`), or def when the flag is absent. */
+export function opt(name, def, argv = process.argv.slice(2)) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : def;
+}
+
+/** A numeric option: Number(value after the flag), or def. */
+export function numOpt(name, def, argv = process.argv.slice(2)) {
+  const v = opt(name, undefined, argv);
+  return v === undefined ? def : Number(v);
+}
+
+export const TIME = '/usr/bin/time';
+
+/** What the plot and mprof benchmarks need: the build, /usr/bin/time, mprof and matplotlib (exit 2 naming what is missing). */
+export function checkPlotPrerequisites() {
+  if (!fs.existsSync(MEMHUNT)) { console.error(`bench: ${MEMHUNT} is missing: build first (npx tsc -p .)`); process.exit(2); }
+  if (!fs.existsSync(TIME)) { console.error('bench: /usr/bin/time is missing (apt-get install time)'); process.exit(2); }
+  try { execFileSync(SYS_PYTHON, ['-c', 'import mprof, matplotlib'], { stdio: 'ignore' }); } catch {
+    console.error(`bench: ${SYS_PYTHON} cannot import mprof/matplotlib (apt-get install python3-memory-profiler python3-matplotlib)`);
+    process.exit(2);
+  }
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+}
+
+/**
+ * Runs a command under /usr/bin/time (cwd: OUT_DIR): wall s, CPU s (user + system, all threads),
+ * peak RSS in MiB (wait4's ru_maxrss, exact) and its stdout (not enumerable). Throws when the command fails.
+ */
+export function timed(cmd, args) {
+  const r = spawnSync(TIME, ['-f', '%e %U %S %M', cmd, ...args], { encoding: 'utf8', cwd: OUT_DIR, maxBuffer: 64 * 2 ** 20 });
+  const last = r.stderr.trim().split('\n').pop();
+  const [wall, user, sys, kib] = last.split(' ').map(Number);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  // stdout is not enumerable: the results JSON keeps the figures only.
+  return Object.defineProperty({ wallS: wall, cpuS: user + sys, peakRssMiB: kib / 1024 }, 'stdout', { value: r.stdout });
+}
+
+/** The end of a benchmark: prints the checks and the load, writes results/<name>.json, removes the scratch files. */
+export function finish(name, results, checks, scratch = []) {
+  console.log();
+  for (const c of checks) console.log(c.line);
+  results.checks = checks;
+  results.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  console.log(`load average at the end: ${results.loadavgAtEnd.join(' ')}`);
+  console.log(`\nresults: ${writeResult(name, results)}`);
+  rmOut(...scratch);
 }

@@ -9,26 +9,16 @@
 // mprof), each under /usr/bin/time (wall, user+system CPU, peak RSS = wait4's ru_maxrss). Ratios
 // are medians of the per-round ratios, so that the load of a shared machine cancels out as far as
 // it can. memhunt's `peak` line is checked against mprof's (the same number, as mprof prints it).
-import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { machine, median, fmt, table, writeResult, verdict, rmOut, MEMHUNT, SYS_PYTHON, OUT_DIR } from './lib.mjs';
+import { machine, median, fmt, table, verdict, finish, timed, opt, numOpt, checkPlotPrerequisites, MEMHUNT, SYS_PYTHON, OUT_DIR } from './lib.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
-const ROUNDS = Number(opt('--rounds', 3));
-const SAMPLES = Number(opt('--samples', 1_000_000));
+const ROUNDS = numOpt('--rounds', 3);
+const SAMPLES = numOpt('--samples', 1_000_000);
 const CHILDREN = String(opt('--children', '0,3')).split(',').map(Number);
-const TIME = '/usr/bin/time';
 
-if (!fs.existsSync(MEMHUNT)) { console.error(`bench: ${MEMHUNT} is missing: build first (npx tsc -p .)`); process.exit(2); }
-if (!fs.existsSync(TIME)) { console.error('bench: /usr/bin/time is missing (apt-get install time)'); process.exit(2); }
-try { execFileSync(SYS_PYTHON, ['-c', 'import mprof, matplotlib'], { stdio: 'ignore' }); } catch {
-  console.error(`bench: ${SYS_PYTHON} cannot import mprof/matplotlib (apt-get install python3-memory-profiler python3-matplotlib)`);
-  process.exit(2);
-}
-fs.mkdirSync(OUT_DIR, { recursive: true });
+checkPlotPrerequisites();
 const MiB = 1024 * 1024;
 
 /** Writes n samples in mprof's format, with `children` CHLD lines after each MEM line, streaming. */
@@ -47,15 +37,6 @@ function makeDat(file, n, children) {
   }
   fs.writeSync(fd, out);
   fs.closeSync(fd);
-}
-
-/** Runs a command under /usr/bin/time: wall s, CPU s (user + system) and peak RSS (MiB), and its stdout. */
-function timed(cmd, args) {
-  const r = spawnSync(TIME, ['-f', '%e %U %S %M', cmd, ...args], { encoding: 'utf8', cwd: OUT_DIR, maxBuffer: 64 * MiB });
-  const last = r.stderr.trim().split('\n').pop();
-  const [wall, user, sys, kib] = last.split(' ').map(Number);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { wallS: wall, cpuS: user + sys, peakRssMiB: kib / 1024, stdout: r.stdout };
 }
 
 const info = machine();
@@ -87,7 +68,7 @@ for (const children of CHILDREN) {
     if (ours !== theirs) peakLinesAgree = false;
     console.log(`  round ${r + 1}: plot ${fmt(runs.plot.memhunt.at(-1).wallS)} s vs ${fmt(runs.plot.mprof.at(-1).wallS)} s, peak ${fmt(runs.peak.memhunt.at(-1).wallS)} s vs ${fmt(runs.peak.mprof.at(-1).wallS)} s (load ${os.loadavg()[0].toFixed(1)})`);
   }
-  const summary = (xs) => ({ wallS: median(xs.map((x) => x.wallS)), cpuS: median(xs.map((x) => x.cpuS)), peakRssMiB: Math.max(...xs.map((x) => x.peakRssMiB)), runs: xs.map(({ stdout, ...x }) => x) });
+  const summary = (xs) => ({ wallS: median(xs.map((x) => x.wallS)), cpuS: median(xs.map((x) => x.cpuS)), peakRssMiB: Math.max(...xs.map((x) => x.peakRssMiB)), runs: xs });
   const ratio = (a, b, k) => median(a.map((x, i) => b[i][k] / x[k]));
   const shape = { children, datBytes: fs.statSync(dat).size, peakLinesAgree };
   for (const cmd of ['plot', 'peak']) {
@@ -121,10 +102,4 @@ for (const s of results.shapes) {
   checks.push(verdict(`peak RSS <= mprof peak's (${who})`, s.peak.rssRatio <= 1, `${fmt(s.peak.memhunt.peakRssMiB, 0)} vs ${fmt(s.peak.mprof.peakRssMiB, 0)} MiB`));
   checks.push(verdict(`memhunt peak prints mprof peak's number (${who})`, s.peakLinesAgree, s.peakLinesAgree ? 'same line' : 'differs'));
 }
-console.log();
-for (const c of checks) console.log(c.line);
-results.checks = checks;
-results.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
-console.log(`load average at the end: ${results.loadavgAtEnd.join(' ')}`);
-console.log(`\nresults: ${writeResult('mprof', results)}`);
-rmOut(...files);
+finish('mprof', results, checks, files);

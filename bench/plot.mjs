@@ -9,30 +9,21 @@
 // Also: 10 M samples to PNG (memhunt only: a 10 M-line .dat is 300 MB), and the HTML report of
 // 1 M samples: file size, and in Chromium (if /usr/bin/chromium exists) time to first chart and
 // to redraw after a zoom.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { machine, median, fmt, table, writeResult, verdict, rmOut, MEMHUNT, SYS_PYTHON, OUT_DIR, REPO } from './lib.mjs';
+import { machine, median, fmt, table, verdict, finish, timed, numOpt, checkPlotPrerequisites, MEMHUNT, SYS_PYTHON, OUT_DIR, REPO } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : def; };
-const ROUNDS = opt('--rounds', 3);
-const SAMPLES = opt('--samples', 1_000_000);
-const BIG = argv.includes('--no-big') ? 0 : opt('--big', 10_000_000);
+const ROUNDS = numOpt('--rounds', 3);
+const SAMPLES = numOpt('--samples', 1_000_000);
+const BIG = argv.includes('--no-big') ? 0 : numOpt('--big', 10_000_000);
 const SHAPES = (argv.includes('--processes') ? argv[argv.indexOf('--processes') + 1] : '1,4').split(',').map(Number);
 const BROWSER = !argv.includes('--no-browser') && fs.existsSync('/usr/bin/chromium');
-const TIME = '/usr/bin/time';
 
-if (!fs.existsSync(MEMHUNT)) { console.error(`bench: ${MEMHUNT} is missing: build first (npx tsc -p .)`); process.exit(2); }
-if (!fs.existsSync(TIME)) { console.error('bench: /usr/bin/time is missing (apt-get install time)'); process.exit(2); }
-try { execFileSync(SYS_PYTHON, ['-c', 'import mprof, matplotlib'], { stdio: 'ignore' }); } catch {
-  console.error(`bench: ${SYS_PYTHON} cannot import mprof/matplotlib (apt-get install python3-memory-profiler python3-matplotlib)`);
-  process.exit(2);
-}
-fs.mkdirSync(OUT_DIR, { recursive: true });
+checkPlotPrerequisites();
 const { RecordingWriter } = require(path.join(REPO, 'dist', 'recording', 'writer.js'));
 
 const MiB = 1024 * 1024;
@@ -74,15 +65,6 @@ function makeRecording(file, n, procs) {
   w.append({ type: 'exit', t: n * 10, pid: 1000, code: 0, signal: null });
   w.append({ type: 'end', t: n * 10, reason: 'exited', code: 0, signal: null, samples: n });
   w.close();
-}
-
-/** Runs a command under /usr/bin/time: wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB). */
-function timed(cmd, args) {
-  const r = spawnSync(TIME, ['-f', '%e %U %S %M', cmd, ...args], { encoding: 'utf8', cwd: OUT_DIR, maxBuffer: 64 * MiB });
-  const last = r.stderr.trim().split('\n').pop();
-  const [wall, user, sys, kib] = last.split(' ').map(Number);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { wallS: wall, cpuS: user + sys, peakRssMiB: kib / 1024 };
 }
 
 const info = machine();
@@ -190,10 +172,4 @@ const checks = [
   verdict('HTML report of 1 M samples <= 5 MB', results.html.bytes <= 5e6, `${fmt(results.html.bytes / 1e6, 2)} MB`),
 ];
 if (results.big) checks.push(verdict('PNG of 10 M samples <= 10 s', results.big.wallS <= 10, `${fmt(results.big.wallS)} s`));
-console.log();
-for (const c of checks) console.log(c.line);
-results.checks = checks;
-results.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
-console.log(`load average at the end: ${results.loadavgAtEnd.join(' ')}`);
-console.log(`\nresults: ${writeResult('plot', results)}`);
-rmOut(...files);
+finish('plot', results, checks, files);

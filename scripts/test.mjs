@@ -1,8 +1,38 @@
-// Runs every compiled test file (dist/**/*.test.js) with Node's own test runner.
-// Node 20's `node --test` takes no globs, so the list is built here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+// Runs every compiled test file (dist/**/*.test.js) with Node's own test runner (node:test's run()).
+//
+//   node scripts/test.mjs                 every file
+//   node scripts/test.mjs verdict heap    the files whose path contains one of the words
+//
+// Output: tap (spec on a terminal) on stdout, then on stderr the time of each file and the 20 slowest
+// tests (scripts/test-times.mjs). Exit 0 when no test failed.
+//
+// Why run() rather than `node --test`:
+// - Order. `node --test` sorts its files by name; run() starts them in the order given. The files are
+//   started longest first (the times of the previous run in this checkout, .test-times.json, else the
+//   list below), so the suite does not end with one long file running alone on an idle core.
+// - One timeout per file. Node 20's --test-timeout (and run()'s timeout) applies to each file as a
+//   whole: 3 minutes killed files whose tests were all passing on a loaded machine. A file now gets
+//   FILE_TIMEOUT_MS; a test that needs a bound of its own sets it in its options.
+// Environment: MEMHUNT_TEST_CONCURRENCY (files at a time; default 3, see CONCURRENCY).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { run } from 'node:test';
+import { spec, tap } from 'node:test/reporters';
+import testTimes, { TIMES_FILE } from './test-times.mjs';
+
+/** Files at a time. Most e2e tests wait on subprocesses (programs that sleep, allocate, wait for a
+ * signal), so a third file uses time the two cores leave idle: see BENCHMARKS.md, "Test suite". */
+const CONCURRENCY = Number(process.env.MEMHUNT_TEST_CONCURRENCY ?? 3);
+/** A file that takes longer has hung: it fails, and the rest of the suite goes on. */
+const FILE_TIMEOUT_MS = 600_000;
+/** Started first when there are no times of a previous run: the files that took longest (load ~5, 2 cores). */
+const SLOW_FIRST = [
+  'analysis/corpus', 'agents/python-agent', 'cli/cli.test', 'faults/outputs', 'agents/host-python', 'agents/server',
+  'agents/heap-e2e-pool', 'agents/heap-e2e-sklearn', 'agents/heap-e2e-pandas', 'sampler/accuracy', 'cli/threshold',
+  'faults/smaller', 'cli/scale-linear', 'cli/scale-model', 'cli/plot', 'cli/check', 'recording/damage', 'faults/agents',
+];
 
 const files = [];
 const walk = (dir) => {
@@ -19,6 +49,42 @@ if (chosen.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
-// A test that hangs fails after 3 minutes instead of holding CI until its own limit.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', '--test-force-exit', ...chosen], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+
+/** Expected seconds per file: the previous run's, else a rank from SLOW_FIRST. */
+function expectedTimes() {
+  try {
+    const prev = JSON.parse(readFileSync(TIMES_FILE, 'utf8'));
+    return (f) => prev.files?.find((x) => x.file === f)?.ms ?? 0;
+  } catch {
+    return (f) => {
+      const k = SLOW_FIRST.findIndex((s) => f.includes(s));
+      return k < 0 ? 0 : SLOW_FIRST.length - k;
+    };
+  }
+}
+const expected = expectedTimes();
+const ordered = chosen.map((f) => relative(process.cwd(), f)).sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
+
+const stream = run({ files: ordered.map((f) => resolve(f)), concurrency: CONCURRENCY, timeout: FILE_TIMEOUT_MS, forceExit: true });
+// One stream of events, two reporters: tap/spec on stdout, the times on stderr.
+const toOut = new PassThrough({ objectMode: true });
+const toTimes = new PassThrough({ objectMode: true });
+let failed = 0;
+stream.on('data', (event) => {
+  if (event.type === 'test:fail' && !event.data.todo && !event.data.skip && event.data.details?.type !== 'suite') failed++;
+  toOut.write(event);
+  toTimes.write(event);
+});
+stream.on('end', () => {
+  toOut.end();
+  toTimes.end();
+});
+const report = (events, reporter, out) => {
+  const text = events.compose(reporter);
+  text.pipe(out, { end: false });
+  return finished(text);
+};
+await Promise.all([report(toOut, process.stdout.isTTY ? spec : tap, process.stdout), report(toTimes, testTimes, process.stderr)]);
+// forceExit above ends each file when its tests are done; this ends the runner once the reports are out.
+process.exitCode = failed ? 1 : 0;
+process.stdout.write('', () => process.stderr.write('', () => process.exit()));

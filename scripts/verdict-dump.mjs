@@ -14,7 +14,8 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const { analyzeSeries } = require(path.join(root, 'dist/analysis/verdict.js'));
 const { analyzeRecording } = require(path.join(root, 'dist/analysis/analyze.js'));
 const { loadRecording } = require(path.join(root, 'dist/cli/load.js'));
-const { SeriesBuilder } = require(path.join(root, 'dist/model/series.js'));
+// The generators of src/analysis/verdict.test.ts.
+const { make, saw } = require(path.join(root, 'dist/analysis/testkit.js'));
 
 const MiB = 1024 * 1024;
 const args = new Set(process.argv.slice(2));
@@ -28,24 +29,6 @@ function facts(a) {
   };
 }
 const out = (o) => process.stdout.write(JSON.stringify(o, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) + '\n');
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function make(durationS, f, intervalMs, noiseMiB, seed) {
-  const r = rng(seed);
-  const b = new SeriesBuilder('synthetic');
-  for (let t = 0; t <= durationS * 1000; t += intervalMs) b.push(t, Math.max(0, f(t / 1000) + noiseMiB * (2 * r() - 1)) * MiB);
-  return b.build();
-}
-const saw = (t, p, amp) => ((t % p) / p) * amp;
 
 async function recordings() {
   const files = [];
@@ -106,7 +89,7 @@ function generated() {
       for (const dt of intervals) {
         for (const noise of noises) {
           for (const seed of [1, 2]) {
-            const s = make(d, (t) => f(t, d), dt, noise, seed + n);
+            const s = make(d, (t) => f(t, d), { intervalMs: dt, noiseMiB: noise, seed: seed + n });
             const a = analyzeSeries(s);
             out({ series: `${name} ${d}s @${dt}ms ±${noise} seed ${seed}`, ...facts(a) });
           }
@@ -116,7 +99,7 @@ function generated() {
     n++;
   }
   // With a limit, for the projections.
-  for (const d of [5, 20, 60]) out({ series: `leak+limit ${d}s`, ...facts(analyzeSeries(make(d, (t) => 100 + t * 2, 50, 0.2, 8), { limit: { bytes: 1024 * MiB, source: '--limit' } })) });
+  for (const d of [5, 20, 60]) out({ series: `leak+limit ${d}s`, ...facts(analyzeSeries(make(d, (t) => 100 + t * 2, { intervalMs: 50, noiseMiB: 0.2, seed: 8 }), { limit: { bytes: 1024 * MiB, source: '--limit' } })) });
 }
 
 if (!args.has('--generated-only')) await recordings();

@@ -10,35 +10,9 @@ import { emptySeries, SeriesBuilder, type Series } from '../model/series';
 import { analyzeRecording, verdictLine } from './analyze';
 import { analyzeSeries } from './verdict';
 import { theilSen } from './stats';
+import { make, saw } from './testkit';
 
 const MiB = 1024 * 1024;
-
-/** Deterministic noise (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Samples f(tSeconds) every intervalMs for durationS seconds, plus ±noiseMiB of uniform noise. */
-function make(durationS: number, f: (tS: number) => number, opts: { intervalMs?: number; noiseMiB?: number; seed?: number } = {}): Series {
-  const dt = opts.intervalMs ?? 50;
-  const r = rng(opts.seed ?? 1);
-  const b = new SeriesBuilder('synthetic');
-  for (let t = 0; t <= durationS * 1000; t += dt) {
-    const v = f(t / 1000) + (opts.noiseMiB ?? 0.2) * (2 * r() - 1);
-    b.push(t, Math.max(0, v) * MiB);
-  }
-  return b.build();
-}
-
-/** A sawtooth: from `floor`, rising by `amp` over each period, then released. */
-const saw = (tS: number, periodS: number, amp: number) => ((tS % periodS) / periodS) * amp;
 
 function track(pid: number, rss: Series, command = [`proc${pid}`]): ProcessTrack {
   return {

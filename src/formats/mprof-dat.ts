@@ -51,6 +51,7 @@ import { rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrac
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { ModelError, SeriesBuilder, emptySeries, valueAt, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
+import { POW10, decimalEnd, readDecimal } from '../recording/decimal';
 
 const BYTES_PER_MIB = 2 ** 20;
 
@@ -227,40 +228,10 @@ function parseMemhunt(rest: string): MemhuntLine {
 // not exactly the shape mprof writes ("MEM %.6f %.4f\n", "CHLD %d %.6f %.4f\n") goes to the string
 // parser below, so both paths accept and refuse the same lines.
 
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-/** Where the last readDecimalAt/readStampAt stopped (one module variable: no object per number). */
+/** Where the last readStampAt stopped (one module variable: no object per number). */
 let numEnd = 0;
 /** The whole seconds of the last readStampAt. */
 let stampWholeS = 0;
-
-/**
- * A plain decimal ("41.750000") at buf[i], as an integer mantissa divided by a power of ten: both
- * exact doubles, so the division rounds as Number() does. NaN for anything else (a sign, an
- * exponent, more than 15 digits, no digit): the caller then parses the line as text.
- */
-function readDecimalAt(buf: Uint8Array, i: number): number {
-  let m = 0;
-  let digits = 0;
-  let c = buf[i]!;
-  while (c >= 0x30 && c <= 0x39) {
-    m = m * 10 + (c - 0x30);
-    digits++;
-    c = buf[++i]!;
-  }
-  let scale = 0;
-  if (c === 0x2e) {
-    c = buf[++i]!;
-    while (c >= 0x30 && c <= 0x39) {
-      m = m * 10 + (c - 0x30);
-      digits++;
-      scale++;
-      c = buf[++i]!;
-    }
-  }
-  if (digits === 0 || digits > 15) return NaN;
-  numEnd = i;
-  return scale === 0 ? m : m / POW10[scale]!;
-}
 
 /**
  * A Unix time "1795791456.2073" at buf[i]: the whole seconds in stampWholeS, the milliseconds
@@ -544,9 +515,9 @@ function scanLines(scan: DatScan, buf: Buffer, from: number, to: number, lineNo:
     let end = -1;
     // MEM <mib> <stamp>
     if (buf[i] === 0x4d && buf[i + 1] === 0x45 && buf[i + 2] === 0x4d && buf[i + 3] === 0x20) {
-      const mib = readDecimalAt(buf, i + 4);
-      if (mib === mib && buf[numEnd] === 0x20) {
-        const fracMs = readStampAt(buf, numEnd + 1);
+      const mib = readDecimal(buf, i + 4);
+      if (mib === mib && buf[decimalEnd.at] === 0x20) {
+        const fracMs = readStampAt(buf, decimalEnd.at + 1);
         if (fracMs === fracMs) {
           end = lineEndAt(buf, numEnd);
           if (end >= 0) scan.mem(mib, scan.sinceBase(stampWholeS, fracMs));
@@ -562,9 +533,9 @@ function scanLines(scan: DatScan, buf: Buffer, from: number, to: number, lineNo:
         c = buf[++j]!;
       }
       if (c === 0x20 && j > i + 5 && j - i - 5 < 10) {
-        const mib = readDecimalAt(buf, j + 1);
-        if (mib === mib && buf[numEnd] === 0x20) {
-          const fracMs = readStampAt(buf, numEnd + 1);
+        const mib = readDecimal(buf, j + 1);
+        if (mib === mib && buf[decimalEnd.at] === 0x20) {
+          const fracMs = readStampAt(buf, decimalEnd.at + 1);
           if (fracMs === fracMs) {
             end = lineEndAt(buf, numEnd);
             if (end >= 0) scan.chld(pid, mib, scan.sinceBase(stampWholeS, fracMs));

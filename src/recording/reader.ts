@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { CorruptRecordingError, InputError } from '../errors';
 import type { MemoryRecording, ProcessTrack, RecordingEvent, RecordingEnd, CgroupSeries } from '../model/recording';
 import { ModelError, SeriesBuilder } from '../model/series';
+import { decimalEnd, readDecimal } from './decimal';
 import { RECORDING_FORMAT, RECORDING_VERSION, checkRecord, type HeaderRecord, type RecordingRecord } from './spec';
 
 const KiB = 1024;
@@ -367,10 +368,10 @@ export class RecordingAssembler {
       return -1;
     }
     let i = start + 16;
-    const t = readNumber(buf, i);
+    const t = readDecimal(buf, i);
     // NaN, or a sample going back in time: the slow path reports it.
     if (!(t >= this.lastSampleMs)) return -1;
-    i = numberEnd;
+    i = decimalEnd.at;
     // ,"p":[
     if (buf[i] !== 0x2c || buf[i + 1] !== 0x22 || buf[i + 2] !== 0x70 || buf[i + 3] !== 0x22 || buf[i + 4] !== 0x3a || buf[i + 5] !== 0x5b) return -1;
     i += 6;
@@ -387,19 +388,19 @@ export class RecordingAssembler {
           this.scratch = sc = bigger;
         }
         const base = rows * 6;
-        let v = readNumber(buf, i);
-        if (v !== v || buf[numberEnd] !== 0x2c) return -1;
+        let v = readDecimal(buf, i);
+        if (v !== v || buf[decimalEnd.at] !== 0x2c) return -1;
         sc[base] = v;
-        v = readNumber(buf, numberEnd + 1);
-        if (v !== v || buf[numberEnd] !== 0x2c) return -1;
+        v = readDecimal(buf, decimalEnd.at + 1);
+        if (v !== v || buf[decimalEnd.at] !== 0x2c) return -1;
         sc[base + 1] = v;
-        i = numberEnd + 1;
+        i = decimalEnd.at + 1;
         if (splits) {
           for (let f = 2; f <= 4; f++) {
-            v = readNumber(buf, i);
-            if (v !== v || buf[numberEnd] !== 0x2c) return -1;
+            v = readDecimal(buf, i);
+            if (v !== v || buf[decimalEnd.at] !== 0x2c) return -1;
             sc[base + f] = v;
-            i = numberEnd + 1;
+            i = decimalEnd.at + 1;
           }
         } else {
           // Without the split, anon/file/shmem are only checked to be numbers.
@@ -412,9 +413,9 @@ export class RecordingAssembler {
             i++;
           }
         }
-        v = readNumber(buf, i);
+        v = readDecimal(buf, i);
         if (v !== v) return -1;
-        i = numberEnd;
+        i = decimalEnd.at;
         sc[base + 5] = v;
         if (buf[i++] !== 0x5d) return -1;
         rows++;
@@ -439,9 +440,9 @@ export class RecordingAssembler {
             i += 4;
             v = NaN;
           } else {
-            v = readNumber(buf, i);
+            v = readDecimal(buf, i);
             if (v !== v) return -1;
-            i = numberEnd;
+            i = decimalEnd.at;
           }
           if (n === 0) usage = v;
           else if (n === 1) ws = v;
@@ -594,42 +595,6 @@ export class RecordingAssembler {
 
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const C_KEY = ascii('"c":[');
-const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
-
-/** Where the last readNumber() stopped (a module variable: no allocation per number). */
-let numberEnd = 0;
-
-/**
- * A plain non-negative JSON number at buf[i] (no sign, no exponent, at most 15 digits), or NaN;
- * sets numberEnd. Every number of a sample line is ≥ 0 (the schema's minimum): a negative one goes
- * to the slow path, whose schema check reports it.
- */
-function readNumber(buf: Uint8Array, i: number): number {
-  let mant = 0;
-  let digits = 0;
-  let frac = 0;
-  let c = buf[i]!;
-  while (c >= 0x30 && c <= 0x39) {
-    mant = mant * 10 + (c - 0x30);
-    digits++;
-    c = buf[++i]!;
-  }
-  if (digits === 0) return NaN;
-  if (c === 0x2e) {
-    c = buf[++i]!;
-    while (c >= 0x30 && c <= 0x39) {
-      mant = mant * 10 + (c - 0x30);
-      digits++;
-      frac++;
-      c = buf[++i]!;
-    }
-    if (frac === 0) return NaN;
-  }
-  if (digits > 15 || c === 0x65 || c === 0x45) return NaN;
-  numberEnd = i;
-  return frac ? mant / POW10[frac]! : mant;
-}
-
 function eventTime(e: RecordingEvent): number {
   return e.kind === 'section' ? e.startMs : e.tMs;
 }

@@ -12,6 +12,7 @@ import { DEFAULT_SCHEDULE } from '../sampler/sampler';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
+import { helpProse } from './help';
 
 export interface RecordFlags {
   output?: string;
@@ -40,12 +41,16 @@ const MAX_INTERVAL_MS = 3_600_000;
 const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
-export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
+export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' = 'run'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const fixed = flags.interval !== undefined;
   const intervalMs = fixed ? parseDuration(flags.interval!, '--interval') : DEFAULT_SCHEDULE[DEFAULT_SCHEDULE.length - 1]!.intervalMs;
   if (intervalMs < MIN_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
   if (intervalMs > MAX_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is above 1h, the slowest memhunt samples (1ms .. 1h)`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
+  const agentAction = thresholds.find((t) => t.action === 'snapshot' || t.action === 'break');
+  if (kind === 'attach' && agentAction) {
+    throw new InputError(`--on-threshold ${agentAction.spec}: ${agentAction.action} needs the in-process agent, which only memhunt run injects; attach can mark, stop, kill or exec=CMD`);
+  }
   const agentOff = flags.agent === false;
   const refsTypes = (flags.refsType ?? []).map((n) => n.trim());
   if (refsTypes.some((n) => !/^[A-Za-z_][\w.]*$/.test(n))) throw new InputError(`--refs-type ${refsTypes.find((n) => !/^[A-Za-z_][\w.]*$/.test(n))}: give a type name as a census shows it (DataFrame, mymod.Record)`);
@@ -86,7 +91,9 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 
-export function addRecordOptions(cmd: Command): Command {
+/** The record options of `run` and `attach` (and `check`): attach has no agent, so no snapshot or break action. */
+export function addRecordOptions(cmd: Command, kind: 'run' | 'attach' = 'run'): Command {
+  const actions = kind === 'run' ? 'mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break' : 'mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD';
   return cmd
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here, _1, _2… if taken); an existing file is replaced only if it is a recording')
     .option('--force', 'replace the -o file even when it is not a recording')
@@ -99,7 +106,7 @@ export function addRecordOptions(cmd: Command): Command {
     .option('--limit <size>', 'rehearse a container limit: SIGKILL the whole tree when the metric exceeds it, exit 137 (e.g. 2GiB, 512MiB, 1.5GB)')
     .option(
       '--on-threshold <size:action>',
-      'once the metric reaches SIZE, do ACTION: mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break; repeatable',
+      `once the metric reaches SIZE, do ACTION: ${actions}; repeatable`,
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('-q, --quiet', 'no live status line and no summary');
@@ -123,7 +130,7 @@ export interface RecordOutcome {
  * --quiet) and works out the exit code. Shared by `run`, `attach` and commands built on them.
  */
 export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<RecordOutcome> {
-  const base = resolveRecordOptions(flags);
+  const base = resolveRecordOptions(flags, kind);
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
   try {
@@ -169,8 +176,8 @@ export function registerRunCommands(program: Command): void {
       .command('run')
       .summary('record the memory of a command and all its child processes')
       .description(
-        'Run a command and record the memory of it and every descendant until it exits.\n' +
-          'stdin/stdout/stderr pass through; SIGINT/SIGTERM/SIGHUP are forwarded; memhunt exits\n' +
+        'Run a command and record the memory of it and every descendant until it exits. ' +
+          'stdin/stdout/stderr pass through; SIGINT/SIGTERM/SIGHUP are forwarded; memhunt exits ' +
           'with the command\'s exit code (128+N when signal N ended it).',
       )
       .argument('<command...>', 'the command to run, after --')
@@ -179,7 +186,7 @@ export function registerRunCommands(program: Command): void {
   addAgentOptions(run);
   run.addHelpText(
     'after',
-    `
+    helpProse(`
 What is recorded, per process: RSS with its anon/file/shmem split and the kernel's peak (VmHWM);
 for the tree: the sum of RSS (shared pages are counted once per process that maps them, as YARN
 and Spark count them; --metric pss avoids that), and the container's cgroup usage, working set
@@ -218,7 +225,7 @@ Examples:
   memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
   memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
-  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`,
+  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`)
   );
   run.action(async (commandArgs: string[], flags: RecordFlags) => {
     const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
@@ -230,12 +237,13 @@ Examples:
       .command('attach')
       .summary('record an already running process and its descendants')
       .description(
-        'Record a running process and every descendant until it exits, or until you press Ctrl-C\n' +
+        'Record a running process and every descendant until it exits, or until you press Ctrl-C ' +
           '(memhunt detaches; the process keeps running).',
       )
       .argument('<pid>', 'process id to record'),
+    'attach',
   );
-  attach.addHelpText('after', '\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)');
+  attach.addHelpText('after', helpProse('\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)'));
   attach.action(async (pidText: string, flags: RecordFlags) => {
     if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new InputError(`"${pidText}" is not a process id`);
     const pid = Number(pidText);

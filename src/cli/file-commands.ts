@@ -25,7 +25,7 @@ export function registerFileCommands(program: Command): void {
     .action(() => {
       const all = listRecordings('.');
       if (all.length === 0) {
-        err('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
+        err('no recordings here (memhunt .mh, mprof .dat); make one with: memhunt run -- <command>\n');
         return;
       }
       for (const r of all) {
@@ -114,7 +114,7 @@ export function registerFileCommands(program: Command): void {
     .option('--mprof', 'also delete memory_profiler\'s mprofile_*.dat files')
     .addHelpText('after', helpProse('\nExamples:\n  memhunt clean                      memhunt_*.mh only\n  memhunt clean --mprof              and mprofile_*.dat'))
     .action((flags: { mprof?: boolean }) => {
-      const all = listRecordings('.', !!flags.mprof);
+      const all = listRecordings('.', !!flags.mprof, false);
       for (const r of all) fs.rmSync(r.name);
       err(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
     });

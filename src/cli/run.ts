@@ -112,6 +112,64 @@ export function addRecordOptions(cmd: Command, kind: 'run' | 'attach' = 'run'): 
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
+/** mprof run's flags (memory_profiler 0.61 `mprof run --help`), as commander parses them. */
+export interface MprofRunFlags {
+  includeChildren?: boolean;
+  multiprocess?: boolean;
+  exitCode?: boolean;
+  /** -T: mprof's short form of --interval. */
+  T?: string;
+  python?: boolean;
+  nopython?: boolean;
+  backend?: string;
+  attach?: boolean;
+  timeout?: string;
+}
+
+/**
+ * mprof run's flags: accepted where they mean something here, refused (exit 2) with memhunt's
+ * equivalent where they do not, so `mprof run -C -T 0.05 train.py` works as typed. Hidden from
+ * the option list; run's help says what each becomes.
+ */
+export function addMprofRunOptions(cmd: Command): Command {
+  const hidden = (flags: string, text: string) => cmd.addOption(new Option(flags, text).hideHelp());
+  hidden('-C, --include-children', 'mprof: sum the children (memhunt always records them)');
+  hidden('-M, --multiprocess', 'mprof: each child on its own (memhunt always records them)');
+  hidden('-E, --exit-code', 'mprof: exit with the command\'s code (memhunt always does)');
+  hidden('-T <duration>', 'mprof: --interval');
+  hidden('--python', 'mprof: run the command with python3');
+  hidden('--nopython', 'mprof: run a .py command as it is, not with python3');
+  hidden('--backend <name>', 'mprof: refused, see --metric');
+  hidden('-a, --attach', 'mprof: refused, see memhunt attach');
+  hidden('-t, --timeout <seconds>', 'mprof: refused, see timeout(1)');
+  return cmd;
+}
+
+/**
+ * The command and interval run gets from mprof's flags; throws InputError for the mprof flags
+ * that have no meaning here, naming what to use instead. `note` is told once that -C/-M are not
+ * needed.
+ */
+export function resolveMprofRunFlags(commandArgs: string[], flags: RecordFlags & MprofRunFlags, note: (text: string) => void): { command: string[]; interval: string | undefined } {
+  if (flags.backend !== undefined) {
+    const metric = /pss/.test(flags.backend) ? 'pss' : /uss/.test(flags.backend) ? 'uss' : 'rss';
+    throw new InputError(`--backend is mprof's; memhunt reads /proc itself and counts with --metric rss|pss|uss (here: --metric ${metric})`);
+  }
+  if (flags.attach) throw new InputError('--attach is mprof\'s; to record a running process use: memhunt attach <pid>');
+  if (flags.timeout !== undefined) throw new InputError(`--timeout is mprof's; memhunt run records until the command ends: memhunt run -- timeout ${flags.timeout} <command>`);
+  if (flags.T !== undefined && flags.interval !== undefined) throw new InputError('-T is mprof\'s short form of --interval: give one of them');
+  if (flags.python && flags.nopython) throw new InputError('--python and --nopython contradict each other');
+  if (flags.includeChildren || flags.multiprocess) {
+    note(`${flags.includeChildren ? '--include-children' : '--multiprocess'} is not needed: memhunt always records every child process, each on its own and in the tree total`);
+  }
+  let command = commandArgs;
+  const first = command[0] ?? '';
+  // mprof runs a script ending in .py with Python (mprof.py run_action), and --python runs any
+  // command with it unless it already starts with "python".
+  if ((flags.python && !/^python/.test(first)) || (!flags.nopython && !flags.python && first.endsWith('.py'))) command = ['python3', ...command];
+  return { command, interval: flags.interval ?? flags.T };
+}
+
 export interface RecordOutcome {
   /** The exit code `run`/`attach` would return. */
   code: number;
@@ -184,6 +242,7 @@ export function registerRunCommands(program: Command): void {
       .passThroughOptions(),
   );
   addAgentOptions(run);
+  addMprofRunOptions(run);
   run.addHelpText(
     'after',
     helpProse(`
@@ -214,8 +273,15 @@ allocation sites (--trace-allocations), back-references (memhunt refs) and break
 (--break-at). In the program, "import memhunt" gives memhunt.section("load"), as a with-block
 or a decorator, memhunt.snapshot("after epoch 1") and memhunt.isolated(fn, *args).
 
+mprof habits: a command ending in .py runs with python3, as mprof runs it (--python: any command;
+--nopython: the script as it is). -C/--include-children and -M/--multiprocess are accepted and not
+needed: every child is always recorded, on its own and in the tree total. -T is --interval, and
+-E/--exit-code is what memhunt always does. mprof's --backend, --attach and --timeout are refused
+with memhunt's equivalent (--metric, memhunt attach, timeout(1)).
+
 Examples:
   memhunt run -- python3 train.py --epochs 3
+  memhunt run -C -T 0.05 train.py                                 as with mprof run (python3 train.py)
   memhunt run --interval 10ms -o run.mh -- ./job.sh
   memhunt run --metric pss -- python3 -m multiprocessing_job     shared pages counted once
   memhunt run --limit 2GiB -- python3 etl.py                     reproduce a 2 GiB OOM kill locally
@@ -227,8 +293,9 @@ Examples:
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
   memhunt mark checkpoint                                        (from a script inside the command; never blocks)`)
   );
-  run.action(async (commandArgs: string[], flags: RecordFlags) => {
-    const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
+  run.action(async (commandArgs: string[], flags: RecordFlags & MprofRunFlags) => {
+    const { command, interval } = resolveMprofRunFlags(commandArgs, flags, notice);
+    const outcome = await record('run', { ...flags, interval }, (o) => runCommand({ ...o, command }), () => command);
     exitWith(outcome.code);
   });
 

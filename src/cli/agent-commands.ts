@@ -14,7 +14,7 @@ import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
-import type { AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import type { AgentConnectedEvent, AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
@@ -166,6 +166,24 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
       })),
     })),
   };
+}
+
+/** How to get censuses, from what the recording shows about why it has none (issue 12: the advice must match what was recorded). */
+export function noCensusAdvice(rec: MemoryRecording, pid: number | null): string {
+  const how = 'memhunt run --heap-every 30s -- <command>';
+  if (rec.meta.source !== 'memhunt') return `an ${rec.meta.source === 'mprof' ? 'mprof .dat' : rec.meta.source.toUpperCase()} file holds memory over time only; record with ${how}`;
+  if (rec.meta.mode === 'attach') return `memhunt attach does not inject the agent that takes censuses; record with ${how}`;
+  const agents = rec.events.filter((e): e is AgentConnectedEvent => e.kind === 'agent' && (pid === null || e.pid === pid));
+  if (agents.length > 0) {
+    const n = new Set(agents.map((e) => e.pid)).size;
+    return `the agent ran in ${n} Python process${n === 1 ? '' : 'es'} but took no census (none was asked for, or the run ended before the first); ` +
+      'record some with memhunt run --heap-every 30s ' +
+      '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)';
+  }
+  const isPython = (argv: string[]) => /^python[\d.]*$/.test(path.basename(argv[0] ?? '')) || argv.some((a) => a.endsWith('.py'));
+  const python = rec.processes.filter((p) => (pid === null || p.pid === pid) && isPython(p.command));
+  if (python.length === 0) return `no Python process ran in it: heap censuses need a Python target (${pid !== null ? `pid ${pid}` : 'its processes'} ran ${shortCommand(rec.processes.find((p) => pid === null || p.pid === pid)?.command ?? rec.meta.command, 40)})`;
+  return `its Python processes ran without memhunt's agent (--no-agent, or a Python older than 3.8); record with ${how}`;
 }
 
 // ------------------------------------------------------------------------------------ refs
@@ -334,10 +352,7 @@ Examples:
         return;
       }
       if (heaps.length === 0) {
-        out(
-          `${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; record some with memhunt run --heap-every 30s ` +
-            '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)\n',
-        );
+        out(`${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; ${noCensusAdvice(rec, pid)}\n`);
         return;
       }
       out(formatHeap(rec, heaps, top));

@@ -72,8 +72,8 @@ Examples:
       exitWith(outcome.code !== EXIT.OK ? outcome.code : EXIT.FAILURE);
       return;
     }
-    // record()'s analysis took --limit as "given to analyze"; without --limit it is this one.
-    const a = killLimit === null && outcome.analysis ? outcome.analysis : analyzeRecording(outcome.recording);
+    // record()'s analysis (null with --quiet) reads --limit from the recording, as this one does.
+    const a = outcome.analysis ?? analyzeRecording(outcome.recording);
     const results = checkLimits(a, limits);
     const violated = results.filter((r) => r.status === 'violated');
     const targetFailed = outcome.code !== EXIT.OK;

@@ -92,14 +92,14 @@ export function registerFileCommands(program: Command): void {
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
-      for (const w of rec.warnings) notice(`${f}: ${w}`);
+      // What a cut or damaged file lost is part of the summary (as analyze prints it), not only on stderr.
       // Loaded here, not at the top: `peak` (of an mprof .dat above all) needs no verdict.
       const { analyzeRecording, verdictLineOf } = await import('../analysis/analyze');
       const a = analyzeRecording(rec);
       out(
         formatSummary(a.summary, {
           command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events, source: rec.meta.source,
-          verdict: verdictLineOf(a),
+          verdict: verdictLineOf(a), notes: rec.warnings,
         }) + '\n',
       );
     });

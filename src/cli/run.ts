@@ -178,7 +178,7 @@ export interface RecordOutcome {
   recording: MemoryRecording | null;
   /**
    * The analysis behind the printed summary and verdict (null with --quiet or without a
-   * recording). A --limit is passed to it as analyzeRecording's limitBytes ("given to analyze").
+   * recording). A --limit reaches it through the recording (source "--limit").
    */
   analysis: RecordingAnalysis | null;
 }
@@ -207,14 +207,21 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   } catch (e) {
     notice(`recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}`);
   }
+  const agent = base.agent ?? null;
+  const censusesAsked = agent !== null && (agent.heapEveryMs !== null || agent.traceAllocations || (base.thresholds ?? []).some((t) => t.action === 'snapshot'));
+  if (recording && censusesAsked && !recording.events.some((e) => e.kind === 'agent' && e.runtime === 'python')) {
+    // Said once, at the end: a Node (or any non-Python) program gets no census, and nothing else would say so.
+    notice('no heap census was taken: heap censuses (--heap-every, --trace-allocations, SIZE:snapshot) need a Python process in the tree, and none ran with the agent');
+  }
   let analysis: RecordingAnalysis | null = null;
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
-    analysis = analyzeRecording(recording, { limitBytes: base.limitBytes });
+    // The recording carries --limit (meta.limitBytes): the analysis names it "--limit", as the summary does.
+    analysis = analyzeRecording(recording);
     err(
       formatSummary(analysis.summary, {
         command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
-        verdict: verdictLineOf(analysis),
+        verdict: verdictLineOf(analysis), censusesAsked,
       }) + '\n',
     );
   }

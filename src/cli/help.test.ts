@@ -24,8 +24,7 @@ const firstWord = (line: string) => line.trim().split(/\s+/)[0] ?? '';
  * Lines broken where commander would not have broken them: within a wrapped paragraph (the
  * description, an option's description, a paragraph of the text after), a line followed by a
  * continuation whose first word would have fitted on it. Examples, exit codes and other indented
- * tables are hand-made and left out. A line of one word followed by a continuation is reported
- * as a stray word.
+ * tables are hand-made and left out. A line of one word so broken is reported as a stray word.
  */
 export function badBreaks(text: string, width: number): string[] {
   const lines = text.split('\n');
@@ -42,8 +41,9 @@ export function badBreaks(text: string, width: number): string[] {
     else if (/^(Usage|Examples|Exit codes)\b/.test(section) || /^\s/.test(section) || indentOf(l) > 0 || indentOf(n) > 0) continues = false;
     else continues = true;
     if (!continues) continue;
-    if (!/\s/.test(l.trim()) && !l.trim().endsWith(':')) bad.push(`stray word: "${l}" / "${n}"`);
-    else if (l.trimEnd().length + 1 + firstWord(n).length < width - 1) bad.push(`short line: "${l}" / "${n}"`);
+    // Commander fills each line (a line holds at most width - 1 characters): the next word fits only after a hard break.
+    if (l.trimEnd().length + 1 + firstWord(n).length >= width - 1) continue;
+    bad.push(`${/\s/.test(l.trim()) ? 'short line' : 'stray word'}: "${l}" / "${n}"`);
   }
   return bad;
 }
@@ -68,6 +68,7 @@ test('every --help reads well at 60 and 120 columns: no stray words, one style f
       const text = renderHelp(program, cmd, width);
       assert.match(text, /^Usage: memhunt/, name);
       assert.deepEqual(badBreaks(text, width), [], `${name} --help at ${width} columns`);
+      assert.doesNotMatch(text, /^ \S/m, `${name}: a paragraph glued to the line before it`);
       assert.doesNotMatch(text, /default: "|\(default [^:]|default \d/, `${name}: defaults are written "(default: X)"`);
       if (width === 120) {
         // Prose after the options is wrapped too (examples are hand-made and may be longer).

@@ -25,7 +25,17 @@ function optionExtras(option: Option): string[] {
   return extra;
 }
 
+/**
+ * Narrowest column of option descriptions commander still wraps. Commander's own floor is 40: at
+ * 60 columns, beside a 30-column option term, it gave up and printed each description on one
+ * line, which the terminal then broke mid-word.
+ */
+const MIN_WRAP_COLUMN = 20;
+
 export const HELP_CONFIG: HelpConfiguration = {
+  wrap(this: Help, str: string, width: number, indent: number, minColumnWidth?: number) {
+    return Help.prototype.wrap.call(this, str, width, indent, Math.min(minColumnWidth ?? 40, MIN_WRAP_COLUMN));
+  },
   commandDescription: (cmd: Command) => joinParagraphs(cmd.description()),
   subcommandDescription: (cmd: Command) => joinParagraphs(cmd.summary() || cmd.description().split('\n')[0] || ''),
   argumentDescription: (arg) => joinParagraphs(arg.description) + (arg.defaultValue !== undefined ? ` (default: ${arg.defaultValueDescription ?? String(arg.defaultValue)})` : ''),
@@ -48,10 +58,13 @@ function helpWidth(ctx: AddHelpTextContext): number {
  */
 export function wrapHelpText(text: string, width: number): string {
   const help = new Help();
-  return text
+  // Leading and trailing line breaks are kept: they separate this text from the options.
+  const [, before, body, after] = /^(\n*)([\s\S]*?)(\n*)$/.exec(text)!;
+  const wrapped = body!
     .split(/\n[ \t]*\n/)
     .map((block) => (/\n[ \t]/.test(block) || /^[ \t]/.test(block) ? block : help.wrap(joinParagraphs(block).replace(/\n/g, ' '), width, 0)))
     .join('\n\n');
+  return before + wrapped + after;
 }
 
 /** Text for `addHelpText('after', helpProse(…))`: wrapped at the width the help uses (see wrapHelpText). */

@@ -142,7 +142,13 @@ export function verdictLine(rec: MemoryRecording, opts: AnalyzeOptions = {}): st
   return verdictLineOf(analyzeRecording(rec, opts));
 }
 
+/** The verdict line; a run killed at its --limit says so whatever the verdict (a short run is often "insufficient data"). */
 export function verdictLineOf(a: RecordingAnalysis): string {
+  const line = verdictBody(a);
+  return a.killedAtLimit && !line.includes(a.killedAtLimit) ? `${line}; ${a.killedAtLimit}` : line;
+}
+
+function verdictBody(a: RecordingAnalysis): string {
   if (a.verdict === 'insufficient data') return `insufficient data (${a.tree.evidence[0] ?? 'too little recorded'})`;
   const head = `${a.verdict} (${a.confidenceLabel} confidence)`;
   if (a.verdict === 'leak') {

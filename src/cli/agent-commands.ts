@@ -14,11 +14,12 @@ import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
-import type { AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import type { AgentConnectedEvent, AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { notice, out, outJson, shortCommand } from './output';
+import { helpProse } from './help';
 
 function parsePid(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new InputError(`"${text}" is not a process id`);
@@ -167,6 +168,24 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
   };
 }
 
+/** How to get censuses, from what the recording shows about why it has none (issue 12: the advice must match what was recorded). */
+export function noCensusAdvice(rec: MemoryRecording, pid: number | null): string {
+  const how = 'memhunt run --heap-every 30s -- <command>';
+  if (rec.meta.source !== 'memhunt') return `an ${rec.meta.source === 'mprof' ? 'mprof .dat' : rec.meta.source.toUpperCase()} file holds memory over time only; record with ${how}`;
+  if (rec.meta.mode === 'attach') return `memhunt attach does not inject the agent that takes censuses; record with ${how}`;
+  const agents = rec.events.filter((e): e is AgentConnectedEvent => e.kind === 'agent' && (pid === null || e.pid === pid));
+  if (agents.length > 0) {
+    const n = new Set(agents.map((e) => e.pid)).size;
+    return `the agent ran in ${n} Python process${n === 1 ? '' : 'es'} but took no census (none was asked for, or the run ended before the first); ` +
+      'record some with memhunt run --heap-every 30s ' +
+      '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)';
+  }
+  const isPython = (argv: string[]) => /^python[\d.]*$/.test(path.basename(argv[0] ?? '')) || argv.some((a) => a.endsWith('.py'));
+  const python = rec.processes.filter((p) => (pid === null || p.pid === pid) && isPython(p.command));
+  if (python.length === 0) return `no Python process ran in it: heap censuses need a Python target (${pid !== null ? `pid ${pid}` : 'its processes'} ran ${shortCommand(rec.processes.find((p) => pid === null || p.pid === pid)?.command ?? rec.meta.command, 40)})`;
+  return `its Python processes ran without memhunt's agent (--no-agent, or a Python older than 3.8); record with ${how}`;
+}
+
 // ------------------------------------------------------------------------------------ refs
 
 type RefsFormat = 'svg' | 'png' | 'dot';
@@ -270,8 +289,8 @@ export function registerAgentCommands(program: Command): void {
     .command('snapshot')
     .summary('a heap census of a running Python process started by memhunt run')
     .description(
-      'Ask the agent inside a running Python process (started by `memhunt run`, whose agent is on by\n' +
-        'default) for a heap census: live objects by type, count and total size, largest first. The\n' +
+      'Ask the agent inside a running Python process (started by `memhunt run`, whose agent is on by ' +
+        'default) for a heap census: live objects by type, count and total size, largest first. The ' +
         'census is also written to the run\'s recording (memhunt heap shows it with the others).',
     )
     .argument('<pid>', 'the Python process (any process of the run\'s tree)')
@@ -279,14 +298,14 @@ export function registerAgentCommands(program: Command): void {
     .option('--top <n>', 'types to list', '25')
     .option('--json', 'print the census as JSON')
     .option('--timeout <duration>', 'how long to wait for the census', '120s')
-    .addHelpText('after', `
+    .addHelpText('after', helpProse(`
 Examples:
   memhunt snapshot 4242                 the 25 largest types in pid 4242
   memhunt snapshot 4242 --collect --top 50
   memhunt snapshot $(pgrep -f train.py) --json | jq '.rows[:5]'
 
 A process that memhunt run did not start (or started with --no-agent) has no agent: memhunt
-says so and exits 2.`)
+says so and exits 2.`))
     .action(async (pidText: string, flags: { collect?: boolean; top: string; json?: boolean; timeout: string }) => {
       const pid = parsePid(pidText);
       const top = parseCount(flags.top, '--top');
@@ -305,22 +324,22 @@ says so and exits 2.`)
     .command('heap')
     .summary('heap censuses of a recording and the growth between them, per process')
     .description(
-      'The heap censuses of a recording (from --heap-every, --on-threshold SIZE:snapshot,\n' +
-        'memhunt snapshot <pid> and memhunt.snapshot() in the program) and, per process, the growth\n' +
-        'between consecutive ones: types that appeared, count and size deltas, largest growth first.\n' +
-        'With --trace-allocations also the allocation sites that grew (file:line and code), growth\n' +
+      'The heap censuses of a recording (from --heap-every, --on-threshold SIZE:snapshot, ' +
+        'memhunt snapshot <pid> and memhunt.snapshot() in the program) and, per process, the growth ' +
+        'between consecutive ones: types that appeared, count and size deltas, largest growth first. ' +
+        'With --trace-allocations also the allocation sites that grew (file:line and code), growth ' +
         'by package, and the native part (RSS − what Python\'s allocators traced).',
     )
     .argument('[recording]', 'file or index (default: the newest)')
     .option('--pid <pid>', 'only this process')
     .option('--top <n>', 'types and sites per step', '10')
     .option('--json', 'print as JSON')
-    .addHelpText('after', `
+    .addHelpText('after', helpProse(`
 Examples:
   memhunt run --heap-every 30s -o run.mh -- python3 train.py
   memhunt heap run.mh                  censuses and growth per process
   memhunt heap run.mh --pid 4242 --top 20
-  memhunt heap --json | jq '.processes[0].growth[-1].types[:3]'`)
+  memhunt heap --json | jq '.processes[0].growth[-1].types[:3]'`))
     .action(async (arg: string | undefined, flags: { pid?: string; top: string; json?: boolean }) => {
       const file = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const top = parseCount(flags.top, '--top');
@@ -333,10 +352,7 @@ Examples:
         return;
       }
       if (heaps.length === 0) {
-        out(
-          `${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; record some with memhunt run --heap-every 30s ` +
-            '(or --on-threshold SIZE:snapshot, memhunt snapshot <pid>, memhunt.snapshot() in the program)\n',
-        );
+        out(`${file} has no heap censuses${pid !== null ? ` of pid ${pid}` : ''}; ${noCensusAdvice(rec, pid)}\n`);
         return;
       }
       out(formatHeap(rec, heaps, top));
@@ -346,11 +362,11 @@ Examples:
     .command('refs')
     .summary('who keeps objects of a type alive: back-reference chains, as text, DOT, SVG or PNG')
     .description(
-      'Back-references (as objgraph\'s show_backrefs): for sample objects of a type, the chains of\n' +
-        'referrers back to a root (a module global, a frame, a class), with the attribute names, dict\n' +
-        'keys and indexes that hold them. From a running process (a pid: asked through the run\'s\n' +
-        'agent, and recorded in its recording) or from a recording (the graphs memhunt run recorded\n' +
-        'with --heap-every and --on-threshold SIZE:snapshot). The chains are printed; -o also draws\n' +
+      'Back-references (as objgraph\'s show_backrefs): for sample objects of a type, the chains of ' +
+        'referrers back to a root (a module global, a frame, a class), with the attribute names, dict ' +
+        'keys and indexes that hold them. From a running process (a pid: asked through the run\'s ' +
+        'agent, and recorded in its recording) or from a recording (the graphs memhunt run recorded ' +
+        'with --heap-every and --on-threshold SIZE:snapshot). The chains are printed; -o also draws ' +
         'the graph (Graphviz layout, no system Graphviz needed).',
     )
     .argument('[recording-or-pid]', 'a pid (a running process started by memhunt run) or a recording (default: the newest)')
@@ -360,14 +376,14 @@ Examples:
     .option('--samples <n>', 'live: sample objects to trace back', '3')
     .option('--depth <n>', 'live: longest chain followed', '12')
     .option('--timeout <duration>', 'live: how long to wait', '180s')
-    .addHelpText('after', `
+    .addHelpText('after', helpProse(`
 Examples:
   memhunt refs 4242 --type DataFrame -o refs.svg     a running process: who holds its DataFrames
   memhunt refs 4242 -o refs.png                      the type that grew most since its last census
   memhunt refs run.mh --type Record -o refs.dot      from a recording (dot -Tpdf refs.dot works too)
   memhunt refs                                       the latest graph of the newest recording
 
-An unknown type name is refused with the close names memhunt knows (exit 2).`)
+An unknown type name is refused with the close names memhunt knows (exit 2).`))
     .option('--force', 'replace -o even when it is not a graph or picture of the same kind')
     .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string; force?: boolean }) => {
       if (flags.output) checkOutput(flags.output, OUTPUT_KINDS[outputFormat(flags.output)], flags.force === true);
@@ -397,15 +413,15 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`)
     .command('python-path')
     .summary('print the directory of the memhunt Python package (for PYTHONPATH outside memhunt run)')
     .description(
-      'Print the directory that holds the `memhunt` Python package. Under memhunt run, `import memhunt`\n' +
-        'works with nothing installed; to run the same program without memhunt, put this directory on\n' +
-        'PYTHONPATH or in a .pth file: there every helper (section, snapshot, isolated) is a no-op that\n' +
+      'Print the directory that holds the `memhunt` Python package. Under memhunt run, `import memhunt` ' +
+        'works with nothing installed; to run the same program without memhunt, put this directory on ' +
+        'PYTHONPATH or in a .pth file: there every helper (section, snapshot, isolated) is a no-op that ' +
         'just calls through.',
     )
-    .addHelpText('after', `
+    .addHelpText('after', helpProse(`
 Examples:
   PYTHONPATH=$(memhunt python-path) python3 train.py
-  memhunt python-path > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/memhunt.pth"`)
+  memhunt python-path > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/memhunt.pth"`))
     .action(() => {
       out(pythonRuntimeDirs().lib + '\n');
     });

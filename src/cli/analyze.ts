@@ -15,6 +15,7 @@ import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { exitWith } from './run';
 import { out, outJson } from './output';
+import { helpProse } from './help';
 
 /** Raw limit flags as commander gives them (each repeatable so a contradiction can be seen). */
 export interface LimitFlags {
@@ -138,7 +139,7 @@ export function registerAnalyzeCommand(program: Command): void {
   );
   cmd.addHelpText(
     'after',
-    `
+    helpProse(`
 Verdicts: leak (the floors kept rising to the end and were not given back), stable (level floors,
 growth that levelled off, or memory accumulated and then released), spike (short excursions far
 above the usual level), insufficient data (too short, or too few release cycles, to say).
@@ -147,7 +148,7 @@ Examples:
   memhunt analyze run.mh
   memhunt analyze run.mh --json | jq .verdict
   memhunt analyze mprofile_20261126101500.dat --limit 4GiB
-  memhunt analyze run.mh --no-leak --max-peak 2GiB       exit ${EXIT.LIMIT_VIOLATED} when a limit is violated`,
+  memhunt analyze run.mh --no-leak --max-peak 2GiB       exit ${EXIT.LIMIT_VIOLATED} when a limit is violated`),
   );
   cmd.action(async (arg: string | undefined, flags: LimitFlags & { json?: boolean; limit?: string; allProcesses?: boolean }) => {
     const limits = resolveLimits(flags);

@@ -14,6 +14,7 @@ import { formatDuration, parseSize } from '../units';
 import { addLimitOptions, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
 import { EXIT } from './exit-codes';
 import { addAgentOptions, addRecordOptions, exitWith, record, type RecordFlags } from './run';
+import { helpProse } from './help';
 
 type CheckFlags = RecordFlags & LimitFlags & { junit?: string };
 
@@ -31,13 +32,9 @@ export function registerCheckCommand(program: Command): void {
         .command('check')
         .summary('run a command and fail when it breaks a memory limit (a CI gate)')
         .description(
-          'Run and record a command exactly like `memhunt run`, then judge the recording (as `memhunt\n' +
-            'analyze` does) against the limits given. Exit codes:\n' +
-            '  0     the command exited 0 and every limit holds\n' +
-            `  ${EXIT.LIMIT_VIOLATED}     a limit was violated (each is printed: which, by how much, and the recording)\n` +
-            '  N     the command itself failed with exit code N (128+S for signal S; 137 when --limit killed it)\n' +
-            'Growth and leak limits cannot be judged on too short a run (insufficient data): they are\n' +
-            'then reported as skipped and do not fail the check.',
+          'Run and record a command exactly like `memhunt run`, then judge the recording (as `memhunt ' +
+            'analyze` does) against the limits given. Growth and leak limits cannot be judged on too short a run ' +
+            '(insufficient data): they are then reported as skipped and do not fail the check.',
         )
         .argument('<command...>', 'the command to run, after --')
         .option('--junit <file>', 'also write the results as JUnit XML (one test case per limit) for CI systems; replaces only an earlier JUnit report of memhunt check (or with --force)')
@@ -46,12 +43,17 @@ export function registerCheckCommand(program: Command): void {
   );
   cmd.addHelpText(
     'after',
-    `
+    helpProse(`
+Exit codes:
+  0     the command exited 0 and every limit holds
+  ${EXIT.LIMIT_VIOLATED}     a limit was violated (each is printed: which, by how much, and the recording)
+  N     the command itself failed with exit code N (128+S for signal S; 137 when --limit killed it)
+
 Examples:
   memhunt check --max-peak 2GiB --max-growth 5MiB/min --no-leak -- python3 -m pytest tests/test_etl.py
   memhunt check --max-share-of-limit 80% -- ./job.sh          80% of the container's cgroup limit
   memhunt check --limit 2GiB --max-share-of-limit 75% -- ./job.sh
-  memhunt check --no-leak --junit memory.xml -o job.mh -- node server-test.js`,
+  memhunt check --no-leak --junit memory.xml -o job.mh -- node server-test.js`)
   );
   cmd.action(async (commandArgs: string[], flags: CheckFlags) => {
     const killLimit = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
@@ -70,8 +72,8 @@ Examples:
       exitWith(outcome.code !== EXIT.OK ? outcome.code : EXIT.FAILURE);
       return;
     }
-    // record()'s analysis took --limit as "given to analyze"; without --limit it is this one.
-    const a = killLimit === null && outcome.analysis ? outcome.analysis : analyzeRecording(outcome.recording);
+    // record()'s analysis (null with --quiet) reads --limit from the recording, as this one does.
+    const a = outcome.analysis ?? analyzeRecording(outcome.recording);
     const results = checkLimits(a, limits);
     const violated = results.filter((r) => r.status === 'violated');
     const targetFailed = outcome.code !== EXIT.OK;

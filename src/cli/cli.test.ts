@@ -195,7 +195,8 @@ test('memhunt killed with SIGKILL leaves a readable recording up to the last flu
 test('attach records a running process until it exits', async () => {
   const dir = tempDir();
   const out = path.join(dir, 'a.mh');
-  const target = spawn('sh', ['-c', 'sleep 0.3; sleep 0.4'], { stdio: 'ignore' });
+  // Long enough for memhunt to start on a loaded machine (~1 s at a load of 20 on 2 cores).
+  const target = spawn('sh', ['-c', 'sleep 3; sleep 0.4'], { stdio: 'ignore' });
   const r = await runCli(['attach', '-q', '--interval', '20ms', '-o', out, String(target.pid)]);
   assert.equal(r.code, 0, r.stderr);
   const rec = await readMemhuntRecording(out);

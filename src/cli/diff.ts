@@ -10,6 +10,7 @@ import { analysisJson, jsonReplacer } from './analyze';
 import { resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { out, outJson } from './output';
+import { helpProse } from './help';
 
 function signedBytes(d: number): string {
   return d === 0 ? '0' : `${d > 0 ? '+' : '-'}${formatBytes(Math.abs(d))}`;
@@ -88,12 +89,12 @@ export function registerDiffCommand(program: Command): void {
   program
     .command('diff')
     .summary('compare two recordings: peak, growth and verdict side by side')
-    .description('Compare two runs of the same job, before and after a fix or an upgrade: peak, final\nmemory, baseline, sustained growth and verdict, side by side, with the change.')
+    .description('Compare two runs of the same job, before and after a fix or an upgrade: peak, final memory, baseline, sustained growth and verdict, side by side, with the change.')
     .argument('<before>', 'recording (file or index from memhunt list)')
     .argument('<after>', 'recording (file or index from memhunt list)')
     .option('--json', 'print both analyses and the conclusion as JSON')
     .option('--limit <size>', 'project both against this container limit')
-    .addHelpText('after', '\nExamples:\n  memhunt diff pandas-2.1.mh pandas-2.2.mh\n  memhunt diff 0 1            the two oldest recordings here (memhunt list)')
+    .addHelpText('after', helpProse('\nExamples:\n  memhunt diff pandas-2.1.mh pandas-2.2.mh\n  memhunt diff 0 1            the two oldest recordings here (memhunt list)'))
     .action(async (beforeArg: string, afterArg: string, flags: { json?: boolean; limit?: string }) => {
       const limitBytes = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
       const files: [string, string] = [resolveRecordingArg(beforeArg), resolveRecordingArg(afterArg)];

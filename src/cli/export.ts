@@ -10,6 +10,7 @@ import type { MemoryRecording } from '../model/recording';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { err, notice } from './output';
+import { helpProse } from './help';
 
 const WRITERS: Record<string, { ext: string; write: (r: MemoryRecording) => string; kind: OutputKind }> = {
   mprof: { ext: '.dat', write: writeMprofDat, kind: { what: 'an mprof .dat file', isOurs: (h) => isMprofDat(h.toString('utf8')) } },
@@ -33,9 +34,9 @@ export function registerExportCommand(program: Command): void {
     .option('--force', 'replace the output even when it is not an earlier export of this format')
     .addHelpText(
       'after',
-      '\nAn existing output is replaced only when it is an earlier export of the same format (or empty);\n' +
+      helpProse('\nAn existing output is replaced only when it is an earlier export of the same format (or empty);\n' +
         'anything else is refused unless --force is given. The file is written whole or not at all.\n' +
-        '\nExamples:\n  memhunt export run.mh --format mprof && mprof plot run.dat\n  memhunt export --format csv -o - | head',
+        '\nExamples:\n  memhunt export run.mh --format mprof && mprof plot run.dat\n  memhunt export --format csv -o - | head')
     )
     .action(async (arg: string | undefined, flags: { format: string; output?: string; force?: boolean }) => {
       const file = arg ? resolveRecordingArg(arg) : newestRecording('.');

@@ -7,6 +7,7 @@ import { formatBytes } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { err, formatSummary, notice, out, shortCommand } from './output';
+import { helpProse } from './help';
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
@@ -16,12 +17,15 @@ export function registerFileCommands(program: Command): void {
   program
     .command('list')
     .summary('list the recordings in this folder (index, file, start, size)')
-    .description('List memhunt_*.mh and mprofile_*.dat recordings in the current folder, oldest first.\nThe index works wherever a recording is named: memhunt peak 3, memhunt rm 0.')
-    .addHelpText('after', '\nExamples:\n  memhunt list\n  memhunt peak 0          the oldest (index from memhunt list)\n  memhunt rm 0 1')
+    .description(
+      'List the recordings in the current folder, oldest first: memhunt .mh and mprof .dat files, whatever their name ' +
+        '(the first bytes of each file are checked). The index works wherever a recording is named: memhunt peak 3, memhunt rm 0.',
+    )
+    .addHelpText('after', helpProse('\nExamples:\n  memhunt list\n  memhunt peak 0          the oldest (index from memhunt list)\n  memhunt rm 0 1'))
     .action(() => {
       const all = listRecordings('.');
       if (all.length === 0) {
-        err('no recordings here (memhunt_*.mh, mprofile_*.dat); make one with: memhunt run -- <command>\n');
+        err('no recordings here (memhunt .mh, mprof .dat); make one with: memhunt run -- <command>\n');
         return;
       }
       for (const r of all) {
@@ -35,17 +39,17 @@ export function registerFileCommands(program: Command): void {
     .command('peak')
     .summary('print the peak memory of recordings (default: the newest)')
     .description(
-      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does: the\n' +
-        'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel\n' +
-        'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a\n' +
-        'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)".\n' +
-        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.\n' +
-        "For an mprof .dat the number is mprof peak's (the largest MEM line: with --multiprocess alone, the\n" +
+      'Print the peak of each recording, one line each: "<file>\\t<peak> MiB", as mprof peak does: the ' +
+        'highest sample of the tree total in the recording\'s --metric (RSS, PSS or USS). When the kernel ' +
+        'saw a higher peak between samples (a process\'s high-water mark, VmHWM, with the RSS metric), a ' +
+        'third tab-separated field says so: "pid 42 reached 130.400 MiB between samples (VmHWM)". ' +
+        'With --processes, each process\'s sampled peak follows, with its kernel high-water mark where that is higher.\n\n' +
+        "For an mprof .dat the number is mprof peak's (the largest MEM line: with --multiprocess alone, the " +
         'started process), with the tree total after a tab when MEM is not the tree; -p lists the children.',
     )
     .argument('[recordings...]', 'files or indexes from memhunt list')
     .option('-p, --processes', 'also list each process\'s peak (sampled; the kernel\'s VmHWM where higher)')
-    .addHelpText('after', "\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled; the kernel's VmHWM where higher)\n  memhunt peak mprofile_20261126101500.dat another.mh")
+    .addHelpText('after', helpProse("\nExamples:\n  memhunt peak                       the newest recording here\n  memhunt peak run.mh -p             with each process's peak (sampled; the kernel's VmHWM where higher)\n  memhunt peak mprofile_20261126101500.dat another.mh"))
     .action(async (args: string[], flags: { processes?: boolean }) => {
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       for (const f of files) {
@@ -78,19 +82,24 @@ export function registerFileCommands(program: Command): void {
   program
     .command('summary')
     .summary('print the summary of a recording (peak, limit, end), as at the end of a run')
+    .description(
+      'Print the summary memhunt run prints when the command ends: the command, the peak and when it was reached, the ' +
+        'limit and the share of it used, the container\'s figures, how the run ended, sections, agents and the verdict. ' +
+        'A recording that is cut or damaged is summarized up to the damage, with a note saying what was lost.',
+    )
     .argument('[recording]', 'file or index (default: the newest)')
-    .addHelpText('after', '\nExamples:\n  memhunt summary\n  memhunt summary run.mh\n  memhunt summary 2                  index from memhunt list')
+    .addHelpText('after', helpProse('\nExamples:\n  memhunt summary\n  memhunt summary run.mh\n  memhunt summary 2                  index from memhunt list'))
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
-      for (const w of rec.warnings) notice(`${f}: ${w}`);
+      // What a cut or damaged file lost is part of the summary (as analyze prints it), not only on stderr.
       // Loaded here, not at the top: `peak` (of an mprof .dat above all) needs no verdict.
       const { analyzeRecording, verdictLineOf } = await import('../analysis/analyze');
       const a = analyzeRecording(rec);
       out(
         formatSummary(a.summary, {
           command: rec.meta.command, recordingPath: f, recordingBytes: fs.statSync(f).size, events: rec.events, source: rec.meta.source,
-          verdict: verdictLineOf(a),
+          verdict: verdictLineOf(a), notes: rec.warnings,
         }) + '\n',
       );
     });
@@ -98,10 +107,14 @@ export function registerFileCommands(program: Command): void {
   program
     .command('clean')
     .summary('delete every memhunt_*.mh recording in this folder')
+    .description(
+      'Delete the recordings with memhunt\'s default names (memhunt_YYYYMMDDhhmmss.mh) in the current folder, as mprof ' +
+        'clean does; with --mprof also mprofile_*.dat. Recordings named with -o are kept: remove them with memhunt rm.',
+    )
     .option('--mprof', 'also delete memory_profiler\'s mprofile_*.dat files')
-    .addHelpText('after', '\nExamples:\n  memhunt clean                      memhunt_*.mh only\n  memhunt clean --mprof              and mprofile_*.dat')
+    .addHelpText('after', helpProse('\nExamples:\n  memhunt clean                      memhunt_*.mh only\n  memhunt clean --mprof              and mprofile_*.dat'))
     .action((flags: { mprof?: boolean }) => {
-      const all = listRecordings('.', !!flags.mprof);
+      const all = listRecordings('.', !!flags.mprof, false);
       for (const r of all) fs.rmSync(r.name);
       err(`removed ${all.length} recording${all.length === 1 ? '' : 's'}\n`);
     });
@@ -109,9 +122,13 @@ export function registerFileCommands(program: Command): void {
   program
     .command('rm')
     .summary('delete recordings by file name or index (from memhunt list)')
-    .argument('<recordings...>')
+    .description(
+      'Delete recordings given by file name or by index from memhunt list. Only recordings are deleted (memhunt .mh, ' +
+        'mprof .dat): any other file is refused and nothing is removed.',
+    )
+    .argument('<recordings...>', 'files or indexes from memhunt list')
     .option('-n, --dry-run', 'only print what would be removed')
-    .addHelpText('after', '\nExamples:\n  memhunt rm run.mh\n  memhunt rm 0 2                     indexes from memhunt list\n  memhunt rm -n 0                    show what would go')
+    .addHelpText('after', helpProse('\nExamples:\n  memhunt rm run.mh\n  memhunt rm 0 2                     indexes from memhunt list\n  memhunt rm -n 0                    show what would go'))
     .action((args: string[], flags: { dryRun?: boolean }) => {
       // Resolve every index first: removing one must not shift the others.
       const files = args.map((a) => resolveRecordingArg(a));

@@ -9,6 +9,7 @@ import { CommandError, ExitStatus } from '../errors';
 import { safeLine, safeText } from '../safe-text';
 import { MEMHUNT_VERSION } from '../version';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
+import { HELP_CONFIG, helpProse } from './help';
 
 type Registrar = (program: Command) => void;
 
@@ -45,9 +46,11 @@ export async function buildProgram(command?: string): Promise<Command> {
     .version(MEMHUNT_VERSION, '-V, --version')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
+    // Every subcommand copies this: descriptions joined into paragraphs, one style for defaults.
+    .configureHelp(HELP_CONFIG)
     .addHelpText(
       'after',
-      `
+      helpProse(`
 Examples:
   memhunt run -- python3 train.py --epochs 3     record it and every child process
   memhunt run --interval 10ms -o run.mh -- ./job.sh
@@ -67,7 +70,7 @@ Examples:
 ${EXIT_CODES_HELP}
 
 Files: recordings are memhunt_YYYYMMDDhhmmss.mh in the current folder unless -o says otherwise;
-memory_profiler's mprofile_*.dat files are read wherever a recording is accepted.`,
+memory_profiler's mprofile_*.dat files are read wherever a recording is accepted.`),
     );
   const group = COMMAND_GROUPS.find(([names]) => command !== undefined && names.includes(command));
   for (const [, load] of group ? [group] : COMMAND_GROUPS) (await load())(program);

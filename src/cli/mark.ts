@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { InputError } from '../errors';
 import { notice } from './output';
+import { helpProse } from './help';
 
 /** Writes one marker line to the FIFO at fifo; returns why it could not, or null. */
 export function writeMarker(fifo: string, line: string): string | null {
@@ -38,15 +39,15 @@ export function registerMarkCommand(program: Command): void {
     .command('mark')
     .summary('from a shell script under memhunt run: mark a point or begin/end a section (never blocks)')
     .description(
-      'Write a marker to the run this shell runs under ($MEMHUNT_MARKERS): a point in time, or the\n' +
-        'begin or end of a section. Never blocks: when the run has ended, or outside memhunt run, it\n' +
-        'does nothing and exits 0 (a note on stderr when the run has ended), so scripts behave the\n' +
+      'Write a marker to the run this shell runs under ($MEMHUNT_MARKERS): a point in time, or the ' +
+        'begin or end of a section. Never blocks: when the run has ended, or outside memhunt run, it ' +
+        'does nothing and exits 0 (a note on stderr when the run has ended), so scripts behave the ' +
         'same with and without memhunt. Labels longer than 200 characters are cut.',
     )
     .argument('<label...>', 'the marker\'s label (words are joined by spaces)')
     .option('--begin', 'begin a section with this label')
     .option('--end', 'end the section with this label')
-    .addHelpText('after', '\nExamples (inside: memhunt run -- ./job.sh):\n  memhunt mark checkpoint\n  memhunt mark --begin load data && ./load.sh && memhunt mark --end load data')
+    .addHelpText('after', helpProse('\nExamples (inside: memhunt run -- ./job.sh):\n  memhunt mark checkpoint\n  memhunt mark --begin load data && ./load.sh && memhunt mark --end load data'))
     .action((words: string[], flags: { begin?: boolean; end?: boolean }) => {
       if (flags.begin && flags.end) throw new InputError('mark: give --begin or --end, not both');
       const label = words.join(' ').replace(/[\r\n]+/g, ' ').trim();

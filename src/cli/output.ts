@@ -64,7 +64,13 @@ function endText(s: RunSummary, source: RecordingMeta['source']): string {
 
 export function formatSummary(
   s: RunSummary,
-  opts: { command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[]; verdict?: string; source?: RecordingMeta['source'] },
+  opts: {
+    command: string[]; recordingPath: string; recordingBytes?: number; events?: RecordingEvent[]; verdict?: string; source?: RecordingMeta['source'];
+    /** What the reader lost (a cut or damaged recording), printed as notes as `analyze` prints them. */
+    notes?: string[];
+    /** Censuses were asked for (--heap-every, a snapshot threshold, --trace-allocations): "0 heap censuses" is then news. */
+    censusesAsked?: boolean;
+  },
 ): string {
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`);
@@ -121,10 +127,12 @@ export function formatSummary(
     }
   }
   const agents = (opts.events ?? []).filter((e) => e.kind === 'agent');
-  if (agents.length) {
-    const count = (kind: string) => (opts.events ?? []).filter((e) => e.kind === kind).length;
-    const [censuses, traces, graphs] = [count('census'), count('trace'), count('refs')];
-    const parts = [`${censuses} heap census${censuses === 1 ? '' : 'es'}`];
+  const count = (kind: string) => (opts.events ?? []).filter((e) => e.kind === kind).length;
+  const [censuses, traces, graphs] = [count('census'), count('trace'), count('refs')];
+  // The agents row only when they recorded something, or when censuses were asked for and none came.
+  if (agents.length && (censuses || traces || graphs || opts.censusesAsked)) {
+    const parts: string[] = [];
+    if (censuses || opts.censusesAsked) parts.push(`${censuses} heap census${censuses === 1 ? '' : 'es'}`);
     if (traces) parts.push(`${traces} allocation snapshot${traces === 1 ? '' : 's'}`);
     if (graphs) parts.push(`${graphs} back-reference graph${graphs === 1 ? '' : 's'}`);
     const pids = [...new Set(agents.map((e) => (e.kind === 'agent' ? e.pid : 0)))];
@@ -134,6 +142,7 @@ export function formatSummary(
   if (opts.verdict) row('verdict', opts.verdict);
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
+  for (const n of opts.notes ?? []) row('note', n);
   return lines.join('\n');
 }
 

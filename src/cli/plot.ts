@@ -1,6 +1,6 @@
 /** `memhunt plot`: pictures of recordings — PNG, SVG, a self-contained HTML report, or the terminal. */
 import * as path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
 import type { ChartOptions, PlotInput } from '../render/chart';
@@ -9,6 +9,7 @@ import { MEMHUNT_VERSION } from '../version';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { err, notice } from './output';
+import { helpProse } from './help';
 
 export const PLOT_FORMATS = ['.png', '.svg', '.html', '.htm'] as const;
 
@@ -23,6 +24,10 @@ export interface PlotFlags {
   size?: string;
   rows?: string;
   force?: boolean;
+  /** `-t`: the old short form of --term, kept hidden for scripts (-t is --type elsewhere). */
+  t?: boolean;
+  /** `--slope`/`-s`: mprof plot's name for --trend. */
+  slope?: boolean;
 }
 
 /** The plot's options as typed data, parsed without reading any file (tests call this). */
@@ -80,38 +85,46 @@ export function registerPlotCommand(program: Command): void {
     .command('plot')
     .summary('draw recordings: PNG, SVG, a self-contained HTML report, or in the terminal')
     .description(
-      'Draw the memory of recordings (memhunt .mh, mprof .dat, CSV, JSON) over\n' +
-        'time: the tree total, one line per process (up to 8, the rest summed as\n' +
-        '"other"), the limit and the share of it used at the peak, the peak,\n' +
-        'sections and marks, and how the run ended. Several recordings share one\n' +
-        'time axis, each from its own start. The format follows -o: .png, .svg or\n' +
+      'Draw the memory of recordings (memhunt .mh, mprof .dat, CSV, JSON) over ' +
+        'time: the tree total, one line per process (up to 8, the rest summed as ' +
+        '"other"), the limit and the share of it used at the peak, the peak, ' +
+        'sections and marks, and how the run ended. Several recordings share one ' +
+        'time axis, each from its own start. The format follows -o: .png, .svg or ' +
         '.html (interactive, one file, works offline); --term draws in the terminal.',
     )
     .argument('[recordings...]', 'files or indexes from memhunt list (default: the newest)')
     .option('-o, --output <file>', 'picture to write: .png, .svg or .html (default: the first recording\'s name with .png)')
-    .option('-t, --term', 'draw the chart in the terminal (fits $COLUMNS); no file unless -o is given too')
+    .option('--term', 'draw the chart in the terminal (fits $COLUMNS); no file unless -o is given too')
+    // -t was --term here but is --type in refs: one meaning per short flag (issue 12). Kept, hidden, for scripts.
+    .addOption(new Option('-t', 'the old short form of --term').hideHelp())
     .option('--title <text>', 'title instead of the command line')
     .option('--per-process', 'one line per process (default: on for one recording; off for several)')
     .option('--no-per-process', 'only the tree total')
-    .option('--max-processes <n>', 'process lines before the rest are summed into "other" (default 8)')
-    .option('--trend', 'draw the least-squares trend of each tree total, labelled in MiB/min (mprof --slope)')
+    .option('--max-processes <n>', 'process lines before the rest are summed into "other" (default: 8)')
+    .option('--trend', 'draw the least-squares trend of each tree total, labelled in MiB/min (mprof --slope; --slope and -s work too)')
+    .addOption(new Option('-s, --slope', 'mprof plot\'s name for --trend').hideHelp())
     .option('--limit <size>', 'draw this limit (e.g. 2GiB) instead of the recorded --limit or cgroup limit')
-    .option('--size <WxH>', 'PNG/SVG size in pixels (default 1200x600)')
+    .option('--size <WxH>', 'PNG/SVG size in pixels (default: 1200x600)')
     .option('--rows <n>', 'terminal chart height in text rows (default: fits the terminal, at most 20)')
     .option('--force', 'replace the output even when it is not a picture of the same kind')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
+      helpProse('\nExamples:\n' +
         '  memhunt plot                              the newest recording -> memhunt_<time>.png\n' +
         '  memhunt plot run.mh -o memory.png\n' +
         '  memhunt plot run.mh -o report.html        interactive, one file, works offline\n' +
         '  memhunt plot before.mh after.mh -o compare.svg\n' +
         '  memhunt plot mprofile_20261126101500.dat --trend\n' +
         '  memhunt plot run.mh --term                 in the terminal, e.g. a shell inside a container\n' +
-        '\nAn existing output is replaced only by a picture of the same kind (a PNG by a PNG, an HTML\n' +
-        'report of memhunt by another); anything else is refused unless --force is given.',
+        '\nAn existing output is replaced only by a picture of the same kind (a PNG by a PNG, an HTML ' +
+        'report of memhunt by another); anything else is refused unless --force is given.')
     )
     .action(async (args: string[], flags: PlotFlags) => {
+      if (flags.t) {
+        notice('-t is the old short form of --term; write --term (-t is --type in memhunt refs)');
+        flags.term = true;
+      }
+      if (flags.slope) flags.trend = true;
       const parsed = parsePlotFlags(flags);
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       let out = flags.output;

@@ -15,6 +15,7 @@ import { appendSummaryFooter } from './footer';
 import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
+import { helpProse } from './help';
 
 export interface RecordFlags {
   output?: string;
@@ -54,12 +55,16 @@ const MAX_INTERVAL_MS = 3_600_000;
 const MIN_HEAP_EVERY_MS = 100;
 
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
-export function resolveRecordOptions(flags: RecordFlags): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
+export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' = 'run'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const fixed = flags.interval !== undefined;
   const intervalMs = fixed ? parseDuration(flags.interval!, '--interval') : DEFAULT_SCHEDULE[DEFAULT_SCHEDULE.length - 1]!.intervalMs;
   if (intervalMs < MIN_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is below 1ms, the fastest memhunt samples`);
   if (intervalMs > MAX_INTERVAL_MS) throw new InputError(`--interval ${flags.interval} is above 1h, the slowest memhunt samples (1ms .. 1h)`);
   const thresholds = (flags.onThreshold ?? []).map(parseThresholdSpec);
+  const agentAction = thresholds.find((t) => t.action === 'snapshot' || t.action === 'break');
+  if (kind === 'attach' && agentAction) {
+    throw new InputError(`--on-threshold ${agentAction.spec}: ${agentAction.action} needs the in-process agent, which only memhunt run injects; attach can mark, stop, kill or exec=CMD`);
+  }
   const agentOff = flags.agent === false;
   const refsTypes = (flags.refsType ?? []).map((n) => n.trim());
   if (refsTypes.some((n) => !/^[A-Za-z_][\w.]*$/.test(n))) throw new InputError(`--refs-type ${refsTypes.find((n) => !/^[A-Za-z_][\w.]*$/.test(n))}: give a type name as a census shows it (DataFrame, mymod.Record)`);
@@ -170,7 +175,9 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 
-export function addRecordOptions(cmd: Command): Command {
+/** The record options of `run` and `attach` (and `check`): attach has no agent, so no snapshot or break action. */
+export function addRecordOptions(cmd: Command, kind: 'run' | 'attach' = 'run'): Command {
+  const actions = kind === 'run' ? 'mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break' : 'mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD';
   return cmd
     .option('-o, --output <file>', 'recording to write (default: memhunt_YYYYMMDDhhmmss.mh here, _1, _2… if taken); an existing file is replaced only if it is a recording')
     .option('--force', 'replace the -o file even when it is not a recording')
@@ -183,7 +190,7 @@ export function addRecordOptions(cmd: Command): Command {
     .option('--limit <size>', 'rehearse a container limit: SIGKILL the whole tree when the metric exceeds it, exit 137 (e.g. 2GiB, 512MiB, 1.5GB)')
     .option(
       '--on-threshold <size:action>',
-      'once the metric reaches SIZE, do ACTION: mark, stop (SIGSTOP the tree to inspect it), kill, exec=CMD, snapshot, break; repeatable',
+      `once the metric reaches SIZE, do ACTION: ${actions}; repeatable`,
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--output-dir <dir>', 'write a uniquely named recording into DIR (created if missing; a shared volume in a cluster): memhunt_<time>_<container or task id>.mh')
@@ -196,6 +203,64 @@ export function addRecordOptions(cmd: Command): Command {
     .option('-q, --quiet', 'no live status line and no summary');
 }
 
+/** mprof run's flags (memory_profiler 0.61 `mprof run --help`), as commander parses them. */
+export interface MprofRunFlags {
+  includeChildren?: boolean;
+  multiprocess?: boolean;
+  exitCode?: boolean;
+  /** -T: mprof's short form of --interval. */
+  T?: string;
+  python?: boolean;
+  nopython?: boolean;
+  backend?: string;
+  attach?: boolean;
+  timeout?: string;
+}
+
+/**
+ * mprof run's flags: accepted where they mean something here, refused (exit 2) with memhunt's
+ * equivalent where they do not, so `mprof run -C -T 0.05 train.py` works as typed. Hidden from
+ * the option list; run's help says what each becomes.
+ */
+export function addMprofRunOptions(cmd: Command): Command {
+  const hidden = (flags: string, text: string) => cmd.addOption(new Option(flags, text).hideHelp());
+  hidden('-C, --include-children', 'mprof: sum the children (memhunt always records them)');
+  hidden('-M, --multiprocess', 'mprof: each child on its own (memhunt always records them)');
+  hidden('-E, --exit-code', 'mprof: exit with the command\'s code (memhunt always does)');
+  hidden('-T <duration>', 'mprof: --interval');
+  hidden('--python', 'mprof: run the command with python3');
+  hidden('--nopython', 'mprof: run a .py command as it is, not with python3');
+  hidden('--backend <name>', 'mprof: refused, see --metric');
+  hidden('-a, --attach', 'mprof: refused, see memhunt attach');
+  hidden('-t, --timeout <seconds>', 'mprof: refused, see timeout(1)');
+  return cmd;
+}
+
+/**
+ * The command and interval run gets from mprof's flags; throws InputError for the mprof flags
+ * that have no meaning here, naming what to use instead. `note` is told once that -C/-M are not
+ * needed.
+ */
+export function resolveMprofRunFlags(commandArgs: string[], flags: RecordFlags & MprofRunFlags, note: (text: string) => void): { command: string[]; interval: string | undefined } {
+  if (flags.backend !== undefined) {
+    const metric = /pss/.test(flags.backend) ? 'pss' : /uss/.test(flags.backend) ? 'uss' : 'rss';
+    throw new InputError(`--backend is mprof's; memhunt reads /proc itself and counts with --metric rss|pss|uss (here: --metric ${metric})`);
+  }
+  if (flags.attach) throw new InputError('--attach is mprof\'s; to record a running process use: memhunt attach <pid>');
+  if (flags.timeout !== undefined) throw new InputError(`--timeout is mprof's; memhunt run records until the command ends: memhunt run -- timeout ${flags.timeout} <command>`);
+  if (flags.T !== undefined && flags.interval !== undefined) throw new InputError('-T is mprof\'s short form of --interval: give one of them');
+  if (flags.python && flags.nopython) throw new InputError('--python and --nopython contradict each other');
+  if (flags.includeChildren || flags.multiprocess) {
+    note(`${flags.includeChildren ? '--include-children' : '--multiprocess'} is not needed: memhunt always records every child process, each on its own and in the tree total`);
+  }
+  let command = commandArgs;
+  const first = command[0] ?? '';
+  // mprof runs a script ending in .py with Python (mprof.py run_action), and --python runs any
+  // command with it unless it already starts with "python".
+  if ((flags.python && !/^python/.test(first)) || (!flags.nopython && !flags.python && first.endsWith('.py'))) command = ['python3', ...command];
+  return { command, interval: flags.interval ?? flags.T };
+}
+
 export interface RecordOutcome {
   /** The exit code `run`/`attach` would return. */
   code: number;
@@ -204,7 +269,7 @@ export interface RecordOutcome {
   recording: MemoryRecording | null;
   /**
    * The analysis behind the printed summary and verdict (null with --quiet or without a
-   * recording). A --limit is passed to it as analyzeRecording's limitBytes ("given to analyze").
+   * recording). A --limit reaches it through the recording (source "--limit").
    */
   analysis: RecordingAnalysis | null;
 }
@@ -214,7 +279,7 @@ export interface RecordOutcome {
  * --quiet) and works out the exit code. Shared by `run`, `attach` and commands built on them.
  */
 export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: (o: SessionOptions) => Promise<SessionResult>, command: () => string[]): Promise<RecordOutcome> {
-  const base = resolveRecordOptions(flags);
+  const base = resolveRecordOptions(flags, kind);
   const metrics = await startMetrics(flags, base);
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
@@ -240,14 +305,21 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   } catch (e) {
     notice(`recorded to ${result.outputPath}, but could not read it back: ${(e as Error).message}`);
   }
+  const agent = base.agent ?? null;
+  const censusesAsked = agent !== null && (agent.heapEveryMs !== null || agent.traceAllocations || (base.thresholds ?? []).some((t) => t.action === 'snapshot'));
+  if (recording && censusesAsked && !recording.events.some((e) => e.kind === 'agent' && e.runtime === 'python')) {
+    // Said once, at the end: a Node (or any non-Python) program gets no census, and nothing else would say so.
+    notice('no heap census was taken: heap censuses (--heap-every, --trace-allocations, SIZE:snapshot) need a Python process in the tree, and none ran with the agent');
+  }
   let analysis: RecordingAnalysis | null = null;
   if (!flags.quiet && recording) {
     const size = fs.statSync(result.outputPath).size;
-    analysis = analyzeRecording(recording, { limitBytes: base.limitBytes });
+    // The recording carries --limit (meta.limitBytes): the analysis names it "--limit", as the summary does.
+    analysis = analyzeRecording(recording);
     err(
       formatSummary(analysis.summary, {
         command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
-        verdict: verdictLineOf(analysis),
+        verdict: verdictLineOf(analysis), censusesAsked,
       }) + '\n',
     );
   }
@@ -270,17 +342,18 @@ export function registerRunCommands(program: Command): void {
       .command('run')
       .summary('record the memory of a command and all its child processes')
       .description(
-        'Run a command and record the memory of it and every descendant until it exits.\n' +
-          'stdin/stdout/stderr pass through; SIGINT/SIGTERM/SIGHUP are forwarded; memhunt exits\n' +
+        'Run a command and record the memory of it and every descendant until it exits. ' +
+          'stdin/stdout/stderr pass through; SIGINT/SIGTERM/SIGHUP are forwarded; memhunt exits ' +
           'with the command\'s exit code (128+N when signal N ended it).',
       )
       .argument('<command...>', 'the command to run, after --')
       .passThroughOptions(),
   );
   addAgentOptions(run);
+  addMprofRunOptions(run);
   run.addHelpText(
     'after',
-    `
+    helpProse(`
 What is recorded, per process: RSS with its anon/file/shmem split and the kernel's peak (VmHWM);
 for the tree: the sum of RSS (shared pages are counted once per process that maps them, as YARN
 and Spark count them; --metric pss avoids that), and the container's cgroup usage, working set
@@ -308,8 +381,15 @@ allocation sites (--trace-allocations), back-references (memhunt refs) and break
 (--break-at). In the program, "import memhunt" gives memhunt.section("load"), as a with-block
 or a decorator, memhunt.snapshot("after epoch 1") and memhunt.isolated(fn, *args).
 
+mprof habits: a command ending in .py runs with python3, as mprof runs it (--python: any command;
+--nopython: the script as it is). -C/--include-children and -M/--multiprocess are accepted and not
+needed: every child is always recorded, on its own and in the tree total. -T is --interval, and
+-E/--exit-code is what memhunt always does. mprof's --backend, --attach and --timeout are refused
+with memhunt's equivalent (--metric, memhunt attach, timeout(1)).
+
 Examples:
   memhunt run -- python3 train.py --epochs 3
+  memhunt run -C -T 0.05 train.py                                 as with mprof run (python3 train.py)
   memhunt run --interval 10ms -o run.mh -- ./job.sh
   memhunt run --metric pss -- python3 -m multiprocessing_job     shared pages counted once
   memhunt run --limit 2GiB -- python3 etl.py                     reproduce a 2 GiB OOM kill locally
@@ -319,10 +399,11 @@ Examples:
   memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
   memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
-  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`,
+  memhunt mark checkpoint                                        (from a script inside the command; never blocks)`)
   );
-  run.action(async (commandArgs: string[], flags: RecordFlags) => {
-    const outcome = await record('run', flags, (o) => runCommand({ ...o, command: commandArgs }), () => commandArgs);
+  run.action(async (commandArgs: string[], flags: RecordFlags & MprofRunFlags) => {
+    const { command, interval } = resolveMprofRunFlags(commandArgs, flags, notice);
+    const outcome = await record('run', { ...flags, interval }, (o) => runCommand({ ...o, command }), () => command);
     exitWith(outcome.code);
   });
 
@@ -331,12 +412,13 @@ Examples:
       .command('attach')
       .summary('record an already running process and its descendants')
       .description(
-        'Record a running process and every descendant until it exits, or until you press Ctrl-C\n' +
+        'Record a running process and every descendant until it exits, or until you press Ctrl-C ' +
           '(memhunt detaches; the process keeps running).',
       )
       .argument('<pid>', 'process id to record'),
+    'attach',
   );
-  attach.addHelpText('after', '\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)');
+  attach.addHelpText('after', helpProse('\nExamples:\n  memhunt attach 4242\n  memhunt attach --interval 1s -o nightly.mh $(pgrep -f train.py)'));
   attach.action(async (pidText: string, flags: RecordFlags) => {
     if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new InputError(`"${pidText}" is not a process id`);
     const pid = Number(pidText);

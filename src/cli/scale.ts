@@ -21,6 +21,7 @@ import { formatBytes, formatCount, formatDuration, parsePercent, parseSize, Unit
 import { EXIT } from './exit-codes';
 import { loadRecording } from './load';
 import { record } from './run';
+import { helpProse } from './help';
 
 // ---------------------------------------------------------------- sizes
 
@@ -562,7 +563,7 @@ export function registerScaleCommand(program: Command): void {
     .option('--json', 'print the report as JSON on stdout (the command\'s own stdout then goes to stderr)');
   cmd.addHelpText(
     'after',
-    `
+    helpProse(`
 How it decides:
   Each model is fitted on the runs below the largest size and predicts the largest; the simplest
   model (constant < linear < n log n < quadratic < power law) whose prediction is within 2 standard
@@ -587,7 +588,7 @@ Examples:
   memhunt scale --sizes 500,1000,2000,4000 --full 20000 --repeat 3 -o scale.png -- python3 pairs.py {}
   memhunt scale runs/*.mh --size-from-arg 2 --full 5000000       from recordings already made
   memhunt scale runs/*.mh --size-from-arg --rows --full 5000000  the value after --rows
-  memhunt scale memhunt_scale_20261202101500/*.mh --full 100%    recordings made by memhunt scale`,
+  memhunt scale memhunt_scale_20261202101500/*.mh --full 100%    recordings made by memhunt scale`),
   );
   cmd.action(async (args: string[], flags: ScaleFlags) => {
     const r = resolveScaleFlags(args, flags);

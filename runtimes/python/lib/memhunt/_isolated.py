@@ -28,6 +28,11 @@ from . import _util
 
 _perf_ms = _util.perf_ms
 
+# The exit code of a "spawn" child that reached memhunt.isolated while importing the main script
+# again (a call at the top level of a script without an `if __name__ == "__main__":` guard). The
+# child leaves quietly with it and the parent raises one clear error, instead of two tracebacks.
+_REIMPORTED_MAIN_EXIT = 86
+
 
 class IsolatedError(RuntimeError):
     """The child could not run fn or could not return its outcome."""
@@ -89,6 +94,9 @@ def _describe_exit(code):
 
 def isolated(fn, *args, **kwargs):
     import multiprocessing
+    if getattr(multiprocessing.current_process(), '_inheriting', False):
+        # multiprocessing's own flag (spawn.py _check_not_importing_main): this is the child's bootstrap.
+        raise SystemExit(_REIMPORTED_MAIN_EXIT)
     label = getattr(fn, '__qualname__', None) or getattr(fn, '__name__', None) or repr(fn)
     ctx = multiprocessing.get_context('spawn')
     parent_conn, child_conn = ctx.Pipe(duplex=True)
@@ -138,6 +146,10 @@ def isolated(fn, *args, **kwargs):
         pass
     if ok:
         return outcome[1]
+    if outcome is None and process.exitcode == _REIMPORTED_MAIN_EXIT:
+        raise IsolatedError('memhunt.isolated(%s) was reached at the top level of the main script: its child process '
+                            '(multiprocessing "spawn") imports that script again and would start another child; put '
+                            'the code that calls memhunt.isolated under `if __name__ == "__main__":`' % label)
     if outcome is None:
         hint = ''
         if process.exitcode == 1:

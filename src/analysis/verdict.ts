@@ -57,6 +57,8 @@ const MIN_ANALYSED_MS = 1000;
 const RELEASE_MIN_AFTER_SHARE = 0.15;
 /** The warm-up extends to the first release when that comes within this share of the run. */
 const FIRST_RELEASE_MAX_SHARE = 0.6;
+/** A climb after the last release of more than this many usual swings is growth, not the next tooth. */
+const TOOTH_MAX_SWINGS = 3;
 /** Floors needed after the warm-up (with 4, the exact rank test can at best just reach 5%). */
 const MIN_FLOORS = 5;
 /** Major drops are at least this share of the median drop (smaller ones are wiggles inside a cycle). */
@@ -80,6 +82,19 @@ const REGIME_MIN_SHARE = 0.4;
 /** A rise concentrated at the very end (more than this share of it in the last RECENT_SHARE of the span) cannot be judged yet. */
 const RECENT_SHARE = 0.15;
 const RECENT_MAX_SHARE = 0.5;
+/**
+ * A level stretch of the retained floors this long (share of the analysed span), ending at least
+ * LEVEL_END_MIN_SHARE into it, followed by a rise that carries at least half of the whole retained
+ * rise and is ≥ 10× what the level stretch rose: flat, then steep at the end. A spike or a step
+ * still under way when the recording ended (a 200 MiB buffer filled over 2 s on a starved machine,
+ * cut by the exit), or a leak that just began; the end of the recording cannot tell which. A steady
+ * leak rises at about one rate everywhere, so it has no such stretch; noisy floors (window minima
+ * of a large sawtooth) can look level for a while, but not at a tenth of the rate after.
+ */
+const LEVEL_MIN_SHARE = 0.25;
+const LEVEL_END_MIN_SHARE = 0.6;
+const LEVEL_RISE_AFTER_SHARE = 0.5;
+const LEVEL_FLATNESS_RATIO = 0.1;
 /** Two plateaus fitting the retained floors with at most this share of a line's squared error make a step, not a leak. */
 const STEP_SSE_RATIO = 0.5;
 /** A spike is short: at most this share of the run. */
@@ -304,6 +319,8 @@ export interface GrowthFacts {
   /** Where the floors were level until, and how much they rose after it (for the late-rise rule). */
   levelUntilMs: number;
   riseAfterLevelBytes: number;
+  /** Flat, then steep: a level stretch of the floors followed by most of the rise (see LEVEL_*); null when none. */
+  levelThenRise: { fromMs: number; untilMs: number; riseAfterBytes: number } | null;
   significant: boolean;
   rising: boolean;
   continuing: boolean;
@@ -376,18 +393,28 @@ function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, spikes: Spik
   const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
   const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
-  const fromCycles = majorAfter.length >= MIN_FLOORS;
   const levelBytes = quantile(env.vMin, 0.5);
   const bigDropBytes = 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes);
   const lastRelease = major[major.length - 1];
-  // Window minima inside a tooth that is still rising at the end would read as growth: with
-  // release cycles, stop at the last release when memory has climbed well above it since.
-  // Only for swings big enough to be mistaken for growth.
-  let floorsToMs = Infinity;
-  if (!fromCycles && lastRelease && lastRelease.trough.tMs > warmupEndMs && c.swingBytes >= bigDropBytes) {
+  // How far memory climbed after the last release. More than a few swings is not the next tooth:
+  // it is growth with no release in it (a leak that starts once a launcher's processes are gone:
+  // pyenv's shim is a dozen short bash processes whose exits read as 5 MiB "releases" before the
+  // interpreter starts). The floors must then cover that climb: troughs of releases cannot.
+  let climbBytes = 0;
+  if (lastRelease) {
     let after = -Infinity;
     for (let b = 0; b < env.length; b++) if (env.tMax[b]! > lastRelease.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
-    if (after - lastRelease.trough.bytes >= 0.5 * c.swingBytes) floorsToMs = lastRelease.trough.tMs;
+    climbBytes = after - lastRelease.trough.bytes;
+  }
+  const grewSinceRelease = climbBytes > TOOTH_MAX_SWINGS * c.swingBytes && climbBytes >= bigDropBytes;
+  const fromCycles = majorAfter.length >= MIN_FLOORS && !grewSinceRelease;
+  // Window minima inside a tooth that is still rising at the end would read as growth: with
+  // release cycles, stop at the last release when memory has climbed well above it since (by
+  // about a tooth). Only for swings big enough to be mistaken for growth.
+  let floorsToMs = Infinity;
+  if (!fromCycles && lastRelease && lastRelease.trough.tMs > warmupEndMs && c.swingBytes >= bigDropBytes
+    && climbBytes >= 0.5 * c.swingBytes && !grewSinceRelease) {
+    floorsToMs = lastRelease.trough.tMs;
   }
   return { warmupEndMs, majorAfter, lastRelease, fromCycles, bigDropBytes, floorsToMs };
 }
@@ -455,6 +482,7 @@ function growthStage(f: FloorFacts, r: RegimeFacts): GrowthFacts {
   const earlyRise = Math.min(regimeEarlyRise, r.gAll[allLateIdx]! - r.gAll[0]!);
   const levelInRegime = regimeEarlyRise < materialBaseBytes;
   return {
+    levelThenRise: levelThenRise(f.t, r.gAll, materialBaseBytes),
     fit, materialBaseBytes, spanMs, lateIdx, lateRise, lateRate, recentRise, recentFromMs, earlyRise,
     levelUntilMs: levelInRegime ? t[lateIdx]! : f.t[allLateIdx]!,
     riseAfterLevelBytes: g[g.length - 1]! - (levelInRegime ? g[lateIdx]! : r.gAll[allLateIdx]!),
@@ -466,6 +494,28 @@ function growthStage(f: FloorFacts, r: RegimeFacts): GrowthFacts {
     rising: retained >= material,
     continuing: lateRate >= LATE_MIN_RATIO * (retained / spanMs) && lateRise > 0,
   };
+}
+
+/** The latest level stretch of the retained floors g followed by a much steeper rise to the end (LEVEL_*). */
+function levelThenRise(t: number[], g: number[], levelBytes: number): GrowthFacts['levelThenRise'] {
+  const n = t.length;
+  if (n < 2) return null;
+  const span = t[n - 1]! - t[0]!;
+  const total = g[n - 1]! - g[0]!;
+  let i = 0;
+  let found: GrowthFacts['levelThenRise'] = null;
+  for (let j = 0; j < n; j++) {
+    // g is non-decreasing (suffix minima): the earliest i with g[j] - g[i] under the level.
+    while (g[j]! - g[i]! >= levelBytes) i++;
+    const riseAfter = g[n - 1]! - g[j]!;
+    if (t[j]! - t[i]! >= LEVEL_MIN_SHARE * span && t[j]! - t[0]! >= LEVEL_END_MIN_SHARE * span
+      && riseAfter >= LEVEL_RISE_AFTER_SHARE * total
+      // The level stretch's rate at most a tenth of the rate after it.
+      && (g[j]! - g[i]!) * (t[n - 1]! - t[j]!) <= LEVEL_FLATNESS_RATIO * riseAfter * (t[j]! - t[i]!)) {
+      found = { fromMs: t[i]!, untilMs: t[j]!, riseAfterBytes: riseAfter };
+    }
+  }
+  return found;
 }
 
 /**
@@ -628,6 +678,20 @@ export const RULES: readonly Rule[] = [
       const gr = f.growth;
       if (!leakLike(f) || !(gr.earlyRise < gr.materialBaseBytes)) return null;
       return { insufficient: `the floors were level until ${formatClock(f.toRecMs(gr.levelUntilMs))} and rose ${formatBytes(gr.riseAfterLevelBytes)} only after: too late in the recording to tell a leak from a step or a spike; record longer` };
+    },
+  },
+  {
+    // Level for a quarter of the span or more, then most of the rise at once near the end (see
+    // LEVEL_*): a spike or a step filled slowly on a starved machine and cut by the exit, or a
+    // leak that began late; only more recording can tell.
+    name: 'rise-after-level',
+    needs: 'shape',
+    decide: (f) => {
+      const l = f.growth.levelThenRise;
+      // The rise after the level stretch must count as growth on its own (≥ the scatter-aware
+      // material rise): the suffix minima of noisy floors have flat stretches on a steady leak.
+      if (!leakLike(f) || !l || l.riseAfterBytes < f.growth.growth.materialBytes) return null;
+      return { insufficient: `the floors were level from ${formatClock(f.toRecMs(l.fromMs))} to ${formatClock(f.toRecMs(l.untilMs))} and rose ${formatBytes(l.riseAfterBytes)} only after: a spike or step still under way at the end, or a leak that just began; record longer` };
     },
   },
   {

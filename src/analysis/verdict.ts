@@ -726,7 +726,7 @@ function runStage(name: StageName, f: Facts): void {
       f.cycles = cycleStage(f.envelope!);
       return;
     case 'spikes':
-      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, usualSwing(f.cycles!), f.envelope!.spanMs);
+      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.major.map((d) => d.peak), usualSwing(f.cycles!), f.envelope!.spanMs);
       return;
     case 'warmup':
       f.warmup = warmupStage(f.envelope!, f.cycles!, f.spikes!);
@@ -891,8 +891,8 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
 
 /**
  * The fall at exit: within the last 5% of the run (≤ 10 s, ≥ 2 samples), if the memory falls
- * from its maximum there by more than 10%, and to below where it was before that maximum in the
- * window (else it is a spike that came back down), the samples after that maximum are dropped. A Python
+ * from its maximum there by more than 10%, and to below where it was before that maximum (as
+ * far back as a spike may last; else it is a spike that came back down), the samples after that maximum are dropped. A Python
  * or Node process frees its heap while exiting; that is not the program releasing memory.
  */
 function trimTeardown(s: Series, from: number, to: number): number {
@@ -909,9 +909,13 @@ function trimTeardown(s: Series, from: number, to: number): number {
     if (v[k]! > v[best]!) best = k;
   }
   // A spike near the end is not a teardown: after it memory is back at the level it rose from
-  // (within 10%), where an exit falls below everything before it.
+  // (within 10%), where an exit falls below everything before it. The level it rose from is
+  // looked for as far back as a spike may last (SPIKE_MAX_SHARE of the run), not only in the
+  // window: a 150 MiB spike released 0.1 s before the exit of a 5 s job filled the whole 0.25 s
+  // window, its fall was cut as the exit, and the spike read as "one step of 112 MiB".
+  const lookbackMs = Math.max(windowMs, SPIKE_MAX_SHARE * span);
   let before = v[best]!;
-  for (let i = k; i < best; i++) if (v[i]! < before) before = v[i]!;
+  for (let i = best - 1; i >= from && t[best]! - t[i]! <= lookbackMs; i--) if (v[i]! < before) before = v[i]!;
   if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && v[to - 1]! < 0.9 * before && best - from >= MIN_SAMPLES) return best + 1;
   return to;
 }
@@ -1047,18 +1051,23 @@ function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
 }
 
 /** Step 7: peaks far above the typical top around them, short, and given back on both sides. */
-function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: number): Spike[] {
+function findSpikes(env: Envelope, pivots: Pivot[], majorPeaks: Pivot[], swingBytes: number, spanMs: number): Spike[] {
   const spikes: Spike[] = [];
   const ctxMs = SPIKE_CONTEXT_SHARE * spanMs;
   // The typical top around t: the median of the peaks within ±ctxMs (the tops of the teeth of a
   // sawtooth), or of the bucket maxima where there are fewer than 3 peaks (a flat line). Computed
   // at 128 anchors: a sawtooth at 1/2048 resolution has ~2000 peaks, one median each would cost 1 s.
+  // Only the peaks of major drops (the teeth) count: a launcher's small wiggles before the first
+  // tooth (pyenv's shim: a dozen short bash processes) pulled the median down and made that tooth
+  // "a spike".
   const anchors = 128;
   const startMs = env.startMs;
-  const peaks = pivots.filter((p) => p.kind === 'peak');
+  const peaks = majorPeaks;
   const typicalAt: number[] = [];
   for (let k = 0; k < anchors; k++) {
-    const at = startMs + ((k + 0.5) * spanMs) / anchors;
+    // The window keeps its length at the ends of the run (shifted inside it): clipped to its half
+    // at the end, a spike 0.1 s before the exit filled most of it and was its own typical top.
+    const at = Math.min(Math.max(startMs + ((k + 0.5) * spanMs) / anchors, startMs + ctxMs), startMs + spanMs - ctxMs);
     const near = peaks.filter((p) => Math.abs(p.tMs - at) <= ctxMs).map((p) => p.bytes);
     if (near.length >= 3) {
       typicalAt.push(median(near));

@@ -59,7 +59,19 @@ async function once(round, agent) {
 }
 
 const rows = [];
-for (let i = 1; i <= rounds; i++) for (const agent of [true, false]) rows.push(await once(i, agent));
+// mprof's attach sometimes fails at its start on a loaded machine (psutil: NoSuchProcess for a live
+// pid); such a pair is tried again, up to 3 times.
+async function tried(i, agent) {
+  for (let k = 1; ; k++) {
+    try {
+      return await once(`${i}.${k}`, agent);
+    } catch (e) {
+      if (k >= 3) throw e;
+      console.error(`round ${i} (${agent ? 'agent' : '--no-agent'}): ${e.message.split('\n')[0]}; again`);
+    }
+  }
+}
+for (let i = 1; i <= rounds; i++) for (const agent of [true, false]) rows.push(await tried(i, agent));
 const ratio = (r) => r.memhuntMiB / r.mprofMiB;
 table([
   ['run', 'memhunt peak MiB', 'mprof -C -M peak MiB', 'memhunt / mprof'],

@@ -6,7 +6,9 @@
  * never given back, so the floors keep rising to the end of the run. The steps:
  *
  * 1. Trim: drop the empty samples after the tree is gone and the fall at exit (an interpreter
- *    tearing down its heap frees the leaked memory too: that is not a release).
+ *    tearing down its heap frees the leaked memory too: that is not a release). Only the last
+ *    fall is the exit: a level held before it, or a return to where a spike rose from, is the
+ *    program's own.
  * 2. Envelope: at most 2048 equal-time buckets (min and max of each), so everything after costs
  *    the same for 100 samples or 10 M.
  * 3. Cycles: peaks and troughs that alternate by at least a swing (zigzag); the "major" drops
@@ -23,7 +25,9 @@
  *    ≥ 2% of the level and ≥ 4× the floors' scatter); growth still going on in the last third at
  *    ≥ 35% of the overall rate (a cache that fills and saturates stops); and not one step (two
  *    plateaus fit the retained floors with at most half a line's squared error: a second model
- *    loaded mid-run, or a runtime that grows its heap once).
+ *    loaded mid-run, or a runtime that grows its heap once). Floors level for a quarter of the
+ *    span and more, then most of the rise at ≥ 10× their rate near the end, are not judged
+ *    (rise-after-level: a spike or step still under way, or a leak that just began).
  * 7. Spikes: zigzag peaks that stand above the typical top around them (the median of the peaks
  *    within ±20% of the run, or of the bucket maxima on a flat line) by at least max(8 MiB, 25% of
  *    that top, the usual swing), come back down on both sides, and last at most 25% of the run.

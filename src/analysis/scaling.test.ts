@@ -166,3 +166,22 @@ test('recommendation: upper bound + margin rounded up, and the largest size unde
   assert.ok(r.largestSizeThatFits! > 800_000 && r.largestSizeThatFits! < 2_000_000, String(r.largestSizeThatFits));
   assert.ok(predict(fit, r.largestSizeThatFits!) < 2048 * MiB);
 });
+
+test('issue 16: a named shape that failed its held-out test is never presented as settled (undecided, with a size to run)', () => {
+  // Seeded cases where the power law passed and its exponent held 1 (or 2), but that shape's own
+  // prediction of the largest size missed by more than 2 standard errors. Before: the shape was
+  // chosen and `decided` was true.
+  const cases: Array<[string, (n: number) => number, number, number, string]> = [
+    ['linear', (n) => 100 * MiB + 2000 * n, 2, 11, 'linear'],
+    ['quadratic', (n) => 50 * MiB + 0.05 * n * n, 4, 27, 'quadratic'],
+  ];
+  for (const [name, f, noise, seed, shape] of cases) {
+    const a = analyzeScaling(points(SIZES, f, noise, seed), { fullSize: 5_000_000, countsItems: true });
+    assert.equal(a.contested, shape, name);
+    assert.equal(a.decided, false, `${name}: decided`);
+    assert.ok(a.suggestion && a.suggestion.size > 80_000, `${name}: a size to run next`);
+    // One criterion: heldOut.inside is the held-out test the choice uses.
+    for (const m of a.models) if (m.heldOut) assert.equal(m.heldOut.inside, Math.abs(m.heldOut.errorRel) / m.heldOut.seRel <= 2, `${name} ${m.kind}`);
+    assert.equal(a.models.find((m) => m.kind === shape)!.heldOut!.inside, false);
+  }
+});

@@ -108,7 +108,7 @@ export interface HeldOut {
   errorRel: number;
   /** Standard error of that prediction, relative to the actual. */
   seRel: number;
-  /** The actual peak lies inside the prediction's interval. */
+  /** The model passes the held-out test: the actual peak is within HELD_OUT_Z standard errors of the prediction (the one criterion the text's `~` uses too). */
   inside: boolean;
 }
 
@@ -140,7 +140,13 @@ export interface ScalingAnalysis {
   chosen: ModelKind;
   /** The models that pass the held-out test (the chosen one first); the power law only when its exponent differs from the chosen shape's. */
   consistent: ModelKind[];
-  /** False when consistent models' projections at the full size differ by more than DISAGREEMENT_FACTOR. */
+  /**
+   * A named shape (linear, quadratic) whose exponent the power law's interval holds but which
+   * failed the held-out test itself, while the power law passed: the data cannot decide between
+   * them (decided is false). null otherwise.
+   */
+  contested: ModelKind | null;
+  /** False when consistent models' projections at the full size differ by more than DISAGREEMENT_FACTOR, or a shape is contested. */
   decided: boolean;
   /** When undecided: a size whose run would tell the consistent models apart. */
   suggestion: { size: number; bytesByModel: Array<{ kind: ModelKind; bytes: number }> } | null;
@@ -409,7 +415,7 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
     const h = predictInterval(trainFit, largest, Math.max(commonScale, trainFit.dof > 0 && kind === 'power' ? trainFit.residualScale : 0), test.length);
     const heldOut: HeldOut = {
       size: largest, actualBytes: actual, predictedBytes: h.bytes, errorRel: (actual - h.bytes) / actual,
-      seRel: h.seBytes / actual, inside: actual >= h.lowBytes && actual <= h.highBytes,
+      seRel: h.seBytes / actual, inside: Math.abs(actual - h.bytes) <= HELD_OUT_Z * h.seBytes,
     };
     return { kind, fit, heldOut, projection, note: null };
   });
@@ -421,8 +427,8 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
   // of that prediction (which include the model's own uncertainty: a flexible model fitted
   // exactly through three noisy points has a wide one, and pays for it by coming last in MODEL_ORDER).
   const scored = models.filter((m) => m.heldOut);
-  const z = (m: ModelResult) => Math.abs(m.heldOut!.errorRel) / m.heldOut!.seRel;
-  const passes = scored.filter((m) => z(m) <= HELD_OUT_Z);
+  const passes = scored.filter((m) => m.heldOut!.inside);
+  let contested: ModelResult | null = null;
   let chosenResult = passes[0] ?? scored.reduce((x, y) => (Math.abs(y.heldOut!.errorRel) < Math.abs(x.heldOut!.errorRel) ? y : x));
   const powerAll = models.find((m) => m.kind === 'power')?.fit ?? null;
   if (chosenResult.kind === 'power' && powerAll) {
@@ -430,7 +436,13 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
     // less: the simpler shape failed the held-out test by noise, not by its form.
     const se = exponentSe(powerAll, noiseOf(powerAll, rep).scale);
     const shape = models.find((m) => (m.kind === 'linear' || m.kind === 'quadratic') && m.fit && Math.abs(powerAll.exponent - m.fit.exponent) <= HELD_OUT_Z * se);
-    if (shape) chosenResult = shape;
+    // Only a shape that passed the held-out test itself replaces the power law. One that failed
+    // it (its exponent fits, its prediction of the largest size did not) is not presented as
+    // settled: the data cannot decide between it and the power law (a shape chosen that way was
+    // 80% off at the full size). With constant noise some model failing is normal; this case is
+    // narrower: the power law passed, the named shape did not.
+    if (shape && passes.includes(shape)) chosenResult = shape;
+    else if (shape) contested = shape;
   }
   const chosenFit0 = chosenResult.fit!;
   // The power law is the chosen shape itself when its exponent's interval holds the shape's exponent.
@@ -441,17 +453,18 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
   const grows = (m: ModelResult) => growthT(m.fit!, noiseOf(m.fit!, rep).scale) >= HELD_OUT_Z;
   const consistent = [chosenResult, ...passes.filter((m) => m !== chosenResult && !powerSame(m) && grows(m))];
   const projs = consistent.map((m) => m.projection!.bytes);
-  const decided = Math.max(...projs) <= DISAGREEMENT_FACTOR * Math.min(...projs);
+  const decided = contested === null && Math.max(...projs) <= DISAGREEMENT_FACTOR * Math.min(...projs);
   const nz = noiseOf(chosenFit0, rep);
   const yLargest = predict(chosenFit0, largest);
   const noise: ScalingAnalysis['noise'] = { ...nz, repeatScale: rep, relAtLargest: (nz.scale * noiseBytes(yLargest)) / yLargest };
 
   let suggestion: ScalingAnalysis['suggestion'] = null;
-  if (!decided) suggestion = suggestSize(consistent.map((m) => m.fit!), largest, opts.fullSize, noise.scale);
+  const undecidedModels = contested ? [...consistent, contested] : consistent;
+  if (!decided) suggestion = suggestSize(undecidedModels.map((m) => m.fit!), largest, opts.fullSize, noise.scale);
 
   const envelope = {
-    lowBytes: Math.min(...consistent.map((m) => (decided && m !== chosenResult ? Infinity : m.projection!.lowBytes))),
-    highBytes: Math.max(...consistent.map((m) => (decided && m !== chosenResult ? -Infinity : m.projection!.highBytes))),
+    lowBytes: Math.min(...undecidedModels.map((m) => (decided && m !== chosenResult ? Infinity : m.projection!.lowBytes))),
+    highBytes: Math.max(...undecidedModels.map((m) => (decided && m !== chosenResult ? -Infinity : m.projection!.highBytes))),
   };
   const power = powerAll;
   return {
@@ -459,7 +472,7 @@ export function analyzeScaling(points: ScalePoint[], opts: ScalingOptions): Scal
     criterion:
       `held-out largest size: each model, fitted on the smaller sizes, predicts the largest; the simplest whose ` +
       `prediction is within ${HELD_OUT_Z} standard errors of the measured peak is chosen`,
-    models, chosen: chosenResult.kind, consistent: consistent.map((m) => m.kind), decided, suggestion,
+    models, chosen: chosenResult.kind, consistent: consistent.map((m) => m.kind), contested: contested?.kind ?? null, decided, suggestion,
     projection: chosenResult.projection!, envelope, noise,
     powerExponent: power && power.coef > 0 ? power.exponent : null,
   };

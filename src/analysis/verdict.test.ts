@@ -11,6 +11,7 @@ import { analyzeRecording, verdictLine } from './analyze';
 import { analyzeSeries } from './verdict';
 import { theilSen } from './stats';
 import { make, saw } from './testkit';
+import { DEFAULT_SCHEDULE, intervalAt } from '../sampler/sampler';
 
 const MiB = 1024 * 1024;
 
@@ -251,4 +252,59 @@ test('time the tree spent stopped is left out of the growth: a leak held 14 s in
   const rec = recording([track(1, s)]);
   rec.events.push({ kind: 'pause', tMs: 13_000, endMs: 27_000, pids: [1], cause: 'stop' });
   assert.equal(analyzeRecording(rec).tree.verdict, 'leak');
+});
+
+/** Samples f(tSeconds) on memhunt's default schedule (10 ms, doubling to 100 ms: src/sampler/sampler.ts); 0 after the exit stays 0. */
+function makeDefault(durationS: number, f: (tS: number) => number, seed = 1, noiseMiB = 0.3): Series {
+  const r = rng(seed);
+  const b = new SeriesBuilder('synthetic');
+  for (let t = 0; t <= durationS * 1000; ) {
+    const x = f(t / 1000);
+    b.push(t, (x > 0 ? Math.max(0, x + noiseMiB * (2 * r() - 1)) : 0) * MiB);
+    t += intervalAt(DEFAULT_SCHEDULE, t);
+  }
+  return b.build();
+}
+
+test('issue 9: a spike released 0.1 s before the exit is a spike of its own height, not a step or the exit', () => {
+  // Before: "stable: the floors rose in one step of 150 MiB" (the fall read as the exit) or
+  // "stable: the floors stayed level" (the spike filled the clipped window of its typical top).
+  for (const d of [2.5, 3, 4, 5, 6, 8, 11]) {
+    for (const seed of [1, 2]) {
+      const s = makeDefault(d + 0.05, (t) => (t < 0.3 ? 10 + 100 * t : t >= d ? 0 : t > d - 0.6 && t < d - 0.1 ? 190 : 40), seed);
+      const a = analyzeSeries(s);
+      assert.equal(a.verdict, 'spike', `${d} s, seed ${seed}: ${a.reason} [${a.rule}]`);
+      assert.ok(Math.abs(a.spikes[0]!.heightBytes / MiB - 150) < 5, `${d} s: height ${a.spikes[0]!.heightBytes / MiB} MiB`);
+    }
+  }
+});
+
+test('issue 9: a leak after a launcher\'s start-up (pyenv shim: short bash processes coming and going) is a leak in the tree total', () => {
+  // Before: the launcher's ~5 MiB ups and downs were 6 "release cycles", the floors were their
+  // troughs, all before the leak began: "stable". The recorded corpus steady_leak.mh was one.
+  const shim = (t: number) => 3 + 4 * Math.abs(Math.sin(t * 9)) + (Math.floor(t * 4) % 2) * 5;
+  const s = makeDefault(7, (t) => (t < 2.5 ? shim(t) : t >= 6.9 ? 0 : 8 + 16 * (t - 2.5)), 3);
+  const a = analyzeSeries(s);
+  assert.equal(a.verdict, 'leak', `${a.reason} [${a.rule}]`);
+  assert.ok(Math.abs(a.growth!.bytesPerMinute / MiB - 960) < 150, `rate ${a.growth!.bytesPerMinute / MiB} MiB/min`);
+});
+
+test('issue 9: level for most of the run, then a climb cut by the exit, is not called a leak', () => {
+  // A 200 MiB buffer filled over 2.4 s on a starved machine at the end of a flat job (the
+  // held-out h05_spike_late.py): "leak (high confidence) +6.55 GiB/min" before.
+  const s = makeDefault(10, (t) => (t < 1.8 ? 3 + 22 * t : t < 7.2 ? 43 : t < 9.6 ? 43 + 160 * (t - 7.2) : 0), 5);
+  const a = analyzeSeries(s);
+  assert.equal(a.verdict, 'insufficient data', a.reason);
+  assert.equal(a.rule, 'rise-after-level');
+  // A steady leak under a sawtooth and a leak from mid-run stay leaks.
+  assert.equal(analyzeSeries(make(20, (t) => 100 + 2 * t + saw(t, 0.5, 40), { seed: 9 })).verdict, 'leak');
+  assert.equal(analyzeSeries(make(20, (t) => (t < 9 ? 80 : 80 + (t - 9) * 5) + saw(t, 0.4, 30), { seed: 1, intervalMs: 10 })).verdict, 'leak');
+});
+
+test('issue 9: the first tooth of a sawtooth after a launcher\'s small wiggles is not a spike', () => {
+  // Held-out h01_list_sawtooth.py under the pyenv shim: "spike: one short excursion" before,
+  // the launcher's 5 MiB wiggles pulling the typical top down to 14 MiB.
+  const s = makeDefault(7.3, (t) => (t < 1 ? 3 + 5 * Math.abs(Math.sin(t * 20)) : t >= 7.25 ? 0 : 24 + saw(t - 1, 0.55, 29)), 7);
+  const a = analyzeSeries(s);
+  assert.equal(a.verdict, 'stable', `${a.reason} [${a.rule}]`);
 });

@@ -6,7 +6,9 @@
  * never given back, so the floors keep rising to the end of the run. The steps:
  *
  * 1. Trim: drop the empty samples after the tree is gone and the fall at exit (an interpreter
- *    tearing down its heap frees the leaked memory too: that is not a release).
+ *    tearing down its heap frees the leaked memory too: that is not a release). Only the last
+ *    fall is the exit: a level held before it, or a return to where a spike rose from, is the
+ *    program's own.
  * 2. Envelope: at most 2048 equal-time buckets (min and max of each), so everything after costs
  *    the same for 100 samples or 10 M.
  * 3. Cycles: peaks and troughs that alternate by at least a swing (zigzag); the "major" drops
@@ -23,7 +25,9 @@
  *    ≥ 2% of the level and ≥ 4× the floors' scatter); growth still going on in the last third at
  *    ≥ 35% of the overall rate (a cache that fills and saturates stops); and not one step (two
  *    plateaus fit the retained floors with at most half a line's squared error: a second model
- *    loaded mid-run, or a runtime that grows its heap once).
+ *    loaded mid-run, or a runtime that grows its heap once). Floors level for a quarter of the
+ *    span and more, then most of the rise at ≥ 10× their rate near the end, are not judged
+ *    (rise-after-level: a spike or step still under way, or a leak that just began).
  * 7. Spikes: zigzag peaks that stand above the typical top around them (the median of the peaks
  *    within ±20% of the run, or of the bucket maxima on a flat line) by at least max(8 MiB, 25% of
  *    that top, the usual swing), come back down on both sides, and last at most 25% of the run.
@@ -57,6 +61,8 @@ const MIN_ANALYSED_MS = 1000;
 const RELEASE_MIN_AFTER_SHARE = 0.15;
 /** The warm-up extends to the first release when that comes within this share of the run. */
 const FIRST_RELEASE_MAX_SHARE = 0.6;
+/** A climb after the last release of more than this many usual swings is growth, not the next tooth. */
+const TOOTH_MAX_SWINGS = 3;
 /** Floors needed after the warm-up (with 4, the exact rank test can at best just reach 5%). */
 const MIN_FLOORS = 5;
 /** Major drops are at least this share of the median drop (smaller ones are wiggles inside a cycle). */
@@ -80,6 +86,19 @@ const REGIME_MIN_SHARE = 0.4;
 /** A rise concentrated at the very end (more than this share of it in the last RECENT_SHARE of the span) cannot be judged yet. */
 const RECENT_SHARE = 0.15;
 const RECENT_MAX_SHARE = 0.5;
+/**
+ * A level stretch of the retained floors this long (share of the analysed span), ending at least
+ * LEVEL_END_MIN_SHARE into it, followed by a rise that carries at least half of the whole retained
+ * rise and is ≥ 10× what the level stretch rose: flat, then steep at the end. A spike or a step
+ * still under way when the recording ended (a 200 MiB buffer filled over 2 s on a starved machine,
+ * cut by the exit), or a leak that just began; the end of the recording cannot tell which. A steady
+ * leak rises at about one rate everywhere, so it has no such stretch; noisy floors (window minima
+ * of a large sawtooth) can look level for a while, but not at a tenth of the rate after.
+ */
+const LEVEL_MIN_SHARE = 0.25;
+const LEVEL_END_MIN_SHARE = 0.6;
+const LEVEL_RISE_AFTER_SHARE = 0.5;
+const LEVEL_FLATNESS_RATIO = 0.1;
 /** Two plateaus fitting the retained floors with at most this share of a line's squared error make a step, not a leak. */
 const STEP_SSE_RATIO = 0.5;
 /** A spike is short: at most this share of the run. */
@@ -304,6 +323,8 @@ export interface GrowthFacts {
   /** Where the floors were level until, and how much they rose after it (for the late-rise rule). */
   levelUntilMs: number;
   riseAfterLevelBytes: number;
+  /** Flat, then steep: a level stretch of the floors followed by most of the rise (see LEVEL_*); null when none. */
+  levelThenRise: { fromMs: number; untilMs: number; riseAfterBytes: number } | null;
   significant: boolean;
   rising: boolean;
   continuing: boolean;
@@ -376,18 +397,28 @@ function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, spikes: Spik
   const firstRelease = major.length ? major[0]!.trough.tMs : Infinity;
   const warmupEndMs = Math.max(env.startMs + WARMUP_SHARE * spanMs, firstRelease <= env.startMs + FIRST_RELEASE_MAX_SHARE * spanMs ? firstRelease : -Infinity);
   const majorAfter = major.filter((d) => d.trough.tMs >= warmupEndMs);
-  const fromCycles = majorAfter.length >= MIN_FLOORS;
   const levelBytes = quantile(env.vMin, 0.5);
   const bigDropBytes = 4 * Math.max(MATERIAL_MIN_BYTES, MATERIAL_SHARE * levelBytes);
   const lastRelease = major[major.length - 1];
-  // Window minima inside a tooth that is still rising at the end would read as growth: with
-  // release cycles, stop at the last release when memory has climbed well above it since.
-  // Only for swings big enough to be mistaken for growth.
-  let floorsToMs = Infinity;
-  if (!fromCycles && lastRelease && lastRelease.trough.tMs > warmupEndMs && c.swingBytes >= bigDropBytes) {
+  // How far memory climbed after the last release. More than a few swings is not the next tooth:
+  // it is growth with no release in it (a leak that starts once a launcher's processes are gone:
+  // pyenv's shim is a dozen short bash processes whose exits read as 5 MiB "releases" before the
+  // interpreter starts). The floors must then cover that climb: troughs of releases cannot.
+  let climbBytes = 0;
+  if (lastRelease) {
     let after = -Infinity;
     for (let b = 0; b < env.length; b++) if (env.tMax[b]! > lastRelease.trough.tMs && env.vMax[b]! > after) after = env.vMax[b]!;
-    if (after - lastRelease.trough.bytes >= 0.5 * c.swingBytes) floorsToMs = lastRelease.trough.tMs;
+    climbBytes = after - lastRelease.trough.bytes;
+  }
+  const grewSinceRelease = climbBytes > TOOTH_MAX_SWINGS * c.swingBytes && climbBytes >= bigDropBytes;
+  const fromCycles = majorAfter.length >= MIN_FLOORS && !grewSinceRelease;
+  // Window minima inside a tooth that is still rising at the end would read as growth: with
+  // release cycles, stop at the last release when memory has climbed well above it since (by
+  // about a tooth). Only for swings big enough to be mistaken for growth.
+  let floorsToMs = Infinity;
+  if (!fromCycles && lastRelease && lastRelease.trough.tMs > warmupEndMs && c.swingBytes >= bigDropBytes
+    && climbBytes >= 0.5 * c.swingBytes && !grewSinceRelease) {
+    floorsToMs = lastRelease.trough.tMs;
   }
   return { warmupEndMs, majorAfter, lastRelease, fromCycles, bigDropBytes, floorsToMs };
 }
@@ -455,6 +486,7 @@ function growthStage(f: FloorFacts, r: RegimeFacts): GrowthFacts {
   const earlyRise = Math.min(regimeEarlyRise, r.gAll[allLateIdx]! - r.gAll[0]!);
   const levelInRegime = regimeEarlyRise < materialBaseBytes;
   return {
+    levelThenRise: levelThenRise(f.t, r.gAll, materialBaseBytes),
     fit, materialBaseBytes, spanMs, lateIdx, lateRise, lateRate, recentRise, recentFromMs, earlyRise,
     levelUntilMs: levelInRegime ? t[lateIdx]! : f.t[allLateIdx]!,
     riseAfterLevelBytes: g[g.length - 1]! - (levelInRegime ? g[lateIdx]! : r.gAll[allLateIdx]!),
@@ -466,6 +498,28 @@ function growthStage(f: FloorFacts, r: RegimeFacts): GrowthFacts {
     rising: retained >= material,
     continuing: lateRate >= LATE_MIN_RATIO * (retained / spanMs) && lateRise > 0,
   };
+}
+
+/** The latest level stretch of the retained floors g followed by a much steeper rise to the end (LEVEL_*). */
+function levelThenRise(t: number[], g: number[], levelBytes: number): GrowthFacts['levelThenRise'] {
+  const n = t.length;
+  if (n < 2) return null;
+  const span = t[n - 1]! - t[0]!;
+  const total = g[n - 1]! - g[0]!;
+  let i = 0;
+  let found: GrowthFacts['levelThenRise'] = null;
+  for (let j = 0; j < n; j++) {
+    // g is non-decreasing (suffix minima): the earliest i with g[j] - g[i] under the level.
+    while (g[j]! - g[i]! >= levelBytes) i++;
+    const riseAfter = g[n - 1]! - g[j]!;
+    if (t[j]! - t[i]! >= LEVEL_MIN_SHARE * span && t[j]! - t[0]! >= LEVEL_END_MIN_SHARE * span
+      && riseAfter >= LEVEL_RISE_AFTER_SHARE * total
+      // The level stretch's rate at most a tenth of the rate after it.
+      && (g[j]! - g[i]!) * (t[n - 1]! - t[j]!) <= LEVEL_FLATNESS_RATIO * riseAfter * (t[j]! - t[i]!)) {
+      found = { fromMs: t[i]!, untilMs: t[j]!, riseAfterBytes: riseAfter };
+    }
+  }
+  return found;
 }
 
 /**
@@ -631,6 +685,20 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    // Level for a quarter of the span or more, then most of the rise at once near the end (see
+    // LEVEL_*): a spike or a step filled slowly on a starved machine and cut by the exit, or a
+    // leak that began late; only more recording can tell.
+    name: 'rise-after-level',
+    needs: 'shape',
+    decide: (f) => {
+      const l = f.growth.levelThenRise;
+      // The rise after the level stretch must count as growth on its own (≥ the scatter-aware
+      // material rise): the suffix minima of noisy floors have flat stretches on a steady leak.
+      if (!leakLike(f) || !l || l.riseAfterBytes < f.growth.growth.materialBytes) return null;
+      return { insufficient: `the floors were level from ${formatClock(f.toRecMs(l.fromMs))} to ${formatClock(f.toRecMs(l.untilMs))} and rose ${formatBytes(l.riseAfterBytes)} only after: a spike or step still under way at the end, or a leak that just began; record longer` };
+    },
+  },
+  {
     // A few release cycles: the window minima cannot see a small leak under a large sawtooth,
     // and the troughs are too few for an interval. Rising troughs leave the question open.
     // Level means level here: within 0.5% (≥ 256 KiB), not the 2% a trend over many floors needs.
@@ -662,7 +730,7 @@ function runStage(name: StageName, f: Facts): void {
       f.cycles = cycleStage(f.envelope!);
       return;
     case 'spikes':
-      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, usualSwing(f.cycles!), f.envelope!.spanMs);
+      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.major.map((d) => d.peak), usualSwing(f.cycles!), f.envelope!.spanMs);
       return;
     case 'warmup':
       f.warmup = warmupStage(f.envelope!, f.cycles!, f.spikes!);
@@ -827,8 +895,8 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
 
 /**
  * The fall at exit: within the last 5% of the run (≤ 10 s, ≥ 2 samples), if the memory falls
- * from its maximum there by more than 10%, and to below where it was before that maximum in the
- * window (else it is a spike that came back down), the samples after that maximum are dropped. A Python
+ * from its maximum there by more than 10%, and to below where it was before that maximum (as
+ * far back as a spike may last; else it is a spike that came back down), the samples after that maximum are dropped. A Python
  * or Node process frees its heap while exiting; that is not the program releasing memory.
  */
 function trimTeardown(s: Series, from: number, to: number): number {
@@ -836,20 +904,55 @@ function trimTeardown(s: Series, from: number, to: number): number {
   const v = s.values;
   const span = t[to - 1]! - t[from]!;
   const windowMs = Math.min(TEARDOWN_SHARE * span, TEARDOWN_MAX_MS);
+  // The exit is the last fall only: where memory held a level (three samples within 1%) before
+  // it, that level is what the program left, and a fall before it was the program's own
+  // release. memory_profiler's numpy example frees 760 MiB when its function returns, holds
+  // 475 MiB for 0.4 s, then exits: cutting at the 1.2 GiB top made it "leak +5 GiB/min".
+  const descentFrom = finalDescentStart(v, from, to);
   let k = to - 1;
   let best = to - 1;
   let steps = 0;
-  while (k > from && (t[to - 1]! - t[k - 1]! <= windowMs || steps < 2)) {
+  while (k > Math.max(from, descentFrom) && (t[to - 1]! - t[k - 1]! <= windowMs || steps < 2)) {
     k--;
     steps++;
     if (v[k]! > v[best]!) best = k;
   }
   // A spike near the end is not a teardown: after it memory is back at the level it rose from
-  // (within 10%), where an exit falls below everything before it.
+  // (within 10%), where an exit falls below everything before it. The level it rose from is
+  // looked for as far back as a spike may last (SPIKE_MAX_SHARE of the run), not only in the
+  // window: a 150 MiB spike released 0.1 s before the exit of a 5 s job filled the whole 0.25 s
+  // window, its fall was cut as the exit, and the spike read as "one step of 112 MiB".
+  const lookbackMs = Math.max(windowMs, SPIKE_MAX_SHARE * span);
   let before = v[best]!;
-  for (let i = k; i < best; i++) if (v[i]! < before) before = v[i]!;
+  for (let i = best - 1; i >= from && t[best]! - t[i]! <= lookbackMs; i--) if (v[i]! < before) before = v[i]!;
   if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && v[to - 1]! < 0.9 * before && best - from >= MIN_SAMPLES) return best + 1;
   return to;
+}
+
+/**
+ * Where the final fall of v[from, to) begins: walking back over the level it ends at (up to twice
+ * the last sample or a tenth of the way to the peak: what is left while the process exits, with
+ * its noise), then up the fall, the first rise or
+ * the first level held for two steps.
+ */
+function finalDescentStart(v: ArrayLike<number>, from: number, to: number): number {
+  let peak = 0;
+  for (let i = from; i < to; i++) if (v[i]! > peak) peak = v[i]!;
+  const last = v[to - 1]!;
+  const bottom = Math.max(2 * last, last + 0.1 * (peak - last));
+  let end = to - 1;
+  while (end > from && v[end - 1]! <= bottom) end--;
+  let flat = 0;
+  for (let k = end; k > from; k--) {
+    const tol = 0.01 * v[k]!;
+    if (v[k - 1]! < v[k]! - tol) return k;
+    if (v[k - 1]! <= v[k]! + tol) {
+      if (++flat >= 2) return k;
+    } else {
+      flat = 0;
+    }
+  }
+  return from;
 }
 
 /** Minima of ~3-bucket windows (at most 64) over [fromMs, toMs]: the floors of a curve without cycles. */
@@ -983,18 +1086,23 @@ function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
 }
 
 /** Step 7: peaks far above the typical top around them, short, and given back on both sides. */
-function findSpikes(env: Envelope, pivots: Pivot[], swingBytes: number, spanMs: number): Spike[] {
+function findSpikes(env: Envelope, pivots: Pivot[], majorPeaks: Pivot[], swingBytes: number, spanMs: number): Spike[] {
   const spikes: Spike[] = [];
   const ctxMs = SPIKE_CONTEXT_SHARE * spanMs;
   // The typical top around t: the median of the peaks within ±ctxMs (the tops of the teeth of a
   // sawtooth), or of the bucket maxima where there are fewer than 3 peaks (a flat line). Computed
   // at 128 anchors: a sawtooth at 1/2048 resolution has ~2000 peaks, one median each would cost 1 s.
+  // Only the peaks of major drops (the teeth) count: a launcher's small wiggles before the first
+  // tooth (pyenv's shim: a dozen short bash processes) pulled the median down and made that tooth
+  // "a spike".
   const anchors = 128;
   const startMs = env.startMs;
-  const peaks = pivots.filter((p) => p.kind === 'peak');
+  const peaks = majorPeaks;
   const typicalAt: number[] = [];
   for (let k = 0; k < anchors; k++) {
-    const at = startMs + ((k + 0.5) * spanMs) / anchors;
+    // The window keeps its length at the ends of the run (shifted inside it): clipped to its half
+    // at the end, a spike 0.1 s before the exit filled most of it and was its own typical top.
+    const at = Math.min(Math.max(startMs + ((k + 0.5) * spanMs) / anchors, startMs + ctxMs), startMs + spanMs - ctxMs);
     const near = peaks.filter((p) => Math.abs(p.tMs - at) <= ctxMs).map((p) => p.bytes);
     if (near.length >= 3) {
       typicalAt.push(median(near));

@@ -10,6 +10,8 @@ export const EXIT = {
   USAGE: 2,
   /** `check`, and `analyze` with limits: the recording violates a limit (--max-peak, --max-growth, --no-leak, --max-share-of-limit). */
   LIMIT_VIOLATED: 3,
+  /** `scale` with a limit: the data cannot decide (undecided models) and their range crosses the limit: run a larger size. */
+  SCALE_UNDECIDED: 4,
   /** The command exists but cannot be executed. */
   NOT_EXECUTABLE: 126,
   /** The command does not exist. */
@@ -24,7 +26,10 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    bad usage or bad input (unknown option, malformed size, not a recording, no such pid, an
        output that cannot be opened or is not memhunt's to replace: see --force)
   3    check (and analyze with limits): a limit was violated (--max-peak, --max-growth,
-       --no-leak, --max-share-of-limit); scale: the request does not fit --limit
+       --no-leak, --max-share-of-limit); scale: the request does not fit --limit (the
+       projection is decided)
+  4    scale with a limit: undecided: the models that fit the runs disagree and the request over
+       them does not fit --limit; the output names a size to run next
   126  the command cannot be executed (permission denied)
   127  the command was not found
   137  --limit exceeded: memhunt killed the process tree with SIGKILL

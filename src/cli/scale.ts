@@ -164,7 +164,7 @@ export interface ScaleReport {
   recommendation: Recommendation;
   limitSource: string | null;
   findings: string[];
-  /** The exit code of `memhunt scale`: 0, or 3 when the request does not fit --limit. */
+  /** The exit code of `memhunt scale`: 0; 3 when the decided request does not fit --limit; 4 when undecided and the request over the undecided models does not fit. */
   exitCode: number;
 }
 
@@ -276,7 +276,8 @@ export function formatReport(r: ScaleReport, opts: { dir: string | null }): stri
   L.push(`  chosen by  ${a.criterion}`);
   L.push(`  candidates ${'model'.padEnd(18)}${'formula'.padEnd(34)}${`held-out ${sz(a.sizes[a.sizes.length - 1]!)}`.padEnd(22)}${'AICc'.padEnd(9)}at ${sz(a.fullSize)}`);
   for (const m of a.models) {
-    const tag = m.kind === a.chosen ? '*' : a.consistent.includes(m.kind) ? '~' : ' ';
+    // One criterion: `~` is heldOut.inside (the held-out test), as in the JSON.
+    const tag = m.kind === a.chosen ? '*' : m.heldOut?.inside ? '~' : ' ';
     if (!m.fit) {
       L.push(`           ${tag} ${MODEL_NAMES[m.kind].padEnd(18)}${m.note ?? ''}`);
       continue;
@@ -296,7 +297,15 @@ export function formatReport(r: ScaleReport, opts: { dir: string | null }): stri
   );
   if (!a.decided) {
     const others = a.consistent.filter((k) => k !== a.chosen).map((k) => `${MODEL_NAMES[k]} ${formatBytes(a.models.find((m) => m.kind === k)!.projection!.bytes)}`);
-    L.push(`  UNDECIDED  the data cannot decide: models that fit it as well disagree by more than ${DISAGREEMENT_FACTOR}× at the full size (${others.join(', ')})`);
+    if (a.contested) {
+      const c = a.models.find((m) => m.kind === a.contested)!;
+      L.push(
+        `  UNDECIDED  the data cannot decide: the power law's exponent fits ${MODEL_NAMES[c.kind]} growth, but ${MODEL_NAMES[c.kind]} failed the held-out test ` +
+          `(${formatBytes(c.projection!.bytes)} at the full size${others.length ? `; also ${others.join(', ')}` : ''})`,
+      );
+    } else {
+      L.push(`  UNDECIDED  the data cannot decide: models that fit it as well disagree by more than ${DISAGREEMENT_FACTOR}× at the full size (${others.join(', ')})`);
+    }
     if (a.suggestion) {
       const ys = a.suggestion.bytesByModel.map((m) => m.bytes);
       L.push(`             run a larger size, e.g. ${sz(a.suggestion.size)} (expected peak ${formatBytes(Math.min(...ys))} … ${formatBytes(Math.max(...ys))} by those models): it tells them apart`);
@@ -338,7 +347,7 @@ export function reportJson(r: ScaleReport): unknown {
     criterion: a.criterion,
     model: { kind: a.chosen, formula: formula(a.models.find((m) => m.kind === a.chosen)!.fit!), ...a.models.find((m) => m.kind === a.chosen)!.fit },
     models: a.models,
-    decided: a.decided, consistent: a.consistent, suggestion: a.suggestion,
+    decided: a.decided, consistent: a.consistent, contested: a.contested, suggestion: a.suggestion,
     projection: { ...a.projection, level: INTERVAL_LEVEL, envelope: a.envelope, extrapolation: a.extrapolation },
     noise: a.noise, powerExponent: a.powerExponent,
     recommendation: { ...r.recommendation, largestSizeThatFits: inf(r.recommendation.largestSizeThatFits), limitSource: r.limitSource },
@@ -551,7 +560,7 @@ export function registerScaleCommand(program: Command): void {
     .option('--dir <folder>', 'where the recordings go (default: memhunt_scale_YYYYMMDDhhmmss/)')
     .option('-i, --interval <duration>', 'sampling interval of each run; small runs are short, so finer than run\'s 100ms', '10ms')
     .addOption(new Option('--metric <name>', 'the peak fitted: tree RSS, or PSS/USS from smaps_rollup (recordings: the metric they were made with)').choices(['rss', 'pss', 'uss']).default('rss'))
-    .option('--limit <size>', 'the container limit of the full job: each run is killed above it (as run --limit), and the projection is judged against it (exit 3 when the request does not fit)')
+    .option('--limit <size>', 'the container limit of the full job: each run is killed above it (as run --limit), and the projection is judged against it (exit 3 when the request does not fit; 4 when undecided and it may not)')
     .option('--margin <percent>', 'added to the projection\'s upper bound for the request', '10%')
     .option('--round <size>', 'the request is rounded up to a multiple of this', '256MiB')
     .option('--unit <name>', 'what one unit of size is, for "per-item cost" (row, file, user)', 'item')
@@ -579,7 +588,9 @@ fitted (a run killed at a size says its peak was at least that much, and is chec
 model). Every run's verdict (leak, stable, spike) is shown: a leak at every size is reported as such.
 
 Exit codes: 0 projected; 2 bad input (malformed --sizes, fewer than 3 sizes, sizes not increasing,
-no {} in the command); 3 the recommended request does not fit --limit; N the command's own code when
+no {} in the command); 3 the recommended request does not fit --limit (the projection is decided);
+4 undecided: the models disagree and the request over them does not fit --limit (run the size it
+names); N the command's own code when
 fewer than 3 sizes ran to completion (127 not found); the recordings are kept in every case.
 
 Examples:
@@ -641,7 +652,8 @@ Examples:
     const report: ScaleReport = {
       command, metric, percent, unit: flags.unit, runs, analysis, recommendation, limitSource,
       findings: findings(analysis, runs, flags.unit, percent, r.limitBytes),
-      exitCode: r.limitBytes !== null && recommendation.fits === false ? EXIT.LIMIT_VIOLATED : EXIT.OK,
+      // 3 only when the projection is decided; an undecided one that may not fit is 4 (issue 16).
+      exitCode: r.limitBytes !== null && recommendation.fits === false ? (analysis.decided ? EXIT.LIMIT_VIOLATED : EXIT.SCALE_UNDECIDED) : EXIT.OK,
     };
     if (r.output) {
       const { renderScaleChart } = await import('../render/scale-chart');

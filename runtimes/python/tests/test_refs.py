@@ -168,6 +168,34 @@ class RefsTest(unittest.TestCase):
         _census.census(collect=False, top=None)
         del frames
 
+    def test_an_array_behind_a_frame_reaches_the_frame_and_its_holder(self):
+        # A frame made from a 2-D array holds a view of it (its transpose) in its block: the
+        # program's largest ndarray is the base, held only through the view's .base, which gc
+        # cannot see. The walk stopped at the array ("reached no root").
+        try:
+            import numpy as np
+            import pandas as pd
+        except ImportError:
+            self.skipTest('pandas not installed')
+        raw = np.random.rand(200000, 5)
+        frame = pd.DataFrame(raw, columns=list('abcde'))
+        del raw
+        holder = Target()
+        holder.table = frame
+        HOLD['holder'] = holder
+        state = (sorted(vars(frame)), dict(frame._item_cache), dict(frame.index._cache), dict(frame.columns._cache))
+        g = _refs.refs('ndarray', 1, 12, None)
+        self.assertEqual(state, (sorted(vars(frame)), dict(frame._item_cache), dict(frame.index._cache),
+                                 dict(frame.columns._cache)), 'refs changed the frame')
+        self.assertTrue(g['reachedRoot'], g)
+        labels = {n['type']: n['label'] for n in g['nodes']}
+        self.assertEqual(labels.get('pandas.core.frame.DataFrame'), 'DataFrame 200000\u00d75', labels)
+        edges = self._chain_labels(g)
+        for label in ('base', 'values', 'blocks', '_mgr', 'table', 'HOLD'):
+            self.assertIn(label, edges)
+        self.assertNotIn('', edges)
+        del frame, holder
+
     def test_samples_are_the_largest_and_newest(self):
         old = [Target() for _ in range(100)]
         HOLD['old'] = old

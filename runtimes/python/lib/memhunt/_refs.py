@@ -14,7 +14,7 @@ import difflib
 import gc
 import sys
 
-from . import _census, _util
+from . import _census, _pandas, _util
 
 _get_referrers = gc.get_referrers
 _get_referents = gc.get_referents
@@ -43,6 +43,7 @@ class _FindVisitor(_census.CensusVisitor):
         self.matching = set()
         self.found = []
         self.seen_types = set()
+        self.views = []  # numpy arrays whose .base is another object: their base's referrers
 
     def __call__(self, chunk, expand=True):
         types = list(map(type, chunk))
@@ -64,6 +65,33 @@ class _FindVisitor(_census.CensusVisitor):
             from itertools import compress
             self.found.extend(compress(chunk, map(self.matching.__contains__, types)))
         return _census.CensusVisitor.__call__(self, chunk, expand)
+
+    def _special(self, chunk, types):
+        extra = _census.CensusVisitor._special(self, chunk, types)
+        if self.ndarray_types:
+            from itertools import compress
+            for o in compress(chunk, map(self.ndarray_types.__contains__, types)):
+                try:
+                    if o.base is not None:
+                        self.views.append(o)
+                except Exception:
+                    pass
+        return extra
+
+
+def _views_by_base(views):
+    """{id(base): [views]}: a view holds its base through a reference gc cannot see (numpy arrays
+    are not tracked), so gc.get_referrers(base) never finds it; a pandas block often holds a view
+    (a frame made from a 2-D array holds its transpose) while the program's largest array is the
+    base. The walk follows these as referrers, the edge labelled `base`."""
+    out = {}
+    for v in views:
+        try:
+            b = v.base
+        except Exception:
+            continue
+        out.setdefault(id(b), []).append(v)
+    return out
 
 
 def _matcher(type_name):
@@ -150,6 +178,17 @@ def _fastest_growing(prev_counts):
     return (best_own or best)[1]
 
 
+def _node_bytes(obj):
+    """sys.getsizeof, but a pandas object's own header only: its __sizeof__ is
+    memory_usage(deep=True), which changes the object (see _pandas.py)."""
+    if _census._deep_sizeof(type(obj)):
+        try:
+            return _census._OBJECT_SIZEOF(obj) + _census._PROBE_HEADER
+        except Exception:
+            return 0
+    return _util.safe_sizeof(obj)
+
+
 class _Graph(object):
     def __init__(self):
         self.nodes = []
@@ -168,12 +207,14 @@ class _Graph(object):
         self.node_of[key] = nid
         self.keep.append(obj)
         self.kind[nid] = kind
+        if label is None and _pandas.is_pandas(obj):
+            label = _pandas.label(obj)  # not repr(): a frame's repr is its table
         self.nodes.append({
             'id': nid,
             'type': type_name or _util.type_name(type(obj)),
             'label': label if label is not None else _util.short_repr(obj),
             'kind': kind,
-            'bytes': _util.safe_sizeof(obj),
+            'bytes': _node_bytes(obj),
         })
         return nid, True
 
@@ -226,6 +267,16 @@ def _edge_label(holder, target):
             d = object.__getattribute__(holder, '__dict__')
         except Exception:
             d = None
+        if _pandas.is_pandas(holder):
+            # Cython slots (a block's values, a manager's blocks and axes) and data attributes.
+            for name in _pandas.DATA_ATTRS:
+                v = _pandas.read_attr(holder, name)
+                if v is target:
+                    return name
+                if type(v) in (tuple, list):
+                    for i, x in enumerate(v):
+                        if x is target:
+                            return '%s[%d]' % (name, i)
         if type(d) is dict:
             if d is target:
                 return '__dict__'
@@ -345,10 +396,11 @@ def refs(type_name, samples, max_depth, prev_counts):
     matched = sorted({_util.type_name(t) for t in visitor.matching})
     resolved = matched[0] if len(matched) == 1 else type_name
     count = len(found)
+    views = _views_by_base(visitor.views)
     del visitor
     picked = pick_samples(found, samples)
     del found
-    return _backrefs(resolved, count, picked, max_depth, own_ids)
+    return _backrefs(resolved, count, picked, max_depth, own_ids, views)
 
 
 def _is_ours(t):
@@ -360,9 +412,14 @@ def _is_ours(t):
     return isinstance(m, str) and _util.is_agent_module_name(m) and m not in _util.AGENT_PACKAGES
 
 
-def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):
+def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of=None):
     import _thread
     g = _Graph()
+    views_of = views_of or {}
+    # The view lists are the agent's containers: never referrers.
+    own_ids = set(own_ids)
+    own_ids.add(id(views_of))
+    own_ids.update(map(id, views_of.values()))
     # Since 3.11 a running function's frame does not show its locals to gc; a copy of them does,
     # and stands for the frame.
     frames = _util.thread_frames(_thread.get_ident())
@@ -448,6 +505,14 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):
                 g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
             if new and kind == 'object':
                 nxt.append(r)
+        for o in frontier:
+            for v in views_of.get(id(o), ())[:MAX_REFERRERS_PER_OBJECT]:
+                if len(g.nodes) >= MAX_NODES:
+                    break
+                nid, new = g.add(v, 'object')
+                g.edge(nid, frontier_ids[id(o)], 'base')
+                if new:
+                    nxt.append(v)
         targets = None
         # By identity: list.remove compares with ==, and `referrers == picked` compares the
         # program's objects (numpy: "truth value of an array ... is ambiguous").

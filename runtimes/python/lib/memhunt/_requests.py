@@ -109,7 +109,7 @@ def load_modules():
         return
     _loaded = True
     _wire.load()
-    from . import _census, _refs, _trace, _debug  # noqa: F401
+    from . import _census, _refs, _trace, _debug, _pandas  # noqa: F401
     import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the

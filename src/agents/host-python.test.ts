@@ -241,3 +241,39 @@ test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal,
   assert.match(text, new RegExp(`pid ${worker} stopped in pdb at`), `the summary says the break happened:\n${text}`);
   assert.doesNotMatch(text, /not a terminal/);
 });
+
+test('--refs-type of a type made later: no word until it exists, then its graph; agent types never named', { skip }, async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'late.mh');
+  const prog = path.join(dir, 'late.py');
+  const ready = path.join(dir, 'made');
+  const stop = path.join(dir, 'stop');
+  // The class is made once a few censuses have run without it, and the program ends once its graph is recorded.
+  fs.writeFileSync(prog, [
+    'import os, time',
+    `while not os.path.exists(${JSON.stringify(ready)}): time.sleep(0.05)`,
+    'class Late: pass',
+    'keep = [Late() for _ in range(100)]',
+    `while not os.path.exists(${JSON.stringify(stop)}): time.sleep(0.05)`,
+  ].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--heap-every', '200ms', '--refs-type', 'Late', '--', 'python3', prog], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  const until = async (what: (rec: Recording) => boolean) => {
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const rec = await readMemhuntRecording(out).catch(() => null);
+      if (rec && what(rec)) return;
+    }
+  };
+  await until((rec) => censusesOf(rec).length >= 4);
+  fs.writeFileSync(ready, '');
+  await until((rec) => rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)));
+  fs.writeFileSync(stop, '');
+  assert.equal(await closed, 0, stderr);
+  assert.doesNotMatch(stderr, /Late|no object|_memhunt_agent/, stderr);
+  const rec = await readMemhuntRecording(out);
+  assert.ok(rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)), 'the graph of Late');
+  assert.ok(!rec.events.some((e) => e.kind === 'note' && /refs Late/.test(e.text)), 'no failed refs noted');
+});

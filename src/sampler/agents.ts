@@ -78,6 +78,8 @@ export class AgentSession {
   private readonly recentCensuses = new Map<number, HeapCensusEvent[]>();
   /** --refs-type: the count of each named type at its last graph, per pid. */
   private readonly namedGraphed = new Map<number, Map<string, number>>();
+  /** --refs-type: censuses without a row of the named type, per "pid\0name" (see namedRefs). */
+  private readonly namedMisses = new Map<string, number>();
   private readonly refsDone = new Map<number, Set<string>>();
   private readonly errorsShown = new Set<number>();
   private readonly work = new Set<Promise<void>>();
@@ -311,12 +313,14 @@ export class AgentSession {
     }
   }
 
-  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string): Promise<RefsResult | null> {
+  /** absentIsQuiet: the type may not exist yet (--refs-type): the agent's "no object of type" is no failure. */
+  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string, absentIsQuiet = false): Promise<RefsResult | null> {
     try {
       const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
       this.recordRefs(pid, this.t(), trigger, g);
       return g;
     } catch (e) {
+      if (absentIsQuiet && e instanceof AgentRequestError && /^(pid \d+: )?no object of type /.test(e.message)) return null;
       this.failed(pid, `refs ${typeName}`, label, e);
       return null;
     }
@@ -324,17 +328,25 @@ export class AgentSession {
 
   /**
    * --refs-type NAME: a graph of NAME at the first census where it is alive, and again whenever
-   * its count has doubled since (a graph costs a pass over the heap per level followed).
+   * its count has doubled since (a graph costs a pass over the heap per level followed). Until the
+   * type exists, nothing is said: a census that lists every type and not NAME asks nothing; one cut
+   * at its top (an "(other)" row) may hide it, so the agent is asked at the 1st, 2nd, 4th, 8th…
+   * such census, and its "no object of type" answer is not a failure.
    */
   private async namedRefs(pid: number, name: string, ev: HeapCensusEvent, trigger: AgentTrigger, label: string): Promise<void> {
     const row = ev.rows.find((r) => r[0] === name || r[0].slice(r[0].lastIndexOf('.') + 1) === name);
     const graphed = this.namedGraphed.get(pid) ?? new Map<string, number>();
     this.namedGraphed.set(pid, graphed);
     const before = graphed.get(name);
-    // Below the census's top (no row): ask anyway the first time; the agent knows every type.
     if (row ? before !== undefined && row[1] < 2 * before : before !== undefined) return;
-    graphed.set(name, row ? row[1] : 0);
-    const g = await this.refsOf(pid, name, trigger, label);
+    if (!row) {
+      if (!ev.rows.some((r) => r[0] === '(other)')) return;
+      const key = `${pid}\0${name}`;
+      const misses = (this.namedMisses.get(key) ?? 0) + 1;
+      this.namedMisses.set(key, misses);
+      if ((misses & (misses - 1)) !== 0) return;
+    }
+    const g = await this.refsOf(pid, name, trigger, label, true);
     if (g) graphed.set(name, g.count);
   }
 

@@ -196,6 +196,15 @@ class RefsTest(unittest.TestCase):
         self.assertNotIn('', edges)
         del frame, holder
 
+    def test_an_absent_type_names_no_agent_type(self):
+        # `--refs-type State` before the program made one: "types that are: _memhunt_agent._state.State".
+        from memhunt import _state
+        self.assertIsNotNone(_state.state)
+        with self.assertRaises(Exception) as cm:
+            _refs.refs('State', 1, 3, None)
+        self.assertRegex(str(cm.exception), r'^no object of type State is alive')
+        self.assertNotIn('memhunt', str(cm.exception))
+
     def test_samples_are_the_largest_and_newest(self):
         old = [Target() for _ in range(100)]
         HOLD['old'] = old

@@ -380,7 +380,8 @@ def refs(type_name, samples, max_depth, prev_counts):
     found = [o for o in visitor.found if id(o) not in own_ids]
     if not found:
         _, _, _, _, counts = visitor.result(None)
-        names = sorted(counts)
+        # Only the program's types: the agent's own (its state, a census visitor) are never named.
+        names = sorted(n for n in counts if not _util.is_agent_module_name(n))
         short = {}
         for n in names:
             short.setdefault(n.rsplit('.', 1)[-1], []).append(n)

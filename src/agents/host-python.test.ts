@@ -207,7 +207,12 @@ test('--break-at stops the largest Python process in pdb on a terminal; "c" cont
   assert.equal(code, 0, text);
   const rec = await readMemhuntRecording(out);
   assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'break' && /pdb requested/.test(e.note ?? '')));
-  assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+  const entered = rec.events.find((e) => e.kind === 'note' && /entered pdb/.test(e.text));
+  assert.ok(entered && entered.kind === 'note');
+  // The time in pdb, from its stop to "c", is a pause the verdict leaves out (issue 9).
+  const pause = rec.events.find((e) => e.kind === 'pause');
+  assert.ok(pause && pause.kind === 'pause' && pause.cause === 'break' && pause.tMs === entered.tMs && pause.endMs > pause.tMs, JSON.stringify(pause));
+  assert.ok(rec.end && pause.endMs < rec.end.tMs, 'the pause ended at "c", before the end of the run');
 });
 
 test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal, at the line the message names; the summary says it stopped', { skip }, async () => {

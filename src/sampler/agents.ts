@@ -82,6 +82,8 @@ export class AgentSession {
   private readonly namedMisses = new Map<string, number>();
   private readonly refsDone = new Map<number, Set<string>>();
   private readonly errorsShown = new Set<number>();
+  /** Processes held in pdb by a break: pid -> when pdb stopped (recording ms). */
+  private readonly openBreaks = new Map<number, number>();
   private readonly work = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticks = 0;
@@ -111,6 +113,8 @@ export class AgentSession {
         else s.recordRefs(a.pid, s.t(), 'client', result as RefsResult);
       },
       problem: (text, pid) => s.append({ type: 'note', t: s.t(), pid, text }),
+      // A process that ends in pdb (killed, or `q` before the agent could say so) ends its pause.
+      agentDisconnected: (a) => s.endBreak(a.pid, s.now()),
     });
     return s;
   }
@@ -177,19 +181,42 @@ export class AgentSession {
     return best;
   }
 
-  /** Asks pid's agent to enter pdb; resolves once it has (or with a note when it could not). */
-  breakInto(pid: number, reason: string): Promise<void> {
+  /**
+   * Asks pid's agent whether it can enter pdb (a terminal, its main thread) and, when it can, calls
+   * announce() and asks it to; resolves once pdb has stopped (or with a note when it could not:
+   * then announce() is never called, so nothing says the process is stopping when it is not).
+   * The time in pdb is recorded as a pause (cause "break") once the agent says the program runs on.
+   */
+  breakInto(pid: number, reason: string, announce: () => void = () => {}, refused: (why: string) => void = () => {}): Promise<void> {
+    const fail = (e: AgentRequestError) => {
+      this.append({ type: 'note', t: this.t(), pid, text: `break failed: ${e.message}` });
+      refused(e.message);
+    };
     return this.track(
-      this.server.request<'break'>(pid, { type: 'break', reason }).then(
+      this.server.request<'break'>(pid, { type: 'break', reason, check: true }).then(
         () => {
-          this.append({ type: 'note', t: this.t(), pid, text: `pid ${pid} entered pdb (${reason})` });
+          announce();
+          return this.server.request<'break'>(pid, { type: 'break', reason }).then(
+            (r) => {
+              const fromMs = r.wallMs !== undefined ? this.tOf(r.wallMs) : this.t();
+              this.openBreaks.set(pid, fromMs);
+              this.append({ type: 'note', t: fromMs, pid, text: `pid ${pid} entered pdb (${reason})` });
+            },
+            fail,
+          );
         },
-        (e: AgentRequestError) => {
-          this.append({ type: 'note', t: this.t(), pid, text: `break failed: ${e.message}` });
-          this.notice(`could not break into pid ${pid}: ${e.message}`);
-        },
+        fail,
       ),
     );
+  }
+
+  /** A break that ended (`c`, `q`, the process gone, the run over): its pause, recorded once. */
+  private endBreak(pid: number, endMs: number): void {
+    const fromMs = this.openBreaks.get(pid);
+    if (fromMs === undefined) return;
+    this.openBreaks.delete(pid);
+    this.append({ type: 'pause', t: fromMs, endMs: roundMs(Math.max(fromMs, endMs)), pids: [pid], cause: 'break' });
+    this.writer?.flush();
   }
 
   /** Stops periodic censuses, waits a little for requests in flight, closes the server. */
@@ -199,6 +226,7 @@ export class AgentSession {
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
     await Promise.allSettled([...this.work]);
+    for (const pid of [...this.openBreaks.keys()]) this.endBreak(pid, this.now());
     if (this.ownDir) fs.rmSync(this.ownDir, { recursive: true, force: true });
   }
 
@@ -246,6 +274,9 @@ export class AgentSession {
         this.append({ type: 'isolated', t: this.t(), pid: a.pid, ...body });
         break;
       }
+      case 'break-end':
+        this.endBreak(a.pid, this.tOf(ev.wallMs));
+        break;
       case 'agent-error':
         this.append({ type: 'note', t: this.t(), pid: a.pid, text: `agent error: ${ev.message}` });
         if (!this.errorsShown.has(a.pid)) {

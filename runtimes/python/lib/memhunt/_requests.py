@@ -68,10 +68,18 @@ def _h_break(conn, msg):
     from . import _debug
     req_id = msg['id']
 
+    check = msg.get('check', False)
+    if not isinstance(check, bool):
+        raise RequestError("'check' must be true or false")
+
     def reply(ok, result=None, error=None):
         _reply(conn, req_id, ok, result, error)
 
-    _debug.request_break(reason, reply, _state.main_ident)
+    def ended():
+        # The program runs on (`c`, or `q`): memhunt records the time in pdb as a pause.
+        conn.send({'type': 'break-end', 'wallMs': _util.wall_ms()})
+
+    _debug.request_break(reason, reply, _state.main_ident, check, ended)
     return _ASYNC
 
 

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
 import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
 
@@ -281,4 +281,47 @@ test('--refs-type of a type made later: no word until it exists, then its graph;
   const rec = await readMemhuntRecording(out);
   assert.ok(rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)), 'the graph of Late');
   assert.ok(!rec.events.some((e) => e.kind === 'note' && /refs Late/.test(e.text)), 'no failed refs noted');
+});
+
+const DEBIAN_PANDAS = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import pandas'], { stdio: 'ignore' }).status === 0;
+
+test('refs <pid> --json on pandas (Debian): an array behind a frame reaches the frame and its holder; short labels, labelled edges; the frame unchanged', { skip: skip || (DEBIAN_PANDAS ? false : 'no pandas in /usr/bin/python3') }, async () => {
+  const dir = tempDir();
+  const prog = path.join(dir, 'frames.py');
+  const go = path.join(dir, 'go');
+  fs.writeFileSync(prog, [
+    'import os, time, numpy as np, pandas as pd',
+    'class Store: pass',
+    'STORE = Store()',
+    'STORE.table = pd.DataFrame(np.random.rand(200000, 5), columns=list("abcde"))  # its block holds raw.T, a view',
+    'print("ready pid %d" % os.getpid(), flush=True)',
+    `while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)`,
+    'print("item cache %d, index cache %s" % (len(STORE.table._item_cache), sorted(STORE.table.index._cache)), flush=True)',
+  ].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', path.join(dir, 'f.mh'), '--', '/usr/bin/python3', prog], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  try {
+    for (let i = 0; i < 600 && !/ready pid \d+/.test(stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(/ready pid (\d+)/.exec(stdout)?.[1]);
+    let r = await runCli(['refs', String(pid), '--type', 'ndarray', '--samples', '1', '--json']);
+    for (let i = 0; i < 40 && r.code !== 0 && /no agent is connected/.test(r.stderr); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      r = await runCli(['refs', String(pid), '--type', 'ndarray', '--samples', '1', '--json']);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const g = JSON.parse(r.stdout) as { typeName: string; reachedRoot: boolean; nodes: Array<{ type: string; label: string }>; edges: Array<{ label: string }>; chains: string[] };
+    assert.equal(g.typeName, 'numpy.ndarray');
+    assert.ok(g.reachedRoot, JSON.stringify(g));
+    const frame = g.nodes.find((n) => n.type === 'pandas.core.frame.DataFrame');
+    assert.equal(frame?.label, 'DataFrame 200000×5');
+    const labels = g.edges.map((e) => e.label);
+    for (const l of ['base', 'values', 'blocks', '_mgr', 'table', 'STORE']) assert.ok(labels.includes(l), `${l} in ${labels.join(', ')}`);
+    assert.ok(g.chains.some((c) => /held by pandas\.core\.frame\.DataFrame 200000×5 as _mgr/.test(c)), g.chains.join('\n'));
+  } finally {
+    fs.writeFileSync(go, '');
+    await closed;
+  }
+  assert.match(stdout, /item cache 0, index cache \[\]/);
 });

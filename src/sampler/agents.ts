@@ -63,6 +63,11 @@ export const TRACE_ONLY_EVERY_MS = 30_000;
  * somewhere else entirely, so a longer path is never handed to it.
  */
 const MAX_SOCKET_PATH = 107;
+/**
+ * Graphs of the automatically chosen type per process: one when it reaches a global or a class;
+ * up to this many while its chains end only in frames of running functions (objects being built).
+ */
+const AUTO_GRAPH_TRIES = 3;
 /** How long the end of a run waits for requests still in flight (the processes are usually gone). */
 const END_GRACE_MS = 3_000;
 
@@ -80,7 +85,8 @@ export class AgentSession {
   private readonly namedGraphed = new Map<number, Map<string, number>>();
   /** --refs-type: censuses without a row of the named type, per "pid\0name" (see namedRefs). */
   private readonly namedMisses = new Map<string, number>();
-  private readonly refsDone = new Map<number, Set<string>>();
+  /** Automatic graphs asked per pid and type (see AUTO_GRAPH_TRIES). */
+  private readonly refsTried = new Map<number, Map<string, number>>();
   private readonly errorsShown = new Set<number>();
   /** Processes held in pdb by a break: pid -> when pdb stopped (recording ms). */
   private readonly openBreaks = new Map<number, number>();
@@ -329,11 +335,15 @@ export class AgentSession {
       this.recentCensuses.set(pid, recent);
       if (has(a, 'refs')) {
         const typeName = pickGrowingType(recent);
-        const done = this.refsDone.get(pid) ?? new Set<string>();
-        this.refsDone.set(pid, done);
-        if (typeName && !done.has(typeName)) {
-          done.add(typeName);
-          await this.refsOf(pid, typeName, trigger, label);
+        const tried = this.refsTried.get(pid) ?? new Map<string, number>();
+        this.refsTried.set(pid, tried);
+        const n = typeName ? tried.get(typeName) ?? 0 : AUTO_GRAPH_TRIES;
+        if (typeName && n < AUTO_GRAPH_TRIES) {
+          const g = await this.refsOf(pid, typeName, trigger, label);
+          // Once per type when its chains end at a global or a class attribute (what keeps a leak);
+          // again at a later census when they ended only in running functions' frames (objects the
+          // program was still building) or nowhere.
+          tried.set(typeName, g && g.nodes.some((x) => x.kind === 'module' || x.kind === 'class' || x.kind === 'global') ? AUTO_GRAPH_TRIES : n + 1);
         }
         for (const name of this.options.refsTypes ?? []) await this.namedRefs(pid, name, ev, trigger, label);
       }

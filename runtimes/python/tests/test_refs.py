@@ -196,6 +196,30 @@ class RefsTest(unittest.TestCase):
         self.assertNotIn('', edges)
         del frame, holder
 
+    def test_an_object_held_by_an_untracked_dict_reaches_its_holder(self):
+        # gc untracks a dict whose keys and values are all untracked: an sklearn tree's __dict__
+        # holding its Tree (a Cython object without gc support), ints and arrays. gc.get_referrers
+        # never returns such a dict, and every chain from a Tree stopped at the Tree.
+        import datetime  # a C type without gc support, as sklearn's Tree
+        holders = []
+        for i in range(20):
+            h = Target()
+            h.buf = datetime.timedelta(days=i + 1, microseconds=7)
+            h.n = i
+            vars(h)  # a __dict__ of its own (3.11+ may keep the values inline until asked)
+            holders.append(h)
+        HOLD['holders'] = holders
+        gc.collect()
+        self.assertFalse(gc.is_tracked(vars(holders[0])), 'the premise: the dict is untracked')
+        g = _refs.refs('datetime.timedelta', 3, 8, None)
+        # (timedelta.min and .resolution, if sampled, are held by a static type: no root.)
+        labels = self._chain_labels(g)
+        self.assertFalse([n for n in g['nodes'] if n['type'] == 'list' and 'tuple_iterator' in n['label']],
+                         "the walk's own list of every object is no holder")
+        self.assertIn('buf', labels)
+        self.assertIn('HOLD', labels)
+        del holders
+
     def test_an_absent_type_names_no_agent_type(self):
         # `--refs-type State` before the program made one: "types that are: _memhunt_agent._state.State".
         from memhunt import _state

@@ -595,6 +595,14 @@ class CensusVisitor(object):
         for t, b in self.minus_bytes.items():
             rows[name(t)][2] -= b
             total_bytes -= b
+        for r in rows.values():
+            if r[2] < 0:
+                # The agent's own objects are sized when taken out, after the walk: one that grew
+                # meanwhile (a list the agent appended to) takes out more than was counted. In a
+                # fork child this left a row below zero, memhunt refused every census of the worker
+                # as malformed ("rows[172][2] must be >= 0"), and the worker never had one.
+                total_bytes -= r[2]
+                r[2] = 0
         for key in [k for k, r in rows.items() if r[1] <= 0]:
             # Only the agent's objects were of this type (a size that changed since the walk may
             # leave a few bytes: they go with the row).

@@ -226,7 +226,6 @@ class CensusTest(unittest.TestCase):
         got = int(__import__('re').search(r'DataFrame (\d+) bytes', note[0]).group(1))
         expected = int(frame.memory_usage(deep=True, index=True).sum())  # after the census, on purpose
         self.assertAlmostEqual(got, expected, delta=expected * 0.1)
-        del frame, multi, series, index, ranged, objects
 
     def test_time_and_memory_follow_distinct_objects_not_references(self):
         # memhunt.snapshot() in a process holding [0] * 2_000_000 took 32 s and +127 MiB (the

@@ -15,20 +15,20 @@ The agent never imports pandas or numpy: their classes are taken from sys.module
 import sys
 
 _modules = sys.modules
-_type_dict = type.__dict__['__dict__'].__get__
-_type_mro = type.__dict__['__mro__'].__get__
+_type_dict = type.__dict__['__dict__'].__get__  # type: ignore[index]
+_type_mro = type.__dict__['__mro__'].__get__  # type: ignore[index]
 _object_getattribute = object.__getattribute__
 _getsizeof = sys.getsizeof
 
 #: Descriptor types that read a C slot (no Python code runs): Cython's `cdef public/readonly`
 #: attributes are getset descriptors, `__slots__` entries member descriptors.
-_C_DESCRIPTORS = (type(type.__dict__['__dict__']), type(type.__dict__['__weakrefoffset__']))
+_C_DESCRIPTORS = (type(type.__dict__['__dict__']), type(type.__dict__['__weakrefoffset__']))  # type: ignore[index]
 
 #: The attributes through which pandas objects hold their data (1.x and 2.x): managers, blocks,
 #: axes, extension arrays (masked, NDArray-backed, categorical, interval, sparse, arrow), indexes.
 DATA_ATTRS = ('_mgr', '_data', 'blocks', 'axes', 'arrays', 'values', '_values', '_ndarray', '_mask',
-               '_codes', '_levels', '_dtype', '_categories', '_left', '_right', '_combined',
-               '_sparse_values', '_pa_array')
+              '_codes', '_levels', '_dtype', '_categories', '_left', '_right', '_combined',
+              '_sparse_values', '_pa_array')
 
 _MAX_DEPTH = 8
 

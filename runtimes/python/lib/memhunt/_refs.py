@@ -202,8 +202,9 @@ def _fastest_growing(prev_counts):
         key = (score, name)
         if best is None or key[0] > best[0] or (key[0] == best[0] and name < best[1]):
             best = key
-        own = name not in _BUILTIN and name not in _DATA and (float(dc) / count_total >= OWN_MIN_COUNT_SHARE
-                                        or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
+        own = name not in _BUILTIN and name not in _DATA and (
+            float(dc) / count_total >= OWN_MIN_COUNT_SHARE
+            or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
         if own and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
             best_own = key
     return (best_own or best)[1]

@@ -133,8 +133,11 @@ export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => b
   const scored = growing
     .map((t) => ({ t, score: growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth) }))
     .sort((a, b) => b.score - a.score || a.t.typeName.localeCompare(b.t.typeName));
-  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) && !DATA_TYPES.has(t.typeName) &&
-    (t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth)));
+  const enough = (t: TypeGrowth) => t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth);
+  // A class first; arrays when no class grew enough (a pandas cache: its frames are few, its
+  // arrays are the bytes); a builtin last.
+  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) && !DATA_TYPES.has(t.typeName) && enough(t)) ??
+    scored.find(({ t }) => !isBuiltinType(t.typeName) && enough(t));
   return (own ?? scored[0]!).t.typeName;
 }
 

@@ -197,17 +197,21 @@ def _fastest_growing(prev_counts):
     bytes_total = sum(d[2] for d in deltas if d[2] > 0)
     best = None
     best_own = None
+    best_data = None  # arrays, when no class grew enough (as src/agents/heap.ts pickFromGrowth)
     for name, dc, db in deltas:
         score = growth_score(dc, db, count_total, bytes_total)
         key = (score, name)
         if best is None or key[0] > best[0] or (key[0] == best[0] and name < best[1]):
             best = key
-        own = name not in _BUILTIN and name not in _DATA and (
+        enough = name not in _BUILTIN and (
             float(dc) / count_total >= OWN_MIN_COUNT_SHARE
             or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
-        if own and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
+        if enough and name in _DATA:
+            if best_data is None or key[0] > best_data[0] or (key[0] == best_data[0] and name < best_data[1]):
+                best_data = key
+        elif enough and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
             best_own = key
-    return (best_own or best)[1]
+    return (best_own or best_data or best)[1]
 
 
 def _node_bytes(obj):

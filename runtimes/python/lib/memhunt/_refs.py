@@ -403,7 +403,10 @@ def pick_samples(found, samples):
     for i in order[:(samples + 1) // 2]:
         if sizes[i] > median:
             take(i)
-    big_enough = [i for i in range(len(found)) if sizes[i] >= median]
+    # When sizes differ, the others are at least half the largest: a leak of big arrays is shown by
+    # big arrays, not by the small ones (array([-1, 1])) a library keeps beside them.
+    floor = max(median, sizes[order[0]] // 2)
+    big_enough = [i for i in range(len(found)) if sizes[i] >= floor]
     if big_enough:
         take(big_enough[len(big_enough) // 2])
     for i in big_enough:

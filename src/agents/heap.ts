@@ -57,6 +57,15 @@ export function isBuiltinType(name: string): boolean {
 }
 
 /**
+ * Arrays hold the data of most library objects (an sklearn tree's, a pandas block's): a class that
+ * grows with them is followed rather than the arrays, as for builtins. A graph of ndarray samples in
+ * an sklearn job showed the training data (`X`, a module global) and the arrays of the forest being
+ * fitted, never the `history` list; a leak of bare arrays still picks numpy.ndarray, the only type
+ * that grows. The agent's `refs` without a type uses the same set (_refs.py _DATA).
+ */
+const DATA_TYPES = new Set(['numpy.ndarray']);
+
+/**
  * A type's share of the objects that appeared plus its share of the bytes that appeared (each over
  * the types that grew), from 0 to 2: a type that added most of the new objects ranks as high as one
  * that added most of the new bytes, whatever the units. The agent's `refs` without a type uses the
@@ -124,8 +133,11 @@ export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => b
   const scored = growing
     .map((t) => ({ t, score: growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth) }))
     .sort((a, b) => b.score - a.score || a.t.typeName.localeCompare(b.t.typeName));
-  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) &&
-    (t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth)));
+  const enough = (t: TypeGrowth) => t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth);
+  // A class first; arrays when no class grew enough (a pandas cache: its frames are few, its
+  // arrays are the bytes); a builtin last.
+  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) && !DATA_TYPES.has(t.typeName) && enough(t)) ??
+    scored.find(({ t }) => !isBuiltinType(t.typeName) && enough(t));
   return (own ?? scored[0]!).t.typeName;
 }
 

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
 import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
 
@@ -125,10 +125,10 @@ const mpWorkerReports = (method: string) => async () => {
   }
 };
 test('multiprocessing workers started by spawn are injected and report', { skip }, mpWorkerReports('spawn'));
-// todo: a fork worker's agent sometimes never answers a census on a loaded machine (0 censuses in
-// 60 s, about 1 full run in 4 beside two CPU hogs): a fork can still catch the agent thread inside a
-// lazy import or a lock (the import-lock case is fixed; issue 8 note). It still runs and reports.
-test('multiprocessing workers started by fork are injected and report', { skip, todo: 'fork worker census hangs intermittently under load' }, mpWorkerReports('fork'));
+// Was todo: 3 runs in 6 beside two CPU hogs got no census of the fork worker. Its agent answered
+// every one, with a row of negative bytes (the agent's own objects, sized after the walk, taken
+// out of a type's row), which memhunt refused as malformed; rows are now never below zero.
+test('multiprocessing workers started by fork are injected and report', { skip }, mpWorkerReports('fork'));
 
 /** Starts memhunt run on a Python program and resolves once it printed its ready line. */
 function startRun(args: string[]) {
@@ -207,7 +207,12 @@ test('--break-at stops the largest Python process in pdb on a terminal; "c" cont
   assert.equal(code, 0, text);
   const rec = await readMemhuntRecording(out);
   assert.ok(rec.events.some((e) => e.kind === 'threshold' && e.action === 'break' && /pdb requested/.test(e.note ?? '')));
-  assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+  const entered = rec.events.find((e) => e.kind === 'note' && /entered pdb/.test(e.text));
+  assert.ok(entered && entered.kind === 'note');
+  // The time in pdb, from its stop to "c", is a pause the verdict leaves out (issue 9).
+  const pause = rec.events.find((e) => e.kind === 'pause');
+  assert.ok(pause && pause.kind === 'pause' && pause.cause === 'break' && pause.tMs === entered.tMs && pause.endMs > pause.tMs, JSON.stringify(pause));
+  assert.ok(rec.end && pause.endMs < rec.end.tMs, 'the pause ended at "c", before the end of the run');
 });
 
 test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal, at the line the message names; the summary says it stopped', { skip }, async () => {
@@ -240,4 +245,83 @@ test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal,
   assert.match(text, /result 80/);
   assert.match(text, new RegExp(`pid ${worker} stopped in pdb at`), `the summary says the break happened:\n${text}`);
   assert.doesNotMatch(text, /not a terminal/);
+});
+
+test('--refs-type of a type made later: no word until it exists, then its graph; agent types never named', { skip }, async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'late.mh');
+  const prog = path.join(dir, 'late.py');
+  const ready = path.join(dir, 'made');
+  const stop = path.join(dir, 'stop');
+  // The class is made once a few censuses have run without it, and the program ends once its graph is recorded.
+  fs.writeFileSync(prog, [
+    'import os, time',
+    `while not os.path.exists(${JSON.stringify(ready)}): time.sleep(0.05)`,
+    'class Late: pass',
+    'keep = [Late() for _ in range(100)]',
+    `while not os.path.exists(${JSON.stringify(stop)}): time.sleep(0.05)`,
+  ].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--heap-every', '200ms', '--refs-type', 'Late', '--', 'python3', prog], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  const until = async (what: (rec: Recording) => boolean) => {
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const rec = await readMemhuntRecording(out).catch(() => null);
+      if (rec && what(rec)) return;
+    }
+  };
+  await until((rec) => censusesOf(rec).length >= 4);
+  fs.writeFileSync(ready, '');
+  await until((rec) => rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)));
+  fs.writeFileSync(stop, '');
+  assert.equal(await closed, 0, stderr);
+  assert.doesNotMatch(stderr, /Late|no object|_memhunt_agent/, stderr);
+  const rec = await readMemhuntRecording(out);
+  assert.ok(rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)), 'the graph of Late');
+  assert.ok(!rec.events.some((e) => e.kind === 'note' && /refs Late/.test(e.text)), 'no failed refs noted');
+});
+
+const DEBIAN_PANDAS = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import pandas'], { stdio: 'ignore' }).status === 0;
+
+test('refs <pid> --json on pandas (Debian): an array behind a frame reaches the frame and its holder; short labels, labelled edges; the frame unchanged', { skip: skip || (DEBIAN_PANDAS ? false : 'no pandas in /usr/bin/python3') }, async () => {
+  const dir = tempDir();
+  const prog = path.join(dir, 'frames.py');
+  const go = path.join(dir, 'go');
+  fs.writeFileSync(prog, [
+    'import os, time, numpy as np, pandas as pd',
+    'class Store: pass',
+    'STORE = Store()',
+    'STORE.table = pd.DataFrame(np.random.rand(200000, 5), columns=list("abcde"))  # its block holds raw.T, a view',
+    'print("ready pid %d" % os.getpid(), flush=True)',
+    `while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)`,
+    'print("item cache %d, index cache %s" % (len(STORE.table._item_cache), sorted(STORE.table.index._cache)), flush=True)',
+  ].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', path.join(dir, 'f.mh'), '--', '/usr/bin/python3', prog], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  try {
+    for (let i = 0; i < 600 && !/ready pid \d+/.test(stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(/ready pid (\d+)/.exec(stdout)?.[1]);
+    let r = await runCli(['refs', String(pid), '--type', 'ndarray', '--samples', '1', '--json']);
+    for (let i = 0; i < 40 && r.code !== 0 && /no agent is connected/.test(r.stderr); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      r = await runCli(['refs', String(pid), '--type', 'ndarray', '--samples', '1', '--json']);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const g = JSON.parse(r.stdout) as { typeName: string; reachedRoot: boolean; nodes: Array<{ type: string; label: string }>; edges: Array<{ label: string }>; chains: string[] };
+    assert.equal(g.typeName, 'numpy.ndarray');
+    assert.ok(g.reachedRoot, JSON.stringify(g));
+    const frame = g.nodes.find((n) => n.type === 'pandas.core.frame.DataFrame');
+    assert.equal(frame?.label, 'DataFrame 200000×5');
+    const labels = g.edges.map((e) => e.label);
+    for (const l of ['base', 'values', 'blocks', '_mgr', 'table', 'STORE']) assert.ok(labels.includes(l), `${l} in ${labels.join(', ')}`);
+    assert.ok(g.chains.some((c) => /held by pandas\.core\.frame\.DataFrame 200000×5 as _mgr/.test(c)), g.chains.join('\n'));
+  } finally {
+    fs.writeFileSync(go, '');
+    await closed;
+  }
+  assert.match(stdout, /item cache 0, index cache \[\]/);
 });

@@ -84,6 +84,8 @@ export interface BreakRequest {
   type: 'break';
   /** Why, shown by the agent before the pdb prompt. */
   reason: string;
+  /** Added in 1.x: only answer whether a break can be made (a terminal, the main thread); nothing stops. */
+  check?: boolean;
 }
 
 export interface PingRequest {
@@ -148,6 +150,12 @@ export interface TraceSnapshotResult extends TraceBody {
 /** Reply to `refs`. */
 export type RefsResult = RefsBody;
 
+/** Reply to `break`, once pdb has stopped. */
+export interface BreakResult {
+  /** Added in 1.x: wall clock when pdb stopped (absent for a check, and from older agents). */
+  wallMs?: number;
+}
+
 // ---------------------------------------------------------------- agent -> host events
 
 /** A section from `with memhunt.section(...)` / the decorator; also sent for markers. */
@@ -177,7 +185,13 @@ export interface AgentErrorEvent {
   message: string;
 }
 
-export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent;
+/** Added in 1.x: the program runs on after a break (`c`, or `q`): the time in pdb was a pause. */
+export interface BreakEndEvent {
+  type: 'break-end';
+  wallMs: number;
+}
+
+export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -185,11 +199,11 @@ export type AgentMessage = AgentHello | Reply | AgentEvent;
 
 /** The schema definition of each request's result. */
 const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
-  census: 'censusResult', 'trace-start': 'emptyResult', 'trace-snapshot': 'traceSnapshotResult', refs: 'refsResult', break: 'emptyResult', ping: 'emptyResult',
+  census: 'censusResult', 'trace-start': 'emptyResult', 'trace-snapshot': 'traceSnapshotResult', refs: 'refsResult', break: 'breakResult', ping: 'emptyResult',
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

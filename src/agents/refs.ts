@@ -63,7 +63,11 @@ function nodeTitle(n: RefsGraphNode): string {
 /** "list, 20000 items of app.Record" rather than "list list, 20000 items of app.Record". */
 function describe(n: RefsGraphNode, max: number): string {
   if (!n.label) return n.type;
-  return n.label.startsWith(n.type) ? shorten(n.label, max) : `${n.type} ${shorten(n.label, max)}`;
+  if (n.label.startsWith(n.type)) return shorten(n.label, max);
+  // "DataFrame 1000×5" (the agent's label of a pandas object) under its full type name, said once.
+  const short = n.type.slice(n.type.lastIndexOf('.') + 1);
+  if (short !== n.type && n.label.startsWith(`${short} `)) return `${n.type} ${shorten(n.label.slice(short.length + 1), max)}`;
+  return `${n.type} ${shorten(n.label, max)}`;
 }
 
 /** The DOT text of a graph: roots on top, samples at the bottom, edges labelled with what holds what. */

@@ -359,6 +359,19 @@ test('--on-threshold snapshot and --break-at ask the agent, and say what the deb
   const brk = rec.events.find((e) => e.kind === 'threshold' && e.action === 'break');
   assert.ok(brk && brk.kind === 'threshold' && /pdb requested in pid/.test(brk.note ?? ''));
   assert.ok(rec.events.some((e) => e.kind === 'note' && /entered pdb/.test(e.text)));
+  // The time in pdb is a pause (the agent says when the program runs on), left out of the verdict.
+  const pause = rec.events.find((e) => e.kind === 'pause');
+  assert.ok(pause && pause.kind === 'pause' && pause.cause === 'break' && pause.endMs - pause.tMs >= 250 && pause.endMs - pause.tMs < 10_000, JSON.stringify(pause));
+});
+
+test('--break-at where the agent cannot break: one line saying why, never "stopping"; the summary says no break happened', async () => {
+  const { r, rec } = await fakeRun(['--break-at', '120MiB'], ['1500', 'until-break', 'no-terminal']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /stopping/);
+  assert.match(r.stderr, /no debugger break in pid \d+ .*: stdin of pid \d+ is not a terminal/);
+  assert.doesNotMatch(r.stdout, /fake agent: break \(/);
+  assert.ok(!rec.events.some((e) => e.kind === 'pause'));
+  assert.ok(rec.events.some((e) => e.kind === 'note' && /^break failed: /.test(e.text)));
 });
 
 test('a process that dies mid-census leaves a note, and the recording is whole', async () => {

@@ -27,6 +27,7 @@ import {
   type CensusResult,
   type ClientRequest,
   type HostRequest,
+  type BreakResult,
   type RefsResult,
   type Reply,
   type TraceSnapshotResult,
@@ -38,7 +39,7 @@ export interface ResultOf {
   'trace-start': Record<string, never>;
   'trace-snapshot': TraceSnapshotResult;
   refs: RefsResult;
-  break: Record<string, never>;
+  break: BreakResult;
   ping: Record<string, never>;
 }
 

@@ -127,6 +127,8 @@ export interface RunSummary {
   /** The cgroup's figures of this run; null when no cgroup was read. */
   container: ContainerFigures | null;
   end: MemoryRecording['end'];
+  /** Set when the recording has no end because another memhunt is still writing it. */
+  liveWriter?: MemoryRecording['liveWriter'];
   oomKilled: boolean;
 }
 
@@ -275,6 +277,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     limitUse: limitUseOf(limit, peakBytes, metricText, container),
     container,
     end: rec.end,
+    ...(rec.liveWriter ? { liveWriter: rec.liveWriter } : {}),
     oomKilled: rec.end?.reason === 'oom-killer',
   };
 }

@@ -10,7 +10,7 @@ import { emptySeries, SeriesBuilder, type Series } from '../model/series';
 import { analyzeRecording, verdictLine } from './analyze';
 import { analyzeSeries } from './verdict';
 import { theilSen } from './stats';
-import { make, saw } from './testkit';
+import { make, rng, saw } from './testkit';
 import { DEFAULT_SCHEDULE, intervalAt } from '../sampler/sampler';
 
 const MiB = 1024 * 1024;

@@ -376,20 +376,23 @@ Examples:
     .option('--samples <n>', 'live: sample objects to trace back', '3')
     .option('--depth <n>', 'live: longest chain followed', '12')
     .option('--timeout <duration>', 'live: how long to wait', '180s')
+    .option('--json', 'print the graph as JSON (nodes, edges, the chains as text) instead of the chains')
     .addHelpText('after', helpProse(`
 Examples:
   memhunt refs 4242 --type DataFrame -o refs.svg     a running process: who holds its DataFrames
+  memhunt refs run.mh --type Record --json | jq '.edges[] | .label'   the graph as data
   memhunt refs 4242 -o refs.png                      the type that grew most since its last census
   memhunt refs run.mh --type Record -o refs.dot      from a recording (dot -Tpdf refs.dot works too)
   memhunt refs                                       the latest graph of the newest recording
 
 An unknown type name is refused with the close names memhunt knows (exit 2).`))
     .option('--force', 'replace -o even when it is not a graph or picture of the same kind')
-    .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string; force?: boolean }) => {
+    .action(async (arg: string | undefined, flags: { type?: string; output?: string; pid?: string; samples: string; depth: string; timeout: string; force?: boolean; json?: boolean }) => {
       if (flags.output) checkOutput(flags.output, OUTPUT_KINDS[outputFormat(flags.output)], flags.force === true);
       const typeName = flags.type?.trim() || null;
       let graph: RefsGraph;
       let source: string;
+      let from: { recording: string; tMs: number; graphsOfType: number } | null = null;
       if (arg !== undefined && /^\d+$/.test(arg)) {
         const pid = parsePid(arg);
         graph = await liveRefs(pid, typeName, parseCount(flags.samples, '--samples', 100), parseCount(flags.depth, '--depth', 100), parseDuration(flags.timeout, '--timeout'));
@@ -399,7 +402,19 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`))
         const rec = await loadRecording(file);
         const { graph: g, others } = recordedRefs(rec, file, typeName, flags.pid === undefined ? null : parsePid(flags.pid));
         graph = g;
+        from = { recording: file, tMs: (g as RefsGraphEvent).tMs, graphsOfType: others.length + 1 };
         source = `${file}, pid ${g.pid} at ${formatClock((g as RefsGraphEvent).tMs)}${others.length ? ` (the latest of ${others.length + 1} graphs of ${g.typeName})` : ''}`;
+      }
+      if (flags.json) {
+        outJson({
+          pid: graph.pid, ...(from ?? { recording: null }), typeName: graph.typeName, count: graph.count, reachedRoot: graph.reachedRoot,
+          nodes: graph.nodes, edges: graph.edges, chains: refsChains(graph),
+        });
+        if (flags.output) {
+          await writeRefs(graph, flags.output, flags.force === true);
+          notice(`wrote ${flags.output}`);
+        }
+        return;
       }
       out(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
       for (const l of refsChains(graph)) out(`  ${l}\n`);

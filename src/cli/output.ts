@@ -45,6 +45,7 @@ function endText(s: RunSummary, source: RecordingMeta['source']): string {
   const e = s.end;
   // Only memhunt's own recordings have an end record; other tools' files (mprof's .dat) never do.
   if (!e && source !== 'memhunt') return `not recorded (${source} files have no end)`;
+  if (!e && s.liveWriter) return `not yet: pid ${s.liveWriter.pid} is still recording it (figures so far)`;
   if (!e) return 'unknown: the recording has no end (memhunt was stopped while recording)';
   switch (e.reason) {
     case 'oom-killer':

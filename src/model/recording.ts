@@ -199,6 +199,8 @@ export interface MemoryRecording {
   warnings: string[];
   /** True when the file ends without its final line or mid-record. */
   truncated: boolean;
+  /** A recording with no end that a live process still has open for writing (another memhunt run). */
+  liveWriter?: { pid: number; command: string[] };
 }
 
 /**

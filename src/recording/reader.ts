@@ -6,6 +6,7 @@
  * and a warning that says where it stopped. Only a file whose header cannot be read is an error.
  * Streaming matters: a day at 10 ms decompresses to well over the 512 MiB a JS string can hold.
  */
+import { findLiveWriter } from './live-writer';
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -681,7 +682,20 @@ export async function readMemhuntRecording(filePath: string, opts: ReadOptions =
     const size = fs.statSync(filePath).size;
     throw new CorruptRecordingError(size === 0 ? `${filePath}: the file is empty` : `${filePath}: not a memhunt recording (no header)`);
   }
-  return asm.finish(cut);
+  const rec = asm.finish(cut);
+  if (rec.end === null) {
+    // No end yet: another memhunt may still be recording it (not "stopped while recording").
+    const writer = findLiveWriter(filePath);
+    if (writer) {
+      rec.liveWriter = writer;
+      const i = rec.warnings.findIndex((w) => w.startsWith('the recording ends without its final record'));
+      const who = `pid ${writer.pid}${writer.command.length ? ` (${writer.command.slice(0, 4).join(' ')}${writer.command.length > 4 ? ' …' : ''})` : ''}`;
+      const text = `the recording is still being written by ${who}: this is what it holds so far (up to its last flush, at most a second ago)`;
+      if (i >= 0) rec.warnings[i] = text;
+      else rec.warnings.unshift(text);
+    }
+  }
+  return rec;
 }
 
 /**

@@ -164,13 +164,16 @@ export class ThresholdActions {
     }
     const who = `pid ${target.pid} (${target.argv.join(' ') || target.executable})`;
     c.writer.append({ ...base, pids: [target.pid], note: `pdb requested in ${who}` });
-    c.notice(
+    // Said once the agent has answered that it can break (a terminal, its main thread): a worker
+    // whose stdin is /dev/null, with memhunt not in a terminal, gets one line saying why not.
+    const announce = () => c.notice(
       // The warning about what the debugger keeps alive is printed by the agent, right above the
       // (Pdb) prompt, where it is seen even with -q.
       `${crossed}: stopping ${who}, the Python process with the most memory, in pdb at the line it is running.\n` +
         `  Type "c" to continue, "q" to quit the program. memhunt keeps recording meanwhile.`,
     );
-    this.keep(c.agents.breakInto(target.pid, `memhunt: memory reached ${formatBytes(bytes)}`));
+    const refused = (why: string) => c.notice(`${crossed}: no debugger break in ${who}: ${why}`);
+    this.keep(c.agents.breakInto(target.pid, `memhunt: memory reached ${formatBytes(bytes)}`, announce, refused));
   }
 
   private keep(p: Promise<void>): void {

@@ -63,6 +63,11 @@ export const TRACE_ONLY_EVERY_MS = 30_000;
  * somewhere else entirely, so a longer path is never handed to it.
  */
 const MAX_SOCKET_PATH = 107;
+/**
+ * Graphs of the automatically chosen type per process: one when it reaches a global or a class;
+ * up to this many while its chains end only in frames of running functions (objects being built).
+ */
+const AUTO_GRAPH_TRIES = 3;
 /** How long the end of a run waits for requests still in flight (the processes are usually gone). */
 const END_GRACE_MS = 3_000;
 
@@ -78,8 +83,13 @@ export class AgentSession {
   private readonly recentCensuses = new Map<number, HeapCensusEvent[]>();
   /** --refs-type: the count of each named type at its last graph, per pid. */
   private readonly namedGraphed = new Map<number, Map<string, number>>();
-  private readonly refsDone = new Map<number, Set<string>>();
+  /** --refs-type: censuses without a row of the named type, per "pid\0name" (see namedRefs). */
+  private readonly namedMisses = new Map<string, number>();
+  /** Automatic graphs asked per pid and type (see AUTO_GRAPH_TRIES). */
+  private readonly refsTried = new Map<number, Map<string, number>>();
   private readonly errorsShown = new Set<number>();
+  /** Processes held in pdb by a break: pid -> when pdb stopped (recording ms). */
+  private readonly openBreaks = new Map<number, number>();
   private readonly work = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticks = 0;
@@ -109,6 +119,8 @@ export class AgentSession {
         else s.recordRefs(a.pid, s.t(), 'client', result as RefsResult);
       },
       problem: (text, pid) => s.append({ type: 'note', t: s.t(), pid, text }),
+      // A process that ends in pdb (killed, or `q` before the agent could say so) ends its pause.
+      agentDisconnected: (a) => s.endBreak(a.pid, s.now()),
     });
     return s;
   }
@@ -175,19 +187,42 @@ export class AgentSession {
     return best;
   }
 
-  /** Asks pid's agent to enter pdb; resolves once it has (or with a note when it could not). */
-  breakInto(pid: number, reason: string): Promise<void> {
+  /**
+   * Asks pid's agent whether it can enter pdb (a terminal, its main thread) and, when it can, calls
+   * announce() and asks it to; resolves once pdb has stopped (or with a note when it could not:
+   * then announce() is never called, so nothing says the process is stopping when it is not).
+   * The time in pdb is recorded as a pause (cause "break") once the agent says the program runs on.
+   */
+  breakInto(pid: number, reason: string, announce: () => void = () => {}, refused: (why: string) => void = () => {}): Promise<void> {
+    const fail = (e: AgentRequestError) => {
+      this.append({ type: 'note', t: this.t(), pid, text: `break failed: ${e.message}` });
+      refused(e.message);
+    };
     return this.track(
-      this.server.request<'break'>(pid, { type: 'break', reason }).then(
+      this.server.request<'break'>(pid, { type: 'break', reason, check: true }).then(
         () => {
-          this.append({ type: 'note', t: this.t(), pid, text: `pid ${pid} entered pdb (${reason})` });
+          announce();
+          return this.server.request<'break'>(pid, { type: 'break', reason }).then(
+            (r) => {
+              const fromMs = r.wallMs !== undefined ? this.tOf(r.wallMs) : this.t();
+              this.openBreaks.set(pid, fromMs);
+              this.append({ type: 'note', t: fromMs, pid, text: `pid ${pid} entered pdb (${reason})` });
+            },
+            fail,
+          );
         },
-        (e: AgentRequestError) => {
-          this.append({ type: 'note', t: this.t(), pid, text: `break failed: ${e.message}` });
-          this.notice(`could not break into pid ${pid}: ${e.message}`);
-        },
+        fail,
       ),
     );
+  }
+
+  /** A break that ended (`c`, `q`, the process gone, the run over): its pause, recorded once. */
+  private endBreak(pid: number, endMs: number): void {
+    const fromMs = this.openBreaks.get(pid);
+    if (fromMs === undefined) return;
+    this.openBreaks.delete(pid);
+    this.append({ type: 'pause', t: fromMs, endMs: roundMs(Math.max(fromMs, endMs)), pids: [pid], cause: 'break' });
+    this.writer?.flush();
   }
 
   /** Stops periodic censuses, waits a little for requests in flight, closes the server. */
@@ -197,6 +232,7 @@ export class AgentSession {
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
     await Promise.allSettled([...this.work]);
+    for (const pid of [...this.openBreaks.keys()]) this.endBreak(pid, this.now());
     if (this.ownDir) fs.rmSync(this.ownDir, { recursive: true, force: true });
   }
 
@@ -244,6 +280,9 @@ export class AgentSession {
         this.append({ type: 'isolated', t: this.t(), pid: a.pid, ...body });
         break;
       }
+      case 'break-end':
+        this.endBreak(a.pid, this.tOf(ev.wallMs));
+        break;
       case 'agent-error':
         this.append({ type: 'note', t: this.t(), pid: a.pid, text: `agent error: ${ev.message}` });
         if (!this.errorsShown.has(a.pid)) {
@@ -296,11 +335,15 @@ export class AgentSession {
       this.recentCensuses.set(pid, recent);
       if (has(a, 'refs')) {
         const typeName = pickGrowingType(recent);
-        const done = this.refsDone.get(pid) ?? new Set<string>();
-        this.refsDone.set(pid, done);
-        if (typeName && !done.has(typeName)) {
-          done.add(typeName);
-          await this.refsOf(pid, typeName, trigger, label);
+        const tried = this.refsTried.get(pid) ?? new Map<string, number>();
+        this.refsTried.set(pid, tried);
+        const n = typeName ? tried.get(typeName) ?? 0 : AUTO_GRAPH_TRIES;
+        if (typeName && n < AUTO_GRAPH_TRIES) {
+          const g = await this.refsOf(pid, typeName, trigger, label);
+          // Once per type when its chains end at a global or a class attribute (what keeps a leak);
+          // again at a later census when they ended only in running functions' frames (objects the
+          // program was still building) or nowhere.
+          tried.set(typeName, g && g.nodes.some((x) => x.kind === 'module' || x.kind === 'class' || x.kind === 'global') ? AUTO_GRAPH_TRIES : n + 1);
         }
         for (const name of this.options.refsTypes ?? []) await this.namedRefs(pid, name, ev, trigger, label);
       }
@@ -311,12 +354,14 @@ export class AgentSession {
     }
   }
 
-  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string): Promise<RefsResult | null> {
+  /** absentIsQuiet: the type may not exist yet (--refs-type): the agent's "no object of type" is no failure. */
+  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string, absentIsQuiet = false): Promise<RefsResult | null> {
     try {
       const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
       this.recordRefs(pid, this.t(), trigger, g);
       return g;
     } catch (e) {
+      if (absentIsQuiet && e instanceof AgentRequestError && /^(pid \d+: )?no object of type /.test(e.message)) return null;
       this.failed(pid, `refs ${typeName}`, label, e);
       return null;
     }
@@ -324,17 +369,25 @@ export class AgentSession {
 
   /**
    * --refs-type NAME: a graph of NAME at the first census where it is alive, and again whenever
-   * its count has doubled since (a graph costs a pass over the heap per level followed).
+   * its count has doubled since (a graph costs a pass over the heap per level followed). Until the
+   * type exists, nothing is said: a census that lists every type and not NAME asks nothing; one cut
+   * at its top (an "(other)" row) may hide it, so the agent is asked at the 1st, 2nd, 4th, 8th…
+   * such census, and its "no object of type" answer is not a failure.
    */
   private async namedRefs(pid: number, name: string, ev: HeapCensusEvent, trigger: AgentTrigger, label: string): Promise<void> {
     const row = ev.rows.find((r) => r[0] === name || r[0].slice(r[0].lastIndexOf('.') + 1) === name);
     const graphed = this.namedGraphed.get(pid) ?? new Map<string, number>();
     this.namedGraphed.set(pid, graphed);
     const before = graphed.get(name);
-    // Below the census's top (no row): ask anyway the first time; the agent knows every type.
     if (row ? before !== undefined && row[1] < 2 * before : before !== undefined) return;
-    graphed.set(name, row ? row[1] : 0);
-    const g = await this.refsOf(pid, name, trigger, label);
+    if (!row) {
+      if (!ev.rows.some((r) => r[0] === '(other)')) return;
+      const key = `${pid}\0${name}`;
+      const misses = (this.namedMisses.get(key) ?? 0) + 1;
+      this.namedMisses.set(key, misses);
+      if ((misses & (misses - 1)) !== 0) return;
+    }
+    const g = await this.refsOf(pid, name, trigger, label, true);
     if (g) graphed.set(name, g.count);
   }
 

@@ -184,8 +184,48 @@ class CensusTest(unittest.TestCase):
         name = [n for n in rows if n.endswith('.DataFrame')]
         self.assertEqual(len(name), 1, name)
         self.assertLess(rows[name[0]][2], 1000)  # its header: its columns are in numpy.ndarray
-        self.assertTrue(any('memory_usage(deep=True)' in n for n in result['notes']), result['notes'])
+        self.assertTrue(any('bytes of buffers' in n for n in result['notes']), result['notes'])
         del frame, col, index, view
+
+    def test_pandas_objects_are_not_changed_by_a_census(self):
+        # memory_usage(deep=True) filled the frame's _item_cache (a Series per column, kept) and
+        # built its index's hash table: a census changed the program's objects and memory.
+        try:
+            import numpy as np
+            import pandas as pd
+        except ImportError:
+            self.skipTest('pandas not installed')
+        n = 5000
+        frame = pd.DataFrame({'i': np.arange(n), 's': ['s%d' % i for i in range(n)], 'f': np.ones(n),
+                              'c': pd.Categorical(['x', 'y'] * (n // 2)),
+                              't': pd.date_range('2020-01-01', periods=n, freq='s', tz='UTC'),
+                              'm': pd.array(list(range(n - 1)) + [None], dtype='Int64')},
+                             index=pd.Index(['r%d' % i for i in range(n)]))
+        multi = pd.DataFrame({'v': np.arange(4)}, index=pd.MultiIndex.from_product([[1, 2], ['a', 'b']]))
+        series = pd.Series(np.arange(n, dtype='float64'), name='x')
+        index = pd.Index(np.arange(n) * 3)
+        ranged = pd.RangeIndex(0, n)
+        objects = [frame, multi, series, index, ranged, frame.index, frame.columns, multi.index]
+
+        def state():
+            out = []
+            for o in objects + [frame._mgr, multi._mgr, series._mgr] + list(frame._mgr.blocks):
+                d = getattr(o, '__dict__', None)
+                if d is None:
+                    out.append(None)
+                    continue
+                out.append({k: (sorted(map(str, v)) if isinstance(v, dict) else id(v)) for k, v in d.items()})
+            return out
+        before = state()
+        result, _ = _census.census(collect=False, top=None)
+        self.assertEqual(state(), before)
+        note = [x for x in result['notes'] if x.startswith('pandas: ')]
+        self.assertEqual(len(note), 1, result['notes'])
+        # Its buffers: the float and int columns, the strings of the object columns and index.
+        self.assertRegex(note[0], r'DataFrame (\d+) bytes')
+        got = int(__import__('re').search(r'DataFrame (\d+) bytes', note[0]).group(1))
+        expected = int(frame.memory_usage(deep=True, index=True).sum())  # after the census, on purpose
+        self.assertAlmostEqual(got, expected, delta=expected * 0.1)
 
     def test_time_and_memory_follow_distinct_objects_not_references(self):
         # memhunt.snapshot() in a process holding [0] * 2_000_000 took 32 s and +127 MiB (the

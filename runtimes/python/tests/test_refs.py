@@ -168,6 +168,67 @@ class RefsTest(unittest.TestCase):
         _census.census(collect=False, top=None)
         del frames
 
+    def test_an_array_behind_a_frame_reaches_the_frame_and_its_holder(self):
+        # A frame made from a 2-D array holds a view of it (its transpose) in its block: the
+        # program's largest ndarray is the base, held only through the view's .base, which gc
+        # cannot see. The walk stopped at the array ("reached no root").
+        try:
+            import numpy as np
+            import pandas as pd
+        except ImportError:
+            self.skipTest('pandas not installed')
+        raw = np.random.rand(200000, 5)
+        frame = pd.DataFrame(raw, columns=list('abcde'))
+        del raw
+        holder = Target()
+        holder.table = frame
+        HOLD['holder'] = holder
+        state = (sorted(vars(frame)), dict(frame._item_cache), dict(frame.index._cache), dict(frame.columns._cache))
+        g = _refs.refs('ndarray', 1, 12, None)
+        self.assertEqual(state, (sorted(vars(frame)), dict(frame._item_cache), dict(frame.index._cache),
+                                 dict(frame.columns._cache)), 'refs changed the frame')
+        self.assertTrue(g['reachedRoot'], g)
+        labels = {n['type']: n['label'] for n in g['nodes']}
+        self.assertEqual(labels.get('pandas.core.frame.DataFrame'), 'DataFrame 200000\u00d75', labels)
+        edges = self._chain_labels(g)
+        for label in ('base', 'values', 'blocks', '_mgr', 'table', 'HOLD'):
+            self.assertIn(label, edges)
+        self.assertNotIn('', edges)
+        del frame, holder
+
+    def test_an_object_held_by_an_untracked_dict_reaches_its_holder(self):
+        # gc untracks a dict whose keys and values are all untracked: an sklearn tree's __dict__
+        # holding its Tree (a Cython object without gc support), ints and arrays. gc.get_referrers
+        # never returns such a dict, and every chain from a Tree stopped at the Tree.
+        import datetime  # a C type without gc support, as sklearn's Tree
+        holders = []
+        for i in range(20):
+            h = Target()
+            h.buf = datetime.timedelta(days=i + 1, microseconds=7)
+            h.n = i
+            vars(h)  # a __dict__ of its own (3.11+ may keep the values inline until asked)
+            holders.append(h)
+        HOLD['holders'] = holders
+        gc.collect()
+        self.assertFalse(gc.is_tracked(vars(holders[0])), 'the premise: the dict is untracked')
+        g = _refs.refs('datetime.timedelta', 3, 8, None)
+        # (timedelta.min and .resolution, if sampled, are held by a static type: no root.)
+        labels = self._chain_labels(g)
+        self.assertFalse([n for n in g['nodes'] if n['type'] == 'list' and 'tuple_iterator' in n['label']],
+                         "the walk's own list of every object is no holder")
+        self.assertIn('buf', labels)
+        self.assertIn('HOLD', labels)
+        del holders
+
+    def test_an_absent_type_names_no_agent_type(self):
+        # `--refs-type State` before the program made one: "types that are: _memhunt_agent._state.State".
+        from memhunt import _state
+        self.assertIsNotNone(_state.state)
+        with self.assertRaises(Exception) as cm:
+            _refs.refs('State', 1, 3, None)
+        self.assertRegex(str(cm.exception), r'^no object of type State is alive')
+        self.assertNotIn('memhunt', str(cm.exception))
+
     def test_samples_are_the_largest_and_newest(self):
         old = [Target() for _ in range(100)]
         HOLD['old'] = old

@@ -595,6 +595,14 @@ class CensusVisitor(object):
         for t, b in self.minus_bytes.items():
             rows[name(t)][2] -= b
             total_bytes -= b
+        for r in rows.values():
+            if r[2] < 0:
+                # The agent's own objects are sized when taken out, after the walk: one that grew
+                # meanwhile (a list the agent appended to) takes out more than was counted. In a
+                # fork child this left a row below zero, memhunt refused every census of the worker
+                # as malformed ("rows[172][2] must be >= 0"), and the worker never had one.
+                total_bytes -= r[2]
+                r[2] = 0
         for key in [k for k, r in rows.items() if r[1] <= 0]:
             # Only the agent's objects were of this type (a size that changed since the walk may
             # leave a few bytes: they go with the row).
@@ -604,20 +612,17 @@ class CensusVisitor(object):
             notes.append('numpy: %d arrays; an array that owns its buffer is sized with it (nbytes); '
                          'views count their header only and keep their base counted' % self.arrays)
         if self.pandas_objects:
+            # Read from their blocks and indexes, never with pandas' memory_usage(deep=True), which
+            # fills a frame's _item_cache and builds its index's hash table (see _pandas.py).
+            from . import _pandas
+            by_type, failed = _pandas.buffer_bytes(self.pandas_objects)
             deep = {}
-            failed = 0
-            for o in self.pandas_objects:
-                try:
-                    mu = o.memory_usage(deep=True)
-                    b = int(mu.sum()) if hasattr(mu, 'sum') else int(mu)
-                except Exception:
-                    failed += 1
-                    continue
-                key = name(type(o))
-                deep[key] = deep.get(key, 0) + b
+            for t, b in by_type.items():
+                deep[name(t)] = deep.get(name(t), 0) + b
             if deep:
-                notes.append('pandas: memory_usage(deep=True) of the live %s (%d failed); their '
-                             'buffers are counted once, in the numpy.ndarray and str rows'
+                notes.append('pandas: the live %s hold these bytes of buffers (blocks and indexes, object '
+                             'columns with their items; a buffer shared by several is given to the first; '
+                             '%d failed); they are counted once, in the numpy.ndarray and str rows'
                              % (', '.join('%s %d bytes' % kv for kv in sorted(deep.items())), failed))
         if self.shallow:
             notes.append('pandas objects (%s) are counted by their own header: their arrays and '

@@ -89,13 +89,31 @@ def _terminal():
     return fin, fout
 
 
-def _debugger(streams, reason, reply, signal_done):
+def _debugger(streams, reason, reply, signal_done, ended):
     """A pdb.Pdb that, at its first stop, prints memhunt's message (with the line it stops at) and
-    replies to memhunt, before its prompt."""
+    replies to memhunt, before its prompt; and calls ended() once the program runs on (`c`, or a
+    `q` that ends it): memhunt records the time in between as a pause."""
     import pdb
 
     class Debugger(pdb.Pdb):
         _memhunt_first = True
+        _memhunt_ended = False
+
+        def _memhunt_end(self):
+            if not self._memhunt_first and not self._memhunt_ended:
+                self._memhunt_ended = True
+                try:
+                    ended()
+                except Exception:
+                    pass
+
+        def set_continue(self):
+            self._memhunt_end()
+            return pdb.Pdb.set_continue(self)
+
+        def set_quit(self):
+            self._memhunt_end()
+            return pdb.Pdb.set_quit(self)
 
         def interaction(self, frame, *args):
             if self._memhunt_first and frame is not None:
@@ -107,7 +125,7 @@ def _debugger(streams, reason, reply, signal_done):
                     self.stdout.flush()
                 except Exception:
                     pass
-                reply(True, {})
+                reply(True, {'wallMs': _util.wall_ms()})
                 signal_done()
             return pdb.Pdb.interaction(self, frame, *args)
 
@@ -115,14 +133,27 @@ def _debugger(streams, reason, reply, signal_done):
     return Debugger(stdin=stdin, stdout=stdout, skip=['memhunt', 'memhunt.*', '_memhunt_agent', '_memhunt_agent.*'])
 
 
-def request_break(reason, reply, main_ident):
-    """Arranges for the main thread to enter pdb; reply(ok, result, error) is called once."""
+def _close(streams):
+    for f in streams:
+        if f is not None:
+            try:
+                f.close()
+            except Exception:
+                pass
+
+
+def request_break(reason, reply, main_ident, check=False, ended=None):
+    """Arranges for the main thread to enter pdb; reply(ok, result, error) is called once, with
+    {'wallMs'} of the stop; ended() once the program runs on. check=True only answers whether a
+    break can be made (a terminal, the main thread, ctypes), so memhunt says it stops the process
+    only when it can."""
     try:
         streams = _terminal()
     except _NoTerminal as e:
         reply(False, error=str(e))
         return
     if main_ident is None:
+        _close(streams)
         reply(False, error='the agent does not know the main thread of pid %d' % os.getpid())
         return
     try:
@@ -132,8 +163,16 @@ def request_break(reason, reply, main_ident):
         add_pending_call.argtypes = [callback_type, ctypes.c_void_p]
         add_pending_call.restype = ctypes.c_int
     except Exception as e:
+        _close(streams)
         reply(False, error='debugger break needs ctypes, which this Python lacks (%s)' % e)
         return
+    if check:
+        _close(streams)
+        reply(True, {})
+        return
+    if ended is None:
+        def ended():
+            pass
 
     _pending[:] = [p for p in _pending if not p[1].get('ran')]
     pid = os.getpid()
@@ -164,7 +203,7 @@ def request_break(reason, reply, main_ident):
                 reply(False, error='the main thread has no Python frame to stop in')
                 signal_done()
                 return 0
-            debugger = _debugger(streams, reason, reply, signal_done)
+            debugger = _debugger(streams, reason, reply, signal_done, ended)
             debugger.set_trace(frame)
         except BaseException as e:
             try:

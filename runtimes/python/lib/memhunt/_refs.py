@@ -14,7 +14,7 @@ import difflib
 import gc
 import sys
 
-from . import _census, _util
+from . import _census, _pandas, _util
 
 _get_referrers = gc.get_referrers
 _get_referents = gc.get_referents
@@ -43,6 +43,8 @@ class _FindVisitor(_census.CensusVisitor):
         self.matching = set()
         self.found = []
         self.seen_types = set()
+        self.views = []  # numpy arrays whose .base is another object: their base's referrers
+        self.udicts = []  # untracked dicts: referrers gc.get_referrers cannot see (see _untracked_holders)
 
     def __call__(self, chunk, expand=True):
         types = list(map(type, chunk))
@@ -60,10 +62,61 @@ class _FindVisitor(_census.CensusVisitor):
                         self.matching.add(t)
                 except Exception:
                     pass
+        from itertools import compress, repeat
+        from operator import is_
         if not self.matching.isdisjoint(present):
-            from itertools import compress
             self.found.extend(compress(chunk, map(self.matching.__contains__, types)))
+        if expand and dict in present:
+            # Reached through a holder: untracked (a dict holding only untracked objects is not
+            # tracked by gc, as an sklearn tree's __dict__ holding its Tree, ints and arrays).
+            self.udicts.extend(compress(chunk, map(is_, types, repeat(dict))))
         return _census.CensusVisitor.__call__(self, chunk, expand)
+
+    def _special(self, chunk, types):
+        extra = _census.CensusVisitor._special(self, chunk, types)
+        if self.ndarray_types:
+            from itertools import compress
+            for o in compress(chunk, map(self.ndarray_types.__contains__, types)):
+                try:
+                    if o.base is not None:
+                        self.views.append(o)
+                except Exception:
+                    pass
+        return extra
+
+
+def _untracked_holders(udicts, picked):
+    """{id(sample): [untracked dicts holding it]}. gc untracks a dict whose keys and values are all
+    untracked (strings, numbers, numpy arrays, Cython objects without gc support such as sklearn's
+    Tree): gc.get_referrers never returns it, and a Tree held by its classifier's __dict__ reached no
+    root. Such a dict can hold only untracked objects, so it matters for the samples only (what holds
+    the dict, its owner, is tracked and found by gc)."""
+    ids = set(map(id, picked))
+    out = {}
+    values = dict.values
+    for d in udicts:
+        try:
+            for v in values(d):
+                if id(v) in ids:
+                    out.setdefault(id(v), []).append(d)
+        except Exception:
+            pass
+    return out
+
+
+def _views_by_base(views):
+    """{id(base): [views]}: a view holds its base through a reference gc cannot see (numpy arrays
+    are not tracked), so gc.get_referrers(base) never finds it; a pandas block often holds a view
+    (a frame made from a 2-D array holds its transpose) while the program's largest array is the
+    base. The walk follows these as referrers, the edge labelled `base`."""
+    out = {}
+    for v in views:
+        try:
+            b = v.base
+        except Exception:
+            continue
+        out.setdefault(id(b), []).append(v)
+    return out
 
 
 def _matcher(type_name):
@@ -95,6 +148,12 @@ _BUILTIN = frozenset((
     'collections.deque', 'collections.OrderedDict', 'collections.defaultdict', 'weakref.ReferenceType', 'mappingproxy',
     'method-wrapper', 'types.SimpleNamespace',
 ))
+
+
+#: Arrays hold the data of most library objects (an sklearn tree, a pandas block): a class that
+#: grows with them is followed rather than the arrays, as for builtins; a leak of bare arrays (a list
+#: of them) still picks numpy.ndarray, the only type that grows. src/agents/heap.ts DATA_TYPES.
+_DATA = frozenset(('numpy.ndarray',))
 
 
 #: A program's (or a library's) class is followed rather than a builtin that grew more when it
@@ -138,16 +197,32 @@ def _fastest_growing(prev_counts):
     bytes_total = sum(d[2] for d in deltas if d[2] > 0)
     best = None
     best_own = None
+    best_data = None  # arrays, when no class grew enough (as src/agents/heap.ts pickFromGrowth)
     for name, dc, db in deltas:
         score = growth_score(dc, db, count_total, bytes_total)
         key = (score, name)
         if best is None or key[0] > best[0] or (key[0] == best[0] and name < best[1]):
             best = key
-        own = name not in _BUILTIN and (float(dc) / count_total >= OWN_MIN_COUNT_SHARE
-                                        or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
-        if own and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
+        enough = name not in _BUILTIN and (
+            float(dc) / count_total >= OWN_MIN_COUNT_SHARE
+            or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
+        if enough and name in _DATA:
+            if best_data is None or key[0] > best_data[0] or (key[0] == best_data[0] and name < best_data[1]):
+                best_data = key
+        elif enough and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
             best_own = key
-    return (best_own or best)[1]
+    return (best_own or best_data or best)[1]
+
+
+def _node_bytes(obj):
+    """sys.getsizeof, but a pandas object's own header only: its __sizeof__ is
+    memory_usage(deep=True), which changes the object (see _pandas.py)."""
+    if _census._deep_sizeof(type(obj)):
+        try:
+            return _census._OBJECT_SIZEOF(obj) + _census._PROBE_HEADER
+        except Exception:
+            return 0
+    return _util.safe_sizeof(obj)
 
 
 class _Graph(object):
@@ -168,12 +243,14 @@ class _Graph(object):
         self.node_of[key] = nid
         self.keep.append(obj)
         self.kind[nid] = kind
+        if label is None and _pandas.is_pandas(obj):
+            label = _pandas.label(obj)  # not repr(): a frame's repr is its table
         self.nodes.append({
             'id': nid,
             'type': type_name or _util.type_name(type(obj)),
             'label': label if label is not None else _util.short_repr(obj),
             'kind': kind,
-            'bytes': _util.safe_sizeof(obj),
+            'bytes': _node_bytes(obj),
         })
         return nid, True
 
@@ -226,6 +303,16 @@ def _edge_label(holder, target):
             d = object.__getattribute__(holder, '__dict__')
         except Exception:
             d = None
+        if _pandas.is_pandas(holder):
+            # Cython slots (a block's values, a manager's blocks and axes) and data attributes.
+            for name in _pandas.DATA_ATTRS:
+                v = _pandas.read_attr(holder, name)
+                if v is target:
+                    return name
+                if type(v) in (tuple, list):
+                    for i, x in enumerate(v):
+                        if x is target:
+                            return '%s[%d]' % (name, i)
         if type(d) is dict:
             if d is target:
                 return '__dict__'
@@ -293,24 +380,39 @@ def _object_bytes(o):
 
 
 def pick_samples(found, samples):
-    """The samples to trace back: the largest objects (what a leak of big arrays adds), then the
-    newest of those at least the median size (what a leak adds last; small ones are the module
-    constants evenly spaced samples used to show: array(0.), array([1])), found being newest
-    first; ties between equal sizes go to the newest."""
+    """The samples to trace back, found being newest first:
+    1. the largest, when sizes differ (what a leak of big arrays adds; equal sizes say nothing);
+    2. one that has lived as long as half of them, among those at least the median size: what a
+       leak holds. The newest are often what the program is building right now (an sklearn forest
+       in the middle of fit(): all three samples were its trees, held by fit()'s frame, and the graph
+       never showed the `history` list that keeps the fitted ones);
+    3. the newest at least the median size (what a leak adds last; small ones are the module
+       constants evenly spaced samples used to show: array(0.), array([1]))."""
     if len(found) <= samples:
         return list(found)
     sizes = list(map(_object_bytes, found))
     order = sorted(range(len(found)), key=sizes.__getitem__, reverse=True)  # stable: newest first among equals
     median = sizes[order[len(order) // 2]]
-    n_large = (samples + 1) // 2
-    chosen = order[:n_large]
-    taken = set(chosen)
-    for i in range(len(found)):
-        if len(chosen) >= samples:
-            break
-        if i not in taken and sizes[i] >= median:
+    chosen = []
+    taken = set()
+
+    def take(i):
+        if i not in taken and len(chosen) < samples:
             chosen.append(i)
             taken.add(i)
+    for i in order[:(samples + 1) // 2]:
+        if sizes[i] > median:
+            take(i)
+    # When sizes differ, the others are at least half the largest: a leak of big arrays is shown by
+    # big arrays, not by the small ones (array([-1, 1])) a library keeps beside them.
+    floor = max(median, sizes[order[0]] // 2)
+    big_enough = [i for i in range(len(found)) if sizes[i] >= floor]
+    if big_enough:
+        take(big_enough[len(big_enough) // 2])
+    for i in big_enough:
+        take(i)
+    for i in order:
+        take(i)
     return [found[i] for i in chosen]
 
 
@@ -324,12 +426,18 @@ def refs(type_name, samples, max_depth, prev_counts):
     # Garbage first: the newest objects of a type are often garbage awaiting a collection (pandas
     # makes some at every memory_usage()), which no root holds and which is never the leak.
     gc.collect()
-    _census.walk_heap(visitor, objs=_newest_first())
+    objs = _newest_first()
+    _census.walk_heap(visitor, objs=objs)
+    # It holds itself (it was in the youngest generation it lists): emptied now, or it would keep
+    # every object alive, and be their holder in the graph, until the next collection.
+    del objs[:]
+    del objs
     own_ids = set(map(id, _census.agent_objects()))
     found = [o for o in visitor.found if id(o) not in own_ids]
     if not found:
         _, _, _, _, counts = visitor.result(None)
-        names = sorted(counts)
+        # Only the program's types: the agent's own (its state, a census visitor) are never named.
+        names = sorted(n for n in counts if not _util.is_agent_module_name(n))
         short = {}
         for n in names:
             short.setdefault(n.rsplit('.', 1)[-1], []).append(n)
@@ -345,10 +453,17 @@ def refs(type_name, samples, max_depth, prev_counts):
     matched = sorted({_util.type_name(t) for t in visitor.matching})
     resolved = matched[0] if len(matched) == 1 else type_name
     count = len(found)
+    views = _views_by_base(visitor.views)
+    udicts = visitor.udicts
+    # Emptied before it goes: a visitor can outlive this call in a reference cycle (until the next
+    # collection), and its lists would show up as holders of the samples.
+    visitor.found = visitor.views = visitor.udicts = None
     del visitor
     picked = pick_samples(found, samples)
     del found
-    return _backrefs(resolved, count, picked, max_depth, own_ids)
+    holders = _untracked_holders(udicts, picked)
+    del udicts
+    return _backrefs(resolved, count, picked, max_depth, own_ids, views, holders)
 
 
 def _is_ours(t):
@@ -360,9 +475,16 @@ def _is_ours(t):
     return isinstance(m, str) and _util.is_agent_module_name(m) and m not in _util.AGENT_PACKAGES
 
 
-def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):
+def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of=None, holders_of=None):
     import _thread
     g = _Graph()
+    views_of = views_of or {}
+    holders_of = holders_of or {}
+    # The view and holder lists are the agent's containers: never referrers.
+    own_ids = set(own_ids)
+    for m in (views_of, holders_of):
+        own_ids.add(id(m))
+        own_ids.update(map(id, m.values()))
     # Since 3.11 a running function's frame does not show its locals to gc; a copy of them does,
     # and stands for the frame.
     frames = _util.thread_frames(_thread.get_ident())
@@ -448,6 +570,17 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset()):
                 g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
             if new and kind == 'object':
                 nxt.append(r)
+        for o in frontier:
+            hidden = [(v, 'base') for v in views_of.get(id(o), ())[:MAX_REFERRERS_PER_OBJECT]]
+            hidden += [(d, None) for d in holders_of.get(id(o), ())[:MAX_REFERRERS_PER_OBJECT]]
+            for v, label in hidden:
+                if len(g.nodes) >= MAX_NODES:
+                    break
+                nid, new = g.add(v, 'object')
+                g.edge(nid, frontier_ids[id(o)], label if label is not None else _edge_label(v, o))
+                if new:
+                    nxt.append(v)
+            hidden = None
         targets = None
         # By identity: list.remove compares with ==, and `referrers == picked` compares the
         # program's objects (numpy: "truth value of an array ... is ambiguous").

@@ -68,10 +68,18 @@ def _h_break(conn, msg):
     from . import _debug
     req_id = msg['id']
 
+    check = msg.get('check', False)
+    if not isinstance(check, bool):
+        raise RequestError("'check' must be true or false")
+
     def reply(ok, result=None, error=None):
         _reply(conn, req_id, ok, result, error)
 
-    _debug.request_break(reason, reply, _state.main_ident)
+    def ended():
+        # The program runs on (`c`, or `q`): memhunt records the time in pdb as a pause.
+        conn.send({'type': 'break-end', 'wallMs': _util.wall_ms()})
+
+    _debug.request_break(reason, reply, _state.main_ident, check, ended)
     return _ASYNC
 
 
@@ -109,7 +117,7 @@ def load_modules():
         return
     _loaded = True
     _wire.load()
-    from . import _census, _refs, _trace, _debug  # noqa: F401
+    from . import _census, _refs, _trace, _debug, _pandas  # noqa: F401
     import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the

@@ -447,12 +447,8 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       for (let k = firstProc; k < series.length; k++) {
         const sk = series[k]!;
         if (s.topAtPeak && sk.id === `r${input}-p${s.topAtPeak.pid}`) sk.widthPx = 2;
-        for (let j = firstProc; j < k; j++) {
-          if (sameLine(series[j]!.data, sk.data)) {
-            sk.dash = '7 4';
-            break;
-          }
-        }
+        if (sameLine(metricTotalSeries, sk.data)) sk.dash = '7 4';
+        for (let j = firstProc; j < k && sk.dash === null; j++) if (sameLine(series[j]!.data, sk.data)) sk.dash = '7 4';
       }
       if (ranked.length > shown.length) {
         const other = foldOther(metricTotalSeries, shown.map((p) => processMetricSeries(rec, p).series));

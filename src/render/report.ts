@@ -129,8 +129,10 @@ function processesBlock(r: ReportRecording, id: string, chart: Chart, input: num
   const listed = procs.filter((p) => p.samples >= 10 || p.verdict !== 'insufficient data' || procs.length <= 12).slice(0, PROCESS_ROWS);
   const rows = listed.map((p) => {
     const track = r.rec.processes.find((t) => t.pid === p.pid);
-    const line = drawn.has(`r${input}-p${p.pid}`) ? `r${input}-p${p.pid}` : drawn.has(other) ? other : null;
-    const where = line === null ? 'not drawn' : line === other ? 'in “other”' : 'its own line';
+    // One process with samples: its line is the tree total's.
+    const alone = a.processes.length === 1 && drawn.has(`r${input}-total`);
+    const line = drawn.has(`r${input}-p${p.pid}`) ? `r${input}-p${p.pid}` : alone ? `r${input}-total` : drawn.has(other) ? other : null;
+    const where = line === null ? 'not drawn' : line === other ? 'in “other”' : alone ? 'the tree total' : 'its own line';
     const swatch = line ? chart.series.find((s) => s.id === line)!.color : '#ccc';
     const rate = p.verdict === 'leak' && p.growth ? ` ${formatBytes(p.growth.bytesPerMinute)}/min` : '';
     return `<tr id="proc-${id}-${p.pid}" class="proc${line ? ' linked' : ''}"${line ? ` data-series="${esc(line)}"` : ''} title="${line ? 'click: bring its line forward on the chart' : 'no line on the chart'}">` +

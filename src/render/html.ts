@@ -437,11 +437,40 @@ async function clientMain(data: PageData): Promise<void> {
     // Labels, most important first; each only where it overlaps no label placed before it.
     const boxes: number[][] = [];
     let unplaced = 0;
-    const free = (x0: number, y0: number, x1: number, y1: number) => {
+    const free = (x0: number, y0: number, x1: number, y1: number, clearOfLines = false) => {
       if (x0 < left || x1 > left + width || y0 < top || y1 > top + h) return false;
       for (const b of boxes) if (x0 < b[2]! + 4 * r && x1 + 4 * r > b[0]! && y0 < b[3]! && y1 > b[1]!) return false;
+      if (clearOfLines && crossesLine(x0, y0, x1, y1)) return false;
       boxes.push([x0, y0, x1, y1]);
       return true;
+    };
+    // Whether a drawn line passes through the box (canvas pixels): each segment's y range over the
+    // box's columns, with a 2-pixel margin. Labels that matter try boxes no line crosses first.
+    const crossesLine = (x0: number, y0: number, x1: number, y1: number) => {
+      const xs = u.data[0];
+      const tOf = (px: number) => xMin + ((px - left) / width) * (xMax - xMin);
+      const t0 = tOf(x0 - 2 * r);
+      const t1 = tOf(x1 + 2 * r);
+      let lo = 0;
+      let hi = xs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (xs[mid] < t0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = 1; k < u.data.length; k++) {
+        if (!u.series[k].show) continue;
+        const ys = u.data[k];
+        for (let i = Math.max(1, lo); i < xs.length && xs[i - 1] <= t1; i++) {
+          const a = ys[i - 1];
+          const z = ys[i];
+          if (a == null || z == null) continue;
+          const ya = Y(a);
+          const yz = Y(z);
+          if (Math.max(ya, yz) >= y0 - 2 * r && Math.min(ya, yz) <= y1 + 2 * r) return true;
+        }
+      }
+      return false;
     };
     const label = (text: string, x: number, yBottom: number, color: string, align: 'left' | 'right') => {
       ctx.textAlign = align;
@@ -509,10 +538,16 @@ async function clientMain(data: PageData): Promise<void> {
       ctx.font = font(11);
       const w = Math.max(w1, p.detail ? ctx.measureText(p.detail).width : 0);
       const lh = (p.detail ? 30 : 16) * r;
-      for (const [side, dy] of [[1, 0], [-1, 0], [1, lh + 12 * r], [-1, lh + 12 * r], [1, -lh], [-1, -lh]] as Array<[number, number]>) {
+      // Where no line crosses it if there is such a place, else where it overlaps no other label
+      // (the white halo keeps it readable then).
+      const cands: Array<[number, number, boolean]> = [];
+      for (const clear of [true, false]) {
+        for (const [side, dy] of [[1, 0], [-1, 0], [1, lh + 12 * r], [-1, lh + 12 * r], [1, -lh], [-1, -lh], [1, 2 * lh + 24 * r], [-1, 2 * lh + 24 * r]] as Array<[number, number]>) cands.push([side, dy, clear]);
+      }
+      for (const [side, dy, clear] of cands) {
         const x0 = side > 0 ? x + 9 * r : x - 9 * r - w;
         const yb = y - 6 * r + dy;
-        if (!free(x0, yb - lh, x0 + w, yb)) continue;
+        if (!free(x0, yb - lh, x0 + w, yb, clear)) continue;
         const tx = side > 0 ? x0 : x0 + w;
         const align = side > 0 ? 'left' : 'right';
         ctx.font = font(12, true);
@@ -530,8 +565,12 @@ async function clientMain(data: PageData): Promise<void> {
       const y = Y(l.bytes);
       const w = ctx.measureText(l.label).width;
       const x1 = left + width - 6 * r;
-      if (free(x1 - w, y - 17 * r, x1, y - 3 * r)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
+      if (free(x1 - w, y - 17 * r, x1, y - 3 * r, true)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
+      else if (free(x1 - w, y + 3 * r, x1, y + 17 * r, true)) label(l.label, x1, y + 17 * r, data.limitColor, 'right');
+      else if (free(left + 6 * r, y - 17 * r, left + 6 * r + w, y - 3 * r, true)) label(l.label, left + 6 * r, y - 3 * r, data.limitColor, 'left');
+      else if (free(x1 - w, y - 17 * r, x1, y - 3 * r)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
       else if (free(x1 - w, y + 3 * r, x1, y + 17 * r)) label(l.label, x1, y + 17 * r, data.limitColor, 'right');
+      else unplaced++;
     }
     for (const t of data.trends) {
       const w = ctx.measureText(t.label).width;
@@ -680,7 +719,13 @@ async function clientMain(data: PageData): Promise<void> {
     for (let k = 1; k < d.length; k++) for (const v of d[k]) if (v != null && v > m) m = v;
     for (const p of data.peaks) if (p.tMs >= d[0][0] - 1 && p.tMs <= d[0][d[0].length - 1] + 1) m = Math.max(m, p.bytes);
     m = Math.max(m, limitOnChart);
-    return (m || 1024 * 1024) * 1.12;
+    // Headroom above the highest value for the label rows drawn at the top of the plot (sections
+    // by nesting level, marks in two rows below them) and the peak's two-line label under them:
+    // without it the peak's label had nowhere to go but across the lines.
+    const rows = (data.sections.length ? Math.min(3, data.sections.reduce((x, s) => Math.max(x, s.level), 0)) + 1 : 0) + (data.marks.length ? 2 : 0);
+    const plotPx = Math.max(120, height - 60);
+    const headPx = Math.min(plotPx * 0.45, 10 + 16 * rows + 40);
+    return (m || 1024 * 1024) * Math.max(1.12, plotPx / (plotPx - headPx));
   };
   const rangeEl = document.getElementById('range');
   const refresh = (u: any, x0: number, x1: number) => {

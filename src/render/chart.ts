@@ -433,6 +433,9 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       const significant = ranked.filter((p) => (byPeak.get(p.pid) ?? 0) >= minPeak);
       const room = ranked.length > maxProcesses || significant.length < ranked.length ? maxProcesses - 1 : maxProcesses;
       const shown = significant.slice(0, room);
+      // One process left over gets its own line when there is room for it: an "other" line of one
+      // process hid what it was (the issue saw "other (1 processes)" beside 3 processes).
+      if (ranked.length - shown.length === 1 && shown.length < maxProcesses) shown.push(ranked.find((p) => !shown.includes(p))!);
       // Keep the order people think in: by start time, so the root comes first.
       shown.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
       for (const p of shown) {

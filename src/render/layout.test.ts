@@ -6,6 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { readMemhuntRecording } from '../recording/reader';
+import { FIXTURES, tempDir } from '../test-support';
 import { buildChart, clockWords, lostSpans, processName, sectionDelta } from './chart';
 import { pageData } from './html';
 import { renderPng } from './png';
@@ -180,4 +185,42 @@ test('chart: identical worker lines are told apart (the later one dashed), the p
   assert.notEqual(w1.dash, w2.dash, 'one of two identical lines is dashed');
   const root = procs.find((s) => s.id === 'r0-p1000')!;
   assert.equal(root.widthPx, 2, 'the root held most at the peak: drawn thicker');
+});
+
+test('a really damaged recording: the span the reader lost is a gap in the lines, with a note, not a straight line', async () => {
+  // The header of a real recording, then ten gzip members of 100 samples each (a 200-400 MiB
+  // sawtooth), as memhunt writes them; one byte of the 5th member flipped.
+  const header = zlib.gunzipSync(fs.readFileSync(path.join(FIXTURES, 'memhunt', 'v1', 'example.mh'))).toString('utf8').split('\n')[0]!;
+  const members: string[][] = [[header, JSON.stringify({ type: 'proc', t: 0, pid: 9073, ppid: 1, cmd: ['python3', 'x.py'] })]];
+  for (let m = 0; m < 10; m++) {
+    const lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const kib = (200 + ((m * 100 + i) % 50) * 4) * 1024;
+      lines.push(JSON.stringify({ type: 's', t: m * 1000 + i * 10, p: [[9073, kib, kib, 0, 0, kib]] }));
+    }
+    members.push(lines);
+  }
+  members.push([JSON.stringify({ type: 'end', t: 10_000, reason: 'exited', code: 0, signal: null, samples: 1000 })]);
+  const gz = members.map((m) => zlib.gzipSync(m.join('\n') + '\n'));
+  const at = gz.slice(0, 5).reduce((a, b) => a + b.length, 0) + Math.floor(gz[5]!.length / 2);
+  const bytes = Buffer.concat(gz);
+  bytes[at] ^= 0x55;
+  const file = path.join(tempDir(), 'damaged.mh');
+  fs.writeFileSync(file, bytes);
+  const rec = await readMemhuntRecording(file);
+  assert.ok(rec.warnings.some((w) => /are lost/.test(w)), rec.warnings.join('\n'));
+  const chart = buildChart([{ rec, name: 'damaged.mh' }]);
+  assert.equal(chart.gaps.length, 1);
+  const g = chart.gaps[0]!;
+  assert.ok(g.startMs >= 3900 && g.startMs <= 4000 && g.endMs === 5000, JSON.stringify(g));
+  const r = renderSvg(chart);
+  assert.ok(r.texts.some((t) => t.area === 'legend' && /^lost \d.* \(damaged recording\)$/.test(t.text)), 'the legend names the lost span');
+  const totalPath = /<path d="([^"]+)"[^>]*stroke="#1a1a1a"/.exec(r.svg)![1]!;
+  // Only the lost span breaks the line: two runs of points, the second starting right of the gap.
+  const runs = totalPath.split('M').filter(Boolean);
+  assert.equal(runs.length, 2, totalPath.slice(0, 200));
+  const xAfter = Number(runs[1]!.split(' ')[0]);
+  assert.ok(Math.abs(xAfter - (r.plot.left + (5000 / chart.xMaxMs) * r.plot.width)) < 3, `the line starts again at 5.0 s: x ${xAfter}`);
+  // The page's data has it too (the page script breaks its lines there).
+  assert.deepEqual(pageData(chart).gaps.map((x) => x.input), [0]);
 });

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { readMemhuntRecording } from '../recording/reader';
+import { verdictLine } from '../analysis/analyze';
 import { FIXTURES, tempDir } from '../test-support';
 import { buildChart, clockWords, lostSpans, processName, sectionDelta } from './chart';
 import { pageData } from './html';
@@ -223,4 +224,13 @@ test('a really damaged recording: the span the reader lost is a gap in the lines
   assert.ok(Math.abs(xAfter - (r.plot.left + (5000 / chart.xMaxMs) * r.plot.width)) < 3, `the line starts again at 5.0 s: x ${xAfter}`);
   // The page's data has it too (the page script breaks its lines there).
   assert.deepEqual(pageData(chart).gaps.map((x) => x.input), [0]);
+});
+
+test('chart: the verdict line is the one of memhunt analyze, with one process and with several', () => {
+  for (const processes of [1, 3]) {
+    for (const leak of [0, 80 * 1024]) {
+      const rec = syntheticRecording({ samples: 4000, intervalMs: 10, processes, leakBytesPerSample: leak });
+      assert.equal(buildChart([{ rec, name: 'a.mh' }]).verdicts[0]!.text, `verdict: ${verdictLine(rec)}`);
+    }
+  }
 });

@@ -472,7 +472,11 @@ async function clientMain(data: PageData): Promise<void> {
       }
       return false;
     };
+    // What was drawn where (canvas pixels), for tests: each label's text and box.
+    const drawn: Array<{ text: string; x0: number; y0: number; x1: number; y1: number }> = [];
     const label = (text: string, x: number, yBottom: number, color: string, align: 'left' | 'right') => {
+      const w = ctx.measureText(text).width;
+      drawn.push({ text, x0: align === 'right' ? x - w : x, y0: yBottom - 12 * r, x1: align === 'right' ? x : x + w, y1: yBottom });
       ctx.textAlign = align;
       ctx.lineWidth = 3 * r;
       ctx.strokeStyle = 'rgba(255,255,255,0.85)';
@@ -603,6 +607,7 @@ async function clientMain(data: PageData): Promise<void> {
     const note = document.getElementById('unplaced');
     if (note) note.textContent = unplaced > 0 ? `${unplaced} label${unplaced === 1 ? '' : 's'} not drawn for lack of room (zoom in, or see the events table)` : '';
     window.memhuntUnplaced = unplaced;
+    window.memhuntLabels = drawn;
   };
 
   const drawBands = (u: any) => {

@@ -113,6 +113,18 @@ test('memhunt report in Chromium: every panel of a real recording, and the links
     assert.ok((await page.locator('#refs-r0 details.refs img.graph').count()) >= 1, 'a reference graph');
     assert.match((await page.locator('#flame-r0').textContent()) ?? '', /no sampled allocations: record with memhunt run --allocations/);
 
+    // The chart's labels: every section's (with its delta) is drawn, and no two labels overlap.
+    const labels = (await page.evaluate('window.memhuntLabels')) as Array<{ text: string; x0: number; y0: number; x1: number; y1: number }>;
+    for (const s of sections) assert.ok(labels.some((l) => l.text === `${s.label} ${s.delta}` || l.text.startsWith(s.label.slice(0, 4))), `"${s.label}" is on the chart: ${labels.map((l) => l.text).join(' | ')}`);
+    assert.ok(labels.some((l) => /^peak \d+ MiB at \d+(\.\d)? s$/.test(l.text)), 'the peak label');
+    for (let i = 0; i < labels.length; i++) {
+      for (let j = i + 1; j < labels.length; j++) {
+        const a = labels[i]!;
+        const b = labels[j]!;
+        assert.ok(!(a.x0 < b.x1 - 0.5 && b.x0 < a.x1 - 0.5 && a.y0 < b.y1 - 0.5 && b.y0 < a.y1 - 0.5), `"${a.text}" overlaps "${b.text}"`);
+      }
+    }
+
     // A process row brings its line forward (uPlot's focus) and is marked; again, every line is back.
     const row = page.locator('#processes-r0 tr.linked[data-series^="r0-p"]').first();
     const series = await row.getAttribute('data-series');

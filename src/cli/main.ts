@@ -26,6 +26,7 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['check'], async () => (await import('./check')).registerCheckCommand],
   [['diff'], async () => (await import('./diff')).registerDiffCommand],
   [['plot'], async () => (await import('./plot')).registerPlotCommand],
+  [['report'], async () => (await import('./report')).registerReportCommand],
   [['scale'], async () => (await import('./scale')).registerScaleCommand],
   [['fleet'], async () => (await import('./fleet')).registerFleetCommand],
   [['snapshot', 'heap', 'refs', 'python-path'], async () => (await import('./agent-commands')).registerAgentCommands],
@@ -58,7 +59,8 @@ Examples:
   memhunt attach 4242                             record a running process tree
   memhunt peak                                    peak of the newest recording
   memhunt export run.mh --format mprof            for mprof plot and friends
-  memhunt plot run.mh -o report.html              chart: .png, .svg, interactive .html, or --term
+  memhunt plot run.mh -o memory.png              chart: .png, .svg, interactive .html, or --term
+  memhunt report run.mh -o report.html            the whole diagnosis on one offline page
   memhunt run --heap-every 30s -o run.mh -- python3 train.py && memhunt heap run.mh
                                                   what grows inside the Python processes
   memhunt refs 4242 --type DataFrame -o refs.svg  who keeps them alive (a running process)

@@ -7,7 +7,9 @@
  * Series keep references to the model's typed arrays: nothing is copied here except the "other"
  * fold (one Float64Array of the total's length, only when more processes than lines exist).
  */
+import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { summarize, type RunSummary } from '../analysis/summary';
+import type { Verdict } from '../analysis/verdict';
 import type { MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
@@ -31,6 +33,8 @@ export interface ChartOptions {
   trend?: boolean;
   /** A limit to draw instead of the recorded one (--limit of plot). */
   limitBytes?: number;
+  /** The verdict line of each recording (memhunt analyze's first line); default on. */
+  verdict?: boolean;
 }
 
 export type SeriesRole = 'total' | 'process' | 'other' | 'cgroup' | 'pss';
@@ -80,6 +84,33 @@ export interface ChartSection {
   level: number;
   /** Band colour: SECTION_COLOR, or with several recordings the run's total line colour. */
   color: string;
+  /** The tree total's change over the section ("+20.3 MiB"), or "" when no sample is inside it. */
+  delta: string;
+}
+
+/** Time the tree was stopped (--on-threshold SIZE:stop, pdb at --break-at): drawn as a hatched band. */
+export interface ChartPause {
+  input: number;
+  startMs: number;
+  endMs: number;
+  /** "stopped 2.1 s (--on-threshold stop)". */
+  label: string;
+}
+
+/** Time a damaged recording lost (records skipped by the reader): the lines are not drawn across it. */
+export interface ChartGap {
+  input: number;
+  startMs: number;
+  endMs: number;
+  label: string;
+}
+
+export interface ChartVerdict {
+  input: number;
+  verdict: Verdict;
+  /** "leak (high confidence): floors rising +12 MiB/min …", with the file name first when several. */
+  text: string;
+  color: string;
 }
 
 export interface ChartMark {
@@ -127,6 +158,9 @@ export interface Chart {
   marks: ChartMark[];
   ends: ChartEnd[];
   trends: ChartTrend[];
+  pauses: ChartPause[];
+  gaps: ChartGap[];
+  verdicts: ChartVerdict[];
   /** Problems the readers tolerated, per recording, for the user. */
   warnings: string[];
   sampleCount: number;
@@ -141,6 +175,88 @@ export const PEAK_COLOR = '#d62728';
 /** Section bands of a single recording (blue-grey). */
 export const SECTION_COLOR = '#4e79a7';
 const END_COLORS: Record<EndSeverity, string> = { ok: '#2ca02c', bad: '#d62728', warn: '#e67e00', unknown: '#7f7f7f' };
+
+export const VERDICT_COLORS: Record<Verdict, string> = { leak: '#d62728', spike: '#e67e00', stable: '#2ca02c', 'insufficient data': '#7f7f7f' };
+/** Pause bands (time the tree was stopped). */
+export const PAUSE_COLOR = '#7f7f7f';
+
+/**
+ * A time as words for labels: "9.7 s", "3 min 05 s", "1 h 02 min". Not fmtClock's "9.70 s" /
+ * "3:05": beside a size, "402 MiB at 9.70 s" with a line through the "s" was read as a clock (9:70).
+ */
+export function clockWords(ms: number): string {
+  if (!(ms === ms)) return '?';
+  if (ms < 60e3) return `${(ms / 1000).toFixed(ms < 10e3 ? 1 : 0)} s`;
+  const s = Math.round(ms / 1000);
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** How a process is named on the chart: "pid 4242 python3 train.py"; mprof's children have no command: "mprof child 2". */
+export function processName(rec: MemoryRecording, p: MemoryRecording['processes'][number]): string {
+  if (p.command.length === 0 || (p.command.length === 1 && /^\(?\)?$/.test(p.command[0]!.trim()))) {
+    return rec.meta.source === 'mprof' ? `mprof child ${p.pid}` : `pid ${p.pid} (command unknown)`;
+  }
+  return `pid ${p.pid} ${shortCommand(p.command, 36)}`;
+}
+
+/** Two lines that would be drawn on top of each other: values equal (within 1%) at 64 points over the shorter one's times. */
+function sameLine(a: Series, b: Series): boolean {
+  const n = Math.min(a.tMs.length, b.tMs.length);
+  if (n === 0) return false;
+  const t0 = Math.max(a.tMs[0]!, b.tMs[0]!);
+  const t1 = Math.min(a.tMs[a.tMs.length - 1]!, b.tMs[b.tMs.length - 1]!);
+  if (!(t1 >= t0)) return false;
+  const spanA = a.tMs[a.tMs.length - 1]! - a.tMs[0]!;
+  if (t1 - t0 < 0.8 * spanA) return false;
+  for (let i = 0; i <= 64; i++) {
+    const t = t0 + ((t1 - t0) * i) / 64;
+    const va = valueAt(a, t);
+    const vb = valueAt(b, t);
+    if (Math.abs(va - vb) > 0.01 * Math.max(va, vb, 1)) return false;
+  }
+  return true;
+}
+
+/** The value of s at the last sample at or before t (the first sample when none is), or NaN when s is empty. */
+function valueAt(s: Series, tMs: number): number {
+  const t = s.tMs;
+  if (t.length === 0) return NaN;
+  let lo = 0;
+  let hi = t.length - 1;
+  if (t[0]! > tMs) return s.values[0]!;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (t[mid]! <= tMs) lo = mid;
+    else hi = mid - 1;
+  }
+  return s.values[lo]!;
+}
+
+/** "+20.3 MiB" / "−4.0 MiB": the total at the section's end less at its start; "" when no sample lies inside. */
+export function sectionDelta(total: Series, startMs: number, endMs: number): string {
+  const t = total.tMs;
+  if (t.length === 0 || t[t.length - 1]! < startMs || t[0]! > endMs) return '';
+  const d = valueAt(total, endMs) - valueAt(total, startMs);
+  if (!Number.isFinite(d)) return '';
+  return `${d >= 0 ? '+' : '−'}${fmtBytes(Math.abs(d))}`;
+}
+
+/**
+ * Spans a damaged recording lost, from the reader's warnings ("… the records between 12.3 s and
+ * 15.0 s are lost"; "after 12.3 s" runs to the end): the lines are not drawn across them.
+ */
+export function lostSpans(warnings: readonly string[], endMs: number): Array<{ startMs: number; endMs: number }> {
+  const out: Array<{ startMs: number; endMs: number }> = [];
+  for (const w of warnings) {
+    const m = /the records between (?:the start|([\d.]+) s) and ([\d.]+) s are lost/.exec(w);
+    if (m) out.push({ startMs: m[1] ? Number(m[1]) * 1000 : 0, endMs: Number(m[2]) * 1000 });
+    const a = /the records after ([\d.]+) s are lost/.exec(w);
+    if (a && Number(a[1]) * 1000 < endMs) out.push({ startMs: Number(a[1]) * 1000, endMs });
+  }
+  return out.filter((g) => g.endMs > g.startMs);
+}
 
 /** argv as a short, readable command: basename of the program, arguments quoted when they hold spaces. */
 export function shortCommand(argv: readonly string[], maxChars = 60): string {
@@ -262,6 +378,9 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
   const marks: ChartMark[] = [];
   const ends: ChartEnd[] = [];
   const trends: ChartTrend[] = [];
+  const pauses: ChartPause[] = [];
+  const gaps: ChartGap[] = [];
+  const verdicts: ChartVerdict[] = [];
   const summary: string[] = [];
   const warnings: string[] = [];
   let xMaxMs = 1;
@@ -314,34 +433,47 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       const significant = ranked.filter((p) => (byPeak.get(p.pid) ?? 0) >= minPeak);
       const room = ranked.length > maxProcesses || significant.length < ranked.length ? maxProcesses - 1 : maxProcesses;
       const shown = significant.slice(0, room);
+      // One process left over gets its own line when there is room for it: an "other" line of one
+      // process hid what it was (the issue saw "other (1 processes)" beside 3 processes).
+      if (ranked.length - shown.length === 1 && shown.length < maxProcesses) shown.push(ranked.find((p) => !shown.includes(p))!);
       // Keep the order people think in: by start time, so the root comes first.
       shown.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
       for (const p of shown) {
         series.push({
-          id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}pid ${p.pid} ${shortCommand(p.command, 36)}`, role: 'process', input,
+          id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}${processName(rec, p)}`, role: 'process', input,
           color: PALETTE[colorIndex++ % PALETTE.length]!, widthPx: 1.25, dash: null, data: processMetricSeries(rec, p).series, peakBytes: byPeak.get(p.pid) ?? 0,
         });
+      }
+      // The process that held most at the peak is drawn thicker (and on top, svg.ts); a line equal to
+      // one drawn before it (identical workers) is dashed, so neither hides the other.
+      const firstProc = series.length - shown.length;
+      for (let k = firstProc; k < series.length; k++) {
+        const sk = series[k]!;
+        if (s.topAtPeak && sk.id === `r${input}-p${s.topAtPeak.pid}`) sk.widthPx = 2;
+        if (sameLine(metricTotalSeries, sk.data)) sk.dash = '7 4';
+        for (let j = firstProc; j < k && sk.dash === null; j++) if (sameLine(series[j]!.data, sk.data)) sk.dash = '7 4';
       }
       if (ranked.length > shown.length) {
         const other = foldOther(metricTotalSeries, shown.map((p) => processMetricSeries(rec, p).series));
         const rest = ranked.length - shown.length;
         series.push({
-          id: `r${input}-other`, label: `${many ? `${name} ` : ''}other (${rest} processes)`, role: 'other', input,
+          id: `r${input}-other`, label: `${many ? `${name} ` : ''}other (${rest} process${rest === 1 ? '' : 'es'})`, role: 'other', input,
           color: OTHER_COLOR, widthPx: 1.25, dash: null, data: other, peakBytes: seriesMax(other).bytes,
         });
       }
     }
 
     if (s.samples > 0) {
+      const top = s.topAtPeak ? rec.processes.find((p) => p.pid === s.topAtPeak!.pid) : undefined;
       const held = s.topAtPeak && rec.processes.length > 1
-        ? `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 36)} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
+        ? `${top ? processName(rec, top) : `pid ${s.topAtPeak.pid}`} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
       // A peak the samples missed: the kernel's high-water mark of one process is above them.
       const hwm = s.hwmAbovePeak ? `pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples (VmHWM)` : '';
       const inSnapshot = s.peakDuringAgent
         ? `in memhunt's ${s.peakDuringAgent.what === 'trace' ? 'allocation snapshot' : 'heap census'}; ${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside`
         : '';
       peaks.push({
-        input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}${s.hwmAbovePeak ? 'sampled ' : ''}peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}`,
+        input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}${s.hwmAbovePeak ? 'sampled ' : ''}peak ${fmtBytes(s.peakBytes)} at ${clockWords(s.peakTMs)}`,
         detail: [held, inSnapshot, hwm].filter(Boolean).join(' · '), color: many ? totalColor : PEAK_COLOR,
       });
     }
@@ -361,8 +493,13 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
 
     for (const e of rec.events) {
       switch (e.kind) {
-        case 'section':
-          sections.push({ input, startMs: e.startMs, endMs: e.endMs ?? xEnd, open: e.endMs === null, label: e.label, level: e.level, color: sectionColor });
+        case 'section': {
+          const endMs = e.endMs ?? xEnd;
+          sections.push({ input, startMs: e.startMs, endMs, open: e.endMs === null, label: e.label, level: e.level, color: sectionColor, delta: sectionDelta(metricTotalSeries, e.startMs, endMs) });
+          break;
+        }
+        case 'pause':
+          pauses.push({ input, startMs: e.tMs, endMs: Math.max(e.tMs, e.endMs), label: `${prefix}stopped ${clockWords(e.endMs - e.tMs)} (${e.cause === 'break' ? 'pdb' : '--on-threshold stop'})` });
           break;
         case 'mark':
           marks.push({ input, tMs: e.tMs, label: e.label, kind: 'mark' });
@@ -385,6 +522,17 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
         default:
           break;
       }
+    }
+
+    for (const g of lostSpans(rec.warnings, xEnd)) gaps.push({ input, ...g, label: `${prefix}lost ${clockWords(g.startMs)} – ${clockWords(g.endMs)} (damaged recording)` });
+
+    if (opts.verdict !== false && s.samples > 0) {
+      // One process: its series is the tree total, and analyze's line then never names it, so the
+      // tree alone is judged (the analysis of 1 M samples is ~half of a plot's time; twice was 80%
+      // more). The line is the same as `memhunt analyze`'s (layout.test.ts checks).
+      const alone = rec.processes.filter((p) => processMetricSeries(rec, p).series.tMs.length > 0).length === 1;
+      const a = analyzeRecording(alone ? { ...rec, processes: [] } : rec, opts.limitBytes !== undefined ? { limitBytes: opts.limitBytes } : {});
+      verdicts.push({ input, verdict: a.verdict, text: `${prefix}verdict: ${verdictLineOf(a)}`, color: VERDICT_COLORS[a.verdict] });
     }
 
     const end = endLabels(rec.end, rec.meta.source);
@@ -449,6 +597,9 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     marks: marks.sort((a, b) => a.tMs - b.tMs),
     ends,
     trends,
+    pauses: pauses.sort((a, b) => a.startMs - b.startMs),
+    gaps,
+    verdicts,
     warnings,
     sampleCount,
   };

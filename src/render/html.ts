@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { Chart } from './chart';
-import { LIMIT_COLOR } from './chart';
+import { LIMIT_COLOR, PAUSE_COLOR } from './chart';
 import { escapeXml } from './layout';
 import { TICK_FUNCTIONS, fmtClock as clock } from './ticks';
 import { formatCount } from '../units';
@@ -33,6 +33,8 @@ export interface HtmlOptions {
   version?: string;
   /** Overrides DATA_BUDGET_CHARS (tests). */
   budgetChars?: number;
+  /** Per recording (by input index): where a click on its peak marker leads ("#allocations-r0"). */
+  peakHrefs?: Array<string | null>;
 }
 
 /** What the page script receives (also what tests decode). */
@@ -41,11 +43,15 @@ export interface PageData {
   xMaxMs: number;
   yMaxBytes: number;
   limitColor: string;
-  series: Array<{ id: string; label: string; color: string; width: number; dash: number[] | null; role: string }>;
+  series: Array<{ id: string; label: string; color: string; width: number; dash: number[] | null; role: string; input: number }>;
   limits: Array<{ bytes: number; label: string; onChart: boolean }>;
-  peaks: Array<{ tMs: number; bytes: number; label: string; detail: string; color: string }>;
+  peaks: Array<{ tMs: number; bytes: number; label: string; detail: string; color: string; href: string | null }>;
   /** `rgb`: the band's colour as "r,g,b" (each run's own colour when several share the chart). */
-  sections: Array<{ startMs: number; endMs: number; open: boolean; label: string; level: number; rgb: string }>;
+  sections: Array<{ startMs: number; endMs: number; open: boolean; label: string; level: number; rgb: string; delta: string }>;
+  pauses: Array<{ startMs: number; endMs: number; label: string }>;
+  /** Lost spans of a damaged recording: lines of that recording break there. */
+  gaps: Array<{ input: number; startMs: number; endMs: number; label: string }>;
+  pauseColor: string;
   marks: Array<{ tMs: number; label: string; kind: string }>;
   ends: Array<{ tMs: number; label: string; color: string }>;
   trends: Array<{ t0Ms: number; v0Bytes: number; t1Ms: number; v1Bytes: number; label: string; color: string }>;
@@ -87,7 +93,7 @@ export function decodeLevel(gzipBase64: string, series: number, buckets: number)
   return out;
 }
 
-export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS): PageData {
+export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS, peakHrefs: Array<string | null> = []): PageData {
   const xMax = Math.max(chart.xMaxMs, 1);
   // Finest useful level: about one bucket per sample interval of the densest line.
   let densest = 0;
@@ -113,10 +119,13 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS): PageDat
     xMaxMs: xMax,
     yMaxBytes: chart.yMaxBytes,
     limitColor: LIMIT_COLOR,
-    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role })),
+    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role, input: s.input })),
     limits: chart.limits.map((l) => ({ bytes: l.bytes, label: l.label, onChart: l.onChart })),
-    peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color })),
-    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: hexToRgb(s.color) })),
+    peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color, href: peakHrefs[p.input] ?? null })),
+    sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: hexToRgb(s.color), delta: s.delta })),
+    pauses: chart.pauses.map((p) => ({ startMs: p.startMs, endMs: p.endMs, label: p.label })),
+    gaps: chart.gaps.map((g) => ({ input: g.input, startMs: g.startMs, endMs: g.endMs, label: g.label })),
+    pauseColor: hexToRgb(PAUSE_COLOR),
     marks: chart.marks.map((m) => ({ tMs: m.tMs, label: m.label, kind: m.kind })),
     ends: chart.ends.map((e) => ({ tMs: e.tMs, label: e.label, color: e.color })),
     trends: chart.trends.map((t) => ({ t0Ms: t.t0Ms, v0Bytes: t.v0Bytes, t1Ms: t.t1Ms, v1Bytes: t.v1Bytes, label: t.label, color: t.color })),
@@ -146,9 +155,11 @@ h1{font-size:19px;margin:0 0 6px;word-break:break-all}
 ul.summary{margin:0 0 8px;padding:0;list-style:none;font-size:13px;color:#444}
 ul.summary li{margin:2px 0}
 p.warn{font-size:12px;color:#a15c00;margin:4px 0}
+p.verdict{font-size:13px;font-weight:bold;margin:2px 0 6px}
 .toolbar{font-size:12px;color:#555;margin:6px 0 4px;display:flex;gap:6px;align-items:center;flex-wrap:wrap}
 .toolbar button{font:inherit;padding:2px 8px;border:1px solid #bbb;background:#f7f7f7;border-radius:3px;cursor:pointer}
 .toolbar .range{margin-left:8px;color:#333}
+.toolbar .unplaced{margin-left:8px;color:#8a5a00}
 #chart{position:relative}
 .u-legend{font-size:12px;text-align:left}
 .u-legend .u-series{cursor:pointer}
@@ -196,20 +207,55 @@ export function capChartEvents(chart: Chart): Chart {
   return { ...chart, sections, marks, warnings };
 }
 
-export function renderHtml(fullChart: Chart, opts: HtmlOptions = {}): string {
+/** The interactive chart as parts of a page (the report embeds it; renderHtml makes a page of it alone). */
+export interface ChartFragment {
+  /** The chart as drawn (events capped: capChartEvents). */
+  chart: Chart;
+  /** <style> elements for <head>. */
+  styles: string;
+  /** The toolbar, the chart's element and the events table. */
+  body: string;
+  /** The data block, uPlot and the page script, for the end of <body>. */
+  scripts: string;
+  levels: number;
+}
+
+export function chartFragment(fullChart: Chart, opts: HtmlOptions = {}): ChartFragment {
   const chart = capChartEvents(fullChart);
-  const data = pageData(chart, opts.budgetChars);
+  const data = pageData(chart, opts.budgetChars, opts.peakHrefs);
   const { js, css } = uplotAssets();
+  const esc = escapeXml;
+  const rows: string[] = [];
+  for (const s of chart.sections) rows.push(`<tr><td>${esc(clock(s.startMs))} – ${esc(s.open ? 'never ended' : clock(s.endMs))}</td><td>section</td><td>${esc(s.label)}</td><td>${esc(s.delta)}</td></tr>`);
+  for (const p of chart.pauses) rows.push(`<tr><td>${esc(clock(p.startMs))} – ${esc(clock(p.endMs))}</td><td>pause</td><td>${esc(p.label)}</td><td></td></tr>`);
+  for (const m of chart.marks) rows.push(`<tr><td>${esc(clock(m.tMs))}</td><td>${esc(m.kind)}</td><td>${esc(m.label)}</td><td></td></tr>`);
+  const events = rows.length
+    ? `<details class="events"><summary>${chart.sections.length} section${chart.sections.length === 1 ? '' : 's'}, ${chart.marks.length} mark${chart.marks.length === 1 ? '' : 's'}${chart.pauses.length ? `, ${chart.pauses.length} pause${chart.pauses.length === 1 ? '' : 's'}` : ''}</summary><table class="events">${rows.join('')}</table></details>`
+    : '';
+  const client = [...TICK_FUNCTIONS.map((f) => f.toString()), clientMain.toString()].join('\n');
+  const body = `<div class="toolbar"><button id="zoom-in" title="zoom in (+)">+</button><button id="zoom-out" title="zoom out (−)">−</button><button id="pan-left" title="pan left (←)">◀</button><button id="pan-right" title="pan right (→)">▶</button><button id="reset" title="whole run (0 or double-click)">whole run</button><span>drag or wheel to zoom · shift+drag to pan · click a legend entry to hide or show it</span><span class="range" id="range"></span><span class="unplaced" id="unplaced"></span></div>
+<div id="chart"><noscript>This report needs JavaScript for its chart; the summary above has the numbers.</noscript></div>
+${events}`;
+  const scripts = `<script type="application/json" id="memhunt-data">${scriptSafeJson(data)}</script>
+<script>${js.replace(/<\/script/gi, '<\\/script')}</script>
+<script>
+${client}
+clientMain(JSON.parse(document.getElementById('memhunt-data').textContent));
+</script>`;
+  return { chart, styles: `<style>${css}</style>\n<style>${PAGE_CSS}</style>`, body, scripts, levels: data.levels.length };
+}
+
+/** The verdict lines of a chart, each in its colour. */
+export function verdictHtml(chart: Chart): string {
+  return chart.verdicts.map((v) => `<p class="verdict" style="color:${v.color}">${escapeXml(v.text)}</p>`).join('');
+}
+
+export function renderHtml(fullChart: Chart, opts: HtmlOptions = {}): string {
+  const f = chartFragment(fullChart, opts);
+  const chart = f.chart;
   const esc = escapeXml;
   const summary = chart.summary.map((l) => `<li>${esc(l)}</li>`).join('');
   const warnings = chart.warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('');
-  const rows: string[] = [];
-  for (const s of chart.sections) rows.push(`<tr><td>${esc(clock(s.startMs))} – ${esc(s.open ? 'never ended' : clock(s.endMs))}</td><td>section</td><td>${esc(s.label)}</td></tr>`);
-  for (const m of chart.marks) rows.push(`<tr><td>${esc(clock(m.tMs))}</td><td>${esc(m.kind)}</td><td>${esc(m.label)}</td></tr>`);
-  const events = rows.length
-    ? `<details><summary>${chart.sections.length} section${chart.sections.length === 1 ? '' : 's'}, ${chart.marks.length} mark${chart.marks.length === 1 ? '' : 's'}</summary><table class="events">${rows.join('')}</table></details>`
-    : '';
-  const client = [...TICK_FUNCTIONS.map((f) => f.toString()), clientMain.toString()].join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -217,25 +263,18 @@ export function renderHtml(fullChart: Chart, opts: HtmlOptions = {}): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="memhunt ${esc(opts.version ?? '')}">
 <title>${esc(chart.title)} — memhunt</title>
-<style>${css}</style>
-<style>${PAGE_CSS}</style>
+${f.styles}
 </head>
 <body>
 <header>
 <h1>${esc(chart.title)}</h1>
 <ul class="summary">${summary}</ul>
+${verdictHtml(chart)}
 ${warnings}
 </header>
-<div class="toolbar"><button id="zoom-in" title="zoom in (+)">+</button><button id="zoom-out" title="zoom out (−)">−</button><button id="pan-left" title="pan left (←)">◀</button><button id="pan-right" title="pan right (→)">▶</button><button id="reset" title="whole run (0 or double-click)">whole run</button><span>drag or wheel to zoom · shift+drag to pan · click a legend entry to hide or show it</span><span class="range" id="range"></span></div>
-<div id="chart"><noscript>This report needs JavaScript for its chart; the summary above has the numbers.</noscript></div>
-${events}
-<footer>memhunt ${esc(opts.version ?? '')} · ${esc(formatCount(chart.sampleCount))} samples · ${data.levels.length} zoom level${data.levels.length === 1 ? '' : 's'}</footer>
-<script type="application/json" id="memhunt-data">${scriptSafeJson(data)}</script>
-<script>${js.replace(/<\/script/gi, '<\\/script')}</script>
-<script>
-${client}
-clientMain(JSON.parse(document.getElementById('memhunt-data').textContent));
-</script>
+${f.body}
+<footer>memhunt ${esc(opts.version ?? '')} · ${esc(formatCount(chart.sampleCount))} samples · ${f.levels} zoom level${f.levels === 1 ? '' : 's'}</footer>
+${f.scripts}
 </body>
 </html>
 `;
@@ -294,22 +333,30 @@ async function clientMain(data: PageData): Promise<void> {
     const b0 = Math.max(0, Math.floor(x0 / lv.bucketMs) - 1);
     const b1 = Math.min(B - 1, Math.ceil(x1 / lv.bucketMs) + 1);
     const xs: number[] = [];
-    const ys: Array<Array<number | null>> = [];
+    const ys: Array<Array<number | null | undefined>> = [];
     const prev: number[] = [];
     for (let k = 0; k < S; k++) {
       ys.push([]);
       prev.push(NaN);
     }
+    // A bucket inside a lost span of a damaged recording: null breaks its lines there (spanGaps is
+    // off); any other missing value is undefined, which uPlot joins over.
+    const lostIn = (input: number, b: number) => {
+      const t = (b + 0.5) * lv.bucketMs;
+      for (const g of data.gaps) if (g.input === input && t > g.startMs && t < g.endMs) return true;
+      return false;
+    };
     for (let b = b0; b <= b1; b++) {
       let any = false;
       for (let k = 0; k < S; k++) if (lv.arr[k * 2 * B + b]! >= 0) any = true;
-      if (!any) continue;
+      if (!any && !data.gaps.some((g) => (b + 0.5) * lv.bucketMs > g.startMs && (b + 0.5) * lv.bucketMs < g.endMs)) continue;
       xs.push((b + 0.25) * lv.bucketMs, (b + 0.75) * lv.bucketMs);
       for (let k = 0; k < S; k++) {
         const lo = lv.arr[k * 2 * B + b]!;
         const hi = lv.arr[k * 2 * B + B + b]!;
         if (lo < 0) {
-          ys[k]!.push(null, null);
+          if (lostIn(data.series[k]!.input, b)) ys[k]!.push(null, null);
+          else ys[k]!.push(undefined as unknown as null, undefined as unknown as null);
           continue;
         }
         const p = prev[k]!;
@@ -389,13 +436,47 @@ async function clientMain(data: PageData): Promise<void> {
 
     // Labels, most important first; each only where it overlaps no label placed before it.
     const boxes: number[][] = [];
-    const free = (x0: number, y0: number, x1: number, y1: number) => {
+    let unplaced = 0;
+    const free = (x0: number, y0: number, x1: number, y1: number, clearOfLines = false) => {
       if (x0 < left || x1 > left + width || y0 < top || y1 > top + h) return false;
       for (const b of boxes) if (x0 < b[2]! + 4 * r && x1 + 4 * r > b[0]! && y0 < b[3]! && y1 > b[1]!) return false;
+      if (clearOfLines && crossesLine(x0, y0, x1, y1)) return false;
       boxes.push([x0, y0, x1, y1]);
       return true;
     };
+    // Whether a drawn line passes through the box (canvas pixels): each segment's y range over the
+    // box's columns, with a 2-pixel margin. Labels that matter try boxes no line crosses first.
+    const crossesLine = (x0: number, y0: number, x1: number, y1: number) => {
+      const xs = u.data[0];
+      const tOf = (px: number) => xMin + ((px - left) / width) * (xMax - xMin);
+      const t0 = tOf(x0 - 2 * r);
+      const t1 = tOf(x1 + 2 * r);
+      let lo = 0;
+      let hi = xs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (xs[mid] < t0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = 1; k < u.data.length; k++) {
+        if (!u.series[k].show) continue;
+        const ys = u.data[k];
+        for (let i = Math.max(1, lo); i < xs.length && xs[i - 1] <= t1; i++) {
+          const a = ys[i - 1];
+          const z = ys[i];
+          if (a == null || z == null) continue;
+          const ya = Y(a);
+          const yz = Y(z);
+          if (Math.max(ya, yz) >= y0 - 2 * r && Math.min(ya, yz) <= y1 + 2 * r) return true;
+        }
+      }
+      return false;
+    };
+    // What was drawn where (canvas pixels), for tests: each label's text and box.
+    const drawn: Array<{ text: string; x0: number; y0: number; x1: number; y1: number }> = [];
     const label = (text: string, x: number, yBottom: number, color: string, align: 'left' | 'right') => {
+      const w = ctx.measureText(text).width;
+      drawn.push({ text, x0: align === 'right' ? x - w : x, y0: yBottom - 12 * r, x1: align === 'right' ? x : x + w, y1: yBottom });
       ctx.textAlign = align;
       ctx.lineWidth = 3 * r;
       ctx.strokeStyle = 'rgba(255,255,255,0.85)';
@@ -417,6 +498,41 @@ async function clientMain(data: PageData): Promise<void> {
         }
       }
     }
+    ctx.font = font(12);
+    // Section labels, one row per nesting level, inside their band; marks in the row below.
+    let maxLevel = 0;
+    let maxRow = 0;
+    for (const s of data.sections) {
+      if (s.endMs < xMin || s.startMs > xMax) continue;
+      maxLevel = Math.max(maxLevel, s.level);
+      const a = Math.max(left, X(s.startMs));
+      const b = Math.min(left + width, X(s.endMs));
+      const name = s.open ? `${s.label} (never ended)` : s.label;
+      let text = s.delta ? `${name} ${s.delta}` : name;
+      const room = b - a - 8 * r;
+      if (room < 20 * r) continue;
+      if (ctx.measureText(text).width > room) text = name;
+      while (text.length > 1 && ctx.measureText(text).width > room) text = text.slice(0, -2) + '…';
+      // Its nesting level's row, else the rows below it (up to four); else it is counted as not placed.
+      let placed = false;
+      for (let row = Math.min(s.level, 3); row < 4 && !placed; row++) {
+        const ly = top + (18 + 16 * row) * r;
+        if (free(a + 4 * r, ly - 14 * r, a + 4 * r + ctx.measureText(text).width, ly)) {
+          label(text, a + 4 * r, ly, '#1a1a1a', 'left');
+          placed = true;
+          maxRow = Math.max(maxRow, row);
+        }
+      }
+      if (!placed) unplaced++;
+    }
+    for (const p of [...data.pauses, ...data.gaps]) {
+      if (p.endMs < xMin || p.startMs > xMax) continue;
+      const a = Math.max(left, X(p.startMs)) + 4 * r;
+      const w = ctx.measureText(p.label).width;
+      const y = top + h - 22 * r;
+      if (free(a, y - 14 * r, a + w, y)) label(p.label, a, y, '#555', 'left');
+      else unplaced++;
+    }
     for (const p of data.peaks) {
       if (p.tMs < xMin || p.tMs > xMax) continue;
       const x = X(p.tMs);
@@ -426,10 +542,16 @@ async function clientMain(data: PageData): Promise<void> {
       ctx.font = font(11);
       const w = Math.max(w1, p.detail ? ctx.measureText(p.detail).width : 0);
       const lh = (p.detail ? 30 : 16) * r;
-      for (const [side, dy] of [[1, 0], [-1, 0], [1, lh + 12 * r], [-1, lh + 12 * r], [1, -lh], [-1, -lh]] as Array<[number, number]>) {
+      // Where no line crosses it if there is such a place, else where it overlaps no other label
+      // (the white halo keeps it readable then).
+      const cands: Array<[number, number, boolean]> = [];
+      for (const clear of [true, false]) {
+        for (const [side, dy] of [[1, 0], [-1, 0], [1, lh + 12 * r], [-1, lh + 12 * r], [1, -lh], [-1, -lh], [1, 2 * lh + 24 * r], [-1, 2 * lh + 24 * r]] as Array<[number, number]>) cands.push([side, dy, clear]);
+      }
+      for (const [side, dy, clear] of cands) {
         const x0 = side > 0 ? x + 9 * r : x - 9 * r - w;
         const yb = y - 6 * r + dy;
-        if (!free(x0, yb - lh, x0 + w, yb)) continue;
+        if (!free(x0, yb - lh, x0 + w, yb, clear)) continue;
         const tx = side > 0 ? x0 : x0 + w;
         const align = side > 0 ? 'left' : 'right';
         ctx.font = font(12, true);
@@ -447,8 +569,12 @@ async function clientMain(data: PageData): Promise<void> {
       const y = Y(l.bytes);
       const w = ctx.measureText(l.label).width;
       const x1 = left + width - 6 * r;
-      if (free(x1 - w, y - 17 * r, x1, y - 3 * r)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
+      if (free(x1 - w, y - 17 * r, x1, y - 3 * r, true)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
+      else if (free(x1 - w, y + 3 * r, x1, y + 17 * r, true)) label(l.label, x1, y + 17 * r, data.limitColor, 'right');
+      else if (free(left + 6 * r, y - 17 * r, left + 6 * r + w, y - 3 * r, true)) label(l.label, left + 6 * r, y - 3 * r, data.limitColor, 'left');
+      else if (free(x1 - w, y - 17 * r, x1, y - 3 * r)) label(l.label, x1, y - 3 * r, data.limitColor, 'right');
       else if (free(x1 - w, y + 3 * r, x1, y + 17 * r)) label(l.label, x1, y + 17 * r, data.limitColor, 'right');
+      else unplaced++;
     }
     for (const t of data.trends) {
       const w = ctx.measureText(t.label).width;
@@ -461,33 +587,27 @@ async function clientMain(data: PageData): Promise<void> {
         }
       }
     }
-    // Section labels, one row per nesting level, inside their band; marks in the row below.
-    let maxLevel = 0;
-    for (const s of data.sections) {
-      if (s.endMs < xMin || s.startMs > xMax) continue;
-      maxLevel = Math.max(maxLevel, s.level);
-      const a = Math.max(left, X(s.startMs));
-      const b = Math.min(left + width, X(s.endMs));
-      let text = s.open ? `${s.label} (never ended)` : s.label;
-      const room = b - a - 8 * r;
-      if (room < 20 * r) continue;
-      while (text.length > 1 && ctx.measureText(text).width > room) text = text.slice(0, -2) + '…';
-      const ly = top + (18 + 16 * Math.min(s.level, 3)) * r;
-      if (free(a + 4 * r, ly - 14 * r, a + 4 * r + ctx.measureText(text).width, ly)) label(text, a + 4 * r, ly, '#1a1a1a', 'left');
-    }
-    const markY = top + (18 + 16 * (Math.min(maxLevel, 3) + 1)) * r;
+    const markY = top + (18 + 16 * (Math.min(Math.max(maxLevel, maxRow), 3) + 1)) * r;
     for (const m of data.marks) {
       if (m.tMs < xMin || m.tMs > xMax) continue;
       const x = X(m.tMs) + 3 * r;
       const w = ctx.measureText(m.label).width;
+      let placed = false;
       for (const y of [markY, markY + 16 * r]) {
         if (free(x, y - 14 * r, x + w, y)) {
           label(m.label, x, y, m.kind === 'mark' ? '#444' : data.limitColor, 'left');
+          placed = true;
           break;
         }
       }
+      if (!placed) unplaced++;
     }
     ctx.restore();
+    // What found no room is said, not dropped silently: the events table below lists everything.
+    const note = document.getElementById('unplaced');
+    if (note) note.textContent = unplaced > 0 ? `${unplaced} label${unplaced === 1 ? '' : 's'} not drawn for lack of room (zoom in, or see the events table)` : '';
+    window.memhuntUnplaced = unplaced;
+    window.memhuntLabels = drawn;
   };
 
   const drawBands = (u: any) => {
@@ -501,6 +621,36 @@ async function clientMain(data: PageData): Promise<void> {
       const rr = Math.min(b, u.bbox.left + u.bbox.width);
       if (rr > l) ctx.fillRect(l, top, rr - l, h);
     });
+    // Pauses hatched in grey; lost spans of a damaged recording in plain light grey.
+    const spans = (list: Array<{ startMs: number; endMs: number }>, paint: (l: number, w: number) => void) => {
+      for (const p of list) {
+        const l = Math.max(u.bbox.left, u.valToPos(p.startMs, 'x', true));
+        const rr = Math.min(u.bbox.left + u.bbox.width, Math.max(l + 2, u.valToPos(p.endMs, 'x', true)));
+        if (rr > l) paint(l, rr - l);
+      }
+    };
+    spans(data.gaps, (l, w) => {
+      ctx.fillStyle = 'rgba(176,176,176,0.35)';
+      ctx.fillRect(l, top, w, h);
+    });
+    spans(data.pauses, (l, w) => {
+      ctx.fillStyle = `rgba(${data.pauseColor},0.10)`;
+      ctx.fillRect(l, top, w, h);
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(l, top, w, h);
+      ctx.clip();
+      ctx.strokeStyle = `rgba(${data.pauseColor},0.45)`;
+      ctx.lineWidth = 1.5 * dpr();
+      ctx.beginPath();
+      const step = 8 * dpr();
+      for (let x = l - h; x < l + w; x += step) {
+        ctx.moveTo(x, top + h);
+        ctx.lineTo(x + h, top);
+      }
+      ctx.stroke();
+      ctx.restore();
+    });
   };
 
   const series: any[] = [{ label: 'time', value: (_u: any, t: number | null) => (t == null ? '–' : fmtClock(t)) }];
@@ -510,7 +660,7 @@ async function clientMain(data: PageData): Promise<void> {
       stroke: s.color,
       width: s.width,
       dash: s.dash || undefined,
-      spanGaps: true,
+      spanGaps: false,
       points: { show: false },
       value: (_u: any, v: number | null) => (v == null ? '–' : fmtBytes(v)),
     });
@@ -523,6 +673,8 @@ async function clientMain(data: PageData): Promise<void> {
     height,
     series,
     cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 7 } },
+    // memhuntFocus (a process row of the report) dims every other line to this.
+    focus: { alpha: 0.22 },
     legend: { live: true },
     scales: {
       x: { time: false, range: (_u: any, a: number, b: number) => [Math.max(0, a), Math.min(data.xMaxMs, b)] },
@@ -572,7 +724,13 @@ async function clientMain(data: PageData): Promise<void> {
     for (let k = 1; k < d.length; k++) for (const v of d[k]) if (v != null && v > m) m = v;
     for (const p of data.peaks) if (p.tMs >= d[0][0] - 1 && p.tMs <= d[0][d[0].length - 1] + 1) m = Math.max(m, p.bytes);
     m = Math.max(m, limitOnChart);
-    return (m || 1024 * 1024) * 1.12;
+    // Headroom above the highest value for the label rows drawn at the top of the plot (sections
+    // by nesting level, marks in two rows below them) and the peak's two-line label under them:
+    // without it the peak's label had nowhere to go but across the lines.
+    const rows = (data.sections.length ? Math.min(3, data.sections.reduce((x, s) => Math.max(x, s.level), 0)) + 1 : 0) + (data.marks.length ? 2 : 0);
+    const plotPx = Math.max(120, height - 60);
+    const headPx = Math.min(plotPx * 0.45, 10 + 16 * rows + 40);
+    return (m || 1024 * 1024) * Math.max(1.12, plotPx / (plotPx - headPx));
   };
   const rangeEl = document.getElementById('range');
   const refresh = (u: any, x0: number, x1: number) => {
@@ -636,6 +794,31 @@ async function clientMain(data: PageData): Promise<void> {
     window.addEventListener('mouseup', up);
   }, true);
   u.over.addEventListener('dblclick', () => setX(0, data.xMaxMs));
+
+  // A line brought forward by id (the report's process rows); null shows every line again.
+  window.memhuntFocus = (id: string | null) => {
+    const k = id === null ? -1 : data.series.findIndex((s) => s.id === id);
+    u.setSeries(k < 0 ? null : k + 1, { focus: true });
+    window.memhuntFocused = k < 0 ? null : id;
+  };
+  // The peak marker is a link when the page says where to (the report: its allocation sites).
+  const peakAt = (e: any) => {
+    const rect = u.over.getBoundingClientRect();
+    const x = e.clientX - rect.left;
+    const y = e.clientY - rect.top;
+    for (const p of data.peaks) {
+      if (!p.href || p.tMs < u.scales.x.min || p.tMs > u.scales.x.max) continue;
+      if (Math.hypot(u.valToPos(p.tMs, 'x') - x, u.valToPos(p.bytes, 'y') - y) <= 12) return p;
+    }
+    return null;
+  };
+  u.over.addEventListener('mousemove', (e: any) => {
+    u.over.style.cursor = peakAt(e) ? 'pointer' : '';
+  });
+  u.over.addEventListener('click', (e: any) => {
+    const p = peakAt(e);
+    if (p) window.location.hash = p.href;
+  });
   document.getElementById('zoom-in').addEventListener('click', () => zoom(0.5));
   document.getElementById('zoom-out').addEventListener('click', () => zoom(2));
   document.getElementById('pan-left').addEventListener('click', () => pan(-0.25));

@@ -9,8 +9,8 @@
  * Lines are min/max envelopes per pixel column (downsample.ts): the path size is bounded by the
  * width, not by the number of samples, and no peak is lost.
  */
-import type { Chart, ChartSeries } from './chart';
-import { LIMIT_COLOR, SECTION_COLOR } from './chart';
+import type { Chart, ChartMark, ChartSeries } from './chart';
+import { LIMIT_COLOR, PAUSE_COLOR, SECTION_COLOR } from './chart';
 import { envelope, envelopePoints } from './downsample';
 import { FONT_STACK, fitText, textWidth } from './fonts';
 import { Occupancy, escapeXml, type Box } from './layout';
@@ -38,6 +38,26 @@ const MUTED = '#555';
 const GRID = '#e6e6e6';
 
 const f1 = (n: number) => (Math.round(n * 10) / 10).toString();
+/** Marks drawn at most (lines and labels); beyond, evenly spaced ones are kept and the legend says "+N more marks". Limit and OOM marks are always drawn. */
+export const MAX_SVG_MARKS = 60;
+const GAP_COLOR = '#b0b0b0';
+
+/** At most `max` plain marks, evenly spaced over the run, and every limit/OOM mark. */
+export function capMarks(marks: ChartMark[], max = MAX_SVG_MARKS): { marks: ChartMark[]; hidden: number } {
+  const plain = marks.filter((m) => m.kind === 'mark');
+  if (plain.length <= max) return { marks, hidden: 0 };
+  const keep = new Set<ChartMark>();
+  const step = plain.length / max;
+  for (let i = 0; i < max; i++) keep.add(plain[Math.floor(i * step)]!);
+  return { marks: marks.filter((m) => m.kind !== 'mark' || keep.has(m)), hidden: plain.length - keep.size };
+}
+
+/** A placed piece of text: its box in pixels (tests check that no two intersect). */
+export interface TextBox extends Box {
+  text: string;
+  /** Where it is: header, lane, plot, axis, legend. */
+  area: 'header' | 'lane' | 'plot' | 'axis' | 'legend';
+}
 
 interface LaneItem {
   x0: number;
@@ -50,6 +70,8 @@ interface LaneItem {
 export interface SvgChart {
   svg: string;
   plot: PlotArea;
+  /** Every label drawn, with its box (ticks included). */
+  texts: TextBox[];
   yMaxBytes: number;
   xMaxMs: number;
 }
@@ -58,14 +80,22 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   const W = Math.max(320, Math.round(opts.width ?? 1200));
   const H = Math.max(240, Math.round(opts.height ?? 600));
   const out: string[] = [];
-  const text = (x: number, y: number, s: string, size: number, attrs = '') =>
-    `<text x="${f1(x)}" y="${f1(y)}" font-size="${size}"${attrs}>${escapeXml(s)}</text>`;
+  const texts: TextBox[] = [];
+  // y is the baseline; the box spans the font's ascent above it and its descent below (DejaVu: 0.93 and 0.24 em).
+  const text = (x: number, y: number, s: string, size: number, attrs = '', area: TextBox['area'] = 'plot') => {
+    const bold = /font-weight="bold"/.test(attrs);
+    const w = textWidth(s, size, bold);
+    const x0 = /text-anchor="end"/.test(attrs) ? x - w : /text-anchor="middle"/.test(attrs) ? x - w / 2 : x;
+    texts.push({ x0, y0: y - 0.93 * size, x1: x0 + w, y1: y + 0.24 * size, text: s, area });
+    return `<text x="${f1(x)}" y="${f1(y)}" font-size="${size}"${attrs}>${escapeXml(s)}</text>`;
+  };
+  const { marks: drawnMarks, hidden: hiddenMarks } = capMarks(chart.marks);
 
   // Header.
   let y = PAD;
   const header: string[] = [];
   const title = fitText(chart.title, SIZE.title, W - 2 * PAD, true);
-  header.push(text(PAD, y + SIZE.title, title, SIZE.title, ` font-weight="bold" fill="${INK}"`));
+  header.push(text(PAD, y + SIZE.title, title, SIZE.title, ` font-weight="bold" fill="${INK}"`, 'header'));
   y += SIZE.title + 8;
   // Summary: each recording's line, wrapped at its " · " parts onto a second line when needed.
   const maxLines = chart.summary.length > 2 ? 1 : 2;
@@ -83,9 +113,19 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     }
     lines.push(cur);
     for (const l of lines) {
-      header.push(text(PAD, y + SIZE.summary, fitText(l, SIZE.summary, W - 2 * PAD), SIZE.summary, ` fill="${MUTED}"`));
+      header.push(text(PAD, y + SIZE.summary, fitText(l, SIZE.summary, W - 2 * PAD), SIZE.summary, ` fill="${MUTED}"`, 'header'));
       y += SIZE.summary + 5;
     }
+  }
+  // The verdict of each recording, in its colour (memhunt analyze's first line).
+  const verdicts = chart.verdicts.length > 4 ? chart.verdicts.slice(0, 3) : chart.verdicts;
+  for (const v of verdicts) {
+    header.push(text(PAD, y + SIZE.summary, fitText(v.text, SIZE.summary, W - 2 * PAD, true), SIZE.summary, ` font-weight="bold" fill="${v.color}"`, 'header'));
+    y += SIZE.summary + 5;
+  }
+  if (chart.verdicts.length > verdicts.length) {
+    header.push(text(PAD, y + SIZE.summary, `… and the verdicts of ${chart.verdicts.length - verdicts.length} more recordings (memhunt analyze)`, SIZE.summary, ` fill="${MUTED}"`, 'header'));
+    y += SIZE.summary + 5;
   }
   y += 6;
 
@@ -124,33 +164,49 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     lanes.push({
       x0, x1, row,
       draw: (ly) => `<rect x="${f1(x1 - 8)}" y="${f1(ly + 4)}" width="7" height="9" fill="${e.color}"/>` +
-        text(x1 - 11, ly + 12.5, label, SIZE.lane, ` text-anchor="end" font-weight="bold" fill="${e.color}"`),
+        text(x1 - 11, ly + 12.5, label, SIZE.lane, ` text-anchor="end" font-weight="bold" fill="${e.color}"`, 'lane'),
     });
   }
   let droppedSections = 0;
+  /** Mark and pause labels the lanes had no room for (the legend counts them). */
+  let unplaced = 0;
   const inputs = new Set(chart.series.map((s) => s.input)).size;
   sections.forEach((s) => {
     const sx0 = Math.max(left, xPx(s.startMs));
     const sx1 = Math.max(sx0 + 2, Math.min(right, xPx(s.endMs)));
-    const full = s.open ? `${s.label} (never ended)` : s.label;
-    const tries: Array<[string, number]> = [[full, sx0 + 4 + textWidth(full, SIZE.lane) + 2]];
-    const short = fitText(full, SIZE.lane, sx1 - sx0 - 8);
+    const name = s.open ? `${s.label} (never ended)` : s.label;
+    const withDelta = s.delta ? `${name} ${s.delta}` : name;
+    const tries: Array<[string, number]> = [[withDelta, sx0 + 4 + textWidth(withDelta, SIZE.lane) + 2]];
+    if (withDelta !== name) tries.push([name, sx0 + 4 + textWidth(name, SIZE.lane) + 2]);
+    const full = name;
+    const short = fitText(name, SIZE.lane, sx1 - sx0 - 8);
     if (short && short !== full) tries.push([short, sx1]);
     for (const [label, end] of tries) {
       const x1 = Math.min(right, Math.max(sx1, end));
-      if (end > right + 0.5 && label === full) continue;
+      if (end > right + 0.5 && (label === full || label === withDelta)) continue;
       const row = take(sx0, x1, MAX_LANES);
       if (row < 0) continue;
       lanes.push({
         x0: sx0, x1, row,
         draw: (ly) => `<rect x="${f1(sx0)}" y="${f1(ly + 2)}" width="${f1(sx1 - sx0)}" height="${LANE_H - 4}" rx="2" fill="${s.color}" fill-opacity="0.22"/>` +
-          text(sx0 + 4, ly + 12.5, label, SIZE.lane, ` fill="${INK}"`),
+          text(sx0 + 4, ly + 12.5, label, SIZE.lane, ` fill="${INK}"`, 'lane'),
       });
       return;
     }
     droppedSections++;
   });
-  for (const m of chart.marks) {
+  // Pauses: a lane label over their band ("stopped 2.1 s (--on-threshold stop)"), else only the band.
+  for (const p of chart.pauses) {
+    const px0 = Math.max(left, xPx(p.startMs));
+    const w = textWidth(p.label, SIZE.lane);
+    const row = px0 + w <= right ? take(px0, px0 + w, MAX_LANES) : -1;
+    if (row < 0) {
+      unplaced++;
+      continue;
+    }
+    lanes.push({ x0: px0, x1: px0 + w, row, draw: (ly) => text(px0, ly + 12.5, p.label, SIZE.lane, ` fill="${MUTED}"`, 'lane') });
+  }
+  for (const m of drawnMarks) {
     const x = xPx(m.tMs);
     const color = m.kind === 'mark' ? MUTED : LIMIT_COLOR;
     // "▾ label" starting at the mark, else "label ▾" ending at it, else the ▾ alone.
@@ -158,31 +214,47 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     let row = x - 4 + w <= right ? take(x - 4, x - 4 + w, MAX_LANES) : -1;
     if (row >= 0) {
       const r = row;
-      lanes.push({ x0: x - 4, x1: x - 4 + w, row: r, draw: (ly) => text(x - 3.6, ly + 12.5, `▾ ${m.label}`, SIZE.lane, ` fill="${color}"`) });
+      lanes.push({ x0: x - 4, x1: x - 4 + w, row: r, draw: (ly) => text(x - 3.6, ly + 12.5, `▾ ${m.label}`, SIZE.lane, ` fill="${color}"`, 'lane') });
       continue;
     }
     row = x + 4 - w >= left ? take(x + 4 - w, x + 4, MAX_LANES) : -1;
     if (row >= 0) {
       const r = row;
-      lanes.push({ x0: x + 4 - w, x1: x + 4, row: r, draw: (ly) => text(x + 3.6, ly + 12.5, `${m.label} ▾`, SIZE.lane, ` text-anchor="end" fill="${color}"`) });
+      lanes.push({ x0: x + 4 - w, x1: x + 4, row: r, draw: (ly) => text(x + 3.6, ly + 12.5, `${m.label} ▾`, SIZE.lane, ` text-anchor="end" fill="${color}"`, 'lane') });
       continue;
     }
+    unplaced++;
     row = take(x - 4, x + 4, MAX_LANES);
     if (row >= 0) {
       const r = row;
-      lanes.push({ x0: x - 4, x1: x + 4, row: r, draw: (ly) => text(x - 3.6, ly + 12.5, '▾', SIZE.lane, ` fill="${color}"`) });
+      lanes.push({ x0: x - 4, x1: x + 4, row: r, draw: (ly) => text(x - 3.6, ly + 12.5, '▾', SIZE.lane, ` fill="${color}"`, 'lane') });
     }
   }
   // Legend (bottom), flowed in rows.
-  const legend = legendEntries(chart, droppedSections, denseSections);
+  const legend = legendEntries(chart, droppedSections, denseSections, unplaced, hiddenMarks);
   const legendRows: Array<Array<{ x: number; entry: LegendEntry; label: string }>> = [[]];
   {
+    // Flowed in up to 4 rows; a label is cut only when it is longer than a whole row, and entries
+    // that find no room are counted in a last "+N more" entry rather than dropped unsaid.
+    const MAX_LEGEND_ROWS = 4;
     let x = left;
-    for (const e of legend) {
-      const label = fitText(e.label, SIZE.legend, 300);
+    for (let i = 0; i < legend.length; i++) {
+      const e = legend[i]!;
+      const label = fitText(e.label, SIZE.legend, right - left - 38);
       const w = 22 + textWidth(label, SIZE.legend) + 16;
       if (x + w > right && legendRows[legendRows.length - 1]!.length > 0) {
-        if (legendRows.length === 3) break;
+        if (legendRows.length === MAX_LEGEND_ROWS) {
+          const row = legendRows[legendRows.length - 1]!;
+          let dropped = legend.length - i;
+          const more = () => `+${dropped} more (not in this legend)`;
+          const endOf = (k: number) => (k < 0 ? left : row[k]!.x + 22 + textWidth(row[k]!.label, SIZE.legend) + 16);
+          while (row.length > 0 && endOf(row.length - 1) + textWidth(more(), SIZE.legend) > right) {
+            row.pop();
+            dropped++;
+          }
+          row.push({ x: endOf(row.length - 1), entry: { label: more(), swatch: () => '' }, label: more() });
+          break;
+        }
         legendRows.push([]);
         x = left;
       }
@@ -223,6 +295,20 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     const opacity = ((i % 2 === 0 ? 0.07 : 0.12) + Math.min(2, s.level) * 0.05) / (inputs > 1 ? 1.5 : 1);
     if (x1 > x0) out.push(`<rect x="${f1(x0)}" y="${f1(top)}" width="${f1(x1 - x0)}" height="${f1(plotH)}" fill="${s.color}" fill-opacity="${opacity.toFixed(2)}"/>`);
   });
+  // Pauses (the tree was stopped) in grey with diagonal hatching; lost spans of a damaged recording in light grey.
+  if (chart.pauses.length) {
+    out.push(`<defs><pattern id="memhunt-pause" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="${PAUSE_COLOR}" fill-opacity="0.10"/><line x1="0" y1="0" x2="0" y2="6" stroke="${PAUSE_COLOR}" stroke-width="1.5" stroke-opacity="0.45"/></pattern></defs>`);
+  }
+  for (const p of chart.pauses) {
+    const x0 = inX(xPx(p.startMs));
+    const x1 = inX(Math.max(x0 + 2, xPx(p.endMs)));
+    if (x1 > x0) out.push(`<rect x="${f1(x0)}" y="${f1(top)}" width="${f1(x1 - x0)}" height="${f1(plotH)}" fill="url(#memhunt-pause)"/>`);
+  }
+  for (const g of chart.gaps) {
+    const x0 = inX(xPx(g.startMs));
+    const x1 = inX(Math.max(x0 + 2, xPx(g.endMs)));
+    if (x1 > x0) out.push(`<rect x="${f1(x0)}" y="${f1(top)}" width="${f1(x1 - x0)}" height="${f1(plotH)}" fill="${GAP_COLOR}" fill-opacity="0.35"/>`);
+  }
 
   // Grid and axes.
   const yTicks = byteTicks(yMax, Math.max(3, Math.floor(plotH / 55))).ticks;
@@ -230,24 +316,24 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   for (const t of yTicks) {
     const py = yPx(t.value);
     out.push(`<line x1="${f1(left)}" y1="${f1(py)}" x2="${f1(right)}" y2="${f1(py)}" stroke="${GRID}" stroke-width="1"/>`);
-    out.push(text(left - 7, py + 4, t.label, SIZE.tick, ` text-anchor="end" fill="${MUTED}"`));
+    out.push(text(left - 7, py + 4, t.label, SIZE.tick, ` text-anchor="end" fill="${MUTED}"`, 'axis'));
   }
   for (const t of xTicks.ticks) {
     const px = xPx(t.value);
     out.push(`<line x1="${f1(px)}" y1="${f1(top)}" x2="${f1(px)}" y2="${f1(top + plotH)}" stroke="${GRID}" stroke-width="1"/>`);
     out.push(`<line x1="${f1(px)}" y1="${f1(top + plotH)}" x2="${f1(px)}" y2="${f1(top + plotH + 4)}" stroke="${MUTED}" stroke-width="1"/>`);
-    out.push(text(px, top + plotH + 6 + SIZE.tick, t.label, SIZE.tick, ` text-anchor="middle" fill="${MUTED}"`));
+    out.push(text(px, top + plotH + 6 + SIZE.tick, t.label, SIZE.tick, ` text-anchor="middle" fill="${MUTED}"`, 'axis'));
   }
   out.push(`<rect x="${f1(left)}" y="${f1(top)}" width="${f1(plotW)}" height="${f1(plotH)}" fill="none" stroke="#b3b3b3" stroke-width="1"/>`);
-  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `time since start (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`));
+  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `time since start (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`, 'axis'));
   const yMid = top + plotH / 2;
   out.push(`<text transform="translate(${f1(PAD + SIZE.axis)},${f1(yMid)}) rotate(-90)" font-size="${SIZE.axis}" text-anchor="middle" fill="${INK}">${escapeXml(chart.yTitle)}</text>`);
 
   // Marks and ends as vertical lines.
   // Marks: dashed lines across the plot, or short ticks at its top edge when there are so many
   // that lines would hide the data.
-  const markLen = chart.marks.length > 30 ? 7 : plotH;
-  for (const m of chart.marks) {
+  const markLen = drawnMarks.length > 30 ? 7 : plotH;
+  for (const m of drawnMarks) {
     const px = inX(xPx(m.tMs));
     const color = m.kind === 'mark' ? '#777' : LIMIT_COLOR;
     const dash = markLen === plotH ? ' stroke-dasharray="3 3"' : '';
@@ -266,10 +352,13 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   }
 
   // Series: the total on top of the processes.
-  const order = [...chart.series].sort((a, b) => rank(a) - rank(b));
+  // The thicker process line (the one that held most at the peak) goes over the other processes.
+  const order = [...chart.series].sort((a, b) => rank(a) - rank(b) || (a.role === 'process' && b.role === 'process' ? a.widthPx - b.widthPx : 0));
   const cols = Math.max(1, Math.round(plotW));
   const lines = new LineObstacles(left, cols);
-  for (const s of order) out.push(seriesPath(s, chart.xMaxMs, cols, left, plotW / cols, yIn, lines));
+  // Lost spans in columns: a line is not drawn across one (it would be a straight line through data that is not there).
+  const gapCols = chart.gaps.filter((g) => g.input !== undefined).map((g) => [(g.startMs / chart.xMaxMs) * cols, (g.endMs / chart.xMaxMs) * cols, g.input] as const);
+  for (const s of order) out.push(seriesPath(s, chart.xMaxMs, cols, left, plotW / cols, yIn, lines, gapCols.filter((g) => g[2] === s.input).map((g) => [g[0], g[1]] as [number, number])));
 
   // Trend lines, cut where they leave the plot (a steep trend can run off its top or bottom).
   for (const t of chart.trends) {
@@ -335,12 +424,12 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     const ly = legendTop + r * LEGEND_H;
     for (const { x, entry, label } of row) {
       out.push(entry.swatch(x, ly + 9));
-      out.push(text(x + 22, ly + 13, label, SIZE.legend, ` fill="${INK}"`));
+      out.push(text(x + 22, ly + 13, label, SIZE.legend, ` fill="${INK}"`, 'legend'));
     }
   });
   out.push(...header);
   out.push('</svg>');
-  return { svg: out.join('\n'), plot, yMaxBytes: yMax, xMaxMs: chart.xMaxMs };
+  return { svg: out.join('\n'), plot, texts, yMaxBytes: yMax, xMaxMs: chart.xMaxMs };
 }
 
 function rank(s: ChartSeries): number {
@@ -428,19 +517,24 @@ export function clipSegment(ax: number, ay: number, bx: number, by: number, box:
   return [ax + t0 * dx, ay + t0 * dy, ax + t1 * dx, ay + t1 * dy];
 }
 
-function seriesPath(s: ChartSeries, xMaxMs: number, cols: number, left: number, colW: number, yPx: (v: number) => number, lines: LineObstacles): string {
+function seriesPath(s: ChartSeries, xMaxMs: number, cols: number, left: number, colW: number, yPx: (v: number) => number, lines: LineObstacles, gaps: Array<[number, number]> = []): string {
   const env = envelope(s.data, 0, xMaxMs, cols);
   const pts = envelopePoints(env);
   if (pts.length === 0) return '';
+  // A segment that spans a lost stretch (its ends on either side of the gap's inside) is not drawn.
+  const broken = (xa: number, xb: number) => gaps.some(([g0, g1]) => xa <= g0 + 0.5 && xb >= g1 - 0.5 && g1 - g0 >= 0.5);
   lines.begin();
-  for (let i = 1; i < pts.length; i++) lines.segment(left + pts.x[i - 1]! * colW, yPx(pts.y[i - 1]!), left + pts.x[i]! * colW, yPx(pts.y[i]!));
+  for (let i = 1; i < pts.length; i++) {
+    if (broken(pts.x[i - 1]!, pts.x[i]!)) continue;
+    lines.segment(left + pts.x[i - 1]! * colW, yPx(pts.y[i - 1]!), left + pts.x[i]! * colW, yPx(pts.y[i]!));
+  }
   if (pts.length === 1) lines.segment(left + pts.x[0]! * colW, yPx(pts.y[0]!), left + pts.x[0]! * colW, yPx(pts.y[0]!));
   const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
   if (pts.length === 1) {
     return `<circle cx="${f1(left + pts.x[0]! * colW)}" cy="${f1(yPx(pts.y[0]!))}" r="${s.widthPx + 1}" fill="${s.color}"/>`;
   }
   const parts: string[] = [];
-  for (let i = 0; i < pts.length; i++) parts.push(`${i === 0 ? 'M' : 'L'}${f1(left + pts.x[i]! * colW)} ${f1(yPx(pts.y[i]!))}`);
+  for (let i = 0; i < pts.length; i++) parts.push(`${i === 0 || broken(pts.x[i - 1]!, pts.x[i]!) ? 'M' : 'L'}${f1(left + pts.x[i]! * colW)} ${f1(yPx(pts.y[i]!))}`);
   return `<path d="${parts.join('')}" fill="none" stroke="${s.color}" stroke-width="${s.widthPx}" stroke-linejoin="round" stroke-linecap="round"${dash}/>`;
 }
 
@@ -449,7 +543,7 @@ interface LegendEntry {
   swatch: (x: number, yMid: number) => string;
 }
 
-function legendEntries(chart: Chart, unlabelledSections: number, undrawnSections: number): LegendEntry[] {
+function legendEntries(chart: Chart, unlabelledSections: number, undrawnSections: number, unplacedLabels: number, hiddenMarks: number): LegendEntry[] {
   const line = (color: string, width: number, dash: string | null) => (x: number, y: number) =>
     `<line x1="${f1(x)}" y1="${f1(y)}" x2="${f1(x + 18)}" y2="${f1(y)}" stroke="${color}" stroke-width="${Math.max(2, width)}"${dash ? ` stroke-dasharray="${dash === '2 3' ? '2 2' : '5 2'}"` : ''}/>`;
   const out: LegendEntry[] = chart.series.map((s) => ({ label: s.label, swatch: line(s.color, s.widthPx, s.dash) }));
@@ -460,5 +554,11 @@ function legendEntries(chart: Chart, unlabelledSections: number, undrawnSections
     const label = unlabelledSections > 0 ? `section (${unlabelledSections} not labelled)` : 'section';
     out.push({ label, swatch: (x, y) => `<rect x="${f1(x)}" y="${f1(y - 6)}" width="18" height="12" fill="${SECTION_COLOR}" fill-opacity="0.22"/>` });
   }
+  if (chart.pauses.length > 0) {
+    out.push({ label: `stopped (${chart.pauses.length} pause${chart.pauses.length === 1 ? '' : 's'})`, swatch: (x, y) => `<rect x="${f1(x)}" y="${f1(y - 6)}" width="18" height="12" fill="url(#memhunt-pause)" stroke="${PAUSE_COLOR}" stroke-width="0.5"/>` });
+  }
+  for (const g of chart.gaps) out.push({ label: g.label, swatch: (x, y) => `<rect x="${f1(x)}" y="${f1(y - 6)}" width="18" height="12" fill="${GAP_COLOR}" fill-opacity="0.35"/>` });
+  if (hiddenMarks > 0) out.push({ label: `+${hiddenMarks} more marks (not drawn; memhunt report lists them all)`, swatch: () => '' });
+  if (unplacedLabels > 0) out.push({ label: `${unplacedLabels} mark label${unplacedLabels === 1 ? '' : 's'} not placed (no room)`, swatch: () => '' });
   return out;
 }

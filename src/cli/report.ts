@@ -1,0 +1,128 @@
+/** `memhunt report`: the whole diagnosis of recordings on one offline HTML page (src/render/report.ts). */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { censusGrowth, heapByProcess } from '../agents/heap';
+import { InputError } from '../errors';
+import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
+import type { MemoryRecording, RefsGraphEvent } from '../model/recording';
+import type { ReportHeap, ReportRecording, ReportRefs } from '../render/report';
+import { parseSize } from '../units';
+import { MEMHUNT_VERSION } from '../version';
+import { newestRecording, resolveRecordingArg } from './files';
+import { loadRecording } from './load';
+import { err, notice } from './output';
+
+export interface ReportFlags {
+  output?: string;
+  title?: string;
+  limit?: string;
+  maxProcesses?: string;
+  force?: boolean;
+}
+
+/** Graphs drawn per recording at most: the latest of each (process, type). */
+const MAX_GRAPHS = 12;
+
+export function reportHeap(rec: MemoryRecording): ReportHeap[] {
+  return heapByProcess(rec.events).map((h) => {
+    const first = h.censuses[0];
+    const last = h.censuses[h.censuses.length - 1];
+    let growth: ReportHeap['growth'] = null;
+    if (first && last && first !== last) {
+      const g = censusGrowth(first, last);
+      growth = {
+        fromMs: first.tMs, toMs: last.tMs, fromLabel: first.label || first.trigger, toLabel: last.label || last.trigger,
+        objectsDelta: g.objectsDelta, totalBytesDelta: g.totalBytesDelta,
+        types: g.types.map((t) => ({ typeName: t.typeName, count: t.count, bytes: t.bytes, countDelta: t.countDelta, bytesDelta: t.bytesDelta, isNew: t.isNew, score: t.score })),
+      };
+    }
+    return {
+      pid: h.pid,
+      censuses: h.censuses.map((c) => ({ tMs: c.tMs, label: c.label || c.trigger, objects: c.objects, totalBytes: c.totalBytes, collected: c.collected })),
+      skipped: h.skipped.length,
+      growth,
+      traces: h.traces,
+    };
+  });
+}
+
+/** The latest graph of each (process, type), laid out by Graphviz; a graph it cannot lay out keeps its text chains. */
+export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
+  const latest = new Map<string, RefsGraphEvent>();
+  for (const e of rec.events) if (e.kind === 'refs') latest.set(`${e.pid}\u0000${e.typeName}`, e);
+  const graphs = [...latest.values()].sort((a, b) => b.tMs - a.tMs).slice(0, MAX_GRAPHS);
+  if (graphs.length === 0) return [];
+  const { refsChains, refsToDot } = await import('../agents/refs');
+  const { dotToSvg } = await import('../agents/refs-render');
+  const out: ReportRefs[] = [];
+  for (const g of graphs) {
+    let svg: string | null = null;
+    try {
+      svg = await dotToSvg(refsToDot(g));
+    } catch {
+      svg = null;
+    }
+    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g) });
+  }
+  return out;
+}
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .summary('the whole diagnosis on one offline HTML page: verdict, chart, processes, heap, allocation sites, reference graphs')
+    .description(
+      'Write one HTML file (offline, nothing fetched) that holds everything memhunt knows about ' +
+        'recordings: the summary and the verdict with its evidence, the interactive chart with ' +
+        'sections and their memory deltas, marks, thresholds and pauses, the processes (a row brings ' +
+        'its line forward), the heap censuses and their growth (a row opens the reference graph of ' +
+        'its type), allocation sites grouped by package (the peak marker leads there) and the ' +
+        'back-reference graphs. Several recordings share the chart and get a section each.',
+    )
+    .argument('[recordings...]', 'files or indexes from memhunt list (default: the newest)')
+    .option('-o, --output <file>', 'the page to write, .html (default: the first recording\'s name with .html)')
+    .option('--title <text>', 'title instead of the command line')
+    .option('--limit <size>', 'judge and draw against this limit (e.g. 2GiB) instead of the recorded one')
+    .option('--max-processes <n>', 'process lines on the chart before the rest are summed into "other" (default 8)')
+    .option('--force', 'replace the output even when it is not an HTML report of memhunt')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  memhunt report run.mh -o report.html\n' +
+        '  memhunt run --heap-every 30s --trace-allocations -o run.mh -- python3 train.py && memhunt report run.mh\n' +
+        '  memhunt report before.mh after.mh -o compare.html',
+    )
+    .action(async (args: string[], flags: ReportFlags) => {
+      const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
+      const first = files[0]!;
+      const out = flags.output ?? path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.html`);
+      const ext = path.extname(out).toLowerCase();
+      if (ext !== '.html' && ext !== '.htm') throw new InputError(`${out}: a report is an .html file (memhunt plot draws .png and .svg)`);
+      for (const f of files) if (sameFile(f, out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
+      const limitBytes = flags.limit !== undefined ? parseSize(flags.limit, '--limit') : undefined;
+      let maxProcesses: number | undefined;
+      if (flags.maxProcesses !== undefined) {
+        maxProcesses = Number(flags.maxProcesses);
+        if (!Number.isInteger(maxProcesses) || maxProcesses < 1 || maxProcesses > 64) throw new InputError(`--max-processes "${flags.maxProcesses}" must be a whole number from 1 to 64`);
+      }
+      checkOutput(out, OUTPUT_KINDS.html, flags.force === true);
+      const { analyzeRecording } = await import('../analysis/analyze');
+      const { buildChart } = await import('../render/chart');
+      const { renderReport } = await import('../render/report');
+      const recordings: ReportRecording[] = [];
+      for (const f of files) {
+        const rec = await loadRecording(f);
+        for (const w of rec.warnings) notice(`${f}: ${w}`);
+        recordings.push({
+          name: path.basename(f), rec,
+          analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
+          heap: reportHeap(rec),
+          refs: await reportRefs(rec),
+        });
+      }
+      const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: flags.title, limitBytes, maxProcesses });
+      const html = renderReport(recordings, chart, { version: MEMHUNT_VERSION, title: flags.title });
+      writeOutputFile(out, html, OUTPUT_KINDS.html, flags.force === true);
+      err(`wrote ${out}\n`);
+    });
+}

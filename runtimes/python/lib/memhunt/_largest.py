@@ -469,6 +469,11 @@ def find_duplicates(objs, views, dup_min, pandas_of):
         if c is not None and c.length > 0:
             c.index = len(cands)
             cands.append(c)
+    for c in cands:
+        pd = pandas_of.get(id(c.obj))
+        if pd is not None:
+            c.holder = pd[0]
+            c.suffix = '[%s]' % pd[1] if pd[1] else ''
     parent = list(range(len(cands)))
 
     def find(i):
@@ -552,10 +557,7 @@ def find_duplicates(objs, views, dup_min, pandas_of):
             sharing.setdefault(id(hit[0][0]), []).append((v, hit[1]))
     stats = {'candidates': len(cands), 'candidateBytes': sum(c.owned for c in cands), 'readBytes': read}
     for c in cands:
-        pd = pandas_of.get(id(c.obj))
-        if pd is not None:
-            c.holder = pd[0]
-            c.suffix = '[%s]' % pd[1] if pd[1] else ''
+        c.mv = None  # a memoryview of ours would be found as a holder of the object
     return out, [c for c in changed], sharing, stats
 
 
@@ -583,7 +585,7 @@ def _width(c, np):
 def _order_group(members, np):
     """The reference first (the widest numeric form, an array before a list), relations set."""
     def rank(c):
-        return (-_width(c, np), 0 if c.kind == 'arr' else 1 if c.kind == 'buf' else 2, c.index)
+        return (-_width(c, np), 0 if c.kind == 'arr' else 1 if c.kind == 'buf' else 2, c.holder is not c.obj, c.index)
     members.sort(key=rank)
     ref = members[0]
     ref_dtype = ref.dtype if ref.dtype is not None else (np.dtype(np.float64 if ref.code == 'd' else np.int64)
@@ -640,7 +642,105 @@ def _chains(objs):
         up.setdefault(e['to'], []).append(e)
     # _backrefs adds the samples first, in order: n0 .. n(k-1).
     paths = [_path_to('n%d' % i, nodes, up) if ('n%d' % i) in nodes else '' for i in range(len(picked))]
+    del g, nodes, up
+    missing = [i for i, p in enumerate(paths) if not p]
+    if missing:
+        # Held through untracked containers, which gc.get_referrers cannot see (3.8-3.10: an
+        # instance __dict__ holding only arrays and numbers): looked for from the modules down.
+        found = _forward_paths([picked[i] for i in missing], own_ids)
+        for i, p in zip(missing, found):
+            paths[i] = p
     return [paths[i] for i in slots]
+
+
+#: The forward search visits at most this many objects (a few C calls each).
+FORWARD_MAX_VISITS = 300000
+FORWARD_DEPTH = 6
+_ModuleType = type(sys)
+
+
+def _forward_paths(targets, own_ids):
+    """Paths from module globals down to targets, breadth first through gc.get_referents, not
+    into modules, classes or functions (they are roots or lead everywhere) nor into containers of
+    more than 10,000 references (whose items are only matched). '' for a target not found."""
+    from . import _refs
+    want = {}
+    for i, o in enumerate(targets):
+        want[id(o)] = i
+    out = [''] * len(targets)
+    parent = {}   # id(obj) -> (holder, obj)
+    level = []
+    for name, m in list(_modules.items()):
+        if id(m) in own_ids or _util.is_agent_module_name(name):
+            continue
+        try:
+            d = object.__getattribute__(m, '__dict__')
+        except Exception:
+            continue
+        if type(d) is dict and id(d) not in parent:
+            parent[id(d)] = (None, name)
+            level.append(d)
+    left = len(want)
+    visits = 0
+    for _ in range(FORWARD_DEPTH):
+        nxt = []
+        for holder in level:
+            try:
+                refs = _census._get_referents(holder)
+            except Exception:
+                continue
+            big = len(refs) > 10000
+            for r in refs:
+                k = id(r)
+                if k in parent:
+                    continue
+                i = want.get(k)
+                if i is not None:
+                    parent[k] = (holder, r)
+                    out[i] = _forward_text(parent, r, _refs)
+                    left -= 1
+                    if left == 0:
+                        return out
+                    continue
+                if big:
+                    continue
+                t = type(r)
+                if t is _ModuleType or issubclass(t, type) or k in own_ids or t is _FunctionType:
+                    continue
+                parent[k] = (holder, r)
+                nxt.append(r)
+                visits += 1
+            if visits > FORWARD_MAX_VISITS:
+                return out
+        level = nxt
+    return out
+
+
+def _forward_text(parent, obj, _refs):
+    chain = []
+    cur = obj
+    while True:
+        holder, _ = parent[id(cur)]
+        if holder is None:
+            name = parent[id(cur)][1]
+            break
+        chain.append((holder, cur))
+        cur = holder
+    text = name
+    for holder, child in reversed(chain):
+        label = _refs._edge_label(holder, child)
+        if label == '__dict__':
+            continue
+        if label.startswith('[') or label.startswith('('):
+            text += label
+        elif label:
+            text += '.' + label
+        else:
+            text += ' > ' + _short_type(_util.type_name(type(child)))
+    return text
+
+
+_FunctionType = type(_forward_text)
 
 
 def _short_type(t):

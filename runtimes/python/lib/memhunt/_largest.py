@@ -205,6 +205,8 @@ def _label(o):
             return 'str, %d characters' % len(o)
         if t in (bytes, bytearray):
             return '%s, %d bytes' % (t.__name__, len(o))
+        if t is array:
+            return "array('%s'), %d items" % (o.typecode, len(o))
         if t is memoryview:
             return 'memoryview, %d bytes' % o.nbytes
         if t in (list, tuple, dict, set, frozenset):

@@ -515,8 +515,8 @@ def find_duplicates(objs, views, dup_min, pandas_of):
                     a, b = reps_l[i], reps_l[j]
                     if find(a.index) == find(b.index):
                         continue
-                    da = a.dtype if a.dtype is not None else np.dtype(np.float64 if a.code == 'd' else np.int64)
-                    db = b.dtype if b.dtype is not None else np.dtype(np.float64 if b.code == 'd' else np.int64)
+                    da = _dtype_of(a, np)
+                    db = _dtype_of(b, np)
                     if da == db:
                         continue
                     target = _narrow(da, db, np)
@@ -584,18 +584,25 @@ def _width(c, np):
     return 0
 
 
+def _dtype_of(c, np):
+    """The dtype of an array, float64/int64 for a list of floats/ints, None for bytes and text."""
+    if c.dtype is not None:
+        return c.dtype
+    if c.kind == 'list' and np is not None:
+        return np.dtype(np.float64 if c.code == 'd' else np.int64)
+    return None
+
+
 def _order_group(members, np):
     """The reference first (the widest numeric form, an array before a list), relations set."""
     def rank(c):
         return (-_width(c, np), 0 if c.kind == 'arr' else 1 if c.kind == 'buf' else 2, c.holder is not c.obj, c.index)
     members.sort(key=rank)
     ref = members[0]
-    ref_dtype = ref.dtype if ref.dtype is not None else (np.dtype(np.float64 if ref.code == 'd' else np.int64)
-                                                          if ref.kind == 'list' and np is not None else None)
+    ref_dtype = _dtype_of(ref, np)
     for c in members:
         c.relation = 'identical'
-        d = c.dtype if c.dtype is not None else (np.dtype(np.float64 if c.code == 'd' else np.int64)
-                                                 if c.kind == 'list' and np is not None else None)
+        d = _dtype_of(c, np)
         if ref_dtype is not None and d is not None and d != ref_dtype and c.kind != 'buf':
             if ref.kind == 'list' and c.kind == 'list':
                 continue
@@ -729,16 +736,15 @@ def _forward_text(parent, obj, _refs):
         chain.append((holder, cur))
         cur = holder
     text = name
+    namespace = True  # a module's globals, then an instance's __dict__: attributes, not keys
     for holder, child in reversed(chain):
         label = _refs._edge_label(holder, child)
         if label == '__dict__':
+            namespace = True
             continue
-        if label.startswith('[') or label.startswith('('):
-            text += label
-        elif label:
-            text += '.' + label
-        else:
-            text += ' > ' + _short_type(_util.type_name(type(child)))
+        in_dict = type(holder) is dict and not namespace
+        namespace = False
+        text += _step(label, in_dict, False, _util.type_name(type(child)))
     return text
 
 
@@ -781,14 +787,23 @@ def _path_to(nid, nodes, up):
     cur = found
     while cur != nid:
         child, label = prev[cur]
-        if label.startswith('[') or label.startswith('('):
-            text += label
-        elif label:
-            text += ('.' if root['kind'] != 'frame' or cur != found else ': ') + label
-        else:
-            text += ' > ' + _short_type(nodes[child]['type'])
+        text += _step(label, cur != found and nodes[cur]['type'] == 'dict', root['kind'] == 'frame' and cur == found, nodes[child]['type'])
         cur = child
     return text
+
+
+def _step(label, in_dict, from_frame, child_type):
+    """One step of a path: `.attr`, `['key']` (a dict's key: _refs labels keys and attributes
+    alike), `[3]`, `: local` (a frame's), or ` > Type` when the reference has no name."""
+    if label.startswith('[') or label.startswith('('):
+        return label
+    if not label:
+        return ' > ' + _short_type(child_type)
+    if from_frame:
+        return ': ' + label
+    if in_dict:
+        return '[%r]' % label
+    return '.' + label
 
 
 # ------------------------------------------------------------------------------ the report

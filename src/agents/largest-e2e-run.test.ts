@@ -30,7 +30,7 @@ test('run --heap-every --duplicates --largest records them in every census; memh
   }
   const heap = await runCli(['heap', run.out]);
   assert.equal(heap.code, 0, heap.stderr);
-  assert.match(heap.stdout, /group 1: float64 values, 3 copies/);
+  assert.match(heap.stdout, /group 1: float64 values, 3 holders/);
   assert.match(heap.stdout, /largest objects/);
 });
 

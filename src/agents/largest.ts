@@ -46,7 +46,7 @@ export function duplicatesLines(d: DuplicatesBody, indent = ''): string[] {
   if (d.groups.length === 0) lines.push(`${indent}  no two objects hold the same data`);
   d.groups.forEach((g, i) => {
     lines.push(
-      `${indent}  group ${i + 1}: ${g.what}, ${g.holders.length} copies, ${formatBytes(g.totalBytes)} in all; keeping one would save ${formatBytes(g.savedBytes)}`,
+      `${indent}  group ${i + 1}: ${g.what}, ${g.holders.length} holders, ${formatBytes(g.totalBytes)} in all; keeping one would save ${formatBytes(g.savedBytes)}`,
     );
     for (const h of g.holders) lines.push(`${indent}    ${formatBytes(h.bytes).padStart(10)}  ${RELATION_TEXT[h.relation].padEnd(9)}  ${objectText(h)}`);
     for (const s of g.sharing) {

@@ -1,11 +1,12 @@
 """Benchmark workload for bench/duplicates.mjs: a heap holding big data several times, then timed.
 
-    PYTHONPATH=runtimes/python/lib python3 duplicates_heap.py MIB ROUNDS
+    PYTHONPATH=runtimes/python/lib python3 duplicates_heap.py MIB ROUNDS [MIX]
 
 MIB: the size of one float64 array. Held: the array, its .copy(), a bytes of it, a Fortran-order
 2-D copy (other strides), a float32 conversion, a list of the values of its first quarter and of
-a quarter-size copy, and two unrelated arrays of the same size: about 6 x MIB of candidate data
-of which 4 x MIB are copies.
+a quarter-size copy, and two unrelated arrays of the same size: about 7 x MIB of candidate data
+of which 4 x MIB are copies (MIX `mixed`, the default). MIX `plain`: the array, its .copy(), a
+bytes of it and two unrelated arrays (contiguous buffers only: the compare's best case).
 
 Prints one JSON line: per method the best of ROUNDS wall and CPU (process) times (s) and what each found.
   census      memhunt's census alone (what a census costs without --duplicates)
@@ -27,6 +28,7 @@ from memhunt import _census, _largest
 
 MIB = int(sys.argv[1])
 ROUNDS = int(sys.argv[2])
+MIX = sys.argv[3] if len(sys.argv) > 3 else 'mixed'
 N = MIB * 1024 * 1024 // 8
 rng = np.random.default_rng(7)
 BASE = rng.random(N)
@@ -40,6 +42,9 @@ HELD = {
     'other1': rng.random(N),
     'other2': rng.random(N),
 }
+if MIX == 'plain':
+    for k in ('fortran', 'f32', 'values', 'quarter'):
+        del HELD[k]
 
 
 def full_hash():
@@ -84,4 +89,4 @@ for _ in range(ROUNDS):
     found['fullHashGroups'] = full_hash()
     best['fullHash'] = min(best.get('fullHash', 1e9), time.perf_counter() - t)
     best['fullHashCpu'] = min(best.get('fullHashCpu', 1e9), time.process_time() - c)
-print(json.dumps({'mib': MIB, 'python': sys.version.split()[0], 'best': best, 'found': found}))
+print(json.dumps({'mix': MIX, 'mib': MIB, 'python': sys.version.split()[0], 'best': best, 'found': found}))

@@ -169,7 +169,19 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     lines.push(...traceLines(h.traces, top));
     lines.push('');
   }
+  lines.push(...largestOfTree(heaps, top));
   return lines.join('\n');
+}
+
+/** With --largest in several processes: the largest objects of the tree, from each process's latest such census. */
+function largestOfTree(heaps: ProcessHeap[], top: number): string[] {
+  const latest = heaps.flatMap((h) => {
+    const c = h.censuses.filter((x) => x.largest).pop();
+    return c?.largest ? [{ pid: h.pid, objects: c.largest }] : [];
+  });
+  if (latest.length < 2) return [];
+  const all = latest.flatMap((l) => l.objects.map((o) => ({ ...o, path: `pid ${l.pid}: ${o.path}` }))).sort((a, b) => b.bytes - a.bytes);
+  return [...largestLines(all.slice(0, top)).map((l, i) => (i === 0 ? l.replace('largest objects', `largest objects of the ${latest.length} processes`) : l)), ''];
 }
 
 function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top: number): object {

@@ -536,42 +536,13 @@ def find_duplicates(objs, views, dup_min, pandas_of):
     read = _bucketed(raw, lambda c: c.length, _raw, lambda c: 1, cmp, changed, union)
     read += _bucketed(text, lambda c: c.length, _raw, lambda c: 4, cmp, changed, union)
     # Conversions: numeric data of the same element count and different dtypes, one per raw class.
-    converted = set()
     if np is not None:
         numeric = [c for c in cands if (c.kind == 'arr' and c.dtype.kind in 'fiub') or c.kind == 'list']
         by_count = {}
         for c in numeric:
             by_count.setdefault(c.count, []).append(c)
         for count, members in by_count.items():
-            members.sort(key=_read_cost)
-            reps = {}
-            for c in members:
-                reps.setdefault(find(c.index), c)
-            reps_l = list(reps.values())
-            if len(reps_l) < 2:
-                continue
-            for i in range(len(reps_l)):
-                for j in range(i + 1, len(reps_l)):
-                    a, b = reps_l[i], reps_l[j]
-                    if find(a.index) == find(b.index):
-                        continue
-                    da = _dtype_of(a, np)
-                    db = _dtype_of(b, np)
-                    if da == db:
-                        continue
-                    target = _narrow(da, db, np)
-                    if target is None:
-                        continue
-                    reader = _cast_reader(target)
-                    try:
-                        if _sample_hash(a, reader, count, 1) != _sample_hash(b, reader, count, 1):
-                            continue
-                        if cmp.equal(reader, a, b, count, target.itemsize):
-                            read += 2 * count * target.itemsize
-                            union(a, b)
-                            converted.add((a.index, b.index))
-                    except Exception:
-                        continue
+            read += _conversions(members, count, np, find, union, cmp)
     changed_ids = set(c.index for c in changed)
     groups = {}
     for c in cands:
@@ -601,6 +572,59 @@ def find_duplicates(objs, views, dup_min, pandas_of):
     for c in cands:
         c.mv = None  # a memoryview of ours would be found as a holder of the object
     return out, [c for c in changed], sharing, stats
+
+
+def _conversions(members, count, np, find, union, cmp):
+    """Unions the numeric candidates of one element count whose values are equal once cast to the
+    narrower dtype (_narrow). Per target dtype: one sample hash per candidate, then a compare with
+    a candidate already of that dtype: linear in the candidates, not quadratic."""
+    members.sort(key=_read_cost)
+    reps = {}
+    for c in members:
+        reps.setdefault(find(c.index), c)
+    reps_l = list(reps.values())
+    dtypes = []
+    for c in reps_l:
+        d = _dtype_of(c, np)
+        if not any(d == x for x in dtypes):
+            dtypes.append(d)
+    if len(dtypes) < 2:
+        return 0
+    read = 0
+    for target in dtypes:
+        reader = _cast_reader(target)
+        native = {}
+        wider = []
+        for c in reps_l:
+            d = _dtype_of(c, np)
+            if d == target:
+                try:
+                    native.setdefault(_sample_hash(c, reader, count, 1), []).append(c)
+                except Exception:
+                    continue
+            else:
+                n = _narrow(d, target, np)
+                if n is not None and n == target:
+                    wider.append(c)
+        if not native or not wider:
+            continue
+        for c in wider:
+            try:
+                h = _sample_hash(c, reader, count, 1)
+            except Exception:
+                continue
+            for r in native.get(h, ()):
+                if find(r.index) == find(c.index):
+                    break
+                try:
+                    same = cmp.equal(reader, r, c, count, target.itemsize)
+                except Exception:
+                    same = False
+                read += 2 * count * target.itemsize
+                if same:
+                    union(r, c)
+                    break
+    return read
 
 
 def _position(members, c):
@@ -869,6 +893,24 @@ def census(collect, top, largest, dup_min, caller_frame=None):
         'notes': notes,
     }
     t0 = _util.perf_ms()
+    try:
+        _add_largest(result, visitor, largest, dup_min)
+    except Exception as e:  # a bug of ours, a library that raises: the census itself is kept
+        visitor.top = []
+        visitor.dups = []
+        visitor.views = []
+        visitor.pandas_seen = []
+        result['notes'] = notes + ['largest/duplicates failed: %s: %s' % (type(e).__name__, e)]
+        return result, counts
+    result['notes'] = notes + ['largest/duplicates took %.0f ms after the census' % (_util.perf_ms() - t0)]
+    return result, counts
+
+
+def _add_largest(result, visitor, largest, dup_min):
+    """Adds `largest` and `duplicates` to result, from what the visitor kept."""
+    own_ids = set(map(id, _census.agent_objects()))
+    visitor.top = [e for e in visitor.top if id(e[2]) not in own_ids]
+    visitor.dups = [o for o in visitor.dups if id(o) not in own_ids]
     # pandas objects: sized by their blocks' buffers, each buffer for the first frame that has it.
     pandas_of = {}
     pandas_entries = []
@@ -967,8 +1009,6 @@ def census(collect, top, largest, dup_min, caller_frame=None):
         result['largest'] = largest_out
     if dup_out is not None:
         result['duplicates'] = dup_out
-    result['notes'] = notes + ['largest/duplicates took %.0f ms after the census' % (_util.perf_ms() - t0)]
-    return result, counts
 
 
 def _what(c):

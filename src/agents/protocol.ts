@@ -53,6 +53,10 @@ export interface CensusRequest {
   /** How many types to return, largest total size first (the rest are summed into "(other)"). */
   top: number;
   label?: string;
+  /** --largest N: also the N objects that own the most memory (added within protocol 1). */
+  largest?: number;
+  /** --duplicates: also the groups of objects with equal data of at least this many bytes (added within protocol 1). */
+  duplicatesMinBytes?: number;
 }
 
 export interface TraceStartRequest {
@@ -106,6 +110,9 @@ export interface ClientCensusRequest {
   top: number;
   /** Recorded with the census (default "memhunt snapshot"). */
   label?: string;
+  /** As in CensusRequest (added within protocol 1). */
+  largest?: number;
+  duplicatesMinBytes?: number;
 }
 
 /**

@@ -347,7 +347,14 @@ export class AgentServer {
     }
     const r = m as ClientRequest;
     if (r.type === 'client-census') {
-      answer(this.request<'census'>(r.pid, { type: 'census', collect: r.collect, top: r.top, label: r.label ? r.label.slice(0, 200) : 'memhunt snapshot' }), r);
+      answer(
+        this.request<'census'>(r.pid, {
+          type: 'census', collect: r.collect, top: r.top, label: r.label ? r.label.slice(0, 200) : 'memhunt snapshot',
+          ...(r.largest !== undefined ? { largest: r.largest } : {}),
+          ...(r.duplicatesMinBytes !== undefined ? { duplicatesMinBytes: r.duplicatesMinBytes } : {}),
+        }),
+        r,
+      );
     } else {
       answer(this.request<'refs'>(r.pid, { type: 'refs', typeName: r.typeName || null, samples: r.samples, maxDepth: r.maxDepth }), r);
     }

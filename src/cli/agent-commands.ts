@@ -15,6 +15,7 @@ import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
 import type { AgentConnectedEvent, AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import { duplicatesLines, largestLines, resolveLargestOptions } from '../agents/largest';
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
@@ -47,8 +48,11 @@ export function formatCensus(pid: number, c: CensusResult, top: number): string 
     lines.push(`${formatBytes(bytes).padStart(11)}  ${int(count).padStart(11)}  ${name}`);
   }
   for (const n of c.notes ?? []) lines.push(`note: ${n}`);
+  if (c.largest) lines.push(...largestLines(c.largest));
+  if (c.duplicates) lines.push(...duplicatesLines(c.duplicates));
   return lines.join('\n');
 }
+
 
 // ------------------------------------------------------------------------------------ heap
 
@@ -114,6 +118,26 @@ function traceLines(traces: AllocationSitesEvent[], top: number): string[] {
   return out;
 }
 
+/** The largest objects and the duplicates of a process's latest census that has them (--largest, --duplicates). */
+function largestOfProcess(h: ProcessHeap, top: number): string[] {
+  const lines: string[] = [];
+  const withLargest = h.censuses.filter((c) => c.largest);
+  const withDups = h.censuses.filter((c) => c.duplicates);
+  const last = withLargest[withLargest.length - 1];
+  if (last?.largest) {
+    lines.push(`  at ${formatClock(last.tMs)} (${last.label || last.trigger}):`);
+    lines.push(...largestLines(last.largest.slice(0, top), '  '));
+  }
+  const lastDup = withDups[withDups.length - 1];
+  if (lastDup?.duplicates) {
+    if (lastDup !== last) lines.push(`  at ${formatClock(lastDup.tMs)} (${lastDup.label || lastDup.trigger}):`);
+    lines.push(...duplicatesLines(lastDup.duplicates, '  '));
+    const saved = withDups.map((c) => `${formatClock(c.tMs)} ${formatBytes(c.duplicates!.groups.reduce((a, g) => a + g.savedBytes, 0))}`);
+    if (withDups.length > 1) lines.push(`  duplicated data over the run (bytes keeping one copy would save): ${saved.join(', ')}`);
+  }
+  return lines;
+}
+
 export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: number): string {
   const lines: string[] = [];
   for (const h of heaps) {
@@ -135,6 +159,7 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
       for (const [name, count, bytes] of c.rows.filter((r) => r[0] !== OTHER_ROW).slice(0, top)) lines.push(`    ${formatBytes(bytes).padStart(11)}  ${int(count).padStart(10)}  ${name}`);
     }
     for (const g of h.growth) lines.push(...growthLines(g, top));
+    lines.push(...largestOfProcess(h, top));
     if (h.growth.length >= 3) {
       const first = h.censuses[0]!;
       const last = h.censuses[h.censuses.length - 1]!;
@@ -145,7 +170,19 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     lines.push(...traceLines(h.traces, top));
     lines.push('');
   }
+  lines.push(...largestOfTree(heaps, top));
   return lines.join('\n');
+}
+
+/** With --largest in several processes: the largest objects of the tree, from each process's latest such census. */
+function largestOfTree(heaps: ProcessHeap[], top: number): string[] {
+  const latest = heaps.flatMap((h) => {
+    const c = h.censuses.filter((x) => x.largest).pop();
+    return c?.largest ? [{ pid: h.pid, objects: c.largest }] : [];
+  });
+  if (latest.length < 2) return [];
+  const all = latest.flatMap((l) => l.objects.map((o) => ({ ...o, path: `pid ${l.pid}: ${o.path}` }))).sort((a, b) => b.bytes - a.bytes);
+  return [...largestLines(all.slice(0, top)).map((l, i) => (i === 0 ? l.replace('largest objects', `largest objects of the ${latest.length} processes`) : l)), ''];
 }
 
 function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top: number): object {
@@ -154,7 +191,10 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
     processes: heaps.map((h) => ({
       pid: h.pid,
       command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
-      censuses: h.censuses.map((c) => ({ tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, rows: c.rows.slice(0, top) })),
+      censuses: h.censuses.map((c) => ({
+        tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, rows: c.rows.slice(0, top),
+        ...(c.largest ? { largest: c.largest.slice(0, top) } : {}), ...(c.duplicates ? { duplicates: c.duplicates } : {}),
+      })),
       skipped: h.skipped,
       growth: h.growth.map((g) => ({
         fromMs: g.from.tMs, toMs: g.to.tMs, objectsDelta: g.objectsDelta, totalBytesDelta: g.totalBytesDelta,
@@ -297,21 +337,30 @@ export function registerAgentCommands(program: Command): void {
     .option('--collect', 'run gc.collect() first (garbage cycles not yet collected are then not counted)')
     .option('--top <n>', 'types to list', '25')
     .option('--json', 'print the census as JSON')
+    .option('--largest <n>', 'also the N objects that own the most memory (an array its buffer, a DataFrame its blocks), each with one chain from a root')
+    .option('--duplicates', 'also the objects holding the same data: bytes, str, numpy arrays (any strides), DataFrame columns, lists of numbers; dtype conversions (float32 of float64) as "converted"; views as "shares"')
+    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default 1MiB)')
     .option('--timeout <duration>', 'how long to wait for the census', '120s')
     .addHelpText('after', helpProse(`
 Examples:
   memhunt snapshot 4242                 the 25 largest types in pid 4242
   memhunt snapshot 4242 --collect --top 50
+  memhunt snapshot 4242 --largest 20    the 20 biggest objects and who holds each
+  memhunt snapshot 4242 --duplicates --min-size 10MiB    the same data held twice (or converted)
   memhunt snapshot $(pgrep -f train.py) --json | jq '.rows[:5]'
+
+--largest 0, --min-size 0 or a size without a unit (--min-size 5: 5 what?) is refused with one
+line, exit 2. --duplicates in a process without numpy compares bytes, str and lists (a note says so).
 
 A process that memhunt run did not start (or started with --no-agent) has no agent: memhunt
 says so and exits 2.`))
-    .action(async (pidText: string, flags: { collect?: boolean; top: string; json?: boolean; timeout: string }) => {
+    .action(async (pidText: string, flags: { collect?: boolean; top: string; json?: boolean; timeout: string; largest?: string; duplicates?: boolean; minSize?: string }) => {
       const pid = parsePid(pidText);
       const top = parseCount(flags.top, '--top');
       const timeoutMs = parseDuration(flags.timeout, '--timeout');
+      const extra = resolveLargestOptions(flags);
       const target = findAgentTarget(pid);
-      const c = await askHost<CensusResult>(target, { type: 'client-census', pid, collect: flags.collect === true, top }, timeoutMs);
+      const c = await askHost<CensusResult>(target, { type: 'client-census', pid, collect: flags.collect === true, top, ...extra }, timeoutMs);
       if (flags.json) {
         outJson({ pid, recording: target.recordingPath, ...c });
         return;

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from '../analysis/analyze';
+import { resolveLargestOptions } from '../agents/largest';
 import { ExitStatus, InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
 import { readMemhuntRecording } from '../recording/reader';
@@ -45,6 +46,10 @@ export interface RecordFlags {
   metricsHost?: string;
   pushgateway?: string;
   pushEvery?: string;
+  /** --largest N / --duplicates / --min-size SIZE: added to every census (resolveLargestOptions). */
+  largest?: string;
+  duplicates?: boolean;
+  minSize?: string;
 }
 
 /** The documented range of --interval: 1 ms (the sampler's floor) to 1 h (a slower run would be one sample long). */
@@ -79,6 +84,12 @@ export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' 
   if (refsTypes.length && heapEveryMs === null && !thresholds.some((t) => t.action === 'snapshot')) {
     throw new InputError('--refs-type records graphs at censuses: add --heap-every DURATION (or --on-threshold SIZE:snapshot)');
   }
+  const census = resolveLargestOptions(flags);
+  for (const [given, name] of [[flags.largest, '--largest'], [flags.duplicates, '--duplicates']] as const) {
+    if (given === undefined || given === false) continue;
+    if (agentOff) throw new InputError(`${name} needs the in-process agent; drop --no-agent`);
+    if (heapEveryMs === null && !thresholds.some((t) => t.action === 'snapshot')) throw new InputError(`${name} is added to censuses: add --heap-every DURATION (or --on-threshold SIZE:snapshot)`);
+  }
   if (flags.breakAt !== undefined) {
     const bytes = parseSize(flags.breakAt, '--break-at');
     thresholds.push({ bytes, action: 'break', spec: `${flags.breakAt}:break`, option: `--break-at ${flags.breakAt}` });
@@ -107,7 +118,7 @@ export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' 
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
     thresholds,
-    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}) },
+    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}), ...census },
   };
 }
 
@@ -172,6 +183,9 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
     .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
     .option('--refs-type <name>', 'with --heap-every: also record back-reference graphs of this type (repeatable; e.g. DataFrame, mymod.Record), at the first census where it is alive and whenever its count has doubled (memhunt refs FILE --type NAME)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--largest <n>', 'with --heap-every: every census also lists the N objects that own the most memory, each with one chain from a root (memhunt heap)')
+    .option('--duplicates', 'with --heap-every: every census also groups the objects holding the same data (copies, conversions; views shown as sharing) (memhunt heap)')
+    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default 1MiB)')
     .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 

@@ -19,6 +19,7 @@ const SHAPES: Record<string, string> = {
   // src/contract/shapes.ts
   CensusBody: 'censusBody', TraceBody: 'traceBody', RefsBody: 'refsBody', IsolatedBody: 'isolatedBody',
   AllocationSite: 'allocationSite', PackageShare: 'packageShare', RefsNode: 'refsNode', RefsEdge: 'refsEdge',
+  LargeObject: 'largeObject', DuplicateHolder: 'duplicateHolder', DuplicateGroup: 'duplicateGroup', DuplicatesBody: 'duplicatesBody',
   // src/recording/spec.ts
   HeaderRecord: 'headerRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
   MarkerRecord: 'markerRecord', LimitRecord: 'limitRecord', OomRecord: 'oomRecord', PauseRecord: 'pauseRecord', CgroupLimitRecord: 'cglimitRecord',

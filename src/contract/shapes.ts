@@ -38,6 +38,67 @@ export interface CensusBody {
   durationMs: number;
   /** How special types were sized (numpy nbytes, pandas memory_usage(deep=True)). */
   notes: string[];
+  /** --largest N: the N objects that own the most memory, largest first (added within version 1). */
+  largest?: LargeObject[];
+  /** --duplicates: objects holding the same data (added within version 1). */
+  duplicates?: DuplicatesBody;
+}
+
+/**
+ * One object and where it is held. What it owns: a numpy array its own buffer (a view only its
+ * header), a pandas DataFrame/Series the buffers of its blocks, bytes/str/bytearray their size, a
+ * container its own storage (not its items).
+ */
+export interface LargeObject {
+  typeName: string;
+  bytes: number;
+  /** dtype and shape, length, rows x columns. */
+  label: string;
+  /** One chain from a root: `__main__.cache['k'][3]`, `main() train.py:40: batch`; "(no root within N references)" when none was found. */
+  path: string;
+}
+
+/** A holder of duplicated data. */
+export interface DuplicateHolder extends LargeObject {
+  /**
+   * identical: the same data (the group's first holder is the reference); converted: the same values
+   * in another dtype (float32 of float64); shares: a view of a holder's buffer (not a copy, not in
+   * the total); changed: its data changed while it was compared (not grouped).
+   */
+  relation: 'identical' | 'converted' | 'shares' | 'changed';
+  /** For `shares`: the index in the group's holders of the object whose memory it uses. */
+  sharesWith?: number;
+}
+
+/** Objects whose data are equal. */
+export interface DuplicateGroup {
+  /** What the data are: "float64 values", "bytes", "text". */
+  what: string;
+  /** Memory of every holder (a list of numbers counts its storage and its items). */
+  totalBytes: number;
+  /** totalBytes less the smallest identical holder: what keeping one would save. */
+  savedBytes: number;
+  holders: DuplicateHolder[];
+  /** Views of the holders' buffers: not copies, not counted. */
+  sharing: DuplicateHolder[];
+}
+
+/** The duplicate search of a census. */
+export interface DuplicatesBody {
+  /** Objects with less data than this were not compared (--min-size). */
+  minBytes: number;
+  /** Objects of at least minBytes whose data can be compared, and their memory. */
+  candidates: number;
+  candidateBytes: number;
+  /** Bytes read to confirm groups (sample hashes aside). */
+  readBytes: number;
+  durationMs: number;
+  /** Most bytes saved first. */
+  groups: DuplicateGroup[];
+  /** Objects whose data changed while they were compared. */
+  changed: DuplicateHolder[];
+  /** What could not be compared and why (no numpy in the process, ...). */
+  notes: string[];
 }
 
 /** One allocation site from tracemalloc: file:line and what was allocated there and is still alive. */

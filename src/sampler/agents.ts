@@ -37,6 +37,10 @@ export interface AgentSessionOptions {
   traceFrames?: number;
   /** --refs-type: type names to record back-reference graphs of at censuses (besides the automatic one). */
   refsTypes?: string[];
+  /** --largest N: every census also lists the N objects that own the most memory. */
+  largest?: number;
+  /** --duplicates (--min-size): every census also groups objects holding the same data of at least this many bytes. */
+  duplicatesMinBytes?: number;
 }
 
 /**
@@ -322,7 +326,11 @@ export class AgentSession {
     try {
       let census: CensusResult;
       try {
-        census = await this.server.request<'census'>(pid, { type: 'census', collect: true, top: CENSUS_TOP, label });
+        const { largest, duplicatesMinBytes } = this.options;
+        census = await this.server.request<'census'>(pid, {
+          type: 'census', collect: true, top: CENSUS_TOP, label,
+          ...(largest !== undefined ? { largest } : {}), ...(duplicatesMinBytes !== undefined ? { duplicatesMinBytes } : {}),
+        });
       } catch (e) {
         this.failed(pid, 'census', label, e);
         return;

@@ -22,10 +22,14 @@ def _int_field(msg, name, default, lo, hi):
     return int(v)
 
 
-def take_census(collect, top, caller_frame=None):
+def take_census(collect, top, caller_frame=None, largest=None, dup_min=None):
     from . import _census
     with _state.census_lock:
-        result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
+        if largest or dup_min is not None:
+            from . import _largest
+            result, counts = _largest.census(collect, top, largest, dup_min, caller_frame=caller_frame)
+        else:
+            result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
         _state.state.prev_counts = _util.pack_counts(counts)
     return result
 
@@ -35,7 +39,12 @@ def _h_census(conn, msg):
     if not isinstance(collect, bool):
         raise RequestError("'collect' must be true or false")
     top = _int_field(msg, 'top', 30, 1, 100000)
-    return take_census(collect, top)
+    # --largest N and --duplicates (--min-size): absent or null = not asked.
+    largest = _int_field(msg, 'largest', 0, 0, 10000) or None
+    dup_min = msg.get('duplicatesMinBytes')
+    if dup_min is not None:
+        dup_min = _int_field(msg, 'duplicatesMinBytes', 1, 1, 1 << 62)
+    return take_census(collect, top, largest=largest, dup_min=dup_min)
 
 
 def _h_trace_start(conn, msg):
@@ -117,7 +126,7 @@ def load_modules():
         return
     _loaded = True
     _wire.load()
-    from . import _census, _refs, _trace, _debug, _pandas  # noqa: F401
+    from . import _census, _refs, _trace, _debug, _pandas, _largest  # noqa: F401
     import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the

@@ -1,0 +1,115 @@
+"""_largest: grouping is by data (hash of samples + full compare), never by samples alone; views
+share; objects that change while compared are reported; no user __eq__/__hash__/__bool__ runs.
+Run by src/agents/python-agent.test.ts with every interpreter (numpy parts skip without numpy)."""
+import gc
+import unittest
+
+from memhunt import _largest
+
+try:
+    import numpy as np
+except ImportError:  # pyenv's interpreters have none
+    np = None  # type: ignore[assignment]
+
+MIB = 1 << 20
+#: What the tests hold: a census from the test's own thread does not see that thread's frames.
+HELD = {}  # type: dict
+
+
+class Touchy(object):
+    """Any comparison, hash or truth test of it is a bug of the agent."""
+
+    def __eq__(self, other):
+        raise AssertionError('__eq__ called')
+
+    def __hash__(self):
+        raise AssertionError('__hash__ called')
+
+    def __bool__(self):
+        raise AssertionError('__bool__ called')
+
+
+def groups_of(result):
+    return [sorted(h['label'] for h in g['holders']) for g in result['duplicates']['groups']]
+
+
+class DuplicatesTest(unittest.TestCase):
+    def tearDown(self):
+        HELD.clear()
+
+    def census(self, min_bytes=MIB, largest=None):
+        gc.collect()
+        result, _ = _largest.census(False, 5, largest, min_bytes)
+        return result
+
+    def test_same_size_different_data_outside_the_samples_is_not_grouped(self):
+        HELD['a'] = a = bytearray(3 * MIB)
+        HELD['b'] = b = bytearray(3 * MIB)
+        # One byte apart, far from every sample (the samples are spread evenly, 4 KiB each).
+        b[1500 * 1024 + 7] = 1
+        HELD['c'] = c = bytes(a)
+        d = self.census()['duplicates']
+        holders = [g['holders'] for g in d['groups']]
+        self.assertEqual(len(holders), 1, holders)
+        self.assertEqual(sorted(h['typeName'] for h in holders[0]), ['bytearray', 'bytes'])
+        self.assertEqual(d['changed'], [])
+        del a, b, c
+
+    def test_lists_of_numbers_match_bytes_and_user_objects_are_never_compared(self):
+        from array import array
+        HELD['values'] = values = [float(i) * 0.5 for i in range(MIB // 4)]
+        HELD['raw'] = raw = array('d', values).tobytes()
+        HELD['touchy'] = touchy = [Touchy() for _ in range(MIB // 4)]  # a big list that is not numbers
+        HELD['touchy2'] = touchy2 = list(touchy)
+        result = self.census(largest=5)
+        d = result['duplicates']
+        kinds = [sorted(h['typeName'] for h in g['holders']) for g in d['groups']]
+        self.assertIn(['bytes', 'list'], kinds)
+        self.assertTrue(all('Touchy' not in str(k) for k in kinds))
+        paths = [o['path'] for o in result['largest']]
+        self.assertTrue(any(p.endswith("HELD['touchy']") for p in paths), paths)
+        del values, raw, touchy, touchy2
+
+    def test_an_object_that_changes_while_compared_is_reported_not_grouped(self):
+        HELD['a'] = a = bytearray(2 * MIB)
+        HELD['b'] = b = bytearray(2 * MIB)
+        real = _largest._Compare.equal
+
+        def changing(self_, reader, c1, c2, total, unit):
+            # The program writes into b while memhunt compares it (between the sample hash and
+            # the compare): deterministic here, a race in a real program.
+            HELD['b'][0] = 9
+            return real(self_, reader, c1, c2, total, unit)
+
+        _largest._Compare.equal = changing
+        try:
+            d = self.census()['duplicates']
+        finally:
+            _largest._Compare.equal = real
+        self.assertEqual(d['groups'], [])
+        self.assertEqual([h['relation'] for h in d['changed']], ['changed'])
+        self.assertEqual(d['changed'][0]['typeName'], 'bytearray')
+        del a, b
+
+    @unittest.skipIf(np is None, 'numpy is not installed for this interpreter')
+    def test_arrays_whatever_their_strides_and_conversions(self):
+        HELD['base'] = base = np.arange(MIB // 2, dtype=np.float64).reshape(512, -1) * 0.25
+        HELD['fortran'] = fortran = np.asfortranarray(base)          # same values, other strides
+        HELD['reversed_copy'] = reversed_copy = base[::-1].copy()[::-1]    # a view with negative strides of a copy
+        HELD['half'] = half = base.astype(np.float32)             # converted
+        HELD['view'] = view = base[:, 1:]                         # shares memory
+        HELD['other'] = other = base + 1.0                         # same size, other data
+        d = self.census()['duplicates']
+        self.assertEqual(len(d['groups']), 1, d['groups'])
+        g = d['groups'][0]
+        rel = sorted((h['label'], h['relation']) for h in g['holders'])
+        self.assertEqual(sorted(r for _, r in rel), ['converted', 'identical', 'identical'])
+        self.assertTrue(any('float32' in label and r == 'converted' for label, r in rel))
+        self.assertEqual([s['relation'] for s in g['sharing']], ['shares'])
+        # Each of the reversed and other arrays own no buffer of their own or differ: not in the group.
+        self.assertFalse(any("'other'" in h['path'] for h in g['holders']))
+        del base, fortran, reversed_copy, half, view, other
+
+
+if __name__ == '__main__':
+    unittest.main()

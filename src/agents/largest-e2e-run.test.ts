@@ -1,0 +1,54 @@
+/** `run --heap-every --duplicates --largest` and the refusals of bad input (issue 15; largest-e2e-support.test.ts). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readMemhuntRecording } from '../recording/reader';
+import { runCli } from '../test-support';
+import { PYTHONS, startRun } from './largest-e2e-support.test';
+
+test('run --heap-every --duplicates --largest records them in every census; memhunt heap shows them', async () => {
+  const python = PYTHONS.find(([n]) => n.startsWith('3.13'))?.[1] ?? PYTHONS[0]![1];
+  const run = startRun(python, ['--no-numpy', '--mib', '8'], ['--heap-every', '2s', '--duplicates', '--min-size', '4MiB', '--largest', '3']);
+  try {
+    await run.ready;
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      const rec = await readMemhuntRecording(run.out).catch(() => null);
+      if (rec?.events.some((e) => e.kind === 'census' && e.duplicates?.groups.length === 1)) break;
+      assert.ok(Date.now() < deadline, 'a census with a duplicate group within 150 s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await run.stop();
+  }
+  const rec = await readMemhuntRecording(run.out);
+  const censuses = rec.events.filter((e) => e.kind === 'census' && e.trigger === 'every');
+  assert.ok(censuses.length >= 1);
+  for (const e of censuses) {
+    if (e.kind !== 'census') continue;
+    assert.equal(e.duplicates?.minBytes, 4 * 1024 ** 2, 'every census of the run has the duplicate search');
+    assert.ok(e.largest && e.largest.length <= 3);
+  }
+  const heap = await runCli(['heap', run.out]);
+  assert.equal(heap.code, 0, heap.stderr);
+  assert.match(heap.stdout, /group 1: float64 values, 3 holders/);
+  assert.match(heap.stdout, /largest objects/);
+});
+
+test('bad --largest, --min-size and --duplicates input: one line, exit 2, before any process is asked', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['snapshot', '1', '--largest', '0'], /--largest "0" must be a whole number from 1 to 1000/],
+    [['snapshot', '1', '--largest', 'many'], /--largest "many" must be a whole number/],
+    [['snapshot', '1', '--duplicates', '--min-size', '0'], /--min-size "0" must be greater than zero/],
+    [['snapshot', '1', '--duplicates', '--min-size', '5'], /--min-size "5" needs a unit/],
+    [['snapshot', '1', '--min-size', '5MiB'], /--min-size 5MiB is the threshold of --duplicates: add --duplicates/],
+    [['run', '--duplicates', '--', 'true'], /--duplicates is added to censuses: add --heap-every/],
+    [['run', '--heap-every', '1s', '--no-agent', '--largest', '3', '--', 'true'], /needs the in-process agent/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, re);
+  }
+});

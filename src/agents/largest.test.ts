@@ -1,0 +1,62 @@
+/** The text of --largest / --duplicates and their options (pure; the agent side is tested end to end in largest-e2e-*.test.ts). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DuplicatesBody } from '../contract/shapes';
+import type { HeapCensusEvent, MemoryRecording } from '../model/recording';
+import { formatHeap } from '../cli/agent-commands';
+import { heapByProcess } from './heap';
+import { DEFAULT_DUPLICATES_MIN_BYTES, duplicatesLines, resolveLargestOptions } from './largest';
+
+const MiB = 1024 ** 2;
+
+test('options: --largest N, --duplicates with its default and --min-size; bad values refused', () => {
+  assert.deepEqual(resolveLargestOptions({}), {});
+  assert.deepEqual(resolveLargestOptions({ largest: '20', duplicates: true }), { largest: 20, duplicatesMinBytes: DEFAULT_DUPLICATES_MIN_BYTES });
+  assert.deepEqual(resolveLargestOptions({ duplicates: true, minSize: '10MiB' }), { duplicatesMinBytes: 10 * MiB });
+  assert.throws(() => resolveLargestOptions({ largest: '0' }), /--largest "0" must be a whole number from 1 to 1000/);
+  assert.throws(() => resolveLargestOptions({ largest: '1001' }), /from 1 to 1000/);
+  assert.throws(() => resolveLargestOptions({ duplicates: true, minSize: '0' }), /greater than zero/);
+  assert.throws(() => resolveLargestOptions({ duplicates: true, minSize: '5' }), /needs a unit/);
+  assert.throws(() => resolveLargestOptions({ minSize: '5MiB' }), /add --duplicates/);
+});
+
+const dups: DuplicatesBody = {
+  minBytes: MiB, candidates: 4, candidateBytes: 120 * MiB, readBytes: 60 * MiB, durationMs: 12, notes: [],
+  groups: [{
+    what: 'float64 values', totalBytes: 75 * MiB, savedBytes: 45 * MiB,
+    holders: [
+      { typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932160', path: '__main__.BASE', relation: 'identical' },
+      { typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932160', path: '__main__.copy', relation: 'identical' },
+      { typeName: 'numpy.ndarray', bytes: 15 * MiB, label: 'float32 3932160', path: '__main__.half', relation: 'converted' },
+    ],
+    sharing: [{ typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932144', path: '__main__.view', relation: 'shares', sharesWith: 0 }],
+  }],
+  changed: [{ typeName: 'bytearray', bytes: 2 * MiB, label: 'bytearray, 2097152 bytes', path: '__main__.buf', relation: 'changed' }],
+};
+
+test('duplicates: a group with its saving, each holder with its relation, the view under its owner, the changed ones apart', () => {
+  const text = duplicatesLines(dups).join('\n');
+  assert.match(text, /group 1: float64 values, 3 holders, 75\.0 MiB in all; keeping one would save 45\.0 MiB/);
+  assert.match(text, /30\.0 MiB {2}identical {2}ndarray float64 3932160 +__main__\.copy/);
+  assert.match(text, /15\.0 MiB {2}converted {2}ndarray float32 3932160 +__main__\.half/);
+  assert.match(text, /shares +ndarray float64 3932144 +__main__\.view {2}\(a view of __main__\.BASE: not a copy\)/);
+  assert.match(text, /changed while compared \(not grouped; compare again later\):\n +2\.00 MiB {2}bytearray, 2097152 bytes +__main__\.buf/);
+  assert.match(duplicatesLines({ ...dups, groups: [], changed: [] }).join('\n'), /no two objects hold the same data/);
+});
+
+test('memhunt heap: each process its latest largest objects and duplicates; the tree its largest across processes', () => {
+  const census = (pid: number, tMs: number, largest: HeapCensusEvent['largest'], duplicates?: DuplicatesBody): HeapCensusEvent => ({
+    kind: 'census', tMs, pid, label: `every 1m #${tMs}`, trigger: 'every', collected: true, objects: 10, totalBytes: 100 * MiB,
+    rows: [['numpy.ndarray', 3, 90 * MiB]], durationMs: 5, notes: [], ...(largest ? { largest } : {}), ...(duplicates ? { duplicates } : {}),
+  });
+  const events = [
+    census(10, 1000, [{ typeName: 'numpy.ndarray', bytes: 10 * MiB, label: 'float64 1310720', path: '__main__.old' }]),
+    census(10, 61000, [{ typeName: 'numpy.ndarray', bytes: 40 * MiB, label: 'float64 5242880', path: '__main__.big' }], dups),
+    census(11, 62000, [{ typeName: 'bytes', bytes: 20 * MiB, label: 'bytes, 20971520 bytes', path: 'worker.CACHE[\'k\']' }]),
+  ];
+  const rec = { processes: [] } as unknown as MemoryRecording;
+  const text = formatHeap(rec, heapByProcess(events), 10);
+  assert.ok(!text.includes('__main__.old'), 'only the latest census with --largest');
+  assert.match(text, /largest objects of the 2 processes[^\n]*\n +40\.0 MiB +ndarray float64 5242880 +pid 10: __main__\.big\n +20\.0 MiB +bytes, 20971520 bytes +pid 11: worker\.CACHE\['k'\]/);
+  assert.match(text, /keeping one would save 45\.0 MiB/);
+});

@@ -14,7 +14,7 @@
  * had an id). Version: `protocol` in hello; a host refuses agents with a newer major version.
  */
 
-import type { CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import type { AllocBody, CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { contractProblem, type ContractName } from '../contract/validate';
 
 export const AGENT_PROTOCOL_VERSION = 1;
@@ -171,13 +171,19 @@ export interface IsolatedEvent extends IsolatedBody {
   type: 'isolated';
 }
 
+/** A batch of sampled allocations (about every second while `--allocations` samples). */
+export interface AllocEvent extends AllocBody {
+  type: 'alloc';
+  wallMs: number;
+}
+
 /** Something in the agent failed; the program goes on. */
 export interface AgentErrorEvent {
   type: 'agent-error';
   message: string;
 }
 
-export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent;
+export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | AllocEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -189,7 +195,7 @@ const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', alloc: 'allocEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

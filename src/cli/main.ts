@@ -21,6 +21,7 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['run', 'attach'], async () => (await import('./run')).registerRunCommands],
   [['list', 'peak', 'summary', 'clean', 'rm'], async () => (await import('./file-commands')).registerFileCommands],
   [['export'], async () => (await import('./export')).registerExportCommand],
+  [['flame'], async () => (await import('./flame')).registerFlameCommand],
   [['analyze'], async () => (await import('./analyze')).registerAnalyzeCommand],
   [['check'], async () => (await import('./check')).registerCheckCommand],
   [['diff'], async () => (await import('./diff')).registerDiffCommand],

@@ -31,6 +31,9 @@ _mean = DEFAULT_MEAN
 _stacks = {}  # type: dict
 _threads = {}  # type: dict
 _stopped = False
+#: Held while a batch is drained and sent: the last flush at exit waits for one under way (a batch
+#: drained by the thread and not yet sent would be lost when the interpreter ends it).
+_flush_lock = _thread.allocate_lock()
 
 
 def source_path():
@@ -85,6 +88,8 @@ def build(verbose=False):
     cc = os.environ.get('CC') or shutil.which('cc') or shutil.which('gcc') or shutil.which('clang')
     if not cc:
         raise RuntimeError('no C compiler (cc, gcc or clang) on PATH: build ahead with memhunt build-native --python %s' % sys.executable)
+    if not shutil.which(cc.split()[0]):
+        raise RuntimeError('the C compiler %s is not there: build ahead with memhunt build-native --python %s' % (cc.split()[0], sys.executable))
     os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
     tmp = '%s.%d.tmp' % (out, os.getpid())
     cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread']
@@ -154,9 +159,10 @@ def start(mean, send):
 
 def after_fork_in_child(send):
     """The child forgets the parent's samples and streams its own from a new thread."""
-    global _stacks, _threads
+    global _stacks, _threads, _flush_lock
     if _native is None:
         return
+    _flush_lock = _thread.allocate_lock()  # a fork during a flush must not leave it held
     _native.reset()
     _stacks, _threads = {}, {}
     _thread.start_new_thread(_loop, (send,))
@@ -170,7 +176,9 @@ def _loop(send):
         if _stopped or os.getpid() != pid:
             break
         try:
-            _flush(send)
+            with _flush_lock:
+                if not _stopped:
+                    _flush(send)
         except Exception:
             pass
 
@@ -179,11 +187,15 @@ def _at_exit(send):
     """Interpreter shutdown: the last batch, then the hooks come out (no sampling while modules die)."""
     global _stopped
     _stopped = True
+    held = _flush_lock.acquire(True, 5.0)
     try:
         _native.stop()
         _flush(send)
     except Exception:
         pass
+    finally:
+        if held:
+            _flush_lock.release()
 
 
 def _thread_name(ident):

@@ -169,3 +169,23 @@ test('build-native builds for one interpreter into the cache; a missing interpre
   assert.equal(missing.stderr.trim().split('\n').length, 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+const HAS_NUMPY = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+
+test('numpy buffers are sampled through numpy\'s allocation handler: a numpy leak within 10%', { skip: (!HAS_CC && 'no C compiler') || (!HAS_NUMPY && 'no numpy'), timeout: 120_000 }, async () => {
+  const dir = tempDir();
+  const rec = path.join(dir, 'run.mh');
+  const script = path.join(FIX, 'numpy_leak.py');
+  const r = await runCli(['run', '-q', '--allocations', '-o', rec, '--', '/usr/bin/python3', script], { env: env(), timeoutMs: 100_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const truth = JSON.parse(r.stdout.trim()) as { numpy: number };
+  const procs = collectAllocations(await readMemhuntRecording(rec));
+  assert.ok(procs[0]!.numpy);
+  const leakLine = fs.readFileSync(script, 'utf8').split('\n').findIndex((l) => l.includes('SITE:numpy')) + 1;
+  const growth = byUserLine(allocView(procs, { view: 'growth' }).stacks);
+  assert.equal(growth[0]!.line, leakLine, JSON.stringify(growth.slice(0, 3)));
+  within(growth[0]!.bytes, truth.numpy, 0.1, 'numpy leak');
+  const f = await runCli(['flame', rec, '--growth']);
+  assert.doesNotMatch(f.stdout, /numpy data/, 'numpy data is not listed as unseen');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

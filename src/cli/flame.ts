@@ -113,7 +113,8 @@ export function formatFlameReport(rec: MemoryRecording, file: string, procs: Pro
     const rss = rssAt(rec, v.pids, v.tMs);
     if (rss !== null) {
       const live = procs.filter((p) => v.pids.includes(p.pid)).reduce((n, p) => n + liveBytesAt(p, v.tMs), 0);
-      lines.push(`RSS then ${formatBytes(rss)}; not seen: ${formatBytes(Math.max(0, rss - live))} of RSS (interpreter, libraries, numpy data, C malloc of extensions, freed memory not returned)`);
+      const numpy = procs.filter((p) => v.pids.includes(p.pid)).every((p) => p.numpy);
+      lines.push(`RSS then ${formatBytes(rss)}; not seen: ${formatBytes(Math.max(0, rss - live))} of RSS (interpreter, libraries, ${numpy ? '' : 'numpy data, '}C malloc of extensions, freed memory not returned)`);
     }
   }
   const dropped = procs.reduce((n, p) => n + p.dropped, 0);

@@ -159,4 +159,6 @@ export interface AllocBody {
   frees: AllocFreeRow[];
   threads: AllocThread[];
   stats: AllocStats;
+  /** numpy's array data is sampled too (numpy >= 1.22, in the context that imported numpy); absent = not. */
+  numpy?: boolean;
 }

@@ -39,6 +39,8 @@ export interface ProcessAllocations {
   dropped: number;
   /** The hooks' own memory, last reported. */
   ownBytes: number;
+  /** numpy's array data was sampled (its handler was installed). */
+  numpy: boolean;
 }
 
 /** Every process's samples, with frees matched; empty when the recording has no allocation samples. */
@@ -49,11 +51,12 @@ export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
     const b = ev as AllocBatchEvent;
     let e = byPid.get(b.pid);
     if (!e) {
-      e = { p: { pid: b.pid, meanBytes: b.meanBytes, samples: [], dropped: 0, ownBytes: 0 }, stacks: new Map(), ids: new Map(), threads: new Map() };
+      e = { p: { pid: b.pid, meanBytes: b.meanBytes, samples: [], dropped: 0, ownBytes: 0, numpy: false }, stacks: new Map(), ids: new Map(), threads: new Map() };
       byPid.set(b.pid, e);
     }
     e.p.dropped = b.stats.dropped;
     e.p.ownBytes = b.stats.ownBytes;
+    if (b.numpy) e.p.numpy = true;
     for (const [id, frames] of b.stacks) e.stacks.set(id, frames);
     for (const [ident, name] of b.threads) e.threads.set(ident, name);
     for (const [id, stackId, size, thread, t] of b.samples) {

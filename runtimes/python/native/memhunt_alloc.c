@@ -321,7 +321,7 @@ static inline void maybe_sample(void *ptr, size_t size, int domain) {
         if (tl_countdown > 0) return;
     }
     tl_countdown = draw_countdown();
-    if (domain == 0 && !PyGILState_Check()) return;
+    if ((domain == 0 || domain == 3) && !PyGILState_Check()) return;
     tl_busy = 1;
     take_sample(ptr, size, domain);
     tl_busy = 0;
@@ -370,6 +370,91 @@ static void hook_free(void *ctx, void *ptr) {
     hook_ctx_t *h = (hook_ctx_t *)ctx;
     note_free(ptr);
     h->orig.free(h->orig.ctx, ptr);
+}
+
+/*
+ * numpy (>= 1.22) allocates array data through its own handler (PyDataMem_SetHandler, a capsule
+ * named "mem_handler"), not PyMem: without this, numpy buffers would be "not seen". The handler is
+ * numpy's policy for the context it is set in (a context variable): set in the thread that
+ * imports numpy, it covers that thread and the contexts copied from it (asyncio tasks); threads
+ * started with a fresh context use numpy's default and are not seen. The struct layouts are
+ * numpy's ndarraytypes.h (PyDataMemAllocator, PyDataMem_Handler, version 1); the C-API slots
+ * are numpy's __multiarray_api.h (304 PyDataMem_SetHandler, 305 PyDataMem_GetHandler).
+ */
+typedef struct {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+} np_allocator_t;
+
+typedef struct {
+    char name[127];
+    uint8_t version;
+    np_allocator_t allocator;
+} np_handler_t;
+
+static np_handler_t np_orig, np_mine;
+static PyObject *np_orig_capsule = NULL;
+
+static void *np_malloc(void *ctx, size_t size) {
+    void *p = np_orig.allocator.malloc(np_orig.allocator.ctx, size);
+    maybe_sample(p, size, 3);
+    return p;
+}
+
+static void *np_calloc(void *ctx, size_t nelem, size_t elsize) {
+    void *p = np_orig.allocator.calloc(np_orig.allocator.ctx, nelem, elsize);
+    maybe_sample(p, nelem * elsize, 3);
+    return p;
+}
+
+static void *np_realloc(void *ctx, void *ptr, size_t size) {
+    void *p = np_orig.allocator.realloc(np_orig.allocator.ctx, ptr, size);
+    if (p != NULL) {
+        note_free(ptr);
+        maybe_sample(p, size, 3);
+    }
+    return p;
+}
+
+static void np_free(void *ctx, void *ptr, size_t size) {
+    note_free(ptr);
+    np_orig.allocator.free(np_orig.allocator.ctx, ptr, size);
+}
+
+/* hook_numpy(_ARRAY_API capsule) -> True when numpy's data allocations are sampled in this context. */
+static PyObject *m_hook_numpy(PyObject *self, PyObject *capsule) {
+    if (!PyCapsule_CheckExact(capsule)) { PyErr_SetString(PyExc_TypeError, "expected numpy's _ARRAY_API capsule"); return NULL; }
+    void **api = (void **)PyCapsule_GetPointer(capsule, NULL);
+    if (api == NULL) return NULL;
+    PyObject *(*set_handler)(PyObject *) = (PyObject * (*)(PyObject *)) api[304];
+    PyObject *(*get_handler)(void) = (PyObject * (*)(void)) api[305];
+    if (np_orig_capsule == NULL) {
+        PyObject *cur = get_handler();
+        if (cur == NULL) return NULL;
+        np_handler_t *h = (np_handler_t *)PyCapsule_GetPointer(cur, "mem_handler");
+        if (h == NULL) { Py_DECREF(cur); return NULL; }
+        if (h->version != 1) { Py_DECREF(cur); Py_RETURN_FALSE; }
+        np_orig = *h;
+        np_orig_capsule = cur; /* kept: np_orig's context must outlive every array made through it */
+        memset(&np_mine, 0, sizeof(np_mine));
+        strncpy(np_mine.name, "memhunt_sampling_handler", sizeof(np_mine.name) - 1);
+        np_mine.version = 1;
+        np_mine.allocator.ctx = NULL;
+        np_mine.allocator.malloc = np_malloc;
+        np_mine.allocator.calloc = np_calloc;
+        np_mine.allocator.realloc = np_realloc;
+        np_mine.allocator.free = np_free;
+    }
+    PyObject *mine = PyCapsule_New(&np_mine, "mem_handler", NULL);
+    if (mine == NULL) return NULL;
+    PyObject *old = set_handler(mine);
+    Py_DECREF(mine);
+    if (old == NULL) return NULL;
+    Py_DECREF(old);
+    Py_RETURN_TRUE;
 }
 
 static int ensure_tables(size_t capacity) {
@@ -543,6 +628,7 @@ static PyMethodDef methods[] = {
     {"drain", m_drain, METH_NOARGS, "take the samples and frees recorded since the last drain"},
     {"stats", m_stats, METH_NOARGS, "counters"},
     {"reset", m_reset, METH_NOARGS, "in a fork child: forget the parent's samples"},
+    {"hook_numpy", m_hook_numpy, METH_O, "sample numpy's array data too (numpy >= 1.22; the calling context)"},
     {"ignore_this_thread", m_ignore_this_thread, METH_NOARGS, "never sample allocations of the calling thread"},
     {NULL, NULL, 0, NULL},
 };

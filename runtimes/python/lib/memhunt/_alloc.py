@@ -151,10 +151,56 @@ def start(mean, send):
     _mean = mean
     mod.start(float(mean), MAX_FRAMES, seed)
     _native = mod
+    if 'numpy' not in sys.modules:
+        sys.meta_path.insert(0, _NumpyHook())
     _thread.start_new_thread(_loop, (send,))
     import atexit
     atexit.register(_at_exit, send)
     return None
+
+
+class _NumpyHook(object):
+    """Sets numpy's data allocation handler to the sampling one right after numpy is imported, in
+    the importing thread (the handler is a context variable: see memhunt_alloc.c)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'numpy':
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            return None
+        import importlib.util
+        spec = importlib.util.find_spec('numpy')
+        loader = getattr(spec, 'loader', None)
+        if loader is None or not hasattr(loader, 'exec_module'):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _hook_numpy(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _hook_numpy(numpy):
+    global numpy_seen
+    try:
+        parts = str(getattr(numpy, '__version__', '0')).split('.')
+        if (int(parts[0]), int(parts[1])) < (1, 22):
+            return
+        core = sys.modules.get('numpy._core._multiarray_umath') or sys.modules.get('numpy.core._multiarray_umath')
+        capsule = getattr(core, '_ARRAY_API', None)
+        if capsule is not None and _native is not None:
+            numpy_seen = bool(_native.hook_numpy(capsule))
+    except Exception:
+        pass
+
+
+#: numpy's array data is sampled (in the context that imported numpy).
+numpy_seen = False
 
 
 def after_fork_in_child(send):
@@ -241,4 +287,5 @@ def _flush(send):
         'frees': [[fid, round(w, 3)] for fid, w in frees],
         'threads': [[i, n] for i, n in threads.items()],
         'stats': mod.stats(),
+        'numpy': numpy_seen,
     })

@@ -1,6 +1,8 @@
 /** `memhunt flame`: sampled allocations (`run --allocations`) at the peak, their growth, or all of them. */
-import { Command, Option } from 'commander';
+import * as path from 'node:path';
+import { Command } from 'commander';
 import { InputError } from '../errors';
+import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
 import {
   allocView, byPackage, byUserLine, collectAllocations, inclusiveUserLines, liveBytesAt, packageOf, shortFile, userFrame,
   type AllocView, type AllocViewResult, type ProcessAllocations,
@@ -10,7 +12,16 @@ import { valueAt } from '../model/series';
 import { formatBytes, formatClock, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { notice, out } from './output';
+import { err, notice, out } from './output';
+
+/** The picture -o asks for, from its extension. */
+export function flameFormat(file: string): 'svg' | 'png' | 'html' {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.svg') return 'svg';
+  if (ext === '.png') return 'png';
+  if (ext === '.html' || ext === '.htm') return 'html';
+  throw new InputError(`${file}: flame writes .svg, .png or .html`);
+}
 
 export interface FlameFlags {
   growth?: boolean;
@@ -174,23 +185,35 @@ export function registerFlameCommand(program: Command): void {
     .option('--pid <pid>', 'only this process')
     .option('--top <n>', 'rows per table (default 10)')
     .option('--lines', 'also print every line of your code on a stack, with the bytes under it (memory_profiler\'s @profile report without decorating)')
-    .addOption(new Option('-o, --output <file>', 'flame graph: not written by this version (see the README); the terminal report is printed').hideHelp())
+    .option('-o, --output <file>', 'also write the view as a flame graph: .svg, .png, or .html (interactive: click to zoom, search, hover; one offline file)')
+    .option('--force', 'replace -o even when it is not an earlier picture or memhunt page')
     .addHelpText(
       'after',
       '\nEstimates: each sample stands for size / (1 - exp(-size/mean)) bytes; the relative error of a\n' +
         'total B is about sqrt(mean / B) (512 KiB mean: ~7% for 100 MiB). What the hooks cannot see is\n' +
         'named: "not seen: N of RSS".\n' +
-        '\nExamples:\n  memhunt flame run.mh\n  memhunt flame run.mh --growth --top 20\n  memhunt flame run.mh --at 00:42.0 --pid 4242 --lines',
+        '\nExamples:\n  memhunt flame run.mh\n  memhunt flame run.mh --growth --top 20\n  memhunt flame run.mh --at 00:42.0 --pid 4242 --lines\n  memhunt flame run.mh -o peak.html\n  memhunt flame run.mh --growth -o leak.svg',
     )
-    .action(async (arg: string | undefined, flags: FlameFlags & { output?: string }) => {
+    .action(async (arg: string | undefined, flags: FlameFlags & { output?: string; force?: boolean }) => {
       const file = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(file);
       for (const w of rec.warnings) notice(`${file}: ${w}`);
       const procs = recordingAllocations(rec, file);
       const o = resolveFlameFlags(flags, rec, procs);
-      if (flags.output !== undefined) throw new InputError('flame -o (SVG/PNG/HTML flame graphs) is not in this version yet; use memhunt export --format folded | flamegraph.pl, or --format pprof');
+      const format = flags.output === undefined ? null : flameFormat(flags.output);
+      if (flags.output !== undefined && format) checkOutput(flags.output, OUTPUT_KINDS[format], flags.force === true);
       const v = allocView(procs, o);
       out(formatFlameReport(rec, file, procs, v, o));
       if (flags.lines) out('\n' + formatLineReport(v));
+      if (flags.output !== undefined && format) {
+        const title = `${path.basename(file)}: ${v.view === 'peak' ? `live at ${o.atMs !== null ? '' : 'the peak, '}${formatClock(v.tMs)}` : v.view === 'growth' ? `growth ${formatClock(v.sinceMs ?? 0)} to ${formatClock(v.tMs)}` : `allocated until ${formatClock(v.tMs)}`}, ${formatBytes(v.totalBytes)}${o.pid !== null ? `, pid ${o.pid}` : ''}`;
+        const flame = await import('../render/flame');
+        let data: string | Buffer;
+        if (format === 'html') data = flame.renderFlameHtml(v.stacks, title);
+        else if (format === 'svg') data = flame.renderFlameSvg(v.stacks, title);
+        else data = (await import('../render/png')).rasterise(flame.renderFlameSvg(v.stacks, title)).png;
+        writeOutputFile(flags.output, data, OUTPUT_KINDS[format], flags.force === true);
+        err(`wrote ${flags.output}\n`);
+      }
     });
 }

@@ -45,6 +45,13 @@ export interface ProcessAllocations {
 
 /** Every process's samples, with frees matched; empty when the recording has no allocation samples. */
 export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
+  const frames = new Map<string, AllocFrame>();
+  const intern = (f: AllocFrame): AllocFrame => {
+    const key = `${f[0]}\u0000${f[1]}\u0000${f[2]}`;
+    let got = frames.get(key);
+    if (!got) frames.set(key, (got = f));
+    return got;
+  };
   const byPid = new Map<number, { p: ProcessAllocations; stacks: Map<number, AllocFrame[]>; ids: Map<number, AllocSample>; threads: Map<number, string> }>();
   for (const ev of rec.events) {
     if (ev.kind !== 'alloc') continue;
@@ -57,7 +64,9 @@ export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
     e.p.dropped = b.stats.dropped;
     e.p.ownBytes = b.stats.ownBytes;
     if (b.numpy) e.p.numpy = true;
-    for (const [id, frames] of b.stacks) e.stacks.set(id, frames);
+    // Frames are interned: one array per distinct (file, function, line) across the recording, so
+    // views and renderers can key on identity (and 100 k stacks share a few thousand frames).
+    for (const [id, frames] of b.stacks) e.stacks.set(id, frames.map(intern));
     for (const [ident, name] of b.threads) e.threads.set(ident, name);
     for (const [id, stackId, size, thread, t] of b.samples) {
       const p = 1 - Math.exp(-size / b.meanBytes);

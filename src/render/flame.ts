@@ -8,6 +8,7 @@
  * width are left out of the drawing (their bytes stay in their parent), so 100 k distinct stacks
  * draw as fast as the few hundred frames that are visible.
  */
+import type { AllocFrame } from '../contract/shapes';
 import type { WeightedStack } from '../model/allocations';
 import { packageOf, shortFile } from '../model/allocations';
 import { formatBytes } from '../units';
@@ -27,20 +28,22 @@ const MIN_PX = 0.3;
 
 /** The call tree of the positive stacks (root first). */
 export function flameTree(stacks: WeightedStack[]): FlameNode {
-  const root: FlameNode & { index?: Map<string, FlameNode> } = { name: 'all', pkg: '', bytes: 0, children: [] };
-  const index = new WeakMap<FlameNode, Map<string, FlameNode>>();
+  interface Building extends FlameNode { kids: Map<string, Building> | null }
+  const root: Building = { name: 'all', pkg: '', bytes: 0, children: [], kids: null };
+  const labels = new Map<AllocFrame, string>();
   for (const w of stacks) {
     if (w.bytes <= 0) continue;
     root.bytes += w.bytes;
-    let node: FlameNode = root;
+    let node: Building = root;
     for (let i = w.stack.length - 1; i >= 0; i--) {
       const f = w.stack[i]!;
-      const name = `${f[1]} (${shortFile(f[0])}:${f[2]})`;
-      let kids = index.get(node);
-      if (!kids) index.set(node, (kids = new Map()));
+      // Frames are shared between stacks of a process (the reader keeps one array per stack id).
+      let name = labels.get(f);
+      if (name === undefined) labels.set(f, (name = `${f[1]} (${shortFile(f[0])}:${f[2]})`));
+      const kids: Map<string, Building> = node.kids ?? (node.kids = new Map());
       let child = kids.get(name);
       if (!child) {
-        child = { name, pkg: packageOf(f[0]), bytes: 0, children: [] };
+        child = { name, pkg: packageOf(f[0]), bytes: 0, children: [], kids: null };
         kids.set(name, child);
         node.children.push(child);
       }
@@ -48,17 +51,22 @@ export function flameTree(stacks: WeightedStack[]): FlameNode {
       node = child;
     }
   }
-  const sortKids = (n: FlameNode): void => {
-    n.children.sort((a, b) => b.bytes - a.bytes);
-    n.children.forEach(sortKids);
+  const finish = (n: Building): FlameNode => {
+    const children = n.children.map((c) => finish(c as Building)).sort((a, b) => b.bytes - a.bytes);
+    return { name: n.name, pkg: n.pkg, bytes: n.bytes, children };
   };
-  sortKids(root);
-  return root;
+  return finish(root);
 }
 
 /** The tree without frames narrower than minFraction of the root (their bytes stay in the parent). */
 export function pruneTree(n: FlameNode, minBytes: number): FlameNode {
-  return { name: n.name, pkg: n.pkg, bytes: n.bytes, children: n.children.filter((c) => c.bytes >= minBytes).map((c) => pruneTree(c, minBytes)) };
+  // Children are sorted largest first: the first one under minBytes ends the visible ones.
+  const keep: FlameNode[] = [];
+  for (const c of n.children) {
+    if (c.bytes < minBytes) break;
+    keep.push(pruneTree(c, minBytes));
+  }
+  return { name: n.name, pkg: n.pkg, bytes: n.bytes, children: keep };
 }
 
 function hue(pkg: string): string {
@@ -77,7 +85,7 @@ function depthOf(n: FlameNode): number {
 
 /** A static SVG flame graph. */
 export function renderFlameSvg(stacks: WeightedStack[], title: string): string {
-  const root = pruneTree(flameTree(stacks), 0);
+  const root = flameTree(stacks);
   const total = root.bytes || 1;
   const pruned = pruneTree(root, (MIN_PX / WIDTH) * total);
   const depth = depthOf(pruned);

@@ -156,7 +156,31 @@ def start(mean, send):
     _thread.start_new_thread(_loop, (send,))
     import atexit
     atexit.register(_at_exit, send)
+    _wrap_os_exit(send)
     return None
+
+
+def _wrap_os_exit(send):
+    """os._exit skips atexit: the samples of the last second (all of them, for a short process or
+    a fork child that ends with os._exit, as multiprocessing's fork workers do) would be lost. The
+    wrapper sends the last batch first (waiting at most 2 s for a flush under way), then exits."""
+    real = os._exit
+
+    def _exit(status):
+        try:
+            held = _flush_lock.acquire(True, 2.0)
+            try:
+                _flush(send)
+            finally:
+                if held:
+                    _flush_lock.release()
+        except BaseException:
+            pass
+        real(status)
+
+    _exit.__wrapped__ = real  # type: ignore[attr-defined]
+    _exit.__doc__ = real.__doc__
+    os._exit = _exit
 
 
 class _NumpyHook(object):

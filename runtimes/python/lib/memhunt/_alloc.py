@@ -178,7 +178,7 @@ def _wrap_os_exit(send):
             pass
         real(status)
 
-    _exit.__wrapped__ = real  # type: ignore[attr-defined]
+    _exit.__wrapped__ = real
     _exit.__doc__ = real.__doc__
     os._exit = _exit
 

@@ -14,7 +14,7 @@
  * had an id). Version: `protocol` in hello; a host refuses agents with a newer major version.
  */
 
-import type { CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import type { AllocBody, CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { contractProblem, type ContractName } from '../contract/validate';
 
 export const AGENT_PROTOCOL_VERSION = 1;
@@ -186,6 +186,12 @@ export interface IsolatedEvent extends IsolatedBody {
   type: 'isolated';
 }
 
+/** A batch of sampled allocations (about every second while `--allocations` samples). */
+export interface AllocEvent extends AllocBody {
+  type: 'alloc';
+  wallMs: number;
+}
+
 /** Something in the agent failed; the program goes on. */
 export interface AgentErrorEvent {
   type: 'agent-error';
@@ -198,7 +204,7 @@ export interface BreakEndEvent {
   wallMs: number;
 }
 
-export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent;
+export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | AllocEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -210,7 +216,7 @@ const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', alloc: 'allocEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

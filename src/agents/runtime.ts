@@ -28,6 +28,8 @@ export function pythonRuntimeDirs(root = PACKAGE_ROOT): PythonRuntimeDirs {
 export interface AgentRuntimeOptions {
   trace: boolean;
   traceFrames: number;
+  /** --allocations: the sampling mean in bytes (absent: no sampling). */
+  allocations?: number;
 }
 
 /**

@@ -22,6 +22,8 @@ const COMMAND_GROUPS: Array<[names: string[], load: () => Promise<Registrar>]> =
   [['run', 'attach'], async () => (await import('./run')).registerRunCommands],
   [['list', 'peak', 'summary', 'clean', 'rm'], async () => (await import('./file-commands')).registerFileCommands],
   [['export'], async () => (await import('./export')).registerExportCommand],
+  [['flame'], async () => (await import('./flame')).registerFlameCommand],
+  [['build-native'], async () => (await import('./build-native')).registerBuildNativeCommand],
   [['analyze'], async () => (await import('./analyze')).registerAnalyzeCommand],
   [['check'], async () => (await import('./check')).registerCheckCommand],
   [['diff'], async () => (await import('./diff')).registerDiffCommand],

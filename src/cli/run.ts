@@ -32,6 +32,8 @@ export interface RecordFlags {
   agent?: boolean;
   heapEvery?: string;
   traceAllocations?: boolean;
+  /** --allocations (true) or --allocations=MEAN: sampled allocation profiling (docs/allocations.md). */
+  allocations?: boolean | string;
   breakAt?: string;
   /** --refs-type NAME (repeatable): back-reference graphs of these types at censuses. */
   refsType?: string[];
@@ -59,6 +61,9 @@ const MAX_INTERVAL_MS = 3_600_000;
 /** --heap-every below this would spend most of the run in censuses (a small program's census takes ~10-50 ms, gc.collect() included). */
 const MIN_HEAP_EVERY_MS = 100;
 
+/** --allocations without a mean: one sample per 512 KiB allocated on average, as jemalloc, tcmalloc, Go and dd-trace-py. */
+export const DEFAULT_ALLOC_MEAN_BYTES = 512 * 1024;
+
 /** Turns typed flags into session options; throws UnitError/InputError on bad values. Pure: tests call it. */
 export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' = 'run'): Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'> {
   const fixed = flags.interval !== undefined;
@@ -73,7 +78,7 @@ export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' 
   const agentOff = flags.agent === false;
   const refsTypes = (flags.refsType ?? []).map((n) => n.trim());
   if (refsTypes.some((n) => !/^[A-Za-z_][\w.]*$/.test(n))) throw new InputError(`--refs-type ${refsTypes.find((n) => !/^[A-Za-z_][\w.]*$/.test(n))}: give a type name as a census shows it (DataFrame, mymod.Record)`);
-  for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.breakAt, '--break-at'], [refsTypes.length > 0, '--refs-type']] as const) {
+  for (const [given, name] of [[flags.heapEvery, '--heap-every'], [flags.traceAllocations, '--trace-allocations'], [flags.allocations, '--allocations'], [flags.breakAt, '--break-at'], [refsTypes.length > 0, '--refs-type']] as const) {
     if (agentOff && given) throw new InputError(`${name} needs the in-process agent; drop --no-agent`);
   }
   let heapEveryMs: number | null = null;
@@ -89,6 +94,10 @@ export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' 
     if (given === undefined || given === false) continue;
     if (agentOff) throw new InputError(`${name} needs the in-process agent; drop --no-agent`);
     if (heapEveryMs === null && !thresholds.some((t) => t.action === 'snapshot')) throw new InputError(`${name} is added to censuses: add --heap-every DURATION (or --on-threshold SIZE:snapshot)`);
+  }
+  let allocMeanBytes: number | null = null;
+  if (flags.allocations !== undefined && flags.allocations !== false) {
+    allocMeanBytes = flags.allocations === true ? DEFAULT_ALLOC_MEAN_BYTES : parseSize(flags.allocations, '--allocations mean');
   }
   if (flags.breakAt !== undefined) {
     const bytes = parseSize(flags.breakAt, '--break-at');
@@ -118,7 +127,7 @@ export function resolveRecordOptions(flags: RecordFlags, kind: 'run' | 'attach' 
     metric: flags.metric,
     limitBytes: flags.limit === undefined ? null : parseSize(flags.limit, '--limit'),
     thresholds,
-    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}), ...census },
+    agent: agentOff ? null : { heapEveryMs, traceAllocations: flags.traceAllocations === true, ...(refsTypes.length ? { refsTypes } : {}), ...census, ...(allocMeanBytes ? { allocMeanBytes } : {}) },
   };
 }
 
@@ -182,6 +191,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--no-agent', 'do not inject the in-process agent into Python processes (sections from memhunt.section and heap censuses then need it back)')
     .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
     .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
+    .option('--allocations [mean]', 'sample allocations in every Python process with their full stacks, one sample per MEAN bytes allocated on average (default 512KiB; smaller: closer estimates, more cost): cheap enough for the real job (memhunt flame, memhunt export --format pprof)')
     .option('--refs-type <name>', 'with --heap-every: also record back-reference graphs of this type (repeatable; e.g. DataFrame, mymod.Record), at the first census where it is alive and whenever its count has doubled (memhunt refs FILE --type NAME)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--largest <n>', 'with --heap-every: every census also lists the N objects that own the most memory, each with one chain from a root (memhunt heap)')
     .option('--duplicates', 'with --heap-every: every census also groups the objects holding the same data (copies, conversions; views shown as sharing) (memhunt heap)')
@@ -411,6 +421,7 @@ Examples:
   memhunt run --on-threshold 1GiB:exec='py-spy dump --pid $MEMHUNT_PID' -- ./job.sh
   memhunt run --heap-every 30s -o run.mh -- python3 train.py     then: memhunt heap run.mh
   memhunt run --heap-every 30s --trace-allocations -- python3 train.py    ... and where it was allocated
+  memhunt run --allocations -- python3 train.py                  sampled allocations; then: memhunt flame run.mh
   memhunt run --on-threshold 3GiB:snapshot -- python3 train.py   census + allocation sites at 3 GiB
   memhunt run --break-at 3GiB -- python3 train.py                pdb where memory crossed 3 GiB
   memhunt mark checkpoint                                        (from a script inside the command; never blocks)`)

@@ -18,16 +18,16 @@ import { contractProblem } from './validate';
 const SHAPES: Record<string, string> = {
   // src/contract/shapes.ts
   CensusBody: 'censusBody', TraceBody: 'traceBody', RefsBody: 'refsBody', IsolatedBody: 'isolatedBody',
-  AllocationSite: 'allocationSite', PackageShare: 'packageShare', RefsNode: 'refsNode', RefsEdge: 'refsEdge',
+  AllocationSite: 'allocationSite', PackageShare: 'packageShare', RefsNode: 'refsNode', RefsEdge: 'refsEdge', AllocBody: 'allocBody', AllocStats: 'allocStats',
   LargeObject: 'largeObject', DuplicateHolder: 'duplicateHolder', DuplicateGroup: 'duplicateGroup', DuplicatesBody: 'duplicatesBody',
   // src/recording/spec.ts
   HeaderRecord: 'headerRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
   MarkerRecord: 'markerRecord', LimitRecord: 'limitRecord', OomRecord: 'oomRecord', PauseRecord: 'pauseRecord', CgroupLimitRecord: 'cglimitRecord',
   ThresholdRecord: 'thresholdRecord', ActionResultRecord: 'actionRecord', AgentRecord: 'agentRecord', CensusRecord: 'censusRecord',
-  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord',
+  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord',
   // src/agents/protocol.ts
   AgentHello: 'agentHello', ClientHello: 'clientHello', Reply: 'reply', CensusResult: 'censusResult', TraceSnapshotResult: 'traceSnapshotResult',
-  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', BreakResult: 'breakResult',
+  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent',
   ClientCensusRequest: 'clientCensusRequest', ClientRefsRequest: 'clientRefsRequest',
 };
 

@@ -178,3 +178,48 @@ export interface IsolatedBody {
   /** fn returned (true) or raised (false). */
   ok: boolean;
 }
+
+/** A frame of a sampled stack: file, function (qualified name on Python 3.11+), line. */
+export type AllocFrame = [file: string, name: string, line: number];
+
+/** A stack first seen in this batch: its id (per process, from 1) and its frames, innermost first. */
+export type AllocStack = [id: number, frames: AllocFrame[]];
+
+/**
+ * A sampled block: [sample id, stack id, size in bytes, thread ident, time]. The time is the
+ * agent's wall clock (ms) in an event, ms since the recording's start in a record.
+ */
+export type AllocSampleRow = [id: number, stack: number, sizeBytes: number, thread: number, time: number];
+
+/** A sampled block was freed: [sample id, time] (times as in AllocSampleRow). */
+export type AllocFreeRow = [id: number, time: number];
+
+export type AllocThread = [ident: number, name: string];
+
+/** The hooks' counters since the process started sampling. */
+export interface AllocStats {
+  samples: number;
+  frees: number;
+  /** Samples not kept: the table of live samples was half full, or the agent was not draining. */
+  dropped: number;
+  sampledBytes: number;
+  liveSamples: number;
+  /** The hooks' own memory (table, filter, buffers). */
+  ownBytes: number;
+}
+
+/**
+ * A batch of sampled allocations of one process (`memhunt run --allocations`, docs/allocations.md).
+ * A block of size s is sampled with probability 1 - exp(-s/meanBytes); its estimate is
+ * s / (1 - exp(-s/meanBytes)) bytes and 1 / (1 - exp(-s/meanBytes)) objects.
+ */
+export interface AllocBody {
+  meanBytes: number;
+  stacks: AllocStack[];
+  samples: AllocSampleRow[];
+  frees: AllocFreeRow[];
+  threads: AllocThread[];
+  stats: AllocStats;
+  /** numpy's array data is sampled too (numpy >= 1.22, in the context that imported numpy); absent = not. */
+  numpy?: boolean;
+}

@@ -3,7 +3,7 @@
  * not know where the data came from (memhunt's own file, mprof's .dat, …); `source` only says so
  * for messages.
  */
-import type { AgentTrigger, CensusBody, CensusRow, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import type { AgentTrigger, AllocBody, CensusBody, CensusRow, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { emptySeries, type Series } from './series';
 
 export type MemoryMetric = 'rss' | 'pss' | 'uss';
@@ -121,7 +121,8 @@ export type RecordingEvent =
   | HeapCensusEvent
   | AllocationSitesEvent
   | RefsGraphEvent
-  | IsolatedRunEvent;
+  | IsolatedRunEvent
+  | AllocBatchEvent;
 
 // ---------------------------------------------------------------- in-process agents
 // What the Python agents saw inside processes of the tree (docs/agent-protocol.md). Sizes in bytes.
@@ -171,6 +172,13 @@ export interface RefsGraphEvent extends RefsBody {
 /** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */
 export interface IsolatedRunEvent extends IsolatedBody {
   kind: 'isolated';
+  tMs: number;
+  pid: number;
+}
+
+/** A batch of sampled allocations of one process (fields: AllocBody; sample and free times are ms since the start). */
+export interface AllocBatchEvent extends AllocBody {
+  kind: 'alloc';
   tMs: number;
   pid: number;
 }

@@ -327,6 +327,11 @@ export class RecordingAssembler {
         this.events.push({ kind: 'isolated', tMs: t, ...body });
         break;
       }
+      case 'alloc': {
+        const { type: _type, t, ...body } = rec;
+        this.events.push({ kind: 'alloc', tMs: t, ...body });
+        break;
+      }
       case 'note':
         this.events.push({ kind: 'note', tMs: rec.t, text: rec.text, pid: rec.pid, ...(typeof rec.skippedCensus === 'string' ? { skippedCensus: rec.skippedCensus } : {}) });
         break;

@@ -13,7 +13,7 @@
  * all times are ms since the recording's start on a monotonic clock (three decimals at most).
  */
 
-import type { AgentTrigger, CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
+import type { AgentTrigger, AllocBody, CensusBody, IsolatedBody, RefsBody, TraceBody } from '../contract/shapes';
 import { contractProblem, type ContractName } from '../contract/validate';
 
 export type { AgentTrigger, AllocationSite, CensusRow } from '../contract/shapes';
@@ -244,6 +244,13 @@ export interface IsolatedRecord extends IsolatedBody {
   pid: number;
 }
 
+/** Sampled allocations of one process, one batch about every second (`memhunt run --allocations`; added in 1). */
+export interface AllocRecord extends AllocBody {
+  type: 'alloc';
+  t: number;
+  pid: number;
+}
+
 /** Something worth knowing in words: an agent's error, a refused agent, a request that failed. */
 export interface NoteRecord {
   type: 'note';
@@ -309,6 +316,7 @@ export type RecordingRecord =
   | TraceRecord
   | RefsRecord
   | IsolatedRecord
+  | AllocRecord
   | NoteRecord
   | EndRecord;
 
@@ -316,7 +324,7 @@ export type RecordingRecord =
 const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
   limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
-  agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord',
+  agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord', alloc: 'allocRecord',
   note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
 };
 

@@ -41,6 +41,8 @@ export interface AgentSessionOptions {
   largest?: number;
   /** --duplicates (--min-size): every census also groups objects holding the same data of at least this many bytes. */
   duplicatesMinBytes?: number;
+  /** --allocations[=MEAN]: sampled allocations with this mean (bytes between samples); absent = off. */
+  allocMeanBytes?: number;
 }
 
 /**
@@ -131,7 +133,10 @@ export class AgentSession {
 
   /** Variables to add to the target's environment. */
   environment(base: NodeJS.ProcessEnv): Record<string, string> {
-    return agentEnvironment(base, this.server.socketPath, { trace: this.options.traceAllocations, traceFrames: this.options.traceFrames ?? 1 });
+    return agentEnvironment(base, this.server.socketPath, {
+      trace: this.options.traceAllocations, traceFrames: this.options.traceFrames ?? 1,
+      ...(this.options.allocMeanBytes ? { allocations: this.options.allocMeanBytes } : {}),
+    });
   }
 
   /** From now on records go to writer, with times from now(); records held so far are written at t = 0. */
@@ -140,7 +145,9 @@ export class AgentSession {
     this.now = now;
     this.startWallMs = startWallMs;
     for (const r of this.pending.splice(0)) writer.append(r);
-    const everyMs = this.options.heapEveryMs ?? (this.options.traceAllocations ? TRACE_ONLY_EVERY_MS : null);
+    // --allocations: agents that could not load the hooks trace with tracemalloc instead (their
+    // features lack "alloc"): they get the trace snapshots --trace-allocations alone would take.
+    const everyMs = this.options.heapEveryMs ?? (this.options.traceAllocations || this.options.allocMeanBytes ? TRACE_ONLY_EVERY_MS : null);
     if (everyMs !== null) {
       this.timer = setInterval(() => this.everyTick(everyMs), everyMs);
       this.timer.unref();
@@ -287,7 +294,24 @@ export class AgentSession {
       case 'break-end':
         this.endBreak(a.pid, this.tOf(ev.wallMs));
         break;
+      case 'alloc': {
+        // Wall-clock times of the agent become the recording's (ms since its start, within [0, now]).
+        const { type: _type, wallMs, ...body } = ev;
+        const t = this.tOf(wallMs);
+        this.append({
+          type: 'alloc', t, pid: a.pid, ...body,
+          samples: body.samples.map(([id, stack, size, thread, wall]) => [id, stack, size, thread, this.tOf(wall)]),
+          frees: body.frees.map(([id, wall]) => [id, this.tOf(wall)]),
+        });
+        break;
+      }
       case 'agent-error':
+        if (ev.message.startsWith('sampled allocations unavailable')) {
+          // The one line the brief promises: the hooks could not load here, tracemalloc runs instead.
+          this.append({ type: 'note', t: this.t(), pid: a.pid, text: ev.message });
+          this.notice(ev.message);
+          break;
+        }
         this.append({ type: 'note', t: this.t(), pid: a.pid, text: `agent error: ${ev.message}` });
         if (!this.errorsShown.has(a.pid)) {
           this.errorsShown.add(a.pid);
@@ -308,6 +332,7 @@ export class AgentSession {
     // --trace-allocations alone: allocation sites only (no census, whose pause grows with the heap).
     for (const a of this.server.agents()) {
       if (!has(a, 'trace') || this.busy.has(a.pid)) continue;
+      if (!this.options.traceAllocations && has(a, 'alloc')) continue;
       this.busy.add(a.pid);
       this.track(
         this.traceInto(a.pid, label, 'every').then(() => undefined).finally(() => {

@@ -131,6 +131,7 @@ class Connection(object):
 
     def serve(self):
         """The agent thread: reads requests line by line until the connection ends."""
+        _ignore_alloc()
         buf = b''
         handle = None  # the request handlers are imported with the first request (start-up cost)
         try:
@@ -163,6 +164,13 @@ class Connection(object):
             pass
         finally:
             self.alive = False
+
+
+def _ignore_alloc():
+    """The agent's threads allocate for memhunt, not for the program: never sampled (--allocations)."""
+    mod = sys.modules.get('_memhunt_alloc')
+    if mod is not None:
+        mod.ignore_this_thread()
 
 
 # ---------------------------------------------------------------------------------- state
@@ -469,6 +477,9 @@ def _after_fork_child():
             old.drop_inherited()
         if _forked_for_exec():
             return
+        alloc = sys.modules.get(__package__ + '._alloc')
+        if alloc is not None:
+            alloc.after_fork_in_child(send)
         path = _environ_get('MEMHUNT_AGENT_SOCKET')
         if path:
             _connect_in_thread(path)
@@ -557,6 +568,17 @@ def start():
                 _trace.start(frames)
             except Exception as e:
                 problems.append('could not start tracemalloc: %s: %s' % (type(e).__name__, e))
+        mean = options.get('allocations')
+        if mean:
+            try:
+                from . import _alloc
+                line = _alloc.start(int(mean), send)
+                if line:
+                    problems.append(line)
+                else:
+                    FEATURES.append('alloc')
+            except Exception as e:
+                problems.append('sampled allocations unavailable in pid %d (%s: %s)' % (_getpid(), type(e).__name__, e))
         try:
             _connect(path)
         except OSError:

@@ -1,0 +1,315 @@
+"""Sampled allocation profiling (`memhunt run --allocations`; docs/allocations.md).
+
+The native part is runtimes/python/native/memhunt_alloc.c. It is built from source, per interpreter,
+the first time a process needs it, into a cache directory (MEMHUNT_NATIVE_DIR, else
+$XDG_CACHE_HOME/memhunt/native, else ~/.cache/memhunt/native), one subdirectory per interpreter
+tag and source digest, when a C compiler and Python's headers are present; `memhunt build-native
+--python X` builds it ahead of time for images without a compiler. Where it cannot be built or
+loaded, the agent starts tracemalloc instead and says so in one line (start() returns the line).
+
+Samples and frees of sampled blocks are drained every DRAIN_EVERY_S by a raw thread of the agent
+(its own allocations are never sampled: `ignore_this_thread`) and sent as `alloc` events: each
+stack once per process (an id, then its frames), each sample as [id, stack, size, thread, wallMs],
+each free as [id, wallMs]. Weights (1 / (1 - exp(-size/mean))) are the reader's to compute.
+"""
+import _thread
+import hashlib
+import os
+import sys
+import time
+
+DRAIN_EVERY_S = 1.0
+#: Frames kept per sample: generous (a pandas call is ~40 frames deep under a user's function).
+MAX_FRAMES = 128
+DEFAULT_MEAN = 512 * 1024
+MODULE = '_memhunt_alloc'
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_own_dir = _here + os.sep
+_native = None
+_mean = DEFAULT_MEAN
+_stacks = {}  # type: dict
+_threads = {}  # type: dict
+_stopped = False
+#: Held while a batch is drained and sent: the last flush at exit waits for one under way (a batch
+#: drained by the thread and not yet sent would be lost when the interpreter ends it).
+_flush_lock = _thread.allocate_lock()
+
+
+def source_path():
+    # lib/memhunt/_alloc.py -> runtimes/python/native/memhunt_alloc.c
+    return os.path.join(os.path.dirname(os.path.dirname(_here)), 'native', 'memhunt_alloc.c')
+
+
+def unsupported():
+    """Why this interpreter cannot run the hooks, or None."""
+    import sysconfig
+    if sys.implementation.name != 'cpython':
+        return '%s is not CPython' % sys.implementation.name
+    if sys.version_info < (3, 8):
+        return 'Python %d.%d is older than 3.8' % sys.version_info[:2]
+    if sysconfig.get_config_var('Py_GIL_DISABLED'):
+        return 'this is a free-threaded Python build (%s), which the allocation hooks do not support' % sys.version.split()[0]
+    return None
+
+
+def cache_dir():
+    base = os.environ.get('MEMHUNT_NATIVE_DIR')
+    if not base:
+        xdg = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+        base = os.path.join(xdg, 'memhunt', 'native')
+    return base
+
+
+def _target():
+    import sysconfig
+    with open(source_path(), 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    tag = '%s-%s' % (sys.implementation.cache_tag, sysconfig.get_config_var('MULTIARCH') or sys.platform)
+    suffix = sysconfig.get_config_var('EXT_SUFFIX') or '.so'
+    return os.path.join(cache_dir(), tag, digest, MODULE + suffix)
+
+
+def build(verbose=False):
+    """Compiles the extension for this interpreter into the cache (once); returns its path. Raises
+    RuntimeError with one line when it cannot."""
+    import shutil
+    import subprocess
+    import sysconfig
+    why = unsupported()
+    if why:
+        raise RuntimeError(why)
+    out = _target()
+    if os.path.exists(out):
+        return out
+    include = sysconfig.get_paths().get('include') or ''
+    if not os.path.exists(os.path.join(include, 'Python.h')):
+        raise RuntimeError('Python headers missing (no %s/Python.h): install python3-dev (Debian) or your Python\'s headers' % include)
+    cc = os.environ.get('CC') or shutil.which('cc') or shutil.which('gcc') or shutil.which('clang')
+    if not cc:
+        raise RuntimeError('no C compiler (cc, gcc or clang) on PATH: build ahead with memhunt build-native --python %s' % sys.executable)
+    if not shutil.which(cc.split()[0]):
+        raise RuntimeError('the C compiler %s is not there: build ahead with memhunt build-native --python %s' % (cc.split()[0], sys.executable))
+    os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
+    tmp = '%s.%d.tmp' % (out, os.getpid())
+    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread']
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_compile_env())
+        if r.returncode != 0:
+            text = r.stdout.decode('utf-8', 'replace').strip().splitlines()
+            raise RuntimeError('compiling %s failed: %s' % (os.path.basename(source_path()), (text[0] if text else 'exit %d' % r.returncode)))
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    if verbose:
+        sys.stdout.write(out + '\n')
+    return out
+
+
+def _compile_env():
+    env = dict(os.environ)
+    # The compiler is not a Python program: it must not load our agent (nor be profiled).
+    for k in ('MEMHUNT_AGENT_SOCKET', 'MEMHUNT_AGENT_OPTIONS'):
+        env.pop(k, None)
+    return env
+
+
+def load():
+    """Builds (when needed) and imports the extension; returns the module. Raises RuntimeError."""
+    import importlib.machinery
+    import importlib.util
+    path = build()
+    loader = importlib.machinery.ExtensionFileLoader(MODULE, path)
+    spec = importlib.util.spec_from_file_location(MODULE, path, loader=loader)
+    if spec is None:
+        raise RuntimeError('cannot load %s' % path)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    sys.modules[MODULE] = mod  # the agent's threads find it there (_agent._ignore_alloc)
+    return mod
+
+
+def start(mean, send):
+    """Starts sampling in this process and the thread that streams samples through send(msg).
+    Returns None, or the one line that says why tracemalloc runs instead."""
+    global _native, _mean
+    try:
+        why = unsupported()
+        if why:
+            raise RuntimeError(why)
+        mod = load()
+    except Exception as e:
+        import tracemalloc
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)
+        return 'sampled allocations unavailable in pid %d (%s); tracing with tracemalloc instead' % (os.getpid(), e)
+    seed = 0
+    text = os.environ.get('MEMHUNT_ALLOC_SEED')
+    if text and text.isdigit():
+        seed = int(text)
+    _mean = mean
+    mod.start(float(mean), MAX_FRAMES, seed)
+    _native = mod
+    if 'numpy' not in sys.modules:
+        sys.meta_path.insert(0, _NumpyHook())
+    _thread.start_new_thread(_loop, (send,))
+    import atexit
+    atexit.register(_at_exit, send)
+    _wrap_os_exit(send)
+    return None
+
+
+def _wrap_os_exit(send):
+    """os._exit skips atexit: the samples of the last second (all of them, for a short process or
+    a fork child that ends with os._exit, as multiprocessing's fork workers do) would be lost. The
+    wrapper sends the last batch first (waiting at most 2 s for a flush under way), then exits."""
+    real = os._exit
+
+    def _exit(status):
+        try:
+            held = _flush_lock.acquire(True, 2.0)
+            try:
+                _flush(send)
+            finally:
+                if held:
+                    _flush_lock.release()
+        except BaseException:
+            pass
+        real(status)
+
+    _exit.__wrapped__ = real
+    _exit.__doc__ = real.__doc__
+    os._exit = _exit
+
+
+class _NumpyHook(object):
+    """Sets numpy's data allocation handler to the sampling one right after numpy is imported, in
+    the importing thread (the handler is a context variable: see memhunt_alloc.c)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'numpy':
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            return None
+        import importlib.util
+        spec = importlib.util.find_spec('numpy')
+        loader = getattr(spec, 'loader', None)
+        if loader is None or not hasattr(loader, 'exec_module'):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _hook_numpy(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _hook_numpy(numpy):
+    global numpy_seen
+    try:
+        parts = str(getattr(numpy, '__version__', '0')).split('.')
+        if (int(parts[0]), int(parts[1])) < (1, 22):
+            return
+        core = sys.modules.get('numpy._core._multiarray_umath') or sys.modules.get('numpy.core._multiarray_umath')
+        capsule = getattr(core, '_ARRAY_API', None)
+        if capsule is not None and _native is not None:
+            numpy_seen = bool(_native.hook_numpy(capsule))
+    except Exception:
+        pass
+
+
+#: numpy's array data is sampled (in the context that imported numpy).
+numpy_seen = False
+
+
+def after_fork_in_child(send):
+    """The child forgets the parent's samples and streams its own from a new thread."""
+    global _stacks, _threads, _flush_lock
+    if _native is None:
+        return
+    _flush_lock = _thread.allocate_lock()  # a fork during a flush must not leave it held
+    _native.reset()
+    _stacks, _threads = {}, {}
+    _thread.start_new_thread(_loop, (send,))
+
+
+def _loop(send):
+    _native.ignore_this_thread()
+    pid = os.getpid()
+    while not _stopped and os.getpid() == pid:
+        time.sleep(DRAIN_EVERY_S)
+        if _stopped or os.getpid() != pid:
+            break
+        try:
+            with _flush_lock:
+                if not _stopped:
+                    _flush(send)
+        except Exception:
+            pass
+
+
+def _at_exit(send):
+    """Interpreter shutdown: the last batch, then the hooks come out (no sampling while modules die)."""
+    global _stopped
+    _stopped = True
+    held = _flush_lock.acquire(True, 5.0)
+    try:
+        _native.stop()
+        _flush(send)
+    except Exception:
+        pass
+    finally:
+        if held:
+            _flush_lock.release()
+
+
+def _thread_name(ident):
+    name = _threads.get(ident)
+    if name is None:
+        th = sys.modules.get('threading')
+        t = th._active.get(ident) if th is not None else None
+        name = t.name if t is not None else 'thread-%d' % ident
+        if t is not None or th is None:
+            _threads[ident] = name
+    return name
+
+
+def _flush(send):
+    mod = _native
+    if mod is None:
+        return
+    samples, frees = mod.drain()
+    if not samples and not frees:
+        return
+    new_stacks = []
+    rows = []
+    threads = {}
+    own = _own_dir
+    for sid, size, ident, wall, domain, truncated, stack in samples:
+        if any(f[0].startswith(own) for f in stack):
+            continue  # the agent's own work in the program's thread (hello, a census): not the program's
+        key = stack if not truncated else stack + (('...', '(deeper frames cut)', 0),)
+        k = _stacks.get(key)
+        if k is None:
+            k = len(_stacks) + 1
+            _stacks[key] = k
+            new_stacks.append([k, [[f, n, ln] for f, n, ln in key]])
+        if ident not in threads:
+            threads[ident] = _thread_name(ident)
+        rows.append([sid, k, size, ident, round(wall, 3)])
+    send({
+        'type': 'alloc',
+        'wallMs': time.time() * 1000.0,
+        'meanBytes': _mean,
+        'stacks': new_stacks,
+        'samples': rows,
+        'frees': [[fid, round(w, 3)] for fid, w in frees],
+        'threads': [[i, n] for i, n in threads.items()],
+        'stats': mod.stats(),
+        'numpy': numpy_seen,
+    })

@@ -1,0 +1,645 @@
+/*
+ * memhunt's sampled allocation hooks (docs/allocations.md; runtimes/python/lib/memhunt/_alloc.py
+ * builds and loads this file). Python C API and libc only; built from source per interpreter.
+ *
+ * Mechanism (as dd-trace-py's memalloc and tracemalloc do): PyMem_SetAllocator wraps the RAW, MEM
+ * and OBJ domains; every wrapper calls the allocator it replaced. Sampling is a Poisson process on
+ * bytes: each thread counts down a number of bytes drawn from an exponential distribution of mean
+ * `mean`; the allocation that crosses zero is sampled and a new countdown is drawn. A block of
+ * size s is then sampled with probability 1 - exp(-s/mean), and its weight (bytes and objects it
+ * stands for) is the inverse of that (computed by the agent). A sample keeps the Python stack
+ * (code object + line, innermost first, at most `max_frames`), the thread and the wall time.
+ *
+ * Frees: sampled addresses go into an open-addressing table (backward-shift deletion: tombstones
+ * made every probe of a free a long chain). Every free consults a counting filter first (one
+ * byte read, no lock): only when the address's counter is non-zero is the table locked. The
+ * table never grows (no reallocation a lock-free reader could see half done): when it is half
+ * full, new samples are dropped and counted.
+ *
+ * Locking: sampling runs with the GIL held (MEM and OBJ need it; a RAW allocation is sampled only
+ * when the calling thread holds the GIL, because a stack needs it). Frees of RAW blocks can happen
+ * without the GIL, so the table and the pending events are guarded by a spin lock that is never
+ * held across a call into Python or into an allocator of Python's.
+ *
+ * Re-entrancy: taking a stack can allocate (3.11+ builds frame objects on demand); a thread-local
+ * flag makes allocations inside the hook go straight to the wrapped allocator, unsampled. The
+ * agent's own thread sets the flag for good (`ignore_this_thread`): its allocations are not the
+ * program's. Frees are always checked, flag or not.
+ *
+ * Fork: pthread_atfork takes the lock around fork (the child never inherits it held); the agent
+ * calls `reset()` in the child, which forgets the parent's samples.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if PY_VERSION_HEX < 0x03080000
+#error "memhunt's allocation hooks need Python 3.8 or newer"
+#endif
+#ifdef Py_GIL_DISABLED
+#error "memhunt's allocation hooks do not support free-threaded Python builds"
+#endif
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define MAX_PENDING_SAMPLES 20000
+#define FILTER_BITS 16
+
+typedef struct { PyObject *code; int line; } frame_t;
+
+typedef struct {
+    uint64_t id;
+    uintptr_t addr;
+    size_t size;
+    unsigned long thread;
+    double wall_ms;
+    int nframes;
+    int truncated;
+    int domain;
+    frame_t *frames;
+} sample_t;
+
+typedef struct { uint64_t id; double wall_ms; } free_t;
+
+typedef struct { uintptr_t addr; uint64_t id; } slot_t;
+
+typedef struct {
+    PyMemAllocatorEx orig;
+    int domain;
+} hook_ctx_t;
+
+static hook_ctx_t ctx_raw = {{0}, 0}, ctx_mem = {{0}, 1}, ctx_obj = {{0}, 2};
+static int installed = 0;
+static volatile int sampling = 0;
+static double mean_bytes = 524288.0;
+static int max_frames = 128;
+static uint64_t seed = 0;
+static uint64_t thread_counter = 0;
+static uint64_t next_id = 1;
+
+static char lock_flag = 0;
+static slot_t *table = NULL;
+static size_t table_mask = 0;
+static size_t table_count = 0;
+static unsigned char *filter = NULL;
+
+static sample_t *pending = NULL;
+static size_t pending_len = 0, pending_cap = 0;
+static free_t *frees = NULL;
+static size_t frees_len = 0, frees_cap = 0;
+
+static uint64_t stat_samples = 0, stat_frees = 0, stat_dropped = 0, stat_sampled_bytes = 0;
+
+static TLS int64_t tl_countdown = 0;
+static TLS int tl_ready = 0;
+static TLS int tl_busy = 0;
+static TLS int tl_ignored = 0;
+static TLS uint64_t tl_rng = 0;
+
+static inline void lock(void) {
+    while (__atomic_test_and_set(&lock_flag, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&lock_flag, __ATOMIC_RELAXED)) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
+static inline void unlock(void) { __atomic_clear(&lock_flag, __ATOMIC_RELEASE); }
+
+static inline uint64_t mix(uint64_t x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    return x;
+}
+
+/*
+ * The filter is indexed by the address itself (16-byte granules), not a hash: a free looks at the
+ * byte of its own neighbourhood, and blocks freed one after the other (pymalloc hands out blocks
+ * of a pool in address order) read the same cache lines. A hashed 1 MiB filter missed the cache
+ * on most frees and cost 25-40% on an allocation-heavy loop (bench/alloc.mjs); this one is 64 KiB.
+ */
+static inline size_t filter_index(uintptr_t a) { return (size_t)((a >> 4) & (((size_t)1 << FILTER_BITS) - 1)); }
+
+static double wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* xorshift64*: per thread, seeded from the global seed and the thread's arrival order. */
+static double uniform01(void) {
+    uint64_t x = tl_rng;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    tl_rng = x;
+    uint64_t r = x * 0x2545F4914F6CDD1DULL;
+    return ((double)(r >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+}
+
+static int64_t draw_countdown(void) {
+    double v = -log(uniform01()) * mean_bytes;
+    if (v < 1.0) v = 1.0;
+    if (v > 9.0e18) v = 9.0e18;
+    return (int64_t)v;
+}
+
+static void thread_init(void) {
+    uint64_t n = __atomic_add_fetch(&thread_counter, 1, __ATOMIC_RELAXED);
+    tl_rng = mix(seed ^ (n * 0x9E3779B97F4A7C15ULL)) | 1;
+    tl_countdown = draw_countdown();
+    tl_ready = 1;
+}
+
+/* Table operations: the caller holds the lock. */
+static int table_insert(uintptr_t addr, uint64_t id) {
+    if (table == NULL || table_count >= (table_mask + 1) / 2) return 0;
+    size_t i = (size_t)mix((uint64_t)addr) & table_mask;
+    while (table[i].addr != 0) {
+        if (table[i].addr == addr) { table[i].id = id; return 1; }
+        i = (i + 1) & table_mask;
+    }
+    table[i].addr = addr;
+    table[i].id = id;
+    table_count++;
+    unsigned char *c = &filter[filter_index(addr)];
+    if (*c < 255) __atomic_store_n(c, (unsigned char)(*c + 1), __ATOMIC_RELAXED);
+    return 1;
+}
+
+static int table_remove(uintptr_t addr, uint64_t *id_out) {
+    if (table == NULL || table_count == 0) return 0;
+    size_t i = (size_t)mix((uint64_t)addr) & table_mask;
+    while (table[i].addr != addr) {
+        if (table[i].addr == 0) return 0;
+        i = (i + 1) & table_mask;
+    }
+    *id_out = table[i].id;
+    /* Backward-shift deletion. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & table_mask;
+        if (table[j].addr == 0) break;
+        size_t home = (size_t)mix((uint64_t)table[j].addr) & table_mask;
+        /* Can the entry at j move to i? Only if its home is not cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            table[i] = table[j];
+            i = j;
+        }
+    }
+    table[i].addr = 0;
+    table[i].id = 0;
+    table_count--;
+    unsigned char *c = &filter[filter_index(addr)];
+    if (*c > 0 && *c < 255) __atomic_store_n(c, (unsigned char)(*c - 1), __ATOMIC_RELAXED);
+    return 1;
+}
+
+static void note_free(void *ptr) {
+    if (ptr == NULL || filter == NULL) return;
+    if (__atomic_load_n(&filter[filter_index((uintptr_t)ptr)], __ATOMIC_RELAXED) == 0) return;
+    uint64_t id;
+    lock();
+    if (table_remove((uintptr_t)ptr, &id)) {
+        stat_frees++;
+        if (frees_len == frees_cap) {
+            size_t cap = frees_cap ? frees_cap * 2 : 1024;
+            free_t *n = (free_t *)realloc(frees, cap * sizeof(free_t));
+            if (n != NULL) { frees = n; frees_cap = cap; }
+        }
+        if (frees_len < frees_cap) {
+            frees[frees_len].id = id;
+            frees[frees_len].wall_ms = wall_ms();
+            frees_len++;
+        }
+    }
+    unlock();
+}
+
+static PyThreadState *current_tstate(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#else
+    return _PyThreadState_UncheckedGet();
+#endif
+}
+
+/* Takes the stack of the calling thread (GIL held). Returns the number of frames, -1 if none. */
+static int capture(frame_t *out, int max, int *truncated) {
+    PyThreadState *ts = current_tstate();
+    int n = 0;
+    *truncated = 0;
+    if (ts == NULL) return -1;
+#if PY_VERSION_HEX >= 0x03090000
+#if PY_VERSION_HEX >= 0x030A0000
+    /* 3.11+ builds frame objects on demand: no collection may run inside an allocator. */
+    int gc_was = PyGC_Disable();
+#endif
+    PyFrameObject *f = PyThreadState_GetFrame(ts);
+    while (f != NULL && n < max) {
+        out[n].code = (PyObject *)PyFrame_GetCode(f);
+        out[n].line = PyFrame_GetLineNumber(f);
+        n++;
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    if (f != NULL) { *truncated = 1; Py_DECREF(f); }
+#if PY_VERSION_HEX >= 0x030A0000
+    if (gc_was) PyGC_Enable();
+#endif
+#else
+    PyFrameObject *f = ts->frame;
+    while (f != NULL && n < max) {
+        Py_INCREF(f->f_code);
+        out[n].code = (PyObject *)f->f_code;
+        out[n].line = PyFrame_GetLineNumber(f);
+        n++;
+        f = f->f_back;
+    }
+    if (f != NULL) *truncated = 1;
+#endif
+    return n;
+}
+
+static void take_sample(void *ptr, size_t size, int domain) {
+    frame_t stack[512];
+    int truncated = 0;
+    int n = capture(stack, max_frames, &truncated);
+    if (n < 0) return;
+    frame_t *frames = NULL;
+    if (n > 0) {
+        frames = (frame_t *)malloc((size_t)n * sizeof(frame_t));
+        if (frames == NULL) goto drop_refs;
+        memcpy(frames, stack, (size_t)n * sizeof(frame_t));
+    }
+    lock();
+    if (pending_len >= MAX_PENDING_SAMPLES || table == NULL) {
+        stat_dropped++;
+        unlock();
+        goto drop_all;
+    }
+    if (pending_len == pending_cap) {
+        size_t cap = pending_cap ? pending_cap * 2 : 256;
+        sample_t *p = (sample_t *)realloc(pending, cap * sizeof(sample_t));
+        if (p == NULL) { stat_dropped++; unlock(); goto drop_all; }
+        pending = p;
+        pending_cap = cap;
+    }
+    uint64_t id = next_id++;
+    if (!table_insert((uintptr_t)ptr, id)) {
+        stat_dropped++;
+        unlock();
+        goto drop_all;
+    }
+    sample_t *s = &pending[pending_len++];
+    s->id = id;
+    s->addr = (uintptr_t)ptr;
+    s->size = size;
+    s->thread = PyThread_get_thread_ident();
+    s->wall_ms = wall_ms();
+    s->nframes = n;
+    s->truncated = truncated;
+    s->domain = domain;
+    s->frames = frames;
+    stat_samples++;
+    stat_sampled_bytes += size;
+    unlock();
+    return;
+drop_all:
+    free(frames);
+drop_refs:
+    for (int i = 0; i < n; i++) Py_DECREF(stack[i].code);
+}
+
+static inline void maybe_sample(void *ptr, size_t size, int domain) {
+    if (ptr == NULL || !sampling || tl_busy || tl_ignored) return;
+    if (tl_ready) {
+        tl_countdown -= (int64_t)size;
+        if (tl_countdown > 0) return;
+    } else {
+        thread_init();
+        tl_countdown -= (int64_t)size;
+        if (tl_countdown > 0) return;
+    }
+    tl_countdown = draw_countdown();
+    if ((domain == 0 || domain == 3) && !PyGILState_Check()) return;
+    tl_busy = 1;
+    take_sample(ptr, size, domain);
+    tl_busy = 0;
+}
+
+/*
+ * pymalloc hands blocks over 512 bytes to PyMem_RawMalloc, which is hooked too: the inner call
+ * must not count the block a second time, so the MEM and OBJ hooks mark the thread busy around
+ * the allocator they wrap.
+ */
+#define CALL_INNER(h, expr) \
+    do { \
+        if ((h)->domain != 0) { int was_ = tl_busy; tl_busy = 1; expr; tl_busy = was_; } \
+        else { expr; } \
+    } while (0)
+
+static void *hook_malloc(void *ctx, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    void *p;
+    CALL_INNER(h, p = h->orig.malloc(h->orig.ctx, size));
+    maybe_sample(p, size, h->domain);
+    return p;
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    void *p;
+    CALL_INNER(h, p = h->orig.calloc(h->orig.ctx, nelem, elsize));
+    maybe_sample(p, nelem * elsize, h->domain);
+    return p;
+}
+
+static void *hook_realloc(void *ctx, void *ptr, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    void *p;
+    CALL_INNER(h, p = h->orig.realloc(h->orig.ctx, ptr, size));
+    if (p != NULL) {
+        /* The old block is gone (moved or resized): a sampled one is freed; the new size counts anew. */
+        note_free(ptr);
+        maybe_sample(p, size, h->domain);
+    }
+    return p;
+}
+
+static void hook_free(void *ctx, void *ptr) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    note_free(ptr);
+    h->orig.free(h->orig.ctx, ptr);
+}
+
+/*
+ * numpy (>= 1.22) allocates array data through its own handler (PyDataMem_SetHandler, a capsule
+ * named "mem_handler"), not PyMem: without this, numpy buffers would be "not seen". The handler is
+ * numpy's policy for the context it is set in (a context variable): set in the thread that
+ * imports numpy, it covers that thread and the contexts copied from it (asyncio tasks); threads
+ * started with a fresh context use numpy's default and are not seen. The struct layouts are
+ * numpy's ndarraytypes.h (PyDataMemAllocator, PyDataMem_Handler, version 1); the C-API slots
+ * are numpy's __multiarray_api.h (304 PyDataMem_SetHandler, 305 PyDataMem_GetHandler).
+ */
+typedef struct {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+} np_allocator_t;
+
+typedef struct {
+    char name[127];
+    uint8_t version;
+    np_allocator_t allocator;
+} np_handler_t;
+
+static np_handler_t np_orig, np_mine;
+static PyObject *np_orig_capsule = NULL;
+
+static void *np_malloc(void *ctx, size_t size) {
+    void *p = np_orig.allocator.malloc(np_orig.allocator.ctx, size);
+    maybe_sample(p, size, 3);
+    return p;
+}
+
+static void *np_calloc(void *ctx, size_t nelem, size_t elsize) {
+    void *p = np_orig.allocator.calloc(np_orig.allocator.ctx, nelem, elsize);
+    maybe_sample(p, nelem * elsize, 3);
+    return p;
+}
+
+static void *np_realloc(void *ctx, void *ptr, size_t size) {
+    void *p = np_orig.allocator.realloc(np_orig.allocator.ctx, ptr, size);
+    if (p != NULL) {
+        note_free(ptr);
+        maybe_sample(p, size, 3);
+    }
+    return p;
+}
+
+static void np_free(void *ctx, void *ptr, size_t size) {
+    note_free(ptr);
+    np_orig.allocator.free(np_orig.allocator.ctx, ptr, size);
+}
+
+/* hook_numpy(_ARRAY_API capsule) -> True when numpy's data allocations are sampled in this context. */
+static PyObject *m_hook_numpy(PyObject *self, PyObject *capsule) {
+    if (!PyCapsule_CheckExact(capsule)) { PyErr_SetString(PyExc_TypeError, "expected numpy's _ARRAY_API capsule"); return NULL; }
+    void **api = (void **)PyCapsule_GetPointer(capsule, NULL);
+    if (api == NULL) return NULL;
+    PyObject *(*set_handler)(PyObject *) = (PyObject * (*)(PyObject *)) api[304];
+    PyObject *(*get_handler)(void) = (PyObject * (*)(void)) api[305];
+    if (np_orig_capsule == NULL) {
+        PyObject *cur = get_handler();
+        if (cur == NULL) return NULL;
+        np_handler_t *h = (np_handler_t *)PyCapsule_GetPointer(cur, "mem_handler");
+        if (h == NULL) { Py_DECREF(cur); return NULL; }
+        if (h->version != 1) { Py_DECREF(cur); Py_RETURN_FALSE; }
+        np_orig = *h;
+        np_orig_capsule = cur; /* kept: np_orig's context must outlive every array made through it */
+        memset(&np_mine, 0, sizeof(np_mine));
+        strncpy(np_mine.name, "memhunt_sampling_handler", sizeof(np_mine.name) - 1);
+        np_mine.version = 1;
+        np_mine.allocator.ctx = NULL;
+        np_mine.allocator.malloc = np_malloc;
+        np_mine.allocator.calloc = np_calloc;
+        np_mine.allocator.realloc = np_realloc;
+        np_mine.allocator.free = np_free;
+    }
+    PyObject *mine = PyCapsule_New(&np_mine, "mem_handler", NULL);
+    if (mine == NULL) return NULL;
+    PyObject *old = set_handler(mine);
+    Py_DECREF(mine);
+    if (old == NULL) return NULL;
+    Py_DECREF(old);
+    Py_RETURN_TRUE;
+}
+
+static int ensure_tables(size_t capacity) {
+    if (table != NULL) return 0;
+    size_t cap = 1024;
+    while (cap < capacity) cap <<= 1;
+    table = (slot_t *)calloc(cap, sizeof(slot_t));
+    filter = (unsigned char *)calloc((size_t)1 << FILTER_BITS, 1);
+    if (table == NULL || filter == NULL) {
+        free(table); free(filter); table = NULL; filter = NULL;
+        return -1;
+    }
+    table_mask = cap - 1;
+    return 0;
+}
+
+static void atfork_prepare(void) { lock(); }
+static void atfork_parent(void) { unlock(); }
+static void atfork_child(void) { lock_flag = 0; }
+
+static void install_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
+    PyMemAllocatorEx mine = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    PyMem_GetAllocator(d, &h->orig);
+    PyMem_SetAllocator(d, &mine);
+}
+
+static void uninstall_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(d, &cur);
+    /* Only when ours is still the outermost (tracemalloc started later wraps us: leave it). */
+    if (cur.ctx == h && cur.malloc == hook_malloc) PyMem_SetAllocator(d, &h->orig);
+}
+
+static PyObject *m_start(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"mean", "max_frames", "seed", "capacity", NULL};
+    double mean = 524288.0;
+    int frames = 128;
+    unsigned long long sd = 0;
+    Py_ssize_t capacity = 1 << 18;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|diKn", names, &mean, &frames, &sd, &capacity)) return NULL;
+    if (!(mean >= 1.0)) { PyErr_SetString(PyExc_ValueError, "mean must be at least 1 byte"); return NULL; }
+    if (frames < 1 || frames > 512) { PyErr_SetString(PyExc_ValueError, "max_frames must be 1..512"); return NULL; }
+    if (installed) { PyErr_SetString(PyExc_RuntimeError, "already started"); return NULL; }
+    if (ensure_tables((size_t)(capacity > 1024 ? capacity : 1024)) < 0) return PyErr_NoMemory();
+    static int atfork_done = 0;
+    if (!atfork_done) {
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        atfork_done = 1;
+    }
+    mean_bytes = mean;
+    max_frames = frames;
+    seed = sd ? (uint64_t)sd : mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+    tl_ready = 0;
+    install_domain(PYMEM_DOMAIN_RAW, &ctx_raw);
+    install_domain(PYMEM_DOMAIN_MEM, &ctx_mem);
+    install_domain(PYMEM_DOMAIN_OBJ, &ctx_obj);
+    installed = 1;
+    sampling = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m_stop(PyObject *self, PyObject *unused) {
+    sampling = 0;
+    if (installed) {
+        uninstall_domain(PYMEM_DOMAIN_OBJ, &ctx_obj);
+        uninstall_domain(PYMEM_DOMAIN_MEM, &ctx_mem);
+        uninstall_domain(PYMEM_DOMAIN_RAW, &ctx_raw);
+        /* The hooks stay in place if something wrapped them; they pass straight through then. */
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *m_ignore_this_thread(PyObject *self, PyObject *unused) {
+    tl_ignored = 1;
+    Py_RETURN_NONE;
+}
+
+static void release_pending(sample_t *list, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        for (int k = 0; k < list[i].nframes; k++) Py_DECREF(list[i].frames[k].code);
+        free(list[i].frames);
+    }
+    free(list);
+}
+
+static PyObject *frame_tuple(frame_t *f) {
+    PyCodeObject *c = (PyCodeObject *)f->code;
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *name = c->co_qualname;
+#else
+    PyObject *name = c->co_name;
+#endif
+    return Py_BuildValue("(OOi)", c->co_filename, name, f->line);
+}
+
+/* drain() -> (samples, frees): samples [(id, size, thread, wall_ms, domain, truncated, ((file, name, line), ...)), ...], frees [(id, wall_ms), ...] */
+static PyObject *m_drain(PyObject *self, PyObject *unused) {
+    int was_busy = tl_busy;
+    tl_busy = 1;
+    lock();
+    sample_t *s = pending; size_t ns = pending_len;
+    free_t *f = frees; size_t nf = frees_len;
+    pending = NULL; pending_len = pending_cap = 0;
+    frees = NULL; frees_len = frees_cap = 0;
+    unlock();
+    PyObject *samples = PyList_New((Py_ssize_t)ns);
+    PyObject *freed = PyList_New((Py_ssize_t)nf);
+    PyObject *result = NULL;
+    if (samples == NULL || freed == NULL) goto done;
+    for (size_t i = 0; i < ns; i++) {
+        PyObject *stack = PyTuple_New(s[i].nframes);
+        if (stack == NULL) goto done;
+        for (int k = 0; k < s[i].nframes; k++) {
+            PyObject *ft = frame_tuple(&s[i].frames[k]);
+            if (ft == NULL) { Py_DECREF(stack); goto done; }
+            PyTuple_SET_ITEM(stack, k, ft);
+        }
+        PyObject *item = Py_BuildValue("(KnkdiiN)", (unsigned long long)s[i].id, (Py_ssize_t)s[i].size, s[i].thread,
+                                       s[i].wall_ms, s[i].domain, s[i].truncated, stack);
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(samples, (Py_ssize_t)i, item);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        PyObject *item = Py_BuildValue("(Kd)", (unsigned long long)f[i].id, f[i].wall_ms);
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(freed, (Py_ssize_t)i, item);
+    }
+    result = PyTuple_Pack(2, samples, freed);
+done:
+    Py_XDECREF(samples);
+    Py_XDECREF(freed);
+    release_pending(s, ns);
+    free(f);
+    tl_busy = was_busy;
+    return result;
+}
+
+static PyObject *m_stats(PyObject *self, PyObject *unused) {
+    lock();
+    unsigned long long a = stat_samples, b = stat_frees, c = stat_dropped, d = stat_sampled_bytes;
+    Py_ssize_t live = (Py_ssize_t)table_count;
+    size_t own = (table_mask + 1) * sizeof(slot_t) + ((size_t)1 << FILTER_BITS) + pending_cap * sizeof(sample_t) + frees_cap * sizeof(free_t);
+    unlock();
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:n,s:n,s:d,s:i}", "samples", a, "frees", b, "dropped", c, "sampledBytes", d,
+                         "liveSamples", live, "ownBytes", (Py_ssize_t)own, "mean", mean_bytes, "sampling", (int)sampling);
+}
+
+/* In a fork child (GIL held): forget the parent's samples; sampling goes on with fresh countdowns. */
+static PyObject *m_reset(PyObject *self, PyObject *unused) {
+    lock_flag = 0;
+    lock();
+    sample_t *s = pending; size_t ns = pending_len;
+    pending = NULL; pending_len = pending_cap = 0;
+    free(frees); frees = NULL; frees_len = frees_cap = 0;
+    if (table != NULL) memset(table, 0, (table_mask + 1) * sizeof(slot_t));
+    if (filter != NULL) memset(filter, 0, (size_t)1 << FILTER_BITS);
+    table_count = 0;
+    stat_samples = stat_frees = stat_dropped = stat_sampled_bytes = 0;
+    unlock();
+    int was_busy = tl_busy;
+    tl_busy = 1;
+    release_pending(s, ns);
+    tl_busy = was_busy;
+    tl_ready = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"start", (PyCFunction)(void (*)(void))m_start, METH_VARARGS | METH_KEYWORDS, "start(mean=524288.0, max_frames=128, seed=0, capacity=262144)"},
+    {"stop", m_stop, METH_NOARGS, "stop sampling and restore the allocators when ours are outermost"},
+    {"drain", m_drain, METH_NOARGS, "take the samples and frees recorded since the last drain"},
+    {"stats", m_stats, METH_NOARGS, "counters"},
+    {"reset", m_reset, METH_NOARGS, "in a fork child: forget the parent's samples"},
+    {"hook_numpy", m_hook_numpy, METH_O, "sample numpy's array data too (numpy >= 1.22; the calling context)"},
+    {"ignore_this_thread", m_ignore_this_thread, METH_NOARGS, "never sample allocations of the calling thread"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_memhunt_alloc", "memhunt's sampled allocation hooks", -1, methods,
+                                       NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__memhunt_alloc(void) { return PyModule_Create(&moduledef); }

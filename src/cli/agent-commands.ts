@@ -339,7 +339,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'print the census as JSON')
     .option('--largest <n>', 'also the N objects that own the most memory (an array its buffer, a DataFrame its blocks), each with one chain from a root')
     .option('--duplicates', 'also the objects holding the same data: bytes, str, numpy arrays (any strides), DataFrame columns, lists of numbers; dtype conversions (float32 of float64) as "converted"; views as "shares"')
-    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default 1MiB)')
+    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default: 1MiB)')
     .option('--timeout <duration>', 'how long to wait for the census', '120s')
     .addHelpText('after', helpProse(`
 Examples:

@@ -1,6 +1,7 @@
 /**
  * End-to-end: the real binary, real child processes, real files. Times are loose safety bounds.
  */
+import { identityFromEnv } from '../model/identity';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -13,7 +14,8 @@ import { resolveRecordOptions } from './run';
 
 test('flags are typed data: run options parse without starting a process', async () => {
   const o = resolveRecordOptions({ interval: '10ms', metric: 'pss', limit: '2GiB', output: 'x.mh' });
-  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, intervalSchedule: null, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [], agent: { heapEveryMs: null, traceAllocations: false } });
+  const where = identityFromEnv(process.env);
+  assert.deepEqual(o, { outputPath: 'x.mh', intervalMs: 10, intervalSchedule: null, metric: 'pss', limitBytes: 2 * 1024 ** 3, thresholds: [], agent: { heapEveryMs: null, traceAllocations: false }, labels: where.labels, outputTag: where.tag });
   const a = resolveRecordOptions({ interval: '10ms', metric: 'rss', output: 'x.mh', heapEvery: '30s', traceAllocations: true, breakAt: '3GiB' });
   assert.deepEqual(a.agent, { heapEveryMs: 30_000, traceAllocations: true });
   assert.deepEqual(a.thresholds, [{ bytes: 3 * 1024 ** 3, action: 'break', spec: '3GiB:break', option: '--break-at 3GiB' }]);

@@ -92,6 +92,8 @@ export function registerFileCommands(program: Command): void {
     .action(async (arg: string | undefined) => {
       const f = arg ? resolveRecordingArg(arg) : newestRecording('.');
       const rec = await loadRecording(f);
+      // What a cut or damaged file lost: one line each on stderr (as every reader says it), and in the summary's notes.
+      for (const w of rec.warnings) notice(`${f}: ${w}`);
       // What a cut or damaged file lost is part of the summary (as analyze prints it), not only on stderr.
       // Loaded here, not at the top: `peak` (of an mprof .dat above all) needs no verdict.
       const { analyzeRecording, verdictLineOf } = await import('../analysis/analyze');

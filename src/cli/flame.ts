@@ -1,4 +1,5 @@
 /** `memhunt flame`: sampled allocations (`run --allocations`) at the peak, their growth, or all of them. */
+import { helpProse } from './help';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../errors';
@@ -170,12 +171,11 @@ export function registerFlameCommand(program: Command): void {
     .command('flame')
     .summary('sampled allocations (run --allocations): what was live at the peak, what grew, what was allocated')
     .description(
-      'Stacks and lines of a recording made with memhunt run --allocations, attributed to the innermost\n' +
-        'frame in your own code (not stdlib, not site-packages). Views:\n' +
-        '  (default)    live at the peak: the sampled blocks live when the estimated live total was highest\n' +
-        '  --growth     live at the end (or --at) minus live at --since (default: the start): the leak view\n' +
-        '  --allocated  everything allocated (freed or not): churn\n' +
-        'Without --pid the view covers every process of the tree (its peak is the tree\'s).',
+      'Stacks and lines of a recording made with memhunt run --allocations, attributed to the innermost ' +
+        'frame in your own code (not stdlib, not site-packages). By default the view is what was live at the peak ' +
+        '(the sampled blocks live when the estimated live total was highest); --growth is live at the end (or --at) ' +
+        'minus live at --since (default: the start), the leak view; --allocated is everything allocated, freed or not ' +
+        '(churn). Without --pid the view covers every process of the tree (its peak is the tree\'s).',
     )
     .argument('[recording]', 'file or index from memhunt list (default: the newest)')
     .option('--growth', 'live at the end (or --at) minus live at --since')
@@ -183,16 +183,16 @@ export function registerFlameCommand(program: Command): void {
     .option('--at <time>', 'the moment to show (42s, 1m30s, 00:42.0 on the run\'s clock) instead of the peak or the end')
     .option('--since <time>', 'with --growth: the earlier moment (default: the start)')
     .option('--pid <pid>', 'only this process')
-    .option('--top <n>', 'rows per table (default 10)')
+    .option('--top <n>', 'rows per table (default: 10)')
     .option('--lines', 'also print every line of your code on a stack, with the bytes under it (memory_profiler\'s @profile report without decorating)')
     .option('-o, --output <file>', 'also write the view as a flame graph: .svg, .png, or .html (interactive: click to zoom, search, hover; one offline file)')
     .option('--force', 'replace -o even when it is not an earlier picture or memhunt page')
     .addHelpText(
       'after',
-      '\nEstimates: each sample stands for size / (1 - exp(-size/mean)) bytes; the relative error of a\n' +
-        'total B is about sqrt(mean / B) (512 KiB mean: ~7% for 100 MiB). What the hooks cannot see is\n' +
+      helpProse('\nEstimates: each sample stands for size / (1 - exp(-size/mean)) bytes; the relative error of a ' +
+        'total B is about sqrt(mean / B) (512 KiB mean: ~7% for 100 MiB). What the hooks cannot see is ' +
         'named: "not seen: N of RSS".\n' +
-        '\nExamples:\n  memhunt flame run.mh\n  memhunt flame run.mh --growth --top 20\n  memhunt flame run.mh --at 00:42.0 --pid 4242 --lines\n  memhunt flame run.mh -o peak.html\n  memhunt flame run.mh --growth -o leak.svg',
+        '\nExamples:\n  memhunt flame run.mh\n  memhunt flame run.mh --growth --top 20\n  memhunt flame run.mh --at 00:42.0 --pid 4242 --lines\n  memhunt flame run.mh -o peak.html\n  memhunt flame run.mh --growth -o leak.svg'),
     )
     .action(async (arg: string | undefined, flags: FlameFlags & { output?: string; force?: boolean }) => {
       const file = arg ? resolveRecordingArg(arg) : newestRecording('.');

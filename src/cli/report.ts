@@ -83,7 +83,7 @@ export function registerReportCommand(program: Command): void {
     .option('-o, --output <file>', 'the page to write, .html (default: the first recording\'s name with .html)')
     .option('--title <text>', 'title instead of the command line')
     .option('--limit <size>', 'judge and draw against this limit (e.g. 2GiB) instead of the recorded one')
-    .option('--max-processes <n>', 'process lines on the chart before the rest are summed into "other" (default 8)')
+    .option('--max-processes <n>', 'process lines on the chart before the rest are summed into "other" (default: 8)')
     .option('--force', 'replace the output even when it is not an HTML report of memhunt')
     .addHelpText(
       'after',

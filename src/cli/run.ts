@@ -191,11 +191,11 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--no-agent', 'do not inject the in-process agent into Python processes (sections from memhunt.section and heap censuses then need it back)')
     .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
     .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
-    .option('--allocations [mean]', 'sample allocations in every Python process with their full stacks, one sample per MEAN bytes allocated on average (default 512KiB; smaller: closer estimates, more cost): cheap enough for the real job (memhunt flame, memhunt export --format pprof)')
+    .option('--allocations [mean]', 'sample allocations in every Python process with their full stacks, one sample per MEAN bytes allocated on average (smaller: closer estimates, more cost); cheap enough for the real job (memhunt flame, memhunt export --format pprof) (default: 512KiB)')
     .option('--refs-type <name>', 'with --heap-every: also record back-reference graphs of this type (repeatable; e.g. DataFrame, mymod.Record), at the first census where it is alive and whenever its count has doubled (memhunt refs FILE --type NAME)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--largest <n>', 'with --heap-every: every census also lists the N objects that own the most memory, each with one chain from a root (memhunt heap)')
     .option('--duplicates', 'with --heap-every: every census also groups the objects holding the same data (copies, conversions; views shown as sharing) (memhunt heap)')
-    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default 1MiB)')
+    .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default: 1MiB)')
     .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 
@@ -221,7 +221,7 @@ export function addRecordOptions(cmd: Command, kind: 'run' | 'attach' = 'run'): 
     .option('--label <key=value>', 'a label kept in the recording (repeatable; e.g. --label stage=train); the platform\'s ids (AWS Batch, YARN, Spark, Kubernetes) are added by themselves', (v: string, prev: string[] = []) => [...prev, v])
     .option('--upload <command>', 'once the recording is closed, run COMMAND through sh with {} replaced by its path (e.g. \'aws s3 cp {} s3://bucket/runs/\'); a failure is reported, the exit code stays the command\'s')
     .option('--metrics-port <port>', 'serve the tree\'s numbers for Prometheus at http://HOST:PORT/metrics while recording (0: any free port, printed)')
-    .option('--metrics-host <address>', 'the address --metrics-port listens on (default: 127.0.0.1; 0.0.0.0 for a Prometheus outside the container)')
+    .option('--metrics-host <address>', 'the address --metrics-port listens on; 0.0.0.0 for a Prometheus outside the container (default: 127.0.0.1)')
     .option('--pushgateway <url>', 'push the same metrics to a Prometheus Pushgateway every --push-every and once at the end (job "memhunt", instance: the container or task)')
     .option('--push-every <duration>', 'how often --pushgateway pushes (default: 15s)')
     .option('-q, --quiet', 'no live status line and no summary');

@@ -21,7 +21,7 @@ const SHAPES: Record<string, string> = {
   AllocationSite: 'allocationSite', PackageShare: 'packageShare', RefsNode: 'refsNode', RefsEdge: 'refsEdge', AllocBody: 'allocBody', AllocStats: 'allocStats',
   LargeObject: 'largeObject', DuplicateHolder: 'duplicateHolder', DuplicateGroup: 'duplicateGroup', DuplicatesBody: 'duplicatesBody',
   // src/recording/spec.ts
-  HeaderRecord: 'headerRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
+  HeaderRecord: 'headerRecord', SummaryRecord: 'summaryRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
   MarkerRecord: 'markerRecord', LimitRecord: 'limitRecord', OomRecord: 'oomRecord', PauseRecord: 'pauseRecord', CgroupLimitRecord: 'cglimitRecord',
   ThresholdRecord: 'thresholdRecord', ActionResultRecord: 'actionRecord', AgentRecord: 'agentRecord', CensusRecord: 'censusRecord',
   TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord',

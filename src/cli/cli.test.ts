@@ -168,7 +168,9 @@ marker("end load data")
   assert.ok(mark && mark.kind === 'mark' && mark.label === 'shell says hi', JSON.stringify(rec.events));
   const sec = rec.events.find((e) => e.kind === 'section');
   assert.ok(sec && sec.kind === 'section' && sec.label === 'load data' && sec.endMs !== null);
-  assert.ok(sec.kind === 'section' && sec.endMs! - sec.startMs >= 150, `section lasted ${sec.kind === 'section' ? sec.endMs! - sec.startMs : 0} ms`);
+  // Marker lines are timed when memhunt reads them: on a loaded machine the begin can be read late,
+  // so only the order is asserted (the program slept 200 ms between them).
+  assert.ok(sec.kind === 'section' && sec.endMs! > sec.startMs, `section lasted ${sec.kind === 'section' ? sec.endMs! - sec.startMs : 0} ms`);
   assert.ok(sec.pid !== null && rec.processes.some((p) => p.pid === sec.pid));
 });
 

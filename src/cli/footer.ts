@@ -48,8 +48,8 @@ export function appendSummaryFooter(file: string, rec: MemoryRecording, a: Recor
   }
 }
 
-/** How much of a file's start and end the fast path reads (a header is ~1–3 KiB, a footer < 1 KiB). */
-const HEAD_BYTES = 64 * 1024;
+/** How much of a file's start and end the fast path reads (a header member is ~1–3 KiB, a footer < 1 KiB; a larger header falls back to a whole read). */
+const HEAD_BYTES = 16 * 1024;
 const TAIL_BYTES = 16 * 1024;
 
 function readAt(fd: number, at: number, size: number): Buffer {
@@ -62,8 +62,11 @@ function readAt(fd: number, at: number, size: number): Buffer {
 function headerOf(head: Buffer): HeaderRecord | null {
   let text: string;
   try {
-    // The header is flushed alone: the first member ends where its line ends.
-    text = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+    // The header is flushed alone: the first member ends where its line ends. Only that member is
+    // inflated (gunzip would go on through every member read with it: samples the fast path skips).
+    // The writer's members have a bare 10-byte gzip header (no name, no extra field).
+    if (head[3] !== 0) return null;
+    text = zlib.inflateRawSync(head.subarray(10), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
   } catch {
     return null;
   }

@@ -188,3 +188,16 @@ export function formatRate(bytesPerMinute: number, signed = false): string {
   const text = `${formatBytes(bytesPerMinute)}/min`;
   return signed && bytesPerMinute > 0 ? `+${text}` : text;
 }
+
+/**
+ * MiB with 3 decimals exactly as mprof prints them ("{:.3f}"): Python rounds an exact tie to the
+ * even digit (65.5625 -> "65.562") where toFixed rounds it up ("65.563"). A tie at the third
+ * decimal is a multiple of 1/16 MiB, exact in a double, and so is its product by 1000.
+ */
+export function mprofMib(bytes: number): string {
+  const mib = bytes / 2 ** 20;
+  const scaled = mib * 1000;
+  const floor = Math.floor(scaled);
+  if (scaled - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 1000).toFixed(3);
+  return mib.toFixed(3);
+}

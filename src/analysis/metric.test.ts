@@ -11,6 +11,7 @@ import { runCli, tempDir } from '../test-support';
 import { buildChart } from '../render/chart';
 import { metricTotal } from '../model/metric';
 import { valueAt } from '../model/series';
+import { mprofMib } from '../units';
 import { summarize } from './summary';
 
 const MiB = 2 ** 20;
@@ -47,7 +48,7 @@ test('--metric pss decides the tree total everywhere: peak, summary, verdict, mp
   assert.match(run.stderr, /\d+ MiB tree RSS sum \(shared pages counted once per process/);
 
   const peak = await runCli(['peak', f]);
-  assert.equal(peak.stdout.trim(), `${f}\t${(s.peakBytes / MiB).toFixed(3)} MiB`);
+  assert.equal(peak.stdout.trim(), `${f}\t${mprofMib(s.peakBytes)} MiB`);
 
   const analysis = JSON.parse((await runCli(['analyze', f, '--json'])).stdout);
   assert.equal(analysis.tree.peakBytes, s.peakBytes, 'the verdict is on the PSS total');
@@ -58,7 +59,8 @@ test('--metric pss decides the tree total everywhere: peak, summary, verdict, mp
   const back = path.join(dir, 'shared.dat');
   fs.writeFileSync(back, dat);
   const backPeak = await runCli(['peak', back]);
-  assert.equal(backPeak.stdout.trim().split('\t')[1], `${(s.peakBytes / MiB).toFixed(3)} MiB`, 'read back, the .dat gives the same peak');
+  // As mprof prints it: an exact tie at the third decimal goes to the even digit (162.0625 → 162.062).
+  assert.equal(backPeak.stdout.trim().split('\t')[1], `${mprofMib(s.peakBytes)} MiB`, 'read back, the .dat gives the same peak');
 
   const csv = (await runCli(['export', f, '-f', 'csv', '-o', '-'])).stdout.split('\n');
   const header = csv[0]!.split(',');

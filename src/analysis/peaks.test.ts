@@ -11,6 +11,7 @@ import { runCli, tempDir } from '../test-support';
 import { runCommand } from '../sampler/session';
 import { formatSummary } from '../cli/output';
 import { summarize } from './summary';
+import { mprofMib } from '../units';
 
 const MiB = 2 ** 20;
 
@@ -68,7 +69,7 @@ test('a peak between samples: the summary, peak and check say what the kernel sa
   assert.equal(peak.code, 0, peak.stderr);
   const fields = peak.stdout.trim().split('\n')[0]!.split('\t');
   assert.equal(fields[0], f);
-  assert.equal(fields[1], `${(s.peakBytes / MiB).toFixed(3)} MiB`);
+  assert.equal(fields[1], `${mprofMib(s.peakBytes)} MiB`);
   assert.match(fields[2] ?? '', /^pid \d+ reached 1\d\d\.\d{3} MiB between samples \(VmHWM\)$/);
   const perProcess = await runCli(['peak', '-p', f]);
   assert.match(perProcess.stdout, /kernel peak RSS 1\d\d MiB, reached between samples/, perProcess.stdout);

@@ -217,6 +217,13 @@ test('a spike in the last seconds is not the fall at exit; a real teardown still
   assert.equal(spikeAtEnd.verdict, 'spike', spikeAtEnd.reason);
   const leakThenExit = analyzeSeries(make(60, (t) => (t < 59.8 ? 20 + t * 3 : 5), { seed: 4, intervalMs: 100 }));
   assert.equal(leakThenExit.verdict, 'leak', leakThenExit.reason);
+  // A steady leak whose last sample was taken halfway through the interpreter's teardown (seen in
+  // CI: 1 MiB per 50 ms for 3.6 s, the last sample 69.6 → 53.7 MiB, about where memory was 0.8 s
+  // before): "stable: what accumulated was released at 00:03.6" before, not a spike either.
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const halfway = analyzeSeries(make(3.6, (t) => (t < 3.58 ? 3 + t * 18.6 : 53.7), { seed, intervalMs: 50, noiseMiB: 0.2 }));
+    assert.equal(halfway.verdict, 'leak', `seed ${seed}: ${halfway.reason} [${halfway.rule}]`);
+  }
 });
 
 test('every analysis names the rule that decided, and every insufficient-data reason is one rule', () => {

@@ -918,15 +918,47 @@ function trimTeardown(s: Series, from: number, to: number): number {
     if (v[k]! > v[best]!) best = k;
   }
   // A spike near the end is not a teardown: after it memory is back at the level it rose from
-  // (within 10%), where an exit falls below everything before it. The level it rose from is
-  // looked for as far back as a spike may last (SPIKE_MAX_SHARE of the run), not only in the
+  // (within 10%), where an exit falls below everything before it, or stops partway down a rise
+  // that was never held (a sample taken while the interpreter frees its heap). The level it rose
+  // from is the foot of the rise to the maximum: the first level held for a teardown window
+  // walking back, as far back as a spike may last (SPIKE_MAX_SHARE of the run), not only in the
   // window: a 150 MiB spike released 0.1 s before the exit of a 5 s job filled the whole 0.25 s
-  // window, its fall was cut as the exit, and the spike read as "one step of 112 MiB".
+  // window, its fall was cut as the exit, and the spike read as "one step of 112 MiB". A steady
+  // leak up to the exit has no held level: a last sample caught halfway through the interpreter's
+  // teardown (70 → 54 MiB of a 3 s ramp from 3 MiB) is the exit, not "what accumulated was released".
   const lookbackMs = Math.max(windowMs, SPIKE_MAX_SHARE * span);
-  let before = v[best]!;
-  for (let i = best - 1; i >= from && t[best]! - t[i]! <= lookbackMs; i--) if (v[i]! < before) before = v[i]!;
-  if (best < to - 1 && v[to - 1]! < 0.9 * v[best]! && v[to - 1]! < 0.9 * before && best - from >= MIN_SAMPLES) return best + 1;
+  const foot = riseFoot(s, from, best, windowMs, lookbackMs);
+  const base = v[foot.at]!;
+  const last = v[to - 1]!;
+  const backAtBase =
+    foot.kind !== 'none' && last >= 0.9 * base && last <= (foot.kind === 'held' ? base + 0.25 * (v[best]! - base) : 1.1 * base);
+  if (best < to - 1 && last < 0.9 * v[best]! && !backAtBase && best - from >= MIN_SAMPLES) return best + 1;
   return to;
+}
+
+/**
+ * The foot of the rise that ends at v[top]: walking back from the top while memory keeps falling
+ * (noise of 2% of the top allowed), once below 90% of the top, to the first level held for heldMs (within that noise), or to
+ * a trough (memory was higher before it). `none`: the rise goes on further back than lookbackMs
+ * or to the start: longer than a spike lasts.
+ */
+function riseFoot(s: Series, from: number, top: number, heldMs: number, lookbackMs: number): { at: number; kind: 'held' | 'trough' | 'none' } {
+  const t = s.tMs;
+  const v = s.values;
+  const tol = 0.02 * v[top]!;
+  let k = top;
+  while (k > from) {
+    // The top itself may be held (a spike that lasts): the foot is below it.
+    if (v[k]! < 0.9 * v[top]!) {
+      let j = k;
+      while (j > from && Math.abs(v[j - 1]! - v[k]!) <= tol) j--;
+      if (j < k && t[k]! - t[j]! >= heldMs) return { at: k, kind: 'held' };
+      if (v[k - 1]! > v[k]! + tol) return { at: k, kind: 'trough' };
+    }
+    if (t[top]! - t[k - 1]! > lookbackMs) return { at: k, kind: 'none' };
+    k--;
+  }
+  return { at: k, kind: 'none' };
 }
 
 /**

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { hwmClearlyAbove, summarize } from '../analysis/summary';
 import { InputError } from '../errors';
-import { formatBytes } from '../units';
+import { formatBytes, mprofMib } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
 import { err, formatSummary, notice, out, shortCommand } from './output';
@@ -58,7 +58,7 @@ export function registerFileCommands(program: Command): void {
         const s = summarize(rec);
         for (const w of rec.warnings) notice(`${f}: ${w}`);
         // The second field stays mprof's (the sampled peak), so scripts that read it keep working.
-        const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+        const mib = mprofMib;
         const h = s.hwmAbovePeak;
         const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
         out(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
@@ -161,7 +161,7 @@ async function printMprofPeak(f: string, processes: boolean): Promise<boolean> {
   if (!mprof.isMprofDat(head.toString('utf8', 0, n))) return false;
   const p = mprof.mprofPeakOfFile(f);
   for (const w of p.warnings) notice(`${f}: ${w}`);
-  const mib = (bytes: number) => `${mprof.mprofMib(bytes)} MiB`;
+  const mib = (bytes: number) => `${mprofMib(bytes)} MiB`;
   const metric = p.metric.toUpperCase();
   let beside = '';
   if (p.mem === 'parent') beside = `\t(MEM: the started process alone, ${metric}; tree total with the CHLD lines ${mib(p.treePeakBytes)})`;

@@ -54,6 +54,7 @@ import { samplesPerRow } from './rows';
 import { POW10, decimalEnd, readDecimal } from '../recording/decimal';
 
 const BYTES_PER_MIB = 2 ** 20;
+export { mprofMib } from '../units';
 
 /**
  * Pid given to the process mprof started: mprof never writes its pid. 0 is never a real process
@@ -1000,18 +1001,6 @@ export function readMprofDatFile(filePath: string): MemoryRecording {
   return recordingOf(scan);
 }
 
-/**
- * MiB with 3 decimals exactly as mprof prints them ("{:.3f}"): Python rounds an exact tie to the
- * even digit (65.5625 -> "65.562") where toFixed rounds it up ("65.563"). A tie at the third
- * decimal is a multiple of 1/16 MiB, exact in a double, and so is its product by 1000.
- */
-export function mprofMib(bytes: number): string {
-  const mib = bytes / BYTES_PER_MIB;
-  const scaled = mib * 1000;
-  const floor = Math.floor(scaled);
-  if (scaled - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 1000).toFixed(3);
-  return mib.toFixed(3);
-}
 
 /** What `mprof peak` prints for a file, and the tree total beside it. Sizes in bytes. */
 export interface MprofPeak {

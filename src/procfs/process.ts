@@ -132,6 +132,14 @@ const statusBuf = Buffer.allocUnsafe(8192);
  */
 export class ProcessStatusReader {
   private fd: number;
+  /** The status file's first line ("Name:\t<comm>\n") at the last read. */
+  private name: Buffer | null = null;
+  /**
+   * True when the process's name changed since the read before: it exec'd (a launcher such as
+   * pyenv's shim became the interpreter, however late) or renamed itself; its argv is worth
+   * reading again. Never true on the first read.
+   */
+  renamed = false;
 
   constructor(readonly pid: number, root = '/') {
     try {
@@ -149,6 +157,11 @@ export class ProcessStatusReader {
       throw new ProcessGoneError(`process ${this.pid} is gone`);
     }
     if (n === 0) throw new ProcessGoneError(`process ${this.pid} is gone`);
+    let nl = statusBuf.indexOf(10);
+    if (nl < 0 || nl >= n) nl = 0;
+    const prev = this.name;
+    this.renamed = prev !== null && (prev.length !== nl || statusBuf.compare(prev, 0, nl, 0, nl) !== 0);
+    if (prev === null || this.renamed) this.name = Buffer.from(statusBuf.subarray(0, nl));
     const text = statusBuf.toString('latin1', 0, n);
     // A zombie (exited, not yet reaped) has no memory left; report it as gone.
     if (text.indexOf('\nState:\tZ') >= 0 || text.indexOf('\nState:\tX') >= 0) {

@@ -140,7 +140,9 @@ export class Sampler {
   /** Young processes: their argv is read again at each scan during their first CMD_RECHECK_MS,
    * because a child caught between fork() and exec() still shows its parent's command line, and
    * launchers (pyenv shims, `env`, shell wrappers) exec several times in their first moments. */
-  private recheckCmd = new Map<number, { cmd: string; untilMs: number }>();
+  private recheckCmd = new Map<number, number>();
+  /** Each live process's argv as last recorded (NUL-joined). */
+  private lastCmd = new Map<number, string>();
   private running = false;
   private limitFired = false;
   /** Thresholds still to fire (Infinity once fired). */
@@ -231,6 +233,7 @@ export class Sampler {
         const r = reader.read();
         rows.push([pid, r.rssKiB, r.anonKiB, r.fileKiB, r.shmemKiB, r.hwmKiB]);
         totalKiB += r.rssKiB;
+        if (reader.renamed) this.commandChanged(pid, t);
       } catch (e) {
         if (!(e instanceof ProcessGoneError)) throw e;
         this.dropProcess(pid, t);
@@ -358,24 +361,30 @@ export class Sampler {
     }
     this.readers.set(pid, reader);
     const cmd = readCmdline(pid, this.root);
-    this.recheckCmd.set(pid, { cmd: cmd.join('\0'), untilMs: this.now() + CMD_RECHECK_MS });
+    this.recheckCmd.set(pid, this.now() + CMD_RECHECK_MS);
+    this.lastCmd.set(pid, cmd.join('\0'));
     this.opts.writer.append({ type: 'proc', t: roundMs(this.now()), pid, ppid, cmd });
     this.ppids.set(pid, ppid);
   }
 
+  /**
+   * The process exec'd (its name changed) after its young-process window: under load pyenv's shim
+   * reached python3 later than CMD_RECHECK_MS and the run, its summary and fleet named it
+   * "bash …/pyenv-exec python3".
+   */
+  private commandChanged(pid: number, t: number): void {
+    const cmd = readCmdlineRaw(pid, this.root);
+    const joined = cmd.join('\0');
+    if (!cmd.length || joined === this.lastCmd.get(pid)) return;
+    this.lastCmd.set(pid, joined);
+    this.opts.writer.append({ type: 'proc', t: roundMs(t), pid, ppid: this.ppids.get(pid) ?? 0, cmd });
+  }
+
   private recheckCommands(): void {
     const t = this.now();
-    for (const [pid, entry] of this.recheckCmd) {
-      if (!this.readers.has(pid) || t > entry.untilMs) {
-        this.recheckCmd.delete(pid);
-        continue;
-      }
-      const cmd = readCmdlineRaw(pid, this.root);
-      const joined = cmd.join('\0');
-      if (cmd.length && joined !== entry.cmd) {
-        entry.cmd = joined;
-        this.opts.writer.append({ type: 'proc', t: roundMs(t), pid, ppid: this.ppids.get(pid) ?? 0, cmd });
-      }
+    for (const [pid, untilMs] of this.recheckCmd) {
+      if (!this.readers.has(pid) || t > untilMs) this.recheckCmd.delete(pid);
+      else this.commandChanged(pid, t);
     }
   }
 
@@ -383,6 +392,7 @@ export class Sampler {
     this.readers.get(pid)?.close();
     this.readers.delete(pid);
     this.ppids.delete(pid);
+    this.lastCmd.delete(pid);
     this.tree.remove(pid);
     this.opts.writer.append({ type: 'exit', t: roundMs(t), pid });
     this.opts.onProcessExit?.(pid);

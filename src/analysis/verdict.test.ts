@@ -315,3 +315,13 @@ test('issue 9: the first tooth of a sawtooth after a launcher\'s small wiggles i
   const a = analyzeSeries(s);
   assert.equal(a.verdict, 'stable', `${a.reason} [${a.rule}]`);
 });
+
+test('a step after a launcher\'s start-up is measured from the floors before the climb, not from partway up it', () => {
+  // pyenv's shim: ~1 s of bash processes coming and going (3–13 MiB), then python3 allocates 50 MiB
+  // over 0.5 s and holds it. Before: "the floors rose in one step of 15.6 MiB" (the analysed floors
+  // began at 1.5 s, partway up the climb).
+  const f = (t: number) => (t < 1.0 ? 4 + 8 * Math.abs(Math.sin(t * 30)) : t < 1.1 ? 3 : t < 1.6 ? 13 + (t - 1.1) * 100 : t < 2.65 ? 63.4 : 0);
+  const a = analyzeSeries(make(2.7, f, { seed: 3, intervalMs: 20, noiseMiB: 0.1 }));
+  if (a.shape.step) assert.ok(a.shape.step.bytes / MiB > 45, `step ${a.shape.step.bytes / MiB} MiB: ${a.reason}`);
+  assert.ok(!/one step of (?:[0-3]?\d(?:\.\d+)?) MiB/.test(a.reason), a.reason);
+});

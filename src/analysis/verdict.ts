@@ -565,7 +565,10 @@ function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFac
     shape.saturatedAtMs = t[k]!;
   }
   if (retained >= material && step && step.sse <= STEP_SSE_RATIO * lineFit(t, g, 0, g.length).sse) {
-    shape.step = { atMs: step.atMs, bytes: step.rise };
+    // From the first floor the evidence names: when the floors analysed begin partway up the climb
+    // (a launcher's start-up read as the warm-up, then a 50 MiB allocation), the two levels
+    // alone said "one step of 15.6 MiB".
+    shape.step = { atMs: step.atMs, bytes: Math.max(step.rise, step.upper - first) };
   }
   return shape;
 }
@@ -1073,8 +1076,8 @@ function bestSplit(t: number[], g: number[]): number {
   return bestSse <= 0.5 * whole ? best : 0;
 }
 
-/** The best two-level (step) fit of y: where the upper level starts, the rise, the squared error. */
-function stepFit(t: number[], y: number[]): { atMs: number; rise: number; sse: number } | null {
+/** The best two-level (step) fit of y (least squares): where the upper level starts, the rise between the levels, the squared error. */
+function stepFit(t: number[], y: number[]): { atMs: number; upper: number; rise: number; sse: number } | null {
   const n = y.length;
   if (n < 4) return null;
   const pre: number[] = [0];
@@ -1084,12 +1087,21 @@ function stepFit(t: number[], y: number[]): { atMs: number; rise: number; sse: n
     pre2.push(pre2[i]! + y[i]! * y[i]!);
   }
   const sse = (a: number, b: number) => pre2[b]! - pre2[a]! - (pre[b]! - pre[a]!) ** 2 / (b - a);
-  let best: { atMs: number; rise: number; sse: number } | null = null;
+  let bestK = -1;
+  let bestSse = Infinity;
   for (let k = 2; k <= n - 2; k++) {
     const e = sse(0, k) + sse(k, n);
-    if (!best || e < best.sse) best = { atMs: t[k]!, rise: (pre[n]! - pre[k]!) / (n - k) - pre[k]! / k, sse: e };
+    if (e < bestSse) {
+      bestSse = e;
+      bestK = k;
+    }
   }
-  return best;
+  if (bestK < 0) return null;
+  // The rise between the two levels' medians, not their means: the points of the climb between
+  // them belong to neither level (a 50 MiB allocation after a launcher's start-up: the means
+  // gave "one step of 15.6 MiB").
+  const upper = median(y.slice(bestK));
+  return { atMs: t[bestK]!, upper, rise: upper - median(y.slice(0, bestK)), sse: bestSse };
 }
 
 function suffixMin(v: number[]): number[] {

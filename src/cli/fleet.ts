@@ -18,8 +18,10 @@ import { rowOrError, type FleetJob } from './fleet-worker';
 import { clipLine, err, notice, out, outJson, shortCommand } from './output';
 
 /** Files a fleet reads: recordings found in folders (recursively), files named as given. */
-export function findFleetFiles(args: string[]): { files: string[]; notRecordings: number } {
+export function findFleetFiles(args: string[]): { files: string[]; notRecordings: number; footerRows: Map<string, FleetRow> } {
   const files: string[] = [];
+  // Rows read from a found recording's header and footer while telling it is one: opened once.
+  const footerRows = new Map<string, FleetRow>();
   let notRecordings = 0;
   const visit = (p: string, depth: number) => {
     let st: fs.Stats;
@@ -46,7 +48,7 @@ export function findFleetFiles(args: string[]): { files: string[]; notRecordings
           continue; // vanished or a broken link
         }
         if (s.isDirectory()) visit(q, depth + 1);
-        else if (s.isFile() && looksLikeRecording(q, n)) files.push(q);
+        else if (s.isFile() && looksLikeRecording(q, n, footerRows)) files.push(q);
         else if (s.isFile()) notRecordings++;
       }
     } else {
@@ -54,12 +56,20 @@ export function findFleetFiles(args: string[]): { files: string[]; notRecordings
     }
   };
   for (const a of args) visit(a, 0);
-  return { files, notRecordings };
+  return { files, notRecordings, footerRows };
 }
 
-/** A memhunt recording (by its first gzip member's header, whatever its name) or an mprof .dat. */
-function looksLikeRecording(file: string, name: string): boolean {
+/**
+ * A memhunt recording (by its first gzip member's header, whatever its name) or an mprof .dat. A
+ * recording with a summary footer has its fleet row read here (kept in `rows`).
+ */
+function looksLikeRecording(file: string, name: string, rows: Map<string, FleetRow>): boolean {
   if (name.endsWith('.dat')) return /^mprofile_/.test(name);
+  const row = fleetRowFromFooter(file);
+  if (row) {
+    rows.set(file, row);
+    return true;
+  }
   let fd: number | null = null;
   try {
     fd = fs.openSync(file, 'r');
@@ -80,11 +90,11 @@ type RowResult = { row: FleetRow } | { error: string };
  * read), else whole, `threads` at a time in worker threads (in this thread when there are few).
  * `whole`: ignore footers (--reanalyze: verdicts of this memhunt, not of the one that recorded).
  */
-export async function readFleet(allFiles: string[], threads: number, whole = false): Promise<Array<RowResult & { file: string }>> {
+export async function readFleet(allFiles: string[], threads: number, whole = false, known?: Map<string, FleetRow>): Promise<Array<RowResult & { file: string }>> {
   const fast = new Map<string, FleetRow>();
   if (!whole) {
     for (const f of allFiles) {
-      const row = fleetRowFromFooter(f);
+      const row = known?.get(f) ?? fleetRowFromFooter(f);
       if (row) fast.set(f, row);
     }
   }
@@ -193,9 +203,9 @@ Examples:
       if (top !== null && (!Number.isInteger(top) || top < 1)) throw new InputError(`--top ${flags.top}: give a whole number of rows, 1 or more`);
       const threads = flags.threads === undefined ? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) : Number(flags.threads);
       if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InputError(`--threads ${flags.threads}: give a whole number from 1 to 64`);
-      const { files, notRecordings } = findFleetFiles(paths);
+      const { files, notRecordings, footerRows } = findFleetFiles(paths);
       if (files.length === 0) throw new InputError(`no recordings in ${paths.join(', ')}${notRecordings ? ` (${notRecordings} other files)` : ''}: record with memhunt run --output-dir DIR -- <command>`);
-      const results = await readFleet(files, threads, flags.reanalyze === true);
+      const results = await readFleet(files, threads, flags.reanalyze === true, footerRows);
       const rows: FleetRow[] = [];
       const skipped: Array<{ file: string; reason: string }> = [];
       for (const r of results) {

@@ -16,22 +16,15 @@
 import type { RecordingAnalysis } from '../analysis/analyze';
 import { commandLabel, verdictLineOf } from '../analysis/analyze';
 import type { AllocationSitesEvent, MemoryRecording } from '../model/recording';
+import type { TypeGrowth } from '../model/heap-growth';
 import { formatBytes, formatCount } from '../units';
 import { processName, VERDICT_COLORS, type Chart } from './chart';
 import { chartFragment, type HtmlOptions } from './html';
 import { escapeXml } from './layout';
 import { fmtClock } from './ticks';
 
-/** One type's change between two censuses (agents/heap.ts TypeGrowth, as the page needs it). */
-export interface ReportTypeGrowth {
-  typeName: string;
-  count: number;
-  bytes: number;
-  countDelta: number;
-  bytesDelta: number;
-  isNew: boolean;
-  score: number;
-}
+/** One type's change between two censuses, as the page needs it. */
+export type ReportTypeGrowth = Pick<TypeGrowth, 'typeName' | 'count' | 'bytes' | 'countDelta' | 'bytesDelta' | 'isNew' | 'score'>;
 
 export interface ReportHeap {
   pid: number;

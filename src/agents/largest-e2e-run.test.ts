@@ -1,5 +1,6 @@
 /** `run --heap-every --duplicates --largest` and the refusals of bad input (issue 15; largest-e2e-support.test.ts). */
 import { test } from 'node:test';
+import * as fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { readMemhuntRecording } from '../recording/reader';
 import { runCli } from '../test-support';
@@ -32,6 +33,15 @@ test('run --heap-every --duplicates --largest records them in every census; memh
   assert.equal(heap.code, 0, heap.stderr);
   assert.match(heap.stdout, /group 1: float64 values, 3 holders/);
   assert.match(heap.stdout, /largest objects/);
+  // The report page shows both (issue 15).
+  const html = `${run.out}.html`;
+  const rep = await runCli(['report', run.out, '-o', html]);
+  assert.equal(rep.code, 0, rep.stderr);
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /Largest objects at [\d:.]+(?: s)? \(/);
+  assert.match(page, /<table class="data largest">/);
+  assert.match(page, /Duplicated data at [\d:.]+(?: s)?: <b>1 group, [\d.]+ MiB would be saved by keeping one copy of each<\/b>/);
+  assert.match(page, /float64 values: 3 copies/);
 });
 
 test('bad --largest, --min-size and --duplicates input: one line, exit 2, before any process is asked', async () => {

@@ -28,6 +28,8 @@ export function reportHeap(rec: MemoryRecording): ReportHeap[] {
     const first = h.censuses[0];
     const last = h.censuses[h.censuses.length - 1];
     let growth: ReportHeap['growth'] = null;
+    const lastLargest = h.censuses.filter((c) => c.largest).pop();
+    const withDups = h.censuses.filter((c) => c.duplicates);
     if (first && last && first !== last) {
       const g = censusGrowth(first, last);
       growth = {
@@ -42,6 +44,10 @@ export function reportHeap(rec: MemoryRecording): ReportHeap[] {
       skipped: h.skipped.length,
       growth,
       traces: h.traces,
+      largest: lastLargest ? { tMs: lastLargest.tMs, objects: lastLargest.largest! } : null,
+      duplicates: withDups.length
+        ? { tMs: withDups[withDups.length - 1]!.tMs, body: withDups[withDups.length - 1]!.duplicates!, savedOverRun: withDups.map((c) => ({ tMs: c.tMs, savedBytes: c.duplicates!.groups.reduce((a, g) => a + g.savedBytes, 0) })) }
+        : null,
     };
   });
 }

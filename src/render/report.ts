@@ -17,6 +17,7 @@ import type { RecordingAnalysis } from '../analysis/analyze';
 import { commandLabel, verdictLineOf } from '../analysis/analyze';
 import type { AllocationSitesEvent, MemoryRecording } from '../model/recording';
 import type { TypeGrowth } from '../model/heap-growth';
+import type { DuplicatesBody, LargeObject } from '../contract/shapes';
 import { formatBytes, formatCount } from '../units';
 import { processName, VERDICT_COLORS, type Chart } from './chart';
 import { chartFragment, type HtmlOptions } from './html';
@@ -42,6 +43,10 @@ export interface ReportHeap {
     types: ReportTypeGrowth[];
   } | null;
   traces: AllocationSitesEvent[];
+  /** The latest census with --largest: its biggest objects, each with who holds it. */
+  largest: { tMs: number; objects: LargeObject[] } | null;
+  /** The latest census with --duplicates, and the bytes its groups would save at each such census. */
+  duplicates: { tMs: number; body: DuplicatesBody; savedOverRun: Array<{ tMs: number; savedBytes: number }> } | null;
 }
 
 export interface ReportRefs {
@@ -152,6 +157,7 @@ function heapBlock(r: ReportRecording, id: string): string {
     parts.push(`<h4 id="heap-${id}-${h.pid}">${esc(track ? processName(r.rec, track) : `pid ${h.pid}`)}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}${h.skipped ? ` (${h.skipped} skipped: the previous one was still running)` : ''}</h4>`);
     const crow = h.censuses.map((c) => `<tr><td>${esc(fmtClock(c.tMs))}</td><td>${esc(c.label)}</td><td class="num">${esc(formatCount(c.objects))}</td><td class="num">${esc(formatBytes(c.totalBytes))}</td><td>${c.collected ? '' : 'no gc.collect() first'}</td></tr>`);
     parts.push(`<details class="censuses"><summary>the censuses: ${esc(formatCount(h.censuses[0]!.objects))} → ${esc(formatCount(h.censuses[h.censuses.length - 1]!.objects))} objects, ${esc(formatBytes(h.censuses[0]!.totalBytes))} → ${esc(formatBytes(h.censuses[h.censuses.length - 1]!.totalBytes))}</summary><table class="data"><thead><tr><th>time</th><th>label</th><th>objects</th><th>size</th><th></th></tr></thead><tbody>${crow.join('')}</tbody></table></details>`);
+    parts.push(largestHtml(h));
     const g = h.growth;
     if (!g) continue;
     const grew = g.types.filter((t) => t.bytesDelta > 0 || t.countDelta > 0);
@@ -168,6 +174,29 @@ function heapBlock(r: ReportRecording, id: string): string {
         (grew.length > GROWTH_ROWS ? `<p class="hint">${grew.length - GROWTH_ROWS} more types grew (memhunt heap --top ${grew.length})</p>` : ''));
   }
   return `<section class="panel" id="heap-${id}"><h3>Heap censuses and growth</h3>${parts.join('\n')}</section>`;
+}
+
+/** Tables of the largest objects and the duplicated data of a process's latest census that has them. */
+function largestHtml(h: ReportHeap): string {
+  const out: string[] = [];
+  const cell = (o: LargeObject) => `<td class="num">${esc(formatBytes(o.bytes))}</td><td>${esc(o.typeName)}</td><td>${esc(o.label)}</td><td class="path">${esc(o.path)}</td>`;
+  if (h.largest) {
+    out.push(`<p class="growth-head">Largest objects at ${esc(fmtClock(h.largest.tMs))} (the memory each owns: an array its buffer, a DataFrame its blocks, a container its own storage)</p>`);
+    out.push(h.largest.objects.length === 0 ? '<p class="empty">none</p>'
+      : `<table class="data largest"><thead><tr><th>size</th><th>type</th><th>what</th><th>held by</th></tr></thead><tbody>${h.largest.objects.map((o) => `<tr>${cell(o)}</tr>`).join('')}</tbody></table>`);
+  }
+  const d = h.duplicates;
+  if (d) {
+    const saved = d.body.groups.reduce((a, g) => a + g.savedBytes, 0);
+    out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects of ≥ ${esc(formatBytes(d.body.minBytes))} compared, ${esc(formatBytes(d.body.candidateBytes))})</p>`);
+    for (const g of d.body.groups) {
+      const rows = [...g.holders, ...g.sharing].map((o) => `<tr class="${esc(o.relation)}">${cell(o)}<td>${esc(o.relation === 'shares' && o.sharesWith !== undefined ? `shares the memory of #${o.sharesWith + 1}` : o.relation)}</td></tr>`);
+      out.push(`<details class="dup" open><summary>${esc(g.what)}: ${g.holders.length} copies, ${esc(formatBytes(g.totalBytes))} in all, ${esc(formatBytes(g.savedBytes))} to save</summary><table class="data duplicates"><thead><tr><th>size</th><th>type</th><th>what</th><th>held by</th><th>relation</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+    }
+    if (d.savedOverRun.length > 1) out.push(`<p class="hint">duplicated data over the run (bytes keeping one copy would save): ${d.savedOverRun.map((x) => `${esc(fmtClock(x.tMs))} ${esc(formatBytes(x.savedBytes))}`).join(', ')}</p>`);
+    for (const n of d.body.notes) out.push(`<p class="hint">${esc(n)}</p>`);
+  }
+  return out.join('\n');
 }
 
 function allocationsBlock(r: ReportRecording, id: string): string {

@@ -167,6 +167,14 @@ test('bad input: --allocations with 0 or a bare number, flame outside the run or
     assert.match(head, ext === 'svg' ? /^<svg / : ext === 'png' ? /^\x89PNG/ : /^<!doctype html>/);
   }
   assert.match(fs.readFileSync(path.join(dir, 'peak.html'), 'utf8'), /<module>|listcomp/);
+  // The report page shows them too (before: "no sampled allocations" on every recording).
+  const rep = await runCli(['report', rec, '-o', path.join(dir, 'report.html')]);
+  assert.equal(rep.code, 0, rep.stderr);
+  const page = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+  assert.doesNotMatch(page, /no sampled allocations/);
+  assert.match(page, /Sampled allocations: live at the peak/);
+  assert.match(page, /<div class="flame"[^>]*><svg [^>]*>[\s\S]*(?:<module>|listcomp)/);
+  assert.match(page, /<a href="#flame-[^"]+">the flame graph of sampled allocations/);
   assert.deepEqual(fs.readFileSync(rec), before, 'the recording is intact');
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -5,7 +5,8 @@ import { censusGrowth, heapByProcess } from '../agents/heap';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
 import type { MemoryRecording, RefsGraphEvent } from '../model/recording';
-import type { ReportHeap, ReportRecording, ReportRefs } from '../render/report';
+import type { ReportAllocations, ReportHeap, ReportRecording, ReportRefs } from '../render/report';
+import { allocView, collectAllocations, inclusiveUserLines } from '../model/allocations';
 import { parseSize } from '../units';
 import { MEMHUNT_VERSION } from '../version';
 import { newestRecording, resolveRecordingArg } from './files';
@@ -50,6 +51,31 @@ export function reportHeap(rec: MemoryRecording): ReportHeap[] {
         : null,
     };
   });
+}
+
+/**
+ * Sampled allocations (run --allocations), as `memhunt flame` shows them: what was live at the
+ * tree's peak (a flame graph and your lines, inclusive), and what grew over the run. Null without samples.
+ */
+export async function reportAllocations(rec: MemoryRecording): Promise<ReportAllocations | null> {
+  const procs = collectAllocations(rec);
+  if (procs.every((p) => p.samples.length === 0)) return null;
+  const { renderFlameSvg } = await import('../render/flame');
+  const base = { pid: null, atMs: null, sinceMs: null, top: 10 };
+  const peak = allocView(procs, { ...base, view: 'peak' });
+  const growth = allocView(procs, { ...base, view: 'growth' });
+  return {
+    peakMs: peak.tMs,
+    peakBytes: peak.totalBytes,
+    samples: procs.reduce((a, p) => a + p.samples.length, 0),
+    pids: peak.pids,
+    peakSvg: renderFlameSvg(peak.stacks, `live at the peak (${peak.pids.length} process${peak.pids.length === 1 ? '' : 'es'})`),
+    peakLines: inclusiveUserLines(peak.stacks).slice(0, 40),
+    growthFromMs: growth.sinceMs,
+    growthToMs: growth.tMs,
+    growthBytes: growth.totalBytes,
+    growthLines: inclusiveUserLines(growth.stacks).slice(0, 40),
+  };
 }
 
 /** The latest graph of each (process, type), laid out by Graphviz; a graph it cannot lay out keeps its text chains. */
@@ -124,6 +150,7 @@ export function registerReportCommand(program: Command): void {
           analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
           heap: reportHeap(rec),
           refs: await reportRefs(rec),
+          allocations: await reportAllocations(rec),
         });
       }
       const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: flags.title, limitBytes, maxProcesses });

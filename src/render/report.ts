@@ -18,6 +18,7 @@ import { commandLabel, verdictLineOf } from '../analysis/analyze';
 import type { AllocationSitesEvent, MemoryRecording } from '../model/recording';
 import type { TypeGrowth } from '../model/heap-growth';
 import type { DuplicatesBody, LargeObject } from '../contract/shapes';
+import type { LineRow } from '../model/allocations';
 import { formatBytes, formatCount } from '../units';
 import { processName, VERDICT_COLORS, type Chart } from './chart';
 import { chartFragment, type HtmlOptions } from './html';
@@ -68,6 +69,24 @@ export interface ReportRecording {
   analysis: RecordingAnalysis;
   heap: ReportHeap[];
   refs: ReportRefs[];
+  /** Sampled allocations (run --allocations); null or absent without them. */
+  allocations?: ReportAllocations | null;
+}
+
+/** Sampled allocations as the page shows them (prepared by src/cli/report.ts). */
+export interface ReportAllocations {
+  peakMs: number;
+  peakBytes: number;
+  samples: number;
+  pids: number[];
+  /** The flame graph of what was live at the peak (render/flame.ts's SVG). */
+  peakSvg: string;
+  /** Bytes live at the peak under each line of the user's code (inclusive). */
+  peakLines: LineRow[];
+  growthFromMs: number | null;
+  growthToMs: number;
+  growthBytes: number;
+  growthLines: LineRow[];
 }
 
 export interface ReportOptions extends HtmlOptions {
@@ -112,10 +131,13 @@ function verdictBlock(r: ReportRecording, id: string): string {
     : '';
   const limit = a.limit ? `<li>limit ${esc(formatBytes(a.limit.bytes))} (${esc(a.limit.source)})</li>` : '';
   const warnings = a.warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('');
+  const toFlame = r.allocations
+    ? `<p>What was allocated, by which stack, at the peak: <a href="#flame-${id}">the flame graph of sampled allocations ↓</a></p>`
+    : '';
   return `<section class="panel" id="verdict-${id}"><h3>Verdict and evidence</h3>
 <p class="verdict" style="color:${VERDICT_COLORS[a.verdict]}">${esc(verdictLineOf(a))}</p>
 <p class="reason">${esc(a.reason)}</p>
-<ul class="evidence">${evidence}${limit}</ul>${leaking}${warnings}</section>`;
+<ul class="evidence">${evidence}${limit}</ul>${leaking}${toFlame}${warnings}</section>`;
 }
 
 function processesBlock(r: ReportRecording, id: string, chart: Chart, input: number): string {
@@ -245,8 +267,28 @@ ${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
   return `<section class="panel" id="refs-${id}"><h3>Reference graphs</h3>${parts.join('\n')}</section>`;
 }
 
-function flameBlock(id: string): string {
-  return `<section class="panel" id="flame-${id}"><h3>Flame graph of sampled allocations</h3><p class="empty">no sampled allocations: record with memhunt run --allocations</p></section>`;
+function flameBlock(r: ReportRecording, id: string): string {
+  const a = r.allocations;
+  if (!a) return `<section class="panel" id="flame-${id}"><h3>Flame graph of sampled allocations</h3><p class="empty">no sampled allocations: record with memhunt run --allocations</p></section>`;
+  const lines = (rows: LineRow[], signedBytes: boolean) => {
+    if (rows.length === 0) return '<p class="empty">none of it under your code\'s lines</p>';
+    let file = '';
+    const tr: string[] = [];
+    for (const x of rows) {
+      if (x.file !== file) {
+        file = x.file;
+        tr.push(`<tr class="package"><td colspan="3"><b>${esc(file)}</b></td></tr>`);
+      }
+      tr.push(`<tr class="site"><td class="num">${x.line}</td><td class="num">${esc(signedBytes ? sBytes(x.bytes) : formatBytes(x.bytes))}</td><td class="code">${esc(x.name)}</td></tr>`);
+    }
+    return `<table class="data lines"><thead><tr><th>line</th><th>bytes</th><th>function</th></tr></thead><tbody>${tr.join('')}</tbody></table>`;
+  };
+  return `<section class="panel" id="flame-${id}"><h3>Sampled allocations: live at the peak</h3>
+<p>${esc(formatCount(a.samples))} samples (run --allocations); the tree's estimated live total was highest at ${esc(fmtClock(a.peakMs))}: ${esc(formatBytes(a.peakBytes))}. Hover a frame for its bytes; <code>memhunt flame ${esc(r.name)} -o peak.html</code> gives the interactive graph (zoom, search).</p>
+<div class="flame" style="max-height:640px;overflow:auto">${a.peakSvg.replace(/^<svg /, '<svg style="max-width:100%;height:auto" ')}</div>
+<details open><summary>Your lines, live at the peak (bytes allocated under each line, inclusive)</summary>${lines(a.peakLines, false)}</details>
+<details><summary>Your lines, growth ${esc(fmtClock(a.growthFromMs ?? 0))} → ${esc(fmtClock(a.growthToMs))} (${esc(sBytes(a.growthBytes))}: allocated and still live)</summary>${lines(a.growthLines, true)}</details>
+</section>`;
 }
 
 const REPORT_CSS = `
@@ -301,7 +343,7 @@ ${processesBlock(r, id, shown, i)}
 ${heapBlock(r, id)}
 ${allocationsBlock(r, id)}
 ${refsBlock(r, id)}
-${flameBlock(id)}
+${flameBlock(r, id)}
 </section>`;
   });
   const client = reportMain.toString();

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
-import { allocView, byUserLine, collectAllocations } from '../model/allocations';
+import { allocView, byUserLine, collectAllocations, packageOf, userFrame } from '../model/allocations';
 import { REPO, runCli, tempDir } from '../test-support';
 
 const FIX = path.join(REPO, 'fixtures', 'allocations');
@@ -209,4 +209,14 @@ test('numpy buffers are sampled through numpy\'s allocation handler: a numpy lea
   const f = await runCli(['flame', rec, '--growth']);
   assert.doesNotMatch(f.stdout, /numpy data/, 'numpy data is not listed as unseen');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("pseudo-files are the user's code only when typed or given on the command line (numpy < 1.25's wrappers are not)", () => {
+  assert.equal(packageOf('<__array_function__ internals>'), 'numpy');
+  assert.equal(packageOf('<string>'), '(your code)');
+  assert.equal(packageOf('<frozen importlib._bootstrap>'), 'stdlib');
+  assert.equal(packageOf('<attrs generated init abc>'), '(generated)');
+  // The spike's own line is the user's frame, not the wrapper inside it.
+  const stack: Array<[string, string, number]> = [['<__array_function__ internals>', 'concatenate', 200], ['/tmp/np_spike.py', 'spike', 6], ['/tmp/np_spike.py', '<module>', 12]];
+  assert.deepEqual(userFrame(stack as never), stack[1]);
 });

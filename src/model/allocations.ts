@@ -186,9 +186,18 @@ export function stackKey(stack: AllocFrame[]): string {
 const SITE = /[/\\](?:site|dist)-packages[/\\]([^/\\]+)/;
 const STDLIB = /[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]|^<frozen /;
 const MEMHUNT = /[/\\]runtimes[/\\]python[/\\](?:lib|inject)[/\\]/;
+const COMMAND_LINE_CODE = new Set(['<string>', '<stdin>', '<console>']);
 
 /** The package a file belongs to: a site-packages name, "stdlib", "(memhunt)", or "(your code)". */
 export function packageOf(file: string): string {
+  // Pseudo-files: code typed or given on the command line is the user's; what a library generated
+  // (numpy < 1.25 wraps its functions in "<__array_function__ internals>") is not: a 305 MiB spike
+  // at np_spike.py:6 was put on "<__array_function__ internals>:200 …public_api" as "your code".
+  if (file.startsWith('<')) {
+    if (COMMAND_LINE_CODE.has(file)) return '(your code)';
+    if (file.startsWith('<frozen ')) return 'stdlib';
+    return file === '<__array_function__ internals>' ? 'numpy' : '(generated)';
+  }
   const m = SITE.exec(file);
   if (m) return m[1]!.replace(/\.py$/, '').replace(/-[\d.]+.*$/, '');
   if (MEMHUNT.test(file)) return '(memhunt)';

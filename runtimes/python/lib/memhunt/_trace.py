@@ -73,13 +73,21 @@ def _top_name(rest):
     return first or '?'
 
 
+_COMMAND_LINE_CODE = frozenset(('<string>', '<stdin>', '<console>'))
+
+
 def _package_of(filename, main_file):
     if not filename:
         return '?'
     if filename.startswith('<'):
         if filename.startswith('<frozen'):
             return 'stdlib'
-        return '(main)'  # <string>, <stdin>: code given on the command line
+        if filename in _COMMAND_LINE_CODE:
+            return '(main)'  # code given on the command line or typed in
+        # Code a library generated (numpy < 1.25's "<__array_function__ internals>", dataclass
+        # and namedtuple methods "<string>" aside): not the user's line.
+        return 'numpy' if filename == '<__array_function__ internals>' else '(generated)'
+
     for marker in _SITE_DIRS:
         i = filename.rfind(marker)
         if i >= 0:

@@ -190,7 +190,7 @@ export function addAgentOptions(cmd: Command): Command {
   return cmd
     .option('--no-agent', 'do not inject the in-process agent into Python processes (sections from memhunt.section and heap censuses then need it back)')
     .option('--heap-every <duration>', 'a heap census of every Python process this often (e.g. 30s): objects by type and the growth between censuses (memhunt heap)')
-    .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: every 30s); tracemalloc slows allocation-heavy code')
+    .option('--trace-allocations', 'trace allocations with tracemalloc in every Python process; each census then also records the top allocation sites (alone: at 5, 10 and 20 s, then every 30 s); tracemalloc slows allocation-heavy code')
     .option('--allocations [mean]', 'sample allocations in every Python process with their full stacks, one sample per MEAN bytes allocated on average (smaller: closer estimates, more cost); cheap enough for the real job (memhunt flame, memhunt export --format pprof) (default: 512KiB)')
     .option('--refs-type <name>', 'with --heap-every: also record back-reference graphs of this type (repeatable; e.g. DataFrame, mymod.Record), at the first census where it is alive and whenever its count has doubled (memhunt refs FILE --type NAME)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--largest <n>', 'with --heap-every: every census also lists the N objects that own the most memory, each with one chain from a root (memhunt heap)')

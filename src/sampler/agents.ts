@@ -63,6 +63,8 @@ const REFS_DEPTH = 12;
  * sets another period.
  */
 export const TRACE_ONLY_EVERY_MS = 30_000;
+/** The delays before the first trace snapshots when tracing alone (then TRACE_ONLY_EVERY_MS). */
+const TRACE_ONLY_FIRST_MS = [5_000, 5_000, 10_000];
 /**
  * Longest Unix socket path: sun_path holds 108 bytes with the terminating NUL (Linux unix(7)).
  * libuv (Node 20) silently cuts a longer path when it binds, which would create the socket
@@ -147,10 +149,24 @@ export class AgentSession {
     for (const r of this.pending.splice(0)) writer.append(r);
     // --allocations: agents that could not load the hooks trace with tracemalloc instead (their
     // features lack "alloc"): they get the trace snapshots --trace-allocations alone would take.
-    const everyMs = this.options.heapEveryMs ?? (this.options.traceAllocations || this.options.allocMeanBytes ? TRACE_ONLY_EVERY_MS : null);
-    if (everyMs !== null) {
+    if (this.options.heapEveryMs !== null) {
+      const everyMs = this.options.heapEveryMs;
       this.timer = setInterval(() => this.everyTick(everyMs), everyMs);
       this.timer.unref();
+    } else if (this.options.traceAllocations || this.options.allocMeanBytes) {
+      // Trace snapshots alone: at 5, 10 and 20 s, then every 30 s. Every 30 s from the start gave a
+      // 15 s job none at all ("no allocation snapshots: record with --trace-allocations").
+      let k = 0;
+      const next = () => {
+        const delay = TRACE_ONLY_FIRST_MS[k] ?? TRACE_ONLY_EVERY_MS;
+        k++;
+        this.timer = setTimeout(() => {
+          this.everyTick(delay);
+          if (this.timer) next();
+        }, delay);
+        this.timer.unref();
+      };
+      next();
     }
   }
 
@@ -238,7 +254,7 @@ export class AgentSession {
 
   /** Stops periodic censuses, waits a little for requests in flight, closes the server. */
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
@@ -324,7 +340,7 @@ export class AgentSession {
 
   private everyTick(everyMs: number): void {
     this.ticks++;
-    const label = `every ${formatDuration(everyMs)} #${this.ticks}`;
+    const label = this.options.heapEveryMs !== null ? `every ${formatDuration(everyMs)} #${this.ticks}` : `trace #${this.ticks}`;
     if (this.options.heapEveryMs !== null) {
       this.snapshotAll(label, 'every');
       return;

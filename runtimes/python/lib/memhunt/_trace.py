@@ -82,6 +82,8 @@ def _package_of(filename, main_file):
     if filename.startswith('<'):
         if filename.startswith('<frozen'):
             return 'stdlib'
+        if filename == '<unknown>':
+            return '?'  # tracemalloc's frame of unknown origin
         if filename in _COMMAND_LINE_CODE:
             return '(main)'  # code given on the command line or typed in
         # Code a library generated (numpy < 1.25's "<__array_function__ internals>", dataclass

@@ -5,7 +5,7 @@
 import type { RecordingAnalysis } from './analyze';
 import { formatBytes, formatClock, formatRate } from '../units';
 import { rateText } from './verdict';
-import { highestPeak } from './summary';
+import { AGENT_WORK_NAMES, highestPeak } from './summary';
 
 export interface Limits {
   /** --max-peak: the tree's peak in the recording's metric (the highest known: sampled, or a kernel high-water mark above it) must stay at or under this. */
@@ -45,7 +45,7 @@ function judgedPeak(a: RecordingAnalysis): { bytes: number; what: string } {
   if (s.hwmAbovePeak) return h;
   const a2 = s.peakDuringAgent;
   const inSnapshot = a2
-    ? `, during memhunt's ${a2.what === 'trace' ? 'allocation snapshot' : 'heap census'} of pid ${a2.pid}; ${formatBytes(a2.peakOutsideBytes)} outside memhunt's snapshots`
+    ? `, during memhunt's ${AGENT_WORK_NAMES[a2.what]} of pid ${a2.pid}; ${formatBytes(a2.peakOutsideBytes)} outside memhunt's snapshots`
     : '';
   return { bytes: s.peakBytes, what: `${s.metricText} at ${formatClock(s.peakTMs)}${inSnapshot}` };
 }

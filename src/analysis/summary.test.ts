@@ -47,3 +47,19 @@ test("a peak inside memhunt's own census or allocation snapshot is said so, with
   assert.equal(r!.status, 'violated');
   assert.match(r!.message, /during memhunt's allocation snapshot of pid 1000; [\d.]+ MiB outside memhunt's snapshots\) is /);
 });
+
+test("a peak while memhunt built a back-reference graph is memhunt's too (the graph is recorded when it arrives)", () => {
+  const rec = syntheticRecording({ samples: 1000, intervalMs: 10, spikeAt: 600, spikeBytes: 300 * MiB });
+  const refs = { kind: 'refs' as const, pid: 1000, trigger: 'every' as const, typeName: 'DataFrame', count: 3, reachedRoot: true, nodes: [], edges: [] };
+  // Recorded at 6.5 s after 1 s of work: its window [5.5 s, 6.55 s] holds the spike at 6.0 s.
+  rec.events.push({ ...refs, tMs: 6500, durationMs: 1000 });
+  const s = summarize(rec);
+  assert.ok(s.peakDuringAgent, 'the peak fell in the graph');
+  assert.equal(s.peakDuringAgent.what, 'refs');
+  assert.equal(s.peakDuringAgent.startMs, 5500);
+  assert.ok(s.peakDuringAgent.peakOutsideBytes < s.peakBytes - 150 * MiB);
+  // An older recording's graph has no duration: nothing is assumed.
+  rec.events.pop();
+  rec.events.push({ ...refs, tMs: 6500 });
+  assert.equal(summarize(rec).peakDuringAgent, null);
+});

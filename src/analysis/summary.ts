@@ -117,7 +117,7 @@ export interface RunSummary {
    * (which briefly need memory of their own: ~80 bytes per live block for a tracemalloc
    * snapshot), that work, and the highest sample outside all such windows. null otherwise.
    */
-  peakDuringAgent: { what: 'census' | 'trace'; pid: number; startMs: number; durationMs: number; peakOutsideBytes: number; peakOutsideTMs: number } | null;
+  peakDuringAgent: { what: 'census' | 'trace' | 'refs'; pid: number; startMs: number; durationMs: number; peakOutsideBytes: number; peakOutsideTMs: number } | null;
   finalBytes: number;
   processes: ProcessPeak[];
   /** The limit that applies: --limit if given, else the cgroup limit. */
@@ -282,21 +282,35 @@ export function summarize(rec: MemoryRecording): RunSummary {
   };
 }
 
+/** What memhunt's own work in a process is called where a peak falls in it. */
+export const AGENT_WORK_NAMES = { census: 'heap census', trace: 'allocation snapshot', refs: 'back-reference graph' } as const;
+
 /**
- * The census or allocation snapshot, if any, whose window (its duration, plus one sampling
+ * The census, allocation snapshot or back-reference graph, if any, whose window (its duration, plus one sampling
  * interval for the memory it freed to show) holds tMs; with the highest sample outside every
  * such window.
  */
 function agentWorkAtPeak(total: Series, rec: MemoryRecording, tMs: number): RunSummary['peakDuringAgent'] {
   const slack = Math.max(rec.meta.intervalMs ?? 100, 50);
   const windows: Array<[number, number]> = [];
-  let hit: { what: 'census' | 'trace'; pid: number; startMs: number; durationMs: number } | null = null;
+  let hit: { what: 'census' | 'trace' | 'refs'; pid: number; startMs: number; durationMs: number } | null = null;
   for (const e of rec.events) {
-    if (e.kind !== 'census' && e.kind !== 'trace') continue;
-    const from = e.tMs;
-    const to = e.tMs + Math.max(0, e.durationMs) + slack;
+    let from: number;
+    let durationMs: number;
+    if (e.kind === 'census' || e.kind === 'trace') {
+      from = e.tMs;
+      durationMs = Math.max(0, e.durationMs);
+    } else if (e.kind === 'refs' && e.durationMs !== undefined) {
+      // A graph is recorded when it arrives: its window ends there. (Building one walked the heap
+      // for seconds and held 140 MiB that the summary called the program's peak.)
+      durationMs = Math.max(0, e.durationMs);
+      from = e.tMs - durationMs;
+    } else {
+      continue;
+    }
+    const to = from + durationMs + slack;
     windows.push([from, to]);
-    if (tMs >= from && tMs <= to && !hit) hit = { what: e.kind, pid: e.pid, startMs: e.tMs, durationMs: e.durationMs };
+    if (tMs >= from && tMs <= to && !hit) hit = { what: e.kind, pid: e.pid, startMs: from, durationMs };
   }
   if (!hit) return null;
   windows.sort((a, b) => a[0] - b[0]);

@@ -4,7 +4,7 @@
  * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
  * live status line.
  */
-import { hwmText, type RunSummary } from '../analysis/summary';
+import { AGENT_WORK_NAMES, hwmText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent, RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
@@ -88,7 +88,7 @@ export function formatSummary(
     if (hwm) row('', hwm);
     const a = s.peakDuringAgent;
     if (a) {
-      const what = a.what === 'trace' ? 'allocation snapshot' : 'heap census';
+      const what = AGENT_WORK_NAMES[a.what];
       row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
         `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
     }

@@ -164,9 +164,12 @@ export interface AllocationSitesEvent extends Omit<TraceBody, 'tracemallocBytes'
 /** Who keeps objects of a type alive: referrer chains from samples back to roots (fields: RefsBody). */
 export interface RefsGraphEvent extends RefsBody {
   kind: 'refs';
+  /** When the graph arrived (its end). */
   tMs: number;
   pid: number;
   trigger: AgentTrigger;
+  /** How long it took to build (ms); absent in older recordings. */
+  durationMs?: number;
 }
 
 /** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */

@@ -231,9 +231,12 @@ export interface TraceRecord extends TraceBody {
 /** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */
 export interface RefsRecord extends RefsBody {
   type: 'refs';
+  /** When the graph arrived (its end). */
   t: number;
   pid: number;
   trigger: AgentTrigger;
+  /** How long the agent took to build it (ms), the memory it used counted in that window; absent in older recordings. */
+  durationMs?: number;
 }
 
 /** memhunt.isolated(fn) ran fn in a child process, which has exited. */

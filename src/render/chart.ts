@@ -8,7 +8,7 @@
  * fold (one Float64Array of the total's length, only when more processes than lines exist).
  */
 import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
-import { summarize, type RunSummary } from '../analysis/summary';
+import { AGENT_WORK_NAMES, summarize, type RunSummary } from '../analysis/summary';
 import type { Verdict } from '../analysis/verdict';
 import type { MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
@@ -470,7 +470,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       // A peak the samples missed: the kernel's high-water mark of one process is above them.
       const hwm = s.hwmAbovePeak ? `pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples (VmHWM)` : '';
       const inSnapshot = s.peakDuringAgent
-        ? `in memhunt's ${s.peakDuringAgent.what === 'trace' ? 'allocation snapshot' : 'heap census'}; ${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside`
+        ? `in memhunt's ${AGENT_WORK_NAMES[s.peakDuringAgent.what]}; ${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside`
         : '';
       peaks.push({
         input, tMs: s.peakTMs, bytes: s.peakBytes, label: `${many ? `${name}: ` : ''}${s.hwmAbovePeak ? 'sampled ' : ''}peak ${fmtBytes(s.peakBytes)} at ${clockWords(s.peakTMs)}`,

@@ -406,8 +406,10 @@ export class AgentSession {
   /** absentIsQuiet: the type may not exist yet (--refs-type): the agent's "no object of type" is no failure. */
   private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string, absentIsQuiet = false): Promise<RefsResult | null> {
     try {
+      const started = this.t();
       const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
-      this.recordRefs(pid, this.t(), trigger, g);
+      const t = this.t();
+      this.recordRefs(pid, t, trigger, g, Math.max(0, Math.round(t - started)));
       return g;
     } catch (e) {
       if (absentIsQuiet && e instanceof AgentRequestError && /^(pid \d+: )?no object of type /.test(e.message)) return null;
@@ -475,8 +477,8 @@ export class AgentSession {
     this.append({ type: 'trace', t, pid, label, trigger, ...body });
   }
 
-  private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult): void {
-    this.append({ type: 'refs', t, pid, trigger, ...g });
+  private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult, durationMs?: number): void {
+    this.append({ type: 'refs', t, pid, trigger, ...g, ...(durationMs !== undefined ? { durationMs } : {}) });
     this.writer?.flush();
   }
 }

@@ -14,8 +14,8 @@ test('run --heap-every --duplicates --largest records them in every census; memh
     const deadline = Date.now() + 150_000;
     for (;;) {
       const rec = await readMemhuntRecording(run.out).catch(() => null);
-      if (rec?.events.some((e) => e.kind === 'census' && e.duplicates?.groups.length === 1)) break;
-      assert.ok(Date.now() < deadline, 'a census with a duplicate group within 150 s');
+      if (rec?.events.some((e) => e.kind === 'census' && e.duplicates?.groups.length === 1 && e.duplicates.groups[0]!.holders.length === 3)) break;
+      assert.ok(Date.now() < deadline, 'a census with the duplicate group of 3 holders within 150 s');
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {

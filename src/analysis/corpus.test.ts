@@ -88,7 +88,7 @@ test('corpus, recorded: every committed recording gets its labelled verdict', as
   assert.equal(wrong.length, 0, wrong.join('\n\n'));
 });
 
-test('corpus, live: no workload gets a wrong verdict under memhunt run (insufficient data allowed on a busy machine)', { timeout: 300_000 }, async (t) => {
+test('corpus, live: no workload gets a wrong verdict under memhunt run (insufficient data allowed on a busy machine)', { timeout: 540_000 }, async (t) => {
   const dir = tempDir('memhunt-corpus-');
   const record = async (l: (typeof labels.workloads)[number], attempt: number) => {
     const mh = path.join(dir, l.file.replace(/\.\w+$/, attempt > 1 ? `.${attempt}.mh` : '.mh'));

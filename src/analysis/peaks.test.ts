@@ -35,7 +35,8 @@ const BRIEF_PEAK = [
 
 const INTERVAL_MS = 5000;
 
-test('a peak between samples: the summary, peak and check say what the kernel saw (VmHWM), and which number is which', async () => {
+/** One run of BRIEF_PEAK at INTERVAL_MS: the allocation is signalled right after a sample. */
+async function recordBriefPeak() {
   const dir = tempDir();
   const f = path.join(dir, 'brief.mh');
   const [ready, go, freed, done] = ['ready', 'go', 'freed', 'done'].map((n) => path.join(dir, n));
@@ -57,6 +58,19 @@ test('a peak between samples: the summary, peak and check say what the kernel sa
   assert.equal(r.reason, 'exited');
   const rec = await readMemhuntRecording(f);
   const s = summarize(rec);
+  return { dir, f, rec, s };
+}
+
+test('a peak between samples: the summary, peak and check say what the kernel saw (VmHWM), and which number is which', async () => {
+  // On a starved machine (load 20) the 100 MiB can still be held when the next sample comes: a
+  // run whose samples saw it proves nothing about peaks between samples; it is recorded again.
+  let f = '';
+  let rec!: Awaited<ReturnType<typeof readMemhuntRecording>>;
+  let s!: ReturnType<typeof summarize>;
+  for (let attempt = 1; ; attempt++) {
+    ({ f, rec, s } = await recordBriefPeak());
+    if (s.peakBytes < 60 * MiB || attempt === 3) break;
+  }
   assert.ok(s.peakBytes < 60 * MiB, `sampled peak ${s.peakBytes / MiB} MiB`);
   assert.ok(s.hwmAbovePeak, 'the kernel high-water mark is above the samples');
   assert.equal(s.hwmAbovePeak.pid, rec.meta.rootPid);

@@ -41,7 +41,8 @@ test('run records a command, passes stdio through and returns its exit code', as
   const rec = await readMemhuntRecording(out);
   assert.equal(rec.end?.reason, 'exited');
   assert.equal(rec.end?.exitCode, 3);
-  assert.ok(rec.total.tMs.length >= 5, `samples: ${rec.total.tMs.length}`);
+  // At least the first sample and the one that saw the exit (at load 20 a 0.3 s run got 3).
+  assert.ok(rec.total.tMs.length >= 2, `samples: ${rec.total.tMs.length}`);
   assert.deepEqual(rec.meta.command, ['sh', '-c', 'read x; echo "got $x"; echo err >&2; sleep 0.3; exit 3']);
   assert.ok(rec.processes.some((p) => p.command[0] === 'sleep'), 'the sleep child was found');
 });

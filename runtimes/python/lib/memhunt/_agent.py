@@ -186,11 +186,14 @@ _started = False
 _settled_pid = _getpid()
 #: In a fork child, the pid whose agent thread is about to connect (None once it gave up).
 _pending_pid = None
+#: True once the at-fork hooks are registered (the agent connected): a fork child then has an
+#: agent thread to wait for; otherwise it has none, and nothing waits.
+_fork_hooked = False
 
 
 def _wait_connected():
     pid = _getpid()
-    if _settled_pid == pid:
+    if _settled_pid == pid or not _fork_hooked:
         return
     # A fork child whose agent thread has not connected yet: hurry it, then wait for it.
     try:
@@ -326,25 +329,38 @@ def _child_main():
 # (pytest -W error, `with warnings.catch_warnings(): warnings.simplefilter('error')` around each
 # test) would fail under memhunt only. So for the duration of that one fork, an "ignore" entry for
 # exactly that message (with this pid) is put at the front of the *current* filter list, in front
-# of whatever the program (or pytest, per test) has put there, and taken out again as soon as the
-# warning has been decided: 3.12 decides before the after_in_parent hooks run, so the hook takes it
-# out; 3.13 decides after them, so a short-lived thread takes it out once the forking thread lets
-# go of the GIL (it cannot run before: the check and the warning run with the GIL held). A child
-# takes its copy out at once. A program with threads of its own gets the warning as it would
+# of whatever the program (or pytest, per test) has put there, and taken out again when the
+# warning is decided: the entry's message is not a str but an object with a match() method (the
+# interpreter calls it as it would a compiled regex's, Python/_warnings.c, check_matched), which
+# takes the entries out as it matches. 3.12 decides before the after_in_parent hooks run, 3.13
+# after them; either way no thread and no hook is needed for it (3.13 used to start a thread per
+# fork in the parent to take it out: a GIL hand-over per fork, bench/fork.mjs). Should the warning
+# not come (a thread ended in between), the next fork, or 3.12's after_in_parent hook, takes the
+# entry out. A child takes its copy out at once. A program with threads of its own gets the warning as it would
 # without memhunt. Stopping the agent's thread around the fork instead would need a second
 # descriptor to wake it (the select module at every start-up) and, on 3.13, a way to restart it
 # after os.fork() returns that no hook offers.
 
 _FORK_WARNINGS = ('fork', 'forkpty')
 _fork_filters = None  # (the list they were put in, the entries) while a fork is under way
-#: Threads started by _after_fork_parent (3.13+) that have not finished: a fork that follows at once
-#: (the forking thread kept the GIL) still counts them, and they are ours too. Finished ones are
-#: joined before counting (a thread that returned is still counted until the system has ended it).
-_cleaners = 0
-_cleaner_handles = []  # type: list
-_start_joinable_thread = getattr(_thread, 'start_joinable_thread', None)  # 3.13+
 
 
+class _ForkWarningText(object):
+    """The message of our filter entry: matches exactly one text, and takes the entries out of
+    the filter list when it matches (the warning is being decided: they are needed no longer)."""
+    __slots__ = ('text',)
+
+    def __init__(self, text):
+        self.text = text
+
+    def match(self, text):
+        if text != self.text:
+            return False
+        _drop_fork_filters()
+        return True
+
+    def __repr__(self):
+        return repr(self.text)
 def _main_thread_forked_for_exec():
     """True when the fork is subprocess's (a preexec_fn ran the at-fork hooks): the thread that
     forked is still in subprocess's _execute_child, about to exec."""
@@ -360,15 +376,18 @@ def _main_thread_forked_for_exec():
 
 
 def _threads_of_process():
-    """The thread count CPython's warning reads (/proc/self/stat), with os.open/os.read: open()
-    would build a buffered file object before every fork (each page it writes costs a fault)."""
+    """The thread count CPython's warning reads (/proc/self/stat, field 20), with os.open/os.read
+    and no split(): this runs before every fork, and each page written between forks is a fault."""
     try:
         fd = _os_open('/proc/self/stat', _O_RDONLY)
         try:
             text = _os_read(fd, 4096)
         finally:
             _os_close(fd)
-        return int(text[text.rindex(b')') + 2:].split()[17])
+        i = text.rindex(b')') + 2
+        for _ in range(17):
+            i = text.index(b' ', i) + 1
+        return int(text[i:text.index(b' ', i)])
     except Exception:
         return -1
 
@@ -451,31 +470,35 @@ def _after_fork_child_requests():
         report_error('resetting after fork', e)
 
 
+_entries_of = None  # (pid, entries): made once per process
+
+
+def _fork_entries(pid):
+    """Our filter entries for this pid's fork warning, matched exactly (no `re` needed)."""
+    global _entries_of
+    made = _entries_of
+    if made is None or made[0] != pid:
+        made = _entries_of = (pid, tuple(
+            ('ignore', _ForkWarningText('This process (pid=%d) is multi-threaded, use of %s() may lead to '
+                                        'deadlocks in the child.' % (pid, name)), DeprecationWarning, None, 0)
+            for name in _FORK_WARNINGS))
+    return made[1]
+
+
 def _before_fork():
     global _fork_filters
     try:
         _drop_fork_filters()
-        for h in _cleaner_handles[:]:
-            if h.is_done():
-                h.join()
-                _cleaner_handles.remove(h)
         conn = _conn
         pid = _getpid()
         ours = conn is not None and conn.alive and conn.pid == pid or _pending_pid == pid
-        if not ours or _threads_of_process() - _cleaners != 2:
+        if not ours or _threads_of_process() != 2:
             return
         mod = _warnings_module()
         filters = mod.filters
-        # A str message is matched exactly by the interpreter (Python/_warnings.c, check_matched):
-        # no `re` needed, and nothing but this pid's own warning about this fork can match.
-        entries = tuple(('ignore', 'This process (pid=%d) is multi-threaded, use of %s() may lead to '
-                         'deadlocks in the child.' % (pid, name), DeprecationWarning, None, 0)
-                        for name in _FORK_WARNINGS)
+        entries = _fork_entries(pid)
         filters[0:0] = entries
-        # Where the forking thread calls os.fork() from (this hook runs inside that call): 3.13's
-        # cleaner waits until that thread has moved on from there.
-        caller = sys._getframe(1)
-        _fork_filters = (filters, entries, _get_ident(), caller, caller.f_lasti)
+        _fork_filters = (filters, entries, mod)
         _filters_mutated(mod)
     except Exception:
         pass
@@ -490,60 +513,28 @@ def _drop_fork_filters():
     if put is None:
         return
     try:
-        filters, entries = put[0], put[1]
-        filters[:] = [f for f in filters if not any(f is e for e in entries)]
-        _filters_mutated(_warnings_module())
+        filters, entries, mod = put
+        n = len(entries)
+        if len(filters) >= n and filters[0] is entries[0] and filters[n - 1] is entries[n - 1]:
+            del filters[:n]  # where they were put: touches nothing else (each page written after a fork is a fault)
+        else:
+            filters[:] = [f for f in filters if not any(f is e for e in entries)]
+        _filters_mutated(mod)
     except Exception:
         pass
 
 
 def _after_fork_parent():
-    if _fork_filters is None:
-        return
-    if _version_info < (3, 13):
+    """3.12 decides the warning before this hook: an entry still there was not matched."""
+    if _fork_filters is not None:
         _drop_fork_filters()
-        return
-    global _cleaners
-    _cleaners += 1
-    try:
-        if _start_joinable_thread is not None:
-            _cleaner_handles.append(_start_joinable_thread(_clean_after_fork))
-        else:
-            _start_new_thread(_clean_after_fork, ())
-    except Exception:
-        _cleaners -= 1
-        _drop_fork_filters()
-
-
-def _clean_after_fork():
-    """3.13+: takes the entry out once the forking thread has returned from os.fork() (the warning
-    is decided just before it returns, with the GIL held; starting this thread may hand the GIL over
-    earlier, so this thread waits for the forking thread's frame to move on; 1 s at most)."""
-    global _cleaners
-    try:
-        put = _fork_filters
-        if put is not None:
-            ident, frame, lasti = put[2], put[3], put[4]
-            for _ in range(2000):
-                f = sys._current_frames().get(ident)
-                if f is not frame or f.f_lasti != lasti or _fork_filters is not put:
-                    break
-                f = None
-                _sleep(0.0005)
-            frame = f = None
-            if _fork_filters is put:
-                _drop_fork_filters()
-    finally:
-        _cleaners -= 1
 
 
 def _after_fork_child_312():
     """3.12+: the warning filter this fork put in is taken out in the child at once (the program
     may look at warnings.filters first thing), and the agent's thread is started."""
-    global _cleaners, _pending_pid
+    global _pending_pid
     try:
-        _cleaners = 0
-        del _cleaner_handles[:]
         _drop_fork_filters()
         _pending_pid = _getpid()
         _start_new_thread(_child_main, ())
@@ -566,7 +557,11 @@ def _register_fork_hooks():
     Before 3.12 the hook is a C callable (functools.partial of start_new_thread): no Python frame
     runs in the child at the fork, so it writes (and copies) as few pages as possible; 3.12+ also
     takes its fork-warning filter out (see above), in Python."""
-    if _version_info >= (3, 12):
+    global _fork_hooked
+    _fork_hooked = True
+    if _version_info >= (3, 13):
+        _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
+    elif _version_info >= (3, 12):
         _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
                           after_in_child=_after_fork_child_312)
     else:

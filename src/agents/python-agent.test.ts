@@ -234,6 +234,46 @@ test('multiprocessing: a fork worker and a spawn worker each connect with their 
   }));
 });
 
+test('fork child: connects after the fork (not before a message it sends), answers census and refs after the parent was asked; a child about to exec does not connect', async () => {
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [path.join(AGENT_FIXTURES, 'forkchild.py')], peer.pythonEnv(undefined, cleanEnv()));
+    try {
+      const parentPid = Number((await p.line(/^parent (\d+)$/m))[1]);
+      const parent = await peer.waitForAgent((h) => h.pid === parentPid);
+      // The census code is loaded in the parent and the agent guards forks from now on.
+      await ok<CensusResult>(parent, { type: 'census', collect: false, top: 10 });
+      p.write('fork\n');
+      const childPid = Number((await p.line(/^child (\d+)$/m))[1]);
+      const execPid = Number((await p.line(/^exec child (\d+)$/m))[1]);
+      const child = await peer.waitForAgent((h) => h.pid === childPid);
+      assert.equal(child.hello.ppid, parentPid, `${name}: the fork child's ppid`);
+      // Sent by the child before its agent's thread connected by itself: waited for, not lost.
+      await child.waitForEvent((e) => e.type === 'snapshot' && (e as SnapshotEvent).label === 'child first');
+      const census = await ok<CensusResult>(child, { type: 'census', collect: false, top: 40 });
+      const held = census.rows.find(([t]) => /(^|\.)Held$/.test(t));
+      assert.equal(held?.[1], 100, `${name}: the fork child's own objects: ${JSON.stringify(census.rows.slice(0, 10))}`);
+      const refs = await ok<RefsResult>(child, { type: 'refs', typeName: held![0], samples: 1, maxDepth: 4 });
+      assert.equal(refs.count, 100, `${name}: refs in the fork child`);
+      assert.equal(refs.nodes.filter((n) => n.kind === 'sample').length, 1);
+      await ok(parent, { type: 'ping' });
+      await p.line(/^forked$/m);
+      p.write('go\n');
+      await p.line(/^reaped 0$/m);
+      assert.equal(await p.exit(), 0, p.err());
+      await Promise.all([child.waitClosed(), parent.waitClosed()]);
+      assert.ok(!peer.agents.some((a) => a.hello.pid === execPid), `${name}: the child about to exec (subprocess preexec_fn) did not connect`);
+      assert.equal(peer.agents.filter((a) => a.hello.pid === childPid).length, 1, `${name}: one connection from the fork child`);
+      assert.ok(parent.messages.every((m) => m.type !== 'hello'), 'no second hello on the parent connection');
+      assert.equal(p.err(), '', `${name}: nothing on stderr`);
+      assert.deepEqual(peer.problems, []);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
 test('import memhunt: the same program runs with an agent, without one (PYTHONPATH=lib), and fails to import with plain python', async () => {
   const prog = path.join(AGENT_FIXTURES, 'uses_memhunt.py');
   await Promise.all(PYTHONS.map(async ([name, python]) => {

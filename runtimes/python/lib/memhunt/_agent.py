@@ -15,9 +15,8 @@ Choices, with their reasons:
   os.closerange) and opens a file that reuses the number must not receive our JSON.
 - Fork: the child's copy of the connection belongs to the parent's session stream. The child
   closes its copy of the descriptor (close, never shutdown, which would end the parent's
-  connection too), connects anew and says hello with its own pid. Nothing else happens in a fork
-  child: the census code is not imported there (a fork costs what a plain fork costs plus one
-  connect, one hello and one thread; bench/fork.mjs).
+  connection too), connects anew and says hello with its own pid, from a thread of its own, after
+  CHILD_CONNECT_DELAY_S (or at once when the program sends something): see "fork" below.
 
 Modules: this one is imported at start-up and depends only on _wire and _state (others are imported when needed: every
 Python process of the tree pays for what start-up imports). Requests
@@ -47,9 +46,12 @@ _new_socket = _socket.socket
 _version_info = sys.version_info
 _register_at_fork = getattr(os, 'register_at_fork', None)
 _sleep = __import__('time').sleep
+_os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
 
 #: Held while the agent's thread imports the request modules; a fork waits for it (see serve()).
 _import_lock = _allocate_lock()
+#: The pid _import_lock was made in (a fork child makes its own: the parent held it over the fork).
+_import_lock_pid = _getpid()
 
 #: Connect timeout: a Unix socket connects at once or fails; this only bounds a full backlog.
 CONNECT_TIMEOUT_S = 5.0
@@ -156,7 +158,8 @@ class Connection(object):
                             # Imported under _import_lock: a fork during these imports would leave
                             # the child with the modules' import locks held by a thread it does
                             # not have, and its agent would hang at its first request.
-                            with _import_lock:
+                            _guard_forks_during_imports()
+                            with _imports_lock():
                                 from ._requests import handle, load_modules
                                 load_modules()
                         handle(self, line)
@@ -177,17 +180,30 @@ def _ignore_alloc():
 
 _conn = None
 _started = False
-#: In a fork child, while the agent's thread connects: a lock it holds until the connection is
-#: up (or failed). Messages the program sends meanwhile wait for it (CONNECT_TIMEOUT_S at most)
-#: rather than being lost; the child itself does not wait for the connection.
-_connecting = None
+#: The pid whose agent is settled: connected, or known to have no connection. A fork child's
+#: thread sets it once it has connected or given up (_child_main); until then the program's
+#: messages wait for it rather than being lost (CONNECT_TIMEOUT_S at most).
+_settled_pid = _getpid()
+#: In a fork child, the pid whose agent thread is about to connect (None once it gave up).
+_pending_pid = None
+#: True once the at-fork hooks are registered (the agent connected): a fork child then has an
+#: agent thread to wait for; otherwise it has none, and nothing waits.
+_fork_hooked = False
 
 
 def _wait_connected():
-    pending = _connecting
-    if pending is not None and _conn is None:
-        if pending.acquire(True, CONNECT_TIMEOUT_S):
-            pending.release()
+    pid = _getpid()
+    if _settled_pid == pid or not _fork_hooked:
+        return
+    # A fork child whose agent thread has not connected yet: hurry it, then wait for it.
+    try:
+        _hurry.release()
+    except Exception:
+        pass
+    for _ in range(int(CONNECT_TIMEOUT_S * 1000)):
+        if _settled_pid == pid:
+            return
+        _sleep(0.001)
 
 
 def active():
@@ -249,34 +265,58 @@ def _connect(path):
     return conn
 
 
-def _connect_in_thread(path):
-    """A fork child's agent: connects, says hello and serves from its own thread, so the child
-    does not wait for the connection (a connect and a send each wake memhunt's process: on a
-    loaded machine the child would lose its CPU at each; bench/fork.mjs)."""
-    global _connecting
-    lock = _allocate_lock()
-    lock.acquire()
-    _connecting = lock
+#: A fork child's agent thread waits this long before it connects (the program's first message
+#: wakes it at once). Every page a fork child writes costs it a copy-on-write fault (tens of µs on
+#: a virtual machine): connecting at once, in the fork's first milliseconds, took the child's
+#: CPU and its GIL when the program needs them most (a Pool worker taking its first task), and
+#: most short-lived children never need the connection. See BENCHMARKS.md, "fork".
+CHILD_CONNECT_DELAY_S = 0.05
+#: Held for ever in the process that started the agent: a fork child's thread waits on its copy
+#: (CHILD_CONNECT_DELAY_S); the child's first message releases it (_wait_connected).
+_hurry = _allocate_lock()
+_hurry.acquire()
 
-    def run():
-        global _conn
-        try:
-            try:
-                conn = Connection(path)
-            except OSError:
-                return  # memhunt is gone: run as if there were no agent
-            _conn = conn
-            conn.send(_hello())
-        finally:
-            lock.release()
-        conn.serve()
 
+def _child_main():
+    """A fork child's agent, in a thread of its own (started by the at-fork hook): after
+    CHILD_CONNECT_DELAY_S, releases the parent's connection, connects and says hello, then serves.
+    A child that is about to exec (subprocess's preexec_fn) does not connect: a new interpreter, if
+    it is Python, connects by itself; one that execs sooner takes this thread with it."""
+    global _conn, _pending_pid, _settled_pid
+    pid = _getpid()
+    _pending_pid = pid
+    conn = None
     try:
-        _start_new_thread(run, ())
-    except BaseException:
-        _connecting = None
-        lock.release()
-        raise
+        try:
+            _hurry.acquire(True, CHILD_CONNECT_DELAY_S)
+        except Exception:
+            pass
+        if _settled_pid == pid or _getpid() != pid:
+            return
+        old = _conn
+        if old is not None and old.pid != pid:
+            _conn = None
+            old.drop_inherited()
+        if _main_thread_forked_for_exec():
+            return
+        path = _environ_get('MEMHUNT_AGENT_SOCKET')
+        if not path:
+            return
+        try:
+            conn = Connection(path)
+        except OSError:
+            conn = None
+            return  # memhunt is gone: run as if there were no agent
+        _conn = conn
+        conn.send(_hello())
+    except Exception as e:
+        report_error('reconnecting after fork', e)
+    finally:
+        if conn is None:
+            _pending_pid = None
+        _settled_pid = pid
+    if conn is not None:
+        conn.serve()
 
 
 # ---------------------------------------------------------------------------------- fork
@@ -289,43 +329,65 @@ def _connect_in_thread(path):
 # (pytest -W error, `with warnings.catch_warnings(): warnings.simplefilter('error')` around each
 # test) would fail under memhunt only. So for the duration of that one fork, an "ignore" entry for
 # exactly that message (with this pid) is put at the front of the *current* filter list, in front
-# of whatever the program (or pytest, per test) has put there, and taken out again as soon as the
-# warning has been decided: 3.12 decides before the after_in_parent hooks run, so the hook takes it
-# out; 3.13 decides after them, so a short-lived thread takes it out once the forking thread lets
-# go of the GIL (it cannot run before: the check and the warning run with the GIL held). A child
-# takes its copy out at once. A program with threads of its own gets the warning as it would
+# of whatever the program (or pytest, per test) has put there, and taken out again when the
+# warning is decided: the entry's message is not a str but an object with a match() method (the
+# interpreter calls it as it would a compiled regex's, Python/_warnings.c, check_matched), which
+# takes the entries out as it matches. 3.12 decides before the after_in_parent hooks run, 3.13
+# after them; either way no thread and no hook is needed for it (3.13 used to start a thread per
+# fork in the parent to take it out: a GIL hand-over per fork, bench/fork.mjs). Should the warning
+# not come (a thread ended in between), the next fork, or 3.12's after_in_parent hook, takes the
+# entry out. A child takes its copy out at once. A program with threads of its own gets the warning as it would
 # without memhunt. Stopping the agent's thread around the fork instead would need a second
 # descriptor to wake it (the select module at every start-up) and, on 3.13, a way to restart it
 # after os.fork() returns that no hook offers.
 
 _FORK_WARNINGS = ('fork', 'forkpty')
 _fork_filters = None  # (the list they were put in, the entries) while a fork is under way
-#: Threads started by _after_fork_parent (3.13+) that have not finished: a fork that follows at once
-#: (the forking thread kept the GIL) still counts them, and they are ours too. Finished ones are
-#: joined before counting (a thread that returned is still counted until the system has ended it).
-_cleaners = 0
-_cleaner_handles = []  # type: list
-_start_joinable_thread = getattr(_thread, 'start_joinable_thread', None)  # 3.13+
 
 
-def _forked_for_exec():
-    """True when the fork is subprocess's (a preexec_fn runs the at-fork hooks): the child is about
-    to exec, and a new interpreter, if it is Python, will connect by itself."""
-    f = sys._getframe(1)
-    for _ in range(4):
-        if f is None:
+class _ForkWarningText(object):
+    """The message of our filter entry: matches exactly one text, and takes the entries out of
+    the filter list when it matches (the warning is being decided: they are needed no longer)."""
+    __slots__ = ('text',)
+
+    def __init__(self, text):
+        self.text = text
+
+    def match(self, text):
+        if text != self.text:
             return False
-        if f.f_code.co_name == '_execute_child' and f.f_globals.get('__name__') == 'subprocess':
-            return True
-        f = f.f_back
+        _drop_fork_filters()
+        return True
+
+    def __repr__(self):
+        return repr(self.text)
+def _main_thread_forked_for_exec():
+    """True when the fork is subprocess's (a preexec_fn ran the at-fork hooks): the thread that
+    forked is still in subprocess's _execute_child, about to exec."""
+    me = _get_ident()
+    for ident, f in sys._current_frames().items():
+        if ident == me:
+            continue
+        while f is not None:
+            if f.f_code.co_name == '_execute_child' and f.f_globals.get('__name__') == 'subprocess':
+                return True
+            f = f.f_back
     return False
 
 
 def _threads_of_process():
+    """The thread count CPython's warning reads (/proc/self/stat, field 20), with os.open/os.read
+    and no split(): this runs before every fork, and each page written between forks is a fault."""
     try:
-        with open('/proc/self/stat', 'rb') as f:
-            text = f.read()
-        return int(text[text.rindex(b')') + 2:].split()[17])
+        fd = _os_open('/proc/self/stat', _O_RDONLY)
+        try:
+            text = _os_read(fd, 4096)
+        finally:
+            _os_close(fd)
+        i = text.rindex(b')') + 2
+        for _ in range(17):
+            i = text.index(b' ', i) + 1
+        return int(text[i:text.index(b' ', i)])
     except Exception:
         return -1
 
@@ -348,54 +410,95 @@ def _filters_mutated(mod):
         fn()
 
 
-def _before_fork_all():
-    """Every Python: a fork waits while the agent's thread imports (5 s at most)."""
+def _imports_lock():
+    """The lock serve() imports under, made anew in a fork child (the parent held it over the fork)."""
+    global _import_lock, _import_lock_pid
+    pid = _getpid()
+    if _import_lock_pid != pid:
+        _import_lock = _allocate_lock()
+        _import_lock_pid = pid
+    return _import_lock
+
+
+_fork_guarded = False
+
+
+def _guard_forks_during_imports():
+    """Before the agent's thread first imports the request modules: from then on a fork waits while
+    it imports (5 s at most), and a child resets what a census running at the fork left behind.
+    Registered only then: a process that is never asked for anything pays no Python at fork."""
+    global _fork_guarded
+    if _fork_guarded or _register_at_fork is None:
+        return
+    _fork_guarded = True
+    _register_at_fork(before=_before_fork_imports, after_in_parent=_after_fork_parent_imports,
+                      after_in_child=_after_fork_child_requests)
+
+
+_import_held = None
+
+
+def _before_fork_imports():
     global _import_held
+    lock = _imports_lock()
     try:
-        _import_held = _import_lock.acquire(True, CONNECT_TIMEOUT_S)
+        _import_held = lock if lock.acquire(True, CONNECT_TIMEOUT_S) else None
     except Exception:
-        _import_held = False
-    if _version_info >= (3, 12):
-        _before_fork()
+        _import_held = None
 
 
-def _after_fork_parent_all():
+def _after_fork_parent_imports():
     global _import_held
-    if _import_held:
-        _import_held = False
-        _import_lock.release()
-    if _version_info >= (3, 12):
-        _after_fork_parent()
+    held = _import_held
+    if held is not None:
+        _import_held = None
+        held.release()
 
 
-_import_held = False
+def _after_fork_child_requests():
+    """Only after a request was served in the parent: locks the parent's agent thread may have held
+    at the fork, and a census that was running (a child never imports the census code)."""
+    global _import_held
+    _import_held = None
+    try:
+        _imports_lock()
+        _state.after_fork_in_child()
+        census = sys.modules.get(__package__ + '._census')
+        if census is not None:
+            census.after_fork_in_child()
+    except Exception as e:
+        report_error('resetting after fork', e)
+
+
+_entries_of = None  # (pid, entries): made once per process
+
+
+def _fork_entries(pid):
+    """Our filter entries for this pid's fork warning, matched exactly (no `re` needed)."""
+    global _entries_of
+    made = _entries_of
+    if made is None or made[0] != pid:
+        made = _entries_of = (pid, tuple(
+            ('ignore', _ForkWarningText('This process (pid=%d) is multi-threaded, use of %s() may lead to '
+                                        'deadlocks in the child.' % (pid, name)), DeprecationWarning, None, 0)
+            for name in _FORK_WARNINGS))
+    return made[1]
 
 
 def _before_fork():
     global _fork_filters
     try:
         _drop_fork_filters()
-        for h in _cleaner_handles[:]:
-            if h.is_done():
-                h.join()
-                _cleaner_handles.remove(h)
         conn = _conn
-        ours = conn is not None and conn.alive and conn.pid == _getpid() or (_connecting is not None and _conn is None)
-        if not ours or _threads_of_process() - _cleaners != 2:
+        pid = _getpid()
+        ours = conn is not None and conn.alive and conn.pid == pid or _pending_pid == pid
+        if not ours or _threads_of_process() != 2:
             return
         mod = _warnings_module()
         filters = mod.filters
-        pid = _getpid()
-        # A str message is matched exactly by the interpreter (Python/_warnings.c, check_matched):
-        # no `re` needed, and nothing but this pid's own warning about this fork can match.
-        entries = tuple(('ignore', 'This process (pid=%d) is multi-threaded, use of %s() may lead to '
-                         'deadlocks in the child.' % (pid, name), DeprecationWarning, None, 0)
-                        for name in _FORK_WARNINGS)
+        entries = _fork_entries(pid)
         filters[0:0] = entries
-        # Where the forking thread calls os.fork() from (this hook runs inside that call): 3.13's
-        # cleaner waits until that thread has moved on from there.
-        caller = sys._getframe(1)
-        _fork_filters = (filters, entries, _get_ident(), caller, caller.f_lasti)
+        _fork_filters = (filters, entries, mod)
         _filters_mutated(mod)
     except Exception:
         pass
@@ -410,81 +513,62 @@ def _drop_fork_filters():
     if put is None:
         return
     try:
-        filters, entries = put[0], put[1]
-        filters[:] = [f for f in filters if not any(f is e for e in entries)]
-        _filters_mutated(_warnings_module())
+        filters, entries, mod = put
+        n = len(entries)
+        if len(filters) >= n and filters[0] is entries[0] and filters[n - 1] is entries[n - 1]:
+            del filters[:n]  # where they were put: touches nothing else (each page written after a fork is a fault)
+        else:
+            filters[:] = [f for f in filters if not any(f is e for e in entries)]
+        _filters_mutated(mod)
     except Exception:
         pass
 
 
 def _after_fork_parent():
-    if _fork_filters is None:
-        return
-    if _version_info < (3, 13):
-        _drop_fork_filters()
-        return
-    global _cleaners
-    _cleaners += 1
-    try:
-        if _start_joinable_thread is not None:
-            _cleaner_handles.append(_start_joinable_thread(_clean_after_fork))
-        else:
-            _start_new_thread(_clean_after_fork, ())
-    except Exception:
-        _cleaners -= 1
+    """3.12 decides the warning before this hook: an entry still there was not matched."""
+    if _fork_filters is not None:
         _drop_fork_filters()
 
 
-def _clean_after_fork():
-    """3.13+: takes the entry out once the forking thread has returned from os.fork() (the warning
-    is decided just before it returns, with the GIL held; starting this thread may hand the GIL over
-    earlier, so this thread waits for the forking thread's frame to move on; 1 s at most)."""
-    global _cleaners
+def _after_fork_child_312():
+    """3.12+: the warning filter this fork put in is taken out in the child at once (the program
+    may look at warnings.filters first thing), and the agent's thread is started."""
+    global _pending_pid
     try:
-        put = _fork_filters
-        if put is not None:
-            ident, frame, lasti = put[2], put[3], put[4]
-            for _ in range(2000):
-                f = sys._current_frames().get(ident)
-                if f is not frame or f.f_lasti != lasti or _fork_filters is not put:
-                    break
-                f = None
-                _sleep(0.0005)
-            frame = f = None
-            if _fork_filters is put:
-                _drop_fork_filters()
-    finally:
-        _cleaners -= 1
-
-
-def _after_fork_child():
-    global _conn, _cleaners, _connecting, _import_lock, _import_held
-    _import_lock = _allocate_lock()
-    _import_held = False
-    try:
-        _cleaners = 0
-        del _cleaner_handles[:]
-        _connecting = None
         _drop_fork_filters()
-        _state.after_fork_in_child()
-        # Only a census that was running needs undoing; a child never imports the census code.
-        census = sys.modules.get(__package__ + '._census')
-        if census is not None:
-            census.after_fork_in_child()
-        old = _conn
-        _conn = None
-        if old is not None:
-            old.drop_inherited()
-        if _forked_for_exec():
-            return
+        _pending_pid = _getpid()
+        _start_new_thread(_child_main, ())
+    except Exception as e:
+        report_error('after fork', e)
+
+
+def _after_fork_child_alloc():
+    """--allocations: the child forgets the parent's samples at once and streams its own."""
+    try:
         alloc = sys.modules.get(__package__ + '._alloc')
         if alloc is not None:
             alloc.after_fork_in_child(send)
-        path = _environ_get('MEMHUNT_AGENT_SOCKET')
-        if path:
-            _connect_in_thread(path)
     except Exception as e:
-        report_error('reconnecting after fork', e)
+        report_error('allocations after fork', e)
+
+
+def _register_fork_hooks():
+    """At fork, the child only starts its agent's thread (_child_main), which does the rest later.
+    Before 3.12 the hook is a C callable (functools.partial of start_new_thread): no Python frame
+    runs in the child at the fork, so it writes (and copies) as few pages as possible; 3.12+ also
+    takes its fork-warning filter out (see above), in Python."""
+    global _fork_hooked
+    _fork_hooked = True
+    if _version_info >= (3, 13):
+        _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
+    elif _version_info >= (3, 12):
+        _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                          after_in_child=_after_fork_child_312)
+    else:
+        from _functools import partial
+        _register_at_fork(after_in_child=partial(_start_new_thread, _child_main, ()))
+    if 'alloc' in FEATURES:
+        _register_at_fork(after_in_child=_after_fork_child_alloc)
 
 
 # ---------------------------------------------------------------------------------- start
@@ -587,7 +671,6 @@ def start():
         for p in problems:
             send({'type': 'agent-error', 'message': p})
         if _register_at_fork is not None:
-            _register_at_fork(before=_before_fork_all, after_in_parent=_after_fork_parent_all,
-                              after_in_child=_after_fork_child)
+            _register_fork_hooks()
     except Exception as e:
         report_error('agent start-up', e)

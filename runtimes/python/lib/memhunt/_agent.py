@@ -565,7 +565,7 @@ def _register_fork_hooks():
         _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
                           after_in_child=_after_fork_child_312)
     else:
-        from _functools import partial
+        from _functools import partial  # type: ignore[import]  # C module: partial without functools.py
         _register_at_fork(after_in_child=partial(_start_new_thread, _child_main, ()))
     if 'alloc' in FEATURES:
         _register_at_fork(after_in_child=_after_fork_child_alloc)

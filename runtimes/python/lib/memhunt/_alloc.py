@@ -92,7 +92,7 @@ def build(verbose=False):
         raise RuntimeError('the C compiler %s is not there: build ahead with memhunt build-native --python %s' % (cc.split()[0], sys.executable))
     os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
     tmp = '%s.%d.tmp' % (out, os.getpid())
-    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread']
+    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread', '-ldl']
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_compile_env())
         if r.returncode != 0:

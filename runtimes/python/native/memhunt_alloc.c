@@ -729,6 +729,151 @@ static PyObject *frame_tuple(frame_t *f) {
     return Py_BuildValue("(OOi)", c->co_filename, name, f->line);
 }
 
+/*
+ * Stacks already handed to the agent, by a 64-bit hash of their content (file name and qualified
+ * name by their str hashes, which CPython caches, and line; truncation; depth): drain_batch()
+ * builds the frames of a stack only the first time, and the agent's per-sample work is one row
+ * built here. Content, not code object addresses: a code object freed and another made at the
+ * same address must not inherit its stack. Touched only with the GIL held (drain, reset).
+ */
+typedef struct { uint64_t hash; uint32_t id; uint32_t own; } known_t;
+static known_t *known = NULL;
+static size_t known_mask = 0, known_count = 0;
+static uint32_t next_stack_id = 1;
+
+static PyObject *code_name(PyCodeObject *c) {
+#if PY_VERSION_HEX >= 0x030B0000
+    return c->co_qualname;
+#else
+    return c->co_name;
+#endif
+}
+
+static uint64_t stack_hash(const sample_t *s) {
+    uint64_t h = mix(0x9E3779B97F4A7C15ULL ^ (uint64_t)s->nframes ^ ((uint64_t)s->truncated << 40));
+    for (int k = 0; k < s->nframes; k++) {
+        PyCodeObject *c = (PyCodeObject *)s->frames[k].code;
+        uint64_t hf = (uint64_t)PyObject_Hash(c->co_filename);
+        uint64_t hn = (uint64_t)PyObject_Hash(code_name(c));
+        h = mix(h ^ hf);
+        h = mix(h ^ (hn + 0x9E3779B97F4A7C15ULL * (uint64_t)(uint32_t)s->frames[k].line));
+    }
+    return h ? h : 1;
+}
+
+/* The entry of hash h (hash 0: a free slot to fill), or NULL when the table cannot grow. */
+static known_t *known_slot(uint64_t h) {
+    if (known == NULL || known_count + 1 > (known_mask + 1) / 2) {
+        size_t cap = known ? (known_mask + 1) * 2 : 1024;
+        known_t *n = (known_t *)calloc(cap, sizeof(known_t));
+        if (n == NULL) return NULL;
+        for (size_t i = 0; known != NULL && i <= known_mask; i++) {
+            if (known[i].hash == 0) continue;
+            size_t j = (size_t)known[i].hash & (cap - 1);
+            while (n[j].hash != 0) j = (j + 1) & (cap - 1);
+            n[j] = known[i];
+        }
+        free(known);
+        known = n;
+        known_mask = cap - 1;
+    }
+    size_t i = (size_t)h & known_mask;
+    while (known[i].hash != 0 && known[i].hash != h) i = (i + 1) & known_mask;
+    return &known[i];
+}
+
+static PyObject *round3(double ms) { return PyFloat_FromDouble(round(ms * 1000.0) / 1000.0); }
+
+/* [[file, name, line], ...] (+ the cut marker), or NULL. *own: a frame's file is under own_prefix. */
+static PyObject *stack_frames(const sample_t *s, PyObject *own_prefix, int *own) {
+    PyObject *list = PyList_New(s->nframes + (s->truncated ? 1 : 0));
+    if (list == NULL) return NULL;
+    *own = 0;
+    for (int k = 0; k < s->nframes; k++) {
+        PyCodeObject *c = (PyCodeObject *)s->frames[k].code;
+        if (own_prefix != NULL && !*own) {
+            Py_ssize_t m = PyUnicode_Tailmatch(c->co_filename, own_prefix, 0, PY_SSIZE_T_MAX, -1);
+            if (m < 0) { Py_DECREF(list); return NULL; }
+            *own = (int)m;
+        }
+        PyObject *f = Py_BuildValue("[OOi]", c->co_filename, code_name(c), s->frames[k].line);
+        if (f == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, k, f);
+    }
+    if (s->truncated) {
+        PyObject *f = Py_BuildValue("[ssi]", "...", "(deeper frames cut)", 0);
+        if (f == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, s->nframes, f);
+    }
+    return list;
+}
+
+/*
+ * drain_batch(own_prefix) -> (rows, stacks, frees), ready for the agent's `alloc` event:
+ * rows [[id, stack id, size, thread, wall_ms], ...] of the samples whose stack has no frame in a
+ * file under own_prefix (the agent's own work in the program's threads), stacks [[stack id,
+ * [[file, name, line], ...]], ...] first seen in this batch (own ones left out), frees [[id,
+ * wall_ms], ...]; times rounded to the microsecond.
+ */
+static PyObject *m_drain_batch(PyObject *self, PyObject *own_prefix) {
+    if (!PyUnicode_Check(own_prefix)) { PyErr_SetString(PyExc_TypeError, "own_prefix must be a str"); return NULL; }
+    int was_busy = tl.busy;
+    int64_t keep = tl.countdown;
+    tl.busy = 1;
+    tl.countdown = BUSY;
+    lock();
+    sample_t *s = pending; size_t ns = pending_len;
+    free_t *f = frees; size_t nf = frees_len;
+    pending = NULL; pending_len = pending_cap = 0;
+    frees = NULL; frees_len = frees_cap = 0;
+    unlock();
+    PyObject *rows = PyList_New(0), *stacks = PyList_New(0), *freed = PyList_New((Py_ssize_t)nf);
+    PyObject *result = NULL;
+    if (rows == NULL || stacks == NULL || freed == NULL) goto done;
+    for (size_t i = 0; i < ns; i++) {
+        uint64_t h = stack_hash(&s[i]);
+        known_t *e = known_slot(h);
+        if (e == NULL) { PyErr_NoMemory(); goto done; }
+        if (e->hash == 0) {
+            int own = 0;
+            PyObject *frames = stack_frames(&s[i], own_prefix, &own);
+            if (frames == NULL) goto done;
+            uint32_t id = next_stack_id++;
+            if (!own) {
+                PyObject *st = Py_BuildValue("[IN]", (unsigned int)id, frames);
+                if (st == NULL || PyList_Append(stacks, st) < 0) { Py_XDECREF(st); goto done; }
+                Py_DECREF(st);
+            } else {
+                Py_DECREF(frames);
+            }
+            e->hash = h;
+            e->id = id;
+            e->own = (uint32_t)own;
+            known_count++;
+        }
+        if (e->own) continue;
+        PyObject *row = Py_BuildValue("[KInkN]", (unsigned long long)s[i].id, (unsigned int)e->id, (Py_ssize_t)s[i].size,
+                                      s[i].thread, round3(s[i].wall_ms));
+        if (row == NULL || PyList_Append(rows, row) < 0) { Py_XDECREF(row); goto done; }
+        Py_DECREF(row);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        PyObject *item = Py_BuildValue("[KN]", (unsigned long long)f[i].id, round3(f[i].wall_ms));
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(freed, (Py_ssize_t)i, item);
+    }
+    result = PyTuple_Pack(3, rows, stacks, freed);
+done:
+    Py_XDECREF(rows);
+    Py_XDECREF(stacks);
+    Py_XDECREF(freed);
+    release_pending(s, ns);
+    free(f);
+    tl.busy = was_busy;
+    tl.countdown = keep;
+    return result;
+}
+
 /* drain() -> (samples, frees): samples [(id, size, thread, wall_ms, domain, truncated, ((file, name, line), ...)), ...], frees [(id, wall_ms), ...] */
 static PyObject *m_drain(PyObject *self, PyObject *unused) {
     int was_busy = tl.busy;
@@ -778,7 +923,8 @@ static PyObject *m_stats(PyObject *self, PyObject *unused) {
     lock();
     unsigned long long a = stat_samples, b = stat_frees, c = stat_dropped, d = stat_sampled_bytes;
     Py_ssize_t live = (Py_ssize_t)table_count;
-    size_t own = (table_mask + 1) * sizeof(slot_t) + ((size_t)1 << FILTER_BITS) + pending_cap * sizeof(sample_t) + frees_cap * sizeof(free_t);
+    size_t own = (table_mask + 1) * sizeof(slot_t) + ((size_t)1 << FILTER_BITS) + pending_cap * sizeof(sample_t) + frees_cap * sizeof(free_t)
+                 + (known ? (known_mask + 1) * sizeof(known_t) : 0);
     unlock();
     return Py_BuildValue("{s:K,s:K,s:K,s:K,s:n,s:n,s:d,s:i}", "samples", a, "frees", b, "dropped", c, "sampledBytes", d,
                          "liveSamples", live, "ownBytes", (Py_ssize_t)own, "mean", mean_bytes, "sampling", (int)sampling);
@@ -803,6 +949,7 @@ static PyObject *m_reset(PyObject *self, PyObject *unused) {
     tl.busy = was_busy;
     tl.ready = 0;
     tl.countdown = 0; /* the next allocation draws a fresh countdown */
+    free(known); known = NULL; known_mask = known_count = 0; next_stack_id = 1; /* the child's agent starts its stacks afresh */
     Py_RETURN_NONE;
 }
 
@@ -814,6 +961,7 @@ static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))m_start, METH_VARARGS | METH_KEYWORDS, "start(mean=524288.0, max_frames=128, seed=0, capacity=262144)"},
     {"stop", m_stop, METH_NOARGS, "stop sampling and restore the allocators when ours are outermost"},
     {"drain", m_drain, METH_NOARGS, "take the samples and frees recorded since the last drain"},
+    {"drain_batch", m_drain_batch, METH_O, "drain_batch(own_prefix) -> (rows, new stacks, frees) for the agent's alloc event"},
     {"stats", m_stats, METH_NOARGS, "counters"},
     {"reset", m_reset, METH_NOARGS, "in a fork child: forget the parent's samples"},
     {"hook_numpy", m_hook_numpy, METH_O, "sample numpy's array data too (numpy >= 1.22; the calling context)"},

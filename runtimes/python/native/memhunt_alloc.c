@@ -10,6 +10,13 @@
  * stands for) is the inverse of that (computed by the agent). A sample keeps the Python stack
  * (code object + line, innermost first, at most `max_frames`), the thread and the wall time.
  *
+ * Fast paths (bench/alloc.mjs; BENCHMARKS.md, "Sampled allocations"): an allocation costs one
+ * thread-local subtraction and one branch, then a tail call to the wrapped allocator; a free one
+ * byte read of the filter below, then a tail call. Everything else (a thread's first allocation,
+ * the agent's ignored thread, re-entrant calls, sampling switched off) is folded into the
+ * countdown: it is set to BUSY (never reached) or 0 (next allocation takes the slow path), and
+ * only the slow path, taken once per `mean` bytes, looks at the flags.
+ *
  * Frees: sampled addresses go into an open-addressing table (backward-shift deletion: tombstones
  * made every probe of a free a long chain). Every free consults a counting filter first (one
  * byte read, no lock): only when the address's counter is non-zero is the table locked. The
@@ -21,10 +28,10 @@
  * without the GIL, so the table and the pending events are guarded by a spin lock that is never
  * held across a call into Python or into an allocator of Python's.
  *
- * Re-entrancy: taking a stack can allocate (3.11+ builds frame objects on demand); a thread-local
- * flag makes allocations inside the hook go straight to the wrapped allocator, unsampled. The
- * agent's own thread sets the flag for good (`ignore_this_thread`): its allocations are not the
- * program's. Frees are always checked, flag or not.
+ * Re-entrancy: taking a stack can allocate (3.11+ builds frame objects on demand); while a sample
+ * is taken the thread's countdown is BUSY, so allocations inside the hook go straight to the
+ * wrapped allocator, unsampled. The agent's own thread keeps it BUSY for good
+ * (`ignore_this_thread`): its allocations are not the program's. Frees are always checked.
  *
  * Fork: pthread_atfork takes the lock around fork (the child never inherits it held); the agent
  * calls `reset()` in the child, which forgets the parent's samples.
@@ -32,6 +39,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -50,6 +58,7 @@
 #define MAX_PENDING_SAMPLES 20000
 #define FILTER_BITS 16
 
+/* line: the line, or (3.11+, while pending) -1 - the frame's instruction offset: resolved at drain. */
 typedef struct { PyObject *code; int line; } frame_t;
 
 typedef struct {
@@ -86,7 +95,8 @@ static char lock_flag = 0;
 static slot_t *table = NULL;
 static size_t table_mask = 0;
 static size_t table_count = 0;
-static unsigned char *filter = NULL;
+/* Static (zero until a sample is kept): a free reads it without a NULL check or a pointer load. */
+static unsigned char filter[(size_t)1 << FILTER_BITS];
 
 static sample_t *pending = NULL;
 static size_t pending_len = 0, pending_cap = 0;
@@ -95,11 +105,24 @@ static size_t frees_len = 0, frees_cap = 0;
 
 static uint64_t stat_samples = 0, stat_frees = 0, stat_dropped = 0, stat_sampled_bytes = 0;
 
-static TLS int64_t tl_countdown = 0;
-static TLS int tl_ready = 0;
-static TLS int tl_busy = 0;
-static TLS int tl_ignored = 0;
-static TLS uint64_t tl_rng = 0;
+/*
+ * One thread-local struct (one TLS offset for the whole hook). countdown: bytes left before the
+ * next sample; <= 0 after an allocation sends it to the slow path; BUSY while the thread must not
+ * be sampled (inside the hook, the agent's thread, a drain), far beyond any real count.
+ */
+#define BUSY ((int64_t)1 << 62)
+typedef struct {
+    int64_t countdown;
+    uint64_t rng;
+    int ready;   /* rng seeded and a countdown drawn */
+    int busy;    /* inside take_sample, drain or reset */
+    int ignored; /* the agent's thread */
+} tls_t;
+static TLS tls_t tl = {0, 0, 0, 0, 0};
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline, cold))
 
 static inline void lock(void) {
     while (__atomic_test_and_set(&lock_flag, __ATOMIC_ACQUIRE)) {
@@ -134,9 +157,9 @@ static double wall_ms(void) {
 
 /* xorshift64*: per thread, seeded from the global seed and the thread's arrival order. */
 static double uniform01(void) {
-    uint64_t x = tl_rng;
+    uint64_t x = tl.rng;
     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-    tl_rng = x;
+    tl.rng = x;
     uint64_t r = x * 0x2545F4914F6CDD1DULL;
     return ((double)(r >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
 }
@@ -150,9 +173,9 @@ static int64_t draw_countdown(void) {
 
 static void thread_init(void) {
     uint64_t n = __atomic_add_fetch(&thread_counter, 1, __ATOMIC_RELAXED);
-    tl_rng = mix(seed ^ (n * 0x9E3779B97F4A7C15ULL)) | 1;
-    tl_countdown = draw_countdown();
-    tl_ready = 1;
+    tl.rng = mix(seed ^ (n * 0x9E3779B97F4A7C15ULL)) | 1;
+    tl.countdown = draw_countdown();
+    tl.ready = 1;
 }
 
 /* Table operations: the caller holds the lock. */
@@ -199,9 +222,9 @@ static int table_remove(uintptr_t addr, uint64_t *id_out) {
     return 1;
 }
 
-static void note_free(void *ptr) {
-    if (ptr == NULL || filter == NULL) return;
-    if (__atomic_load_n(&filter[filter_index((uintptr_t)ptr)], __ATOMIC_RELAXED) == 0) return;
+/* The block at ptr is gone; the filter said it may be a sampled one (the lock is taken here). */
+static NOINLINE void note_free_slow(void *ptr) {
+    if (ptr == NULL) return;
     uint64_t id;
     lock();
     if (table_remove((uintptr_t)ptr, &id)) {
@@ -218,6 +241,11 @@ static void note_free(void *ptr) {
         }
     }
     unlock();
+}
+
+/* Can ptr be a sampled block? One byte read, no lock (a relaxed load: a plain mov). */
+static inline int maybe_sampled(void *ptr) {
+    return __atomic_load_n(&filter[filter_index((uintptr_t)ptr)], __ATOMIC_RELAXED) != 0;
 }
 
 static PyThreadState *current_tstate(void) {
@@ -242,7 +270,14 @@ static int capture(frame_t *out, int max, int *truncated) {
     PyFrameObject *f = PyThreadState_GetFrame(ts);
     while (f != NULL && n < max) {
         out[n].code = (PyObject *)PyFrame_GetCode(f);
+#if PY_VERSION_HEX >= 0x030B0000
+        /* The line table is scanned at drain, once per (code, offset) of the batch, not per sample
+         * frame (PyCode_Addr2Line was ~2% of the pandas job's instructions). */
+        int lasti = PyFrame_GetLasti(f);
+        out[n].line = lasti >= 0 ? -1 - lasti : PyFrame_GetLineNumber(f);
+#else
         out[n].line = PyFrame_GetLineNumber(f);
+#endif
         n++;
         PyFrameObject *back = PyFrame_GetBack(f);
         Py_DECREF(f);
@@ -316,65 +351,167 @@ drop_refs:
     for (int i = 0; i < n; i++) Py_DECREF(stack[i].code);
 }
 
-static inline void maybe_sample(void *ptr, size_t size, int domain) {
-    if (ptr == NULL || !sampling || tl_busy || tl_ignored) return;
-    if (tl_ready) {
-        tl_countdown -= (int64_t)size;
-        if (tl_countdown > 0) return;
-    } else {
+/*
+ * The countdown crossed zero with an allocation of `size` bytes (before it is made): returns 1
+ * when that block is to be sampled. A fresh countdown is drawn in any case (BUSY for a thread
+ * that must not be sampled).
+ */
+static NOINLINE int crossed(size_t size) {
+    if (tl.busy || tl.ignored) { tl.countdown = BUSY; return 0; }
+    if (!tl.ready) {
         thread_init();
-        tl_countdown -= (int64_t)size;
-        if (tl_countdown > 0) return;
+        tl.countdown -= (int64_t)size;
+        if (tl.countdown > 0) return 0;
     }
-    tl_countdown = draw_countdown();
+    tl.countdown = draw_countdown();
+    return sampling;
+}
+
+/* Samples the block just made (the countdown is BUSY meanwhile: the hook's own allocations are not counted). */
+static NOINLINE void sample(void *ptr, size_t size, int domain) {
+    if (ptr == NULL) return;
     if ((domain == 0 || domain == 3) && !PyGILState_Check()) return;
-    tl_busy = 1;
+    int64_t keep = tl.countdown;
+    tl.countdown = BUSY;
+    tl.busy = 1;
     take_sample(ptr, size, domain);
-    tl_busy = 0;
+    tl.busy = 0;
+    tl.countdown = keep;
 }
 
 /*
- * pymalloc hands blocks over 512 bytes to PyMem_RawMalloc, which is hooked too: the inner call
- * must not count the block a second time, so the MEM and OBJ hooks mark the thread busy around
- * the allocator they wrap.
+ * pymalloc hands blocks over 512 bytes (and its own arena bookkeeping) to PyMem_RawMalloc, which is
+ * hooked too: the inner call must neither count the block a second time nor take a stack while
+ * pymalloc is halfway through (new_arena's realloc of its arena array). So the MEM and OBJ hooks
+ * ("nested") set the countdown to BUSY around the allocator they wrap and put it back after; the
+ * RAW hooks (and numpy's, whose default handler is libc's malloc) count and tail-call.
  */
-#define CALL_INNER(h, expr) \
-    do { \
-        if ((h)->domain != 0) { int was_ = tl_busy; tl_busy = 1; expr; tl_busy = was_; } \
-        else { expr; } \
-    } while (0)
+#define NESTED(h) ((h)->domain != 0)
+#define COUNT(size) ((int64_t)(size))
 
-static void *hook_malloc(void *ctx, size_t size) {
-    hook_ctx_t *h = (hook_ctx_t *)ctx;
-    void *p;
-    CALL_INNER(h, p = h->orig.malloc(h->orig.ctx, size));
-    maybe_sample(p, size, h->domain);
+/*
+ * Frees of MEM and OBJ blocks are not hooked when both domains are plain pymalloc (the common
+ * case; `raw_backed`): PyObject_Free then keeps pymalloc's own fast path (PGO builds inline it
+ * into PyObject_Free, which only a hook-free allocator gets). A block those hooks sample is made
+ * raw-backed instead: it is asked of pymalloc with at least SMALL_REQUEST_THRESHOLD + 1 bytes,
+ * which pymalloc hands to PyMem_RawMalloc (its own counters stay right), and pymalloc gives a
+ * block outside its arenas back through PyMem_RawFree / PyMem_RawRealloc, which are hooked: every
+ * sampled block's end is seen by a RAW hook. Cost: ~500 bytes per sampled small block (one per
+ * `mean` bytes allocated). Under debug hooks, PYTHONMALLOC=malloc or another allocator wrapped
+ * before us, frees are hooked in every domain as before.
+ */
+#define RAW_BACKED_SIZE 513
+static int raw_backed = 0;
+
+static inline size_t backed(hook_ctx_t *h, size_t size) {
+    return (NESTED(h) && raw_backed && size < RAW_BACKED_SIZE) ? RAW_BACKED_SIZE : size;
+}
+
+static NOINLINE void *slow_malloc(hook_ctx_t *h, size_t size) {
+    int s = crossed(size);
+    int64_t c = tl.countdown;
+    tl.countdown = BUSY;
+    void *p = h->orig.malloc(h->orig.ctx, s ? backed(h, size) : size);
+    tl.countdown = c;
+    if (s) sample(p, size, h->domain);
     return p;
 }
 
-static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
-    hook_ctx_t *h = (hook_ctx_t *)ctx;
+static NOINLINE void *slow_calloc(hook_ctx_t *h, size_t nelem, size_t elsize) {
+    int s = crossed(nelem * elsize);
+    int64_t c = tl.countdown;
+    tl.countdown = BUSY;
     void *p;
-    CALL_INNER(h, p = h->orig.calloc(h->orig.ctx, nelem, elsize));
-    maybe_sample(p, nelem * elsize, h->domain);
+    if (s && backed(h, nelem * elsize) != nelem * elsize) p = h->orig.calloc(h->orig.ctx, 1, RAW_BACKED_SIZE);
+    else p = h->orig.calloc(h->orig.ctx, nelem, elsize);
+    tl.countdown = c;
+    if (s) sample(p, nelem * elsize, h->domain);
     return p;
 }
 
-static void *hook_realloc(void *ctx, void *ptr, size_t size) {
-    hook_ctx_t *h = (hook_ctx_t *)ctx;
-    void *p;
-    CALL_INNER(h, p = h->orig.realloc(h->orig.ctx, ptr, size));
+/* Taken when the countdown crossed or the old block may be a sampled one. */
+static NOINLINE void *slow_realloc(hook_ctx_t *h, void *ptr, size_t size, int64_t c) {
+    int s = 0;
+    if (c <= 0) s = crossed(size);
+    else tl.countdown = c;
+    c = tl.countdown;
+    int check = maybe_sampled(ptr);
+    tl.countdown = BUSY;
+    void *p = h->orig.realloc(h->orig.ctx, ptr, s ? backed(h, size) : size);
+    tl.countdown = c;
     if (p != NULL) {
         /* The old block is gone (moved or resized): a sampled one is freed; the new size counts anew. */
-        note_free(ptr);
-        maybe_sample(p, size, h->domain);
+        if (check) note_free_slow(ptr);
+        if (s) sample(p, size, h->domain);
     }
     return p;
 }
 
+/* RAW: count, then a tail call (no frame of our own on the fast path). */
+static void *raw_malloc(void *ctx, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0)) return slow_malloc(h, size);
+    tl.countdown = c;
+    return h->orig.malloc(h->orig.ctx, size);
+}
+
+static void *raw_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(nelem * elsize);
+    if (UNLIKELY(c <= 0)) return slow_calloc(h, nelem, elsize);
+    tl.countdown = c;
+    return h->orig.calloc(h->orig.ctx, nelem, elsize);
+}
+
+static void *raw_realloc(void *ctx, void *ptr, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0 || maybe_sampled(ptr))) return slow_realloc(h, ptr, size, c);
+    tl.countdown = c;
+    return h->orig.realloc(h->orig.ctx, ptr, size);
+}
+
+/* MEM and OBJ: count, BUSY around the wrapped allocator (see above). */
+static void *nested_malloc(void *ctx, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0)) return slow_malloc(h, size);
+    tl.countdown = BUSY;
+    void *p = h->orig.malloc(h->orig.ctx, size);
+    tl.countdown = c;
+    return p;
+}
+
+static void *nested_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(nelem * elsize);
+    if (UNLIKELY(c <= 0)) return slow_calloc(h, nelem, elsize);
+    tl.countdown = BUSY;
+    void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
+    tl.countdown = c;
+    return p;
+}
+
+static void *nested_realloc(void *ctx, void *ptr, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0 || maybe_sampled(ptr))) return slow_realloc(h, ptr, size, c);
+    tl.countdown = BUSY;
+    void *p = h->orig.realloc(h->orig.ctx, ptr, size);
+    tl.countdown = c;
+    return p;
+}
+
+static NOINLINE void free_slow(hook_ctx_t *h, void *ptr) {
+    note_free_slow(ptr);
+    h->orig.free(h->orig.ctx, ptr);
+}
+
+/* The slow path is a call of its own so that the fast one keeps no frame (a tail call). */
 static void hook_free(void *ctx, void *ptr) {
     hook_ctx_t *h = (hook_ctx_t *)ctx;
-    note_free(ptr);
+    if (UNLIKELY(maybe_sampled(ptr))) { free_slow(h, ptr); return; }
     h->orig.free(h->orig.ctx, ptr);
 }
 
@@ -404,29 +541,61 @@ typedef struct {
 static np_handler_t np_orig, np_mine;
 static PyObject *np_orig_capsule = NULL;
 
-static void *np_malloc(void *ctx, size_t size) {
-    void *p = np_orig.allocator.malloc(np_orig.allocator.ctx, size);
-    maybe_sample(p, size, 3);
-    return p;
-}
-
-static void *np_calloc(void *ctx, size_t nelem, size_t elsize) {
-    void *p = np_orig.allocator.calloc(np_orig.allocator.ctx, nelem, elsize);
-    maybe_sample(p, nelem * elsize, 3);
-    return p;
-}
-
-static void *np_realloc(void *ctx, void *ptr, size_t size) {
-    void *p = np_orig.allocator.realloc(np_orig.allocator.ctx, ptr, size);
+/* numpy's hooks are "nested" (BUSY around the handler they wrap, which may itself be a PyMem user's). */
+static NOINLINE void *np_slow(int is_realloc, void *ptr, size_t size, int64_t c) {
+    int s = 0;
+    if (c <= 0) s = crossed(size);
+    else tl.countdown = c;
+    c = tl.countdown;
+    int check = is_realloc && maybe_sampled(ptr);
+    tl.countdown = BUSY;
+    void *p = is_realloc ? np_orig.allocator.realloc(np_orig.allocator.ctx, ptr, size)
+                         : np_orig.allocator.malloc(np_orig.allocator.ctx, size);
+    tl.countdown = c;
     if (p != NULL) {
-        note_free(ptr);
-        maybe_sample(p, size, 3);
+        if (check) note_free_slow(ptr);
+        if (s) sample(p, size, 3);
     }
     return p;
 }
 
+static void *np_malloc(void *ctx, size_t size) {
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0)) return np_slow(0, NULL, size, c);
+    tl.countdown = BUSY;
+    void *p = np_orig.allocator.malloc(np_orig.allocator.ctx, size);
+    tl.countdown = c;
+    return p;
+}
+
+static void *np_calloc(void *ctx, size_t nelem, size_t elsize) {
+    int64_t c = tl.countdown - COUNT(nelem * elsize);
+    if (UNLIKELY(c <= 0)) {
+        int s = crossed(nelem * elsize);
+        c = tl.countdown;
+        tl.countdown = BUSY;
+        void *p = np_orig.allocator.calloc(np_orig.allocator.ctx, nelem, elsize);
+        tl.countdown = c;
+        if (s) sample(p, nelem * elsize, 3);
+        return p;
+    }
+    tl.countdown = BUSY;
+    void *p = np_orig.allocator.calloc(np_orig.allocator.ctx, nelem, elsize);
+    tl.countdown = c;
+    return p;
+}
+
+static void *np_realloc(void *ctx, void *ptr, size_t size) {
+    int64_t c = tl.countdown - COUNT(size);
+    if (UNLIKELY(c <= 0 || maybe_sampled(ptr))) return np_slow(1, ptr, size, c);
+    tl.countdown = BUSY;
+    void *p = np_orig.allocator.realloc(np_orig.allocator.ctx, ptr, size);
+    tl.countdown = c;
+    return p;
+}
+
 static void np_free(void *ctx, void *ptr, size_t size) {
-    note_free(ptr);
+    if (UNLIKELY(maybe_sampled(ptr))) note_free_slow(ptr);
     np_orig.allocator.free(np_orig.allocator.ctx, ptr, size);
 }
 
@@ -468,11 +637,7 @@ static int ensure_tables(size_t capacity) {
     size_t cap = 1024;
     while (cap < capacity) cap <<= 1;
     table = (slot_t *)calloc(cap, sizeof(slot_t));
-    filter = (unsigned char *)calloc((size_t)1 << FILTER_BITS, 1);
-    if (table == NULL || filter == NULL) {
-        free(table); free(filter); table = NULL; filter = NULL;
-        return -1;
-    }
+    if (table == NULL) return -1;
     table_mask = cap - 1;
     return 0;
 }
@@ -482,16 +647,29 @@ static void atfork_parent(void) { unlock(); }
 static void atfork_child(void) { lock_flag = 0; }
 
 static void install_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
-    PyMemAllocatorEx mine = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    PyMemAllocatorEx mine = {h, raw_malloc, raw_calloc, raw_realloc, hook_free};
     PyMem_GetAllocator(d, &h->orig);
+    if (NESTED(h)) {
+        mine.malloc = nested_malloc; mine.calloc = nested_calloc; mine.realloc = nested_realloc;
+        /* pymalloc's free ignores its context (NULL for pymalloc: _PyMem_GetCurrentAllocatorName compared it). */
+        if (raw_backed) mine.free = h->orig.free;
+    }
     PyMem_SetAllocator(d, &mine);
+}
+
+/* "pymalloc" when RAW is malloc and MEM and OBJ are plain pymalloc, with no hook of anyone's (3.8+; found at run time). */
+static int plain_pymalloc(void) {
+    const char *(*name)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "_PyMem_GetCurrentAllocatorName");
+    if (name == NULL) return 0;
+    const char *n = name();
+    return n != NULL && strcmp(n, "pymalloc") == 0;
 }
 
 static void uninstall_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
     PyMemAllocatorEx cur;
     PyMem_GetAllocator(d, &cur);
     /* Only when ours is still the outermost (tracemalloc started later wraps us: leave it). */
-    if (cur.ctx == h && cur.malloc == hook_malloc) PyMem_SetAllocator(d, &h->orig);
+    if (cur.ctx == h && (cur.malloc == raw_malloc || cur.malloc == nested_malloc)) PyMem_SetAllocator(d, &h->orig);
 }
 
 static PyObject *m_start(PyObject *self, PyObject *args, PyObject *kw) {
@@ -513,7 +691,9 @@ static PyObject *m_start(PyObject *self, PyObject *args, PyObject *kw) {
     mean_bytes = mean;
     max_frames = frames;
     seed = sd ? (uint64_t)sd : mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
-    tl_ready = 0;
+    tl.ready = 0;
+    tl.countdown = 0;
+    raw_backed = plain_pymalloc();
     install_domain(PYMEM_DOMAIN_RAW, &ctx_raw);
     install_domain(PYMEM_DOMAIN_MEM, &ctx_mem);
     install_domain(PYMEM_DOMAIN_OBJ, &ctx_obj);
@@ -534,7 +714,8 @@ static PyObject *m_stop(PyObject *self, PyObject *unused) {
 }
 
 static PyObject *m_ignore_this_thread(PyObject *self, PyObject *unused) {
-    tl_ignored = 1;
+    tl.ignored = 1;
+    tl.countdown = BUSY;
     Py_RETURN_NONE;
 }
 
@@ -556,16 +737,190 @@ static PyObject *frame_tuple(frame_t *f) {
     return Py_BuildValue("(OOi)", c->co_filename, name, f->line);
 }
 
-/* drain() -> (samples, frees): samples [(id, size, thread, wall_ms, domain, truncated, ((file, name, line), ...)), ...], frees [(id, wall_ms), ...] */
-static PyObject *m_drain(PyObject *self, PyObject *unused) {
-    int was_busy = tl_busy;
-    tl_busy = 1;
+/*
+ * Stacks already handed to the agent, by a 64-bit hash of their content (file name and qualified
+ * name by their str hashes, which CPython caches, and line; truncation; depth): drain_batch()
+ * builds the frames of a stack only the first time, and the agent's per-sample work is one row
+ * built here. Content, not code object addresses: a code object freed and another made at the
+ * same address must not inherit its stack. Touched only with the GIL held (drain, reset).
+ */
+/* Pending frames keep an instruction offset (3.11+): their lines, through a per-batch cache keyed
+ * by (code, offset) (the samples hold their code objects, so the addresses are stable meanwhile). */
+typedef struct { PyObject *code; int key; int line; } line_slot_t;
+
+static void resolve_lines(sample_t *list, size_t len) {
+    size_t cap = 4096;
+    line_slot_t *cache = (line_slot_t *)calloc(cap, sizeof(line_slot_t));
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        for (int k = 0; k < list[i].nframes; k++) {
+            frame_t *fr = &list[i].frames[k];
+            if (fr->line >= 0) continue;
+            int lasti = -1 - fr->line;
+            if (cache == NULL) { fr->line = PyCode_Addr2Line((PyCodeObject *)fr->code, lasti); continue; }
+            size_t j = (size_t)mix((uint64_t)(uintptr_t)fr->code ^ ((uint64_t)(unsigned)lasti << 48)) & (cap - 1);
+            while (cache[j].code != NULL && !(cache[j].code == fr->code && cache[j].key == lasti)) j = (j + 1) & (cap - 1);
+            if (cache[j].code != NULL) { fr->line = cache[j].line; continue; }
+            int line = PyCode_Addr2Line((PyCodeObject *)fr->code, lasti);
+            fr->line = line;
+            if (used < cap / 2) { cache[j].code = fr->code; cache[j].key = lasti; cache[j].line = line; used++; }
+        }
+    }
+    free(cache);
+}
+
+typedef struct { uint64_t hash; uint32_t id; uint32_t own; } known_t;
+static known_t *known = NULL;
+static size_t known_mask = 0, known_count = 0;
+static uint32_t next_stack_id = 1;
+
+static PyObject *code_name(PyCodeObject *c) {
+#if PY_VERSION_HEX >= 0x030B0000
+    return c->co_qualname;
+#else
+    return c->co_name;
+#endif
+}
+
+static uint64_t stack_hash(const sample_t *s) {
+    uint64_t h = mix(0x9E3779B97F4A7C15ULL ^ (uint64_t)s->nframes ^ ((uint64_t)s->truncated << 40));
+    for (int k = 0; k < s->nframes; k++) {
+        PyCodeObject *c = (PyCodeObject *)s->frames[k].code;
+        uint64_t hf = (uint64_t)PyObject_Hash(c->co_filename);
+        uint64_t hn = (uint64_t)PyObject_Hash(code_name(c));
+        h = mix(h ^ hf);
+        h = mix(h ^ (hn + 0x9E3779B97F4A7C15ULL * (uint64_t)(uint32_t)s->frames[k].line));
+    }
+    return h ? h : 1;
+}
+
+/* The entry of hash h (hash 0: a free slot to fill), or NULL when the table cannot grow. */
+static known_t *known_slot(uint64_t h) {
+    if (known == NULL || known_count + 1 > (known_mask + 1) / 2) {
+        size_t cap = known ? (known_mask + 1) * 2 : 1024;
+        known_t *n = (known_t *)calloc(cap, sizeof(known_t));
+        if (n == NULL) return NULL;
+        for (size_t i = 0; known != NULL && i <= known_mask; i++) {
+            if (known[i].hash == 0) continue;
+            size_t j = (size_t)known[i].hash & (cap - 1);
+            while (n[j].hash != 0) j = (j + 1) & (cap - 1);
+            n[j] = known[i];
+        }
+        free(known);
+        known = n;
+        known_mask = cap - 1;
+    }
+    size_t i = (size_t)h & known_mask;
+    while (known[i].hash != 0 && known[i].hash != h) i = (i + 1) & known_mask;
+    return &known[i];
+}
+
+static PyObject *round3(double ms) { return PyFloat_FromDouble(round(ms * 1000.0) / 1000.0); }
+
+/* [[file, name, line], ...] (+ the cut marker), or NULL. *own: a frame's file is under own_prefix. */
+static PyObject *stack_frames(const sample_t *s, PyObject *own_prefix, int *own) {
+    PyObject *list = PyList_New(s->nframes + (s->truncated ? 1 : 0));
+    if (list == NULL) return NULL;
+    *own = 0;
+    for (int k = 0; k < s->nframes; k++) {
+        PyCodeObject *c = (PyCodeObject *)s->frames[k].code;
+        if (own_prefix != NULL && !*own) {
+            Py_ssize_t m = PyUnicode_Tailmatch(c->co_filename, own_prefix, 0, PY_SSIZE_T_MAX, -1);
+            if (m < 0) { Py_DECREF(list); return NULL; }
+            *own = (int)m;
+        }
+        PyObject *f = Py_BuildValue("[OOi]", c->co_filename, code_name(c), s->frames[k].line);
+        if (f == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, k, f);
+    }
+    if (s->truncated) {
+        PyObject *f = Py_BuildValue("[ssi]", "...", "(deeper frames cut)", 0);
+        if (f == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, s->nframes, f);
+    }
+    return list;
+}
+
+/*
+ * drain_batch(own_prefix) -> (rows, stacks, frees), ready for the agent's `alloc` event:
+ * rows [[id, stack id, size, thread, wall_ms], ...] of the samples whose stack has no frame in a
+ * file under own_prefix (the agent's own work in the program's threads), stacks [[stack id,
+ * [[file, name, line], ...]], ...] first seen in this batch (own ones left out), frees [[id,
+ * wall_ms], ...]; times rounded to the microsecond.
+ */
+static PyObject *m_drain_batch(PyObject *self, PyObject *own_prefix) {
+    if (!PyUnicode_Check(own_prefix)) { PyErr_SetString(PyExc_TypeError, "own_prefix must be a str"); return NULL; }
+    int was_busy = tl.busy;
+    int64_t keep = tl.countdown;
+    tl.busy = 1;
+    tl.countdown = BUSY;
     lock();
     sample_t *s = pending; size_t ns = pending_len;
     free_t *f = frees; size_t nf = frees_len;
     pending = NULL; pending_len = pending_cap = 0;
     frees = NULL; frees_len = frees_cap = 0;
     unlock();
+    resolve_lines(s, ns);
+    PyObject *rows = PyList_New(0), *stacks = PyList_New(0), *freed = PyList_New((Py_ssize_t)nf);
+    PyObject *result = NULL;
+    if (rows == NULL || stacks == NULL || freed == NULL) goto done;
+    for (size_t i = 0; i < ns; i++) {
+        uint64_t h = stack_hash(&s[i]);
+        known_t *e = known_slot(h);
+        if (e == NULL) { PyErr_NoMemory(); goto done; }
+        if (e->hash == 0) {
+            int own = 0;
+            PyObject *frames = stack_frames(&s[i], own_prefix, &own);
+            if (frames == NULL) goto done;
+            uint32_t id = next_stack_id++;
+            if (!own) {
+                PyObject *st = Py_BuildValue("[IN]", (unsigned int)id, frames);
+                if (st == NULL || PyList_Append(stacks, st) < 0) { Py_XDECREF(st); goto done; }
+                Py_DECREF(st);
+            } else {
+                Py_DECREF(frames);
+            }
+            e->hash = h;
+            e->id = id;
+            e->own = (uint32_t)own;
+            known_count++;
+        }
+        if (e->own) continue;
+        PyObject *row = Py_BuildValue("[KInkN]", (unsigned long long)s[i].id, (unsigned int)e->id, (Py_ssize_t)s[i].size,
+                                      s[i].thread, round3(s[i].wall_ms));
+        if (row == NULL || PyList_Append(rows, row) < 0) { Py_XDECREF(row); goto done; }
+        Py_DECREF(row);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        PyObject *item = Py_BuildValue("[KN]", (unsigned long long)f[i].id, round3(f[i].wall_ms));
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(freed, (Py_ssize_t)i, item);
+    }
+    result = PyTuple_Pack(3, rows, stacks, freed);
+done:
+    Py_XDECREF(rows);
+    Py_XDECREF(stacks);
+    Py_XDECREF(freed);
+    release_pending(s, ns);
+    free(f);
+    tl.busy = was_busy;
+    tl.countdown = keep;
+    return result;
+}
+
+/* drain() -> (samples, frees): samples [(id, size, thread, wall_ms, domain, truncated, ((file, name, line), ...)), ...], frees [(id, wall_ms), ...] */
+static PyObject *m_drain(PyObject *self, PyObject *unused) {
+    int was_busy = tl.busy;
+    int64_t keep = tl.countdown;
+    tl.busy = 1;
+    tl.countdown = BUSY;
+    lock();
+    sample_t *s = pending; size_t ns = pending_len;
+    free_t *f = frees; size_t nf = frees_len;
+    pending = NULL; pending_len = pending_cap = 0;
+    frees = NULL; frees_len = frees_cap = 0;
+    unlock();
+    resolve_lines(s, ns);
     PyObject *samples = PyList_New((Py_ssize_t)ns);
     PyObject *freed = PyList_New((Py_ssize_t)nf);
     PyObject *result = NULL;
@@ -594,7 +949,8 @@ done:
     Py_XDECREF(freed);
     release_pending(s, ns);
     free(f);
-    tl_busy = was_busy;
+    tl.busy = was_busy;
+    tl.countdown = keep;
     return result;
 }
 
@@ -602,7 +958,8 @@ static PyObject *m_stats(PyObject *self, PyObject *unused) {
     lock();
     unsigned long long a = stat_samples, b = stat_frees, c = stat_dropped, d = stat_sampled_bytes;
     Py_ssize_t live = (Py_ssize_t)table_count;
-    size_t own = (table_mask + 1) * sizeof(slot_t) + ((size_t)1 << FILTER_BITS) + pending_cap * sizeof(sample_t) + frees_cap * sizeof(free_t);
+    size_t own = (table_mask + 1) * sizeof(slot_t) + ((size_t)1 << FILTER_BITS) + pending_cap * sizeof(sample_t) + frees_cap * sizeof(free_t)
+                 + (known ? (known_mask + 1) * sizeof(known_t) : 0);
     unlock();
     return Py_BuildValue("{s:K,s:K,s:K,s:K,s:n,s:n,s:d,s:i}", "samples", a, "frees", b, "dropped", c, "sampledBytes", d,
                          "liveSamples", live, "ownBytes", (Py_ssize_t)own, "mean", mean_bytes, "sampling", (int)sampling);
@@ -616,22 +973,30 @@ static PyObject *m_reset(PyObject *self, PyObject *unused) {
     pending = NULL; pending_len = pending_cap = 0;
     free(frees); frees = NULL; frees_len = frees_cap = 0;
     if (table != NULL) memset(table, 0, (table_mask + 1) * sizeof(slot_t));
-    if (filter != NULL) memset(filter, 0, (size_t)1 << FILTER_BITS);
+    memset(filter, 0, sizeof(filter));
     table_count = 0;
     stat_samples = stat_frees = stat_dropped = stat_sampled_bytes = 0;
     unlock();
-    int was_busy = tl_busy;
-    tl_busy = 1;
+    int was_busy = tl.busy;
+    tl.busy = 1;
+    tl.countdown = BUSY;
     release_pending(s, ns);
-    tl_busy = was_busy;
-    tl_ready = 0;
+    tl.busy = was_busy;
+    tl.ready = 0;
+    tl.countdown = 0; /* the next allocation draws a fresh countdown */
+    free(known); known = NULL; known_mask = known_count = 0; next_stack_id = 1; /* the child's agent starts its stacks afresh */
     Py_RETURN_NONE;
 }
 
+/* raw_backed() -> True when frees of MEM and OBJ blocks are left unhooked (plain pymalloc; see RAW_BACKED_SIZE). */
+static PyObject *m_raw_backed(PyObject *self, PyObject *unused) { return PyBool_FromLong(raw_backed); }
+
 static PyMethodDef methods[] = {
+    {"raw_backed", m_raw_backed, METH_NOARGS, "True when MEM and OBJ frees are not hooked (plain pymalloc: sampled small blocks are raw-backed)"},
     {"start", (PyCFunction)(void (*)(void))m_start, METH_VARARGS | METH_KEYWORDS, "start(mean=524288.0, max_frames=128, seed=0, capacity=262144)"},
     {"stop", m_stop, METH_NOARGS, "stop sampling and restore the allocators when ours are outermost"},
     {"drain", m_drain, METH_NOARGS, "take the samples and frees recorded since the last drain"},
+    {"drain_batch", m_drain_batch, METH_O, "drain_batch(own_prefix) -> (rows, new stacks, frees) for the agent's alloc event"},
     {"stats", m_stats, METH_NOARGS, "counters"},
     {"reset", m_reset, METH_NOARGS, "in a fork child: forget the parent's samples"},
     {"hook_numpy", m_hook_numpy, METH_O, "sample numpy's array data too (numpy >= 1.22; the calling context)"},

@@ -9,7 +9,8 @@ loaded, the agent starts tracemalloc instead and says so in one line (start() re
 
 Samples and frees of sampled blocks are drained every DRAIN_EVERY_S by a raw thread of the agent
 (its own allocations are never sampled: `ignore_this_thread`) and sent as `alloc` events: each
-stack once per process (an id, then its frames), each sample as [id, stack, size, thread, wallMs],
+stack once per process (an id, then its frames; the extension keeps which were sent and builds the
+rows), each sample as [id, stack, size, thread, wallMs],
 each free as [id, wallMs]. Weights (1 / (1 - exp(-size/mean))) are the reader's to compute.
 """
 import _thread
@@ -28,7 +29,6 @@ _here = os.path.dirname(os.path.abspath(__file__))
 _own_dir = _here + os.sep
 _native = None
 _mean = DEFAULT_MEAN
-_stacks = {}  # type: dict
 _threads = {}  # type: dict
 _stopped = False
 #: Held while a batch is drained and sent: the last flush at exit waits for one under way (a batch
@@ -92,7 +92,7 @@ def build(verbose=False):
         raise RuntimeError('the C compiler %s is not there: build ahead with memhunt build-native --python %s' % (cc.split()[0], sys.executable))
     os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
     tmp = '%s.%d.tmp' % (out, os.getpid())
-    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread']
+    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread', '-ldl']
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_compile_env())
         if r.returncode != 0:
@@ -229,12 +229,12 @@ numpy_seen = False
 
 def after_fork_in_child(send):
     """The child forgets the parent's samples and streams its own from a new thread."""
-    global _stacks, _threads, _flush_lock
+    global _threads, _flush_lock
     if _native is None:
         return
     _flush_lock = _thread.allocate_lock()  # a fork during a flush must not leave it held
-    _native.reset()
-    _stacks, _threads = {}, {}
+    _native.reset()  # forgets the parent's samples and the stacks it had sent
+    _threads = {}
     _thread.start_new_thread(_loop, (send,))
 
 
@@ -283,32 +283,23 @@ def _flush(send):
     mod = _native
     if mod is None:
         return
-    samples, frees = mod.drain()
-    if not samples and not frees:
+    # Rows and stacks are built by the extension (a stack's frames only the first time it is seen;
+    # samples taken in the agent's own code, the hello or a census in the program's thread, left out).
+    rows, new_stacks, frees = mod.drain_batch(_own_dir)
+    if not rows and not frees and not new_stacks:
         return
-    new_stacks = []
-    rows = []
     threads = {}
-    own = _own_dir
-    for sid, size, ident, wall, domain, truncated, stack in samples:
-        if any(f[0].startswith(own) for f in stack):
-            continue  # the agent's own work in the program's thread (hello, a census): not the program's
-        key = stack if not truncated else stack + (('...', '(deeper frames cut)', 0),)
-        k = _stacks.get(key)
-        if k is None:
-            k = len(_stacks) + 1
-            _stacks[key] = k
-            new_stacks.append([k, [[f, n, ln] for f, n, ln in key]])
+    for r in rows:
+        ident = r[3]
         if ident not in threads:
             threads[ident] = _thread_name(ident)
-        rows.append([sid, k, size, ident, round(wall, 3)])
     send({
         'type': 'alloc',
         'wallMs': time.time() * 1000.0,
         'meanBytes': _mean,
         'stacks': new_stacks,
         'samples': rows,
-        'frees': [[fid, round(w, 3)] for fid, w in frees],
+        'frees': frees,
         'threads': [[i, n] for i, n in threads.items()],
         'stats': mod.stats(),
         'numpy': numpy_seen,

@@ -6,6 +6,7 @@
 import { clipLine } from '../safe-text';
 import type { MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
+import { seriesFrom } from '../model/series';
 import { summarize, type RunSummary } from './summary';
 import { analyzeSeries, projectionText, rateText, type SeriesAnalysis, type Verdict } from './verdict';
 import { formatBytes, formatClock, formatRate } from '../units';
@@ -65,7 +66,10 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
     .map((p) => ({ p, series: processMetricSeries(rec, p).series }))
     .filter(({ series }) => series.values.length > 0)
     .map(({ p, series }) => ({
-      ...analyzeSeries(series, ctx),
+      // A process is judged as the program it became: under pyenv's shim the root is bash (3 MiB)
+      // until it execs python3 (23 MiB), and that "growth" named the parent of a Pool whose
+      // workers were the ones leaking.
+      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, ctx),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
     }));
   // A process is "long-lived" when it was sampled over at least half of the tree's span.

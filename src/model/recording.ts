@@ -53,6 +53,11 @@ export interface ProcessTrack {
   command: string[];
   /** First and last time the process was seen, ms since start. */
   firstSeenMs: number;
+  /**
+   * When its command line last changed (it exec'd: pyenv's shim becoming python3, a fork child
+   * becoming another program); absent when it never did. Its memory before that was another program's.
+   */
+  execMs?: number;
   /** When it was seen gone; null when it was alive at the end of the recording. */
   exitMs: number | null;
   /** Exit code or signal, known only for the root process memhunt started. */

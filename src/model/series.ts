@@ -101,6 +101,13 @@ export class SeriesBuilder {
   }
 }
 
+/** The samples at or after fromMs (views, no copy). */
+export function seriesFrom(s: Series, fromMs: number): Series {
+  let i = 0;
+  while (i < s.tMs.length && s.tMs[i]! < fromMs) i++;
+  return i === 0 ? s : { tMs: s.tMs.subarray(i), values: s.values.subarray(i) };
+}
+
 export function emptySeries(): Series {
   return { tMs: new Float64Array(0), values: new Float64Array(0) };
 }

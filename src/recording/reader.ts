@@ -53,6 +53,8 @@ interface TrackBuilder {
   ppid: number;
   command: string[];
   firstSeenMs: number;
+  /** When its command last changed after it was first seen (an exec). */
+  execMs?: number;
   exitMs: number | null;
   exitCode: number | null;
   exitSignal: string | null;
@@ -270,6 +272,7 @@ export class RecordingAssembler {
       case 'proc': {
         const tr = this.track(rec.pid, rec.t);
         tr.ppid = rec.ppid;
+        if (tr.command.length && rec.t > tr.firstSeenMs && tr.command.join('\0') !== rec.cmd.join('\0')) tr.execMs = rec.t;
         tr.command = rec.cmd;
         tr.firstSeenMs = Math.min(tr.firstSeenMs, rec.t);
         break;
@@ -552,7 +555,7 @@ export class RecordingAssembler {
     const sole = this.sole ?? null;
     const soleRss = sole ? sole.rss.build() : null;
     const processes: ProcessTrack[] = [...this.tracks.values()].map((t) => ({
-      pid: t.pid, ppid: t.ppid, command: t.command, firstSeenMs: t.firstSeenMs, exitMs: t.exitMs,
+      pid: t.pid, ppid: t.ppid, command: t.command, firstSeenMs: t.firstSeenMs, ...(t.execMs !== undefined ? { execMs: t.execMs } : {}), exitMs: t.exitMs,
       exitCode: t.exitCode, exitSignal: t.exitSignal,
       rss: t === sole ? soleRss! : t.rss.build(), anon: t.anon.build(), file: t.file.build(), shmem: t.shmem.build(),
       pss: t.pss.build(), uss: t.uss.build(), hwmBytes: t.hwmKiB * KiB,

@@ -13,11 +13,18 @@
  * open). When it has not moved since the last listing, no process (or thread) was created anywhere
  * in memhunt's pid namespace, nor in any namespace below it (a pid there takes one here too), so
  * the listing would find only pids already seen: it is skipped. A readdir of /proc and ~500 names
- * per scan was a large part of an idle `memhunt run` (bench/idle.mjs).
+ * per scan was a large part of an idle `memhunt run` (bench/idle.mjs). Where /proc/loadavg is
+ * emulated (gVisor prints 0, lxcfs refreshes its own figure every few seconds), the check would
+ * hide new processes: /proc is still listed at least every VERIFY_MS, and a listing that finds a
+ * pid the unmoved last pid did not announce turns the check off for good.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { listPids, readStat } from '../procfs/process';
+
+/** /proc is listed at least this often, to check that the last pid can be trusted. */
+const VERIFY_MS = 1000;
 
 const loadavgBuf = Buffer.alloc(128);
 
@@ -37,7 +44,8 @@ export function lastPid(fd: number): number {
   if (i === end || i === 0 || loadavgBuf[i - 1] !== 32) return -1;
   let v = 0;
   for (let k = i; k < end; k++) v = v * 10 + (loadavgBuf[k]! - 48);
-  return v;
+  // No process has pid 0: an emulated file that says so says nothing.
+  return v > 0 ? v : -1;
 }
 
 export class TreeTracker {
@@ -48,6 +56,8 @@ export class TreeTracker {
   private loadavgFd = -1;
   /** The last pid handed out at the last listing of /proc; -1 before the first. */
   private listedAtPid = -1;
+  /** performance.now() of the last listing. */
+  private listedAtMs = -Infinity;
   /** Listings of /proc skipped because no process was created since the last one (for tests). */
   skippedScans = 0;
 
@@ -81,17 +91,24 @@ export class TreeTracker {
   /** Returns the pids that joined the tree since the last scan, with their parent. */
   scan(): Array<{ pid: number; ppid: number }> {
     const last = this.loadavgFd >= 0 ? lastPid(this.loadavgFd) : -1;
-    if (last >= 0 && last === this.listedAtPid) {
+    const nowMs = performance.now();
+    // Listed although the last pid did not move: a check of the last pid.
+    const verifying = last >= 0 && last === this.listedAtPid;
+    if (verifying && nowMs - this.listedAtMs < VERIFY_MS) {
       this.skippedScans++;
       return [];
     }
     this.listedAtPid = last;
+    this.listedAtMs = nowMs;
     const pids = listPids(this.root);
     const now = new Set<number>(pids);
     const fresh: Array<{ pid: number; ppid: number }> = [];
     const unknownParents = new Map<number, { ppid: number; startTicks: number }>();
     for (const pid of pids) {
       if (this.seen.has(pid) || this.members.has(pid)) continue;
+      // A new pid the last pid did not announce: it cannot be trusted here (or a process started
+      // between the two reads: the check is then off for nothing, never wrong).
+      if (verifying) this.close();
       const st = readStat(pid, this.root);
       // A zombie has exited and holds no memory; it stays listed until its parent reaps it.
       if (!st || st.state === 'Z' || st.state === 'X') continue;

@@ -46,10 +46,15 @@ export interface RecordingAnalysis {
 export interface AnalyzeOptions {
   /** A limit to project against instead of the recording's own (--limit or cgroup). */
   limitBytes?: number | null;
+  /**
+   * The recording's summary when the caller already made it (the chart does): not made again. Only
+   * its limit is read here, so a summary of the same recording with more processes is as good.
+   */
+  summary?: RunSummary;
 }
 
 export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}): RecordingAnalysis {
-  const summary = summarize(rec);
+  const summary = opts.summary ?? summarize(rec);
   let limit: RecordingAnalysis['limit'] = null;
   if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: 'given to analyze' };
   else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };

@@ -9,7 +9,7 @@ import type { MemoryRecording, ProcessTrack } from '../model/recording';
 import { emptySeries, SeriesBuilder, type Series } from '../model/series';
 import { analyzeRecording, verdictLine } from './analyze';
 import { analyzeSeries } from './verdict';
-import { theilSen } from './stats';
+import { EXACT_CRITICAL, exactCriticalDiscordant, theilSen } from './stats';
 import { make, rng, saw } from './testkit';
 import { DEFAULT_SCHEDULE, intervalAt } from '../sampler/sampler';
 
@@ -48,6 +48,11 @@ test('Theil–Sen finds the slope through outliers, with an interval that holds 
   assert.equal(fit.slope, 2);
   assert.ok(fit.low <= 2 && fit.high >= 2);
   assert.equal(theilSen([1], [1]).low, -Infinity);
+});
+
+test("the table of Theil–Sen's exact critical values is what the exact distribution gives", () => {
+  assert.equal(EXACT_CRITICAL.length, 61);
+  for (let n = 2; n <= 60; n++) assert.equal(EXACT_CRITICAL[n], exactCriticalDiscordant(n), `n = ${n}`);
 });
 
 test('a flat line with allocator noise is stable, with high confidence', () => {

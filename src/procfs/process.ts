@@ -117,6 +117,50 @@ export function parseStatus(text: string): StatusReading {
   };
 }
 
+const KEY_RSS = Buffer.from('\nVmRSS:', 'latin1');
+const KEY_ANON = Buffer.from('\nRssAnon:', 'latin1');
+const KEY_FILE = Buffer.from('\nRssFile:', 'latin1');
+const KEY_SHMEM = Buffer.from('\nRssShmem:', 'latin1');
+const KEY_HWM = Buffer.from('\nVmHWM:', 'latin1');
+const STATE_ZOMBIE = Buffer.from('\nState:\tZ', 'latin1');
+const STATE_DEAD = Buffer.from('\nState:\tX', 'latin1');
+
+/** Where key starts in buf[0, n), whole; -1 when it is not there (bytes past n are stale). */
+function keyAt(buf: Buffer, n: number, key: Buffer): number {
+  const i = buf.indexOf(key);
+  return i >= 0 && i + key.length <= n ? i : -1;
+}
+
+/** statusField on the bytes buf[0, n) of a status file, without making a string of them. */
+function statusFieldBytes(buf: Buffer, n: number, key: Buffer): number {
+  const i = keyAt(buf, n, key);
+  if (i < 0) return 0;
+  let j = i + key.length;
+  while (j < n && (buf[j] === 32 || buf[j] === 9)) j++;
+  let v = 0;
+  for (; j < n; j++) {
+    const c = buf[j]!;
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+/**
+ * parseStatus of the bytes buf[0, n) (what the sampler reads 5 times a sample for a 5-process
+ * tree: a 1.4 KB string each was most of its garbage); null for a zombie or a dead process.
+ */
+export function parseStatusBytes(buf: Buffer, n: number): StatusReading | null {
+  if (keyAt(buf, n, STATE_ZOMBIE) >= 0 || keyAt(buf, n, STATE_DEAD) >= 0) return null;
+  return {
+    rssKiB: statusFieldBytes(buf, n, KEY_RSS),
+    anonKiB: statusFieldBytes(buf, n, KEY_ANON),
+    fileKiB: statusFieldBytes(buf, n, KEY_FILE),
+    shmemKiB: statusFieldBytes(buf, n, KEY_SHMEM),
+    hwmKiB: statusFieldBytes(buf, n, KEY_HWM),
+  };
+}
+
 /** Thrown by the fd readers when the process has exited (ESRCH, or nothing to read). */
 export class ProcessGoneError extends Error {
   override name = 'ProcessGoneError';
@@ -162,12 +206,10 @@ export class ProcessStatusReader {
     const prev = this.name;
     this.renamed = prev !== null && (prev.length !== nl || statusBuf.compare(prev, 0, nl, 0, nl) !== 0);
     if (prev === null || this.renamed) this.name = Buffer.from(statusBuf.subarray(0, nl));
-    const text = statusBuf.toString('latin1', 0, n);
+    const reading = parseStatusBytes(statusBuf, n);
     // A zombie (exited, not yet reaped) has no memory left; report it as gone.
-    if (text.indexOf('\nState:\tZ') >= 0 || text.indexOf('\nState:\tX') >= 0) {
-      throw new ProcessGoneError(`process ${this.pid} has exited`);
-    }
-    return parseStatus(text);
+    if (!reading) throw new ProcessGoneError(`process ${this.pid} has exited`);
+    return reading;
   }
 
   close(): void {

@@ -417,5 +417,6 @@ export class Sampler {
   close(): void {
     for (const r of this.readers.values()) r.close();
     this.readers.clear();
+    this.tree.close();
   }
 }

@@ -118,6 +118,22 @@ class DuplicatesTest(unittest.TestCase):
         self.assertTrue(any(p.endswith("HELD['touchy']") for p in paths), paths)
         del values, raw, touchy, touchy2
 
+    def test_paths_name_non_str_keys_as_code(self):
+        # `_CACHE['1']` named the int key 1 as a str: a path must be code that reaches the object.
+        HELD[1] = bytes(3 * MIB)
+        HELD[(2, 'b')] = bytes(3 * MIB + 1)
+        HELD[b'k'] = bytes(3 * MIB + 2)
+        HELD[2.5] = bytes(3 * MIB + 3)
+        HELD['1'] = bytes(3 * MIB + 4)
+        HELD[None] = bytes(3 * MIB + 5)
+        result = self.census(min_bytes=None, largest=6)
+        paths = sorted(o['path'].rsplit('HELD', 1)[-1] for o in result['largest'])
+        self.assertEqual(paths, sorted(["[1]", "[(2, 'b')]", "[b'k']", "[2.5]", "['1']", "[None]"]), result['largest'])
+        # the same label in a refs graph's edges (memhunt refs: "held by dict as [1]")
+        from memhunt import _refs
+        self.assertEqual(_refs._edge_label(HELD, HELD[1]), '[1]')
+        self.assertEqual(_refs._edge_label(HELD, HELD['1']), '1')
+
     def test_an_object_that_changes_while_compared_is_reported_not_grouped(self):
         HELD['a'] = a = bytearray(2 * MIB)
         HELD['b'] = b = bytearray(2 * MIB)

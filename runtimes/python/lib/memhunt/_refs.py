@@ -262,9 +262,50 @@ class _Graph(object):
 
 
 def _key_label(k):
+    """A dict key as an edge label: a str key as itself (`CACHE`, which a path shows as
+    `['CACHE']` or `.CACHE`), any other key as the subscript that reaches it (`[1]`, `[(2, 'a')]`,
+    `[b'k']`): `_CACHE['1']` named an int key 1 as a str one."""
     if issubclass(type(k), str):
         return str.__str__(k)
-    return _util.short_repr(k, 40)
+    code = _key_code(k, 40)
+    if code is None:
+        code = _util.short_repr(k, 40)
+    return '[%s]' % code
+
+
+#: Key types whose repr is Python code and runs no user code (exact types only).
+_CODE_TYPES = (int, float, complex, bool, type(None), str, bytes)
+
+
+def _key_code(k, limit):
+    """Python code for k when k is made of exact int/float/complex/bool/None/str/bytes and tuples
+    of them, at most `limit` characters (a longer one is cut with '…'); None for any other key."""
+    try:
+        t = type(k)
+        if t in _CODE_TYPES:
+            if t is str or t is bytes:
+                text = repr(k[:limit])
+            else:
+                text = repr(k)  # int.__repr__ of a huge int may raise (3.11+): caught below
+        elif t is tuple:
+            if len(k) > limit // 2:
+                return None
+            parts = []
+            size = 2
+            for x in k:
+                p = _key_code(x, limit)
+                if p is None:
+                    return None
+                parts.append(p)
+                size += len(p) + 2
+                if size > 4 * limit:
+                    break
+            text = '(%s%s)' % (', '.join(parts), ',' if len(parts) == 1 else '')
+        else:
+            return None
+    except Exception:
+        return None
+    return text if len(text) <= limit else text[:limit - 1] + '\u2026'
 
 
 def _edge_label(holder, target):

@@ -88,7 +88,8 @@ export function refsToDot(g: RefsGraph): string {
       if (n.label.startsWith(n.type)) parts[0] = shorten(n.label, 60);
       else if (n.label) parts.push(shorten(n.label, 60));
     }
-    if (n.bytes > 0 && !isRoot(n)) parts.push(formatBytes(n.bytes));
+    if (n.ownsBytes !== undefined && !isRoot(n)) parts.push(`owns ${formatBytes(n.ownsBytes)}`);
+    else if (n.bytes > 0 && !isRoot(n)) parts.push(formatBytes(n.bytes));
     const label = parts.map((p) => dotString(p)).join('\\n');
     const extra = n.kind === 'sample' ? ', penwidth=1.6, color="#c0392b"' : isRoot(n) ? ', penwidth=1.4' : '';
     lines.push(`  ${ids.get(n.id)} [label="${label}", fillcolor="${FILL[n.kind] ?? '#ffffff'}"${extra}];`);

@@ -147,7 +147,11 @@ export interface RefsNode {
   label: string;
   /** 'sample' (an object of the asked type), 'object', or the root kind. */
   kind: RefsNodeKind;
+  /** sys.getsizeof; for a pandas object its own header only (what the census counts it by). */
   bytes: number;
+  /** A pandas object: the buffers it owns as the census counts them (blocks, index, the items of
+   *  its object columns), shown as "owns X" (its `bytes`, a header of ~56 B, said nothing). */
+  ownsBytes?: number;
 }
 
 export interface RefsEdge {

@@ -42,6 +42,54 @@ class DuplicatesTest(unittest.TestCase):
         result, _ = _largest.census(False, 5, largest, min_bytes)
         return result
 
+    def test_largest_with_duplicates_lists_each_object_once(self):
+        # The visitor's lists (created before gc.get_objects(), so walked) held the bytes and arrays
+        # it had kept by the time the walk reached them: after a collection they come last, and
+        # each such object was visited twice (`--largest 6 --duplicates` listed VALUES, ARR, ARR,
+        # RAW, RAW, pushing the frame and the float32 copy out; the census counted them twice).
+        # A tracked namespace, as a module's, amid more tracked objects than 16 walk chunks hold,
+        # each holding an object of its own (so the walk splits by reference count, without the
+        # de-duplication set, as it does through a program's data); the visitor, created after
+        # them all, is listed after them by gc.get_objects().
+        HELD['before'] = [[i + 0.5] for i in range(17 * 8192)]
+        HELD['ns'] = ns = {'tracked': [Touchy()]}
+        ns['raw'] = bytes(3 * MIB)
+        ns['other'] = b'x' * (2 * MIB)
+        ns['buf'] = bytearray(b'y' * (2 * MIB))
+        if np is not None:
+            ns['arr'] = np.arange(MIB // 2, dtype='float64')  # 4 MiB
+            ns['f32'] = ns['arr'].astype('float32')
+        HELD['after'] = [[i + 0.5] for i in range(2 * 8192)]
+        # The walk itself, with the list in that order whatever this interpreter's collector did.
+        from memhunt import _census
+        visitor = _largest.LargeVisitor(6, MIB)
+        objs = HELD['before'] + [ns] + HELD['after'] + _census.instance_parts(visitor)
+        _census.walk_heap(visitor, objs=objs)
+        kept = [id(e[2]) for e in visitor.top if e[0] >= MIB]
+        self.assertEqual(len(kept), len(set(kept)), [e[:2] for e in visitor.top if e[0] >= MIB])
+        self.assertEqual(len(kept), 5 if np is not None else 3)
+        dups = [id(o) for o in visitor.dups]
+        self.assertEqual(len(dups), len(set(dups)))
+        del visitor, objs, kept, dups
+        gc.collect()
+        plain, _ = _largest.census(True, None, None, None)
+        for largest, min_bytes in ((6, MIB), (None, MIB), (6, None)):
+            result, _ = _largest.census(True, None, largest, min_bytes)
+            if largest:
+                ids = [(e['typeName'], e['bytes'], e['label']) for e in result['largest']]
+                self.assertEqual(len(ids), len(set(ids)), ids)
+                got = [e['label'] for e in result['largest'][:5 if np is not None else 3]]
+                want = ['bytes, 3145728 bytes', 'bytes, 2097152 bytes', 'bytearray, 2097152 bytes']
+                if np is not None:
+                    want += ['float64 524288', 'float32 524288']
+                self.assertEqual(sorted(got), sorted(want), result['largest'])
+            rows = {r[0]: r for r in result['rows']}
+            base = {r[0]: r for r in plain['rows']}
+            for name in ('bytes', 'bytearray') + (('numpy.ndarray',) if np is not None else ()):
+                self.assertLess(abs(rows[name][2] - base[name][2]), 64 * 1024,
+                                '%s: %d bytes with largest=%r duplicates=%r, %d without'
+                                % (name, rows[name][2], largest, min_bytes, base[name][2]))
+
     def test_same_size_different_data_outside_the_samples_is_not_grouped(self):
         HELD['a'] = a = bytearray(3 * MIB)
         HELD['b'] = b = bytearray(3 * MIB)
@@ -69,6 +117,22 @@ class DuplicatesTest(unittest.TestCase):
         paths = [o['path'] for o in result['largest']]
         self.assertTrue(any(p.endswith("HELD['touchy']") for p in paths), paths)
         del values, raw, touchy, touchy2
+
+    def test_paths_name_non_str_keys_as_code(self):
+        # `_CACHE['1']` named the int key 1 as a str: a path must be code that reaches the object.
+        HELD[1] = bytes(3 * MIB)
+        HELD[(2, 'b')] = bytes(3 * MIB + 1)
+        HELD[b'k'] = bytes(3 * MIB + 2)
+        HELD[2.5] = bytes(3 * MIB + 3)
+        HELD['1'] = bytes(3 * MIB + 4)
+        HELD[None] = bytes(3 * MIB + 5)
+        result = self.census(min_bytes=None, largest=6)
+        paths = sorted(o['path'].rsplit('HELD', 1)[-1] for o in result['largest'])
+        self.assertEqual(paths, sorted(["[1]", "[(2, 'b')]", "[b'k']", "[2.5]", "['1']", "[None]"]), result['largest'])
+        # the same label in a refs graph's edges (memhunt refs: "held by dict as [1]")
+        from memhunt import _refs
+        self.assertEqual(_refs._edge_label(HELD, HELD[1]), '[1]')
+        self.assertEqual(_refs._edge_label(HELD, HELD['1']), '1')
 
     def test_an_object_that_changes_while_compared_is_reported_not_grouped(self):
         HELD['a'] = a = bytearray(2 * MIB)

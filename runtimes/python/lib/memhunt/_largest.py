@@ -879,7 +879,7 @@ def census(collect, top, largest, dup_min, caller_frame=None):
     visitor = LargeVisitor(largest, dup_min)
     total, duration, copies = _census.walk_heap(visitor, collect, caller_frame)
     del copies
-    own = _census.agent_objects() + _census.instance_parts(visitor)
+    own = _census.agent_objects()  # the visitor's own were left out of the walk (_census._drop)
     total -= visitor.exclude(own)
     del own
     rows, total_count, total_bytes, notes, counts = visitor.result(top)

@@ -104,18 +104,31 @@ def owner(arr, ndarray):
     return arr, None
 
 
+#: Items of an object array read at a time (a list of all of them would cost 8 bytes an item).
+_ITEMS_CHUNK = 1 << 13
+
+
 def _items_bytes(arr):
     """What pandas' deep memory usage adds for an object array: sys.getsizeof of each element."""
     try:
-        items = arr.ravel(order='K').tolist()
+        flat = arr.ravel(order='K')
+        n = len(flat)
     except Exception:
         return 0
     total = 0
-    for o in items:
+    for i in range(0, n, _ITEMS_CHUNK):
         try:
-            total += _getsizeof(o)
+            items = flat[i:i + _ITEMS_CHUNK].tolist()
         except Exception:
-            pass
+            break
+        try:
+            total += sum(map(_getsizeof, items))
+        except Exception:  # a __sizeof__ that raises
+            for o in items:
+                try:
+                    total += _getsizeof(o)
+                except Exception:
+                    pass
     return total
 
 

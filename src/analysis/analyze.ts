@@ -4,9 +4,9 @@
  * (`memhunt analyze --json` prints it as is).
  */
 import { clipLine } from '../safe-text';
-import type { MemoryRecording } from '../model/recording';
+import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
-import { summarize, type RunSummary } from './summary';
+import { parentKillText, summarize, type RunSummary } from './summary';
 import { analyzeSeries, projectionText, rateText, type SeriesAnalysis, type Verdict } from './verdict';
 import { formatBytes, formatClock, formatRate } from '../units';
 
@@ -19,6 +19,8 @@ export interface ProcessAnalysis extends SeriesAnalysis {
   command: string[];
   firstSeenMs: number;
   exitMs: number | null;
+  /** "worker tcp://… (name)" for a cluster worker's process. */
+  worker?: string;
 }
 
 export interface RecordingAnalysis {
@@ -29,7 +31,8 @@ export interface RecordingAnalysis {
   /** One line for people: the verdict and its main reason. */
   reason: string;
   /** Processes whose own verdict is a leak, most growth first. */
-  leakingProcesses: Array<{ pid: number; command: string[]; bytesPerMinute: number }>;
+  /** worker: "worker tcp://… (name)" for a cluster worker's process. */
+  leakingProcesses: Array<{ pid: number; command: string[]; bytesPerMinute: number; worker?: string }>;
   /** The analysis of the tree total in the recording's metric (sum of RSS, PSS or USS: summary.metric). */
   tree: SeriesAnalysis;
   /** Every process with samples, in order of appearance; short-lived ones get `insufficient data`. */
@@ -67,13 +70,16 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
     .map(({ p, series }) => ({
       ...analyzeSeries(series, ctx),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
+      ...(p.worker ? { worker: workerText(p.worker)! } : {}),
     }));
   // A process is "long-lived" when it was sampled over at least half of the tree's span.
   const longLived = (p: ProcessAnalysis) => Number.isFinite(treeSpan) && p.endMs - p.startMs >= LONG_LIVED_SHARE * treeSpan;
   const leaking = processes
     .filter((p) => p.verdict === 'leak' && longLived(p))
     .sort((a, b) => (b.growth?.bytesPerMinute ?? 0) - (a.growth?.bytesPerMinute ?? 0));
-  const leakingProcesses = leaking.map((p) => ({ pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute }));
+  const leakingProcesses = leaking.map((p) => ({
+    pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute, ...(p.worker ? { worker: p.worker } : {}),
+  }));
 
   let verdict = tree.verdict;
   let confidence = tree.confidence;
@@ -82,7 +88,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // Several processes worth naming (not counting launchers seen for a sample or two, like pyenv's shims).
   const multi = processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
   if (leaking.length > 0) {
-    const names = leaking.map((p) => `pid ${p.pid} (${commandLabel(p.command)}, ${formatRate(p.growth!.bytesPerMinute, true)})`).join(', ');
+    const names = leakingProcesses.map((p) => `${p.worker ? `${p.worker}, pid ${p.pid}` : `pid ${p.pid}`} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`).join(', ');
     if (tree.verdict === 'leak') {
       if (multi) reason += `; in ${names}`;
     } else {
@@ -155,11 +161,12 @@ function verdictBody(a: RecordingAnalysis): string {
     const src = a.tree.verdict === 'leak' ? a.tree : a.processes.find((p) => p.pid === a.leakingProcesses[0]?.pid) ?? a.tree;
     let line = `${head}: floors rising ${src.growth ? rateText(src.growth) : ''}`;
     if (a.leakingProcesses.length && (a.tree.verdict !== 'leak' || a.processes.filter((p) => p.verdict !== 'insufficient data').length > 1)) {
-      line += `; in ${a.leakingProcesses.map((p) => `pid ${p.pid} (${commandLabel(p.command, 40)})`).join(', ')}`;
+      line += `; in ${a.leakingProcesses.map((p) => (p.worker ? `${p.worker} (pid ${p.pid})` : `pid ${p.pid} (${commandLabel(p.command, 40)})`)).join(', ')}`;
     }
     const proj = a.tree.projection;
     if (proj && a.tree.verdict === 'leak' && proj.etaMs !== null) line += `; ${projectionText(proj, null, a.tree.endMs)}`;
     else if (a.killedAtLimit) line += `; ${a.killedAtLimit}`;
+    for (const k of a.summary.parentKills) line += `; ${parentKillText(k)}`;
     return line;
   }
   if (a.verdict === 'spike') {

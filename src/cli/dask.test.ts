@@ -14,6 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { FIXTURES, runCli, tempDir } from '../test-support';
 import { readMemhuntRecording } from '../recording/reader';
 
@@ -26,7 +27,7 @@ const env = { ...process.env, PYTHONPATH: DASK_DIR };
 
 interface Rec { type: string; [k: string]: unknown }
 function records(file: string): Rec[] {
-  return require('node:zlib').gunzipSync(fs.readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((l: string) => JSON.parse(l) as Rec);
+  return zlib.gunzipSync(fs.readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((l: string) => JSON.parse(l) as Rec);
 }
 
 test('dask LocalCluster: every worker recorded, the leaking one named by its Dask name', { skip, timeout: 600_000 }, async () => {

@@ -33,7 +33,7 @@ function records(file: string): Rec[] {
 test('dask LocalCluster: every worker recorded, the leaking one named by its Dask name', { skip, timeout: 600_000 }, async () => {
   const dir = tempDir('memhunt-dask-');
   const out = path.join(dir, 'leak.mh');
-  const r = await runCli(['run', '-o', out, '--', PY, path.join(DASK_DIR, 'job.py'), 'leak', '150'], { env, cwd: dir, timeoutMs: 400_000 });
+  const r = await runCli(['run', '-o', out, '--', PY, path.join(DASK_DIR, 'job.py'), 'leak', '60'], { env, cwd: dir, timeoutMs: 400_000 });
   assert.equal(r.code, 0, r.stderr.slice(-3000));
   const byName = JSON.parse(/^workers (\{.*\})$/m.exec(r.stdout)![1]!.replace(/'/g, '"')) as Record<string, string>;
   const workers = records(out).filter((x) => x.type === 'worker');
@@ -41,7 +41,7 @@ test('dask LocalCluster: every worker recorded, the leaking one named by its Das
   assert.deepEqual(workers.map((w) => w.name).sort(), ['leaky', 'steady'], JSON.stringify(workers));
   for (const w of workers) {
     assert.equal(w.address, byName[w.name as string]);
-    assert.equal(w.memoryLimitBytes, 1024 ** 3);
+    assert.equal(w.memoryLimitBytes, 2 * 1024 ** 3);
     assert.equal(w.framework, 'dask');
   }
   const leaky = `worker ${byName.leaky} (leaky)`;
@@ -124,12 +124,12 @@ test('dask workers started separately under memhunt run --output-dir: one record
     started.push(scheduler);
     const workers = ['leaky', 'steady'].map((name) => {
       const c = spawn(process.execPath, [path.join(__dirname, 'main.js'), 'run', '-q', '--output-dir', shared, '--', '/usr/bin/dask', 'worker', address,
-        '--name', name, '--nworkers', '1', '--nthreads', '1', '--memory-limit', '1GiB', '--no-dashboard', '--host', '127.0.0.1'], { env, cwd: dir, stdio: 'ignore' });
+        '--name', name, '--nworkers', '1', '--nthreads', '1', '--memory-limit', '2GiB', '--no-dashboard', '--host', '127.0.0.1'], { env, cwd: dir, stdio: 'ignore' });
       started.push(c);
       return c;
     });
     const client = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn(PY, [path.join(DASK_DIR, 'client.py'), address, '120'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(PY, [path.join(DASK_DIR, 'client.py'), address, '60'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -83,7 +83,7 @@ const END_GRACE_MS = 3_000;
  * exist once the worker has started; a nanny's kill). A probe is one line; the agent answers only
  * when something changed, and a process that never imported distributed does one dict look-up.
  */
-const PROBE_EVERY_MS = 500;
+const PROBE_EVERY_MS = 1000;
 
 export class AgentSession {
   private writer: RecordingWriter | null = null;

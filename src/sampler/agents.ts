@@ -84,6 +84,8 @@ const END_GRACE_MS = 3_000;
  * when something changed, and a process that never imported distributed does one dict look-up.
  */
 const PROBE_EVERY_MS = 1000;
+/** After a process of the tree ends, the agents are probed at once, at most this often. */
+const PROBE_SOON_MS = 100;
 
 export class AgentSession {
   private writer: RecordingWriter | null = null;
@@ -107,6 +109,8 @@ export class AgentSession {
   private readonly work = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
+  private soonTimer: NodeJS.Timeout | null = null;
+  private lastProbeMs = 0;
   /** Worker identities and nanny kills already recorded ("pid\0name\0address", killed pids). */
   private readonly workersSeen = new Set<string>();
   private readonly killsSeen = new Set<number>();
@@ -157,7 +161,7 @@ export class AgentSession {
     this.now = now;
     this.startWallMs = startWallMs;
     for (const r of this.pending.splice(0)) writer.append(r);
-    this.probeTimer = setInterval(() => this.server.probeAll(), PROBE_EVERY_MS);
+    this.probeTimer = setInterval(() => this.probe(), PROBE_EVERY_MS);
     this.probeTimer.unref();
     // --allocations: agents that could not load the hooks trace with tracemalloc instead (their
     // features lack "alloc"): they get the trace snapshots --trace-allocations alone would take.
@@ -170,6 +174,26 @@ export class AgentSession {
 
   agents(): ConnectedAgent[] {
     return this.server.agents();
+  }
+
+  /**
+   * A process of the tree ended: probe the agents now (at most every PROBE_SOON_MS), so that a
+   * Dask nanny that killed it says so while it is still there (a job that ends right after a
+   * KilledWorker closes its nannies well within a periodic probe's second).
+   */
+  processExited(): void {
+    if (this.soonTimer || !this.probeTimer) return;
+    const wait = Math.max(0, this.lastProbeMs + PROBE_SOON_MS - Date.now());
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = null;
+      this.probe();
+    }, wait);
+    this.soonTimer.unref();
+  }
+
+  private probe(): void {
+    this.lastProbeMs = Date.now();
+    this.server.probeAll();
   }
 
   /**
@@ -256,6 +280,8 @@ export class AgentSession {
     this.timer = null;
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = null;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = null;
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
     await Promise.allSettled([...this.work]);

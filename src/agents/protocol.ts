@@ -204,7 +204,22 @@ export interface BreakEndEvent {
   wallMs: number;
 }
 
-export type AgentEvent = SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | AllocEvent;
+/**
+ * Added within protocol 1: the Dask workers running in this process and the worker processes its
+ * nannies terminated for exceeding their memory limit. Sent in answer to a probe (a host -> agent
+ * line `{"type":"probe"}`, no id, no reply), only when it differs from what was sent last; an agent
+ * in a process that never imported distributed sends nothing.
+ */
+export interface DaskEvent {
+  type: 'dask';
+  workers: Array<{ name: string; address: string | null; memoryLimitBytes: number | null }>;
+  kills: Array<{ pid: number; name: string; address: string | null; memoryLimitBytes: number | null; terminateFraction: number }>;
+}
+
+/** The probe line (host -> agent, no id, no reply): agents answer with facts that changed (a DaskEvent). Older agents ignore it. */
+export const PROBE_LINE = '{"type":"probe"}\n';
+
+export type AgentEvent = DaskEvent | SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | AllocEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -216,7 +231,7 @@ const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', alloc: 'allocEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', alloc: 'allocEvent', dask: 'daskEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

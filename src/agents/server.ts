@@ -178,6 +178,15 @@ export class AgentServer {
     return this.agentsByPid.get(pid)?.info;
   }
 
+  /**
+   * Sends the probe line (no id, no reply) to every connected agent: an agent answers with an
+   * event only when it has facts that changed (a DaskEvent). Older agents ignore it.
+   */
+  probeAll(): void {
+    if (this.closed) return;
+    for (const c of this.agentsByPid.values()) c.peer.send({ type: 'probe' });
+  }
+
   /** Sends a request to pid's agent; rejects with AgentRequestError (never anything else). */
   request<K extends RequestType>(pid: number, body: RequestBody<K>, timeoutMs = DEFAULT_TIMEOUT_MS[body.type as K]): Promise<ResultOf[K]> {
     const conn = this.agentsByPid.get(pid);

@@ -6,6 +6,7 @@
 import type { MemoryRecording } from '../model/recording';
 import { identityText } from '../model/identity';
 import { analyzeRecording } from './analyze';
+import { parentKillText } from './summary';
 import type { Verdict } from './verdict';
 
 export type FleetEnd = 'oom-killed' | 'limit-killed' | 'signalled' | 'failed' | 'ok' | 'no end' | 'detached' | 'interrupted' | 'unknown';
@@ -15,6 +16,10 @@ export interface FleetRow {
   /** "batch <job>:<index>", "pod web-0", "executor 3 (pod …)", or the host. */
   identity: string;
   labels: Record<string, string>;
+  /** The cluster workers of the recording ("worker tcp://… (name)"), when its agents named any. */
+  workers: string[];
+  /** Worker processes their parent (Dask's nanny) killed at their memory limit, in words. */
+  workerKills: string[];
   host: string | null;
   startWallMs: number;
   durationMs: number;
@@ -34,12 +39,17 @@ export interface FleetRow {
   confidence: string;
   reason: string;
   /** The process holding the most at the tree's peak. */
-  top: { pid: number; command: string[]; bytes: number } | null;
+  top: { pid: number; command: string[]; bytes: number; worker?: string } | null;
   warnings: string[];
 }
 
 /** How a recording ended, for the table: its end record (null: cut, or a foreign file that has none). */
-export function fleetEndOf(e: MemoryRecording['end'], source: MemoryRecording['meta']['source']): { end: FleetEnd; text: string } {
+export function fleetEndOf(e: MemoryRecording['end'], source: MemoryRecording['meta']['source'], workerKills = 0): { end: FleetEnd; text: string } {
+  const r = fleetEndOfRun(e, source);
+  return workerKills ? { end: r.end, text: `${r.text}; ${workerKills} worker${workerKills === 1 ? '' : 's'} killed by the Dask nanny` } : r;
+}
+
+function fleetEndOfRun(e: MemoryRecording['end'], source: MemoryRecording['meta']['source']): { end: FleetEnd; text: string } {
   const min = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 1000).toFixed(1)} s`);
   if (!e) return source === 'memhunt' ? { end: 'no end', text: 'no end (recording cut)' } : { end: 'unknown', text: 'not recorded' };
   switch (e.reason) {
@@ -62,11 +72,14 @@ export function fleetEndOf(e: MemoryRecording['end'], source: MemoryRecording['m
 export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
   const a = analyzeRecording(rec);
   const s = a.summary;
-  const { end, text } = fleetEndOf(rec.end, rec.meta.source);
+  const workerKills = s.parentKills.map(parentKillText);
+  const { end, text } = fleetEndOf(rec.end, rec.meta.source, workerKills.length);
   const use = s.limitUse;
+  const workers = [...new Set(s.workers.map((w) => w.text))];
   return {
     file,
-    identity: identityText(rec.meta.labels, rec.meta.host),
+    identity: identityText(rec.meta.labels, rec.meta.host, workers),
+    workers, workerKills,
     labels: rec.meta.labels ?? {},
     host: rec.meta.host,
     startWallMs: rec.meta.startWallMs,
@@ -80,7 +93,7 @@ export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
     end, endText: text,
     exitCode: rec.end?.exitCode ?? null,
     verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
-    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes } : null,
+    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes, ...(s.topAtPeak.worker ? { worker: s.topAtPeak.worker } : {}) } : null,
     warnings: rec.warnings.slice(0, 3),
   };
 }

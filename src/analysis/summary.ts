@@ -2,10 +2,10 @@
  * The facts a user wants first about a run: its peak (and who held the memory then), its end, and
  * how close it came to the limit that would kill it.
  */
-import type { MemoryMetric, MemoryRecording, ProcessTrack } from '../model/recording';
+import { workerText, type MemoryMetric, type MemoryRecording, type ProcessTrack } from '../model/recording';
 import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, valueAt, type Series } from '../model/series';
-import { formatBytes } from '../units';
+import { formatBytes, formatClock } from '../units';
 
 /**
  * A kernel high-water mark (VmHWM) counts as "higher than the samples" when it exceeds them by more
@@ -18,9 +18,37 @@ const HWM_MARGIN_BYTES = 1024 * 1024;
 /** The container holds "more than this tree" when its usage at the start exceeded the tree's by this. */
 const OTHER_IN_CGROUP_BYTES = 8 * 1024 * 1024;
 
+export interface WorkerSummary {
+  pid: number;
+  /** "worker tcp://127.0.0.1:41083 (0)" */
+  text: string;
+  /** Highest sampled RSS of the process. */
+  rssPeakBytes: number;
+  memoryLimitBytes: number | null;
+  exitMs: number | null;
+}
+
+export interface ParentKillSummary {
+  pid: number;
+  /** "worker tcp://127.0.0.1:41083 (0)" */
+  text: string;
+  /** The parent that killed it (the nanny's process). */
+  by: number;
+  /** The process's highest sampled RSS (what Dask's nanny compares with the limit), bytes. */
+  rssBytes: number;
+  memoryLimitBytes: number | null;
+  /** rssBytes / memoryLimitBytes; null without a limit. */
+  share: number | null;
+  terminateFraction: number;
+  /** When the process was seen gone (else when memhunt learned of the kill). */
+  tMs: number;
+}
+
 export interface ProcessPeak {
   pid: number;
   command: string[];
+  /** "worker tcp://… (name)" for a cluster worker's process. */
+  worker?: string;
   /** Highest sampled value in the recording's metric (RSS, PSS or USS); 0 when never read in it. */
   peakBytes: number;
   peakTMs: number;
@@ -100,7 +128,11 @@ export interface RunSummary {
   /** Peak of the RSS sum when the metric is not RSS (shared pages counted once per process); null otherwise. */
   rssPeakBytes: number | null;
   /** The process holding the most (in the metric) at the moment of the tree's peak. */
-  topAtPeak: { pid: number; command: string[]; bytes: number } | null;
+  topAtPeak: { pid: number; command: string[]; bytes: number; worker?: string } | null;
+  /** Cluster workers of the tree (Dask, as their agents said), first seen first. */
+  workers: WorkerSummary[];
+  /** Worker processes their parent (Dask's nanny) terminated for exceeding their memory limit. */
+  parentKills: ParentKillSummary[];
   /**
    * With the RSS metric: the process whose kernel high-water mark (VmHWM) is the highest, when it
    * is above the tree's sampled peak (the samples missed a peak). null otherwise.
@@ -140,6 +172,7 @@ function processPeak(rec: MemoryRecording, p: ProcessTrack): ProcessPeak {
     pid: p.pid, command: p.command, peakBytes: m.index < 0 ? 0 : m.bytes, peakTMs: m.tMs,
     rssPeakBytes: r.index < 0 ? 0 : r.bytes, hwmBytes: p.hwmBytes,
     hwmInRecording: rec.meta.mode !== 'attach' || p.firstSeenMs > firstSampleMs,
+    ...(p.worker ? { worker: workerText(p.worker)! } : {}),
   };
 }
 
@@ -224,7 +257,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
       const ps = processMetricSeries(rec, p).series;
       if (ps.tMs.length === 0 || p.firstSeenMs > peak.tMs || (p.exitMs !== null && p.exitMs < peak.tMs)) continue;
       const v = valueAt(ps, peak.tMs);
-      if (Number.isFinite(v) && (topAtPeak === null || v > topAtPeak.bytes)) topAtPeak = { pid: p.pid, command: p.command, bytes: v };
+      if (Number.isFinite(v) && (topAtPeak === null || v > topAtPeak.bytes)) topAtPeak = { pid: p.pid, command: p.command, bytes: v, ...(p.worker ? { worker: workerText(p.worker)! } : {}) };
     }
   }
   const peakBytes = peak.index < 0 ? 0 : peak.bytes;
@@ -268,6 +301,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     peakTMs: peak.tMs,
     rssPeakBytes: rssPeak && rssPeak.index >= 0 ? rssPeak.bytes : null,
     topAtPeak,
+    ...clusterWorkers(rec),
     hwmAbovePeak,
     hwmSumBytes,
     peakDuringAgent,
@@ -338,4 +372,42 @@ function agentWorkAtPeak(total: Series, rec: MemoryRecording, tMs: number): RunS
 function lastNonZero(values: Float64Array): number {
   for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return values[i]!;
   return 0;
+}
+
+function seriesPeak(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}
+
+/** The Dask workers of the tree and the ones their nanny killed (records `worker`, `workerkill`). */
+function clusterWorkers(rec: MemoryRecording): { workers: WorkerSummary[]; parentKills: ParentKillSummary[] } {
+  const workers: WorkerSummary[] = [];
+  const parentKills: ParentKillSummary[] = [];
+  for (const p of rec.processes) {
+    const w = p.worker ?? p.killedByParent;
+    if (!w) continue;
+    const text = workerText(w)!;
+    const rssPeakBytes = seriesPeak(p.rss.values);
+    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs });
+    const k = p.killedByParent;
+    if (k) {
+      parentKills.push({
+        pid: p.pid, text, by: k.by, rssBytes: rssPeakBytes, memoryLimitBytes: k.memoryLimitBytes,
+        share: k.memoryLimitBytes ? rssPeakBytes / k.memoryLimitBytes : null, terminateFraction: k.terminateFraction, tMs: p.exitMs ?? k.tMs,
+      });
+    }
+  }
+  return { workers, parentKills };
+}
+
+/**
+ * "worker tcp://127.0.0.1:35231 (doomed), pid 29649: killed by its parent (Dask nanny, pid 29635)
+ * at 97% of its memory limit (300 MiB) at 00:06.6": what the nanny did, in the words every command uses.
+ */
+export function parentKillText(k: ParentKillSummary): string {
+  const at = k.share !== null
+    ? `at ${Math.round(k.share * 100)}% of its memory limit (${formatBytes(k.rssBytes)} of ${formatBytes(k.memoryLimitBytes!)}; Dask terminates at ${Math.round(k.terminateFraction * 100)}%)`
+    : `for exceeding its memory limit (${formatBytes(k.rssBytes)} at its highest)`;
+  return `${k.text}, pid ${k.pid}: killed by its parent (Dask nanny, pid ${k.by}) ${at} at ${formatClock(k.tMs)}`;
 }

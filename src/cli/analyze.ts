@@ -76,7 +76,7 @@ function processLine(p: ProcessAnalysis): string {
   else if (p.verdict === 'spike' && p.spikes.length) detail = `: ${spikeText(p.spikes.reduce((a, b) => (b.heightBytes > a.heightBytes ? b : a)))}`;
   else if (p.verdict === 'insufficient data') detail = ` (${p.samples} samples${life})`;
   const head = `pid ${String(p.pid).padEnd(7)} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
-  return `${head}  ${commandLabel(p.command, 50)}${detail}`;
+  return `${head}  ${p.worker ?? commandLabel(p.command, 50)}${detail}`;
 }
 
 /** The human report of `memhunt analyze`. */

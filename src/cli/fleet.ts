@@ -162,7 +162,7 @@ function table(rows: FleetRow[]): string {
     pct(r.usedShare),
     r.endText,
     r.verdict === 'insufficient data' ? 'too short' : r.verdict,
-    r.top ? `${r.top.pid} ${shortCommand(r.top.command, 30)}` : '-',
+    r.top ? (r.top.worker ? `${r.top.pid} ${clipLine(r.top.worker, 40)}` : `${r.top.pid} ${shortCommand(r.top.command, 30)}`) : '-',
     r.file,
   ]);
   const all = [head, ...lines];

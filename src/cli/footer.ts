@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import type { RecordingAnalysis } from '../analysis/analyze';
 import type { FleetRow } from '../analysis/fleet';
 import { fleetEndOf } from '../analysis/fleet';
+import { parentKillText } from '../analysis/summary';
 import { contractProblem } from '../contract/validate';
 import { identityText } from '../model/identity';
 import type { MemoryRecording } from '../model/recording';
@@ -26,7 +27,9 @@ export function summaryRecordOf(rec: MemoryRecording, a: RecordingAnalysis): Sum
     limitBytes: s.limit?.bytes ?? null, limitSource: s.limit ? (s.limit.source === 'limit' ? '--limit' : s.limit.source) : null,
     usedShare: use ? use.share : null, headroomBytes: use ? use.headroomBytes : null,
     verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
-    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes } : null,
+    top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes, ...(s.topAtPeak.worker ? { worker: s.topAtPeak.worker } : {}) } : null,
+    ...(s.workers.length ? { workers: [...new Set(s.workers.map((w) => w.text))] } : {}),
+    ...(s.parentKills.length ? { workerKills: s.parentKills.map(parentKillText) } : {}),
     end: { reason: rec.end.reason, code: rec.end.exitCode, signal: rec.end.exitSignal },
   };
 }
@@ -120,10 +123,11 @@ export function fleetRowFromFooter(file: string): FleetRow | null {
     if (!h) return null;
     const f = footerOf(readAt(fd, Math.max(0, size - TAIL_BYTES), Math.min(size, TAIL_BYTES)));
     if (!f) return null;
-    const end = fleetEndOf({ tMs: f.t, reason: f.end.reason, exitCode: f.end.code, exitSignal: f.end.signal }, 'memhunt');
+    const end = fleetEndOf({ tMs: f.t, reason: f.end.reason, exitCode: f.end.code, exitSignal: f.end.signal }, 'memhunt', f.workerKills?.length ?? 0);
+    const workers = f.workers ?? [];
     const metricText = `tree ${f.metric.toUpperCase()}`;
     return {
-      file, identity: identityText(h.labels, h.host), labels: h.labels ?? {}, host: h.host, startWallMs: h.startWallMs,
+      file, identity: identityText(h.labels, h.host, workers), workers, workerKills: f.workerKills ?? [], labels: h.labels ?? {}, host: h.host, startWallMs: h.startWallMs,
       durationMs: f.durationMs, metric: metricText, peakBytes: f.peakBytes,
       limitBytes: f.limitBytes, limitSource: f.limitSource, usedShare: f.usedShare, headroomBytes: f.headroomBytes,
       end: end.end, endText: end.text, exitCode: f.end.code,

@@ -4,7 +4,7 @@
  * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
  * live status line.
  */
-import { AGENT_WORK_NAMES, hwmText, type RunSummary } from '../analysis/summary';
+import { AGENT_WORK_NAMES, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent, RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
@@ -81,7 +81,7 @@ export function formatSummary(
   } else {
     let peak = `${formatBytes(s.peakBytes)} (${s.metricText}) at ${formatClock(s.peakTMs)}`;
     if (s.topAtPeak && s.processes.length > 1) {
-      peak += `, most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)} (${formatBytes(s.topAtPeak.bytes)})`;
+      peak += `, most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)}`} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
     const hwm = hwmText(s);
@@ -141,6 +141,10 @@ export function formatSummary(
       (censuses ? `; memhunt heap ${opts.recordingPath}` : ''));
   }
   if (opts.verdict) row('verdict', opts.verdict);
+  // Cluster workers (Dask, named by their agents), each with its peak and limit; a nanny's kill on its own line.
+  s.workers.slice(0, 8).forEach((w, i) => row(i === 0 ? 'workers' : '', `${w.text}, pid ${w.pid}: peak ${formatBytes(w.rssPeakBytes)}${w.memoryLimitBytes ? ` of its ${formatBytes(w.memoryLimitBytes)} limit` : ''}${w.exitMs !== null ? `, ended at ${formatClock(w.exitMs)}` : ''}`));
+  if (s.workers.length > 8) row('', `… ${s.workers.length - 8} more`);
+  for (const k of s.parentKills) row('killed', parentKillText(k));
   row('processes', `${s.processes.length} seen`);
   row('recording', `${opts.recordingPath} (${s.samples} samples${opts.recordingBytes !== undefined ? `, ${formatBytes(opts.recordingBytes)}` : ''})`);
   for (const n of opts.notes ?? []) row('note', n);

@@ -24,10 +24,10 @@ const SHAPES: Record<string, string> = {
   HeaderRecord: 'headerRecord', SummaryRecord: 'summaryRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
   MarkerRecord: 'markerRecord', LimitRecord: 'limitRecord', OomRecord: 'oomRecord', PauseRecord: 'pauseRecord', CgroupLimitRecord: 'cglimitRecord',
   ThresholdRecord: 'thresholdRecord', ActionResultRecord: 'actionRecord', AgentRecord: 'agentRecord', CensusRecord: 'censusRecord',
-  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord',
+  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord', WorkerRecord: 'workerRecord', WorkerKillRecord: 'workerkillRecord',
   // src/agents/protocol.ts
   AgentHello: 'agentHello', ClientHello: 'clientHello', Reply: 'reply', CensusResult: 'censusResult', TraceSnapshotResult: 'traceSnapshotResult',
-  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent',
+  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent', DaskEvent: 'daskEvent',
   ClientCensusRequest: 'clientCensusRequest', ClientRefsRequest: 'clientRefsRequest',
 };
 

@@ -13,7 +13,8 @@
  * - Kubernetes: KUBERNETES_SERVICE_HOST says it is a pod; the pod name is POD_NAME, MY_POD_NAME
  *   or K8S_POD_NAME when the pod spec passes it through the downward API, else HOSTNAME (a pod's
  *   host name is its name unless the spec sets one); POD_NAMESPACE likewise.
- * - Dask: a worker's name is not in its environment; MEMHUNT_LABEL_* and --label name it.
+ * - Dask: a worker's name is not in its environment: the agent of the worker's process reports it
+ *   (a `worker` record) and identityText names the recording after it; --label name=… still wins.
  * - Any platform: MEMHUNT_LABEL_<KEY>=value (e.g. from a job template) and `--label key=value`.
  */
 
@@ -116,10 +117,15 @@ export function parseLabel(spec: string): [string, string] {
   return [key, spec.slice(eq + 1)];
 }
 
-/** A one-line description of where a recording ran, for tables: "aws-batch 1b2c…:7", "pod web-0", or the host. */
-export function identityText(labels: Record<string, string> | undefined, host: string | null): string {
+/**
+ * A one-line description of where a recording ran, for tables: "aws-batch 1b2c…:7", "pod web-0", or
+ * the host. `workers`: the cluster workers its agents named ("worker tcp://… (name)"): a recording of
+ * one `dask worker` is that worker (a `name` label still wins).
+ */
+export function identityText(labels: Record<string, string> | undefined, host: string | null, workers: readonly string[] = []): string {
   const l = labels ?? {};
   if (l.name) return l.name;
+  if (workers.length) return workers.length === 1 ? workers[0]! : `${workers[0]} +${workers.length - 1} more`;
   switch (l.platform) {
     case 'aws-batch':
       return `batch ${l.awsBatchJobId ?? '?'}${l.awsBatchArrayIndex && !(l.awsBatchJobId ?? '').endsWith(`:${l.awsBatchArrayIndex}`) ? `:${l.awsBatchArrayIndex}` : ''}`;

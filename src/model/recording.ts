@@ -73,6 +73,36 @@ export interface ProcessTrack {
   uss: Series;
   /** The kernel's high-water mark of RSS (VmHWM): peaks between samples are not lost. NaN when unknown. */
   hwmBytes: number;
+  /** The cluster worker this process ran (a Dask worker: its agent said so); absent otherwise. */
+  worker?: ClusterWorker;
+  /** The process's parent (Dask's nanny) terminated it for exceeding its memory limit, as the parent's agent said. */
+  killedByParent?: ParentKill;
+}
+
+export interface ClusterWorker {
+  framework: 'dask';
+  /** Dask's worker name ("0" in a LocalCluster, `dask worker --name`). */
+  name: string;
+  /** "tcp://127.0.0.1:41083", or null before it listened. */
+  address: string | null;
+  /** The worker's memory_limit, bytes; null when none. */
+  memoryLimitBytes: number | null;
+}
+
+export interface ParentKill extends ClusterWorker {
+  /** The pid of the parent that killed it (the nanny's process). */
+  by: number;
+  /** distributed.worker.memory.terminate: the share of the limit past which the nanny kills. */
+  terminateFraction: number;
+  /** When memhunt learned it (within about a second of the kill). */
+  tMs: number;
+}
+
+/** "worker tcp://127.0.0.1:41083 (0)": how every command names a worker process; null for other processes. */
+export function workerText(w: ClusterWorker | undefined): string | null {
+  if (!w) return null;
+  if (!w.address) return `worker ${w.name}`;
+  return w.name && w.name !== w.address ? `worker ${w.address} (${w.name})` : `worker ${w.address}`;
 }
 
 export interface CgroupSeries {

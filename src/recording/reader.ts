@@ -12,7 +12,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as zlib from 'node:zlib';
 import { CorruptRecordingError, InputError } from '../errors';
-import type { MemoryRecording, ProcessTrack, RecordingEvent, RecordingEnd, CgroupSeries } from '../model/recording';
+import type { ClusterWorker, MemoryRecording, ParentKill, ProcessTrack, RecordingEvent, RecordingEnd, CgroupSeries } from '../model/recording';
 import { ModelError, SeriesBuilder } from '../model/series';
 import { decimalEnd, readDecimal } from './decimal';
 import { RECORDING_FORMAT, RECORDING_VERSION, checkRecord, type HeaderRecord, type RecordingRecord } from './spec';
@@ -76,6 +76,9 @@ export class RecordingAssembler {
   /** Rows of the sample being parsed by addSampleLine: 6 numbers per process. */
   private scratch = new Float64Array(6 * 64);
   private tracks = new Map<number, TrackBuilder>();
+  /** `worker` and `workerkill` records by pid, applied to the tracks at build(). */
+  private readonly workers = new Map<number, ClusterWorker>();
+  private readonly parentKills = new Map<number, ParentKill>();
   /**
    * The tree total. While every sample so far has had one row, of the same process, the total is
    * that process's rss and is not stored twice (`sole`; 1 M samples: 16 MB less, the difference
@@ -345,6 +348,15 @@ export class RecordingAssembler {
       case 'end':
         this.end = { tMs: rec.t, reason: rec.reason, exitCode: rec.code, exitSignal: rec.signal };
         break;
+      case 'worker':
+        this.workers.set(rec.pid, { framework: rec.framework, name: rec.name, address: rec.address, memoryLimitBytes: rec.memoryLimitBytes });
+        break;
+      case 'workerkill':
+        this.parentKills.set(rec.pid, {
+          framework: rec.framework, name: rec.name, address: rec.address, memoryLimitBytes: rec.memoryLimitBytes,
+          by: rec.by, terminateFraction: rec.terminateFraction, tMs: rec.t,
+        });
+        break;
       case 'summary':
         // Derived from everything above (for memhunt fleet's fast path); a whole read recomputes it.
         break;
@@ -559,6 +571,8 @@ export class RecordingAssembler {
       exitCode: t.exitCode, exitSignal: t.exitSignal,
       rss: t === sole ? soleRss! : t.rss.build(), anon: t.anon.build(), file: t.file.build(), shmem: t.shmem.build(),
       pss: t.pss.build(), uss: t.uss.build(), hwmBytes: t.hwmKiB * KiB,
+      ...(this.workers.has(t.pid) ? { worker: this.workers.get(t.pid)! } : {}),
+      ...(this.parentKills.has(t.pid) ? { killedByParent: this.parentKills.get(t.pid)! } : {}),
     }));
     processes.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
     let cgroup: CgroupSeries | null = null;

@@ -254,6 +254,38 @@ export interface AllocRecord extends AllocBody {
   pid: number;
 }
 
+/** Added in 1: a cluster worker's identity (Dask), as the agent of process pid reported it. */
+export interface WorkerIdentity {
+  /** Dask's Worker.name ("0" in a LocalCluster, `dask worker --name`). */
+  name: string;
+  /** "tcp://127.0.0.1:41083"; null before the worker listens. */
+  address: string | null;
+  /** The worker's memory_limit, bytes; null when it has none. */
+  memoryLimitBytes: number | null;
+}
+
+/** Added in 1: process pid is a Dask worker (its agent found a running distributed.Worker in it). */
+export interface WorkerRecord extends WorkerIdentity {
+  type: 'worker';
+  t: number;
+  pid: number;
+  framework: 'dask';
+}
+
+/**
+ * Added in 1: worker process pid was terminated by its parent, Dask's nanny in process `by`, for
+ * exceeding `terminateFraction` of its memory limit (distributed.worker.memory.terminate), as the
+ * nanny's agent reported. `t` is when memhunt learned it (within about a second of the kill).
+ */
+export interface WorkerKillRecord extends WorkerIdentity {
+  type: 'workerkill';
+  t: number;
+  pid: number;
+  by: number;
+  framework: 'dask';
+  terminateFraction: number;
+}
+
 /** Something worth knowing in words: an agent's error, a refused agent, a request that failed. */
 export interface NoteRecord {
   type: 'note';
@@ -296,7 +328,12 @@ export interface SummaryRecord {
   verdict: string;
   confidence: string;
   reason: string;
-  top: { pid: number; command: string[]; bytes: number } | null;
+  /** `worker`: added in 1 (optional), that process's cluster worker, "tcp://127.0.0.1:41083 (0)". */
+  top: { pid: number; command: string[]; bytes: number; worker?: string } | null;
+  /** Added in 1 (optional): the cluster workers of the tree, "tcp://127.0.0.1:41083 (0)". */
+  workers?: string[];
+  /** Added in 1 (optional): worker processes their parent (Dask's nanny) killed at their memory limit, in words. */
+  workerKills?: string[];
   end: { reason: EndRecord['reason']; code: number | null; signal: string | null };
 }
 
@@ -320,6 +357,8 @@ export type RecordingRecord =
   | RefsRecord
   | IsolatedRecord
   | AllocRecord
+  | WorkerRecord
+  | WorkerKillRecord
   | NoteRecord
   | EndRecord;
 
@@ -328,7 +367,7 @@ const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
   limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
   agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord', alloc: 'allocRecord',
-  note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
+  worker: 'workerRecord', workerkill: 'workerkillRecord', note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
 };
 
 /**

@@ -10,7 +10,7 @@
 import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { AGENT_WORK_NAMES, summarize, type RunSummary } from '../analysis/summary';
 import type { Verdict } from '../analysis/verdict';
-import type { MemoryRecording } from '../model/recording';
+import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
@@ -195,6 +195,8 @@ export function clockWords(ms: number): string {
 
 /** How a process is named on the chart: "pid 4242 python3 train.py"; mprof's children have no command: "mprof child 2". */
 export function processName(rec: MemoryRecording, p: MemoryRecording['processes'][number]): string {
+  const w = workerText(p.worker);
+  if (w) return `pid ${p.pid} ${w}`;
   if (p.command.length === 0 || (p.command.length === 1 && /^\(?\)?$/.test(p.command[0]!.trim()))) {
     return rec.meta.source === 'mprof' ? `mprof child ${p.pid}` : `pid ${p.pid} (command unknown)`;
   }

@@ -8,6 +8,8 @@
  *   census / trace / refs  -> `census` / `trace` / `refs` with their trigger
  *   isolated event         -> `isolated`
  *   agent-error, refusals, failed requests -> `note`
+ *   dask event (answer to a probe) -> `worker` (a Dask worker in that process), `workerkill`
+ *                                     (a worker process its nanny terminated at its memory limit)
  *
  * Requests: --heap-every (a census of every agent, plus a trace snapshot with --trace-allocations,
  * plus, once per type, the back-references of the type that grew most), --on-threshold
@@ -78,6 +80,14 @@ const MAX_SOCKET_PATH = 107;
 const AUTO_GRAPH_TRIES = 3;
 /** How long the end of a run waits for requests still in flight (the processes are usually gone). */
 const END_GRACE_MS = 3_000;
+/**
+ * How often every agent is probed for the facts it learns late (a Dask worker's name and address
+ * exist once the worker has started; a nanny's kill). A probe is one line; the agent answers only
+ * when something changed, and a process that never imported distributed does one dict look-up.
+ */
+const PROBE_EVERY_MS = 1000;
+/** After a process of the tree ends, the agents are probed at once, at most this often. */
+const PROBE_SOON_MS = 100;
 
 export class AgentSession {
   private writer: RecordingWriter | null = null;
@@ -100,6 +110,12 @@ export class AgentSession {
   private readonly openBreaks = new Map<number, number>();
   private readonly work = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private soonTimer: NodeJS.Timeout | null = null;
+  private lastProbeMs = 0;
+  /** Worker identities and nanny kills already recorded ("pid\0name\0address", killed pids). */
+  private readonly workersSeen = new Set<string>();
+  private readonly killsSeen = new Set<number>();
   private ticks = 0;
   private server!: AgentServer;
   /** The socket's directory when it is not the session's (a long TMPDIR); removed at close. */
@@ -147,6 +163,8 @@ export class AgentSession {
     this.now = now;
     this.startWallMs = startWallMs;
     for (const r of this.pending.splice(0)) writer.append(r);
+    this.probeTimer = setInterval(() => this.probe(), PROBE_EVERY_MS);
+    this.probeTimer.unref();
     // --allocations: agents that could not load the hooks trace with tracemalloc instead (their
     // features lack "alloc"): they get the trace snapshots --trace-allocations alone would take.
     if (this.options.heapEveryMs !== null) {
@@ -172,6 +190,26 @@ export class AgentSession {
 
   agents(): ConnectedAgent[] {
     return this.server.agents();
+  }
+
+  /**
+   * A process of the tree ended: probe the agents now (at most every PROBE_SOON_MS), so that a
+   * Dask nanny that killed it says so while it is still there (a job that ends right after a
+   * KilledWorker closes its nannies well within a periodic probe's second).
+   */
+  processExited(): void {
+    if (this.soonTimer || !this.probeTimer) return;
+    const wait = Math.max(0, this.lastProbeMs + PROBE_SOON_MS - Date.now());
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = null;
+      this.probe();
+    }, wait);
+    this.soonTimer.unref();
+  }
+
+  private probe(): void {
+    this.lastProbeMs = Date.now();
+    this.server.probeAll();
   }
 
   /**
@@ -256,6 +294,10 @@ export class AgentSession {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = null;
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
     await Promise.allSettled([...this.work]);
@@ -309,6 +351,22 @@ export class AgentSession {
       }
       case 'break-end':
         this.endBreak(a.pid, this.tOf(ev.wallMs));
+        break;
+      case 'dask':
+        for (const w of ev.workers) {
+          const key = `${a.pid}\0${w.name}\0${w.address ?? ''}`;
+          if (this.workersSeen.has(key)) continue;
+          this.workersSeen.add(key);
+          this.append({ type: 'worker', t: this.t(), pid: a.pid, framework: 'dask', name: w.name, address: w.address, memoryLimitBytes: w.memoryLimitBytes });
+        }
+        for (const k of ev.kills) {
+          if (this.killsSeen.has(k.pid)) continue;
+          this.killsSeen.add(k.pid);
+          this.append({
+            type: 'workerkill', t: this.t(), pid: k.pid, by: a.pid, framework: 'dask',
+            name: k.name, address: k.address, memoryLimitBytes: k.memoryLimitBytes, terminateFraction: k.terminateFraction,
+          });
+        }
         break;
       case 'alloc': {
         // Wall-clock times of the agent become the recording's (ms since its start, within [0, now]).

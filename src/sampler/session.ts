@@ -190,7 +190,10 @@ class Recording {
       onOomKill: () => {
         this.oomSeen = true;
       },
-      onProcessExit: hooks.onProcessExit,
+      onProcessExit: (pid) => {
+        agents?.processExited();
+        hooks.onProcessExit?.(pid);
+      },
     });
     agents?.attach(w, () => this.sampler.now(), startWallMs);
     this.startWallMs = startWallMs;

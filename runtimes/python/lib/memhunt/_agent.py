@@ -47,6 +47,9 @@ _version_info = sys.version_info
 _register_at_fork = getattr(os, 'register_at_fork', None)
 _sleep = __import__('time').sleep
 _os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
+_modules = sys.modules
+#: memhunt's probe line, byte for byte (src/agents/protocol.ts PROBE_LINE): matched without json.
+_PROBE = b'{"type":"probe"}'
 
 #: Held while the agent's thread imports the request modules; a fork waits for it (see serve()).
 _import_lock = _allocate_lock()
@@ -64,6 +67,8 @@ class Connection(object):
         self.pid = _getpid()
         self.lock = _allocate_lock()
         self.alive = False
+        self.probed = None
+        self.probe_failed = False
         self.sock = _new_socket(_AF_UNIX, _SOCK_STREAM)  # close-on-exec, as every Python socket
         try:
             self.sock.settimeout(CONNECT_TIMEOUT_S)
@@ -131,6 +136,23 @@ class Connection(object):
         except Exception:
             pass
 
+    def probe(self):
+        """memhunt's probe (no id, no reply): facts learnt late, sent when they changed. Only a
+        process that has imported distributed has any; the others do one look-up."""
+        if _modules.get('distributed.worker') is None:
+            return
+        try:
+            with _import_lock:
+                from . import _dask
+            msg = _dask.facts()
+            if msg is not None and msg != self.probed:
+                self.probed = msg
+                self.send(msg)
+        except Exception as e:
+            if not self.probe_failed:
+                self.probe_failed = True
+                self.report_error('reading the Dask workers of this process', e)
+
     def serve(self):
         """The agent thread: reads requests line by line until the connection ends."""
         _ignore_alloc()
@@ -153,7 +175,9 @@ class Connection(object):
                         break
                     line = buf[:nl]
                     buf = buf[nl + 1:]
-                    if line.strip():
+                    if line == _PROBE:
+                        self.probe()
+                    elif line.strip():
                         if handle is None:
                             # Imported under _import_lock: a fork during these imports would leave
                             # the child with the modules' import locks held by a thread it does

@@ -186,23 +186,35 @@ test('--break-at stops the largest Python process in pdb on a terminal; "c" cont
   const out = path.join(dir, 'brk.mh');
   // The program leaks until it is told to stop (once pdb was seen), however slow the machine is.
   const stop = path.join(dir, 'stop');
-  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '40MiB', '--', 'python3', LEAKY, '0', '--until', stop].map((a) => `'${a}'`).join(' ');
+  // Without -q: the live status line is on, as a person at a terminal has it.
+  const cmd = [process.execPath, CLI, 'run', '-o', out, '--break-at', '40MiB', '--', 'python3', LEAKY, '0', '--until', stop].map((a) => `'${a}'`).join(' ');
   // script(1) gives memhunt and Python a pseudo-terminal, as a person at a terminal has.
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
   let text = '';
   let continued = false;
+  let promptAt = -1;
+  let whilePrompt = '';
   child.stdout!.on('data', (d: Buffer) => {
     text += d.toString();
-    if (!continued && text.includes('(Pdb)')) {
-      continued = true;
-      fs.writeFileSync(stop, '');
-      child.stdin!.write('c\n');
+    if (promptAt < 0 && text.includes('(Pdb)')) {
+      promptAt = text.length;
+      // The user types at the prompt: memhunt's live status line must not be redrawn over it
+      // (it was, every 0.25 s). Look at what reaches the terminal for a while, then continue.
+      setTimeout(() => {
+        whilePrompt = text.slice(promptAt);
+        continued = true;
+        fs.writeFileSync(stop, '');
+        child.stdin!.write('c\n');
+      }, 1500);
     }
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
   const code = await new Promise<number | null>((r) => child.on('close', r));
   clearTimeout(timer);
   assert.ok(continued, `pdb prompt seen:\n${text}`);
+  const status = /\x1b\[2K(?:\x1b\[7m)?memhunt \d/;
+  assert.doesNotMatch(whilePrompt, status, 'no live status drawn while pdb has the terminal');
+  assert.match(text, status, 'the live status is drawn (a terminal)');
   assert.equal(text.match(/stay referenced by the debugger/g)?.length, 1, `the warning, once:\n${text}`);
   assert.equal(code, 0, text);
   const rec = await readMemhuntRecording(out);

@@ -345,7 +345,8 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
       notice: (text) => notice(text),
       onSample: live || metrics
         ? (s) => {
-            live?.update(s.tMs, s.metricBytes ?? s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes);
+            // Not over pdb's prompt: the status line was redrawn every 0.25 s while the user typed.
+            if (!s.inPdb) live?.update(s.tMs, s.metricBytes ?? s.totalRssBytes, s.processes, base.limitBytes ?? s.limitBytes);
             metrics?.update(s);
           }
         : undefined,

@@ -281,6 +281,11 @@ export class AgentSession {
     );
   }
 
+  /** Whether a process of the tree is stopped in pdb now (its prompt has the terminal). */
+  inPdb(): boolean {
+    return this.openBreaks.size > 0;
+  }
+
   /** A break that ended (`c`, `q`, the process gone, the run over): its pause, recorded once. */
   private endBreak(pid: number, endMs: number): void {
     const fromMs = this.openBreaks.get(pid);

@@ -101,6 +101,8 @@ export interface SampleSummary {
   oomKills: number | null;
   /** Samples taken so far. */
   samples: number;
+  /** A process of the tree is stopped in pdb (--break-at, break): its prompt has the terminal. Set by the session. */
+  inPdb?: boolean;
 }
 
 const KiB = 1024;

@@ -180,6 +180,7 @@ class Recording {
       procRoot: root, origin: { perfMs: originPerfMs, wallMs: startWallMs },
       onSample: (x) => {
         this.actions.poll(x.tMs);
+        x.inPdb = agents?.inPdb() ?? false;
         o.onSample?.(x);
       },
       thresholds: this.actions.sizes, onThreshold: (...a) => this.actions.fire(...a),

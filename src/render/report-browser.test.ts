@@ -10,13 +10,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { runCli, tempDir } from '../test-support';
+import { spawn, spawnSync } from 'node:child_process';
+import { readMemhuntRecording } from '../recording/reader';
+import { REPO, runCli, tempDir } from '../test-support';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-/** Grows by ~60 MiB of app.Record objects over three sections, with marks, then takes a census of its own. */
+/**
+ * Grows by ~60 MiB of app.Record objects over three sections, with marks, then takes a census of its
+ * own. The growth must last well beyond that census and the pause after it (once censuses got
+ * faster, a shorter growth read as "levelled off": bounded growth).
+ */
 const PROGRAM = `
 import os, subprocess, sys, time, memhunt
 
@@ -43,7 +49,7 @@ for epoch in range(3):
     with memhunt.section(f"epoch {epoch + 1}"):
         for i in range(1000):
             CACHE.append(Record(i))
-            if i % 100 == 0:
+            if i % 50 == 0:
                 time.sleep(0.03)
         time.sleep(0.2)
     marker(f"mark checkpoint {epoch + 1}")
@@ -179,6 +185,82 @@ test('memhunt report in Chromium: every panel of a real recording, and the links
     await page.waitForFunction('window.location.hash === "#rec-r1"');
     assert.ok(await visible(page, '#rec-r1 h2'));
     assert.equal(await page.locator('#allocations-r1 tr.package').count(), await page.locator('#allocations-r0 tr.package').count());
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser?.close();
+  }
+});
+
+/** Keeps the same 8 MiB twice (a bytes and a bytearray of it) and grows a list at one line, until told to stop. */
+const COPIES = `
+import os, sys, time
+stop = sys.argv[1]
+data = os.urandom(8 << 20)
+copy = bytearray(data)
+KEEP = []
+def grow():
+    KEEP.append(bytearray(2 << 20))
+while not os.path.exists(stop):
+    if len(KEEP) < 40:
+        grow()
+    time.sleep(0.05)
+`;
+
+const HAS_CC = spawnSync('cc', ['--version']).status === 0;
+
+test('memhunt report in Chromium: sampled allocations (flame graph, your lines), the largest objects and the copies; the peak marker and the verdict lead to the flame graph', {
+  skip: (!fs.existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium)` : false) || (!HAS_CC && 'no C compiler for --allocations'),
+  timeout: 180_000,
+}, async () => {
+  const dir = tempDir();
+  const script = path.join(dir, 'copies.py');
+  fs.writeFileSync(script, COPIES);
+  const stop = path.join(dir, 'stop');
+  const rec = path.join(dir, 'alloc.mh');
+  // Stopped once a census has the duplicate group (however slow the machine).
+  const run = spawn(process.execPath, [path.join(REPO, 'dist', 'cli', 'main.js'), 'run', '-q', '--allocations=256KiB', '--heap-every', '1s', '--largest', '3', '--duplicates', '--min-size', '4MiB', '-o', rec, '--', PYTHON, script, stop], { cwd: dir, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => run.on('close', r));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const r = await readMemhuntRecording(rec).catch(() => null);
+    if (r?.events.some((e) => e.kind === 'census' && (e.duplicates?.groups.length ?? 0) >= 1)) break;
+    assert.ok(Date.now() < deadline, 'a census with the copies within 120 s');
+    await new Promise((r2) => setTimeout(r2, 300));
+  }
+  fs.writeFileSync(stop, '');
+  assert.equal(await exited, 0);
+  const out = path.join(dir, 'alloc.html');
+  const made = await runCli(['report', rec, '-o', out], { cwd: dir });
+  assert.equal(made.code, 0, made.stderr);
+
+  let browser: Browser | null = null;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    page.setDefaultTimeout(15_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`file://${out}`);
+    await page.waitForFunction('window.memhuntChart !== undefined', null, { timeout: 30_000 });
+    // The flame graph of what was live at the peak, and the user's line that allocated it.
+    assert.ok((await page.locator('#flame-r0 div.flame svg rect').count()) >= 3, 'flame frames');
+    assert.match((await page.locator('#flame-r0 table.lines').first().textContent()) ?? '', /copies\.py[\s\S]*[\d.]+ MiBgrow/, 'the line in grow() with its bytes');
+    // The largest objects and the copies.
+    assert.ok((await page.locator('#heap-r0 table.largest tr').count()) >= 2, 'largest objects');
+    assert.match((await page.locator('#heap-r0 details.dup summary').first().textContent()) ?? '', /2 copies/);
+    // The verdict's link and the chart's peak marker lead to the flame graph (no tracemalloc snapshots here).
+    await page.locator('#verdict-r0 a[href="#flame-r0"]').click();
+    await page.waitForFunction('window.location.hash === "#flame-r0"');
+    await page.evaluate('window.scrollTo(0, 0); history.replaceState(null, "", " ")');
+    const peak = (await page.evaluate(`(() => {
+      const u = window.memhuntChart;
+      const p = JSON.parse(document.getElementById('memhunt-data').textContent).peaks[0];
+      const r = u.over.getBoundingClientRect();
+      return { x: r.left + u.valToPos(p.tMs, 'x'), y: r.top + u.valToPos(p.bytes, 'y') };
+    })()`)) as { x: number; y: number };
+    await page.mouse.click(peak.x, peak.y);
+    await page.waitForFunction('window.location.hash === "#flame-r0"');
+    assert.ok(await visible(page, '#flame-r0 h3'), 'the flame graph is on screen');
     assert.deepEqual(problems, []);
   } finally {
     await browser?.close();

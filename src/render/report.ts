@@ -324,7 +324,9 @@ table.recordings td{padding:2px 12px 2px 2px;font-size:13px}
 export function renderReport(recordings: ReportRecording[], chart: Chart, opts: ReportOptions = {}): string {
   const many = recordings.length > 1;
   const ids = recordings.map((_, i) => `r${i}`);
-  const peakHrefs = ids.map((id) => `#allocations-${id}`);
+  // The peak marker leads to what was allocated at the peak: the allocation sites (tracemalloc
+  // snapshots) when the recording has them, else the flame graph of sampled allocations.
+  const peakHrefs = ids.map((id, i) => (traceNearPeak(recordings[i]!) === null && recordings[i]!.allocations ? `#flame-${id}` : `#allocations-${id}`));
   const f = chartFragment(chart, { ...opts, peakHrefs });
   const shown = f.chart;
   const title = opts.title ?? shown.title;

@@ -81,6 +81,15 @@ test('fleet: recordings of a job\'s containers in one folder, riskiest first, cu
   assert.equal(topDoc.rows.length, 1);
   assert.equal(topDoc.rows[0]!.identity, 'batch etl-job:2');
   assert.equal(topDoc.totals.recordings, 4);
+
+  // The report page of the whole folder: every recording, one chart (issue 12: "works for a fleet").
+  const page = path.join(root, 'fleet.html');
+  const rep = await runCli(['report', path.join(root, 'shared'), '-o', page], { timeoutMs: 120_000 });
+  assert.equal(rep.code, 0, rep.stderr);
+  const html = fs.readFileSync(page, 'utf8');
+  assert.equal(html.match(/<section class="recording" id="rec-r\d+"/g)?.length, 4, 'a section per recording');
+  const none = await runCli(['report', path.join(root, 'shared', 'job-1', 'no-such')]);
+  assert.equal(none.code, 2);
 });
 
 test('fleet: bad input gets one line and exit 2', async () => {

@@ -1,4 +1,5 @@
 /** `memhunt report`: the whole diagnosis of recordings on one offline HTML page (src/render/report.ts). */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { censusGrowth, heapByProcess } from '../agents/heap';
@@ -111,7 +112,7 @@ export function registerReportCommand(program: Command): void {
         'its type), allocation sites grouped by package (the peak marker leads there) and the ' +
         'back-reference graphs. Several recordings share the chart and get a section each.',
     )
-    .argument('[recordings...]', 'files or indexes from memhunt list (default: the newest)')
+    .argument('[recordings...]', 'files, folders (every recording in them, as memhunt fleet finds them) or indexes from memhunt list (default: the newest)')
     .option('-o, --output <file>', 'the page to write, .html (default: the first recording\'s name with .html)')
     .option('--title <text>', 'title instead of the command line')
     .option('--limit <size>', 'judge and draw against this limit (e.g. 2GiB) instead of the recorded one')
@@ -122,12 +123,26 @@ export function registerReportCommand(program: Command): void {
       '\nExamples:\n' +
         '  memhunt report run.mh -o report.html\n' +
         '  memhunt run --heap-every 30s --trace-allocations -o run.mh -- python3 train.py && memhunt report run.mh\n' +
-        '  memhunt report before.mh after.mh -o compare.html',
+        '  memhunt report before.mh after.mh -o compare.html\n' +
+        '  memhunt report /mnt/shared/memhunt/ -o fleet.html   every recording of a fleet (run --output-dir)',
     )
     .action(async (args: string[], flags: ReportFlags) => {
-      const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
+      const files: string[] = [];
+      for (const a of args) {
+        if (fs.existsSync(a) && fs.statSync(a).isDirectory()) {
+          // A fleet's folder (run --output-dir): every recording in it, on one page.
+          const { findFleetFiles } = await import('./fleet');
+          const found = findFleetFiles([a]).files;
+          if (found.length === 0) throw new InputError(`${a}: no recordings in this folder`);
+          files.push(...found);
+        } else {
+          files.push(resolveRecordingArg(a));
+        }
+      }
+      if (files.length === 0) files.push(newestRecording('.'));
       const first = files[0]!;
-      const out = flags.output ?? path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.html`);
+      const folder = args.length === 1 && fs.existsSync(args[0]!) && fs.statSync(args[0]!).isDirectory() ? args[0]!.replace(/\/+$/, '') : null;
+      const out = flags.output ?? (folder ? `${folder}.html` : path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.html`));
       const ext = path.extname(out).toLowerCase();
       if (ext !== '.html' && ext !== '.htm') throw new InputError(`${out}: a report is an .html file (memhunt plot draws .png and .svg)`);
       for (const f of files) if (sameFile(f, out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);

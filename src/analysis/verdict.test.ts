@@ -330,3 +330,16 @@ test('a step after a launcher\'s start-up is measured from the floors before the
   if (a.shape.step) assert.ok(a.shape.step.bytes / MiB > 45, `step ${a.shape.step.bytes / MiB} MiB: ${a.reason}`);
   assert.ok(!/one step of (?:[0-3]?\d(?:\.\d+)?) MiB/.test(a.reason), a.reason);
 });
+
+test('a fill that levels off is said with the rise the evidence shows, not the part after the warm-up', async () => {
+  // Recorded: 40 × 5 MiB over ~2 s (4 s on a loaded machine), held 1 s. Before: "the floors rose by
+  // 40.0 MiB and levelled off" beside "floors moved 34.5 MiB → 210 MiB".
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { analyzeRecording } = await import('./analyze');
+  const { FIXTURES } = await import('../test-support');
+  const rec = await readMemhuntRecording(`${FIXTURES}/memhunt/v1/fill_then_hold.mh`);
+  const a = analyzeRecording(rec).tree;
+  const m = /rose by ([\d.]+) MiB/.exec(a.reason);
+  assert.ok(m, a.reason);
+  assert.ok(Number(m[1]) > 150, a.reason);
+});

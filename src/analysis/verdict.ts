@@ -1352,8 +1352,10 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     if (a.shape.release && !inSpike(a.shape.release.atMs)) {
       why.push(`what accumulated was released at ${formatClock(a.shape.release.atMs)} (${formatBytes(a.shape.release.fromBytes)} → ${formatBytes(a.shape.release.toBytes)})`);
     }
+    // The rises said here are the ones the evidence's "floors moved X → Y" shows (the retained
+    // growth alone starts after the warm-up: 200 MiB filled in 2 s read "rose by 40.0 MiB").
     if (k.oneStep && a.shape.step) why.push(`the floors rose in one step of ${formatBytes(a.shape.step.bytes)} at ${formatClock(a.shape.step.atMs)}, then stayed level`);
-    else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(g.retainedBytes)} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
+    else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(Math.max(g.retainedBytes, f.lastBytes - f.firstBytes))} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
     else if (!k.rising && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
       why.push(`the floors rose by ${formatBytes(a.shape.before.riseBytes)} until ${formatClock(a.shape.before.untilMs)} (start-up, loading, or a cache that filled), then stayed level`);
     } else if (!k.rising && !a.shape.release) why.push(`the floors stayed level (${formatBytes(g.retainedBytes)} retained rise, under the ${formatBytes(g.materialBytes)} that would count)`);

@@ -385,6 +385,8 @@ class _ForkWarningText(object):
 
     def __repr__(self):
         return repr(self.text)
+
+
 def _main_thread_forked_for_exec():
     """True when the fork is subprocess's (a preexec_fn ran the at-fork hooks): the thread that
     forked is still in subprocess's _execute_child, about to exec."""

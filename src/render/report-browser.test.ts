@@ -68,6 +68,16 @@ async function visible(page: Page, selector: string): Promise<boolean> {
   })()`)) as boolean;
 }
 
+/** Where the chart draws the first peak marker, in page coordinates. */
+async function peakMarker(page: Page): Promise<{ x: number; y: number }> {
+  return (await page.evaluate(`(() => {
+    const u = window.memhuntChart;
+    const p = JSON.parse(document.getElementById('memhunt-data').textContent).peaks[0];
+    const r = u.over.getBoundingClientRect();
+    return { x: r.left + u.valToPos(p.tMs, 'x'), y: r.top + u.valToPos(p.bytes, 'y') };
+  })()`)) as { x: number; y: number };
+}
+
 test('memhunt report in Chromium: every panel of a real recording, and the links work', { skip: !fs.existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium)` : false, timeout: 180_000 }, async () => {
   const dir = tempDir();
   const script = path.join(dir, 'grow.py');
@@ -156,12 +166,7 @@ test('memhunt report in Chromium: every panel of a real recording, and the links
 
     // The peak marker leads to the allocation sites.
     await page.evaluate('window.scrollTo(0, 0)');
-    const peak = (await page.evaluate(`(() => {
-      const u = window.memhuntChart;
-      const p = JSON.parse(document.getElementById('memhunt-data').textContent).peaks[0];
-      const r = u.over.getBoundingClientRect();
-      return { x: r.left + u.valToPos(p.tMs, 'x'), y: r.top + u.valToPos(p.bytes, 'y') };
-    })()`)) as { x: number; y: number };
+    const peak = await peakMarker(page);
     await page.mouse.click(peak.x, peak.y);
     await page.waitForFunction('window.location.hash === "#allocations-r0"');
     assert.ok(await visible(page, '#allocations-r0 h3'), 'the allocation sites are on screen');
@@ -252,12 +257,7 @@ test('memhunt report in Chromium: sampled allocations (flame graph, your lines),
     await page.locator('#verdict-r0 a[href="#flame-r0"]').click();
     await page.waitForFunction('window.location.hash === "#flame-r0"');
     await page.evaluate('window.scrollTo(0, 0); history.replaceState(null, "", " ")');
-    const peak = (await page.evaluate(`(() => {
-      const u = window.memhuntChart;
-      const p = JSON.parse(document.getElementById('memhunt-data').textContent).peaks[0];
-      const r = u.over.getBoundingClientRect();
-      return { x: r.left + u.valToPos(p.tMs, 'x'), y: r.top + u.valToPos(p.bytes, 'y') };
-    })()`)) as { x: number; y: number };
+    const peak = await peakMarker(page);
     await page.mouse.click(peak.x, peak.y);
     await page.waitForFunction('window.location.hash === "#flame-r0"');
     assert.ok(await visible(page, '#flame-r0 h3'), 'the flame graph is on screen');

@@ -66,7 +66,11 @@ test('v2: memory.peak that rose during the run is the run\'s (between samples); 
   const flags = tempDir();
   const go = path.join(flags, 'go');
   const done = path.join(flags, 'done');
-  const script = `while [ ! -e '${go}' ]; do sleep 0.02; done; echo ${240 * MiB} > '${dir}/memory.peak'; printf 'low 0\\nhigh 0\\nmax 1\\noom 6\\noom_kill 6\\n' > '${dir}/memory.events'; ` +
+  // Overwritten in place without truncating (dd conv=notrunc, same lengths): memhunt keeps the files
+  // open, as the kernel's, which never read empty; a read between `>`'s truncation and its write
+  // made the sampler give up the cgroup, once under load.
+  const script = `while [ ! -e '${go}' ]; do sleep 0.02; done; echo ${240 * MiB} | dd of='${dir}/memory.peak' conv=notrunc status=none; ` +
+    `printf 'low 0\\nhigh 0\\nmax 1\\noom 6\\noom_kill 6\\n' | dd of='${dir}/memory.events' conv=notrunc status=none; ` +
     `while [ ! -e '${done}' ]; do sleep 0.02; done`;
   let samplesSince = 0;
   const onSample = () => {

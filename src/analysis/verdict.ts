@@ -103,6 +103,9 @@ const LEVEL_FLATNESS_RATIO = 0.1;
 const STEP_SSE_RATIO = 0.5;
 /** A spike is short: at most this share of the run. */
 const SPIKE_MAX_SHARE = 0.25;
+/** A step is one jump: at least this share of its rise within STEP_WINDOW_SHARE of the span. */
+const STEP_CONCENTRATION = 0.6;
+const STEP_WINDOW_SHARE = 0.1;
 /** … and high above the typical top: at least this much … */
 const SPIKE_MIN_BYTES = 8 * MiB;
 /** … this share of the typical top, and the usual swing of the cycles. */
@@ -583,7 +586,10 @@ function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFac
     // From the first floor the evidence names: when the floors analysed begin partway up the climb
     // (a launcher's start-up read as the warm-up, then a 50 MiB allocation), the two levels
     // alone said "one step of 15.6 MiB".
-    shape.step = { atMs: step.atMs, bytes: Math.max(step.rise, step.upper - first) };
+    const bytes = Math.max(step.rise, step.upper - first);
+    // One step is one jump: most of the rise within a tenth of the span. Six 30 MiB stairs 0.7 s
+    // apart fit two levels as well, and read "one step of 166 MiB"; they are a rise that levelled off.
+    if (largestRiseWithin(t, g, STEP_WINDOW_SHARE * Math.max(1, t[t.length - 1]! - t[0]!)) >= STEP_CONCENTRATION * bytes) shape.step = { atMs: step.atMs, bytes };
   }
   return shape;
 }
@@ -1092,6 +1098,19 @@ function bestSplit(t: number[], g: number[]): number {
     }
   }
   return bestSse <= 0.5 * whole ? best : 0;
+}
+
+/** The largest rise of y (its highest point less the lowest before it) within any windowMs of t. */
+function largestRiseWithin(t: number[], y: number[], windowMs: number): number {
+  let best = 0;
+  for (let i = 0; i < y.length; i++) {
+    let low = y[i]!;
+    for (let j = i + 1; j < y.length && t[j]! - t[i]! <= windowMs; j++) {
+      if (y[j]! - low > best) best = y[j]! - low;
+      if (y[j]! < low) low = y[j]!;
+    }
+  }
+  return best;
 }
 
 /** The best two-level (step) fit of y (least squares): where the upper level starts, the rise between the levels, the squared error. */

@@ -28,7 +28,8 @@ test('SIGKILL while the cgroup OOM-kill counter rises is reported as the OOM kil
   assert.ok(loc);
   const out = path.join(tempDir(), 'oom.mh');
   // The target plays the kernel: it bumps the counter, then is killed with SIGKILL.
-  const script = `sleep 0.3; printf 'low 0\\nhigh 0\\nmax 3\\noom 1\\noom_kill 1\\n' > '${events}'; sleep 0.2; kill -9 $$`;
+  // In place without truncating (same length): memhunt keeps the file open, and a kernel's never reads empty.
+  const script = `sleep 0.3; printf 'low 0\\nhigh 0\\nmax 3\\noom 1\\noom_kill 1\\n' | dd of='${events}' conv=notrunc status=none; sleep 0.2; kill -9 $$`;
   const r = await runCommand({ command: ['sh', '-c', script], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null, cgroupLocation: loc });
   assert.equal(r.reason, 'oom-killer');
   assert.equal(r.exitSignal, 'SIGKILL');

@@ -295,8 +295,10 @@ class CensusTest(unittest.TestCase):
         base = min(base, one_pass())
         grew_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024.0
         # Measured against a pass over the same references in the same run, so that a busy machine
-        # slows both: ~4 passes' worth here (0.35 s); the quadratic lookup took ~300.
-        self.assertLess(seconds, 25 * base + 0.2,
+        # slows both: ~4 passes' worth on a quiet machine (0.35 s); the quadratic lookup took ~300.
+        # A loose bound (63 passes were seen beside two CPU hogs): the speed is benchmarked
+        # (bench/census-refs.mjs), this only catches the quadratic walk coming back.
+        self.assertLess(seconds, 120 * base + 1.0,
                         'census of 2 M references took %.2f s, %.0f passes over them' % (seconds, seconds / base))
         self.assertLess(grew_mib, 40, 'census of 2 M references took %.0f MiB more' % grew_mib)
         self.assertLess(result['objects'], 2000000)

@@ -238,19 +238,23 @@ function allocationsBlock(r: ReportRecording, id: string): string {
     sitesByPkg.set(k, list);
   }
   const packages = [...t.byPackage].sort((a, b) => b.bytes - a.bytes);
+  const firstSites = new Map(first.bySize.map((x) => [`${x.file}:${x.line}`, x.bytes]));
   const rows: string[] = [];
   for (const p of packages) {
     const since = first !== t ? sBytes(p.bytes - (firstByPkg.get(p.package) ?? 0)) : '';
-    rows.push(`<tr class="package"><td><b>${esc(p.package || '(unknown)')}</b></td><td class="num"><b>${esc(formatBytes(p.bytes))}</b></td><td class="num">${esc(since)}</td></tr>`);
+    rows.push(`<tr class="package"><td><b>${esc(p.package || '(unknown)')}</b></td><td class="num"><b>${esc(formatBytes(p.bytes))}</b></td>${first !== t ? `<td class="num">${esc(since)}</td>` : ''}<td class="num"></td></tr>`);
     for (const s of sitesByPkg.get(p.package || '(unknown)') ?? []) {
-      rows.push(`<tr class="site"><td class="code">${esc(`${s.file}:${s.line}`)}${s.code ? ` <span class="src">${esc(s.code.length > 80 ? `${s.code.slice(0, 79)}…` : s.code)}</span>` : ''}</td><td class="num">${esc(formatBytes(s.bytes))}</td><td class="num">${s.bytesDelta === null ? '' : esc(sBytes(s.bytesDelta))}</td></tr>`);
+      // Since the first snapshot, where that one listed the site (else unknown: it was below its top).
+      const before = firstSites.get(`${s.file}:${s.line}`);
+      const sinceSite = first === t ? '' : before === undefined ? '—' : sBytes(s.bytes - before);
+      rows.push(`<tr class="site"><td class="code">${esc(`${s.file}:${s.line}`)}${s.code ? ` <span class="src">${esc(s.code.length > 80 ? `${s.code.slice(0, 79)}…` : s.code)}</span>` : ''}</td><td class="num">${esc(formatBytes(s.bytes))}</td>${first !== t ? `<td class="num">${esc(sinceSite)}</td>` : ''}<td class="num">${s.bytesDelta === null ? '' : esc(sBytes(s.bytesDelta))}</td></tr>`);
     }
   }
   const peakMs = r.analysis.summary.peakTMs;
   const track = r.rec.processes.find((p) => p.pid === t.pid);
   return `<section class="panel" id="allocations-${id}"><h3>Allocation sites</h3>
-<p>The snapshot nearest the peak (${esc(fmtClock(peakMs))}): ${esc(t.label || t.trigger)} at ${esc(fmtClock(t.tMs))} in ${esc(track ? processName(r.rec, track) : `pid ${t.pid}`)} — traced ${esc(formatBytes(t.tracedBytes))}, RSS ${esc(formatBytes(t.rssBytes))}, native (RSS − traced − tracemalloc's own) ${esc(formatBytes(native))}. ${traces.length} snapshot${traces.length === 1 ? '' : 's'} of this process; “since first” is the change from the one at ${esc(fmtClock(first.tMs))}, “Δ” of a site the change since the snapshot before.</p>
-<table class="data sites"><thead><tr><th>package / site</th><th>size</th><th>${first !== t ? 'since first / Δ' : 'Δ'}</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+<p>The snapshot nearest the peak (${esc(fmtClock(peakMs))}): ${esc(t.label || t.trigger)} at ${esc(fmtClock(t.tMs))} in ${esc(track ? processName(r.rec, track) : `pid ${t.pid}`)} — traced ${esc(formatBytes(t.tracedBytes))}, RSS ${esc(formatBytes(t.rssBytes))}, native (RSS − traced − tracemalloc's own) ${esc(formatBytes(native))}. ${traces.length} snapshot${traces.length === 1 ? '' : 's'} of this process; “since first” is the change from the one at ${esc(fmtClock(first.tMs))} (— where that one did not list the site), “Δ since the one before” the change of a site since the snapshot before this one.</p>
+<table class="data sites"><thead><tr><th>package / site</th><th>size</th>${first !== t ? '<th>since first</th>' : ''}<th>Δ since the one before</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 
 function refsBlock(r: ReportRecording, id: string): string {

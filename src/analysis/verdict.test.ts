@@ -343,3 +343,14 @@ test('a fill that levels off is said with the rise the evidence shows, not the p
   assert.ok(m, a.reason);
   assert.ok(Number(m[1]) > 150, a.reason);
 });
+
+test('stairs are not "one step": six 30 MiB stairs 0.7 s apart, then level', () => {
+  // Seen: a pandas job adding a 30.5 MiB DataFrame every 0.7 s read "one step of 166 MiB".
+  const f = (t: number) => (t < 0.5 ? 60 : 60 + 30 * Math.min(6, Math.floor((t - 0.5) / 0.7) + 1));
+  const a = analyzeSeries(make(7.5, f, { seed: 5, intervalMs: 20, noiseMiB: 0.2 }));
+  assert.notEqual(a.verdict, 'leak', a.reason);
+  assert.doesNotMatch(a.reason, /one step of/, a.reason);
+  // One jump still is one step.
+  const one = analyzeSeries(make(7.5, (t) => (t < 3 ? 60 : 240), { seed: 5, intervalMs: 20, noiseMiB: 0.2 }));
+  if (one.shape.step) assert.match(one.reason, /one step of 1[78]\d(\.\d+)? MiB/, one.reason);
+});

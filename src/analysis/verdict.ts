@@ -188,7 +188,7 @@ export interface Shape {
   /** Growth that stopped: retained floors rose, then stayed level from atMs. */
   saturatedAtMs: number | null;
   /** One step carried most of the rise. */
-  step: { atMs: number; bytes: number } | null;
+  step: { atMs: number; bytes: number; oneJump: boolean } | null;
   /** Memory that was accumulated and given back: the largest fall of the floors. */
   release: { atMs: number; fromBytes: number; toBytes: number } | null;
 }
@@ -589,7 +589,9 @@ function shapeStage(e: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, f: FloorFac
     const bytes = Math.max(step.rise, step.upper - first);
     // One step is one jump: most of the rise within a tenth of the span. Six 30 MiB stairs 0.7 s
     // apart fit two levels as well, and read "one step of 166 MiB"; they are a rise that levelled off.
-    if (largestRiseWithin(t, g, STEP_WINDOW_SHARE * Math.max(1, t[t.length - 1]! - t[0]!)) >= STEP_CONCENTRATION * bytes) shape.step = { atMs: step.atMs, bytes };
+    // (Said, not ruled on: the rules treat both as a step, not a leak.)
+    const oneJump = largestRiseWithin(t, g, STEP_WINDOW_SHARE * Math.max(1, t[t.length - 1]! - t[0]!)) >= STEP_CONCENTRATION * bytes;
+    shape.step = { atMs: step.atMs, bytes, oneJump };
   }
   return shape;
 }
@@ -1373,7 +1375,8 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     }
     // The rises said here are the ones the evidence's "floors moved X → Y" shows (the retained
     // growth alone starts after the warm-up: 200 MiB filled in 2 s read "rose by 40.0 MiB").
-    if (k.oneStep && a.shape.step) why.push(`the floors rose in one step of ${formatBytes(a.shape.step.bytes)} at ${formatClock(a.shape.step.atMs)}, then stayed level`);
+    if (k.oneStep && a.shape.step && a.shape.step.oneJump) why.push(`the floors rose in one step of ${formatBytes(a.shape.step.bytes)} at ${formatClock(a.shape.step.atMs)}, then stayed level`);
+    else if (k.oneStep && a.shape.step) why.push(`the floors rose by ${formatBytes(a.shape.step.bytes)} (not in one jump) until ${formatClock(a.shape.step.atMs)}, then stayed level`);
     else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(Math.max(g.retainedBytes, f.lastBytes - f.firstBytes))} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
     else if (!k.rising && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
       why.push(`the floors rose by ${formatBytes(a.shape.before.riseBytes)} until ${formatClock(a.shape.before.untilMs)} (start-up, loading, or a cache that filled), then stayed level`);

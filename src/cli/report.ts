@@ -128,8 +128,9 @@ export function registerReportCommand(program: Command): void {
     )
     .action(async (args: string[], flags: ReportFlags) => {
       const files: string[] = [];
+      const folders = new Set(args.filter((a) => fs.existsSync(a) && fs.statSync(a).isDirectory()));
       for (const a of args) {
-        if (fs.existsSync(a) && fs.statSync(a).isDirectory()) {
+        if (folders.has(a)) {
           // A fleet's folder (run --output-dir): every recording in it, on one page.
           const { findFleetFiles } = await import('./fleet');
           const found = findFleetFiles([a]).files;
@@ -141,7 +142,7 @@ export function registerReportCommand(program: Command): void {
       }
       if (files.length === 0) files.push(newestRecording('.'));
       const first = files[0]!;
-      const folder = args.length === 1 && fs.existsSync(args[0]!) && fs.statSync(args[0]!).isDirectory() ? args[0]!.replace(/\/+$/, '') : null;
+      const folder = args.length === 1 && folders.has(args[0]!) ? args[0]!.replace(/\/+$/, '') : null;
       const out = flags.output ?? (folder ? `${folder}.html` : path.join(path.dirname(first), `${path.basename(first, path.extname(first))}.html`));
       const ext = path.extname(out).toLowerCase();
       if (ext !== '.html' && ext !== '.htm') throw new InputError(`${out}: a report is an .html file (memhunt plot draws .png and .svg)`);

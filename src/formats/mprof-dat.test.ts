@@ -10,12 +10,12 @@ import { envelope } from '../render/downsample';
 import { runCli } from '../test-support';
 import type { MemoryRecording, RecordingEvent } from '../model/recording';
 import { detectFormat } from './index';
+import { mprofMib } from '../units';
 import {
   MPROF_ROOT_PID,
   inferMemIncludesChildren,
   isMprofDat,
   joinMprofCmdline,
-  mprofMib,
   mprofPeakOfFile,
   readMprofDat,
   readMprofDatFile,

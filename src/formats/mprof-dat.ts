@@ -54,7 +54,6 @@ import { samplesPerRow } from './rows';
 import { POW10, decimalEnd, readDecimal } from '../recording/decimal';
 
 const BYTES_PER_MIB = 2 ** 20;
-export { mprofMib } from '../units';
 
 /**
  * Pid given to the process mprof started: mprof never writes its pid. 0 is never a real process

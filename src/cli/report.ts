@@ -109,8 +109,11 @@ export function registerReportCommand(program: Command): void {
         'recordings: the summary and the verdict with its evidence, the interactive chart with ' +
         'sections and their memory deltas, marks, thresholds and pauses, the processes (a row brings ' +
         'its line forward), the heap censuses and their growth (a row opens the reference graph of ' +
-        'its type), allocation sites grouped by package (the peak marker leads there) and the ' +
-        'back-reference graphs. Several recordings share the chart and get a section each.',
+        'its type), the largest objects and duplicated data (--largest, --duplicates), allocation ' +
+        'sites grouped by package (the peak marker leads there), the flame graph of sampled ' +
+        'allocations with your lines (run --allocations; the peak marker leads there when there are ' +
+        'no allocation snapshots) and the back-reference graphs. Several recordings, or a folder of ' +
+        'them, share the chart and get a section each.',
     )
     .argument('[recordings...]', 'files, folders (every recording in them, as memhunt fleet finds them) or indexes from memhunt list (default: the newest)')
     .option('-o, --output <file>', 'the page to write, .html (default: the first recording\'s name with .html)')

@@ -139,7 +139,8 @@ test('errors name the file', async () => {
 test('a running process that closed its descriptors is not said to have ended', async () => {
   const { dir, env } = sandbox();
   const ready = path.join(dir, 'ready');
-  const script = `import os, time\nopen(${JSON.stringify(ready)}, "w").write(str(os.getpid()))\nos.closerange(3, 65536)\ntime.sleep(20)\n`;
+  // Written then renamed: the file must not be seen before it holds the pid (read empty once under load: "0").
+  const script = `import os, time\nopen(${JSON.stringify(ready + '.tmp')}, "w").write(str(os.getpid()))\nos.rename(${JSON.stringify(ready + '.tmp')}, ${JSON.stringify(ready)})\nos.closerange(3, 65536)\ntime.sleep(20)\n`;
   const run = spawn(process.execPath, [CLI, 'run', '-q', '-o', path.join(dir, 'c.mh'), '--', 'python3', '-c', script], { stdio: 'ignore', env });
   try {
     for (let i = 0; i < 600 && !fs.existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));

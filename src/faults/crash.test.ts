@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
 import { CLI, runCli } from '../test-support';
 
-import { sandbox } from './kit';
+import { sandbox, waitForSamples } from './kit';
 
 // ------------------------------------------------------------------ crash safety (passed before; kept)
 
@@ -19,12 +18,9 @@ test('crash safety: memhunt SIGKILLed at a random moment leaves a recording read
   const { dir, env } = sandbox();
   for (let round = 0; round < 2; round++) {
     const out = path.join(dir, `kill${round}.mh`);
-    const child = spawn(process.execPath, [CLI, 'run', '-q', '-i', '10ms', '-o', out, '--', 'python3', '-c', 'import time\nb=[]\nfor i in range(60):\n  b.append(bytearray(1<<20)); time.sleep(0.05)'], { stdio: 'ignore', env });
-    // Ready: the header is written (the command runs); then a flush of samples (≤ 1 s later).
-    const size = () => (fs.existsSync(out) ? fs.statSync(out).size : 0);
-    for (let i = 0; i < 600 && size() === 0; i++) await new Promise((r) => setTimeout(r, 25));
-    const headerBytes = size();
-    for (let i = 0; i < 600 && size() === headerBytes; i++) await new Promise((r) => setTimeout(r, 25));
+    const child = spawn(process.execPath, [CLI, 'run', '-q', '-i', '10ms', '-o', out, '--', 'python3', '-c', 'import time\nb=[]\nfor i in range(200):\n  b.append(bytearray(1<<18)); time.sleep(0.05)'], { stdio: 'ignore', env });
+    // Ready: a flush with samples is on disk (a size check was fooled by run's one-byte write probe).
+    await waitForSamples(out);
     await new Promise((r) => setTimeout(r, Math.random() * 1500));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));

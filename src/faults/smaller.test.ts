@@ -13,7 +13,7 @@ import { RecordingWriter } from '../recording/writer';
 import { UnitError, parseSize } from '../units';
 import { CLI, runCli } from '../test-support';
 
-import { header, isRoot, runDirs, sandbox } from './kit';
+import { header, isRoot, runDirs, sandbox, waitForSamples } from './kit';
 
 // ------------------------------------------------------------------ 10. smaller
 
@@ -42,10 +42,8 @@ test('run directories of killed runs are removed by the next run (only ours, onl
   const { dir, tmp, env } = sandbox();
   const out = path.join(dir, 'k.mh');
   const child = spawn(process.execPath, [CLI, 'run', '-q', '-i', '20ms', '-o', out, '--', 'sleep', '30'], { stdio: 'ignore', env });
-  // Ready: the header is written once the command runs.
-  for (let i = 0; i < 600 && !(fs.existsSync(out) && fs.statSync(out).size > 0); i++) await new Promise((r) => setTimeout(r, 25));
-  // Past the first flush of samples (at least every second).
-  await new Promise((r) => setTimeout(r, 1600));
+  // Ready: the first flush of samples is on disk (the header names the command's pid).
+  await waitForSamples(out);
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
   // memhunt's child lives on, orphaned: end it by the pid the recording names.

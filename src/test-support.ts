@@ -45,3 +45,22 @@ export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number
 export function pythonPath(): string {
   return 'python3';
 }
+
+/**
+ * Waits until the recording being written at out holds at least `min` samples, read back as a user
+ * would (the event a test waits for before it interrupts a run). A file's existence or size is not
+ * enough: run writes and truncates a one-byte probe before the header.
+ */
+export async function waitForSamples(out: string, min = 1, tries = 1200): Promise<void> {
+  const { readMemhuntRecording } = await import('./recording/reader');
+  for (let i = 0; i < tries; i++) {
+    if (fs.existsSync(out)) {
+      try {
+        if ((await readMemhuntRecording(out)).total.tMs.length >= min) return;
+      } catch {
+        // the header is not written yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
-import { CLI, runCli, tempDir } from '../test-support';
+import { CLI, runCli, tempDir, waitForSamples } from '../test-support';
 import { buildProgram } from './main';
 import { resolveRecordOptions } from './run';
 
@@ -117,9 +117,9 @@ test('signals are forwarded to the target and its signal becomes the exit code',
   const dir = tempDir();
   const out = path.join(dir, 's.mh');
   const child = spawn(process.execPath, [CLI, 'run', '-q', '--interval', '20ms', '-o', out, '--', 'sleep', '30'], { stdio: 'ignore' });
-  // Wait until the recording exists (the readiness signal), then signal memhunt itself.
-  for (let i = 0; i < 200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
-  await new Promise((r) => setTimeout(r, 200));
+  // Wait until samples are on disk (the command runs and memhunt's handlers are in place), then
+  // signal memhunt itself.
+  await waitForSamples(out);
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 128 + 15);
@@ -179,14 +179,13 @@ test('memhunt killed with SIGKILL leaves a readable recording up to the last flu
   const dir = tempDir();
   const out = path.join(dir, 'k.mh');
   const child = spawn(process.execPath, [CLI, 'run', '-q', '--interval', '10ms', '-o', out, '--', 'sleep', '30'], { stdio: 'ignore' });
-  for (let i = 0; i < 200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
-  await new Promise((r) => setTimeout(r, 2500));
+  // Killed once 100 samples are on disk (counted from what was flushed, not from the time waited).
+  await waitForSamples(out, 100);
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('exit', resolve));
   const rec = await readMemhuntRecording(out);
   assert.equal(rec.truncated, true);
-  assert.ok(rec.total.tMs.length >= 100, `kept ${rec.total.tMs.length} samples of ~250`);
-  assert.ok(rec.total.tMs[rec.total.tMs.length - 1]! >= 1000, 'at least the first second is there');
+  assert.ok(rec.total.tMs.length >= 100, `kept ${rec.total.tMs.length} samples`);
   // the orphaned sleep: clean up
   for (const p of rec.processes) {
     try {

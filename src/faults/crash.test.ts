@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
-import { CLI, runCli } from '../test-support';
+import { CLI, runCli, waitForSamples } from '../test-support';
 
-import { sandbox, waitForSamples } from './kit';
+import { sandbox } from './kit';
 
 // ------------------------------------------------------------------ crash safety (passed before; kept)
 

@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeSyntheticRecording } from '../cli/analysis-testkit';
 import { CGROUP_FIELDS, PROCESS_FIELDS, PSS_FIELDS, RECORDING_FORMAT, RECORDING_VERSION, type HeaderRecord } from '../recording/spec';
-import { readMemhuntRecording } from '../recording/reader';
 import { CLI, tempDir } from '../test-support';
 
 export const isRoot = process.getuid?.() === 0;
@@ -19,23 +18,6 @@ export function sandbox(): { dir: string; tmp: string; env: NodeJS.ProcessEnv } 
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp, { mode: 0o700 });
   return { dir, tmp, env: { ...process.env, TMPDIR: tmp } };
-}
-
-/**
- * Waits until the recording being written at out holds at least one sample, read back as a user
- * would. A size check is not enough: run writes and truncates a one-byte probe before the header.
- */
-export async function waitForSamples(out: string, tries = 600): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (fs.existsSync(out)) {
-      try {
-        if ((await readMemhuntRecording(out)).total.tMs.length > 0) return;
-      } catch {
-        // the header is not written yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export function runDirs(tmp: string): string[] {

@@ -11,9 +11,9 @@ import { readMemhuntRecording } from '../recording/reader';
 import { type HeaderRecord } from '../recording/spec';
 import { RecordingWriter } from '../recording/writer';
 import { UnitError, parseSize } from '../units';
-import { CLI, runCli } from '../test-support';
+import { CLI, runCli, waitForSamples } from '../test-support';
 
-import { header, isRoot, runDirs, sandbox, waitForSamples } from './kit';
+import { header, isRoot, runDirs, sandbox } from './kit';
 
 // ------------------------------------------------------------------ 10. smaller
 

@@ -31,7 +31,7 @@ test('run --heap-every --duplicates --largest records them in every census; memh
   }
   const heap = await runCli(['heap', run.out]);
   assert.equal(heap.code, 0, heap.stderr);
-  assert.match(heap.stdout, /group 1: float64 values, 3 holders/);
+  assert.match(heap.stdout, /group 1: [\d.]+ MiB of float64 values \([^)]*\), 3 holders/);
   assert.match(heap.stdout, /largest objects/);
   // The report page shows both (issue 15).
   const html = `${run.out}.html`;
@@ -41,7 +41,7 @@ test('run --heap-every --duplicates --largest records them in every census; memh
   assert.match(page, /Largest objects at [\d:.]+(?: s)? \(/);
   assert.match(page, /<table class="data largest">/);
   assert.match(page, /Duplicated data at [\d:.]+(?: s)?: <b>1 group, [\d.]+ MiB would be saved by keeping one copy of each<\/b>/);
-  assert.match(page, /float64 values: 3 copies/);
+  assert.match(page, /[\d.]+ MiB of float64 values \([^)]*\): 3 copies/);
 });
 
 test('bad --largest, --min-size and --duplicates input: one line, exit 2, before any process is asked', async () => {

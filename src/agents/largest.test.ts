@@ -36,12 +36,28 @@ const dups: DuplicatesBody = {
 
 test('duplicates: a group with its saving, each holder with its relation, the view under its owner, the changed ones apart', () => {
   const text = duplicatesLines(dups).join('\n');
-  assert.match(text, /group 1: float64 values, 3 holders, 75\.0 MiB in all; keeping one would save 45\.0 MiB/);
+  assert.match(text, /group 1: 30\.0 MiB of float64 values \(ndarray\), 3 holders, 75\.0 MiB in all; keeping one would save 45\.0 MiB/);
   assert.match(text, /30\.0 MiB {2}identical {2}ndarray float64 3932160 +__main__\.copy/);
   assert.match(text, /15\.0 MiB {2}converted {2}ndarray float32 3932160 +__main__\.half/);
   assert.match(text, /shares +ndarray float64 3932144 +__main__\.view {2}\(a view of __main__\.BASE: not a copy\)/);
   assert.match(text, /changed while compared \(not grouped; compare again later\):\n +2\.00 MiB {2}bytearray, 2097152 bytes +__main__\.buf/);
   assert.match(duplicatesLines({ ...dups, groups: [], changed: [] }).join('\n'), /no two objects hold the same data/);
+});
+
+test('duplicates: raw bytes are not headed as the type bytes; a group of many holders shows ten and counts the rest', () => {
+  const holders = Array.from({ length: 29 }, (_, i) => ({ typeName: 'bytearray', bytes: MiB, label: 'bytearray, 1048576 bytes', path: `__main__.keep[${28 - i}]`, relation: 'identical' as const }));
+  const many: DuplicatesBody = { ...dups, changed: [], groups: [
+    { what: 'bytes', totalBytes: 60 * MiB, savedBytes: 30 * MiB, sharing: [], holders: [
+      { typeName: 'bytearray', bytes: 30 * MiB, label: 'bytearray, 31457280 bytes', path: '__main__.data', relation: 'identical' },
+      { typeName: 'bytes', bytes: 30 * MiB, label: 'bytes, 31457280 bytes', path: '__main__.copy1', relation: 'identical' },
+    ] },
+    { what: 'bytes', totalBytes: 29 * MiB, savedBytes: 28 * MiB, sharing: [], holders },
+  ] };
+  const text = duplicatesLines(many).join('\n');
+  assert.match(text, /group 1: 30\.0 MiB of raw bytes \(bytearray, bytes\), 2 holders/);
+  assert.match(text, /group 2: 1\.00 MiB of raw bytes \(bytearray\), 29 holders/);
+  assert.equal((text.match(/__main__\.keep\[/g) ?? []).length, 10 + 2, 'ten rows, then the first and last of the rest');
+  assert.match(text, /… 19 more of 19\.0 MiB: __main__\.keep\[18\] … __main__\.keep\[0\] \(--json lists all\)/);
 });
 
 test('memhunt heap: each process its latest largest objects and duplicates; the tree its largest across processes', () => {

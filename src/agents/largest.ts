@@ -4,16 +4,12 @@
  * shapes (src/contract/shapes.ts); the agent side is runtimes/python/lib/memhunt/_largest.py.
  */
 import type { DuplicateHolder, DuplicatesBody, LargeObject } from '../contract/shapes';
+import { DUPLICATE_ROWS, duplicateGroupTitle, moreHoldersText, shortType } from '../model/duplicates';
 import { InputError } from '../errors';
 import { formatBytes, formatCount, formatDuration, parseSize } from '../units';
 
 function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
-function shortType(name: string): string {
-  // numpy.ndarray and pandas.core.frame.DataFrame read better as ndarray and DataFrame.
-  return name.slice(name.lastIndexOf('.') + 1);
 }
 
 function objectText(o: LargeObject): string {
@@ -46,9 +42,10 @@ export function duplicatesLines(d: DuplicatesBody, indent = ''): string[] {
   if (d.groups.length === 0) lines.push(`${indent}  no two objects hold the same data`);
   d.groups.forEach((g, i) => {
     lines.push(
-      `${indent}  group ${i + 1}: ${g.what}, ${g.holders.length} holders, ${formatBytes(g.totalBytes)} in all; keeping one would save ${formatBytes(g.savedBytes)}`,
+      `${indent}  group ${i + 1}: ${duplicateGroupTitle(g)}, ${g.holders.length} holders, ${formatBytes(g.totalBytes)} in all; keeping one would save ${formatBytes(g.savedBytes)}`,
     );
-    for (const h of g.holders) lines.push(`${indent}    ${formatBytes(h.bytes).padStart(10)}  ${RELATION_TEXT[h.relation].padEnd(9)}  ${objectText(h)}`);
+    for (const h of g.holders.slice(0, DUPLICATE_ROWS)) lines.push(`${indent}    ${formatBytes(h.bytes).padStart(10)}  ${RELATION_TEXT[h.relation].padEnd(9)}  ${objectText(h)}`);
+    if (g.holders.length > DUPLICATE_ROWS) lines.push(`${indent}    ${''.padStart(10)}  ${moreHoldersText(g.holders.slice(DUPLICATE_ROWS))}`);
     for (const s of g.sharing) {
       const owner = s.sharesWith !== undefined ? g.holders[s.sharesWith] : undefined;
       lines.push(`${indent}    ${''.padStart(10)}  ${'shares'.padEnd(9)}  ${objectText(s)}  (a view of ${owner ? owner.path : 'a holder'}: not a copy)`);

@@ -19,6 +19,7 @@ import type { AllocationSitesEvent, MemoryRecording } from '../model/recording';
 import type { TypeGrowth } from '../model/heap-growth';
 import type { DuplicatesBody, LargeObject } from '../contract/shapes';
 import type { LineRow } from '../model/allocations';
+import { DUPLICATE_ROWS, duplicateGroupTitle, moreHoldersText } from '../model/duplicates';
 import { formatBytes, formatCount } from '../units';
 import { processName, VERDICT_COLORS, type Chart } from './chart';
 import { chartFragment, type HtmlOptions } from './html';
@@ -212,8 +213,11 @@ function largestHtml(h: ReportHeap): string {
     const saved = d.body.groups.reduce((a, g) => a + g.savedBytes, 0);
     out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects of ≥ ${esc(formatBytes(d.body.minBytes))} compared, ${esc(formatBytes(d.body.candidateBytes))})</p>`);
     for (const g of d.body.groups) {
-      const rows = [...g.holders, ...g.sharing].map((o) => `<tr class="${esc(o.relation)}">${cell(o)}<td>${esc(o.relation === 'shares' && o.sharesWith !== undefined ? `shares the memory of #${o.sharesWith + 1}` : o.relation)}</td></tr>`);
-      out.push(`<details class="dup" open><summary>${esc(g.what)}: ${g.holders.length} copies, ${esc(formatBytes(g.totalBytes))} in all, ${esc(formatBytes(g.savedBytes))} to save</summary><table class="data duplicates"><thead><tr><th>size</th><th>type</th><th>what</th><th>held by</th><th>relation</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+      const row = (o: (typeof g.holders)[number]) => `<tr class="${esc(o.relation)}">${cell(o)}<td>${esc(o.relation === 'shares' && o.sharesWith !== undefined ? `shares the memory of #${o.sharesWith + 1}` : o.relation)}</td></tr>`;
+      const rows = [...g.holders.slice(0, DUPLICATE_ROWS).map(row)];
+      if (g.holders.length > DUPLICATE_ROWS) rows.push(`<tr class="more"><td colspan="5" class="hint">${esc(moreHoldersText(g.holders.slice(DUPLICATE_ROWS)))}</td></tr>`);
+      rows.push(...g.sharing.map(row));
+      out.push(`<details class="dup" open><summary>${esc(duplicateGroupTitle(g))}: ${g.holders.length} copies, ${esc(formatBytes(g.totalBytes))} in all, ${esc(formatBytes(g.savedBytes))} to save</summary><table class="data duplicates"><thead><tr><th>size</th><th>type</th><th>what</th><th>held by</th><th>relation</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
     }
     if (d.savedOverRun.length > 1) out.push(`<p class="hint">duplicated data over the run (bytes keeping one copy would save): ${d.savedOverRun.map((x) => `${esc(fmtClock(x.tMs))} ${esc(formatBytes(x.savedBytes))}`).join(', ')}</p>`);
     for (const n of d.body.notes) out.push(`<p class="hint">${esc(n)}</p>`);

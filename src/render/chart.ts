@@ -429,10 +429,15 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     if (perProcess && procs.length > 1) {
       const byPeak = new Map(s.processes.map((p) => [p.pid, p.peakBytes]));
       const ranked = [...procs].sort((a, b) => (byPeak.get(b.pid) ?? 0) - (byPeak.get(a.pid) ?? 0));
-      // Launchers and helpers that never held 2% of the tree's peak (pyenv shims, `sleep`, `sh -c`)
-      // would only crowd the legend: they go into "other" with the rest.
-      const minPeak = 0.02 * s.peakBytes;
-      const significant = ranked.filter((p) => (byPeak.get(p.pid) ?? 0) >= minPeak);
+      // Launchers and helpers that never held 2% of the tree's peak (`sleep`, `sh -c`), and
+      // short-lived ones (fewer than 10 samples, as the process tables leave out: pyenv's shims, a
+      // `uname` a library runs) that never held 10% of it, would only crowd the legend: they go
+      // into "other" with the rest.
+      const significant = ranked.filter((p) => {
+        const peak = byPeak.get(p.pid) ?? 0;
+        const samples = processMetricSeries(rec, p).series.tMs.length;
+        return peak >= 0.02 * s.peakBytes && (samples >= 10 || peak >= 0.1 * s.peakBytes);
+      });
       const room = ranked.length > maxProcesses || significant.length < ranked.length ? maxProcesses - 1 : maxProcesses;
       const shown = significant.slice(0, room);
       // One process left over gets its own line when there is room for it: an "other" line of one
@@ -516,8 +521,9 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
           marks.push({ input, tMs: e.tMs, label: `${fmtBytes(e.thresholdBytes)}: ${e.action}`, kind: 'mark' });
           break;
         case 'census':
-          // Every census of every process would crowd the chart; one mark per moment is enough.
-          if (!marks.some((m) => m.input === input && m.label === 'heap census' && Math.abs(m.tMs - e.tMs) < 1000)) {
+          // Every census of every process would crowd the chart; one mark per moment is enough (a
+          // moment: 1% of the run, at most a second: a 4 s run with --heap-every 1s shows all four).
+          if (!marks.some((m) => m.input === input && m.label === 'heap census' && Math.abs(m.tMs - e.tMs) < Math.min(1000, xEnd / 100))) {
             marks.push({ input, tMs: e.tMs, label: 'heap census', kind: 'mark' });
           }
           break;

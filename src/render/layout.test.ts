@@ -163,6 +163,18 @@ test('chart: the verdict line, section deltas, pauses, lost spans and names', ()
   // Four processes, three lines: "other (2 processes)".
   const four = buildChart([{ rec: syntheticRecording({ samples: 500, processes: 4 }), name: 'a.mh' }], { maxProcesses: 3 });
   assert.match(four.series.find((s) => s.role === 'other')!.label, /^other \(2 processes\)$/);
+  // Short-lived helpers (fewer than 10 samples: pyenv's shims) under 10% of the peak go into
+  // "other" even above 2% of it.
+  const shims = syntheticRecording({ samples: 500, processes: 4 });
+  const peakOf = (r: typeof shims) => Math.max(...r.total.values);
+  for (const p of shims.processes.slice(2)) {
+    p.rss = { tMs: p.rss.tMs.slice(0, 5), values: p.rss.values.slice(0, 5).fill(0.05 * peakOf(shims)) };
+  }
+  assert.deepEqual(buildChart([{ rec: shims, name: 'a.mh' }]).series.map((s) => s.role === 'other' ? s.label : s.role), ['total', 'process', 'process', 'other (2 processes)']);
+  // A census every second of a 4 s run: a mark each (not one per second of chart).
+  const censused = syntheticRecording({ samples: 400, processes: 1 });
+  for (let k = 1; k <= 3; k++) censused.events.push({ kind: 'census', tMs: k * 900, pid: 1000, label: `every 1s #${k}`, trigger: 'every', collected: true, objects: 1, totalBytes: 1, rows: [], durationMs: 5, notes: [] });
+  assert.equal(buildChart([{ rec: censused, name: 'a.mh' }]).marks.filter((m) => m.label === 'heap census').length, 3);
   // mprof's children have no command line.
   const m = syntheticRecording({ samples: 100, processes: 2 });
   m.meta.source = 'mprof';

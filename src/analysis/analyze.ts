@@ -103,8 +103,16 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let reason = tree.reason;
   // Several processes worth naming (not counting launchers seen for a sample or two, like pyenv's shims).
   const multi = processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
+  const nameOf = (p: { pid: number; command: string[]; bytesPerMinute: number; worker?: string }) =>
+    `${p.worker ? `${p.worker}, pid ${p.pid}` : `pid ${p.pid}`} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`;
+  // The slower ones are not named in the verdict line but are said in its reason, so a second,
+  // slower real leak is not hidden: the reader decides whether it is start-up or a leak.
+  const minor = leakingAll.filter((p) => !leaking.includes(p));
+  const minorText = minor.length
+    ? `; also rising, at under a tenth of that rate (start-up, a cache filling, or a slower leak): ${minor.map((p) => nameOf({ pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute, ...(p.worker ? { worker: p.worker } : {}) })).join(', ')}`
+    : '';
   if (leaking.length > 0) {
-    const names = leakingProcesses.map((p) => `${p.worker ? `${p.worker}, pid ${p.pid}` : `pid ${p.pid}`} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`).join(', ');
+    const names = leakingProcesses.map(nameOf).join(', ');
     if (tree.verdict === 'leak') {
       if (multi) reason += `; in ${names}`;
     } else {
@@ -114,6 +122,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
       confidenceLabel = leaking[0]!.confidenceLabel;
       reason = `leak in ${names}: its floors kept rising to the end (the tree total alone says: ${tree.verdict})`;
     }
+    reason += minorText;
   } else if (tree.verdict === 'leak' && multi) {
     reason += '; no single process leaks on its own: the growth is spread over the tree (or comes from processes that come and go)';
   }

@@ -54,6 +54,21 @@ test('analyze prints the verdict with its evidence; a leak is a leak', async () 
   assert.match(s.stdout, /verdict {3}stable \(high confidence\): the floors stayed level/);
 });
 
+test('a process rising at under a tenth of the leaking one\'s rate is not in the verdict line but is said in its reason', async () => {
+  const dir = tempDir();
+  const two = writeSyntheticRecording(path.join(dir, 'two.mh'), [
+    { pid: 100, cmd: ['python3', 'job.py'], mib: () => 50 },
+    { pid: 101, cmd: ['python3', 'job.py', 'worker', '1'], mib: (t) => 20 + t * 0.1 + saw(t, 0.3, 5) },
+    { pid: 102, cmd: ['python3', 'job.py', 'worker', '2'], mib: (t) => 20 + t * 1.5 + saw(t, 0.3, 30) },
+  ], { durationS: 20 });
+  const j = JSON.parse((await runCli(['analyze', two, '--json'])).stdout);
+  assert.equal(j.processes.find((p: { pid: number }) => p.pid === 101).verdict, 'leak', 'worker 1 rises too (6 MiB/min)');
+  assert.deepEqual(j.leakingProcesses.map((p: { pid: number }) => p.pid), [102]);
+  assert.match(j.reason, /also rising, at under a tenth of that rate \(start-up, a cache filling, or a slower leak\): pid 101 \(python3 job\.py worker 1, \+[\d.]+ MiB\/min\)/);
+  const r = await runCli(['analyze', two]);
+  assert.doesNotMatch(r.stdout.split('\n').find((l) => l.startsWith('  verdict')) ?? '', /pid 101/);
+});
+
 test('analyze --json has the verdict, the tree, each process and the limits; no Infinity', async () => {
   const { worker } = recordings();
   const r = await runCli(['analyze', worker, '--json', '--no-leak']);

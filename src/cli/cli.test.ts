@@ -34,16 +34,26 @@ test('flags are typed data: run options parse without starting a process', async
 test('run records a command, passes stdio through and returns its exit code', async () => {
   const dir = tempDir();
   const out = path.join(dir, 'r.mh');
-  const r = await runCli(['run', '-q', '--interval', '20ms', '-o', out, '--', 'sh', '-c', 'read x; echo "got $x"; echo err >&2; sleep 0.3; exit 3'], { input: 'hello\n' });
+  // The command sleeps until the test has seen a sleep child in the recording (read back as it is
+  // flushed), so a starved sampler on a busy machine cannot miss it (a fixed 0.3 s sleep was missed at load 20).
+  const go = path.join(dir, 'go');
+  const script = `read x; echo "got $x"; echo err >&2; while [ ! -e '${go}' ]; do sleep 0.1; done; exit 3`;
+  const running = runCli(['run', '-q', '--interval', '20ms', '-o', out, '--', 'sh', '-c', script], { input: 'hello\n' });
+  for (let i = 0; i < 2400; i++) {
+    const seen = await readMemhuntRecording(out).then((x) => x.processes.some((p) => p.command[0] === 'sleep'), () => false);
+    if (seen) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  fs.writeFileSync(go, '');
+  const r = await running;
   assert.equal(r.code, 3);
   assert.equal(r.stdout, 'got hello\n');
   assert.equal(r.stderr, 'err\n');
   const rec = await readMemhuntRecording(out);
   assert.equal(rec.end?.reason, 'exited');
   assert.equal(rec.end?.exitCode, 3);
-  // At least the first sample and the one that saw the exit (at load 20 a 0.3 s run got 3).
   assert.ok(rec.total.tMs.length >= 2, `samples: ${rec.total.tMs.length}`);
-  assert.deepEqual(rec.meta.command, ['sh', '-c', 'read x; echo "got $x"; echo err >&2; sleep 0.3; exit 3']);
+  assert.deepEqual(rec.meta.command, ['sh', '-c', script]);
   assert.ok(rec.processes.some((p) => p.command[0] === 'sleep'), 'the sleep child was found');
 });
 

@@ -325,7 +325,7 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     out.push(text(px, top + plotH + 6 + SIZE.tick, t.label, SIZE.tick, ` text-anchor="middle" fill="${MUTED}"`, 'axis'));
   }
   out.push(`<rect x="${f1(left)}" y="${f1(top)}" width="${f1(plotW)}" height="${f1(plotH)}" fill="none" stroke="#b3b3b3" stroke-width="1"/>`);
-  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `time since start (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`, 'axis'));
+  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `${chart.xTitle ?? 'time since start'} (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`, 'axis'));
   const yMid = top + plotH / 2;
   out.push(`<text transform="translate(${f1(PAD + SIZE.axis)},${f1(yMid)}) rotate(-90)" font-size="${SIZE.axis}" text-anchor="middle" fill="${INK}">${escapeXml(chart.yTitle)}</text>`);
 

@@ -186,3 +186,20 @@ test('plot DIR: an empty folder, a folder of foreign files, foreign files given 
     assert.ok(!fs.existsSync(out), 'no picture written');
   }
 });
+
+test('report DIR of more than 8 recordings: the fleet page (bounded path), a row each, the riskiest in detail', { timeout: 120_000 }, async () => {
+  const dir = tempDir('memhunt-fleetplot-');
+  const fleet = path.join(dir, 'fleet');
+  fs.mkdirSync(fleet);
+  for (let i = 0; i < 10; i++) {
+    await writeRecording(path.join(fleet, `r${i}.mh`), { pod: `w-${i}`, startWallMs: T0 + i * 5000, seconds: 20, mib: (s) => 50 + i * 10 + (i === 7 ? 8 * s : 0), limitMiB: 400 });
+  }
+  const out = path.join(dir, 'fleet.html');
+  const r = await runCli(['report', fleet, '-o', out], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /a fleet of 10 recordings by wall clock; the 3 riskiest in detail/);
+  const html = fs.readFileSync(out, 'utf8');
+  assert.match(html, /riskiest: pod w-7/);
+  for (let i = 0; i < 10; i++) assert.match(html, new RegExp(`<td>pod w-${i}</td>`), `a row for w-${i}`);
+  assert.equal((html.match(/<section class="recording"/g) ?? []).length, 3, 'three recordings in detail');
+});

@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import { fleetTotals, riskOrder, type FleetRow } from '../analysis/fleet';
-import { envelopeSeries, FleetBand, fleetGrid, type FleetGrid, type GridEnvelope } from '../analysis/fleet-envelope';
+import { bucketSeries, envelopeSeries, FleetBand, fleetGrid, type FleetGrid, type GridEnvelope } from '../analysis/fleet-envelope';
 import type { Chart, ChartEnd, ChartLimit, ChartMark, ChartPause, ChartPeak, ChartSection, ChartSeries, ChartVerdict } from '../render/chart';
 import { PALETTE, VERDICT_COLORS, clockWords } from '../render/chart';
 import { InputError } from '../errors';
@@ -65,7 +65,7 @@ export async function buildFleetPlot(files: string[], opts: FleetChartOptions): 
   const grid = fleetGrid(rows);
   const nLines = rows.length <= ALL_LINES_UP_TO ? rows.length : LINES_OF_MANY;
   const jobs: EnvelopeJob[] = rows.map((r, id) => ({ kind: 'envelope', id, file: r.file, grid, detail: id < nLines }));
-  const band = new FleetBand(grid);
+  const band = new FleetBand(grid, rows.reduce((m, r) => Math.max(m, r.peakBytes), 0) * 1.001 + 1);
   const lines = new Map<number, { env: GridEnvelope; detail: FleetDetail | null }>();
   await runPool<EnvelopeJob, EnvelopeResult>(jobs, opts.threads, envelopeOrError, (m) => {
     if ('error' in m) {
@@ -102,8 +102,17 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
     for (let i = 0; i < data.values.length; i++) if (data.values[i]! > peak) peak = data.values[i]!;
     series.push({
       id: 'fleet-band', label: `the other ${band.recordings} recordings (lowest to highest at each moment)`, role: 'other', input: nLines,
-      color: '#b8b8b8', widthPx: 1, dash: null, data, peakBytes: peak,
+      color: '#9a9a9a', widthPx: 1, dash: null, data, peakBytes: peak, opacity: 0.35,
     });
+    // With enough recordings, where most of them were: the median and the 90th percentile of their highs.
+    if (band.recordings >= 10) {
+      for (const [q, name, dash] of [[0.5, 'median', null], [0.9, '90th percentile', '6 3']] as const) {
+        const qs = bucketSeries(grid, band.quantile(q));
+        let top = 0;
+        for (let i = 0; i < qs.values.length; i++) if (qs.values[i]! > top) top = qs.values[i]!;
+        series.push({ id: `fleet-p${q * 100}`, label: `${name} of the other ${band.recordings}`, role: 'other', input: nLines, color: '#4d4d4d', widthPx: 1.5, dash, data: qs, peakBytes: top });
+      }
+    }
   }
   let colorIndex = 0;
   for (let i = 0; i < nLines; i++) {

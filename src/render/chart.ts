@@ -52,6 +52,8 @@ export interface ChartSeries {
   dash: string | null;
   data: Series;
   peakBytes: number;
+  /** Stroke opacity below 1: a band drawn under other lines and the limit (a fleet's other recordings). */
+  opacity?: number;
 }
 
 export interface ChartLimit {

@@ -121,7 +121,7 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS, peakHref
     xMaxMs: xMax,
     yMaxBytes: chart.yMaxBytes,
     limitColor: LIMIT_COLOR,
-    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role, input: s.input })),
+    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.opacity !== undefined && s.opacity < 1 ? `rgba(${hexToRgb(s.color)},${s.opacity})` : s.color, width: s.widthPx, dash: dash(s.dash), role: s.role, input: s.input })),
     limits: chart.limits.map((l) => ({ bytes: l.bytes, label: l.label, onChart: l.onChart })),
     peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color, href: peakHrefs[p.input] ?? null })),
     sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: hexToRgb(s.color), delta: s.delta })),

@@ -529,7 +529,7 @@ function seriesPath(s: ChartSeries, xMaxMs: number, cols: number, left: number, 
     lines.segment(left + pts.x[i - 1]! * colW, yPx(pts.y[i - 1]!), left + pts.x[i]! * colW, yPx(pts.y[i]!));
   }
   if (pts.length === 1) lines.segment(left + pts.x[0]! * colW, yPx(pts.y[0]!), left + pts.x[0]! * colW, yPx(pts.y[0]!));
-  const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+  const dash = (s.dash ? ` stroke-dasharray="${s.dash}"` : '') + (s.opacity !== undefined && s.opacity < 1 ? ` stroke-opacity="${s.opacity}"` : '');
   if (pts.length === 1) {
     return `<circle cx="${f1(left + pts.x[0]! * colW)}" cy="${f1(yPx(pts.y[0]!))}" r="${s.widthPx + 1}" fill="${s.color}"/>`;
   }

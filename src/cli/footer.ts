@@ -46,7 +46,14 @@ export function appendSummaryFooter(file: string, rec: MemoryRecording, a: Recor
   try {
     const st = fs.statSync(file);
     if (!st.isFile()) return false;
-    fs.appendFileSync(file, zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 }));
+    let member = zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 });
+    // The fast path reads the last TAIL_BYTES: a footer that would not fit (a very long command
+    // line beside the envelope) goes without its envelope (plot DIR then reads that file whole).
+    if (member.length > TAIL_BYTES - 256 && footer.envelope) {
+      delete footer.envelope;
+      member = zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 });
+    }
+    fs.appendFileSync(file, member);
     return true;
   } catch {
     return false;

@@ -22,7 +22,7 @@ const T0 = Date.UTC(2026, 11, 1, 8, 0, 0);
 const PY = '/usr/bin/python3';
 
 /** One recording by the project's writer: `mib(tS)` per 100 ms sample for `seconds`, a section and a mark, the summary footer. */
-async function writeRecording(file: string, o: { pod: string; startWallMs: number; seconds: number; mib: (tS: number) => number; limitMiB?: number }) {
+async function writeRecording(file: string, o: { pod: string; startWallMs: number; seconds: number; mib: (tS: number) => number; limitMiB?: number; footer?: boolean }) {
   const header: spec.HeaderRecord = {
     type: 'header', format: spec.RECORDING_FORMAT, version: spec.RECORDING_VERSION, memhuntVersion: 'test', mode: 'run',
     command: ['python3', 'job.py'], cwd: '/job', host: `node-${o.pod}`, containerId: null,
@@ -46,8 +46,10 @@ async function writeRecording(file: string, o: { pod: string; startWallMs: numbe
   }
   w.append({ type: 'end', t, reason: 'exited', code: 0, signal: null, samples: n } as spec.RecordingRecord);
   w.close();
-  const rec = await readMemhuntRecording(file);
-  assert.ok(appendSummaryFooter(file, rec, analyzeRecording(rec)));
+  if (o.footer !== false) {
+    const rec = await readMemhuntRecording(file);
+    assert.ok(appendSummaryFooter(file, rec, analyzeRecording(rec)));
+  }
   // Files written in place: mtime at the end by the recording's clock (the skew check reads it).
   const end = new Date(o.startWallMs + t + 300);
   fs.utimesSync(file, end, end);
@@ -202,4 +204,25 @@ test('report DIR of more than 8 recordings: the fleet page (bounded path), a row
   assert.match(html, /riskiest: pod w-7/);
   for (let i = 0; i < 10; i++) assert.match(html, new RegExp(`<td>pod w-${i}</td>`), `a row for w-${i}`);
   assert.equal((html.match(/<section class="recording"/g) ?? []).length, 3, 'three recordings in detail');
+});
+
+test('plot DIR: recordings without the summary footer (an older memhunt, a cut file) are read whole in the workers, at the same place', { timeout: 120_000 }, async () => {
+  const dir = tempDir('memhunt-fleetplot-');
+  const fleet = path.join(dir, 'fleet');
+  fs.mkdirSync(fleet);
+  for (let i = 0; i < 12; i++) {
+    await writeRecording(path.join(fleet, `r${i}.mh`), { pod: `w-${i}`, startWallMs: T0 + i * 10_000, seconds: 30, mib: () => 100 + i, footer: i % 2 === 0 });
+  }
+  assert.equal(fleetFooterOf(path.join(fleet, 'r1.mh')), null, 'r1 has no footer');
+  const fp = await buildFleetPlot(fs.readdirSync(fleet).map((f) => path.join(fleet, f)), { threads: 2 });
+  assert.equal(fp.rows.length, 12);
+  assert.deepEqual(fp.notices, []);
+  const band = fp.chart.series.find((s) => s.id === 'fleet-band')!;
+  assert.match(band.label, /the other 7 recordings/);
+  // Every bucket of the fleet's span holds a recording: the band starts at 0 and ends at 140 s.
+  const step = fp.grid.stepMs;
+  assert.ok(Math.abs(fp.grid.buckets * step - 140_000) < 200, `span ${fp.grid.buckets * step}`);
+  const riskiest = fp.chart.series.find((s) => s.label.startsWith('riskiest: '))!;
+  assert.equal(riskiest.label, 'riskiest: pod w-11', 'the largest peak leads when none has a limit');
+  assert.ok(Math.abs(riskiest.data.tMs[0]! - 110_000) <= step, `w-11 starts 110 s in (${riskiest.data.tMs[0]})`);
 });

@@ -23,6 +23,8 @@ export interface FleetRow {
   host: string | null;
   startWallMs: number;
   durationMs: number;
+  /** Samples of the tree total. */
+  samples: number;
   metric: string;
   peakBytes: number;
   /** The limit that applies (--limit, else the cgroup's); null when none is known. */
@@ -83,6 +85,7 @@ export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
     host: rec.meta.host,
     startWallMs: rec.meta.startWallMs,
     durationMs: s.durationMs,
+    samples: s.samples,
     metric: s.metricText,
     peakBytes: s.peakBytes,
     ...fleetLimitOf(s),

@@ -187,6 +187,6 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
     gaps: [],
     verdicts,
     warnings: [],
-    sampleCount: 0,
+    sampleCount: rows.reduce((n, r) => n + r.samples, 0),
   };
 }

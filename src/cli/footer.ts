@@ -142,7 +142,7 @@ export function fleetFooterOf(file: string): { row: FleetRow; envelope: FooterEn
     const metricText = `tree ${f.metric.toUpperCase()}`;
     const row: FleetRow = {
       file, identity: identityText(h.labels, h.host, workers), workers, workerKills: f.workerKills ?? [], labels: h.labels ?? {}, host: h.host, startWallMs: h.startWallMs,
-      durationMs: f.durationMs, metric: metricText, peakBytes: f.peakBytes,
+      durationMs: f.durationMs, samples: f.samples, metric: metricText, peakBytes: f.peakBytes,
       limitBytes: f.limitBytes, limitSource: f.limitSource, usedShare: f.usedShare, headroomBytes: f.headroomBytes,
       end: end.end, endText: end.text, exitCode: f.end.code,
       verdict: f.verdict as FleetRow['verdict'], confidence: f.confidence, reason: f.reason, top: f.top, warnings: [],

@@ -160,6 +160,10 @@ test('plot DIR of real recordings (memhunt run --output-dir with labels): PNG an
   assert.match(svg, />riskiest: [^<]*hog</);
   assert.match(svg, /killed: --limit exceeded/);
   assert.match(svg, /limit 120 MiB/);
+  const htmlFile = path.join(dir, 'fleet.html');
+  const h = await runCli(['plot', shared, '-o', htmlFile], { timeoutMs: 60_000 });
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(fs.readFileSync(htmlFile, 'utf8'), /riskiest: [^<"]*hog/);
   // The default output of a folder: DIR.png beside it.
   const d = await runCli(['plot', shared], { timeoutMs: 60_000 });
   assert.equal(d.code, 0, d.stderr);

@@ -4,7 +4,7 @@
  * and in the SVG's coordinates; real `memhunt run --output-dir` recordings check the whole path to
  * PNG and SVG with the riskiest named; bad input gets one line and exit code 2.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +20,16 @@ import { buildFleetPlot } from './fleet-plot';
 const MiB = 1024 * 1024;
 const T0 = Date.UTC(2026, 11, 1, 8, 0, 0);
 const PY = '/usr/bin/python3';
+const made: string[] = [];
+/** A temporary folder, removed when the file's tests are done. */
+const scratch = () => {
+  const d = tempDir('memhunt-fleetplot-');
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 /** One recording by the project's writer: `mib(tS)` per 100 ms sample for `seconds`, a section and a mark, the summary footer. */
 async function writeRecording(file: string, o: { pod: string; startWallMs: number; seconds: number; mib: (tS: number) => number; limitMiB?: number; footer?: boolean }) {
@@ -65,7 +75,7 @@ async function writerFleet(dir: string): Promise<void> {
 }
 
 test('footer envelope: the tree total per bucket in the footer, and on the grid as the samples put it', async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const file = path.join(dir, 'x.mh');
   await writeRecording(file, { pod: 'p', startWallMs: T0, seconds: 100, mib: (s) => 100 + s });
   const f = fleetFooterOf(file);
@@ -84,7 +94,7 @@ test('footer envelope: the tree total per bucket in the footer, and on the grid 
 });
 
 test('plot DIR: recordings aligned by wall clock; one started 60 s later is drawn 60 s to the right; the riskiest named', { timeout: 120_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   await writerFleet(path.join(dir, 'fleet'));
   const fp = await buildFleetPlot([...['a', 'b', 'late', 'c'].map((n) => path.join(dir, 'fleet', `${n}.mh`))], { threads: 1 });
   assert.equal(fp.rows[0]!.identity, 'pod web-late', 'the one nearest its limit is the riskiest');
@@ -119,7 +129,7 @@ test('plot DIR: recordings aligned by wall clock; one started 60 s later is draw
 });
 
 test('plot DIR: clock skew seen in the files\' times is one notice line', { timeout: 120_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const fleet = path.join(dir, 'fleet');
   await writerFleet(fleet);
   // web-1's host clock runs 40 s ahead: its file was last written 40 s before the end it recorded.
@@ -140,7 +150,7 @@ test('plot DIR: clock skew seen in the files\' times is one notice line', { time
 });
 
 test('plot DIR of real recordings (memhunt run --output-dir with labels): PNG and SVG, the one killed at its limit named', { timeout: 300_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const shared = path.join(dir, 'shared');
   const run = (pod: string, mib: number, extra: string[] = []) =>
     runCli(['run', '-q', '--interval', '20ms', '--output-dir', shared, '--label', `name=${pod}`, ...extra, '--', PY, '-c', `import time; x = bytearray(${mib} << 20); time.sleep(0.3)`], { timeoutMs: 120_000 });
@@ -171,7 +181,7 @@ test('plot DIR of real recordings (memhunt run --output-dir with labels): PNG an
 });
 
 test('plot DIR: an empty folder, a folder of foreign files, foreign files given with --fleet: one line, exit 2, no picture', { timeout: 60_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const empty = path.join(dir, 'empty');
   fs.mkdirSync(empty);
   const foreign = path.join(dir, 'foreign');
@@ -194,7 +204,7 @@ test('plot DIR: an empty folder, a folder of foreign files, foreign files given 
 });
 
 test('report DIR of more than 8 recordings: the fleet page (bounded path), a row each, the riskiest in detail', { timeout: 120_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const fleet = path.join(dir, 'fleet');
   fs.mkdirSync(fleet);
   for (let i = 0; i < 10; i++) {
@@ -211,7 +221,7 @@ test('report DIR of more than 8 recordings: the fleet page (bounded path), a row
 });
 
 test('plot DIR: recordings without the summary footer (an older memhunt, a cut file) are read whole in the workers, at the same place', { timeout: 120_000 }, async () => {
-  const dir = tempDir('memhunt-fleetplot-');
+  const dir = scratch();
   const fleet = path.join(dir, 'fleet');
   fs.mkdirSync(fleet);
   for (let i = 0; i < 12; i++) {

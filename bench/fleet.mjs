@@ -1,8 +1,9 @@
 // `memhunt fleet` at scale (issue 14 target: 1,000 recordings of one hour each at 100 ms, 36 M
 // samples in all, made by the project's own writer: the table in <= 10 s and <= 512 MiB peak RSS on
-// a 2-core machine). There is no other tool that reads a fleet of memory recordings; the reference
+// a 2-core machine; the fleet PNG, `memhunt plot DIR`, in <= 15 s). There is no other tool that reads a fleet of memory recordings; the reference
 // in the same run is `memhunt peak` over the same files (one process reading them one by one,
-// what a user would script), as a ratio.
+// what a user would script), as a ratio; for the PNG, `memhunt plot` of several files without
+// --fleet (every series whole, one chart) on a subset, scaled.
 //
 //   node bench/fleet.mjs [--recordings 1000] [--keep]
 //
@@ -90,7 +91,8 @@ async function writeBase(file, v, variant) {
 }
 
 const dir = path.join(OUT_DIR, 'fleet');
-const stamp = path.join(dir, `.made-${N}`);
+// The stamp names the footer's version: footers with the tree total's envelope (plot DIR reads it).
+const stamp = path.join(dir, `.made-${N}-envelope`);
 let totalSamples = 0;
 if (!fs.existsSync(stamp)) {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -115,7 +117,19 @@ const diskMiB = fs.readdirSync(dir).filter((f) => f.endsWith('.mh')).reduce((s, 
 const m = machine();
 const fleet = await runMonitored(process.execPath, [MEMHUNT, 'fleet', dir, '--top', '20'], { pollMs: 100, captureStdout: true });
 if (fleet.code !== 0) throw new Error(`fleet failed: ${fleet.stderr}`);
+const pngOut = path.join(OUT_DIR, 'fleet.png');
+fs.rmSync(pngOut, { force: true });
+const plot = await runMonitored(process.execPath, [MEMHUNT, 'plot', dir, '-o', pngOut], { pollMs: 100 });
+if (plot.code !== 0) throw new Error(`plot failed: ${plot.stderr}`);
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.mh')).map((f) => path.join(dir, f));
+// The reference for the PNG: `memhunt plot` of PLOT_SUBSET files as one chart (each read whole), scaled.
+const PLOT_SUBSET = Math.min(files.length, 10);
+const plotOut = path.join(OUT_DIR, 'fleet-subset.png');
+fs.rmSync(plotOut, { force: true });
+const plotWhole = await runMonitored(process.execPath, [MEMHUNT, 'plot', ...files.slice(0, PLOT_SUBSET), '-o', plotOut], { pollMs: 100 });
+if (plotWhole.code !== 0) throw new Error(`plot (subset) failed: ${plotWhole.stderr}`);
+plotWhole.wallMs *= files.length / PLOT_SUBSET;
+fs.rmSync(plotOut, { force: true });
 // The reference, in the same run: `memhunt peak` over the same files, one process (on a sample of
 // SUBSET files, scaled: reading every sample of 1,000 hours takes minutes), and fleet --reanalyze
 // (whole reads in worker threads, no footers) on the same subset.
@@ -135,9 +149,13 @@ table([
   row(`memhunt fleet (${N} recordings, ${(totalSamples / 1e6).toFixed(1)} M samples, ${fmt(diskMiB, 0)} MiB)`, fleet),
   row(`memhunt peak (one process; ${SUBSET} files, wall scaled to ${files.length})`, peak),
   row(`memhunt fleet --reanalyze (whole reads; ${SUBSET} files, wall scaled to ${files.length})`, whole),
+  row(`memhunt plot DIR -o fleet.png (${N} recordings by wall clock)`, plot),
+  row(`memhunt plot FILES -o x.png (every series whole; ${PLOT_SUBSET} files, wall scaled to ${files.length})`, plotWhole),
 ]);
 console.log(fleet.stdout.split('\n').slice(-2).join('\n'));
 const pass = fleet.wallMs <= 10_000 && fleet.hwmKiB <= 512 * 1024;
 console.log(`target: <= 10 s and <= 512 MiB: ${pass ? 'met' : 'NOT met'}; memhunt peak (scaled) / fleet wall: ${fmt(peak.wallMs / fleet.wallMs, 1)}x`);
-writeResult('fleet', { machine: m, recordings: N, samples: totalSamples, diskMiB, fleet: { wallMs: fleet.wallMs, hwmKiB: fleet.hwmKiB }, peakScaled: { wallMs: peak.wallMs, hwmKiB: peak.hwmKiB }, reanalyzeScaled: { wallMs: whole.wallMs, hwmKiB: whole.hwmKiB }, subset: SUBSET, pass });
+const plotPass = plot.wallMs <= 15_000;
+console.log(`fleet PNG target: <= 15 s: ${plotPass ? 'met' : 'NOT met'} (${fmt(plot.wallMs / 1000, 1)} s, peak RSS ${fmt(plot.hwmKiB / 1024, 0)} MiB; ${pngOut}); plot of the files whole (scaled) / plot DIR: ${fmt(plotWhole.wallMs / plot.wallMs, 1)}x`);
+writeResult('fleet', { machine: m, recordings: N, samples: totalSamples, diskMiB, fleet: { wallMs: fleet.wallMs, hwmKiB: fleet.hwmKiB }, peakScaled: { wallMs: peak.wallMs, hwmKiB: peak.hwmKiB }, reanalyzeScaled: { wallMs: whole.wallMs, hwmKiB: whole.hwmKiB }, subset: SUBSET, pass, plot: { wallMs: plot.wallMs, hwmKiB: plot.hwmKiB, pass: plotPass }, plotWholeScaled: { wallMs: plotWhole.wallMs, hwmKiB: plotWhole.hwmKiB, subset: PLOT_SUBSET } });
 if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 import type { MemoryRecording } from '../model/recording';
 import { identityText } from '../model/identity';
 import { analyzeRecording } from './analyze';
-import { parentKillText } from './summary';
+import { parentKillText, type RunSummary } from './summary';
 import type { Verdict } from './verdict';
 
 export type FleetEnd = 'oom-killed' | 'limit-killed' | 'signalled' | 'failed' | 'ok' | 'no end' | 'detached' | 'interrupted' | 'unknown';
@@ -23,6 +23,8 @@ export interface FleetRow {
   host: string | null;
   startWallMs: number;
   durationMs: number;
+  /** Samples of the tree total. */
+  samples: number;
   metric: string;
   peakBytes: number;
   /** The limit that applies (--limit, else the cgroup's); null when none is known. */
@@ -74,7 +76,6 @@ export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
   const s = a.summary;
   const workerKills = s.parentKills.map(parentKillText);
   const { end, text } = fleetEndOf(rec.end, rec.meta.source, workerKills.length);
-  const use = s.limitUse;
   const workers = [...new Set(s.workers.map((w) => w.text))];
   return {
     file,
@@ -84,17 +85,43 @@ export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
     host: rec.meta.host,
     startWallMs: rec.meta.startWallMs,
     durationMs: s.durationMs,
+    samples: s.samples,
     metric: s.metricText,
     peakBytes: s.peakBytes,
-    limitBytes: s.limit?.bytes ?? null,
-    limitSource: s.limit ? (s.limit.source === 'limit' ? '--limit' : s.limit.source) : null,
-    usedShare: use ? use.share : null,
-    headroomBytes: use ? use.headroomBytes : null,
+    ...fleetLimitOf(s),
     end, endText: text,
     exitCode: rec.end?.exitCode ?? null,
     verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
     top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes, ...(s.topAtPeak.worker ? { worker: s.topAtPeak.worker } : {}) } : null,
     warnings: rec.warnings.slice(0, 3),
+  };
+}
+
+/** Where limitSource names Dask's limit (fleetLimitOf): the table labels the limit so. */
+export const DASK_LIMIT_SOURCE = 'Dask memory_limit';
+
+/**
+ * The limit of a fleet row: --limit or the container's (cgroup) limit; without either, a Dask
+ * worker's own memory_limit (its agent reports it), the worker nearest to its limit deciding the
+ * share used: that is the limit Dask's nanny enforces, the one that kills a worker first.
+ */
+export function fleetLimitOf(s: RunSummary): Pick<FleetRow, 'limitBytes' | 'limitSource' | 'usedShare' | 'headroomBytes'> {
+  if (s.limit) {
+    const use = s.limitUse;
+    return {
+      limitBytes: s.limit.bytes, limitSource: s.limit.source === 'limit' ? '--limit' : s.limit.source,
+      usedShare: use ? use.share : null, headroomBytes: use ? use.headroomBytes : null,
+    };
+  }
+  let worst: { limitBytes: number; peakBytes: number; text: string } | null = null;
+  for (const w of s.workers) {
+    if (!w.memoryLimitBytes) continue;
+    if (!worst || w.rssPeakBytes / w.memoryLimitBytes > worst.peakBytes / worst.limitBytes) worst = { limitBytes: w.memoryLimitBytes, peakBytes: w.rssPeakBytes, text: w.text };
+  }
+  if (!worst) return { limitBytes: null, limitSource: null, usedShare: null, headroomBytes: null };
+  return {
+    limitBytes: worst.limitBytes, limitSource: `${DASK_LIMIT_SOURCE} (${worst.text})`,
+    usedShare: worst.peakBytes / worst.limitBytes, headroomBytes: worst.limitBytes - worst.peakBytes,
   };
 }
 

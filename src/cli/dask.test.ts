@@ -143,7 +143,7 @@ test('dask workers started separately under memhunt run --output-dir: one record
     assert.equal(files.length, 2, files.join(' '));
     const f = await runCli(['fleet', shared, '--json'], { timeoutMs: 120_000 });
     assert.equal(f.code, 0, f.stderr);
-    const rows = (JSON.parse(f.stdout) as { rows: Array<{ identity: string; verdict: string; workers: string[]; peakBytes: number }> }).rows;
+    const rows = (JSON.parse(f.stdout) as { rows: Array<{ identity: string; verdict: string; workers: string[]; peakBytes: number; limitBytes: number | null; limitSource: string | null; usedShare: number | null }> }).rows;
     const leaky = rows.find((x) => x.identity === `worker ${byName.leaky} (leaky)`);
     const steady = rows.find((x) => x.identity === `worker ${byName.steady} (steady)`);
     assert.ok(leaky && steady, JSON.stringify(rows));
@@ -151,11 +151,23 @@ test('dask workers started separately under memhunt run --output-dir: one record
     // Not asserted: the steady worker's own verdict. Alone in its recording, its start-up (imports of
     // distributed: 20 -> 90 MiB, seconds under load) can be most of its floors' rise, read as a leak.
     assert.ok(steady.peakBytes < leaky.peakBytes, JSON.stringify(rows));
+    // No container limit here: the limit column is the worker's own memory_limit, labelled as Dask's.
+    for (const row of [leaky, steady]) {
+      if (/cgroup/.test(row.limitSource ?? '')) continue; // a container limit wins where there is one
+      assert.equal(row.limitBytes, 2 * 1024 ** 3, JSON.stringify(row));
+      assert.match(row.limitSource ?? '', /^Dask memory_limit \(worker tcp:/);
+      assert.ok(row.usedShare !== null && Math.abs(row.usedShare - row.peakBytes / row.limitBytes!) < 0.05, JSON.stringify(row));
+    }
     // Riskiest first: the leak leads the table.
     const t = await runCli(['fleet', shared], { timeoutMs: 120_000 });
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout.split('\n')[1]!, /worker tcp:\/\/127\.0\.0\.1:\d+ \(leaky\) .* leak /, t.stdout);
     assert.match(t.stdout, /^2 recordings from 1 host/m, t.stdout);
+    if (!/cgroup/.test(leaky.limitSource ?? '')) assert.match(t.stdout.split('\n')[1]!, /2\.00 GiB \(Dask\)/, t.stdout);
+    // And drawn by wall clock, the leaking worker named.
+    const p = await runCli(['plot', shared, '-o', path.join(dir, 'workers.svg')], { timeoutMs: 120_000 });
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(fs.readFileSync(path.join(dir, 'workers.svg'), 'utf8'), />riskiest: worker tcp:\/\/127\.0\.0\.1:\d+ \(leaky\)</);
   } finally {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(started.map(exited));

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Command, Option } from 'commander';
-import { fleetTotals, riskOrder, type FleetRow, type FleetTotals } from '../analysis/fleet';
+import { DASK_LIMIT_SOURCE, fleetTotals, riskOrder, type FleetRow, type FleetTotals } from '../analysis/fleet';
+import { clockSkewLine, clockSkewOf } from '../analysis/fleet-envelope';
 import { InputError } from '../errors';
 import { isMemhuntRecording } from '../recording/reader';
 import { formatBytes, formatDuration } from '../units';
@@ -106,27 +107,40 @@ export async function readFleet(allFiles: string[], threads: number, whole = fal
 
 async function readWhole(files: string[], threads: number): Promise<Array<RowResult & { file: string }>> {
   const results: Array<RowResult & { file: string }> = new Array(files.length);
-  if (threads <= 1 || files.length < 4) {
-    for (let i = 0; i < files.length; i++) results[i] = { file: files[i]!, ...(await rowOrError(files[i]!)) };
-    return results;
+  await runPool<FleetJob, { id: number } & RowResult>(
+    files.map((file, id) => ({ id, file })), threads,
+    async (job) => ({ id: job.id, ...(await rowOrError(job.file)) }),
+    (m) => {
+      results[m.id] = { file: files[m.id]!, ...('row' in m ? { row: m.row } : { error: m.error }) };
+    },
+  );
+  return results;
+}
+
+/**
+ * Runs jobs `threads` at a time in worker threads (fleet-worker.ts), or in this thread when there
+ * are few, handing each result to `done` as it arrives (so a caller can fold results and drop them).
+ */
+export async function runPool<J, R>(jobs: J[], threads: number, inline: (job: J) => Promise<R>, done: (r: R) => void): Promise<void> {
+  if (threads <= 1 || jobs.length < 4) {
+    for (const j of jobs) done(await inline(j));
+    return;
   }
   const script = path.join(__dirname, 'fleet-worker.js');
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(threads, files.length) }, () =>
+    Array.from({ length: Math.min(threads, jobs.length) }, () =>
       new Promise<void>((resolve, reject) => {
         const w = new Worker(script);
         const feed = () => {
-          if (next >= files.length) {
+          if (next >= jobs.length) {
             void w.terminate().then(() => resolve());
             return;
           }
-          const job: FleetJob = { id: next, file: files[next]! };
-          next++;
-          w.postMessage(job);
+          w.postMessage(jobs[next++]);
         };
-        w.on('message', (m: { id: number } & RowResult) => {
-          results[m.id] = { file: files[m.id]!, ...('row' in m ? { row: m.row } : { error: m.error }) };
+        w.on('message', (m: R) => {
+          done(m);
           feed();
         });
         w.on('error', reject);
@@ -134,13 +148,26 @@ async function readWhole(files: string[], threads: number): Promise<Array<RowRes
       }),
     ),
   );
-  return results;
+}
+
+/** The clock-skew line of a fleet's rows (from their files' mtimes), or null. */
+export function fleetSkewLine(rows: FleetRow[]): string | null {
+  const items = [];
+  for (const r of rows) {
+    if (r.end === 'no end' || r.end === 'unknown') continue; // no end record: the last flush is not the end
+    try {
+      items.push({ identity: r.identity, endWallMs: r.startWallMs + r.durationMs, mtimeMs: fs.statSync(r.file).mtimeMs });
+    } catch {
+      // vanished since it was read: nothing to compare
+    }
+  }
+  return clockSkewLine(clockSkewOf(items));
 }
 
 /** A share of a limit; above it, rounded up (100.4% is "101%": over the limit is never shown as 100%). */
-const pct = (x: number | null) => (x === null ? '-' : `${x > 1 ? Math.ceil(x * 100) : Math.round(x * 100)}%`);
+export const pct = (x: number | null) => (x === null ? '-' : `${x > 1 ? Math.ceil(x * 100) : Math.round(x * 100)}%`);
 
-function summaryLine(t: FleetTotals): string {
+export function summaryLine(t: FleetTotals): string {
   const killed = t.oomKilled + t.limitKilled;
   const parts = [`${t.recordings} recording${t.recordings === 1 ? '' : 's'} from ${t.hosts} host${t.hosts === 1 ? '' : 's'}`];
   parts.push(killed ? `${killed} killed (${t.oomKilled} by the OOM killer, ${t.limitKilled} at --limit)` : 'none killed');
@@ -158,7 +185,7 @@ function table(rows: FleetRow[]): string {
     String(i + 1),
     clipLine(r.identity, 40),
     formatBytes(r.peakBytes),
-    r.limitBytes === null ? '-' : formatBytes(r.limitBytes),
+    r.limitBytes === null ? '-' : `${formatBytes(r.limitBytes)}${r.limitSource?.startsWith(DASK_LIMIT_SOURCE) ? ' (Dask)' : ''}`,
     pct(r.usedShare),
     r.endText,
     r.verdict === 'insufficient data' ? 'too short' : r.verdict,
@@ -223,13 +250,15 @@ Examples:
       rows.sort(order[flags.sort] ?? riskOrder);
       const totals = fleetTotals(rows);
       const shown = top === null ? rows : rows.slice(0, top);
+      const skew = fleetSkewLine(rows);
       if (flags.json) {
-        outJson({ totals, rows: shown, skipped });
+        outJson({ totals, rows: shown, skipped, clockSkew: skew });
         return;
       }
       out(table(shown));
       if (shown.length < rows.length) out(`… ${rows.length - shown.length} more (without --top: all)\n`);
       out(summaryLine(totals) + (skipped.length ? `; ${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped` : '') + '\n');
+      if (skew) out(`note: ${skew}\n`);
       if (notRecordings) err(`memhunt: ${notRecordings} other file${notRecordings === 1 ? '' : 's'} in the folders are not recordings (ignored)\n`);
     });
 }

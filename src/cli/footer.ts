@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { RecordingAnalysis } from '../analysis/analyze';
 import type { FleetRow } from '../analysis/fleet';
-import { fleetEndOf } from '../analysis/fleet';
+import { fleetEndOf, fleetLimitOf } from '../analysis/fleet';
+import { footerEnvelopeOf, type FooterEnvelope } from '../analysis/fleet-envelope';
+import { metricTotal } from '../model/metric';
 import { parentKillText } from '../analysis/summary';
 import { contractProblem } from '../contract/validate';
 import { identityText } from '../model/identity';
@@ -20,17 +22,17 @@ import { MEMHUNT_VERSION } from '../version';
 export function summaryRecordOf(rec: MemoryRecording, a: RecordingAnalysis): SummaryRecord | null {
   if (!rec.end) return null;
   const s = a.summary;
-  const use = s.limitUse;
+  const envelope = footerEnvelopeOf(metricTotal(rec).series);
   return {
     type: 'summary', t: rec.end.tMs, memhuntVersion: MEMHUNT_VERSION, metric: s.metric, samples: s.samples, durationMs: s.durationMs,
     peakBytes: s.peakBytes, peakTMs: s.peakTMs,
-    limitBytes: s.limit?.bytes ?? null, limitSource: s.limit ? (s.limit.source === 'limit' ? '--limit' : s.limit.source) : null,
-    usedShare: use ? use.share : null, headroomBytes: use ? use.headroomBytes : null,
+    ...fleetLimitOf(s),
     verdict: a.verdict, confidence: a.confidenceLabel, reason: a.reason,
     top: s.topAtPeak ? { pid: s.topAtPeak.pid, command: s.topAtPeak.command, bytes: s.topAtPeak.bytes, ...(s.topAtPeak.worker ? { worker: s.topAtPeak.worker } : {}) } : null,
     ...(s.workers.length ? { workers: [...new Set(s.workers.map((w) => w.text))] } : {}),
     ...(s.parentKills.length ? { workerKills: s.parentKills.map(parentKillText) } : {}),
     end: { reason: rec.end.reason, code: rec.end.exitCode, signal: rec.end.exitSignal },
+    ...(envelope ? { envelope } : {}),
   };
 }
 
@@ -44,7 +46,14 @@ export function appendSummaryFooter(file: string, rec: MemoryRecording, a: Recor
   try {
     const st = fs.statSync(file);
     if (!st.isFile()) return false;
-    fs.appendFileSync(file, zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 }));
+    let member = zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 });
+    // The fast path reads the last TAIL_BYTES: a footer that would not fit (a very long command
+    // line beside the envelope) goes without its envelope (plot DIR then reads that file whole).
+    if (member.length > TAIL_BYTES - 256 && footer.envelope) {
+      delete footer.envelope;
+      member = zlib.gzipSync(JSON.stringify(footer) + '\n', { level: 3 });
+    }
+    fs.appendFileSync(file, member);
     return true;
   } catch {
     return false;
@@ -109,6 +118,11 @@ function footerOf(tail: Buffer): SummaryRecord | null {
  * (then it is read whole). Reads at most HEAD_BYTES + TAIL_BYTES.
  */
 export function fleetRowFromFooter(file: string): FleetRow | null {
+  return fleetFooterOf(file)?.row ?? null;
+}
+
+/** The fleet row and the footer's envelope of the tree total (null when the footer has none: an older memhunt's). */
+export function fleetFooterOf(file: string): { row: FleetRow; envelope: FooterEnvelope | null } | null {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -126,13 +140,15 @@ export function fleetRowFromFooter(file: string): FleetRow | null {
     const end = fleetEndOf({ tMs: f.t, reason: f.end.reason, exitCode: f.end.code, exitSignal: f.end.signal }, 'memhunt', f.workerKills?.length ?? 0);
     const workers = f.workers ?? [];
     const metricText = `tree ${f.metric.toUpperCase()}`;
-    return {
+    const row: FleetRow = {
       file, identity: identityText(h.labels, h.host, workers), workers, workerKills: f.workerKills ?? [], labels: h.labels ?? {}, host: h.host, startWallMs: h.startWallMs,
-      durationMs: f.durationMs, metric: metricText, peakBytes: f.peakBytes,
+      durationMs: f.durationMs, samples: f.samples, metric: metricText, peakBytes: f.peakBytes,
       limitBytes: f.limitBytes, limitSource: f.limitSource, usedShare: f.usedShare, headroomBytes: f.headroomBytes,
       end: end.end, endText: end.text, exitCode: f.end.code,
       verdict: f.verdict as FleetRow['verdict'], confidence: f.confidence, reason: f.reason, top: f.top, warnings: [],
     };
+    const e = f.envelope;
+    return { row, envelope: e && e.minKiB.length === e.maxKiB.length ? e : null };
   } finally {
     fs.closeSync(fd);
   }

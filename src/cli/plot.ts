@@ -1,4 +1,6 @@
 /** `memhunt plot`: pictures of recordings — PNG, SVG, a self-contained HTML report, or the terminal. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors';
@@ -28,6 +30,9 @@ export interface PlotFlags {
   t?: boolean;
   /** `--slope`/`-s`: mprof plot's name for --trend. */
   slope?: boolean;
+  /** Recordings of a fleet: aligned by wall clock (implied by a folder argument). */
+  fleet?: boolean;
+  threads?: string;
 }
 
 /** The plot's options as typed data, parsed without reading any file (tests call this). */
@@ -106,6 +111,8 @@ export function registerPlotCommand(program: Command): void {
     .option('--limit <size>', 'draw this limit (e.g. 2GiB) instead of the recorded --limit or cgroup limit')
     .option('--size <WxH>', 'PNG/SVG size in pixels (default: 1200x600)')
     .option('--rows <n>', 'terminal chart height in text rows (default: fits the terminal, at most 20)')
+    .option('--fleet', 'the recordings are a fleet (every container of a job): align them by wall clock, the riskiest drawn and named over the band of the others (implied when a folder is given)')
+    .option('--threads <n>', 'with a fleet: recordings read at once, each in a worker thread (default: the number of cores, at most 4)')
     .option('--force', 'replace the output even when it is not a picture of the same kind')
     .addHelpText(
       'after',
@@ -116,6 +123,14 @@ export function registerPlotCommand(program: Command): void {
         '  memhunt plot before.mh after.mh -o compare.svg\n' +
         '  memhunt plot mprofile_20261126101500.dat --trend\n' +
         '  memhunt plot run.mh --term                 in the terminal, e.g. a shell inside a container\n' +
+        '  memhunt plot /mnt/shared/memhunt/ -o fleet.png   a fleet (run --output-dir): by wall clock, the riskiest named\n' +
+        '  memhunt plot --fleet a.mh b.mh c.mh -o fleet.svg\n' +
+        '\nA fleet (a folder, or --fleet) is drawn by wall-clock time, each recording by its own clock ' +
+        '(its header\'s start): up to 8 recordings as lines, more as a grey band (lowest to highest at ' +
+        'each moment) with the 5 riskiest (as memhunt fleet ranks them) as lines, the riskiest in red ' +
+        'and named; their sections, marks, ends and limits on the same axis. Clock skew seen in the ' +
+        'files\' times is said in one line. Memory stays bounded: each recording is reduced to 2,000 ' +
+        'buckets where it is read.\n' +
         '\nAn existing output is replaced only by a picture of the same kind (a PNG by a PNG, an HTML ' +
         'report of memhunt by another); anything else is refused unless --force is given.')
     )
@@ -126,6 +141,11 @@ export function registerPlotCommand(program: Command): void {
       }
       if (flags.slope) flags.trend = true;
       const parsed = parsePlotFlags(flags);
+      if (flags.fleet || args.some(isFolder)) {
+        await plotFleet(args, flags, parsed);
+        return;
+      }
+      if (flags.threads !== undefined) throw new InputError('--threads applies to a fleet (a folder, or --fleet)');
       const files = args.length ? args.map((a) => resolveRecordingArg(a)) : [newestRecording('.')];
       let out = flags.output;
       if (out === undefined && !flags.term) {
@@ -171,4 +191,54 @@ export function registerPlotCommand(program: Command): void {
       writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
       err(`wrote ${out}\n`);
     });
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The number of worker threads for a fleet: --threads, else the cores (at most 4). */
+export function fleetThreads(value: string | undefined): number {
+  const threads = value === undefined ? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) : Number(value);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InputError(`--threads ${value}: give a whole number from 1 to 64`);
+  return threads;
+}
+
+/** `plot DIR` / `plot --fleet FILES…`: the fleet by wall clock (fleet-plot.ts), bounded memory. */
+async function plotFleet(args: string[], flags: PlotFlags, parsed: ReturnType<typeof parsePlotFlags>): Promise<void> {
+  if (args.length === 0) throw new InputError('--fleet: give the folders or files of the fleet');
+  if (flags.trend || flags.perProcess) throw new InputError(`${flags.trend ? '--trend' : '--per-process'} does not apply to a fleet (each recording is drawn as its tree total)`);
+  const threads = fleetThreads(flags.threads);
+  const { fleetFilesOf, buildFleetPlot } = await import('./fleet-plot');
+  const files = fleetFilesOf(args);
+  let out = flags.output;
+  if (out === undefined && !flags.term) {
+    const first = args[0]!.replace(/\/+$/, '') || '.';
+    out = isFolder(first) ? `${first === '.' ? 'fleet' : first}.png` : path.join(path.dirname(first), 'fleet.png');
+  }
+  if (out !== undefined) {
+    for (const f of files) if (sameFile(f, out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
+  }
+  const format = out !== undefined ? outputFormat(out) : null;
+  if (out !== undefined && format !== null) checkOutput(out, OUTPUT_KINDS[format], flags.force === true);
+  const fp = await buildFleetPlot(files, { threads, title: flags.title, ...(parsed.chart.limitBytes !== undefined ? { limitBytes: parsed.chart.limitBytes } : {}) });
+  for (const n of fp.notices) notice(n);
+  const chart = fp.chart;
+  if (flags.term) {
+    const termRows = process.stdout.rows ? Math.max(6, Math.min(20, process.stdout.rows - 10)) : 14;
+    const { renderTerminal } = await import('../render/term');
+    process.stdout.write(renderTerminal(chart, { columns: terminalColumns(), rows: parsed.rows ?? termRows, color: useColor() }).text);
+  }
+  if (out === undefined || format === null) return;
+  const size = { width: parsed.width, height: parsed.height };
+  let data: string | Buffer;
+  if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
+  else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
+  else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
+  writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
+  err(`wrote ${out} (${fp.rows.length} recording${fp.rows.length === 1 ? '' : 's'} by wall clock; riskiest: ${fp.rows[0]!.identity})\n`);
 }

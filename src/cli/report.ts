@@ -100,6 +100,53 @@ export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
   return out;
 }
 
+/** A folder of more recordings than this is reported as a fleet (bounded memory: reportFleet). */
+export const REPORT_WHOLE_MAX = 8;
+/** Recordings of a fleet detailed on its page (read whole, one after another). */
+export const REPORT_FLEET_DETAILED = 3;
+
+/**
+ * `report DIR` of many recordings: the fleet's chart by wall clock (built as `plot DIR` builds it,
+ * each recording reduced in a worker thread), a row per recording, and the riskiest few in detail.
+ * Never more than REPORT_FLEET_DETAILED recordings' series are held.
+ */
+async function reportFleet(args: string[], files: string[], flags: ReportFlags): Promise<void> {
+  const folder = args.length === 1 ? args[0]!.replace(/\/+$/, '') : null;
+  const out = flags.output ?? (folder ? `${folder}.html` : 'fleet.html');
+  const ext = path.extname(out).toLowerCase();
+  if (ext !== '.html' && ext !== '.htm') throw new InputError(`${out}: a report is an .html file (memhunt plot draws .png and .svg)`);
+  for (const f of files) if (sameFile(f, out)) throw new InputError(`output ${out} is one of the recordings; choose another -o`);
+  const limitBytes = flags.limit !== undefined ? parseSize(flags.limit, '--limit') : undefined;
+  checkOutput(out, OUTPUT_KINDS.html, flags.force === true);
+  const { buildFleetPlot } = await import('./fleet-plot');
+  const { fleetThreads } = await import('./plot');
+  const { formatBytes } = await import('../units');
+  const { pct } = await import('./fleet');
+  const { VERDICT_COLORS } = await import('../render/chart');
+  const fp = await buildFleetPlot(files, { threads: fleetThreads(undefined), title: flags.title, ...(limitBytes !== undefined ? { limitBytes } : {}) });
+  for (const n of fp.notices) notice(n);
+  const { analyzeRecording } = await import('../analysis/analyze');
+  const { renderReport } = await import('../render/report');
+  const recordings: ReportRecording[] = [];
+  for (const row of fp.rows.slice(0, REPORT_FLEET_DETAILED)) {
+    const rec = await loadRecording(row.file);
+    recordings.push({
+      name: `${row.identity} (${path.basename(row.file)})`, rec,
+      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
+      heap: reportHeap(rec),
+      refs: await reportRefs(rec),
+      allocations: await reportAllocations(rec),
+    });
+  }
+  const rows = fp.rows.map((r) => ({
+    identity: r.identity, peak: formatBytes(r.peakBytes), limit: r.limitBytes === null ? '-' : formatBytes(r.limitBytes), used: pct(r.usedShare),
+    ended: r.endText, verdict: r.verdict, verdictColor: VERDICT_COLORS[r.verdict], file: r.file,
+  }));
+  const html = renderReport(recordings, fp.chart, { version: MEMHUNT_VERSION, title: flags.title, fleet: { rows, notes: fp.notices } });
+  writeOutputFile(out, html, OUTPUT_KINDS.html, flags.force === true);
+  err(`wrote ${out} (a fleet of ${fp.rows.length} recordings by wall clock; the ${recordings.length} riskiest in detail)\n`);
+}
+
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
@@ -113,7 +160,9 @@ export function registerReportCommand(program: Command): void {
         'sites grouped by package (the peak marker leads there), the flame graph of sampled ' +
         'allocations with your lines (run --allocations; the peak marker leads there when there are ' +
         'no allocation snapshots) and the back-reference graphs. Several recordings, or a folder of ' +
-        'them, share the chart and get a section each.',
+        'them, share the chart and get a section each. A folder of more than 8 recordings (a fleet, run ' +
+        '--output-dir) is drawn as memhunt plot DIR draws it, by wall clock with bounded memory: a row per ' +
+        'recording, riskiest first, and the 3 riskiest in detail.',
     )
     .argument('[recordings...]', 'files, folders (every recording in them, as memhunt fleet finds them) or indexes from memhunt list (default: the newest)')
     .option('-o, --output <file>', 'the page to write, .html (default: the first recording\'s name with .html)')
@@ -132,6 +181,14 @@ export function registerReportCommand(program: Command): void {
     .action(async (args: string[], flags: ReportFlags) => {
       const files: string[] = [];
       const folders = new Set(args.filter((a) => fs.existsSync(a) && fs.statSync(a).isDirectory()));
+      if (folders.size > 0) {
+        const { fleetFilesOf } = await import('./fleet-plot');
+        const found = [...fleetFilesOf([...folders]), ...args.filter((a) => !folders.has(a)).map((a) => resolveRecordingArg(a))];
+        if (found.length > REPORT_WHOLE_MAX) {
+          await reportFleet(args, found, flags);
+          return;
+        }
+      }
       for (const a of args) {
         if (folders.has(a)) {
           // A fleet's folder (run --output-dir): every recording in it, on one page.

@@ -335,6 +335,12 @@ export interface SummaryRecord {
   /** Added in 1 (optional): worker processes their parent (Dask's nanny) killed at their memory limit, in words. */
   workerKills?: string[];
   end: { reason: EndRecord['reason']; code: number | null; signal: string | null };
+  /**
+   * Added in 1 (optional): the tree total's min and max per bucket of the run's own time (bucket i
+   * is [i·stepMs, (i+1)·stepMs) ms; KiB; null where no sample fell; at most 512 buckets), so that
+   * `memhunt plot DIR` draws a fleet from headers and footers (analysis/fleet-envelope.ts).
+   */
+  envelope?: { stepMs: number; minKiB: Array<number | null>; maxKiB: Array<number | null> };
 }
 
 export type RecordingRecord =

@@ -52,6 +52,8 @@ export interface ChartSeries {
   dash: string | null;
   data: Series;
   peakBytes: number;
+  /** Stroke opacity below 1: a band drawn under other lines and the limit (a fleet's other recordings). */
+  opacity?: number;
 }
 
 export interface ChartLimit {
@@ -148,6 +150,8 @@ export interface Chart {
   summary: string[];
   /** What the y axis counts. */
   yTitle: string;
+  /** What the x axis counts, when not the time since the recording's start (a fleet: since its first start, by wall clock). */
+  xTitle?: string;
   xMaxMs: number;
   /** The largest value to show (lines, trend ends, the limit when on the chart); back ends add headroom for labels. */
   yMaxBytes: number;

@@ -40,6 +40,7 @@ export interface HtmlOptions {
 /** What the page script receives (also what tests decode). */
 export interface PageData {
   title: string;
+  xTitle: string;
   xMaxMs: number;
   yMaxBytes: number;
   limitColor: string;
@@ -116,10 +117,11 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS, peakHref
   const dash = (d: string | null) => (d ? d.split(/\s+/).map(Number) : null);
   return {
     title: chart.title,
+    xTitle: chart.xTitle ?? 'time since start',
     xMaxMs: xMax,
     yMaxBytes: chart.yMaxBytes,
     limitColor: LIMIT_COLOR,
-    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.color, width: s.widthPx, dash: dash(s.dash), role: s.role, input: s.input })),
+    series: chart.series.map((s) => ({ id: s.id, label: s.label, color: s.opacity !== undefined && s.opacity < 1 ? `rgba(${hexToRgb(s.color)},${s.opacity})` : s.color, width: s.widthPx, dash: dash(s.dash), role: s.role, input: s.input })),
     limits: chart.limits.map((l) => ({ bytes: l.bytes, label: l.label, onChart: l.onChart })),
     peaks: chart.peaks.map((p) => ({ tMs: p.tMs, bytes: p.bytes, label: p.label, detail: p.detail, color: p.color, href: peakHrefs[p.input] ?? null })),
     sections: chart.sections.map((s) => ({ startMs: s.startMs, endMs: s.endMs, open: s.open, label: s.label, level: s.level, rgb: hexToRgb(s.color), delta: s.delta })),
@@ -685,11 +687,11 @@ async function clientMain(data: PageData): Promise<void> {
         splits: (u: any) => timeTicks(u.scales.x.min, u.scales.x.max, Math.max(2, Math.floor(u.bbox.width / dpr() / 90))).ticks.map((t) => t.value),
         values: (u: any, vals: number[]) => {
           const t = timeTicks(u.scales.x.min, u.scales.x.max, Math.max(2, Math.floor(u.bbox.width / dpr() / 90)));
-          u.axes[0].label = `time since start (${t.unit})`;
+          u.axes[0].label = `${data.xTitle} (${t.unit})`;
           const byValue = new Map(t.ticks.map((k) => [k.value, k.label]));
           return vals.map((v) => byValue.get(v) ?? '');
         },
-        label: 'time since start',
+        label: data.xTitle,
         labelSize: 20,
       },
       {

@@ -92,12 +92,18 @@ export interface ReportAllocations {
 
 export interface ReportOptions extends HtmlOptions {
   title?: string;
+  /**
+   * A fleet (`report DIR` of many recordings): the chart is the fleet's by wall clock, `recordings`
+   * are only its riskiest few (read whole), and every recording gets a row here, riskiest first.
+   */
+  fleet?: { rows: Array<{ identity: string; peak: string; limit: string; used: string; ended: string; verdict: string; verdictColor: string; file: string }>; notes: string[] };
 }
 
 /** Rows of a growth table at most; the rest are counted. */
 const GROWTH_ROWS = 25;
 const SITE_ROWS = 40;
 const PROCESS_ROWS = 60;
+const FLEET_ROWS_SHOWN = 10;
 
 const esc = escapeXml;
 const signed = (n: number, f: (x: number) => string) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${f(Math.abs(n))}`;
@@ -338,9 +344,22 @@ export function renderReport(recordings: ReportRecording[], chart: Chart, opts: 
   const f = chartFragment(chart, { ...opts, peakHrefs });
   const shown = f.chart;
   const title = opts.title ?? shown.title;
-  const summary = shown.summary.map((l, i) => `<li>${many ? `<a href="#rec-${ids[i]}">` : ''}${esc(l)}${many ? '</a>' : ''}</li>`).join('');
+  const fleet = opts.fleet;
+  const linked = many && !fleet;
+  const summary = shown.summary.map((l, i) => `<li>${linked ? `<a href="#rec-${ids[i]}">` : ''}${esc(l)}${linked ? '</a>' : ''}</li>`).join('');
   const verdicts = shown.verdicts.map((v) => `<p class="verdict" style="color:${v.color}">${esc(v.text)} <a class="more" href="#verdict-${ids[v.input]}">evidence ↓</a></p>`).join('');
-  const table = many
+  // A fleet's rows: the first FLEET_ROWS_SHOWN in view, the rest folded (a thousand rows would push the chart off the page).
+  const fleetTable = (rows: NonNullable<ReportOptions['fleet']>['rows'], from: number) =>
+    `<table class="recordings data"><thead><tr><th></th><th>where</th><th>peak</th><th>limit</th><th>used</th><th>ended</th><th>verdict</th><th>file</th></tr></thead><tbody>${rows.map((r, k) => {
+      const i = from + k;
+      return `<tr><td>${i < recordings.length ? `<a href="#rec-${ids[i]}">${i + 1}</a>` : i + 1}</td><td>${esc(r.identity)}</td><td class="num">${esc(r.peak)}</td><td class="num">${esc(r.limit)}</td><td class="num">${esc(r.used)}</td><td>${esc(r.ended)}</td><td style="color:${r.verdictColor}">${esc(r.verdict)}</td><td>${esc(r.file)}</td></tr>`;
+    }).join('')}</tbody></table>`;
+  const table = fleet
+    ? fleetTable(fleet.rows.slice(0, FLEET_ROWS_SHOWN), 0) +
+      (fleet.rows.length > FLEET_ROWS_SHOWN ? `<details><summary>${fleet.rows.length - FLEET_ROWS_SHOWN} more recordings, riskiest first</summary>${fleetTable(fleet.rows.slice(FLEET_ROWS_SHOWN), FLEET_ROWS_SHOWN)}</details>` : '') +
+      fleet.notes.map((n) => `<p class="warn">${esc(n)}</p>`).join('') +
+      `<p class="hint">The ${recordings.length} riskiest recording${recordings.length === 1 ? ' is' : 's are'} detailed below (linked from the first column).</p>`
+    : many
     ? `<table class="recordings"><tbody>${recordings.map((r, i) => `<tr><td><a href="#rec-${ids[i]}">${esc(r.name)}</a></td><td>${esc(commandLabel(r.rec.meta.command, 60))}</td><td>peak ${esc(formatBytes(r.analysis.summary.peakBytes))}</td><td style="color:${VERDICT_COLORS[r.analysis.verdict]}">${esc(r.analysis.verdict)}</td></tr>`).join('')}</tbody></table>`
     : '';
   const nav = ['verdict', 'processes', 'heap', 'allocations', 'refs', 'flame'].map((k) => `<a href="#${k}-${ids[0]}">${k === 'refs' ? 'reference graphs' : k === 'flame' ? 'flame graph' : k}</a>`).join(' · ');
@@ -378,7 +397,7 @@ ${many ? '' : `<p class="hint">${nav}</p>`}
 </header>
 ${f.body}
 ${sections.join('\n')}
-<footer>memhunt ${esc(opts.version ?? '')} report · ${esc(formatCount(shown.sampleCount))} samples · ${recordings.length} recording${many ? 's' : ''}</footer>
+<footer>memhunt ${esc(opts.version ?? '')} report · ${fleet ? `a fleet of ${fleet.rows.length} recordings, the ${recordings.length} riskiest in detail` : `${esc(formatCount(shown.sampleCount))} samples · ${recordings.length} recording${many ? 's' : ''}`}</footer>
 ${f.scripts}
 <script>
 ${client}

@@ -325,7 +325,7 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
     out.push(text(px, top + plotH + 6 + SIZE.tick, t.label, SIZE.tick, ` text-anchor="middle" fill="${MUTED}"`, 'axis'));
   }
   out.push(`<rect x="${f1(left)}" y="${f1(top)}" width="${f1(plotW)}" height="${f1(plotH)}" fill="none" stroke="#b3b3b3" stroke-width="1"/>`);
-  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `time since start (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`, 'axis'));
+  out.push(text(left + plotW / 2, top + plotH + 6 + SIZE.tick + 8 + SIZE.axis, `${chart.xTitle ?? 'time since start'} (${xTicks.unit})`, SIZE.axis, ` text-anchor="middle" fill="${INK}"`, 'axis'));
   const yMid = top + plotH / 2;
   out.push(`<text transform="translate(${f1(PAD + SIZE.axis)},${f1(yMid)}) rotate(-90)" font-size="${SIZE.axis}" text-anchor="middle" fill="${INK}">${escapeXml(chart.yTitle)}</text>`);
 
@@ -529,7 +529,7 @@ function seriesPath(s: ChartSeries, xMaxMs: number, cols: number, left: number, 
     lines.segment(left + pts.x[i - 1]! * colW, yPx(pts.y[i - 1]!), left + pts.x[i]! * colW, yPx(pts.y[i]!));
   }
   if (pts.length === 1) lines.segment(left + pts.x[0]! * colW, yPx(pts.y[0]!), left + pts.x[0]! * colW, yPx(pts.y[0]!));
-  const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+  const dash = (s.dash ? ` stroke-dasharray="${s.dash}"` : '') + (s.opacity !== undefined && s.opacity < 1 ? ` stroke-opacity="${s.opacity}"` : '');
   if (pts.length === 1) {
     return `<circle cx="${f1(left + pts.x[0]! * colW)}" cy="${f1(yPx(pts.y[0]!))}" r="${s.widthPx + 1}" fill="${s.color}"/>`;
   }

@@ -196,8 +196,7 @@ const KEY_ANON = Buffer.from('\nRssAnon:', 'latin1');
 const KEY_FILE = Buffer.from('\nRssFile:', 'latin1');
 const KEY_SHMEM = Buffer.from('\nRssShmem:', 'latin1');
 const KEY_HWM = Buffer.from('\nVmHWM:', 'latin1');
-const STATE_ZOMBIE = Buffer.from('\nState:\tZ', 'latin1');
-const STATE_DEAD = Buffer.from('\nState:\tX', 'latin1');
+const KEY_STATE = Buffer.from('\nState:\t', 'latin1');
 
 /** Where key starts in buf[0, n), whole; -1 when it is not there (bytes past n are stale). */
 function keyAt(buf: Buffer, n: number, key: Buffer): number {
@@ -225,13 +224,18 @@ function statusFieldBytes(buf: Buffer, n: number, key: Buffer): number {
  * tree: a 1.4 KB string each was most of its garbage); null for a zombie or a dead process.
  */
 export function parseStatusBytes(buf: Buffer, n: number): StatusReading | null {
-  if (keyAt(buf, n, STATE_ZOMBIE) >= 0 || keyAt(buf, n, STATE_DEAD) >= 0) return null;
+  // The searches stop at n: a key that is absent (a kernel thread's Vm lines) or the State line
+  // searched for Z/X was looked for through the whole 8 KiB buffer of stale bytes, twice a read.
+  const b = n < buf.length ? buf.subarray(0, n) : buf;
+  // One State line: a zombie (Z) or a dead process (X) is not read.
+  const st = keyAt(b, n, KEY_STATE);
+  if (st >= 0 && st + KEY_STATE.length < n && (b[st + KEY_STATE.length] === 0x5a || b[st + KEY_STATE.length] === 0x58)) return null;
   return {
-    rssKiB: statusFieldBytes(buf, n, KEY_RSS),
-    anonKiB: statusFieldBytes(buf, n, KEY_ANON),
-    fileKiB: statusFieldBytes(buf, n, KEY_FILE),
-    shmemKiB: statusFieldBytes(buf, n, KEY_SHMEM),
-    hwmKiB: statusFieldBytes(buf, n, KEY_HWM),
+    rssKiB: statusFieldBytes(b, n, KEY_RSS),
+    anonKiB: statusFieldBytes(b, n, KEY_ANON),
+    fileKiB: statusFieldBytes(b, n, KEY_FILE),
+    shmemKiB: statusFieldBytes(b, n, KEY_SHMEM),
+    hwmKiB: statusFieldBytes(b, n, KEY_HWM),
   };
 }
 

@@ -16,7 +16,7 @@ const layer = (folder, forbidden) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['src/contract/validators.generated.ts', 'dist/**', 'node_modules/**', 'runtimes/**', 'bench/**', 'scripts/**', 'fixtures/**'] },
+  { ignores: ['src/contract/validators.generated.ts', 'src/contract/validators-records.generated.ts', 'dist/**', 'node_modules/**', 'runtimes/**', 'bench/**', 'scripts/**', 'fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,6 @@
 /** `memhunt run` and `memhunt attach`. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as v8 from 'node:v8';
 import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import type { RecordingAnalysis } from '../analysis/analyze';
@@ -302,32 +301,6 @@ async function readBack(file: string): Promise<MemoryRecording> {
   return (await import('../recording/reader')).readMemhuntRecording(file);
 }
 
-/** Samples above which the recording is read back with V8's optimizing compiler on again. */
-const OPTIMIZE_READBACK_SAMPLES = 50_000;
-/** The finest interval at which sampling runs without V8's optimizing compiler. */
-const UNOPTIMIZED_MIN_INTERVAL_MS = 10;
-
-/**
- * V8's optimizing compiler (TurboFan) off while sampling at 10 ms or coarser: the loop then does
- * ~0.1 ms of work per sample and sleeps, and TurboFan spent more than it saved, compiling on its
- * own thread the ~30 functions that became hot (the reads of /proc, the scan, the writer) and
- * keeping their code and its own memory: ~0.3% of a core over a 20 s run and ~5 MiB of peak RSS
- * (bench/idle.mjs, BENCHMARKS.md "Idle"). Kept on for finer intervals (1 ms: 1000 samples/s) and
- * allocation profiling (the agents stream batches to parse). Returns what turns it back on.
- */
-function compilerForSampling(o: Omit<SessionOptions, 'onSample' | 'onStarted' | 'notice'>): () => void {
-  const finest = Math.min(o.intervalMs, ...(o.intervalSchedule ?? []).map((st) => st.intervalMs));
-  const streaming = !!o.agent && (o.agent.traceAllocations || o.agent.allocMeanBytes !== undefined);
-  if (finest < UNOPTIMIZED_MIN_INTERVAL_MS || streaming) return () => {};
-  v8.setFlagsFromString('--no-opt');
-  let on = false;
-  return () => {
-    if (on) return;
-    on = true;
-    v8.setFlagsFromString('--opt');
-  };
-}
-
 /**
  * Records with a live status on a terminal, reads the recording back, prints the summary (unless
  * --quiet) and works out the exit code. Shared by `run`, `attach` and commands built on them.
@@ -337,7 +310,6 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   const metrics = await startMetrics(flags, base);
   const live = !flags.quiet && process.stderr.isTTY ? new LiveStatus(process.stderr) : null;
   let result: SessionResult;
-  const optimizeAgain = compilerForSampling(base);
   try {
     live?.start();
     result = await start({
@@ -351,15 +323,10 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
           }
         : undefined,
     });
-  } catch (e) {
-    optimizeAgain();
-    throw e;
   } finally {
     live?.stop();
     await metrics?.end();
   }
-  // A short recording is read back and analysed faster than TurboFan would compile the code for it.
-  if (result.samples > OPTIMIZE_READBACK_SAMPLES) optimizeAgain();
   let recording: MemoryRecording | null = null;
   try {
     recording = await readBack(result.outputPath);
@@ -388,8 +355,6 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   }
   // The summary footer (cli/footer.ts): memhunt fleet then reads this recording's first and last members only.
   if (recording && an) (await import('./footer')).appendSummaryFooter(result.outputPath, recording, analysis ?? an.analyzeRecording(recording));
-  // On again for what a caller does next (scale fits its runs, check reads its rules).
-  optimizeAgain();
   if (flags.upload !== undefined) await runUpload(flags.upload, result.outputPath);
   return { code: exitCodeOf(kind, result), result, recording, analysis };
 }

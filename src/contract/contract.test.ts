@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import ts from 'typescript';
 import { REPO } from '../test-support';
 import { contractProblem } from './validate';
@@ -107,4 +108,55 @@ test('validation says what is wrong in one line, and drops fields the schema doe
   assert.equal(contractProblem('censusResult', census), null);
   assert.equal('fromTheFuture' in census, false);
   assert.equal(contractProblem('censusResult', { ...census, rows: [['a', 1]] }), 'rows[0] must NOT have fewer than 3 items');
+});
+
+test('the validators of the common records alone judge and trim every record of the fixtures as the full set does', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const common = require('./validators-records.generated') as Record<string, ((v: unknown) => boolean) & { errors?: unknown }>;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const full = require('./validators.generated') as Record<string, ((v: unknown) => boolean) & { errors?: unknown }>;
+  const names = Object.keys(common);
+  assert.ok(names.includes('sRecord') && names.includes('headerRecord') && !names.includes('censusRecord'));
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.name.endsWith('.mh')) files.push(path.join(d, e.name));
+    }
+  };
+  walk(path.join(REPO, 'fixtures'));
+  let compared = 0;
+  const compare = (name: string, value: unknown) => {
+    const a = structuredClone(value);
+    const b = structuredClone(value);
+    assert.equal(common[name]!(a), full[name]!(b), `${name}: ${JSON.stringify(value).slice(0, 80)}`);
+    assert.deepEqual(a, b);
+    assert.deepEqual(common[name]!.errors, full[name]!.errors);
+    compared++;
+  };
+  for (const f of files) {
+    let text: string;
+    try {
+      text = zlib.gunzipSync(fs.readFileSync(f), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+    } catch {
+      continue; // a damaged fixture
+    }
+    for (const line of text.split('\n')) {
+      let v: { type?: unknown };
+      try {
+        v = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const name = `${String(v?.type)}Record`;
+      if (names.includes(name)) compare(name, v);
+    }
+  }
+  // Wrong shapes and fields the schema does not declare.
+  compare('sRecord', { type: 's', t: 2 });
+  compare('sRecord', { type: 's', t: 2, p: [[1, 'x', 0, 0, 0, 0]], extra: 1 });
+  compare('markerRecord', { type: 'marker', t: 1, pid: null, kind: 'x', label: '' });
+  compare('headerRecord', { type: 'header', format: 'memhunt-recording', version: '1' });
+  compare('endRecord', { type: 'end', t: 1, reason: 'exited', code: 0, signal: null, samples: 3, later: { a: 1 } });
+  assert.ok(compared > 1000, `${compared} records compared`);
 });

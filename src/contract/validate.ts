@@ -20,21 +20,30 @@ type Validator = ((data: unknown) => boolean) & { errors?: ValidationError[] | n
 export type ContractName = keyof typeof Generated;
 
 /**
- * The generated validators (391 KB of JavaScript), loaded on the first check rather than when
+ * The generated validators (318 KB of JavaScript), loaded on the first check rather than when
  * this module is imported: commands that validate nothing (`memhunt peak` of an mprof .dat, which
  * imports recording/spec only for a file extension) then do not compile them (~15 ms on a quiet
- * machine, several times that under load; bench/mprof.mjs).
+ * machine, several times that under load; bench/mprof.mjs). The records every recording holds
+ * (header, proc, sample, marker, end, summary, …) are also generated alone (107 KB): reading a
+ * recording without censuses, traces or allocations compiles only those (bench/plot.mjs).
  */
 let loaded: Record<ContractName, Validator> | null = null;
-function validatorsOf(): Record<ContractName, Validator> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded ??= require('./validators.generated') as Record<ContractName, Validator>;
-  return loaded;
+let loadedCommon: Partial<Record<ContractName, Validator>> | null = null;
+function validatorOf(name: ContractName): Validator {
+  if (loaded === null) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loadedCommon ??= require('./validators-records.generated') as Partial<Record<ContractName, Validator>>;
+    const v = loadedCommon[name];
+    if (v !== undefined) return v;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('./validators.generated') as Record<ContractName, Validator>;
+  }
+  return loaded[name];
 }
 
 /** Null when value has the shape of definition `name`; else one line saying what is wrong, e.g. `p[0][1] must be a number`. */
 export function contractProblem(name: ContractName, value: unknown): string | null {
-  const v = validatorsOf()[name];
+  const v = validatorOf(name);
   if (v(value)) return null;
   const e = v.errors?.[0];
   if (!e) return 'does not match the schema';
@@ -43,7 +52,7 @@ export function contractProblem(name: ContractName, value: unknown): string | nu
 
 /** True when value has the shape of definition `name`. */
 export function matchesContract(name: ContractName, value: unknown): boolean {
-  return validatorsOf()[name](value);
+  return validatorOf(name)(value);
 }
 
 /** An ajv error as words: the field's path in JavaScript notation, then what it must be. */

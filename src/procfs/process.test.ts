@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { listPids, parseStatus, parseStatusBytes } from './process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { listPids, parseStatus, parseStatusBytes, readStat, readStatBrief } from './process';
 
 /** The bytes of text at the start of a buffer whose rest holds stale bytes of another status. */
 function withStale(text: string, stale: string): { buf: Buffer; n: number } {
@@ -43,4 +45,44 @@ test('the bytes after the read are never taken for the status: a kernel thread, 
   assert.deepEqual(parseStatusBytes(r.buf, r.n), parseStatus('Name:\ta\nState:\tS (sleeping)\nVmHWM:\t  12'));
   r = withStale('Name:\ta\nState:\tS (sleeping)\nVmR', 'SS:\t 5 kB\n');
   assert.equal(parseStatusBytes(r.buf, r.n)!.rssKiB, 0);
+});
+
+test('the stat read from bytes gives readStat\'s state, parent and start time, for every process here and odd names', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'memhunt-stat-'));
+  try {
+    const put = (pid: number, text: string) => {
+      fs.mkdirSync(path.join(root, 'proc', String(pid)), { recursive: true });
+      fs.writeFileSync(path.join(root, 'proc', String(pid), 'stat'), text);
+    };
+    // Each process's stat copied once, so both readers see the same line.
+    let compared = 0;
+    for (const pid of listPids()) {
+      let text: string;
+      try {
+        text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      } catch {
+        continue; // gone
+      }
+      put(pid, text);
+      compared++;
+    }
+    const tail = 'S 4242 7 7 0 -1 4194560 100 0 0 0 3 4 0 0 20 0 1 0 987654 1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
+    put(900001, `900001 (a) b (c) ${tail}`);
+    put(900002, `900002 (x y)) ${tail.replace('S ', 'Z ')}`);
+    put(900003, '900003 (cut) S 12');
+    put(900004, 'not a stat line');
+    for (const name of fs.readdirSync(path.join(root, 'proc'))) {
+      const pid = Number(name);
+      const full = readStat(pid, root);
+      const brief = readStatBrief(pid, root);
+      if (full === null || !Number.isFinite(full.ppid)) assert.equal(brief, null, `pid ${pid}`);
+      else assert.deepEqual(brief, { state: full.state, ppid: full.ppid, startTicks: full.startTicks }, `pid ${pid}`);
+    }
+    assert.ok(compared > 0);
+    assert.deepEqual(readStatBrief(900001, root), { state: 'S', ppid: 4242, startTicks: 987654 });
+    assert.equal(readStatBrief(900002, root)!.state, 'Z');
+    assert.equal(readStatBrief(123456789, root), null); // no such process
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { listPids, readStat } from '../procfs/process';
+import { listPids, readStatBrief } from '../procfs/process';
 
 /** /proc is listed at least this often, to check that the last pid can be trusted. */
 const VERIFY_MS = 1000;
@@ -62,7 +62,7 @@ export class TreeTracker {
   skippedScans = 0;
 
   constructor(rootPid: number, private readonly root = '/') {
-    const st = readStat(rootPid, root);
+    const st = readStatBrief(rootPid, root);
     this.members.set(rootPid, st ? st.startTicks : 0);
     try {
       this.loadavgFd = fs.openSync(path.join(root, 'proc', 'loadavg'), 'r');
@@ -109,7 +109,7 @@ export class TreeTracker {
       // A new pid the last pid did not announce: it cannot be trusted here (or a process started
       // between the two reads: the check is then off for nothing, never wrong).
       if (verifying) this.close();
-      const st = readStat(pid, this.root);
+      const st = readStatBrief(pid, this.root);
       // A zombie has exited and holds no memory; it stays listed until its parent reaps it.
       if (!st || st.state === 'Z' || st.state === 'X') continue;
       unknownParents.set(pid, { ppid: st.ppid, startTicks: st.startTicks });

@@ -442,11 +442,22 @@ test('--no-agent injects nothing; options that need the agent are refused with i
 });
 
 test('runCommand without a connected agent records why snapshot and break did nothing', async () => {
-  const out = path.join(tempDir(), 'none.mh');
-  await runCommand({
-    command: ['sh', '-c', 'sleep 0.3'], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null,
+  const dir = tempDir();
+  const out = path.join(dir, 'none.mh');
+  const go = path.join(dir, 'go');
+  // The command runs until both threshold records are on disk (a 0.3 s command at load 20 ended
+  // before its first sample).
+  const running = runCommand({
+    command: ['sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.05; done`], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null,
     thresholds: [{ bytes: 1, action: 'snapshot', spec: '1B:snapshot' }, { bytes: 1, action: 'break', spec: '1B:break', option: '--break-at 1B' }],
   });
+  for (let i = 0; i < 2400; i++) {
+    const n = await readMemhuntRecording(out).then((r) => r.events.filter((e) => e.kind === 'threshold').length, () => 0);
+    if (n >= 2) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  fs.writeFileSync(go, '');
+  await running;
   const rec = await readMemhuntRecording(out);
   const notes = rec.events.filter((e) => e.kind === 'threshold').map((e) => (e.kind === 'threshold' ? e.note : ''));
   assert.equal(notes.length, 2);

@@ -736,6 +736,8 @@ export const RULES: readonly Rule[] = [
       const troughs = suffixMin(w.majorAfter.map((d) => d.trough.bytes));
       const troughRise = troughs[troughs.length - 1]! - troughs[0]!;
       if (troughRise < Math.max(256 * 1024, 0.005 * troughs[0]!)) return null;
+      // Enough cycles, but not taken as floors: memory climbed well above the last one since.
+      if (w.majorAfter.length >= MIN_FLOORS) return { insufficient: `memory climbed to a new level after the last of ${w.majorAfter.length} release cycles, whose floors rose ${formatBytes(troughRise)}: too few cycles at that level to tell a leak from a step` };
       return { insufficient: `only ${w.majorAfter.length} release cycles after the warm-up and their floors rose ${formatBytes(troughRise)}: ${MIN_FLOORS} cycles are needed to tell a leak from noise` };
     },
   },

@@ -36,8 +36,9 @@ test('check passes a healthy run: exit 0, each limit reported ok', async () => {
   const r = await runCli(['check', '--no-leak', '--max-peak', '1GiB', '--max-growth', '5MiB/min', '--interval', '50ms', '-o', out, '--', pythonPath(), '-c', STABLE_PY]);
   assert.equal(r.code, EXIT.OK, r.stderr);
   assert.match(r.stderr, /memhunt check: python3 -c/);
-  // A 20 MiB sawtooth: stable; on a starved machine (load 20) its few teeth can read as spikes. Never a leak.
-  assert.match(r.stderr, /verdict {3}(?:stable|spike)/);
+  // A 20 MiB sawtooth: stable; on a starved machine (load 20) its few teeth can read as spikes, or
+  // pyenv's shims take 5 s and leave 3 s of the program: insufficient data. Never a leak.
+  assert.match(r.stderr, /verdict {3}(?:stable|spike|insufficient data)/);
   assert.match(r.stderr, /ok {7}--max-peak 1\.00 GiB: peak \d+\.?\d* MiB \(tree RSS at [\d:.]+\) is \d+\.?\d*% of 1\.00 GiB/);
   assert.match(r.stderr, /ok {7}--no-leak: no leak/);
   assert.match(r.stderr, /ok {7}--max-growth 5\.00 MiB\/min: no sustained growth/);

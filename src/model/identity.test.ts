@@ -61,6 +61,8 @@ test('no platform: no labels, no tag; the host names it', () => {
   assert.deepEqual(id.labels, {});
   assert.equal(id.tag, null);
   assert.equal(identityText(undefined, 'laptop'), 'laptop');
+  // The user's own labels tell the recordings of one host apart (fleet's "where").
+  assert.equal(identityText(identityFromEnv({ MEMHUNT_LABEL_TASK: 't3' }, { stage: 'train' }).labels, 'vm'), 'vm task=t3 stage=train');
 });
 
 test('the user labels: MEMHUNT_LABEL_* and --label, --label winning; "name" names the row and the file', () => {

@@ -135,7 +135,17 @@ export function identityText(labels: Record<string, string> | undefined, host: s
     case 'spark':
       if (l.sparkExecutorId) return `executor ${l.sparkExecutorId}${l.podName ? ` (${l.podName})` : ''}`;
       return l.podName ? `pod ${l.podName}` : (host ?? 'kubernetes pod');
-    default:
-      return host ?? 'unknown host';
+    default: {
+      // No platform: the host, and the user's own labels (`--label task=3`, MEMHUNT_LABEL_*) that
+      // tell the recordings of one host apart.
+      const own = Object.entries(l).filter(([k]) => !PLATFORM_KEYS.has(k)).slice(0, 2).map(([k, v]) => `${k}=${v}`);
+      return `${host ?? 'unknown host'}${own.length ? ` ${own.join(' ')}` : ''}`;
+    }
   }
 }
+
+/** The labels identityFromEnv reads from the platforms' environments (the rest are the user's). */
+const PLATFORM_KEYS = new Set([
+  'platform', 'podName', 'podNamespace', 'yarnApplicationId', 'yarnContainerId', 'yarnNodeManager', 'awsBatchArrayIndex',
+  'awsBatchAttempt', 'awsBatchComputeEnv', 'awsBatchJobId', 'awsBatchQueue', 'sparkApplicationId', 'sparkExecutorId',
+]);

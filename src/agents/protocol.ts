@@ -159,7 +159,10 @@ export type RefsResult = RefsBody;
 
 /** Reply to `break`, once pdb has stopped. */
 export interface BreakResult {
-  /** Added in 1.x: wall clock when pdb stopped (absent for a check, and from older agents). */
+  /**
+   * Added in 1.x: wall clock when the main thread took the call, before pdb was imported (older
+   * agents: when pdb stopped); absent for a check.
+   */
   wallMs?: number;
 }
 
@@ -202,6 +205,8 @@ export interface AgentErrorEvent {
 export interface BreakEndEvent {
   type: 'break-end';
   wallMs: number;
+  /** Added in 1.x: RSS the process gained in pdb, from the call (before pdb's import) to `c`. */
+  debuggerBytes?: number;
 }
 
 /**

@@ -14,7 +14,7 @@ import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
-import { formatCount } from '../units';
+import { formatBytes, formatCount } from '../units';
 
 export interface PlotInput {
   rec: MemoryRecording;
@@ -501,7 +501,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
           break;
         }
         case 'pause':
-          pauses.push({ input, startMs: e.tMs, endMs: Math.max(e.tMs, e.endMs), label: `${prefix}stopped ${clockWords(e.endMs - e.tMs)} (${e.cause === 'break' ? 'pdb' : '--on-threshold stop'})` });
+          pauses.push({ input, startMs: e.tMs, endMs: Math.max(e.tMs, e.endMs), label: `${prefix}stopped ${clockWords(e.endMs - e.tMs)} (${e.cause === 'break' ? `pdb${e.debuggerBytes ? `, +${formatBytes(e.debuggerBytes)} of its own, not counted as growth` : ''}` : '--on-threshold stop'})` });
           break;
         case 'mark':
           marks.push({ input, tMs: e.tMs, label: e.label, kind: 'mark' });

@@ -157,7 +157,7 @@ class Connection(object):
         """The agent thread: reads requests line by line until the connection ends."""
         _ignore_alloc()
         buf = b''
-        handle = None  # the request handlers are imported with the first request (start-up cost)
+        handle = needs_modules = None  # the request handlers are imported with the first request (start-up cost)
         try:
             while True:
                 try:
@@ -178,14 +178,17 @@ class Connection(object):
                     if line == _PROBE:
                         self.probe()
                     elif line.strip():
-                        if handle is None:
+                        if handle is None or needs_modules(line):
                             # Imported under _import_lock: a fork during these imports would leave
                             # the child with the modules' import locks held by a thread it does
-                            # not have, and its agent would hang at its first request.
+                            # not have, and its agent would hang at its first request. A break
+                            # or ping imports only _requests (and _debug, small): the census
+                            # modules come with the first request that needs them.
                             _guard_forks_during_imports()
                             with _imports_lock():
-                                from ._requests import handle, load_modules
-                                load_modules()
+                                from ._requests import handle, needs_modules, load_modules
+                                if needs_modules(line):
+                                    load_modules()
                         handle(self, line)
         except BaseException:  # never let the thread print a traceback into the program's stderr
             pass

@@ -360,6 +360,10 @@ export class AgentSession {
       case 'break-end':
         this.endBreak(a.pid, this.tOf(ev.wallMs), ev.debuggerBytes);
         break;
+      case 'trace-final':
+        // The sites at the process's exit: the last word of the periodic trace snapshots.
+        this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), 'at exit', 'every', ev.trace);
+        break;
       case 'dask':
         for (const w of ev.workers) {
           const key = `${a.pid}\0${w.name}\0${w.address ?? ''}`;

@@ -196,6 +196,33 @@ class Connection(object):
             self.alive = False
 
 
+#: Allocation sites sent at exit (memhunt's periodic trace snapshots ask for as many).
+TRACE_FINAL_TOP = 25
+
+
+def _trace_at_exit():
+    """atexit (registered at start-up, so it runs after the program's own handlers): one last
+    tracemalloc snapshot, sent as a trace-final event. Only by a process whose agent is connected
+    (a fork child that never connected is not made to connect at its exit)."""
+    conn = _conn
+    if conn is None or not conn.alive or conn.pid != _getpid():
+        return
+    try:
+        from . import _trace
+        import tracemalloc
+        if not tracemalloc.is_tracing():
+            return
+        held = _state.census_lock.acquire(True, 5.0)  # not while the agent's thread takes one
+        try:
+            trace = _trace.snapshot(TRACE_FINAL_TOP, _state.state)
+        finally:
+            if held:
+                _state.census_lock.release()
+        send({'type': 'trace-final', 'trace': trace})
+    except Exception:
+        pass
+
+
 def _ignore_alloc():
     """The agent's threads allocate for memhunt, not for the program: never sampled (--allocations)."""
     mod = sys.modules.get('_memhunt_alloc')
@@ -679,6 +706,10 @@ def start():
                     frames = 1
                 from . import _trace
                 _trace.start(frames)
+                # The sites at exit: a run shorter than the first periodic trace snapshot (5 s),
+                # or one that ends between two, has its final sites (os._exit skips it).
+                import atexit
+                atexit.register(_trace_at_exit)
             except Exception as e:
                 problems.append('could not start tracemalloc: %s: %s' % (type(e).__name__, e))
         mean = options.get('allocations')

@@ -77,6 +77,13 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
   const tree = analyzeSeries(metricTotal(rec).series, ctx);
   if (killedAtLimit) tree.evidence.push(killedAtLimit);
+  // What memhunt's own censuses added to the curve (their modules at the first, the allocator's
+  // arenas their buffers leave): said, so a step at a census is not read as the program's.
+  const censusCosts = rec.events.flatMap((e) => (e.kind === 'census' && e.agentRssBytes !== undefined && e.agentRssBytes > 0 ? [e.agentRssBytes] : []));
+  const censusBytes = censusCosts.reduce((a, b) => a + b, 0);
+  if (censusBytes >= 256 * 1024 && tree.verdict !== 'insufficient data') {
+    tree.evidence.push(`memhunt's census${censusCosts.length === 1 ? '' : 'es'}: +${formatBytes(censusBytes)} of RSS added while ${censusCosts.length === 1 ? 'it' : `the ${censusCosts.length} of them`} ran (the agent's modules, the allocator's arenas), in the curve but not the program's`);
+  }
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes
     .map((p) => ({ p, series: processMetricSeries(rec, p).series }))

@@ -36,7 +36,7 @@ their own attributes (nbytes, base, flat, astype, _mgr).
 try:
     # Not hashlib: importing it loads OpenSSL's libcrypto, +3.6 MiB of RSS in the program at the
     # first census (drawn as the program's). _blake2 is built in and costs ~60 KiB.
-    from _blake2 import blake2b as _blake2b
+    from _blake2 import blake2b as _blake2b  # type: ignore[import]
 except ImportError:  # pragma: no cover (a Python built without it)
     from hashlib import blake2b as _blake2b
 import heapq

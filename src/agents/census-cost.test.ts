@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
 import { FIXTURES, runCli, tempDir } from '../test-support';
@@ -44,6 +45,13 @@ test('the memory a census adds is measured, recorded and named as memhunt\'s', a
   assert.ok(Math.abs(step - said) < 2.5 * MiB, `the step in the level (${(step / MiB).toFixed(2)} MiB) is what the censuses said they added (${(said / MiB).toFixed(2)} MiB)`);
   const heap = await runCli(['heap', out], { cwd: dir });
   assert.match(heap.stdout, /memhunt's census: \+[\d.]+ [KM]iB RSS/);
+  // The chart's census mark says it too (when the census added 1 MiB or more, as the first does).
+  if (censuses.some((c) => (c.agentRssBytes ?? 0) >= MiB)) {
+    const svg = path.join(dir, 'c.svg');
+    const plot = await runCli(['plot', out, '-o', svg], { cwd: dir });
+    assert.equal(plot.code, 0, plot.stderr);
+    assert.match(fs.readFileSync(svg, 'utf8'), /heap census \(memhunt&#39;s census: \+[\d.]+ MiB\)/);
+  }
   const an = await runCli(['analyze', out], { cwd: dir });
   assert.match(an.stdout, /memhunt's census(es)?: \+[\d.]+ [KM]iB of RSS added while/);
 });

@@ -517,8 +517,10 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
           break;
         case 'census':
           // Every census of every process would crowd the chart; one mark per moment is enough.
-          if (!marks.some((m) => m.input === input && m.label === 'heap census' && Math.abs(m.tMs - e.tMs) < 1000)) {
-            marks.push({ input, tMs: e.tMs, label: 'heap census', kind: 'mark' });
+          if (!marks.some((m) => m.input === input && m.label.startsWith('heap census') && Math.abs(m.tMs - e.tMs) < 1000)) {
+            // What the census itself added to the process (its modules the first time): memhunt's, said on the mark.
+            const own = e.agentRssBytes !== undefined && e.agentRssBytes >= 1024 * 1024 ? ` (memhunt's census: +${formatBytes(e.agentRssBytes)})` : '';
+            marks.push({ input, tMs: e.tMs, label: `heap census${own}`, kind: 'mark' });
           }
           break;
         default:

@@ -159,7 +159,10 @@ export type RefsResult = RefsBody;
 
 /** Reply to `break`, once pdb has stopped. */
 export interface BreakResult {
-  /** Added in 1.x: wall clock when pdb stopped (absent for a check, and from older agents). */
+  /**
+   * Added in 1.x: wall clock when the main thread took the call, before pdb was imported (older
+   * agents: when pdb stopped); absent for a check.
+   */
   wallMs?: number;
 }
 
@@ -202,6 +205,8 @@ export interface AgentErrorEvent {
 export interface BreakEndEvent {
   type: 'break-end';
   wallMs: number;
+  /** Added in 1.x: RSS the process gained in pdb, from the call (before pdb's import) to `c`. */
+  debuggerBytes?: number;
 }
 
 /**
@@ -219,7 +224,16 @@ export interface DaskEvent {
 /** The probe line (host -> agent, no id, no reply): agents answer with facts that changed (a DaskEvent). Older agents ignore it. */
 export const PROBE_LINE = '{"type":"probe"}\n';
 
-export type AgentEvent = DaskEvent | SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | AllocEvent;
+/**
+ * Added in 1.x: the allocation sites at the process's exit (atexit), from an agent that traces
+ * allocations: a run shorter than the first periodic trace snapshot still has its final sites.
+ */
+export interface TraceFinalEvent {
+  type: 'trace-final';
+  trace: TraceSnapshotResult;
+}
+
+export type AgentEvent = DaskEvent | SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | TraceFinalEvent | AllocEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -231,7 +245,7 @@ const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', alloc: 'allocEvent', dask: 'daskEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', 'trace-final': 'traceFinalEvent', alloc: 'allocEvent', dask: 'daskEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

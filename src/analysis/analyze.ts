@@ -66,11 +66,24 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // A run that was killed at its limit has no "time until the limit" to project: it got there.
   const killedAtLimit = reachedLimit(rec, summary);
   // Time the tree spent stopped (a `stop` action, pdb) is left out of every growth analysis.
-  const pauses = rec.events.flatMap((e) => (e.kind === 'pause' ? [{ fromMs: e.tMs, toMs: e.endMs }] : []));
+  // The memory pdb added while a process was stopped in it (a break's debuggerBytes) is the
+  // debugger's, not the program's: subtracted after the pause, from the tree and that process.
+  const pauseEvents = rec.events.flatMap((e) => (e.kind === 'pause' ? [e] : []));
+  const pausesFor = (pid: number | null) => pauseEvents.map((e) => ({
+    fromMs: e.tMs, toMs: e.endMs, bytes: pid === null || e.pids.includes(pid) ? (e.debuggerBytes ?? 0) : 0,
+  }));
+  const pauses = pausesFor(null);
   const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs, pauses };
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
   const tree = analyzeSeries(metricTotal(rec).series, ctx);
   if (killedAtLimit) tree.evidence.push(killedAtLimit);
+  // What memhunt's own censuses added to the curve (their modules at the first, the allocator's
+  // arenas their buffers leave): said, so a step at a census is not read as the program's.
+  const censusCosts = rec.events.flatMap((e) => (e.kind === 'census' && e.agentRssBytes !== undefined && e.agentRssBytes > 0 ? [e.agentRssBytes] : []));
+  const censusBytes = censusCosts.reduce((a, b) => a + b, 0);
+  if (censusBytes >= 256 * 1024 && tree.verdict !== 'insufficient data') {
+    tree.evidence.push(`memhunt's census${censusCosts.length === 1 ? '' : 'es'}: +${formatBytes(censusBytes)} of RSS added while ${censusCosts.length === 1 ? 'it' : `the ${censusCosts.length} of them`} ran (the agent's modules, the allocator's arenas), in the curve but not the program's`);
+  }
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes
     .map((p) => ({ p, series: processMetricSeries(rec, p).series }))
@@ -79,7 +92,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
       // A process is judged as the program it became: under pyenv's shim the root is bash (3 MiB)
       // until it execs python3 (23 MiB), and that "growth" named the parent of a Pool whose
       // workers were the ones leaking.
-      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, ctx),
+      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, { ...ctx, pauses: pausesFor(p.pid) }),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
       ...(p.worker ? { worker: workerText(p.worker)! } : {}),
     }));

@@ -113,6 +113,12 @@ export interface HwmPeak {
   pid: number;
   command: string[];
   hwmBytes: number;
+  /**
+   * --metric pss/uss: hwmBytes is the process's PSS (USS) at its high-water mark, estimated as its
+   * reading plus what its RSS grew from then to VmHWM (memory added after a read is its own): a
+   * run shorter than a second is read a few times only, and its peak fell between the reads.
+   */
+  estimated?: 'pss' | 'uss';
 }
 
 export interface RunSummary {
@@ -234,13 +240,16 @@ function limitUseOf(limit: RunSummary['limit'], peakBytes: number, metricText: s
 export function hwmText(s: RunSummary): string | null {
   const h = s.hwmAbovePeak;
   if (!h) return null;
-  let text = `sampled peak ${formatBytes(s.peakBytes)}; pid ${h.pid} reached ${formatBytes(h.hwmBytes)} between samples (its kernel high-water mark, VmHWM)`;
+  let text = h.estimated
+    ? `sampled peak ${formatBytes(s.peakBytes)}; pid ${h.pid} reached ≈ ${formatBytes(h.hwmBytes)} of ${h.estimated.toUpperCase()} between readings (its ${h.estimated.toUpperCase()} reading plus what its RSS grew from then to its kernel high-water mark, VmHWM)`
+    : `sampled peak ${formatBytes(s.peakBytes)}; pid ${h.pid} reached ${formatBytes(h.hwmBytes)} between samples (its kernel high-water mark, VmHWM)`;
   if (s.hwmSumBytes !== null) text += `; the tree's true peak lies between ${formatBytes(h.hwmBytes)} and ${formatBytes(s.hwmSumBytes)} (every process's high-water mark summed, not at one moment)`;
   return text;
 }
 
 /** The highest peak known to have happened: the sampled tree peak, or a process's VmHWM above it. */
 export function highestPeak(s: RunSummary): { bytes: number; what: string } {
+  if (s.hwmAbovePeak?.estimated) return { bytes: s.hwmAbovePeak.hwmBytes, what: `pid ${s.hwmAbovePeak.pid}'s ${s.hwmAbovePeak.estimated.toUpperCase()} at its kernel high-water mark (VmHWM), estimated, reached between readings; sampled ${s.metricText} peak ${formatBytes(s.peakBytes)}` };
   if (s.hwmAbovePeak) return { bytes: s.hwmAbovePeak.hwmBytes, what: `pid ${s.hwmAbovePeak.pid}'s kernel high-water mark (VmHWM), reached between samples; sampled ${s.metricText} peak ${formatBytes(s.peakBytes)}` };
   return { bytes: s.peakBytes, what: `${s.metricText}, sampled` };
 }
@@ -287,6 +296,30 @@ export function summarize(rec: MemoryRecording): RunSummary {
       }
     }
     if (hwmAbovePeak && allKnown && processes.length > 1 && sum > hwmAbovePeak.hwmBytes + HWM_MARGIN_BYTES) hwmSumBytes = sum;
+  } else if ((total.metric === 'pss' || total.metric === 'uss') && peak.index >= 0) {
+    // A process's PSS (USS) at its VmHWM: its reading where its RSS was highest, plus what its RSS
+    // grew from then to the high-water mark (what a process adds is its own: counted whole). A
+    // sub-second run is read a few times and its peak is often between two readings, or after the
+    // last (issue 16: a list of N floats came out quadratic from PSS peaks of 5.7, 8.4, 17.8 MiB).
+    for (const track of rec.processes) {
+      if (!Number.isFinite(track.hwmBytes) || (rec.meta.mode === 'attach' && track.firstSeenMs <= rec.total.tMs[0]!)) continue;
+      const m = processMetricSeries(rec, track);
+      if (m.metric === 'rss' || m.series.tMs.length === 0) continue;
+      let best = -1;
+      let bestRss = -Infinity;
+      for (let i = 0; i < m.series.tMs.length; i++) {
+        const r = valueAt(track.rss, m.series.tMs[i]!);
+        if (Number.isFinite(r) && r > bestRss) {
+          bestRss = r;
+          best = i;
+        }
+      }
+      if (best < 0) continue;
+      const estimate = m.series.values[best]! + Math.max(0, track.hwmBytes - bestRss);
+      if (hwmClearlyAbove(estimate, peakBytes) && (hwmAbovePeak === null || estimate > hwmAbovePeak.hwmBytes)) {
+        hwmAbovePeak = { pid: track.pid, command: track.command, hwmBytes: estimate, estimated: m.metric };
+      }
+    }
   }
   const rss = total.metric === 'rss' ? null : rssTotal(rec);
   const rssPeak = rss ? seriesMax(rss) : null;

@@ -230,9 +230,10 @@ export interface SeriesContext {
    * Spans when the tree was stopped (SIGSTOP by a `stop` action, pdb at --break-at), ms. The
    * growth is judged on running time: samples inside a pause are left out and the time after it
    * is moved back by its length (a leak held 14 s in pdb read as two plateaus, "one step").
-   * Times in the analysis and its words stay recording times.
+   * Times in the analysis and its words stay recording times. `bytes`: memory the debugger added
+   * while stopped (pdb's import at a --break-at), subtracted from every sample after the pause.
    */
-  pauses?: ReadonlyArray<{ fromMs: number; toMs: number }>;
+  pauses?: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,7 +781,7 @@ function runStage(name: StageName, f: Facts): void {
 
 /** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
 export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const { s, toRecMs, pausedMs } = withoutPauses(series, ctx.pauses ?? []);
+  const { s, toRecMs, pausedMs, debuggerBytes } = withoutPauses(series, ctx.pauses ?? []);
   const facts: Facts = { s, ctx, toRecMs, trim: trimStage(s) };
   let ran = 0;
   for (const rule of RULES) {
@@ -790,7 +791,8 @@ export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAn
     if (d) {
       const a = report(facts, rule.name, d);
       if (pausedMs > 0 && a.verdict !== 'insufficient data') {
-        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth`);
+        const pdb = debuggerBytes > 0 ? `; the ${formatBytes(debuggerBytes)} pdb added while it was stopped (the debugger's, not the program's) too` : '';
+        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth${pdb}`);
       }
       return a;
     }
@@ -802,29 +804,33 @@ export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAn
  * The series on running time: samples strictly inside a pause dropped, later ones moved back by
  * the paused time before them. Returns the mapping back to recording time.
  */
-function withoutPauses(s: Series, pauses: ReadonlyArray<{ fromMs: number; toMs: number }>): { s: Series; toRecMs: (t: number) => number; pausedMs: number } {
-  const spans = pauses.filter((p) => p.toMs > p.fromMs).map((p) => ({ fromMs: p.fromMs, toMs: p.toMs })).sort((a, b) => a.fromMs - b.fromMs);
-  if (!spans.length) return { s, toRecMs: (t) => t, pausedMs: 0 };
+function withoutPauses(s: Series, pauses: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number }>): { s: Series; toRecMs: (t: number) => number; pausedMs: number; debuggerBytes: number } {
+  const spans = pauses.filter((p) => p.toMs > p.fromMs).map((p) => ({ fromMs: p.fromMs, toMs: p.toMs, bytes: Math.max(0, p.bytes ?? 0) })).sort((a, b) => a.fromMs - b.fromMs);
+  if (!spans.length) return { s, toRecMs: (t) => t, pausedMs: 0, debuggerBytes: 0 };
   // Merge overlapping pauses; shifts[k] = paused time before the k-th pause ends.
-  const merged: Array<{ fromMs: number; toMs: number }> = [];
+  const merged: Array<{ fromMs: number; toMs: number; bytes: number }> = [];
   for (const p of spans) {
     const last = merged[merged.length - 1];
-    if (last && p.fromMs <= last.toMs) last.toMs = Math.max(last.toMs, p.toMs);
-    else merged.push(p);
+    if (last && p.fromMs <= last.toMs) {
+      last.toMs = Math.max(last.toMs, p.toMs);
+      last.bytes += p.bytes;
+    } else merged.push(p);
   }
   const tOut: number[] = [];
   const vOut: number[] = [];
   let k = 0;
   let shift = 0;
+  let less = 0; // the debugger's memory of the pauses that ended before t
   for (let i = 0; i < s.tMs.length; i++) {
     const t = s.tMs[i]!;
     while (k < merged.length && t >= merged[k]!.toMs) {
       shift += merged[k]!.toMs - merged[k]!.fromMs;
+      less += merged[k]!.bytes;
       k++;
     }
     if (k < merged.length && t > merged[k]!.fromMs) continue; // inside a pause
     tOut.push(t - shift);
-    vOut.push(s.values[i]!);
+    vOut.push(Math.max(0, s.values[i]! - less));
   }
   // Analysis time a maps back to a + the length of every pause that began at or before it (in analysis time).
   const starts: Array<{ atMs: number; shiftMs: number }> = [];
@@ -838,7 +844,7 @@ function withoutPauses(s: Series, pauses: ReadonlyArray<{ fromMs: number; toMs: 
     for (const st of starts) if (t > st.atMs) sh = st.shiftMs;
     return t + sh;
   };
-  return { s: { ...s, tMs: Float64Array.from(tOut), values: Float64Array.from(vOut) }, toRecMs, pausedMs: total };
+  return { s: { ...s, tMs: Float64Array.from(tOut), values: Float64Array.from(vOut) }, toRecMs, pausedMs: total, debuggerBytes: less };
 }
 
 /** Moves every time of an analysis made on running time back to recording time. */

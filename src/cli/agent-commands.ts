@@ -147,7 +147,7 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length)));
     const fit = (label: string) => (label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth));
     const timeline = [
-      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}` })),
+      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}` })),
       ...h.skipped.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
     ].sort((a, b) => a.tMs - b.tMs);
     for (const l of timeline) lines.push(l.line);
@@ -192,7 +192,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
       pid: h.pid,
       command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
       censuses: h.censuses.map((c) => ({
-        tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, rows: c.rows.slice(0, top),
+        tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, ...(c.agentRssBytes !== undefined ? { agentRssBytes: c.agentRssBytes } : {}), rows: c.rows.slice(0, top),
         ...(c.largest ? { largest: c.largest.slice(0, top) } : {}), ...(c.duplicates ? { duplicates: c.duplicates } : {}),
       })),
       skipped: h.skipped,
@@ -489,4 +489,10 @@ Examples:
     .action(() => {
       out(pythonRuntimeDirs().lib + '\n');
     });
+}
+
+/** "  (memhunt's census: +3.2 MiB RSS)": what taking the census added to the process, memhunt's own. */
+function censusCost(bytes: number | undefined): string {
+  if (bytes === undefined || bytes < 64 * 1024) return '';
+  return `  (memhunt's census: +${formatBytes(bytes)} RSS)`;
 }

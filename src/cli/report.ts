@@ -20,6 +20,45 @@ export interface ReportFlags {
   limit?: string;
   maxProcesses?: string;
   force?: boolean;
+  full?: string;
+}
+
+/**
+ * Writes the report page of these recordings to out. A scale series (recordings made by `memhunt
+ * scale`, 3 sizes or more of one command) gets the scale chart and its report at the top: given
+ * (`memhunt scale --report`), or fitted here at opts.full (default: the largest size).
+ */
+export async function writeReportPage(
+  files: string[], out: string,
+  opts: { force: boolean; title?: string; limitBytes?: number; maxProcesses?: number; full?: string; scale?: { svg: string; text: string } },
+): Promise<void> {
+  checkOutput(out, OUTPUT_KINDS.html, opts.force);
+  const { analyzeRecording } = await import('../analysis/analyze');
+  const { buildChart } = await import('../render/chart');
+  const { renderReport } = await import('../render/report');
+  const limitBytes = opts.limitBytes;
+  const recordings: ReportRecording[] = [];
+  for (const f of files) {
+    const rec = await loadRecording(f);
+    for (const w of rec.warnings) notice(`${f}: ${w}`);
+    recordings.push({
+      name: path.basename(f), rec,
+      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
+      heap: reportHeap(rec),
+      refs: await reportRefs(rec),
+      allocations: await reportAllocations(rec),
+    });
+  }
+  let scale = opts.scale;
+  if (!scale) {
+    const { scaleReportOf, scaleSection } = await import('./scale');
+    const report = scaleReportOf(recordings.map((r, i) => ({ rec: r.rec, file: files[i]! })), { fullText: opts.full, limitBytes: limitBytes ?? null });
+    if (report) scale = await scaleSection(report, limitBytes ?? null, null);
+    else if (opts.full !== undefined) throw new InputError('--full projects a scale series: give 3 or more recordings made by memhunt scale of one command, at 3 sizes or more');
+  }
+  const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: opts.title, limitBytes, maxProcesses: opts.maxProcesses });
+  const html = renderReport(recordings, chart, { version: MEMHUNT_VERSION, title: opts.title, ...(scale ? { scale } : {}) });
+  writeOutputFile(out, html, OUTPUT_KINDS.html, opts.force);
 }
 
 /** Graphs drawn per recording at most: the latest of each (process, type). */
@@ -169,6 +208,7 @@ export function registerReportCommand(program: Command): void {
     .option('--title <text>', 'title instead of the command line')
     .option('--limit <size>', 'judge and draw against this limit (e.g. 2GiB) instead of the recorded one')
     .option('--max-processes <n>', 'process lines on the chart before the rest are summed into "other" (default: 8)')
+    .option('--full <size>', 'recordings of memhunt scale: project the peak at this size (default: the largest run\'s size)')
     .option('--force', 'replace the output even when it is not an HTML report of memhunt')
     .addHelpText(
       'after',
@@ -176,7 +216,8 @@ export function registerReportCommand(program: Command): void {
         '  memhunt report run.mh -o report.html\n' +
         '  memhunt run --heap-every 30s --trace-allocations -o run.mh -- python3 train.py && memhunt report run.mh\n' +
         '  memhunt report before.mh after.mh -o compare.html\n' +
-        '  memhunt report /mnt/shared/memhunt/ -o fleet.html   every recording of a fleet (run --output-dir)',
+        '  memhunt report /mnt/shared/memhunt/ -o fleet.html   every recording of a fleet (run --output-dir)\n' +
+        '  memhunt report memhunt_scale_20261202101500/ --full 5000000   a scale series: its chart (peak vs size, fit, projection) on top',
     )
     .action(async (args: string[], flags: ReportFlags) => {
       const files: string[] = [];
@@ -213,25 +254,10 @@ export function registerReportCommand(program: Command): void {
         maxProcesses = Number(flags.maxProcesses);
         if (!Number.isInteger(maxProcesses) || maxProcesses < 1 || maxProcesses > 64) throw new InputError(`--max-processes "${flags.maxProcesses}" must be a whole number from 1 to 64`);
       }
-      checkOutput(out, OUTPUT_KINDS.html, flags.force === true);
-      const { analyzeRecording } = await import('../analysis/analyze');
-      const { buildChart } = await import('../render/chart');
-      const { renderReport } = await import('../render/report');
-      const recordings: ReportRecording[] = [];
-      for (const f of files) {
-        const rec = await loadRecording(f);
-        for (const w of rec.warnings) notice(`${f}: ${w}`);
-        recordings.push({
-          name: path.basename(f), rec,
-          analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
-          heap: reportHeap(rec),
-          refs: await reportRefs(rec),
-          allocations: await reportAllocations(rec),
-        });
-      }
-      const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: flags.title, limitBytes, maxProcesses });
-      const html = renderReport(recordings, chart, { version: MEMHUNT_VERSION, title: flags.title });
-      writeOutputFile(out, html, OUTPUT_KINDS.html, flags.force === true);
+      await writeReportPage(files, out, {
+        force: flags.force === true, title: flags.title, ...(limitBytes !== undefined ? { limitBytes } : {}),
+        ...(maxProcesses !== undefined ? { maxProcesses } : {}), ...(flags.full !== undefined ? { full: flags.full } : {}),
+      });
       err(`wrote ${out}\n`);
     });
 }

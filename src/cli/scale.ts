@@ -152,6 +152,58 @@ export function scaleRunOf(rec: MemoryRecording, file: string, size: number, siz
   };
 }
 
+// ---------------------------------------------------------------- the chart and the page
+
+/** What the scale chart draws, from a report. */
+export function scaleChartInput(report: ScaleReport, limitBytes: number | null) {
+  return {
+    title: commandLabel(report.command, 120), percent: report.percent, unit: report.unit,
+    yTitle: `peak (${report.metric === 'rss' ? 'tree RSS' : `tree ${report.metric.toUpperCase()}`})`,
+    runs: report.runs.map((x) => ({ size: x.size, peakBytes: x.peakBytes, status: x.status })),
+    analysis: report.analysis, limitBytes, requestBytes: report.recommendation.requestBytes,
+  };
+}
+
+/** The scale section of a report page: the chart (SVG) and the report's text. */
+export async function scaleSection(report: ScaleReport, limitBytes: number | null, dir: string | null): Promise<{ svg: string; text: string }> {
+  const { renderScaleChart } = await import('../render/scale-chart');
+  return { svg: renderScaleChart(scaleChartInput(report, limitBytes), '.svg', '') as string, text: formatReport(report, { dir }) };
+}
+
+/**
+ * The scale series among recordings `memhunt report` was given (made by `memhunt scale`: the size
+ * in each header; one command once the size is taken out, one metric, 3 sizes or more), fitted
+ * and projected at fullText (default: the largest size, which interpolates). Null when they are not one.
+ */
+export function scaleReportOf(items: Array<{ rec: MemoryRecording; file: string }>, opts: { fullText?: string; limitBytes?: number | null } = {}): ScaleReport | null {
+  const withSize = items.filter((x) => x.rec.meta.scale);
+  if (withSize.length < 3 || withSize.length !== items.length) return null;
+  if (new Set(withSize.map((x) => x.rec.meta.metric)).size !== 1) return null;
+  const templates = new Set(withSize.map((x) => JSON.stringify(commandTemplate(x.rec.meta.command, x.rec.meta.scale!.sizeText))));
+  if (templates.size !== 1) return null;
+  const percentKinds = new Set(withSize.map((x) => x.rec.meta.scale!.sizeText.endsWith('%')));
+  if (percentKinds.size !== 1) return null;
+  const percent = [...percentKinds][0]!;
+  const runs = withSize.map((x) => scaleRunOf(x.rec, x.file, x.rec.meta.scale!.size, x.rec.meta.scale!.sizeText, x.rec.meta.scale!.repeat)).sort((a, b) => a.size - b.size || a.repeat - b.repeat);
+  const ok = runs.filter((x) => x.status === 'ok' && x.peakBytes > 0);
+  if (new Set(ok.map((x) => x.size)).size < 3) return null;
+  let fullSize = ok[ok.length - 1]!.size;
+  if (opts.fullText !== undefined) {
+    const f = parseScaleSize(opts.fullText, '--full');
+    if (f.percent !== percent) throw new InputError(`--full ${opts.fullText} and the recordings' sizes must be of one kind: both percentages or both numbers`);
+    fullSize = f.value;
+  }
+  const countsItems = !percent && ok.every((x) => Number.isInteger(x.size) && x.size >= 2);
+  const analysis = analyzeScaling(ok.map((x) => ({ size: x.size, peakBytes: x.peakBytes })), { fullSize, countsItems });
+  const limitBytes = opts.limitBytes ?? null;
+  const recommendation = recommend(analysis, { marginRel: 0.1, roundBytes: 256 * 1024 * 1024, limitBytes });
+  const metric = withSize[0]!.rec.meta.metric;
+  return {
+    command: commandTemplate(runs[0]!.command, runs[0]!.sizeText), metric, percent, unit: 'item', runs, analysis, recommendation,
+    limitSource: limitBytes !== null ? '--limit' : null, findings: findings(analysis, runs, 'item', percent, limitBytes), exitCode: EXIT.OK,
+  };
+}
+
 // ---------------------------------------------------------------- the report
 
 export interface ScaleReport {
@@ -361,6 +413,8 @@ export function reportJson(r: ScaleReport): unknown {
 interface ScaleFlags {
   sizes?: string;
   force?: boolean;
+  /** --report FILE: the HTML report page of the runs, with the scale chart at its top. */
+  report?: string;
   full?: string;
   repeat: string;
   jobs: string;
@@ -568,6 +622,7 @@ export function registerScaleCommand(program: Command): void {
     .option('--size-env', 'the program reads its size from $MEMHUNT_SCALE_SIZE (set for every run): no {} needed')
     .option('--no-agent', 'do not inject the in-process Python agent into the runs')
     .option('-o, --output <file>', 'also draw the chart: peak against size, the fit, the projection and its interval, the limit (.png, .svg, .html)')
+    .option('--report <file>', 'also write the HTML report page (memhunt report) of the runs, with the scale chart and this report at its top')
     .option('--force', 'replace -o even when it is not a memhunt chart')
     .option('--json', 'print the report as JSON on stdout (the command\'s own stdout then goes to stderr)');
   cmd.addHelpText(
@@ -657,18 +712,19 @@ Examples:
     };
     if (r.output) {
       const { renderScaleChart } = await import('../render/scale-chart');
-      const input = {
-        title: commandLabel(command, 120), percent, unit: flags.unit,
-        yTitle: `peak (${metric === 'rss' ? 'tree RSS' : `tree ${metric.toUpperCase()}`})`,
-        runs: runs.map((x) => ({ size: x.size, peakBytes: x.peakBytes, status: x.status })),
-        analysis, limitBytes, requestBytes: recommendation.requestBytes,
-      };
-      const out = renderScaleChart(input, path.extname(r.output).toLowerCase() as '.png' | '.svg' | '.html', formatReport(report, { dir }));
+      const out = renderScaleChart(scaleChartInput(report, limitBytes), path.extname(r.output).toLowerCase() as '.png' | '.svg' | '.html', formatReport(report, { dir }));
       writeOutputFile(r.output, out, outKind!, flags.force === true);
+    }
+    if (flags.report) {
+      // The whole diagnosis on one page: the scale chart and its report first, then every run as
+      // `memhunt report` shows it (verdict, chart, processes, heap...).
+      const { writeReportPage } = await import('./report');
+      await writeReportPage(runs.map((x) => x.path), flags.report, { force: flags.force === true, title: `memhunt scale: ${commandLabel(command, 100)}`, scale: await scaleSection(report, limitBytes, dir) });
     }
     if (flags.json) process.stdout.write(JSON.stringify(reportJson(report), null, 2) + '\n');
     else process.stdout.write(formatReport(report, { dir }) + '\n');
     if (r.output) process.stderr.write(`memhunt: wrote ${r.output}\n`);
+    if (flags.report) process.stderr.write(`memhunt: wrote ${flags.report}\n`);
     if (report.exitCode !== EXIT.OK) throw new ExitStatus(report.exitCode);
   });
 }

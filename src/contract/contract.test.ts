@@ -28,7 +28,7 @@ const SHAPES: Record<string, string> = {
   TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord', WorkerRecord: 'workerRecord', WorkerKillRecord: 'workerkillRecord',
   // src/agents/protocol.ts
   AgentHello: 'agentHello', ClientHello: 'clientHello', Reply: 'reply', CensusResult: 'censusResult', TraceSnapshotResult: 'traceSnapshotResult',
-  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent', DaskEvent: 'daskEvent',
+  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', TraceFinalEvent: 'traceFinalEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent', DaskEvent: 'daskEvent',
   ClientCensusRequest: 'clientCensusRequest', ClientRefsRequest: 'clientRefsRequest',
 };
 

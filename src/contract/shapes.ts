@@ -36,6 +36,12 @@ export interface CensusBody {
   rows: CensusRow[];
   /** The program was paused this long. */
   durationMs: number;
+  /**
+   * Added in 1.x: RSS the census itself added to the process (after minus before, with the
+   * agent's modules when this census loaded them). The program runs on meanwhile: what it
+   * allocated during the census is in it too.
+   */
+  agentRssBytes?: number;
   /** How special types were sized (numpy nbytes, pandas memory_usage(deep=True)). */
   notes: string[];
   /** --largest N: the N objects that own the most memory, largest first (added within version 1). */

@@ -132,7 +132,7 @@ export type RecordingEvent =
   | { kind: 'limit-exceeded'; tMs: number; metric: MemoryMetric; bytes: number; limitBytes: number }
   | { kind: 'oom-kill'; tMs: number; oomKills: number }
   /** The tree was stopped from tMs to endMs (SIGSTOP by --on-threshold SIZE:stop; pdb at --break-at): left out of the growth analysis. */
-  | { kind: 'pause'; tMs: number; endMs: number; pids: number[]; cause: 'stop' | 'break' }
+  | { kind: 'pause'; tMs: number; endMs: number; pids: number[]; cause: 'stop' | 'break'; debuggerBytes?: number }
   | {
       kind: 'threshold';
       tMs: number;

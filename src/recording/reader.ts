@@ -297,7 +297,10 @@ export class RecordingAssembler {
         this.events.push({ kind: 'oom-kill', tMs: rec.t, oomKills: rec.oomKills });
         break;
       case 'pause':
-        this.events.push({ kind: 'pause', tMs: rec.t, endMs: Math.max(rec.t, rec.endMs), pids: rec.pids, cause: rec.cause });
+        this.events.push({
+          kind: 'pause', tMs: rec.t, endMs: Math.max(rec.t, rec.endMs), pids: rec.pids, cause: rec.cause,
+          ...(rec.debuggerBytes !== undefined ? { debuggerBytes: rec.debuggerBytes } : {}),
+        });
         break;
       case 'threshold':
         this.events.push({

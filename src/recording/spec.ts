@@ -142,6 +142,12 @@ export interface PauseRecord {
   /** The processes that were stopped. */
   pids: number[];
   cause: 'stop' | 'break';
+  /**
+   * Added in 1.x, breaks only: RSS the stopped process gained in pdb (importing pdb, ~4-11 MiB,
+   * and what the user's commands kept). Analyses subtract it from the samples after the pause:
+   * the debugger's memory, not the program's growth.
+   */
+  debuggerBytes?: number;
 }
 
 /** The cgroup's OOM-kill counter rose. */

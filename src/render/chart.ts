@@ -14,7 +14,7 @@ import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
-import { formatCount } from '../units';
+import { formatBytes, formatCount } from '../units';
 
 export interface PlotInput {
   rec: MemoryRecording;
@@ -510,7 +510,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
           break;
         }
         case 'pause':
-          pauses.push({ input, startMs: e.tMs, endMs: Math.max(e.tMs, e.endMs), label: `${prefix}stopped ${clockWords(e.endMs - e.tMs)} (${e.cause === 'break' ? 'pdb' : '--on-threshold stop'})` });
+          pauses.push({ input, startMs: e.tMs, endMs: Math.max(e.tMs, e.endMs), label: `${prefix}stopped ${clockWords(e.endMs - e.tMs)} (${e.cause === 'break' ? `pdb${e.debuggerBytes ? `, +${formatBytes(e.debuggerBytes)} of its own, not counted as growth` : ''}` : '--on-threshold stop'})` });
           break;
         case 'mark':
           marks.push({ input, tMs: e.tMs, label: e.label, kind: 'mark' });
@@ -527,8 +527,10 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
         case 'census':
           // Every census of every process would crowd the chart; one mark per moment is enough (a
           // moment: 1% of the run, at most a second: a 4 s run with --heap-every 1s shows all four).
-          if (!marks.some((m) => m.input === input && m.label === 'heap census' && Math.abs(m.tMs - e.tMs) < Math.min(1000, xEnd / 100))) {
-            marks.push({ input, tMs: e.tMs, label: 'heap census', kind: 'mark' });
+          if (!marks.some((m) => m.input === input && m.label.startsWith('heap census') && Math.abs(m.tMs - e.tMs) < Math.min(1000, xEnd / 100))) {
+            // What the census itself added to the process (its modules the first time): memhunt's, said on the mark.
+            const own = e.agentRssBytes !== undefined && e.agentRssBytes >= 1024 * 1024 ? ` (memhunt's census: +${formatBytes(e.agentRssBytes)})` : '';
+            marks.push({ input, tMs: e.tMs, label: `heap census${own}`, kind: 'mark' });
           }
           break;
         default:

@@ -97,6 +97,8 @@ export interface ReportOptions extends HtmlOptions {
    * are only its riskiest few (read whole), and every recording gets a row here, riskiest first.
    */
   fleet?: { rows: Array<{ identity: string; peak: string; limit: string; used: string; ended: string; verdict: string; verdictColor: string; file: string }>; notes: string[] };
+  /** A scale series (memhunt scale): its chart (SVG: peak vs size, fit, projection, limit) and report text, shown first. */
+  scale?: { svg: string; text: string };
 }
 
 /** Rows of a growth table at most; the rest are counted. */
@@ -306,6 +308,8 @@ function flameBlock(r: ReportRecording, id: string): string {
 }
 
 const REPORT_CSS = `
+.scale-chart svg{max-width:100%;height:auto}
+.scale-report{font-size:12px;line-height:1.35;white-space:pre-wrap}
 h2{font-size:17px;margin:22px 0 4px;border-bottom:1px solid #ddd;padding-bottom:3px}
 h3{font-size:15px;margin:16px 0 6px}
 h4{font-size:13px;margin:12px 0 4px}
@@ -395,6 +399,10 @@ ${shown.warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('')}
 ${table}
 ${many ? '' : `<p class="hint">${nav}</p>`}
 </header>
+${opts.scale ? `<section class="scale" id="scale"><h2>Peak against input size (memhunt scale)</h2>
+<div class="scale-chart">${opts.scale.svg}</div>
+<pre class="scale-report">${esc(opts.scale.text)}</pre>
+</section>` : ''}
 ${f.body}
 ${sections.join('\n')}
 <footer>memhunt ${esc(opts.version ?? '')} report · ${fleet ? `a fleet of ${fleet.rows.length} recordings, the ${recordings.length} riskiest in detail` : `${esc(formatCount(shown.sampleCount))} samples · ${recordings.length} recording${many ? 's' : ''}`}</footer>

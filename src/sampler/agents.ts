@@ -287,11 +287,14 @@ export class AgentSession {
   }
 
   /** A break that ended (`c`, `q`, the process gone, the run over): its pause, recorded once. */
-  private endBreak(pid: number, endMs: number): void {
+  private endBreak(pid: number, endMs: number, debuggerBytes?: number): void {
     const fromMs = this.openBreaks.get(pid);
     if (fromMs === undefined) return;
     this.openBreaks.delete(pid);
-    this.append({ type: 'pause', t: fromMs, endMs: roundMs(Math.max(fromMs, endMs)), pids: [pid], cause: 'break' });
+    this.append({
+      type: 'pause', t: fromMs, endMs: roundMs(Math.max(fromMs, endMs)), pids: [pid], cause: 'break',
+      ...(debuggerBytes !== undefined && Number.isFinite(debuggerBytes) && debuggerBytes >= 0 ? { debuggerBytes } : {}),
+    });
     this.writer?.flush();
   }
 
@@ -355,7 +358,11 @@ export class AgentSession {
         break;
       }
       case 'break-end':
-        this.endBreak(a.pid, this.tOf(ev.wallMs));
+        this.endBreak(a.pid, this.tOf(ev.wallMs), ev.debuggerBytes);
+        break;
+      case 'trace-final':
+        // The sites at the process's exit: the last word of the periodic trace snapshots.
+        this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), 'at exit', 'every', ev.trace);
         break;
       case 'dask':
         for (const w of ev.workers) {

@@ -157,7 +157,7 @@ class Connection(object):
         """The agent thread: reads requests line by line until the connection ends."""
         _ignore_alloc()
         buf = b''
-        handle = None  # the request handlers are imported with the first request (start-up cost)
+        handle = needs_modules = None  # the request handlers are imported with the first request (start-up cost)
         try:
             while True:
                 try:
@@ -178,19 +178,49 @@ class Connection(object):
                     if line == _PROBE:
                         self.probe()
                     elif line.strip():
-                        if handle is None:
+                        if handle is None or needs_modules(line):
                             # Imported under _import_lock: a fork during these imports would leave
                             # the child with the modules' import locks held by a thread it does
-                            # not have, and its agent would hang at its first request.
+                            # not have, and its agent would hang at its first request. A break
+                            # or ping imports only _requests (and _debug, small): the census
+                            # modules come with the first request that needs them.
                             _guard_forks_during_imports()
                             with _imports_lock():
-                                from ._requests import handle, load_modules
-                                load_modules()
+                                from ._requests import handle, needs_modules, load_modules
+                                if needs_modules(line):
+                                    load_modules()
                         handle(self, line)
         except BaseException:  # never let the thread print a traceback into the program's stderr
             pass
         finally:
             self.alive = False
+
+
+#: Allocation sites sent at exit (memhunt's periodic trace snapshots ask for as many).
+TRACE_FINAL_TOP = 25
+
+
+def _trace_at_exit():
+    """atexit (registered at start-up, so it runs after the program's own handlers): one last
+    tracemalloc snapshot, sent as a trace-final event. Only by a process whose agent is connected
+    (a fork child that never connected is not made to connect at its exit)."""
+    conn = _conn
+    if conn is None or not conn.alive or conn.pid != _getpid():
+        return
+    try:
+        from . import _trace
+        import tracemalloc
+        if not tracemalloc.is_tracing():
+            return
+        held = _state.census_lock.acquire(True, 5.0)  # not while the agent's thread takes one
+        try:
+            trace = _trace.snapshot(TRACE_FINAL_TOP, _state.state)
+        finally:
+            if held:
+                _state.census_lock.release()
+        send({'type': 'trace-final', 'trace': trace})
+    except Exception:
+        pass
 
 
 def _ignore_alloc():
@@ -676,6 +706,10 @@ def start():
                     frames = 1
                 from . import _trace
                 _trace.start(frames)
+                # The sites at exit: a run shorter than the first periodic trace snapshot (5 s),
+                # or one that ends between two, has its final sites (os._exit skips it).
+                import atexit
+                atexit.register(_trace_at_exit)
             except Exception as e:
                 problems.append('could not start tracemalloc: %s: %s' % (type(e).__name__, e))
         mean = options.get('allocations')

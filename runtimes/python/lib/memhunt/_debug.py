@@ -89,10 +89,15 @@ def _terminal():
     return fin, fout
 
 
-def _debugger(streams, reason, reply, signal_done, ended):
+def _debugger(streams, reason, reply, signal_done, ended, entered):
     """A pdb.Pdb that, at its first stop, prints memhunt's message (with the line it stops at) and
-    replies to memhunt, before its prompt; and calls ended() once the program runs on (`c`, or a
-    `q` that ends it): memhunt records the time in between as a pause."""
+    replies to memhunt, before its prompt; and calls ended(debugger_bytes) once the program runs on
+    (`c`, or a `q` that ends it): memhunt records the time in between as a pause.
+
+    entered: {'wallMs', 'rss'} taken when the main thread took the call, before pdb is imported.
+    The pause starts there, and debugger_bytes is the RSS this process gained from then to `c`
+    (importing pdb, readline and their modules, ~4-11 MiB, plus what the user's commands kept):
+    memory the program did not allocate, which the growth analysis subtracts (issue 9)."""
     import pdb
 
     class Debugger(pdb.Pdb):
@@ -103,7 +108,9 @@ def _debugger(streams, reason, reply, signal_done, ended):
             if not self._memhunt_first and not self._memhunt_ended:
                 self._memhunt_ended = True
                 try:
-                    ended()
+                    now = _util.proc_status_bytes('VmRSS')
+                    before = entered.get('rss')
+                    ended(max(0, now - before) if now is not None and before is not None else None)
                 except Exception:
                     pass
 
@@ -125,7 +132,7 @@ def _debugger(streams, reason, reply, signal_done, ended):
                     self.stdout.flush()
                 except Exception:
                     pass
-                reply(True, {'wallMs': _util.wall_ms()})
+                reply(True, {'wallMs': entered['wallMs']})
                 signal_done()
             return pdb.Pdb.interaction(self, frame, *args)
 
@@ -171,7 +178,7 @@ def request_break(reason, reply, main_ident, check=False, ended=None):
         reply(True, {})
         return
     if ended is None:
-        def ended():
+        def ended(_debugger_bytes=None):
             pass
 
     _pending[:] = [p for p in _pending if not p[1].get('ran')]
@@ -196,6 +203,8 @@ def request_break(reason, reply, main_ident, check=False, ended=None):
                 if outcome['state'] != 'waiting':
                     return 0  # cancelled: the program goes on
                 outcome['state'] = 'entered'
+            # Before pdb is imported: the pause (and the memory the debugger adds) start here.
+            entered = {'wallMs': _util.wall_ms(), 'rss': _util.proc_status_bytes('VmRSS')}
             frame = sys._getframe(1)
             while frame is not None and _util.is_agent_frame(frame):
                 frame = frame.f_back
@@ -203,7 +212,7 @@ def request_break(reason, reply, main_ident, check=False, ended=None):
                 reply(False, error='the main thread has no Python frame to stop in')
                 signal_done()
                 return 0
-            debugger = _debugger(streams, reason, reply, signal_done, ended)
+            debugger = _debugger(streams, reason, reply, signal_done, ended, entered)
             debugger.set_trace(frame)
         except BaseException as e:
             try:

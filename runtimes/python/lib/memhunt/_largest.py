@@ -33,7 +33,12 @@ Identity only: no program object is compared with ==, hashed, tested for truth o
 isinstance (type(x) is ..., issubclass(type(x), ...)); numpy and pandas are called only through
 their own attributes (nbytes, base, flat, astype, _mgr).
 """
-import hashlib
+try:
+    # Not hashlib: importing it loads OpenSSL's libcrypto, +3.6 MiB of RSS in the program at the
+    # first census (drawn as the program's). _blake2 is built in and costs ~60 KiB.
+    from _blake2 import blake2b as _blake2b  # type: ignore[import]
+except ImportError:  # pragma: no cover (a Python built without it)
+    from hashlib import blake2b as _blake2b
 import heapq
 import sys
 from array import array
@@ -373,7 +378,7 @@ def _values(c, e0, e1, dtype):
 
 def _sample_hash(c, reader, total, unit):
     """blake2b of the length and SAMPLES pieces spread over [0, total) (unit: units per piece)."""
-    h = hashlib.blake2b(digest_size=16)
+    h = _blake2b(digest_size=16)
     h.update(b'%d;' % total)
     piece = max(1, SAMPLE_BYTES // unit)
     if total <= piece * SAMPLES:

@@ -148,6 +148,61 @@ def arrays_of(obj, ndarray, out, depth=0, visited=None):
         arrays_of(part, ndarray, out, depth + 1, visited)
 
 
+def _holder_rank(obj):
+    """Frames first, then Series, then the rest (indexes, arrays): a buffer shared by several
+    pandas objects goes to the outermost one, the one a program keeps (a cached frame, not the
+    Series of a column in its _item_cache)."""
+    pd = _modules.get('pandas')
+    if pd is not None:
+        try:
+            if isinstance(obj, pd.DataFrame):
+                return 0
+            if isinstance(obj, pd.Series):
+                return 1
+        except Exception:
+            pass
+    return 2
+
+
+def buffer_moves(objs):
+    """Where the census's bytes of pandas' buffers belong: ({pandas type: bytes}, {holder type:
+    bytes}, failed). Each underlying buffer (an owning ndarray's data, or the bytes/mmap beyond
+    it) is given once, to the outermost pandas object that holds it (frames, then Series, then
+    indexes), and taken from the row that counted it (numpy.ndarray, bytes...). Items of object
+    columns stay in their own rows (str...)."""
+    ndarray = _ndarray_type()
+    to, frm = {}, {}
+    if ndarray is None:
+        return to, frm, 0
+    counted = set()
+    failed = 0
+    try:
+        objs = sorted(objs, key=_holder_rank)
+    except Exception:
+        pass
+    for o in objs:
+        t = type(o)
+        try:
+            arrays = []
+            arrays_of(o, ndarray, arrays)
+            for a in arrays:
+                own, outside = owner(a, ndarray)
+                holder = outside if outside is not None else own
+                key = id(holder)
+                if key in counted:
+                    continue
+                counted.add(key)
+                b = int((a if outside is not None else own).nbytes)
+                if b <= 0:
+                    continue
+                to[t] = to.get(t, 0) + b
+                ht = type(holder)
+                frm[ht] = frm.get(ht, 0) + b
+        except Exception:
+            failed += 1
+    return to, frm, failed
+
+
 def buffer_bytes(objs):
     """{type: bytes} of the buffers the pandas objects in objs hold (blocks, their index and
     columns; object columns with their items, as pandas' deep memory usage counts them), each

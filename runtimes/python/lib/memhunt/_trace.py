@@ -49,10 +49,23 @@ _STDLIB = _paths()
 _SITE_DIRS = (os.sep + 'site-packages' + os.sep, os.sep + 'dist-packages' + os.sep)
 
 
+_seen_main_file = None
+
+
 def _main_file():
+    """The script's path. CPython deletes __main__.__file__ once the script has run, so at exit
+    (the trace snapshot taken then) the path seen earlier, else sys.argv[0], is used."""
+    global _seen_main_file
     main = sys.modules.get('__main__')
     f = getattr(main, '__file__', None)
-    return os.path.abspath(f) if isinstance(f, str) else None
+    if isinstance(f, str):
+        _seen_main_file = os.path.abspath(f)
+        return _seen_main_file
+    if _seen_main_file is not None:
+        return _seen_main_file
+    argv = getattr(sys, 'argv', None)
+    a = argv[0] if isinstance(argv, list) and argv and isinstance(argv[0], str) else ''
+    return os.path.abspath(a) if a.endswith('.py') and os.path.isfile(a) else None
 
 
 def package_of(filename, main_file, cache):

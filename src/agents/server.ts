@@ -163,6 +163,11 @@ export class AgentServer {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Fork children signalled and not connected yet: pid -> resolves with the agent, or null. */
   private readonly waking = new Map<number, Promise<ConnectedAgent | null>>();
+  /**
+   * pids sent the wake signal: never twice (one that did not connect in time does when its main
+   * thread gets back to Python; a program's own SIGURG handler gets one signal, not one a census).
+   */
+  private readonly signalled = new Set<number>();
   private readonly connectWaiters = new Set<() => void>();
   private closed = false;
 
@@ -204,7 +209,7 @@ export class AgentServer {
     const out: ConnectedAgent[] = [];
     if (this.closed) return out;
     for (const pid of pids) {
-      if (this.agentsByPid.has(pid)) continue;
+      if (this.agentsByPid.has(pid) || this.signalled.has(pid)) continue;
       const plan = wakePlan(pid, (p) => this.signalOf(p), this.procRoot);
       const from = plan ? this.agentsByPid.get(plan.ancestor)?.info : undefined;
       if (!from) continue;
@@ -223,8 +228,10 @@ export class AgentServer {
     if (this.closed) return Promise.resolve(null);
     const already = this.waking.get(pid);
     if (already) return already;
+    if (this.signalled.has(pid)) return Promise.resolve(null);
     const plan = wakePlan(pid, (p) => this.signalOf(p), this.procRoot);
     if (!plan || !sendWake(pid, plan.signal, this.procRoot)) return Promise.resolve(null);
+    this.signalled.add(pid);
     const p = new Promise<ConnectedAgent | null>((resolve) => {
       const check = () => {
         const a = this.agentsByPid.get(pid)?.info;
@@ -248,6 +255,7 @@ export class AgentServer {
    * children that were never woken hold a copy of it until they end).
    */
   processEnded(pid: number): void {
+    this.signalled.delete(pid);
     const c = this.agentsByPid.get(pid);
     if (!c) return;
     // What it sent last (an exit batch, a reply) may still be unread: its connection is let be
@@ -285,7 +293,12 @@ export class AgentServer {
     const send = (): Promise<ResultOf[K]> => {
       const conn = this.agentsByPid.get(pid);
       if (this.closed) return Promise.reject(new AgentRequestError('memhunt is ending; no more requests', 'closed'));
-      if (!conn) return Promise.reject(new AgentRequestError(noAgentText(pid), 'no-agent'));
+      if (!conn) {
+        const text = this.signalled.has(pid)
+          ? `pid ${pid}, a fork child, did not connect within ${WAKE_TIMEOUT_MS / 1000} s of the wake signal (its main thread runs Python again only after a long C call returns; it connects then)`
+          : noAgentText(pid);
+        return Promise.reject(new AgentRequestError(text, 'no-agent'));
+      }
       return conn.request(body, timeoutMs).then((r) => checkResult(body.type, r, pid) as ResultOf[K]);
     };
     const p = this.agentsByPid.has(pid) ? send() : this.wake(pid).then(send);

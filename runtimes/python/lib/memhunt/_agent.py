@@ -27,10 +27,11 @@ Python process of the tree pays for what start-up imports). Requests
 are dispatched one way, from the serving thread to _requests (imported with the first request),
 which never imports this module back: it answers through the Connection it is given.
 """
-import _signal
+import _signal  # type: ignore[import]
 import _socket
 import _thread
 import os
+from _functools import partial as _partial  # type: ignore[import]  # C module: partial without functools.py
 import sys
 
 from . import _state, _wire
@@ -628,6 +629,9 @@ def _before_fork():
         _drop_fork_filters()
         conn = _conn
         pid = _getpid()
+        undo = _child_undo
+        if undo is not None:
+            undo.__setstate__((int, (), None, None))
         ours = conn is not None and conn.alive and conn.pid == pid or _pending_pid == pid
         if not ours or _threads_of_process() != 2:
             return
@@ -637,6 +641,9 @@ def _before_fork():
         filters[0:0] = entries
         _fork_filters = (filters, entries, mod)
         _filters_mutated(mod)
+        if undo is not None:
+            # What the child's hook does: `del filters[:n]`, from C (see _register_fork_hooks).
+            undo.__setstate__((filters.__delitem__, (slice(0, len(entries)),), None, None))
     except Exception:
         pass
 
@@ -689,35 +696,38 @@ def _after_fork_child_alloc():
         report_error('allocations after fork', e)
 
 
-def _after_fork_child_filters():
-    """3.12+ with the wake signal: the child only takes out the fork-warning filter this fork put
-    in (the program may look at warnings.filters first thing); it connects when asked."""
-    if _fork_filters is not None:
-        _drop_fork_filters()
+#: 3.12+ with the wake signal: the child's only at-fork hook, a functools.partial that _before_fork
+#: points, before each fork, at `del filters[:n]` of the entries it put in (or at int(): nothing), so
+#: that the child takes them out (the program may look at warnings.filters first thing) with no
+#: Python frame. The filters' version is not bumped there: it was when they were put in, and the
+#: child has decided no warning since. The child's _fork_filters stays stale: a later
+#: _drop_fork_filters finds the entries gone.
+_child_undo = None
 
 
 def _register_fork_hooks():
     """With the wake signal, a fork child runs nothing at the fork before 3.12 (no hook at all),
-    and on 3.12+ only takes its fork-warning filter out (see above). Without it, the child only
+    and on 3.12+ only takes its fork-warning filter out, from C (_child_undo). Without it, the child only
     starts its agent's thread (_child_main), which does the rest later: before 3.12 the hook is a C
     callable (functools.partial of start_new_thread), so no Python frame runs in the child at the
     fork and it writes (and copies) as few pages as possible."""
-    global _fork_hooked
+    global _fork_hooked, _child_undo
     _fork_hooked = True
     if _wake_signal is not None:
+        if _version_info >= (3, 12):
+            _child_undo = _partial(int)
         if _version_info >= (3, 13):
-            _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_filters)
+            _register_at_fork(before=_before_fork, after_in_child=_child_undo)
         elif _version_info >= (3, 12):
             _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
-                              after_in_child=_after_fork_child_filters)
+                              after_in_child=_child_undo)
     elif _version_info >= (3, 13):
         _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
     elif _version_info >= (3, 12):
         _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
                           after_in_child=_after_fork_child_312)
     else:
-        from _functools import partial  # type: ignore[import]  # C module: partial without functools.py
-        _register_at_fork(after_in_child=partial(_start_new_thread, _child_main, ()))
+        _register_at_fork(after_in_child=_partial(_start_new_thread, _child_main, ()))
     if 'alloc' in FEATURES:
         _register_at_fork(after_in_child=_after_fork_child_alloc)
 

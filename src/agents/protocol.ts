@@ -35,6 +35,12 @@ export interface AgentHello {
   argv: string[];
   /** Agent capabilities, e.g. ["census", "trace", "refs", "break", "isolated"]. */
   features: string[];
+  /**
+   * Added in 1.x: the signal whose handler this process installed and its fork children inherit;
+   * such a child connects when memhunt sends it (src/agents/wake.ts). Absent: its fork children
+   * connect by themselves.
+   */
+  wakeSignal?: number;
 }
 
 export interface ClientHello {

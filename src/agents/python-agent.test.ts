@@ -204,7 +204,7 @@ test('leaky program: census growth names the type, trace growth the line, refs r
   }));
 });
 
-test('multiprocessing: a fork worker and a spawn worker each connect with their own hello', async () => {
+test('multiprocessing: a spawn worker connects by itself, a fork worker when woken (the wake signal), each with its own hello', async () => {
   await Promise.all(PYTHONS.map(async ([name, python]) => {
     const peer = await TestPeer.start();
     const p = run(python, [path.join(AGENT_FIXTURES, 'workers.py')], peer.pythonEnv(undefined, cleanEnv()));
@@ -213,8 +213,12 @@ test('multiprocessing: a fork worker and a spawn worker each connect with their 
       const forkPid = Number((await p.line(/^worker fork (\d+)$/m))[1]);
       const spawnPid = Number((await p.line(/^worker spawn (\d+)$/m))[1]);
       const parent = await peer.waitForAgent((h) => h.pid === parentPid);
-      const forked = await peer.waitForAgent((h) => h.pid === forkPid);
+      assert.equal(parent.hello.wakeSignal, 23, `${name}: the parent names the wake signal (SIGURG)`);
       const spawned = await peer.waitForAgent((h) => h.pid === spawnPid);
+      // The fork worker runs nothing of the agent until asked: no connection of its own yet.
+      assert.ok(!peer.agents.some((a) => a.hello.pid === forkPid), `${name}: the fork worker did not connect by itself`);
+      const forked = await peer.wakeAgent(forkPid);
+      assert.equal(forked.hello.wakeSignal, 23);
       assert.equal(forked.hello.ppid, parentPid, `${name}: fork child's ppid`);
       assert.equal(spawned.hello.ppid, parentPid, `${name}: spawn child's ppid`);
       // Each answers on its own connection, and the parent's connection survived the fork.
@@ -270,6 +274,70 @@ test('fork child: connects after the fork (not before a message it sends), answe
     } finally {
       p.child.kill('SIGKILL');
       await peer.close();
+    }
+  }));
+});
+
+test('wake signal: a fork child connects only when woken; an exec\'d child is never signalled; MEMHUNT_AGENT_WAKE=0 or an inherited SIGURG disposition: children connect by themselves', async () => {
+  const prog = path.join(AGENT_FIXTURES, 'forklazy.py');
+  const exeOf = (pid: number) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return '';
+    }
+  };
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [prog], peer.pythonEnv(undefined, cleanEnv()));
+    try {
+      const parentPid = Number((await p.line(/^parent (\d+)$/m))[1]);
+      const childPid = Number((await p.line(/^child (\d+)$/m))[1]);
+      const execPid = Number((await p.line(/^exec (\d+)$/m))[1]);
+      const parent = await peer.waitForAgent((h) => h.pid === parentPid);
+      assert.equal(parent.hello.wakeSignal, 23, name);
+      await ok(parent, { type: 'ping' });
+      // The exec'd child is `sleep` now: never signalled (another executable, SIGURG not caught).
+      for (let i = 0; i < 2000 && !exeOf(execPid).endsWith('/sleep'); i++) await new Promise((r) => setTimeout(r, 5));
+      await assert.rejects(peer.wakeAgent(execPid), /may not be sent the wake signal/, `${name}: the exec'd child`);
+      assert.ok(!peer.agents.some((a) => a.hello.pid === childPid), `${name}: the fork child did not connect by itself`);
+      const child = await peer.wakeAgent(childPid);
+      assert.equal(child.hello.ppid, parentPid);
+      const census = await ok<CensusResult>(child, { type: 'census', collect: false, top: 40 });
+      assert.equal(census.rows.find(([t]) => /(^|\.)Kept$/.test(t))?.[1], 50, `${name}: the fork child's own objects`);
+      await ok(parent, { type: 'ping' });
+      p.write('go\n');
+      await p.line(/^done 0$/m);
+      assert.equal(await p.exit(), 0, p.err());
+      await Promise.all([child.waitClosed(), parent.waitClosed()]);
+      assert.ok(!peer.agents.some((a) => a.hello.pid === execPid), name);
+      assert.equal(p.err(), '', name);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+    // Without the wake signal, the fork child connects by itself (after CHILD_CONNECT_DELAY_S).
+    for (const [how, cmd, args, extra] of [
+      ['MEMHUNT_AGENT_WAKE=0', python, [prog], { MEMHUNT_AGENT_WAKE: '0' }],
+      // SIGURG ignored by whoever started Python (kept across exec): the agent leaves it alone.
+      ['SIGURG ignored', python, ['-S', '-c', `import os, signal, sys; signal.signal(signal.SIGURG, signal.SIG_IGN); os.execv(sys.executable, [sys.executable, ${JSON.stringify(prog)}])`], {}],
+    ] as Array<[string, string, string[], Record<string, string>]>) {
+      const peer2 = await TestPeer.start();
+      const q = run(cmd, args, { ...peer2.pythonEnv(undefined, cleanEnv()), ...extra });
+      try {
+        const parentPid = Number((await q.line(/^parent (\d+)$/m))[1]);
+        const childPid = Number((await q.line(/^child (\d+)$/m))[1]);
+        const parent = await peer2.waitForAgent((h) => h.pid === parentPid);
+        assert.equal(parent.hello.wakeSignal, undefined, `${name}, ${how}: no wake signal`);
+        const child = await peer2.waitForAgent((h) => h.pid === childPid);
+        await ok(child, { type: 'ping' });
+        q.write('go\n');
+        assert.equal(await q.exit(), 0, q.err());
+        assert.equal(q.err(), '', `${name}, ${how}`);
+      } finally {
+        q.child.kill('SIGKILL');
+        await peer2.close();
+      }
     }
   }));
 });

@@ -8,7 +8,9 @@
  *    closes first, or with a timeout;
  *  - forwards the events agents send (sections, snapshots, isolated runs, agent errors);
  *  - serves clients (`memhunt snapshot <pid>`, `memhunt refs <pid>`): their request is forwarded
- *    to that pid's agent, the result handed to the session (which records it), then replied.
+ *    to that pid's agent, the result handed to the session (which records it), then replied;
+ *  - wakes a fork child's agent when a request is for a pid that has none connected yet (wake.ts:
+ *    a fork child connects only when asked).
  *
  * It knows nothing about recordings: the session turns what the hooks report into records. Every
  * message from a peer is checked for the fields the host uses before it reaches a hook, so a broken
@@ -16,8 +18,10 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { contractProblem } from '../contract/validate';
 import { NdjsonPeer } from './ndjson';
+import { sendWake, wakePlan } from './wake';
 import {
   AGENT_PROTOCOL_VERSION,
   eventProblem,
@@ -73,7 +77,18 @@ export interface ConnectedAgent {
   argv: string[];
   features: string[];
   protocol: number;
+  /** The signal that wakes this process's fork children (their agent connects on it); null: none. */
+  wakeSignal: number | null;
 }
+
+/**
+ * How long a request waits for a fork child to connect once signalled. Its handler runs in its
+ * main thread between two bytecodes: at once in a child waiting in a system call (interrupted),
+ * after the current C call returns in a busy one (a long numpy operation).
+ */
+export const WAKE_TIMEOUT_MS = 5_000;
+/** After its process ended, how long an agent's connection may stay open before it is closed (see processEnded). */
+const ENDED_GRACE_MS = 2_000;
 
 export interface AgentServerHooks {
   agentConnected?: (agent: ConnectedAgent) => void;
@@ -146,14 +161,22 @@ export class AgentServer {
   private readonly agentsByPid = new Map<number, AgentConnection>();
   private readonly peers = new Set<NdjsonPeer>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Fork children signalled and not connected yet: pid -> resolves with the agent, or null. */
+  private readonly waking = new Map<number, Promise<ConnectedAgent | null>>();
+  /**
+   * pids sent the wake signal: never twice (one that did not connect in time does when its main
+   * thread gets back to Python; a program's own SIGURG handler gets one signal, not one a census).
+   */
+  private readonly signalled = new Set<number>();
+  private readonly connectWaiters = new Set<() => void>();
   private closed = false;
 
-  private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly hooks: AgentServerHooks) {
+  private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly hooks: AgentServerHooks, private readonly procRoot: string) {
     server.on('connection', (s) => this.accept(s));
   }
 
   /** Listens on socketPath (its directory must exist and should be private). */
-  static listen(socketPath: string, hooks: AgentServerHooks = {}): Promise<AgentServer> {
+  static listen(socketPath: string, hooks: AgentServerHooks = {}, procRoot = '/'): Promise<AgentServer> {
     return new Promise((resolve, reject) => {
       const server = net.createServer();
       server.once('error', reject);
@@ -164,7 +187,7 @@ export class AgentServer {
         });
         // The socket must not keep memhunt alive on its own: the session decides when it ends.
         server.unref();
-        resolve(new AgentServer(socketPath, server, hooks));
+        resolve(new AgentServer(socketPath, server, hooks, procRoot));
       });
     });
   }
@@ -179,6 +202,80 @@ export class AgentServer {
   }
 
   /**
+   * The processes of pids that have no agent connected but can be woken (wake.ts), each described
+   * by its connected ancestor's agent (its features and runtime; pid, ppid and argv its own).
+   */
+  wakeable(pids: Iterable<number>): ConnectedAgent[] {
+    const out: ConnectedAgent[] = [];
+    if (this.closed) return out;
+    for (const pid of pids) {
+      if (this.agentsByPid.has(pid) || this.signalled.has(pid)) continue;
+      const plan = wakePlan(pid, (p) => this.signalOf(p), this.procRoot);
+      const from = plan ? this.agentsByPid.get(plan.ancestor)?.info : undefined;
+      if (!from) continue;
+      out.push({ ...from, pid, ppid: ppidOf(pid, this.procRoot) ?? plan!.ancestor, argv: cmdlineOf(pid, this.procRoot) ?? from.argv });
+    }
+    return out;
+  }
+
+  /**
+   * pid's agent: the connected one, or, for a fork child that has none yet, the one that connects
+   * after it was sent the wake signal (WAKE_TIMEOUT_MS at most); null when there is none.
+   */
+  wake(pid: number, timeoutMs = WAKE_TIMEOUT_MS): Promise<ConnectedAgent | null> {
+    const now = this.agentsByPid.get(pid)?.info;
+    if (now) return Promise.resolve(now);
+    if (this.closed) return Promise.resolve(null);
+    const already = this.waking.get(pid);
+    if (already) return already;
+    if (this.signalled.has(pid)) return Promise.resolve(null);
+    const plan = wakePlan(pid, (p) => this.signalOf(p), this.procRoot);
+    if (!plan || !sendWake(pid, plan.signal, this.procRoot)) return Promise.resolve(null);
+    this.signalled.add(pid);
+    const p = new Promise<ConnectedAgent | null>((resolve) => {
+      const check = () => {
+        const a = this.agentsByPid.get(pid)?.info;
+        if (!a && !this.closed && Date.now() < until) return;
+        clearTimeout(timer);
+        this.connectWaiters.delete(check);
+        this.waking.delete(pid);
+        resolve(a ?? null);
+      };
+      const until = Date.now() + timeoutMs;
+      const timer = setTimeout(check, timeoutMs + 1);
+      timer.unref();
+      this.connectWaiters.add(check);
+    });
+    this.waking.set(pid, p);
+    return p;
+  }
+
+  /**
+   * The sampler saw pid end: its agent is gone even though its connection may stay open (fork
+   * children that were never woken hold a copy of it until they end).
+   */
+  processEnded(pid: number): void {
+    this.signalled.delete(pid);
+    const c = this.agentsByPid.get(pid);
+    if (!c) return;
+    // What it sent last (an exit batch, a reply) may still be unread: its connection is let be
+    // for ENDED_GRACE_MS, and closed then only when it is still open.
+    const timer = setTimeout(() => {
+      if (this.closed || this.agentsByPid.get(pid) !== c) return;
+      this.agentsByPid.delete(pid);
+      c.failAll((type) => new AgentRequestError(`pid ${pid} ended before answering ${type}`, 'gone'));
+      this.hooks.agentDisconnected?.(c.info);
+      c.peer.close();
+    }, ENDED_GRACE_MS);
+    timer.unref();
+  }
+
+  private signalOf(pid: number): number | null | undefined {
+    const c = this.agentsByPid.get(pid);
+    return c ? c.info.wakeSignal : undefined;
+  }
+
+  /**
    * Sends the probe line (no id, no reply) to every connected agent: an agent answers with an
    * event only when it has facts that changed (a DaskEvent). Older agents ignore it.
    */
@@ -187,12 +284,24 @@ export class AgentServer {
     for (const c of this.agentsByPid.values()) c.peer.send({ type: 'probe' });
   }
 
-  /** Sends a request to pid's agent; rejects with AgentRequestError (never anything else). */
+  /**
+   * Sends a request to pid's agent (waking a fork child's first: wake()); rejects with
+   * AgentRequestError (never anything else).
+   */
   request<K extends RequestType>(pid: number, body: RequestBody<K>, timeoutMs = DEFAULT_TIMEOUT_MS[body.type as K]): Promise<ResultOf[K]> {
-    const conn = this.agentsByPid.get(pid);
     if (this.closed) return Promise.reject(new AgentRequestError('memhunt is ending; no more requests', 'closed'));
-    if (!conn) return Promise.reject(new AgentRequestError(noAgentText(pid), 'no-agent'));
-    const p = conn.request(body, timeoutMs).then((r) => checkResult(body.type, r, pid) as ResultOf[K]);
+    const send = (): Promise<ResultOf[K]> => {
+      const conn = this.agentsByPid.get(pid);
+      if (this.closed) return Promise.reject(new AgentRequestError('memhunt is ending; no more requests', 'closed'));
+      if (!conn) {
+        const text = this.signalled.has(pid)
+          ? `pid ${pid}, a fork child, did not connect within ${WAKE_TIMEOUT_MS / 1000} s of the wake signal (its main thread runs Python again only after a long C call returns; it connects then)`
+          : noAgentText(pid);
+        return Promise.reject(new AgentRequestError(text, 'no-agent'));
+      }
+      return conn.request(body, timeoutMs).then((r) => checkResult(body.type, r, pid) as ResultOf[K]);
+    };
+    const p = this.agentsByPid.has(pid) ? send() : this.wake(pid).then(send);
     this.inFlight.add(p);
     const done = () => this.inFlight.delete(p);
     p.then(done, done);
@@ -219,6 +328,7 @@ export class AgentServer {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.agentsByPid.values()) c.failAll((type) => new AgentRequestError(`memhunt ended before pid ${c.info.pid} answered ${type}`, 'closed'));
+    for (const w of [...this.connectWaiters]) w();
     for (const p of this.peers) p.close();
     await new Promise<void>((r) => this.server.close(() => r()));
     fs.rmSync(this.socketPath, { force: true });
@@ -292,7 +402,7 @@ export class AgentServer {
     const a = h as AgentHello;
     const info: ConnectedAgent = {
       pid: a.pid, ppid: a.ppid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, executable: a.executable,
-      argv: a.argv, features: a.features, protocol,
+      argv: a.argv, features: a.features, protocol, wakeSignal: typeof a.wakeSignal === 'number' ? a.wakeSignal : null,
     };
     const conn = new AgentConnection(info, peer);
     setConn(conn);
@@ -300,6 +410,7 @@ export class AgentServer {
     // requests sent to the old connection still settle on it.
     this.agentsByPid.set(info.pid, conn);
     this.hooks.agentConnected?.(info);
+    for (const w of [...this.connectWaiters]) w();
     return 'agent';
   }
 
@@ -381,6 +492,25 @@ export function noAgentText(pid: number): string {
 function oneLine(s: string): string {
   const first = String(s).split('\n').find((l) => l.trim()) ?? String(s);
   return first.length > 300 ? `${first.slice(0, 299)}…` : first;
+}
+
+function ppidOf(pid: number, root: string): number | null {
+  try {
+    const m = /^PPid:\s*(\d+)/m.exec(fs.readFileSync(path.join(root, 'proc', String(pid), 'status'), 'latin1'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function cmdlineOf(pid: number, root: string): string[] | null {
+  try {
+    const parts = fs.readFileSync(path.join(root, 'proc', String(pid), 'cmdline')).toString('utf8').split('\0');
+    if (parts[parts.length - 1] === '') parts.pop();
+    return parts.length ? parts : null;
+  } catch {
+    return null;
+  }
 }
 
 function isPid(x: unknown): x is number {

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { contractProblem } from '../contract/validate';
+import { sendWake, wakePlan } from './wake';
 import { AGENT_SOCKET_ENV, eventProblem, resultProblem, type AgentEvent, type AgentHello, type HostRequest, type Reply } from './protocol';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -166,6 +167,22 @@ export class TestPeer {
   /** Resolves with the first agent (connected or to come) whose hello matches. */
   waitForAgent(pred: (h: AgentHello) => boolean = () => true, timeoutMs = 20_000): Promise<AgentConnection> {
     return waitFor(() => this.agents.find((a) => pred(a.hello)), this.listeners, timeoutMs, 'an agent to connect');
+  }
+
+  /**
+   * As memhunt does for a fork child that has not connected (src/agents/wake.ts): checks that pid
+   * may be woken (a connected ancestor named the wake signal, same executable, the signal caught),
+   * sends the signal and resolves with its agent. Rejects when pid may not be signalled.
+   */
+  wakeAgent(pid: number, timeoutMs = 20_000): Promise<AgentConnection> {
+    const signalOf = (p: number) => {
+      const a = this.agents.filter((c) => c.hello.pid === p && !c.closed).pop();
+      return a ? a.hello.wakeSignal ?? null : undefined;
+    };
+    const plan = wakePlan(pid, signalOf);
+    if (!plan) return Promise.reject(new Error(`pid ${pid} may not be sent the wake signal`));
+    if (!sendWake(pid, plan.signal)) return Promise.reject(new Error(`pid ${pid}: the wake signal was not sent`));
+    return this.waitForAgent((h) => h.pid === pid, timeoutMs);
   }
 
   /** Closes the socket; throws when an agent sent anything that breaks the contract (every test using a peer checks it). */

@@ -117,6 +117,8 @@ export class AgentSession {
   private readonly workersSeen = new Set<string>();
   private readonly killsSeen = new Set<number>();
   private ticks = 0;
+  /** The processes of the tree now (the sampler's): fork children without an agent yet are among them. */
+  private livePids: () => number[] = () => [];
   private server!: AgentServer;
   /** The socket's directory when it is not the session's (a long TMPDIR); removed at close. */
   private ownDir: string | null = null;
@@ -145,7 +147,7 @@ export class AgentSession {
       problem: (text, pid) => s.append({ type: 'note', t: s.t(), pid, text }),
       // A process that ends in pdb (killed, or `q` before the agent could say so) ends its pause.
       agentDisconnected: (a) => s.endBreak(a.pid, s.now()),
-    });
+    }, procRoot);
     return s;
   }
 
@@ -158,7 +160,8 @@ export class AgentSession {
   }
 
   /** From now on records go to writer, with times from now(); records held so far are written at t = 0. */
-  attach(writer: RecordingWriter, now: () => number, startWallMs: number): void {
+  attach(writer: RecordingWriter, now: () => number, startWallMs: number, livePids: () => number[] = () => []): void {
+    this.livePids = livePids;
     this.writer = writer;
     this.now = now;
     this.startWallMs = startWallMs;
@@ -193,11 +196,26 @@ export class AgentSession {
   }
 
   /**
+   * Every agent that can be asked now: the connected ones, then the fork children of the tree
+   * that have none connected yet but connect when asked (the server wakes them at the request).
+   */
+  private targets(): ConnectedAgent[] {
+    let live: number[] = [];
+    try {
+      live = this.livePids();
+    } catch {
+      live = [];
+    }
+    return [...this.server.agents(), ...this.server.wakeable(live)];
+  }
+
+  /**
    * A process of the tree ended: probe the agents now (at most every PROBE_SOON_MS), so that a
    * Dask nanny that killed it says so while it is still there (a job that ends right after a
    * KilledWorker closes its nannies well within a periodic probe's second).
    */
-  processExited(): void {
+  processExited(pid?: number): void {
+    if (pid !== undefined) this.server.processEnded(pid);
     if (this.soonTimer || !this.probeTimer) return;
     const wait = Math.max(0, this.lastProbeMs + PROBE_SOON_MS - Date.now());
     this.soonTimer = setTimeout(() => {
@@ -220,7 +238,7 @@ export class AgentSession {
   snapshotAll(label: string, trigger: AgentTrigger): { pids: number[]; done: Promise<void> } {
     const pids: number[] = [];
     const all: Promise<void>[] = [];
-    for (const a of this.server.agents()) {
+    for (const a of this.targets()) {
       if (!has(a, 'census')) continue;
       if (this.busy.has(a.pid)) {
         // Said, not silent: a run showed censuses #1 #3 #9 #18 #23 and no word on the others.
@@ -241,7 +259,7 @@ export class AgentSession {
   largestBreakable(): ConnectedAgent | null {
     let best: ConnectedAgent | null = null;
     let bestKiB = -1;
-    for (const a of this.server.agents()) {
+    for (const a of this.targets()) {
       if (!has(a, 'break')) continue;
       const kib = rssKiB(a.pid, this.procRoot);
       if (kib > bestKiB) {
@@ -416,7 +434,7 @@ export class AgentSession {
       return;
     }
     // --trace-allocations alone: allocation sites only (no census, whose pause grows with the heap).
-    for (const a of this.server.agents()) {
+    for (const a of this.targets()) {
       if (!has(a, 'trace') || this.busy.has(a.pid)) continue;
       if (!this.options.traceAllocations && has(a, 'alloc')) continue;
       this.busy.add(a.pid);

@@ -192,11 +192,11 @@ class Recording {
         this.oomSeen = true;
       },
       onProcessExit: (pid) => {
-        agents?.processExited();
+        agents?.processExited(pid);
         hooks.onProcessExit?.(pid);
       },
     });
-    agents?.attach(w, () => this.sampler.now(), startWallMs);
+    agents?.attach(w, () => this.sampler.now(), startWallMs, () => this.sampler.livePids());
     this.startWallMs = startWallMs;
   }
 

@@ -13,19 +13,25 @@ Choices, with their reasons:
   killed by a write to a closed connection. Before each send, the descriptor is checked to still be
   our socket (device and inode): a program that closes every descriptor (daemonisation,
   os.closerange) and opens a file that reuses the number must not receive our JSON.
-- Fork: the child's copy of the connection belongs to the parent's session stream. The child
-  closes its copy of the descriptor (close, never shutdown, which would end the parent's
-  connection too), connects anew and says hello with its own pid, from a thread of its own, after
-  CHILD_CONNECT_DELAY_S (or at once when the program sends something): see "fork" below.
+- Fork: the child's copy of the connection belongs to the parent's session stream. A fork child
+  runs no agent code at the fork and has no agent thread: it connects only when memhunt asks for
+  it (the wake signal, WAKE_SIGNAL, whose handler the agent installs once in the first process
+  and the child inherits) or when the program sends something (`import memhunt`). It then closes
+  its copy of the descriptor (close, never shutdown, which would end the parent's connection
+  too), connects anew and says hello with its own pid. Without the wake signal (the program
+  handles it, MEMHUNT_AGENT_WAKE=0, --allocations), the child connects by itself from a thread
+  of its own, after CHILD_CONNECT_DELAY_S: see "fork" below.
 
 Modules: this one is imported at start-up and depends only on _wire and _state (others are imported when needed: every
 Python process of the tree pays for what start-up imports). Requests
 are dispatched one way, from the serving thread to _requests (imported with the first request),
 which never imports this module back: it answers through the Connection it is given.
 """
+import _signal  # type: ignore[import]
 import _socket
 import _thread
 import os
+from _functools import partial as _partial  # type: ignore[import]  # C module: partial without functools.py
 import sys
 
 from . import _state, _wire
@@ -243,11 +249,20 @@ _pending_pid = None
 #: True once the at-fork hooks are registered (the agent connected): a fork child then has an
 #: agent thread to wait for; otherwise it has none, and nothing waits.
 _fork_hooked = False
+#: The wake signal's number when its handler is installed (fork children connect when asked),
+#: else None (they connect by themselves after the fork: _child_main).
+_wake_signal = None
 
 
 def _wait_connected():
     pid = _getpid()
-    if _settled_pid == pid or not _fork_hooked:
+    if _settled_pid == pid:
+        return
+    if _wake_signal is not None:
+        # A fork child that was never asked for: the program's message connects it now.
+        _connect_child(True)
+        return
+    if not _fork_hooked:
         return
     # A fork child whose agent thread has not connected yet: hurry it, then wait for it.
     try:
@@ -296,7 +311,7 @@ def _argv():
 
 
 def _hello():
-    return {
+    h = {
         'type': 'hello',
         'role': 'agent',
         'protocol': _wire.PROTOCOL,
@@ -308,6 +323,11 @@ def _hello():
         'argv': _argv(),
         'features': FEATURES,
     }
+    if _wake_signal is not None:
+        # This process and its fork children have the wake handler: memhunt may signal a child of
+        # this process that has not connected, once /proc says it still catches the signal.
+        h['wakeSignal'] = _wake_signal
+    return h
 
 
 def _connect(path):
@@ -371,6 +391,98 @@ def _child_main():
         _settled_pid = pid
     if conn is not None:
         conn.serve()
+
+
+# ---------------------------------------------------------------------------------- wake
+#
+# A fork child runs nothing of the agent at the fork: no thread, no Python (before 3.12; 3.12+
+# takes its fork-warning filter entry out, see "fork"). Every page a fork child writes costs it a
+# copy-on-write fault, and a thread's start costs it a GIL hand-over: both measured as most of
+# what the agent added to a fork (BENCHMARKS.md, "fork"). Most fork children are never asked
+# anything (a Pool worker per task, a pre-forking server's short-lived helpers). When memhunt does
+# need one (a census, refs, a break, `memhunt snapshot <pid>`), it sends it WAKE_SIGNAL, whose
+# handler (installed once, in the process that started the agent, and inherited at fork) connects
+# the child; memhunt signals a pid only while /proc/<pid>/status says it catches that signal (an
+# exec'd child has the default action again) and its executable is its connected ancestor's.
+#
+# SIGURG: its default action is to ignore it (a child that exec'd between memhunt's check and the
+# signal is not killed, as it would be by a real-time signal), the kernel sends it only for
+# out-of-band socket data to a process that asked for it (F_SETOWN), and Python programs hardly
+# ever handle it. When the program (or a library, from C) already handles it, the agent leaves it
+# alone and fork children connect by themselves (_child_main), as MEMHUNT_AGENT_WAKE=0 asks.
+
+WAKE_SIGNAL = getattr(_signal, 'SIGURG', None)
+#: Per process: taken while a fork child connects (the handler never waits for it).
+_child_lock = None
+_child_lock_pid = None
+
+
+def _install_wake():
+    """Installs the wake handler when the signal is free (default action); the number, or None."""
+    sig = WAKE_SIGNAL
+    if sig is None or _environ_get('MEMHUNT_AGENT_WAKE', '1').strip().lower() in ('0', 'off', 'no', 'false'):
+        return None
+    try:
+        if _signal.getsignal(sig) != _signal.SIG_DFL:
+            return None  # the program's (or a C library's: None): never ours to take
+        _signal.signal(sig, _on_wake)
+    except Exception:  # not the main thread, or no such signal here
+        return None
+    return sig
+
+
+def _on_wake(signum, frame):
+    """The wake signal's handler (the main thread, between two bytecodes): connect now. Nothing
+    in a process that is connected already, nor in a child about to exec (subprocess's preexec_fn
+    runs on this thread's stack)."""
+    try:
+        if _settled_pid == _getpid():
+            return
+        f = frame
+        while f is not None:
+            if f.f_code.co_name == '_execute_child' and f.f_globals.get('__name__') == 'subprocess':
+                return
+            f = f.f_back
+        _connect_child(False)
+    except Exception:
+        pass
+
+
+def _connect_child(wait):
+    """In a fork child whose agent has not connected: releases the parent's connection, connects,
+    says hello and starts the serving thread. `wait`: False in the signal handler, which returns
+    at once when another thread of the child is connecting (it may be the one interrupted)."""
+    global _conn, _settled_pid, _child_lock, _child_lock_pid
+    pid = _getpid()
+    if _child_lock_pid != pid:
+        _child_lock = _allocate_lock()
+        _child_lock_pid = pid
+    lock = _child_lock
+    if not lock.acquire(wait):
+        return
+    conn = None
+    try:
+        if _settled_pid == pid:
+            return
+        old = _conn
+        if old is not None and old.pid != pid:
+            _conn = None
+            old.drop_inherited()
+        path = _environ_get('MEMHUNT_AGENT_SOCKET')
+        if not path:
+            return
+        try:
+            conn = Connection(path)
+        except OSError:
+            return  # memhunt is gone: run as if there were no agent
+        _conn = conn
+        conn.send(_hello())
+        _start_new_thread(conn.serve, ())
+    except Exception as e:
+        report_error('connecting after fork', e)
+    finally:
+        _settled_pid = pid
+        lock.release()
 
 
 # ---------------------------------------------------------------------------------- fork
@@ -547,6 +659,9 @@ def _before_fork():
         _drop_fork_filters()
         conn = _conn
         pid = _getpid()
+        undo = _child_undo
+        if undo is not None:
+            undo.__setstate__((int, (), None, None))
         ours = conn is not None and conn.alive and conn.pid == pid or _pending_pid == pid
         if not ours or _threads_of_process() != 2:
             return
@@ -556,6 +671,9 @@ def _before_fork():
         filters[0:0] = entries
         _fork_filters = (filters, entries, mod)
         _filters_mutated(mod)
+        if undo is not None:
+            # What the child's hook does: `del filters[:n]`, from C (see _register_fork_hooks).
+            undo.__setstate__((filters.__delitem__, (slice(0, len(entries)),), None, None))
     except Exception:
         pass
 
@@ -608,21 +726,38 @@ def _after_fork_child_alloc():
         report_error('allocations after fork', e)
 
 
+#: 3.12+ with the wake signal: the child's only at-fork hook, a functools.partial that _before_fork
+#: points, before each fork, at `del filters[:n]` of the entries it put in (or at int(): nothing), so
+#: that the child takes them out (the program may look at warnings.filters first thing) with no
+#: Python frame. The filters' version is not bumped there: it was when they were put in, and the
+#: child has decided no warning since. The child's _fork_filters stays stale: a later
+#: _drop_fork_filters finds the entries gone.
+_child_undo = None
+
+
 def _register_fork_hooks():
-    """At fork, the child only starts its agent's thread (_child_main), which does the rest later.
-    Before 3.12 the hook is a C callable (functools.partial of start_new_thread): no Python frame
-    runs in the child at the fork, so it writes (and copies) as few pages as possible; 3.12+ also
-    takes its fork-warning filter out (see above), in Python."""
-    global _fork_hooked
+    """With the wake signal, a fork child runs nothing at the fork before 3.12 (no hook at all),
+    and on 3.12+ only takes its fork-warning filter out, from C (_child_undo). Without it, the child only
+    starts its agent's thread (_child_main), which does the rest later: before 3.12 the hook is a C
+    callable (functools.partial of start_new_thread), so no Python frame runs in the child at the
+    fork and it writes (and copies) as few pages as possible."""
+    global _fork_hooked, _child_undo
     _fork_hooked = True
-    if _version_info >= (3, 13):
+    if _wake_signal is not None:
+        if _version_info >= (3, 12):
+            _child_undo = _partial(int)
+        if _version_info >= (3, 13):
+            _register_at_fork(before=_before_fork, after_in_child=_child_undo)
+        elif _version_info >= (3, 12):
+            _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                              after_in_child=_child_undo)
+    elif _version_info >= (3, 13):
         _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
     elif _version_info >= (3, 12):
         _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
                           after_in_child=_after_fork_child_312)
     else:
-        from _functools import partial  # type: ignore[import]  # C module: partial without functools.py
-        _register_at_fork(after_in_child=partial(_start_new_thread, _child_main, ()))
+        _register_at_fork(after_in_child=_partial(_start_new_thread, _child_main, ()))
     if 'alloc' in FEATURES:
         _register_at_fork(after_in_child=_after_fork_child_alloc)
 
@@ -684,7 +819,7 @@ def _parse_options(text):
 
 def start():
     """Starts the agent once per process. Raises nothing."""
-    global _started, _main_ident
+    global _started, _main_ident, _wake_signal
     if _started:
         return
     _started = True
@@ -723,10 +858,19 @@ def start():
                     FEATURES.append('alloc')
             except Exception as e:
                 problems.append('sampled allocations unavailable in pid %d (%s: %s)' % (_getpid(), type(e).__name__, e))
+        if _register_at_fork is not None and 'alloc' not in FEATURES:
+            # --allocations: every fork child streams its samples from the start (it connects by itself).
+            _wake_signal = _install_wake()
         try:
             _connect(path)
         except OSError:
             # memhunt is gone or the socket is not ours to use: run as if there were no agent.
+            if _wake_signal is not None:
+                _wake_signal = None
+                try:
+                    _signal.signal(WAKE_SIGNAL, _signal.SIG_DFL)
+                except Exception:
+                    pass
             return
         for p in problems:
             send({'type': 'agent-error', 'message': p})

@@ -485,8 +485,7 @@ class CensusVisitor(object):
             except Exception:
                 pass
 
-    def _classify(self, new_types, chunk, types):
-        sample = None
+    def _classify(self, new_types, chunk, types, sample=None):
         for t in new_types:
             self.known.add(t)
             if self.ndarray is not None:
@@ -777,12 +776,61 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
             _collect()
         if objs is None:
             objs = _get_objects()
-        _drop(objs, instance_parts(visitor))
-        total = walk(objs, visitor, untracked)
+        nat = _native_mod() if type(visitor) is CensusVisitor else None
+        if nat is not None:
+            # The visitor's parts are skipped by identity in C (as _drop takes them out).
+            total = native_walk(nat, objs, visitor, untracked, instance_parts(visitor))
+        else:
+            _drop(objs, instance_parts(visitor))
+            total = walk(objs, visitor, untracked)
         del objs
         duration = _util.perf_ms() - t0
     del frames
     return total, duration, copies
+
+
+def _native_mod():
+    from . import _native
+    return _native.get()
+
+
+def native_walk(nat, objs, visitor, untracked=True, skip=None):
+    """walk(objs, visitor, untracked) for a CensusVisitor, in C (memhunt_heap.c): the same objects,
+    counts and sizes. The census decides each type's sizing once (classify), handles numpy and
+    pandas objects itself (special), and the counts land in the visitor as the Python walk leaves
+    them. Returns the number of objects visited."""
+    fixed = visitor.fixed
+    header = visitor.header
+
+    def classify(t, o):
+        key = hashable_type(t)
+        if key not in visitor.known:
+            visitor._classify((key,), None, None, {key: o})
+        special = key in visitor.special
+        size = fixed.get(key)
+        if size is not None:
+            return 0, size, None, special
+        h = header.get(key)
+        if h is not None:
+            return 1, h, t.__sizeof__, special
+        return 2, 0, None, special
+
+    def special(objs_):
+        visitor.item_arrays = []
+        extra = visitor._special(objs_, list(map(type, objs_)))
+        arrays = visitor.item_arrays
+        visitor.item_arrays = None
+        return (extra or None), ((part for part, _ in _item_parts(arrays)) if arrays else None)
+
+    total, rows = nat.census_walk(objs, bool(untracked), classify, special, _getsizeof, _util.safe_sizeof, skip)
+    counts = visitor.counts
+    var_bytes = visitor.var_bytes
+    for t, n, b in rows:
+        key = hashable_type(t)
+        counts[key] += n
+        if key not in fixed:
+            var_bytes[key] += b
+    return total
 
 
 def _drop(objs, parts):

@@ -192,6 +192,8 @@ typedef struct {
     PyObject *classify, *special_cb, *getsizeof, *safe_sizeof;
     Py_ssize_t total;
     int untracked;
+    PyObject *collect;    /* list of (object, size) of the objects sized one by one that reach collect_min */
+    Py_ssize_t collect_min;
     int failed;           /* a C failure (memory): the walk stops, the caller falls back */
 } walk_t;
 
@@ -308,6 +310,15 @@ static inline Py_ssize_t c_size(tinfo_t *e, PyObject *o) {
 }
 
 /* Counts and sizes o; may run Python code unless e->leaf. 0, or -1 with an exception set. */
+static int collect(walk_t *w, PyObject *o, Py_ssize_t n) {
+    if (!w->collect || n < w->collect_min) return 0;
+    PyObject *t = Py_BuildValue("(On)", o, n);
+    if (!t) return -1;
+    int r = PyList_Append(w->collect, t);
+    Py_DECREF(t);
+    return r;
+}
+
 static int count_obj(walk_t *w, tinfo_t *e, PyObject *o) {
     e->count++;
     w->total++;
@@ -318,7 +329,7 @@ static int count_obj(walk_t *w, tinfo_t *e, PyObject *o) {
             Py_ssize_t n = c_size(e, o);
             if (n >= 0) {
                 e->bytes += n;
-                return 0;
+                return collect(w, o, n);
             }
             r = NULL;
         } else r = PyObject_CallFunctionObjArgs(e->descr, o, NULL);
@@ -345,7 +356,7 @@ static int count_obj(walk_t *w, tinfo_t *e, PyObject *o) {
     Py_DECREF(r);
     if (n == -1 && PyErr_Occurred()) return -1;
     e->bytes += n;
-    return 0;
+    return collect(w, o, n);
 }
 
 static int visit_ref(PyObject *o, void *arg) {
@@ -365,6 +376,7 @@ static int visit_ref(PyObject *o, void *arg) {
             Py_ssize_t n = c_size(e, o);
             if (n < 0) { PyErr_Clear(); n = e->size; }
             e->bytes += n;
+            if (collect(w, o, n) < 0) { PyErr_Clear(); w->failed = 1; }
         }
         return 0;
     }
@@ -451,17 +463,23 @@ static int run_specials(walk_t *w) {
 
 #define SPECIAL_BATCH 8192
 
-/* census_walk(objs, untracked, classify, special, getsizeof, safe_sizeof, skip)
+/* census_walk(objs, untracked, classify, special, getsizeof, safe_sizeof[, skip, collect_min, collect])
  *   -> (total, [(type, count, bytes), ...]) */
 static PyObject *m_census_walk(PyObject *self, PyObject *args) {
     PyObject *objs;
     int untracked;
     walk_t w;
     memset(&w, 0, sizeof(w));
-    PyObject *skip = Py_None;
-    if (!PyArg_ParseTuple(args, "O!pOOOO|O", &PyList_Type, &objs, &untracked, &w.classify, &w.special_cb,
-                          &w.getsizeof, &w.safe_sizeof, &skip))
+    PyObject *skip = Py_None, *coll = Py_None;
+    Py_ssize_t coll_min = 0;
+    if (!PyArg_ParseTuple(args, "O!pOOOO|OnO", &PyList_Type, &objs, &untracked, &w.classify, &w.special_cb,
+                          &w.getsizeof, &w.safe_sizeof, &skip, &coll_min, &coll))
         return NULL;
+    if (coll != Py_None) {
+        if (!PyList_Check(coll)) { PyErr_SetString(PyExc_TypeError, "collect: a list"); return NULL; }
+        w.collect = coll;
+        w.collect_min = coll_min;
+    }
     w.untracked = untracked;
     PyObject *out = NULL;
     if (ttab_init(&w.types) < 0 || pset_init(&w.seen, 1 << 16) < 0) { PyErr_NoMemory(); goto done; }
@@ -691,6 +709,7 @@ static int list_gather(src_t *s, Py_ssize_t e0, Py_ssize_t e1, char *dst) {
         double *d = (double *)dst;
         for (Py_ssize_t i = e0; i < e1; i++) {
             PyObject *o = items[i];
+            if (i + 16 < e1) __builtin_prefetch(items[i + 16]);
             if (Py_TYPE(o) != &PyFloat_Type) { PyErr_SetString(PyExc_ValueError, "not floats"); return -1; }
             d[i - e0] = PyFloat_AS_DOUBLE(o);
         }
@@ -998,6 +1017,113 @@ done:
     return out;
 }
 
+/* ---- comparing by tiles: a 2-D Fortran-order array against data of the same C-order values ----
+ * Read in C order, a Fortran-order array of R rows x C columns touches one page per element when
+ * R is large; read by tiles of TILE x TILE, each column of the tile is a run of TILE elements and
+ * each row of the other side too: both are read page by page. */
+#define TILE 512
+
+static int tile_ok(src_t *s, src_t *f, mode_t_ m) {
+    if (s->kind == S_CONTIG) return 1;
+    if (s->kind == S_F2) return s->R == f->R && s->C == f->C && (m.tk || s->isz == f->isz);
+    if (s->kind == S_LIST) return m.tk || f->isz == 8;
+    return 0;
+}
+
+/* The tile [i0, i1) x [j0, j1) of s (values at C-order positions i*C + j) into dst, row by row,
+ * each value in `usz` bytes: raw (m.tk == 0, usz the array's element size) or cast. */
+static int tile_gather(src_t *s, mode_t_ m, Py_ssize_t C, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0,
+                       Py_ssize_t j1, char *dst, char *tmp, int usz) {
+    Py_ssize_t W = j1 - j0, H = i1 - i0;
+    if (s->kind == S_F2) {
+        int isz = s->isz;
+        char *raw = (m.tk && !(s->ek == m.tk && s->isz == m.tsz)) ? tmp : dst;
+        /* by blocks of 8 x 8: a cache line of each of 8 columns into a line of each of 8 rows
+         * (element by element, the tile's rows, 4 KiB apart, evicted each other from the caches) */
+        for (Py_ssize_t jb = j0; jb < j1; jb += 8) {
+            Py_ssize_t je = jb + 8 < j1 ? jb + 8 : j1;
+            for (Py_ssize_t ib = i0; ib < i1; ib += 8) {
+                Py_ssize_t ie = ib + 8 < i1 ? ib + 8 : i1;
+                for (Py_ssize_t j = jb; j < je; j++) {
+                    const char *col = s->ptr + (j * s->R) * isz;
+                    char *out = raw + (j - j0) * isz;
+                    if (isz == 8) {
+                        for (Py_ssize_t i = ib; i < ie; i++) memcpy(out + (i - i0) * W * 8, col + i * 8, 8);
+                    } else if (isz == 4) {
+                        for (Py_ssize_t i = ib; i < ie; i++) memcpy(out + (i - i0) * W * 4, col + i * 4, 4);
+                    } else {
+                        for (Py_ssize_t i = ib; i < ie; i++) memcpy(out + (i - i0) * W * isz, col + i * isz, isz);
+                    }
+                }
+            }
+        }
+        if (raw != dst) {
+            if (!s->ek) { PyErr_SetString(PyExc_ValueError, "dtype not castable here"); return -1; }
+            convert(raw, s->ek, isz, dst, m.tk, m.tsz, W * H);
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        Py_ssize_t e0 = i * C + j0, e1 = i * C + j1;
+        char *out = dst + (i - i0) * W * usz;
+        if (m.tk == 0) {
+            if (s->kind == S_CONTIG) memcpy(out, s->ptr + e0 * usz, (size_t)W * usz);
+            else if (list_gather(s, e0, e1, out) < 0) return -1;  /* usz == 8 (tile_ok) */
+        } else {
+            if (s->kind == S_CONTIG) {
+                if (s->ek == m.tk && s->isz == m.tsz) memcpy(out, s->ptr + e0 * s->isz, (size_t)W * usz);
+                else if (!s->ek) { PyErr_SetString(PyExc_ValueError, "dtype not castable here"); return -1; }
+                else convert(s->ptr + e0 * s->isz, s->ek, s->isz, out, m.tk, m.tsz, W);
+            } else {
+                if (list_gather(s, e0, e1, tmp) < 0) return -1;
+                if (s->ek == m.tk && 8 == m.tsz) memcpy(out, tmp, (size_t)W * 8);
+                else convert(tmp, s->ek, 8, out, m.tk, m.tsz, W);
+            }
+        }
+    }
+    return 0;
+}
+
+/* 1 equal, 0 not, -1 error; -2: not applicable (the linear compare runs). */
+static int tile_equal(src_t *a, src_t *b, mode_t_ m, Py_ssize_t total) {
+    src_t *f = a->kind == S_F2 ? a : (b->kind == S_F2 ? b : NULL);
+    if (!f || (Py_ssize_t)f->R * f->isz <= 4096 || f->C < 2) return -2;
+    if (!tile_ok(a, f, m) || !tile_ok(b, f, m)) return -2;
+    int usz = m.tk ? m.tsz : f->isz;
+    if ((m.tk ? f->n : f->nbytes) != total) return -2;
+    size_t cap = (size_t)TILE * TILE * (usz > 8 ? usz : 8);
+    char *ba = (char *)malloc(cap), *bb = (char *)malloc(cap), *tmp = (char *)malloc(cap);
+    int rc = 1;
+    if (!ba || !bb || !tmp) { PyErr_NoMemory(); rc = -1; goto out; }
+    for (Py_ssize_t i0 = 0; i0 < f->R && rc == 1; i0 += TILE) {
+        Py_ssize_t i1 = i0 + TILE < f->R ? i0 + TILE : f->R;
+        for (Py_ssize_t j0 = 0; j0 < f->C; j0 += TILE) {
+            Py_ssize_t j1 = j0 + TILE < f->C ? j0 + TILE : f->C;
+            /* A C-contiguous side read in its units is compared in place, row by row. */
+            src_t *direct = NULL, *other = b;
+            if (a->kind == S_CONTIG && (!m.tk || (a->ek == m.tk && a->isz == m.tsz))) { direct = a; other = b; }
+            else if (b->kind == S_CONTIG && (!m.tk || (b->ek == m.tk && b->isz == m.tsz))) { direct = b; other = a; }
+            if (direct) {
+                if (tile_gather(other, m, f->C, i0, i1, j0, j1, ba, tmp, usz) < 0) { rc = -1; break; }
+                Py_ssize_t W = j1 - j0;
+                for (Py_ssize_t i = i0; i < i1; i++) {
+                    if (memcmp(ba + (i - i0) * W * usz, direct->ptr + (i * f->C + j0) * usz, (size_t)W * usz) != 0) { rc = 0; break; }
+                }
+                if (rc != 1) break;
+                continue;
+            }
+            if (tile_gather(a, m, f->C, i0, i1, j0, j1, ba, tmp, usz) < 0 ||
+                tile_gather(b, m, f->C, i0, i1, j0, j1, bb, tmp, usz) < 0) { rc = -1; break; }
+            if (memcmp(ba, bb, (size_t)(i1 - i0) * (j1 - j0) * usz) != 0) { rc = 0; break; }
+        }
+    }
+out:
+    free(ba);
+    free(bb);
+    free(tmp);
+    return rc;
+}
+
 /* dup_equal(obj1, kind1, code1, obj2, kind2, code2, target, total) -> bool */
 static PyObject *m_dup_equal(PyObject *self, PyObject *args) {
     PyObject *o1, *o2, *target;
@@ -1015,6 +1141,14 @@ static PyObject *m_dup_equal(PyObject *self, PyObject *args) {
     if (have1 < total || have2 < total) {
         PyErr_SetString(PyExc_ValueError, "the data is shorter than asked");
         goto done;
+    }
+    {
+        int t = tile_equal(&s1, &s2, m, total);
+        if (t == -1) goto done;
+        if (t >= 0) {
+            out = PyBool_FromLong(t);
+            goto done;
+        }
     }
     {
         Py_ssize_t p1 = piece_units(&s1, m), p2 = piece_units(&s2, m);

@@ -533,6 +533,21 @@ class CensusVisitor(object):
                     except Exception:
                         pass
 
+    #: walk_heap runs native_walk (in C) for this class when the extension is there.
+    NATIVE = True
+
+    def native_walk(self, nat, objs, untracked, skip):
+        return native_walk(nat, objs, self, untracked, skip)
+
+    def native_special_type(self, t):
+        """More types to hand to native_special than self.special (for subclasses)."""
+        return False
+
+    def native_special(self, objs):
+        """The objects of self.special's types and native_special_type's, in a batch; returns those
+        _special handles."""
+        return objs
+
     def __call__(self, chunk, expand=True):
         """Counts and sizes chunk; returns (containers to expand, extra objects) or None. The
         tracked objects (expand=False) are all expanded by walk() anyway."""
@@ -761,7 +776,7 @@ class _Quiet(object):
         return False
 
 
-def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None):
+def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None, native=True):
     """gc.collect() if asked, then walk(gc.get_objects(), visitor), with the frames of running
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
     duration ms, the roots: [(frame, locals copy)], for refs)."""
@@ -776,10 +791,11 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
             _collect()
         if objs is None:
             objs = _get_objects()
-        nat = _native_mod() if type(visitor) is CensusVisitor else None
+        # In C for the visitors that say they can (their class sets NATIVE; not their subclasses).
+        nat = _native_mod() if native and type(visitor).__dict__.get('NATIVE') else None
         if nat is not None:
             # The visitor's parts are skipped by identity in C (as _drop takes them out).
-            total = native_walk(nat, objs, visitor, untracked, instance_parts(visitor))
+            total = visitor.native_walk(nat, objs, untracked, instance_parts(visitor))
         else:
             _drop(objs, instance_parts(visitor))
             total = walk(objs, visitor, untracked)
@@ -794,7 +810,7 @@ def _native_mod():
     return _native.get()
 
 
-def native_walk(nat, objs, visitor, untracked=True, skip=None):
+def native_walk(nat, objs, visitor, untracked=True, skip=None, collect_min=0, collect=None):
     """walk(objs, visitor, untracked) for a CensusVisitor, in C (memhunt_heap.c): the same objects,
     counts and sizes. The census decides each type's sizing once (classify), handles numpy and
     pandas objects itself (special), and the counts land in the visitor as the Python walk leaves
@@ -806,7 +822,7 @@ def native_walk(nat, objs, visitor, untracked=True, skip=None):
         key = hashable_type(t)
         if key not in visitor.known:
             visitor._classify((key,), None, None, {key: o})
-        special = key in visitor.special
+        special = key in visitor.special or visitor.native_special_type(t)
         size = fixed.get(key)
         if size is not None:
             return 0, size, None, special
@@ -816,13 +832,17 @@ def native_walk(nat, objs, visitor, untracked=True, skip=None):
         return 2, 0, None, special
 
     def special(objs_):
+        objs_ = visitor.native_special(objs_)
+        if not objs_:
+            return None, None
         visitor.item_arrays = []
         extra = visitor._special(objs_, list(map(type, objs_)))
         arrays = visitor.item_arrays
         visitor.item_arrays = None
         return (extra or None), ((part for part, _ in _item_parts(arrays)) if arrays else None)
 
-    total, rows = nat.census_walk(objs, bool(untracked), classify, special, _getsizeof, _util.safe_sizeof, skip)
+    total, rows = nat.census_walk(objs, bool(untracked), classify, special, _getsizeof, _util.safe_sizeof, skip,
+                                  collect_min, collect)
     counts = visitor.counts
     var_bytes = visitor.var_bytes
     for t, n, b in rows:

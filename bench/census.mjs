@@ -51,8 +51,9 @@ for (const [name, py] of pythons) {
   }
 }
 table([
-  ['python', 'heap', 'objects', 'gc-tracked', 'bare loop s', 'memhunt s', 'x bare', 'tracked part s', 'x bare', 'objgraph s'],
-  ...census.map((c) => [c.python, c.shape, c.objects.toLocaleString('en-US'), c.tracked.toLocaleString('en-US'), fmt(c.bare, 3), fmt(c.memhunt, 3), fmt(c.ratio, 1),
+  ['python', 'heap', 'objects', 'gc-tracked', 'C walk', 'bare loop s', 'memhunt s', 'x bare', 'CPU x bare', 'pure-Python walk s', 'x bare', 'tracked part s', 'x bare', 'objgraph s'],
+  ...census.map((c) => [c.python, c.shape, c.objects.toLocaleString('en-US'), c.tracked.toLocaleString('en-US'), c.native ? 'yes' : 'no', fmt(c.bare, 3), fmt(c.memhunt, 3), fmt(c.ratio, 2),
+    fmt(c.memhuntCpu / c.bareCpu, 2), fmt(c.memhuntPure, 3), fmt(c.memhuntPure / c.bare, 1),
     fmt(c.memhuntTrackedOnly, 3), fmt(c.trackedOnlyRatio, 2), c.objgraph === null ? 'n/a' : fmt(c.objgraph, 3)]),
 ]);
 console.log();

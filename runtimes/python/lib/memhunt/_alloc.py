@@ -53,6 +53,20 @@ def unsupported():
     return None
 
 
+def unsupported_light():
+    """unsupported() without sysconfig (which imports threading since 3.12): for the agent's thread."""
+    if sys.implementation.name != 'cpython':
+        return '%s is not CPython' % sys.implementation.name
+    if sys.version_info < (3, 8):
+        return 'Python %d.%d is older than 3.8' % sys.version_info[:2]
+    gil = getattr(sys, '_is_gil_enabled', None)
+    if gil is not None and not gil():
+        return 'this is a free-threaded Python build, which memhunt\'s C helpers do not support'
+    if 't' in getattr(sys, 'abiflags', ''):
+        return 'this is a free-threaded Python build, which memhunt\'s C helpers do not support'
+    return None
+
+
 def cache_dir():
     base = os.environ.get('MEMHUNT_NATIVE_DIR')
     if not base:

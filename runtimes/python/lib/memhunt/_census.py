@@ -805,6 +805,14 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
     return total, duration, copies
 
 
+def native_note():
+    """[one line] when the C helpers could not be built or loaded here (not when turned off)."""
+    from . import _native
+    if _native.get() is None and _native.enabled() and not _native._off:
+        return ['the census ran its pure-Python walk (slower): the C helpers are unavailable here (%s)' % _native.why()]
+    return []
+
+
 def _native_mod():
     from . import _native
     return _native.get()
@@ -890,6 +898,7 @@ def census(collect=False, top=30, caller_frame=None, untracked=True):
     global _LAST_BYTES
     _LAST_BYTES = None
     _LAST_BYTES = _util.pack_counts(visitor.bytes_by_name)
+    notes = notes + native_note()
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

@@ -1012,6 +1012,7 @@ def census(collect, top, largest, dup_min, caller_frame=None):
     total -= visitor.exclude(own)
     del own
     rows, total_count, total_bytes, notes, counts = visitor.result(top)
+    notes = notes + _census.native_note()
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

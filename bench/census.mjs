@@ -99,6 +99,7 @@ const connected = peer.agents.length;
 // Start-up, with the agent's bytecode cached (in a private PYTHONPYCACHEPREFIX, as when its
 // __pycache__ is writable) and without (PYTHONDONTWRITEBYTECODE, a read-only install): each
 // interpreter then compiles the agent's start-up modules.
+fs.mkdirSync(path.join(REPO, '.bench-out'), { recursive: true }); // absent in a fresh worktree
 const cacheDir = fs.mkdtempSync(path.join(REPO, '.bench-out', 'pycache-'));
 const cached = (env) => { const e = { ...env, PYTHONPYCACHEPREFIX: cacheDir }; delete e.PYTHONDONTWRITEBYTECODE; return e; };
 const uncached = (env) => ({ ...env, PYTHONDONTWRITEBYTECODE: '1' });

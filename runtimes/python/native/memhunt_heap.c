@@ -649,6 +649,16 @@ static int src_open(src_t *s, PyObject *obj, const char *kind, const char *code)
             const char *ts = PyUnicode_AsUTF8(typestr);
             if (!ts) goto arr_done;
             parse_typestr(ts, &s->ek, &s->isz);
+            {
+                /* The typestr's number is not always the size ('<U5' is 20 bytes): numpy's itemsize. */
+                PyObject *isz = PyObject_GetAttrString(obj, "itemsize");
+                if (!isz) goto arr_done;
+                long v = PyLong_AsLong(isz);
+                Py_DECREF(isz);
+                if (v == -1 && PyErr_Occurred()) goto arr_done;
+                if (v != s->isz) s->ek = 0;
+                s->isz = (int)v;
+            }
             if (s->isz <= 0) {
                 PyErr_SetString(PyExc_ValueError, "unexpected typestr");
                 goto arr_done;

@@ -51,8 +51,9 @@ for (const [name, py] of pythons) {
   }
 }
 table([
-  ['python', 'heap', 'objects', 'gc-tracked', 'bare loop s', 'memhunt s', 'x bare', 'tracked part s', 'x bare', 'objgraph s'],
-  ...census.map((c) => [c.python, c.shape, c.objects.toLocaleString('en-US'), c.tracked.toLocaleString('en-US'), fmt(c.bare, 3), fmt(c.memhunt, 3), fmt(c.ratio, 1),
+  ['python', 'heap', 'objects', 'gc-tracked', 'C walk', 'bare loop s', 'memhunt s', 'x bare', 'CPU x bare', 'pure-Python walk s', 'x bare', 'tracked part s', 'x bare', 'objgraph s'],
+  ...census.map((c) => [c.python, c.shape, c.objects.toLocaleString('en-US'), c.tracked.toLocaleString('en-US'), c.native ? 'yes' : 'no', fmt(c.bare, 3), fmt(c.memhunt, 3), fmt(c.ratio, 2),
+    fmt(c.memhuntCpu / c.bareCpu, 2), fmt(c.memhuntPure, 3), fmt(c.memhuntPure / c.bare, 1),
     fmt(c.memhuntTrackedOnly, 3), fmt(c.trackedOnlyRatio, 2), c.objgraph === null ? 'n/a' : fmt(c.objgraph, 3)]),
 ]);
 console.log();
@@ -98,6 +99,7 @@ const connected = peer.agents.length;
 // Start-up, with the agent's bytecode cached (in a private PYTHONPYCACHEPREFIX, as when its
 // __pycache__ is writable) and without (PYTHONDONTWRITEBYTECODE, a read-only install): each
 // interpreter then compiles the agent's start-up modules.
+fs.mkdirSync(path.join(REPO, '.bench-out'), { recursive: true }); // absent in a fresh worktree
 const cacheDir = fs.mkdtempSync(path.join(REPO, '.bench-out', 'pycache-'));
 const cached = (env) => { const e = { ...env, PYTHONPYCACHEPREFIX: cacheDir }; delete e.PYTHONDONTWRITEBYTECODE; return e; };
 const uncached = (env) => ({ ...env, PYTHONDONTWRITEBYTECODE: '1' });

@@ -19,6 +19,9 @@ const ROUNDS = opt('--rounds', 3);
 const info = machine();
 console.log(`duplicates: one ${MIB} MiB float64 array held several ways + 2 unrelated, best of ${ROUNDS}; ${info.nproc} cores, load ${info.loadavgAtStart.join(' ')}\n`);
 const runs = [];
+// Groups as sets of holders (the order of equal-ranked holders follows the walk's order).
+const canon = (gs) => JSON.stringify(gs.map((g) => g.map((h) => JSON.stringify(h)).sort()).sort());
+const sameGroups = (a, b) => canon(a) === canon(b);
 const v = [];
 for (const mix of ['mixed', 'plain']) {
   const r = spawnSync(SYS_PYTHON, [path.join(BENCH_DIR, 'workloads', 'duplicates_heap.py'), String(MIB), String(ROUNDS), mix], {
@@ -43,8 +46,11 @@ for (const mix of ['mixed', 'plain']) {
     ['CPU', '', '', fmt(res.best.censusCpu, 3), fmt(res.best.censusWithDuplicatesCpu, 3), fmt(res.best.censusWithDuplicatesCpu - res.best.censusCpu, 3), fmt(cpuPerGib, 3),
       fmt(res.best.fullHashCpu, 3), fmt(fullCpuPerGib, 3), fmt(fullCpuPerGib / cpuPerGib, 1)],
   ]);
+  const purePerGib = res.best.pureDuplicatesMs / 1000 / gib;
+  const pureCpuPerGib = (res.best.pureCensusWithDuplicatesCpu - res.best.censusCpu) / gib;
+  console.log(`C helpers: ${res.found.native ? 'yes' : 'no'}; the pure-Python fallback in the same run: ${fmt(purePerGib, 3)} s/GiB wall, ${fmt(pureCpuPerGib, 3)} s/GiB CPU (${fmt(purePerGib / perGib, 1)}x, ${fmt(pureCpuPerGib / cpuPerGib, 1)}x); same groups: ${sameGroups(res.found.pureGroups, res.found.groups)}`);
   console.log(`groups: ${JSON.stringify(res.found.groups)}\n`);
-  runs.push({ mix, result: res, secondsPerGib: perGib, cpuSecondsPerGib: cpuPerGib, fullHashSecondsPerGib: fullPerGib, fullHashCpuSecondsPerGib: fullCpuPerGib });
+  runs.push({ mix, result: res, secondsPerGib: perGib, cpuSecondsPerGib: cpuPerGib, pureSecondsPerGib: purePerGib, pureCpuSecondsPerGib: pureCpuPerGib, fullHashSecondsPerGib: fullPerGib, fullHashCpuSecondsPerGib: fullCpuPerGib });
   v.push(verdict(`${mix}: duplicate search <= 0.5 s per GiB of candidate data (wall)`, perGib <= 0.5, `${fmt(perGib, 3)} s/GiB wall, ${fmt(cpuPerGib, 3)} s/GiB CPU`));
   const want = mix === 'plain' ? 1 : 2;
   v.push(verdict(`${mix}: the copies grouped (float32 as converted), the unrelated arrays in none`, res.found.groups.length === want && !JSON.stringify(res.found.groups).includes('other'),

@@ -10,7 +10,9 @@ until the census counts at least that many.
 
 Prints one JSON line: per method the best of ROUNDS wall times (s) and what each method saw.
   bare      for o in gc.get_objects(): sys.getsizeof(o)   (tracked objects only, no grouping)
-  memhunt   memhunt's census (tracked + untracked, by type, with sizes)
+  memhunt   memhunt's census (tracked + untracked, by type, with sizes), with its C walk when built
+  memhuntPure  the same census through the pure-Python walk (the fallback)
+  *Cpu      process CPU time of the same (best of ROUNDS): the machine is shared
   memhuntTrackedOnly  the same over gc.get_objects() only (the objects the bare loop sees)
   objgraph  objgraph.typestats() (tracked only, counts by type name, no sizes), if importable
   muppy     pympler: summary.summarize(muppy.get_objects()), if importable
@@ -20,7 +22,7 @@ import json
 import sys
 import time
 
-from memhunt import _census
+from memhunt import _census, _native
 
 
 class Record(object):
@@ -47,6 +49,15 @@ def best(fn, rounds):
     return min(times), out
 
 
+def best_cpu(fn, rounds):
+    times = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
 def main(argv):
     shape, target, rounds = argv[1], int(argv[2]), int(argv[3])
     per_record = 7 if shape == 'mixed' else 4
@@ -64,8 +75,16 @@ def main(argv):
         for o in gc.get_objects():
             sys.getsizeof(o)
     result['bare'] = best(bare, rounds)[0]
+    result['bareCpu'] = best_cpu(bare, rounds)
     t, census = best(lambda: _census.census(collect=False, top=30)[0], rounds)
     result['memhunt'] = t
+    result['memhuntCpu'] = best_cpu(lambda: _census.census(collect=False, top=30), rounds)
+    result['native'] = _native.get() is not None
+    # The pure-Python walk (the fallback where the C helpers cannot be built), same heap, same run.
+    _native.set_enabled(False)
+    result['memhuntPure'] = best(lambda: _census.census(collect=False, top=30)[0], rounds)[0]
+    result['memhuntPureCpu'] = best_cpu(lambda: _census.census(collect=False, top=30), rounds)
+    _native.set_enabled(True)
     result['objects'] = census['objects']
     result['totalBytes'] = census['totalBytes']
     # The same census over gc.get_objects() only: what the bare loop sees, grouped and sized.

@@ -12,6 +12,7 @@ Prints one JSON line: per method the best of ROUNDS wall and CPU (process) times
   census      memhunt's census alone (what a census costs without --duplicates)
   duplicates  memhunt's duplicate search after the census (sample hash, full compare), its
               durationMs, the candidate bytes and the groups
+  pure*       the same search with the C helpers turned off (the pure-Python fallback)
   fullHash    what a user writes without memhunt: blake2b of every candidate's whole data
               (a.tobytes() for non-contiguous arrays, array('d', list) for lists), grouped by digest
 """
@@ -24,7 +25,7 @@ from array import array
 
 import numpy as np
 
-from memhunt import _census, _largest
+from memhunt import _census, _largest, _native
 
 MIB = int(sys.argv[1])
 ROUNDS = int(sys.argv[2])
@@ -84,9 +85,22 @@ for _ in range(ROUNDS):
     found['candidateBytes'] = d['candidateBytes']
     found['readBytes'] = d['readBytes']
     found['groups'] = [[(h['path'], h['relation']) for h in g['holders']] for g in d['groups']]
+    # The same search through the pure-Python reads and walk (the fallback), same heap, same run.
+    _native.set_enabled(False)
+    gc.collect()
+    t = time.perf_counter()
+    c = time.process_time()
+    r, _ = _largest.census(False, 30, None, 1 << 20)
+    best['pureCensusWithDuplicates'] = min(best.get('pureCensusWithDuplicates', 1e9), time.perf_counter() - t)
+    best['pureCensusWithDuplicatesCpu'] = min(best.get('pureCensusWithDuplicatesCpu', 1e9), time.process_time() - c)
+    best['pureDuplicatesMs'] = min(best.get('pureDuplicatesMs', 1e12), r['duplicates']['durationMs'])
+    found['pureGroups'] = [[(h['path'], h['relation']) for h in g['holders']] for g in r['duplicates']['groups']]
+    del r
+    _native.set_enabled(True)
     t = time.perf_counter()
     c = time.process_time()
     found['fullHashGroups'] = full_hash()
     best['fullHash'] = min(best.get('fullHash', 1e9), time.perf_counter() - t)
     best['fullHashCpu'] = min(best.get('fullHashCpu', 1e9), time.process_time() - c)
+found['native'] = _native.get() is not None
 print(json.dumps({'mix': MIX, 'mib': MIB, 'python': sys.version.split()[0], 'best': best, 'found': found}))

@@ -10,9 +10,10 @@ import { err, out } from './output';
 const SCRIPT = `
 import sys
 sys.path.insert(0, sys.argv[1])
-from memhunt import _alloc
+from memhunt import _alloc, _native
 try:
     print(_alloc.build())
+    print(_alloc.build(False, _alloc.source_path(_native.SOURCE), _native.MODULE))
 except RuntimeError as e:
     sys.stderr.write('%s\\n' % e)
     sys.exit(3)
@@ -21,12 +22,13 @@ except RuntimeError as e:
 export function registerBuildNativeCommand(program: Command): void {
   program
     .command('build-native')
-    .summary('build the sampled-allocation hooks (run --allocations) for a Python ahead of time')
+    .summary('build the native parts (allocation hooks, census and duplicate helpers) for a Python ahead of time')
     .description(
-      'Compile runtimes/python/native/memhunt_alloc.c for one interpreter into the cache that\n' +
-        '`memhunt run --allocations` loads it from (MEMHUNT_NATIVE_DIR, else $XDG_CACHE_HOME/memhunt/native,\n' +
-        'else ~/.cache/memhunt/native). run --allocations does this itself at first use when a C compiler\n' +
-        'and the Python headers are present; build ahead for images that ship without them.',
+      'Compile runtimes/python/native/memhunt_alloc.c (the hooks of run --allocations) and memhunt_heap.c\n' +
+        '(the census walk and the --duplicates reads) for one interpreter into the cache they are loaded\n' +
+        'from (MEMHUNT_NATIVE_DIR, else $XDG_CACHE_HOME/memhunt/native, else ~/.cache/memhunt/native).\n' +
+        'memhunt does this itself at first use when a C compiler and the Python headers are present (a\n' +
+        'census without them runs the slower pure-Python walk); build ahead for images that ship without them.',
     )
     .option('--python <path>', 'the interpreter to build for', 'python3')
     .addHelpText('after', `

@@ -183,8 +183,12 @@ test('build-native builds for one interpreter into the cache; a missing interpre
   const dir = tempDir();
   const r = await runCli(['build-native', '--python', '/usr/bin/python3'], { env: { ...process.env, MEMHUNT_NATIVE_DIR: dir } });
   assert.equal(r.code, 0, r.stderr);
-  const built = r.stdout.trim();
-  assert.ok(built.startsWith(dir + '/') && fs.existsSync(built), r.stdout);
+  // One line per native part: the allocation hooks and the census/duplicates helpers.
+  const built = r.stdout.trim().split('\n');
+  assert.equal(built.length, 2, r.stdout);
+  for (const b of built) assert.ok(b.startsWith(dir + '/') && fs.existsSync(b), r.stdout);
+  assert.match(built[0]!, /_memhunt_alloc\./);
+  assert.match(built[1]!, /_memhunt_heap\./);
   const missing = await runCli(['build-native', '--python', '/nonexistent/python3']);
   assert.equal(missing.code, 127);
   assert.equal(missing.stderr.trim().split('\n').length, 1);

@@ -36,9 +36,9 @@ _stopped = False
 _flush_lock = _thread.allocate_lock()
 
 
-def source_path():
+def source_path(name='memhunt_alloc.c'):
     # lib/memhunt/_alloc.py -> runtimes/python/native/memhunt_alloc.c
-    return os.path.join(os.path.dirname(os.path.dirname(_here)), 'native', 'memhunt_alloc.c')
+    return os.path.join(os.path.dirname(os.path.dirname(_here)), 'native', name)
 
 
 def unsupported():
@@ -53,6 +53,20 @@ def unsupported():
     return None
 
 
+def unsupported_light():
+    """unsupported() without sysconfig (which imports threading since 3.12): for the agent's thread."""
+    if sys.implementation.name != 'cpython':
+        return '%s is not CPython' % sys.implementation.name
+    if sys.version_info < (3, 8):
+        return 'Python %d.%d is older than 3.8' % sys.version_info[:2]
+    gil = getattr(sys, '_is_gil_enabled', None)
+    if gil is not None and not gil():
+        return 'this is a free-threaded Python build, which memhunt\'s C helpers do not support'
+    if 't' in getattr(sys, 'abiflags', ''):
+        return 'this is a free-threaded Python build, which memhunt\'s C helpers do not support'
+    return None
+
+
 def cache_dir():
     base = os.environ.get('MEMHUNT_NATIVE_DIR')
     if not base:
@@ -61,25 +75,27 @@ def cache_dir():
     return base
 
 
-def _target():
+def _target(source, module):
     import sysconfig
-    with open(source_path(), 'rb') as f:
+    with open(source, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:12]
     tag = '%s-%s' % (sys.implementation.cache_tag, sysconfig.get_config_var('MULTIARCH') or sys.platform)
     suffix = sysconfig.get_config_var('EXT_SUFFIX') or '.so'
-    return os.path.join(cache_dir(), tag, digest, MODULE + suffix)
+    return os.path.join(cache_dir(), tag, digest, module + suffix)
 
 
-def build(verbose=False):
-    """Compiles the extension for this interpreter into the cache (once); returns its path. Raises
-    RuntimeError with one line when it cannot."""
+def build(verbose=False, source=None, module=MODULE):
+    """Compiles the extension (source, default memhunt_alloc.c, as module) for this interpreter into
+    the cache (once); returns its path. Raises RuntimeError with one line when it cannot."""
     import shutil
     import subprocess
     import sysconfig
     why = unsupported()
     if why:
         raise RuntimeError(why)
-    out = _target()
+    if source is None:
+        source = source_path()
+    out = _target(source, module)
     if os.path.exists(out):
         return out
     include = sysconfig.get_paths().get('include') or ''
@@ -92,12 +108,12 @@ def build(verbose=False):
         raise RuntimeError('the C compiler %s is not there: build ahead with memhunt build-native --python %s' % (cc.split()[0], sys.executable))
     os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
     tmp = '%s.%d.tmp' % (out, os.getpid())
-    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source_path(), '-o', tmp, '-lm', '-lpthread', '-ldl']
+    cmd = cc.split() + ['-shared', '-fPIC', '-O2', '-fno-strict-aliasing', '-I' + include, source, '-o', tmp, '-lm', '-lpthread', '-ldl']
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_compile_env())
         if r.returncode != 0:
             text = r.stdout.decode('utf-8', 'replace').strip().splitlines()
-            raise RuntimeError('compiling %s failed: %s' % (os.path.basename(source_path()), (text[0] if text else 'exit %d' % r.returncode)))
+            raise RuntimeError('compiling %s failed: %s' % (os.path.basename(source), (text[0] if text else 'exit %d' % r.returncode)))
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -115,18 +131,18 @@ def _compile_env():
     return env
 
 
-def load():
+def load(source=None, module=MODULE):
     """Builds (when needed) and imports the extension; returns the module. Raises RuntimeError."""
     import importlib.machinery
     import importlib.util
-    path = build()
-    loader = importlib.machinery.ExtensionFileLoader(MODULE, path)
-    spec = importlib.util.spec_from_file_location(MODULE, path, loader=loader)
+    path = build(False, source, module)
+    loader = importlib.machinery.ExtensionFileLoader(module, path)
+    spec = importlib.util.spec_from_file_location(module, path, loader=loader)
     if spec is None:
         raise RuntimeError('cannot load %s' % path)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
-    sys.modules[MODULE] = mod  # the agent's threads find it there (_agent._ignore_alloc)
+    sys.modules[module] = mod  # the agent's threads find it there (_agent._ignore_alloc)
     return mod
 
 

@@ -485,8 +485,7 @@ class CensusVisitor(object):
             except Exception:
                 pass
 
-    def _classify(self, new_types, chunk, types):
-        sample = None
+    def _classify(self, new_types, chunk, types, sample=None):
         for t in new_types:
             self.known.add(t)
             if self.ndarray is not None:
@@ -533,6 +532,21 @@ class CensusVisitor(object):
                         self.header[t] = size - t.__sizeof__(o)
                     except Exception:
                         pass
+
+    #: walk_heap runs native_walk (in C) for this class when the extension is there.
+    NATIVE = True
+
+    def native_walk(self, nat, objs, untracked, skip):
+        return native_walk(nat, objs, self, untracked, skip)
+
+    def native_special_type(self, t):
+        """More types to hand to native_special than self.special (for subclasses)."""
+        return False
+
+    def native_special(self, objs):
+        """The objects of self.special's types and native_special_type's, in a batch; returns those
+        _special handles."""
+        return objs
 
     def __call__(self, chunk, expand=True):
         """Counts and sizes chunk; returns (containers to expand, extra objects) or None. The
@@ -790,7 +804,7 @@ class _Quiet(object):
         return False
 
 
-def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None):
+def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None, native=True):
     """gc.collect() if asked, then walk(gc.get_objects(), visitor), with the frames of running
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
     duration ms, the roots: [(frame, locals copy)], for refs)."""
@@ -805,12 +819,74 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
             _collect()
         if objs is None:
             objs = _get_objects()
-        _drop(objs, instance_parts(visitor))
-        total = walk(objs, visitor, untracked)
+        # In C for the visitors that say they can (their class sets NATIVE; not their subclasses).
+        nat = _native_mod() if native and type(visitor).__dict__.get('NATIVE') else None
+        if nat is not None:
+            # The visitor's parts are skipped by identity in C (as _drop takes them out).
+            total = visitor.native_walk(nat, objs, untracked, instance_parts(visitor))
+        else:
+            _drop(objs, instance_parts(visitor))
+            total = walk(objs, visitor, untracked)
         del objs
         duration = _util.perf_ms() - t0
     del frames
     return total, duration, copies
+
+
+def native_note():
+    """[one line] when the C helpers could not be built or loaded here (not when turned off)."""
+    from . import _native
+    if _native.get() is None and _native.enabled() and not _native._off:
+        return ['the census ran its pure-Python walk (slower): the C helpers are unavailable here (%s)' % _native.why()]
+    return []
+
+
+def _native_mod():
+    from . import _native
+    return _native.get()
+
+
+def native_walk(nat, objs, visitor, untracked=True, skip=None, collect_min=0, collect=None):
+    """walk(objs, visitor, untracked) for a CensusVisitor, in C (memhunt_heap.c): the same objects,
+    counts and sizes. The census decides each type's sizing once (classify), handles numpy and
+    pandas objects itself (special), and the counts land in the visitor as the Python walk leaves
+    them. Returns the number of objects visited."""
+    fixed = visitor.fixed
+    header = visitor.header
+
+    def classify(t, o):
+        key = hashable_type(t)
+        if key not in visitor.known:
+            visitor._classify((key,), None, None, {key: o})
+        special = key in visitor.special or visitor.native_special_type(t)
+        size = fixed.get(key)
+        if size is not None:
+            return 0, size, None, special
+        h = header.get(key)
+        if h is not None:
+            return 1, h, t.__sizeof__, special
+        return 2, 0, None, special
+
+    def special(objs_):
+        objs_ = visitor.native_special(objs_)
+        if not objs_:
+            return None, None
+        visitor.item_arrays = []
+        extra = visitor._special(objs_, list(map(type, objs_)))
+        arrays = visitor.item_arrays
+        visitor.item_arrays = None
+        return (extra or None), ((part for part, _ in _item_parts(arrays)) if arrays else None)
+
+    total, rows = nat.census_walk(objs, bool(untracked), classify, special, _getsizeof, _util.safe_sizeof, skip,
+                                  collect_min, collect)
+    counts = visitor.counts
+    var_bytes = visitor.var_bytes
+    for t, n, b in rows:
+        key = hashable_type(t)
+        counts[key] += n
+        if key not in fixed:
+            var_bytes[key] += b
+    return total
 
 
 def _drop(objs, parts):
@@ -850,6 +926,7 @@ def census(collect=False, top=30, caller_frame=None, untracked=True):
     global _LAST_BYTES
     _LAST_BYTES = None
     _LAST_BYTES = _util.pack_counts(visitor.bytes_by_name)
+    notes = notes + native_note()
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

@@ -107,6 +107,62 @@ class LargeVisitor(_census.CensusVisitor):
         self.view_types = {memoryview}
         self.var_types = set()
         self.known_seen = -1
+        self.native_short = False
+
+    #: The C walk (census_walk) hands back every object sized one by one that reaches this many
+    #: bytes (or dup_min when only duplicates are asked): the largest N are among them unless the
+    #: heap has fewer than keep_n such objects (census() then walks again in Python).
+    NATIVE = True
+    LARGE_FLOOR = 4096
+
+    def native_walk(self, nat, objs, untracked, skip):
+        floor = self.dup_min if self.dup_min is not None else 1 << 62
+        if self.largest_n:
+            floor = min(floor, self.LARGE_FLOOR)
+        got = []
+        total = _census.native_walk(nat, objs, self, untracked, skip, floor, got)
+        self.native_short = bool(self.largest_n) and len(got) < self.keep_n
+        dmin = self.dup_min
+        top = self.top
+        for o, n in got:
+            if self.largest_n:
+                self.seq += 1
+                if len(top) < self.keep_n:
+                    heapq.heappush(top, (n, self.seq, o))
+                elif n > top[0][0]:
+                    heapq.heapreplace(top, (n, self.seq, o))
+            if dmin is not None and n >= dmin:
+                self.dups.append(o)
+        del got
+        return total
+
+    def native_special_type(self, t):
+        return t is memoryview and self.dup_min is not None
+
+    def native_special(self, objs):
+        """Keeps the views (numpy views, memoryviews of >= dup_min bytes) and pandas objects that
+        __call__ keeps; returns the objects the census handles (all but the memoryviews)."""
+        rest = []
+        dmin = self.dup_min
+        for o in objs:
+            t = type(o)
+            if t is memoryview:
+                try:
+                    if o.nbytes >= dmin:
+                        self.views.append(o)
+                except Exception:
+                    pass
+                continue
+            rest.append(o)
+            if t in self.pandas_types:
+                self.pandas_seen.append(o)
+            elif dmin is not None and t in self.ndarray_types:
+                try:
+                    if o.base is not None and o.nbytes >= dmin:
+                        self.views.append(o)
+                except Exception:
+                    pass
+        return rest
 
     def _threshold(self):
         t = None
@@ -437,8 +493,56 @@ class _Compare(object):
 # ------------------------------------------------------------------------------ grouping
 
 
-def _bucketed(cands, key, reader, unit_of, cmp, changed, union):
-    """Groups the candidates of cands that share key(c) and whose data compare equal."""
+class _NativeReads(object):
+    """The sample hash and the compare in C (memhunt_heap.c: dup_hash, dup_equal), for the
+    candidates it can read: buffers, ASCII str, lists of floats or ints, numpy arrays of any
+    strides (raw bytes, any dtype), cast between numeric dtypes of native byte order (float32/64,
+    ints, bool). A Fortran-order array is read in C order by tiles; a list is converted a piece at
+    a time; nothing is copied at full size. Its hashes differ from _sample_hash's: within one
+    bucket either every member goes through C or none does."""
+    KINDS = ('buf', 'ascii', 'list', 'arr')
+
+    def __init__(self, nat):
+        self.nat = nat
+
+    @staticmethod
+    def target_of(dtype):
+        """The typestr C casts to, or None when the cast is left to numpy."""
+        if dtype is None:
+            return None
+        try:
+            k, n = dtype.kind, dtype.itemsize
+            if not dtype.isnative or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+                return None
+            if (k == 'f' and n in (4, 8)) or (k in 'iu' and n in (1, 2, 4, 8)) or (k == 'b' and n == 1):
+                return dtype.str
+        except Exception:
+            pass
+        return None
+
+    def can(self, c, cast):
+        if c.kind not in self.KINDS:
+            return False
+        if cast and c.kind == 'arr':
+            return self.target_of(c.dtype) is not None
+        return not cast or c.kind == 'list'
+
+    def hash(self, c, target, total):
+        return self.nat.dup_hash(c.obj, c.kind, c.code or '', target, total)
+
+    def equal(self, a, b, target, total):
+        return self.nat.dup_equal(a.obj, a.kind, a.code or '', b.obj, b.kind, b.code or '', target, total)
+
+
+def _native_reads():
+    from . import _native
+    nat = _native.get()
+    return _NativeReads(nat) if nat is not None else None
+
+
+def _bucketed(cands, key, reader, unit_of, cmp, changed, union, fast=None):
+    """Groups the candidates of cands that share key(c) and whose data compare equal. fast: a
+    _NativeReads, used for a bucket whose members it can all read (raw bytes)."""
     buckets = {}
     for c in cands:
         buckets.setdefault(key(c), []).append(c)
@@ -447,10 +551,11 @@ def _bucketed(cands, key, reader, unit_of, cmp, changed, union):
         if len(members) < 2:
             continue
         total = members[0].length
+        nat = fast if fast is not None and all(fast.can(c, False) for c in members) else None
         by_sample = {}
         for c in members:
             try:
-                c.sample = _sample_hash(c, reader, total, unit_of(c))
+                c.sample = nat.hash(c, None, total) if nat is not None else _sample_hash(c, reader, total, unit_of(c))
             except _NotNumbers:
                 continue
             except Exception:
@@ -465,7 +570,10 @@ def _bucketed(cands, key, reader, unit_of, cmp, changed, union):
             for c in same:
                 for r in reps:
                     try:
-                        eq = cmp.equal(reader, r, c, total, max(unit_of(r), unit_of(c)))
+                        if nat is not None:
+                            eq = nat.equal(r, c, None, total)
+                        else:
+                            eq = cmp.equal(reader, r, c, total, max(unit_of(r), unit_of(c)))
                         read += 2 * total
                     except _NotNumbers:
                         eq = False
@@ -479,7 +587,7 @@ def _bucketed(cands, key, reader, unit_of, cmp, changed, union):
             # Samples again: anything that moved while it was read is reported, not grouped.
             for c in same:
                 try:
-                    again = _sample_hash(c, reader, total, unit_of(c))
+                    again = nat.hash(c, None, total) if nat is not None else _sample_hash(c, reader, total, unit_of(c))
                 except Exception:
                     again = None
                 if again != c.sample:
@@ -538,7 +646,8 @@ def find_duplicates(objs, views, dup_min, pandas_of):
     cmp = _Compare()
     raw = [c for c in cands if c.kind != 'text']
     text = [c for c in cands if c.kind == 'text']
-    read = _bucketed(raw, lambda c: c.length, _raw, lambda c: 1, cmp, changed, union)
+    fast = _native_reads()
+    read = _bucketed(raw, lambda c: c.length, _raw, lambda c: 1, cmp, changed, union, fast)
     read += _bucketed(text, lambda c: c.length, _raw, lambda c: 4, cmp, changed, union)
     # Conversions: numeric data of the same element count and different dtypes, one per raw class.
     if np is not None:
@@ -547,7 +656,7 @@ def find_duplicates(objs, views, dup_min, pandas_of):
         for c in numeric:
             by_count.setdefault(c.count, []).append(c)
         for count, members in by_count.items():
-            read += _conversions(members, count, np, find, union, cmp)
+            read += _conversions(members, count, np, find, union, cmp, fast)
     changed_ids = set(c.index for c in changed)
     groups = {}
     for c in cands:
@@ -579,7 +688,7 @@ def find_duplicates(objs, views, dup_min, pandas_of):
     return out, [c for c in changed], sharing, stats
 
 
-def _conversions(members, count, np, find, union, cmp):
+def _conversions(members, count, np, find, union, cmp, fast=None):
     """Unions the numeric candidates of one element count whose values are equal once cast to the
     narrower dtype (_narrow). Per target dtype: one sample hash per candidate, then a compare with
     a candidate already of that dtype: linear in the candidates, not quadratic."""
@@ -598,13 +707,18 @@ def _conversions(members, count, np, find, union, cmp):
     read = 0
     for target in dtypes:
         reader = _cast_reader(target)
+        ts = _NativeReads.target_of(target) if fast is not None else None
+        nat = fast if ts is not None and all(fast.can(c, True) for c in reps_l) else None
+
+        def sample(c):
+            return nat.hash(c, ts, count) if nat is not None else _sample_hash(c, reader, count, 1)
         native = {}
         wider = []
         for c in reps_l:
             d = _dtype_of(c, np)
             if d == target:
                 try:
-                    native.setdefault(_sample_hash(c, reader, count, 1), []).append(c)
+                    native.setdefault(sample(c), []).append(c)
                 except Exception:
                     continue
             else:
@@ -615,14 +729,17 @@ def _conversions(members, count, np, find, union, cmp):
             continue
         for c in wider:
             try:
-                h = _sample_hash(c, reader, count, 1)
+                h = sample(c)
             except Exception:
                 continue
             for r in native.get(h, ()):
                 if find(r.index) == find(c.index):
                     break
                 try:
-                    same = cmp.equal(reader, r, c, count, target.itemsize)
+                    if nat is not None:
+                        same = nat.equal(r, c, ts, count)
+                    else:
+                        same = cmp.equal(reader, r, c, count, target.itemsize)
                 except Exception:
                     same = False
                 read += 2 * count * target.itemsize
@@ -665,7 +782,14 @@ def _dtype_of(c, np):
 def _order_group(members, np):
     """The reference first (the widest numeric form, an array before a list), relations set."""
     def rank(c):
-        return (-_width(c, np), 0 if c.kind == 'arr' else 1 if c.kind == 'buf' else 2, c.holder is not c.obj, c.index)
+        # Ties broken by the dtype before the walk's order (c.index), which differs between the
+        # C walk and the Python one: native byte order first, then floats, signed, unsigned, bool.
+        d = _dtype_of(c, np)
+        try:
+            dk = (0 if d.isnative else 1, 'fiub'.find(d.kind) % 5) if d is not None else (0, 0)
+        except Exception:
+            dk = (1, 4)
+        return (-_width(c, np), 0 if c.kind == 'arr' else 1 if c.kind == 'buf' else 2, dk, c.holder is not c.obj, c.index)
     members.sort(key=rank)
     ref = members[0]
     ref_dtype = _dtype_of(ref, np)
@@ -884,10 +1008,16 @@ def census(collect, top, largest, dup_min, caller_frame=None):
     visitor = LargeVisitor(largest, dup_min)
     total, duration, copies = _census.walk_heap(visitor, collect, caller_frame)
     del copies
+    if visitor.native_short:
+        # Fewer objects of LARGE_FLOOR bytes than the largest list keeps: the Python walk sees all.
+        visitor = LargeVisitor(largest, dup_min)
+        total, duration, copies = _census.walk_heap(visitor, False, caller_frame, native=False)
+        del copies
     own = _census.agent_objects()  # the visitor's own were left out of the walk (_census._drop)
     total -= visitor.exclude(own)
     del own
     rows, total_count, total_bytes, notes, counts = visitor.result(top)
+    notes = notes + _census.native_note()
     result = {
         'wallMs': wall,
         'durationMs': round(duration, 3),

@@ -3,7 +3,6 @@ up: the same census rows on a built heap, the same duplicate groups. Both paths 
 process (_native.set_enabled). Skipped where the extension cannot be built (no compiler or headers):
 the Python path is then the one every other test runs."""
 import gc
-import sys
 import unittest
 
 from memhunt import _census, _native

@@ -105,7 +105,22 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // not why the tree grows (a Dask worker's start-up imports under load, +5 MiB/min beside a
   // worker leaking +1.7 GiB/min, were named with it); its own line in `analyze` still says leak.
   const fastest = leakingAll[0]?.growth?.bytesPerMinute ?? 0;
-  const leaking = leakingAll.filter((p) => (p.growth?.bytesPerMinute ?? 0) >= MINOR_LEAK_SHARE * fastest);
+  let leaking = leakingAll.filter((p) => (p.growth?.bytesPerMinute ?? 0) >= MINOR_LEAK_SHARE * fastest);
+  // The tree says a spike or step is still under way at its end (rise-after-level), and the one
+  // leaking process holds the tree's memory: the process's own window (from its start, after the
+  // launcher) saw the same end as a rise to the end. Same data, so the tree's doubt stands (a
+  // starved sawtooth at load 20 was called a leak this way); the reason says what the process read.
+  let doubted = '';
+  let doubtedPid: number | null = null;
+  if (tree.verdict === 'insufficient data' && tree.rule === 'rise-after-level' && leaking.length === 1) {
+    const peakOf = (values: ArrayLike<number>) => { let m = 0; for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!; return m; };
+    const track = rec.processes.find((t) => t.pid === leaking[0]!.pid);
+    if (track && peakOf(processMetricSeries(rec, track).series.values) >= 0.8 * peakOf(metricTotal(rec).series.values)) {
+      doubted = `; pid ${track.pid} alone reads as a leak (${formatRate(leaking[0]!.growth!.bytesPerMinute, true)}), which the same end of the recording leaves open`;
+      doubtedPid = track.pid;
+      leaking = [];
+    }
+  }
   const leakingProcesses = leaking.map((p) => ({
     pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute, ...(p.worker ? { worker: p.worker } : {}),
   }));
@@ -113,14 +128,14 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let verdict = tree.verdict;
   let confidence = tree.confidence;
   let confidenceLabel = tree.confidenceLabel;
-  let reason = tree.reason;
+  let reason = tree.reason + doubted;
   // Several processes worth naming (not counting launchers seen for a sample or two, like pyenv's shims).
   const multi = processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
   const nameOf = (p: { pid: number; command: string[]; bytesPerMinute: number; worker?: string }) =>
     `${p.worker ? `${p.worker}, pid ${p.pid}` : `pid ${p.pid}`} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`;
   // The slower ones are not named in the verdict line but are said in its reason, so a second,
   // slower real leak is not hidden: the reader decides whether it is start-up or a leak.
-  const minor = leakingAll.filter((p) => !leaking.includes(p));
+  const minor = leakingAll.filter((p) => !leaking.includes(p) && p.pid !== doubtedPid);
   const minorText = minor.length
     ? `; also rising, at under a tenth of that rate (start-up, a cache filling, or a slower leak): ${minor.map((p) => nameOf({ pid: p.pid, command: p.command, bytesPerMinute: p.growth!.bytesPerMinute, ...(p.worker ? { worker: p.worker } : {}) })).join(', ')}`
     : '';

@@ -13,12 +13,30 @@ import { readMemhuntRecording } from '../recording/reader';
 
 const PY = '/usr/bin/python3';
 const MiB = 1024 * 1024;
-/** Allocates N MiB, touches it, holds it until the parent sees it, then exits. */
-const alloc = (mib: number) => `import time; x = bytearray(${mib} << 20); time.sleep(0.3)`;
+/** Allocates N MiB, touches it, holds it until the file `go` exists (the test saw it recorded), then exits. */
+const alloc = (mib: number, go: string) => `import os, time\nx = bytearray(${mib} << 20)\nwhile not os.path.exists(${JSON.stringify(go)}): time.sleep(0.02)`;
 
+/**
+ * One "container": records into dir; the program holds its memory until this test has read a
+ * sample of it back from the recording (a fixed 0.3 s hold was missed by a starved sampler at load 20).
+ */
 async function recordInto(dir: string, index: number, mib: number, extra: string[] = []) {
   const env = { ...process.env, AWS_BATCH_JOB_ID: `etl-job:${index}`, AWS_BATCH_JOB_ARRAY_INDEX: String(index), AWS_BATCH_JQ_NAME: 'ml-queue' };
-  return runCli(['run', '-q', '--interval', '20ms', '--output-dir', dir, ...extra, '--', PY, '-c', alloc(mib)], { env, timeoutMs: 120_000 });
+  const go = path.join(path.dirname(path.dirname(dir)), `go-${index}`); // beside the shared folder, not in it
+  const running = runCli(['run', '-q', '--interval', '20ms', '--output-dir', dir, ...extra, '--', PY, '-c', alloc(mib, go)], { env, timeoutMs: 120_000 });
+  let done = false;
+  void running.then(() => (done = true));
+  // Held until a sample of at least mib MiB (less 10%) is on disk; a run killed at its limit ends by itself.
+  for (let i = 0; i < 2400 && !done; i++) {
+    const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(`_batch-etl-job-${index}.mh`)) : undefined;
+    if (file) {
+      const peak = await readMemhuntRecording(path.join(dir, file)).then((r) => Math.max(0, ...r.total.values), () => 0);
+      if (peak >= 0.9 * mib * MiB) break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  fs.writeFileSync(go, '');
+  return running;
 }
 
 test('fleet: recordings of a job\'s containers in one folder, riskiest first, cut and foreign files noted', { timeout: 300_000 }, async () => {

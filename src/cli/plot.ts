@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
-import type { ChartOptions, PlotInput } from '../render/chart';
+import type { Chart, ChartOptions, PlotInput } from '../render/chart';
 import { parseSize, UnitError } from '../units';
 import { MEMHUNT_VERSION } from '../version';
 import { newestRecording, resolveRecordingArg } from './files';
@@ -177,20 +177,26 @@ export function registerPlotCommand(program: Command): void {
         inputs.push({ rec, name: path.basename(files[i]!) });
       }
       const chart = buildChart(inputs, parsed.chart);
-      if (flags.term) {
-        const termRows = process.stdout.rows ? Math.max(6, Math.min(20, process.stdout.rows - 10)) : 14;
-        const { renderTerminal } = await import('../render/term');
-        process.stdout.write(renderTerminal(chart, { columns: terminalColumns(), rows: parsed.rows ?? termRows, color: useColor() }).text);
-      }
-      if (out === undefined || format === null) return;
-      const size = { width: parsed.width, height: parsed.height };
-      let data: string | Buffer;
-      if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
-      else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
-      else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
-      writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
-      err(`wrote ${out}\n`);
+      await emitChart(chart, out, format, flags, parsed, '');
     });
+}
+
+/** Draws a chart in the terminal (--term) and/or writes it to out as PNG, SVG or HTML. */
+async function emitChart(chart: Chart, out: string | undefined, format: ReturnType<typeof outputFormat> | null, flags: PlotFlags,
+  parsed: ReturnType<typeof parsePlotFlags>, wroteSuffix: string): Promise<void> {
+  if (flags.term) {
+    const termRows = process.stdout.rows ? Math.max(6, Math.min(20, process.stdout.rows - 10)) : 14;
+    const { renderTerminal } = await import('../render/term');
+    process.stdout.write(renderTerminal(chart, { columns: terminalColumns(), rows: parsed.rows ?? termRows, color: useColor() }).text);
+  }
+  if (out === undefined || format === null) return;
+  const size = { width: parsed.width, height: parsed.height };
+  let data: string | Buffer;
+  if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
+  else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
+  else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
+  writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
+  err(`wrote ${out}${wroteSuffix}\n`);
 }
 
 function isFolder(p: string): boolean {
@@ -227,18 +233,5 @@ async function plotFleet(args: string[], flags: PlotFlags, parsed: ReturnType<ty
   if (out !== undefined && format !== null) checkOutput(out, OUTPUT_KINDS[format], flags.force === true);
   const fp = await buildFleetPlot(files, { threads, title: flags.title, ...(parsed.chart.limitBytes !== undefined ? { limitBytes: parsed.chart.limitBytes } : {}) });
   for (const n of fp.notices) notice(n);
-  const chart = fp.chart;
-  if (flags.term) {
-    const termRows = process.stdout.rows ? Math.max(6, Math.min(20, process.stdout.rows - 10)) : 14;
-    const { renderTerminal } = await import('../render/term');
-    process.stdout.write(renderTerminal(chart, { columns: terminalColumns(), rows: parsed.rows ?? termRows, color: useColor() }).text);
-  }
-  if (out === undefined || format === null) return;
-  const size = { width: parsed.width, height: parsed.height };
-  let data: string | Buffer;
-  if (format === 'png') data = (await import('../render/png')).renderPng(chart, size).png;
-  else if (format === 'svg') data = (await import('../render/svg')).renderSvg(chart, size).svg;
-  else data = (await import('../render/html')).renderHtml(chart, { version: MEMHUNT_VERSION });
-  writeOutputFile(out, data, OUTPUT_KINDS[format], flags.force === true);
-  err(`wrote ${out} (${fp.rows.length} recording${fp.rows.length === 1 ? '' : 's'} by wall clock; riskiest: ${fp.rows[0]!.identity})\n`);
+  await emitChart(fp.chart, out, format, flags, parsed, ` (${fp.rows.length} recording${fp.rows.length === 1 ? '' : 's'} by wall clock; riskiest: ${fp.rows[0]!.identity})`);
 }

@@ -105,6 +105,39 @@ class NativeCensusTest(unittest.TestCase):
         # The state drifts by a few objects between two censuses (what the first one left).
         self.assertLess(abs(a[1] - b[1]), 200)
 
+    def test_a_failing_c_walk_falls_back_to_python(self):
+        """The C walk raising (a bug, an object it cannot read) costs the census nothing: the
+        Python walk counts the same objects from a fresh visitor, and the notes say why."""
+        gc.collect()
+        name = Rec.__module__ + '.Rec'
+        good = self.summary(name)
+
+        class Broken(object):
+            def __getattr__(self, attr):
+                def fail(*args, **kwargs):
+                    raise SystemError('census_walk: an object it cannot read')
+                return fail
+
+        _native._mod = Broken()
+        try:
+            r, _ = _census.census(False, 1000)
+            self.assertIsNone(_native.get())
+            self.assertIn('its C walk failed (SystemError', _native.why())
+            self.assertTrue(any('pure-Python walk' in n and 'SystemError' in n for n in r['notes']), r['notes'])
+            row = [row for row in r['rows'] if row[0] == name][0]
+            self.assertEqual(row[1:], good[0])
+            # The same for a census with the largest objects (its visitor restarts with its options).
+            _native._mod = Broken()
+            from memhunt import _largest
+            held = [bytearray(1 << 20) for _ in range(3)]
+            r2, _ = _largest.census(False, 30, 3, None)
+            self.assertIsNone(_native.get())
+            self.assertTrue(any('SystemError' in n for n in r2['notes']), r2['notes'])
+            self.assertGreaterEqual(len([o for o in r2['largest'] if o['bytes'] >= 1 << 20]), 3, r2['largest'])
+            del held
+        finally:
+            _native.set_enabled(True)
+
     def summary(self, name):
         gc.collect()
         r, _ = _census.census(False, 1000)

@@ -536,6 +536,10 @@ class CensusVisitor(object):
     #: walk_heap runs native_walk (in C) for this class when the extension is there.
     NATIVE = True
 
+    def restart(self):
+        """Forgets what a failed walk counted (walk_heap then walks again in Python)."""
+        self.__init__()
+
     def native_walk(self, nat, objs, untracked, skip):
         return native_walk(nat, objs, self, untracked, skip)
 
@@ -821,10 +825,20 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
             objs = _get_objects()
         # In C for the visitors that say they can (their class sets NATIVE; not their subclasses).
         nat = _native_mod() if native and type(visitor).__dict__.get('NATIVE') else None
+        total = None
         if nat is not None:
             # The visitor's parts are skipped by identity in C (as _drop takes them out).
-            total = visitor.native_walk(nat, objs, untracked, instance_parts(visitor))
-        else:
+            try:
+                total = visitor.native_walk(nat, objs, untracked, instance_parts(visitor))
+            except Exception as e:
+                # Never a failed census because of the C walk: the Python walk counts the same
+                # objects, from a fresh visitor; the C helpers stay off in this process and the
+                # census's notes say why (native_note).
+                from . import _native
+                _native.failed('its C walk failed (%s: %s)' % (type(e).__name__, e))
+                visitor.restart()
+                total = None
+        if total is None:
             _drop(objs, instance_parts(visitor))
             total = walk(objs, visitor, untracked)
         del objs

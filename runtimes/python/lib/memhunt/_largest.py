@@ -115,6 +115,9 @@ class LargeVisitor(_census.CensusVisitor):
     NATIVE = True
     LARGE_FLOOR = 4096
 
+    def restart(self):
+        self.__init__(self.largest_n, self.dup_min)
+
     def native_walk(self, nat, objs, untracked, skip):
         floor = self.dup_min if self.dup_min is not None else 1 << 62
         if self.largest_n:

@@ -108,6 +108,15 @@ def _build_in_child(source):
     return last
 
 
+def failed(reason):
+    """The C helpers raised where they should not: off for the rest of this process (the Python
+    code runs), and why() says so."""
+    global _mod, _why, _tried
+    _mod = None
+    _why = reason
+    _tried = True
+
+
 def why():
     """Why get() returned None ('' when it did not)."""
     if _off:

@@ -1,5 +1,5 @@
 // Benchmark 2: the profiler's own cost at the default interval (100 ms), memhunt vs mprof.
-//   node bench/idle.mjs [--rounds 3] [--seconds 20]
+//   node bench/idle.mjs [--rounds 3] [--seconds 40]
 // Workload: bench/workloads/tree.py (5 processes holding memory and sleeping) for --seconds.
 // memhunt: `memhunt run -q -o X.mh -- python3 tree.py` (default schedule: 10 ms for 2 s, doubling
 //          to 100 ms from 16 s on), and the same with `--interval 100ms` (the fixed rate that was
@@ -8,7 +8,8 @@
 //          the same tree, per process).
 // Measured on the profiler process alone (the node / python process spawned here), polled every
 // 100 ms: CPU = utime+stime (/proc/PID/stat) as % of one core over the whole run (start-up
-// included) and in steady state (2 s after start to 1.5 s before the end); peak RSS = VmHWM
+// included) and in steady state (from 17 s, when the default schedule has reached 100 ms, to 1.5 s
+// before the end; 2 s..end for runs under 25 s); peak RSS = VmHWM
 // (monotonic, last value read before exit) and the largest VmRSS seen. CPU is also shown per
 // 5-second window: a Node process keeps compiling (JIT) and collecting its start-up garbage for
 // its first ~20 s, so the late windows show what a long recording costs.
@@ -21,7 +22,11 @@ import {
 const argv = process.argv.slice(2);
 const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : def; };
 const ROUNDS = opt('--rounds', 3);
-const SECONDS = opt('--seconds', 20);
+const SECONDS = opt('--seconds', 40);
+/** The default schedule samples at 100 ms from 16 s on (src/sampler/sampler.ts, DEFAULT_SCHEDULE): the
+ * steady state of a long run is judged from 1 s after that to 1.5 s before the end (issue 9: "the idle
+ * cost of long runs, ≤ 1% of a core at steady state"). Shorter runs are judged on 2 s..end. */
+const SETTLED_MS = SECONDS >= 25 ? 17_000 : 2_000;
 const MAX_CPU_PCT = 1;
 const MAX_RSS_MIB = 60;
 
@@ -42,7 +47,7 @@ function derive(kind, run, rec) {
     samplesPerS: rates.perS,
     cpuS: run.cpuTicks / CLK_TCK,
     cpuPct: (100 * run.cpuTicks / CLK_TCK) / (run.wallMs / 1000),
-    steadyCpuPct: 100 * cpuShareBetween(run.cpuSeries, 2000, run.wallMs - 1500),
+    steadyCpuPct: 100 * cpuShareBetween(run.cpuSeries, SETTLED_MS, run.wallMs - 1500),
     windowsCpuPct: WINDOWS.map(([a, b]) => 100 * cpuShareBetween(run.cpuSeries, a * 1000, Math.min(b * 1000, run.wallMs - 1500))),
     peakHwmMiB: run.hwmKiB / 1024,
     maxRssMiB: run.maxRssKiB / 1024,
@@ -102,15 +107,15 @@ table([
   ['samples/s', fmt(M.samplesPerS, 2), fmt(F.samplesPerS, 2), fmt(P.samplesPerS, 2), ''],
   ['profiler CPU (s)', fmt(M.cpuS), fmt(F.cpuS), fmt(P.cpuS), ''],
   ['CPU, whole run (% of one core)', fmt(M.cpuPct, 2), fmt(F.cpuPct, 2), fmt(P.cpuPct, 2), `mprof/memhunt ${fmt(ratios.cpuPct, 2)}x`],
-  ['CPU, steady state (% of one core)', fmt(M.steadyCpuPct, 2), fmt(F.steadyCpuPct, 2), fmt(P.steadyCpuPct, 2), `mprof/memhunt ${fmt(ratios.steadyCpuPct, 2)}x; schedule/fixed ${fmt(ratios.scheduleOverFixedSteady, 2)}x`],
+  [`CPU, steady state ${SETTLED_MS / 1000} s..end (% of one core)`, fmt(M.steadyCpuPct, 2), fmt(F.steadyCpuPct, 2), fmt(P.steadyCpuPct, 2), `mprof/memhunt ${fmt(ratios.steadyCpuPct, 2)}x; schedule/fixed ${fmt(ratios.scheduleOverFixedSteady, 2)}x`],
   ...WINDOWS.map(([a, b], w) => [`  CPU ${a}-${b} s (% of one core)`, fmt(M.windowsCpuPct[w], 2), fmt(F.windowsCpuPct[w], 2), fmt(P.windowsCpuPct[w], 2), w === WINDOWS.length - 1 ? `schedule/fixed ${fmt(ratios.scheduleOverFixedLastWindow, 2)}x` : '']),
   ['peak RSS, VmHWM (MiB)', fmt(M.peakHwmMiB, 1), fmt(F.peakHwmMiB, 1), fmt(P.peakHwmMiB, 1), `memhunt/mprof ${fmt(ratios.peakHwm, 2)}x`],
   ['largest VmRSS polled (MiB)', fmt(M.maxRssMiB, 1), fmt(F.maxRssMiB, 1), fmt(P.maxRssMiB, 1), ''],
   ['recording size (bytes)', fmt(M.recordingBytes, 0), fmt(F.recordingBytes, 0), fmt(P.recordingBytes, 0), ''],
 ]);
 const verdicts = [
-  verdict(`memhunt (default schedule) CPU <= ${MAX_CPU_PCT}% of one core`, M.cpuPct <= MAX_CPU_PCT,
-    `${fmt(M.cpuPct, 2)}% over the whole run incl. start-up (2 s..end ${fmt(M.steadyCpuPct, 2)}%, last window ${fmt(M.windowsCpuPct.at(-1), 2)}%); mprof ${fmt(P.cpuPct, 2)}%`),
+  verdict(`memhunt (default schedule) CPU <= ${MAX_CPU_PCT}% of one core at steady state`, M.steadyCpuPct <= MAX_CPU_PCT,
+    `${fmt(M.steadyCpuPct, 2)}% from ${SETTLED_MS / 1000} s to the end (whole run incl. start-up and the dense first seconds ${fmt(M.cpuPct, 2)}%, last window ${fmt(M.windowsCpuPct.at(-1), 2)}%); --interval 100ms ${fmt(F.steadyCpuPct, 2)}%; mprof ${fmt(P.steadyCpuPct, 2)}%`),
   verdict(`memhunt peak RSS <= ${MAX_RSS_MIB} MiB`, M.peakHwmMiB <= MAX_RSS_MIB,
     `VmHWM ${fmt(M.peakHwmMiB, 1)} MiB (largest VmRSS polled ${fmt(M.maxRssMiB, 1)} MiB); mprof ${fmt(P.peakHwmMiB, 1)} MiB`),
 ];

@@ -87,6 +87,9 @@ test('pprof export reads back with go tool pprof with the same totals; folded st
   assert.ok(Math.abs(mb('alloc_space') - allocated) < 0.01 * allocated, `alloc ${mb('alloc_space')} vs ${allocated}`);
   const top = spawnSync('go', ['tool', 'pprof', '-top', '-sample_index=inuse_space', pb], { encoding: 'utf8' }).stdout;
   assert.match(top, /global_leak/);
+  // Module-level code is named by its file, not folded by pprof into one "<unknown>" node.
+  assert.match(top, /<module> known_sites\.py/);
+  assert.doesNotMatch(top, /<unknown>/);
 
   const folded = path.join(dir, 'run.folded');
   const fo = await runCli(['export', rec, '--format', 'folded', '-o', folded]);
@@ -150,6 +153,7 @@ test('bad input: --allocations with 0 or a bare number, flame outside the run or
     [['--at', '99h'], /after the end of the run/],
     [['--growth', '--allocated'], /give one/],
     [['--top', '0'], /at least 1/],
+    [['--growth', '--since', '0s', '--at', '0s'], /--since 0s is not before --at 0s/],
   ] as const) {
     const f = await runCli(['flame', rec, ...args]);
     assert.equal(f.code, 2, f.stderr);

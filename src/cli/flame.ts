@@ -36,6 +36,7 @@ export interface FlameFlags {
 
 /** "42s", "1m", "00:42.5", "1:02:03": a moment on the run's clock (ms since its start). */
 export function parseMoment(text: string, what: string): number {
+  if (/^\s*0+(?:\.0*)?\s*(?:ms|s|m|h)?\s*$/.test(text)) return 0; // the start (a duration of 0 is refused)
   const m = /^\s*(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)\s*$/.exec(text);
   if (m) return ((Number(m[1] ?? 0) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
   return parseDuration(text, what);
@@ -81,7 +82,11 @@ export function resolveFlameFlags(flags: FlameFlags, rec: MemoryRecording, procs
   if (!Number.isInteger(top) || top < 1) throw new InputError(`--top ${flags.top} must be a whole number of at least 1`);
   const sinceMs = moment(flags.since, '--since');
   if (sinceMs !== null && view !== 'growth') throw new InputError('--since goes with --growth (live now minus live then)');
-  return { view, pid, atMs: moment(flags.at, '--at'), sinceMs, top };
+  const atMs = moment(flags.at, '--at');
+  if (sinceMs !== null && atMs !== null && sinceMs >= atMs) {
+    throw new InputError(`--since ${flags.since} is not before --at ${flags.at}: growth is measured from the earlier moment to the later one`);
+  }
+  return { view, pid, atMs, sinceMs, top };
 }
 
 function rssAt(rec: MemoryRecording, pids: number[], tMs: number): number | null {

@@ -57,6 +57,19 @@ export interface PprofOptions {
   meanBytes: number;
 }
 
+/**
+ * A function's name as pprof shows it. Module-level code is `<module>` in every file: named by its file
+ * (`<module> train.py`) so that `go tool pprof -top` does not fold every script and library into one node.
+ * The system name (field 3) is always `file:name`, never equal to the name: pprof "demangles" a function
+ * whose two names are equal, and takes what looks like C++ template arguments (`<module>`, `<lambda>`,
+ * `<listcomp>`) out of it, leaving an empty name that it shows as `<unknown>`.
+ */
+function displayName(file: string, name: string): string {
+  if (name !== '<module>') return name;
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  return base ? `<module> ${base}` : name;
+}
+
 /** Encodes the samples of these processes; returns the gzipped profile. */
 export function writePprof(procs: ProcessAllocations[], o: PprofOptions): Buffer {
   const strings = new Map<string, number>([['', 0]]);
@@ -114,7 +127,7 @@ export function writePprof(procs: ProcessAllocations[], o: PprofOptions): Buffer
   }
   for (const [key, id] of functions) {
     const [file, name] = key.split('\u0000') as [string, string];
-    out.message(5, new Writer().int(1, id).int(2, str(name)).int(3, str(name)).int(4, str(file)));
+    out.message(5, new Writer().int(1, id).int(2, str(displayName(file, name))).int(3, str(`${file}:${name}`)).int(4, str(file)));
   }
   out.int(9, o.startWallMs * 1e6);
   out.int(10, o.durationMs * 1e6);

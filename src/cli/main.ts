@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { CommandError, ExitStatus } from '../errors';
 import { safeLine, safeText } from '../safe-text';
 import { MEMHUNT_VERSION } from '../version';
+import { checkAddressSpace } from './address-space';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { HELP_CONFIG, helpProse } from './help';
 
@@ -101,6 +102,17 @@ export async function main(argv: string[]): Promise<number> {
   if (process.platform !== 'linux') {
     process.stderr.write(`memhunt: ${process.platform} is not supported yet; memhunt reads Linux /proc and cgroup files\n`);
     return EXIT.USAGE;
+  }
+  // Under `ulimit -v` Node.js aborts with a native stack trace, in the middle of a run or a read
+  // (address-space.ts): every command refuses at the start instead (help and version still print).
+  if (argv.length > 0 && !argv.some((a) => a === '-h' || a === '--help' || a === '-V' || a === '--version')) {
+    try {
+      checkAddressSpace();
+    } catch (err) {
+      const { code, message } = errorLine(err);
+      process.stderr.write(`memhunt: ${safeLine(message ?? '')}\n`);
+      return code;
+    }
   }
   const program = await buildProgram(argv[0]);
   // Commander shares one output configuration between a program and its subcommands, so the

@@ -31,6 +31,7 @@ test('every run failing: the command\'s own exit code, the runs listed, the reco
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /only 0 sizes ran to completion; fitting needs 3/);
   assert.match(r.stderr, /the recordings are kept in /);
+  assert.match(r.stderr, /exit code 5 is the command's own, at size 3/);
   assert.equal(fs.readdirSync(runs).length, 3);
 });
 

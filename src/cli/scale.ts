@@ -688,6 +688,8 @@ Examples:
           (dir ? `memhunt scale: the recordings are kept in ${dir}\n` : ''),
       );
       const last = [...failed].reverse().find((x) => x.exitCode !== null && x.exitCode !== 0);
+      // Exit 1 here is the command's own code (`raise SystemExit`), not memhunt failing: say so.
+      if (last) process.stderr.write(`memhunt scale: exit code ${last.exitCode} is the command's own, at size ${formatScaleSize(last.size, percent)}\n`);
       throw new ExitStatus(last?.exitCode ?? EXIT.FAILURE);
     }
     const countsItems = !percent && ok.every((x) => Number.isInteger(x.size) && x.size >= 2);

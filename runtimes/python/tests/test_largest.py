@@ -13,7 +13,7 @@ except ImportError:  # pyenv's interpreters have none
 try:
     import pandas as pd
 except ImportError:
-    pd = None  # type: ignore[assignment]
+    pd = None
 
 MIB = 1 << 20
 #: What the tests hold: a census from the test's own thread does not see that thread's frames.

@@ -24,6 +24,7 @@ import { PERSIST_WINDOW, pickGrowingType } from '../agents/heap';
 import type { AgentEvent, CensusResult, RefsResult, TraceSnapshotResult } from '../agents/protocol';
 import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
+import { allocationsNote } from '../model/allocations';
 import type { HeapCensusEvent } from '../model/recording';
 import { parseStatus } from '../procfs/process';
 import type { AgentTrigger, RecordingRecord } from '../recording/spec';
@@ -106,6 +107,10 @@ export class AgentSession {
   /** Automatic graphs asked per pid and type (see AUTO_GRAPH_TRIES). */
   private readonly refsTried = new Map<number, Map<string, number>>();
   private readonly errorsShown = new Set<number>();
+  /** --allocations: the Python agents that connected, those that run the sampling hooks, the samples recorded. */
+  private readonly pythonPids = new Set<number>();
+  private readonly samplingPids = new Set<number>();
+  private allocSamples = 0;
   /** Processes held in pdb by a break: pid -> when pdb stopped (recording ms). */
   private readonly openBreaks = new Map<number, number>();
   private readonly work = new Set<Promise<void>>();
@@ -328,6 +333,7 @@ export class AgentSession {
     await this.server.close();
     await Promise.allSettled([...this.work]);
     for (const pid of [...this.openBreaks.keys()]) this.endBreak(pid, this.now());
+    this.noteNothingSampled();
     if (this.ownDir) fs.rmSync(this.ownDir, { recursive: true, force: true });
   }
 
@@ -355,7 +361,22 @@ export class AgentSession {
     return p;
   }
 
+  /**
+   * --allocations that sampled nothing is said once, at the end (a `node leak.js` run said nothing,
+   * and flame then asked to record with --allocations, which it was); flame repeats the note.
+   */
+  private noteNothingSampled(): void {
+    const mean = this.options.allocMeanBytes;
+    if (!mean || this.allocSamples > 0) return;
+    const text = allocationsNote(mean, [...this.pythonPids], [...this.samplingPids]);
+    this.append({ type: 'note', t: this.t(), pid: null, text });
+    // Hooks that could not load have said so in their one line each (tracemalloc runs instead).
+    if (this.pythonPids.size === 0 || this.samplingPids.size > 0) this.notice(text);
+  }
+
   private connected(a: ConnectedAgent): void {
+    if (a.runtime === 'python') this.pythonPids.add(a.pid);
+    if (a.runtime === 'python' && has(a, 'alloc')) this.samplingPids.add(a.pid);
     this.append({ type: 'agent', t: this.t(), pid: a.pid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, protocol: a.protocol, features: a.features });
   }
 
@@ -402,6 +423,7 @@ export class AgentSession {
         // Wall-clock times of the agent become the recording's (ms since its start, within [0, now]).
         const { type: _type, wallMs, ...body } = ev;
         const t = this.tOf(wallMs);
+        this.allocSamples += body.samples.length;
         this.append({
           type: 'alloc', t, pid: a.pid, ...body,
           samples: body.samples.map(([id, stack, size, thread, wall]) => [id, stack, size, thread, this.tOf(wall)]),

@@ -97,7 +97,7 @@ export class AgentSession {
   private pending: RecordingRecord[] = [];
   private readonly busy = new Set<number>();
   /** What each busy pid is doing (the label of its census), for the note of a census skipped. */
-  private readonly busyWith = new Map<number, string>();
+  private readonly busyWith = new Map<number, { what: string; sinceMs: number }>();
   /** The last censuses of each pid (PERSIST_WINDOW + 1): which type grows persistently. */
   private readonly recentCensuses = new Map<number, HeapCensusEvent[]>();
   /** --refs-type: the count of each named type at its last graph, per pid. */
@@ -247,10 +247,13 @@ export class AgentSession {
       if (!has(a, 'census')) continue;
       if (this.busy.has(a.pid)) {
         // Said, not silent: a run showed censuses #1 #3 #9 #18 #23 and no word on the others.
+        // What it is busy with, and since when: "#3 still running" of a census that took 340 ms
+        // two seconds before was its largest objects and duplicates (2.26 s more), not the census.
         const running = this.busyWith.get(a.pid);
+        const busy = running ? `${running.what}, under way for ${formatDuration(Math.max(0, this.now() - running.sinceMs))}` : 'a request';
         this.append({
           type: 'note', t: this.t(), pid: a.pid, skippedCensus: label,
-          text: `census ${label} skipped: ${running ? `the previous one (${running})` : 'a request'} was still running in pid ${a.pid}`,
+          text: `census ${label} skipped: pid ${a.pid} was still busy with ${busy}`,
         });
         continue;
       }
@@ -473,11 +476,13 @@ export class AgentSession {
   private async lookInto(a: ConnectedAgent, label: string, trigger: AgentTrigger): Promise<void> {
     const pid = a.pid;
     this.busy.add(pid);
-    this.busyWith.set(pid, label);
+    const busyWith = (what: string) => this.busyWith.set(pid, { what, sinceMs: this.now() });
+    const { largest, duplicatesMinBytes } = this.options;
+    const extra = [largest !== undefined ? 'largest objects' : '', duplicatesMinBytes !== undefined ? 'duplicates' : ''].filter(Boolean).join(' and ');
+    busyWith(extra ? `census ${label} (the census, then its ${extra})` : `census ${label}`);
     try {
       let census: CensusResult;
       try {
-        const { largest, duplicatesMinBytes } = this.options;
         census = await this.server.request<'census'>(pid, {
           type: 'census', collect: true, top: CENSUS_TOP, label,
           ...(largest !== undefined ? { largest } : {}), ...(duplicatesMinBytes !== undefined ? { duplicatesMinBytes } : {}),
@@ -487,7 +492,10 @@ export class AgentSession {
         return;
       }
       const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census);
-      if (this.options.traceAllocations && has(a, 'trace') && !(await this.traceInto(pid, label, trigger))) return;
+      if (this.options.traceAllocations && has(a, 'trace')) {
+        busyWith(`the allocation snapshot after census ${label}`);
+        if (!(await this.traceInto(pid, label, trigger))) return;
+      }
       const recent = this.recentCensuses.get(pid) ?? [];
       recent.push(ev);
       if (recent.length > PERSIST_WINDOW + 1) recent.shift();
@@ -498,13 +506,17 @@ export class AgentSession {
         this.refsTried.set(pid, tried);
         const n = typeName ? tried.get(typeName) ?? 0 : AUTO_GRAPH_TRIES;
         if (typeName && n < AUTO_GRAPH_TRIES) {
+          busyWith(`the back-references of ${typeName} after census ${label}`);
           const g = await this.refsOf(pid, typeName, trigger, label);
           // Once per type when its chains end at a global or a class attribute (what keeps a leak);
           // again at a later census when they ended only in running functions' frames (objects the
           // program was still building) or nowhere.
           tried.set(typeName, g && g.nodes.some((x) => x.kind === 'module' || x.kind === 'class' || x.kind === 'global') ? AUTO_GRAPH_TRIES : n + 1);
         }
-        for (const name of this.options.refsTypes ?? []) await this.namedRefs(pid, name, ev, trigger, label);
+        for (const name of this.options.refsTypes ?? []) {
+          busyWith(`the back-references of ${name} after census ${label}`);
+          await this.namedRefs(pid, name, ev, trigger, label);
+        }
       }
     } finally {
       this.busy.delete(pid);

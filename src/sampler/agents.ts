@@ -452,6 +452,9 @@ export class AgentSession {
   }
 
   private everyTick(everyMs: number): void {
+    // Numbered when a process is there to ask: a tick before the first agent connected took #1,
+    // and heap's list then started at #2.
+    if (this.options.heapEveryMs !== null && !this.targets().some((a) => has(a, 'census'))) return;
     this.ticks++;
     const label = this.options.heapEveryMs !== null ? `every ${formatDuration(everyMs)} #${this.ticks}` : `trace #${this.ticks}`;
     if (this.options.heapEveryMs !== null) {

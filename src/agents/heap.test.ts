@@ -89,3 +89,16 @@ test('skipped censuses are listed with their reason per process', () => {
   const [p] = heapByProcess(events);
   assert.deepEqual(p!.skipped.map((s) => s.label), ['every 1s #2']);
 });
+
+test('a census that failed is listed as failed (tr.mh: "#6 skipped: #5 still running" named a census never listed)', () => {
+  const run = forestRun();
+  const events: RecordingEvent[] = [
+    run[0]!,
+    { kind: 'note', tMs: 18_133, pid: 1, text: 'census every 3.00 s #6 skipped: pid 1 was still busy with census every 3.00 s #5, under way for 3.00 s', skippedCensus: 'every 3.00 s #6' },
+    { kind: 'note', tMs: 18_411, pid: 1, text: 'census (every 3.00 s #5) failed: pid 1 ended (or closed its connection) before answering census' },
+    { kind: 'note', tMs: 18_500, pid: 1, text: 'refs Foo (every 3.00 s #5) failed: x' },
+  ];
+  const [p] = heapByProcess(events);
+  assert.deepEqual(p!.failed, [{ tMs: 18_411, label: 'every 3.00 s #5', text: 'pid 1 ended (or closed its connection) before answering census' }]);
+  assert.deepEqual(p!.skipped.map((s) => s.label), ['every 3.00 s #6']);
+});

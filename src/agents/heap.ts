@@ -173,9 +173,13 @@ export interface ProcessHeap {
   pid: number;
   censuses: HeapCensusEvent[];
   skipped: SkippedCensus[];
+  /** Censuses asked for and not answered (the process ended first, the agent failed), from their notes. */
+  failed: SkippedCensus[];
   growth: CensusGrowth[];
   traces: AllocationSitesEvent[];
 }
+
+const CENSUS_FAILED = /^census \((.*?)\) failed: ([^]*)$/;
 
 /** Censuses and trace snapshots of a recording per process (by first census), with the growth between consecutive censuses. */
 export function heapByProcess(events: RecordingEvent[]): ProcessHeap[] {
@@ -183,7 +187,7 @@ export function heapByProcess(events: RecordingEvent[]): ProcessHeap[] {
   const get = (pid: number) => {
     let p = byPid.get(pid);
     if (!p) {
-      p = { pid, censuses: [], skipped: [], growth: [], traces: [] };
+      p = { pid, censuses: [], skipped: [], failed: [], growth: [], traces: [] };
       byPid.set(pid, p);
     }
     return p;
@@ -192,6 +196,12 @@ export function heapByProcess(events: RecordingEvent[]): ProcessHeap[] {
     if (e.kind === 'census') get(e.pid).censuses.push(e);
     else if (e.kind === 'trace') get(e.pid).traces.push(e);
     else if (e.kind === 'note' && e.skippedCensus !== undefined && typeof e.pid === 'number') get(e.pid).skipped.push({ tMs: e.tMs, label: e.skippedCensus, text: e.text });
+    else if (e.kind === 'note' && typeof e.pid === 'number') {
+      // The sampler's note of a census that failed (sampler/agents.ts, failed()): "#5 failed" was
+      // never listed, and "#6 skipped: #5 still running" then named a census nobody saw.
+      const m = CENSUS_FAILED.exec(e.text);
+      if (m) get(e.pid).failed.push({ tMs: e.tMs, label: m[1]!, text: m[2]! });
+    }
   }
   for (const p of byPid.values()) {
     p.censuses.sort((a, b) => a.tMs - b.tMs);

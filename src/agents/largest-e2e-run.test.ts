@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import * as fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { readMemhuntRecording } from '../recording/reader';
-import { runCli } from '../test-support';
+import * as path from 'node:path';
+import { runCli, tempDir } from '../test-support';
 import { PYTHONS, startRun } from './largest-e2e-support.test';
 
 test('run --heap-every --duplicates --largest records them in every census; memhunt heap shows them', async () => {
@@ -61,4 +62,41 @@ test('bad --largest, --min-size and --duplicates input: one line, exit 2, before
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, re);
   }
+});
+
+test('a census due while the previous request runs is skipped with what was under way; heap counts what it lists', async () => {
+  // dups.mh: "#4 skipped: #3 still running" of a census that took 340 ms two seconds before (its
+  // largest objects and duplicates took 2.26 s more); heap said "3 censuses" and then named #5,
+  // which had failed and was never listed.
+  const dir = tempDir();
+  const prog = path.join(dir, 'hold.py');
+  fs.writeFileSync(prog, [
+    'import time',
+    'a = b"x" * (8 << 20)',
+    'b = bytes(bytearray(a))',
+    'rows = [[i, str(i)] for i in range(200000)]',
+    't = time.time()',
+    'while time.time() - t < 4: time.sleep(0.05)',
+  ].join('\n') + '\n');
+  const out = path.join(dir, 'run.mh');
+  const python = PYTHONS.find(([n]) => n.startsWith('3.13'))?.[1] ?? PYTHONS[0]![1];
+  const r = await runCli(['run', '-q', '--heap-every', '100ms', '--largest', '5', '--duplicates', '-o', out, '--', python, prog], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const rec = await readMemhuntRecording(out);
+  const skips = rec.events.flatMap((e) => (e.kind === 'note' && e.skippedCensus !== undefined ? [e.text] : []));
+  assert.ok(skips.length >= 1, 'censuses of 100 ms apart with --largest and --duplicates: some skipped');
+  for (const t of skips) {
+    assert.match(t, /^census every 100 ms #\d+ skipped: pid \d+ was still busy with (census every 100 ms #\d+ \(the census, then its largest objects and duplicates\)|the back-references of \S+ after census every 100 ms #\d+), under way for \d+(\.\d+)? m?s$/, t);
+  }
+  const heap = await runCli(['heap', out]);
+  assert.equal(heap.code, 0, heap.stderr);
+  const m = /^pid \d+ [^:]*: (\d+) census(?:es)? \((?:(\d+) failed, )?(\d+) skipped\)/m.exec(heap.stdout);
+  assert.ok(m, heap.stdout.slice(0, 400));
+  const listed = (re: RegExp) => heap.stdout.split('\n').filter((l) => re.test(l)).length;
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +[\d,]+ objects/), Number(m[1]));
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +failed: /), Number(m[2] ?? 0));
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +skipped: /), Number(m[3]));
+  // Numbered from the first census asked: #1 is listed (taken, failed or skipped).
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #1 /), 1, heap.stdout.slice(0, 600));
+  fs.rmSync(dir, { recursive: true, force: true });
 });

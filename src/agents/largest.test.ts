@@ -76,3 +76,23 @@ test('memhunt heap: each process its latest largest objects and duplicates; the 
   assert.match(text, /largest objects of the 2 processes[^\n]*\n +40\.0 MiB +ndarray float64 5242880 +pid 10: __main__\.big\n +20\.0 MiB +bytes, 20971520 bytes +pid 11: worker\.CACHE\['k'\]/);
   assert.match(text, /keeping one would save 45\.0 MiB/);
 });
+
+test('memhunt heap counts what it lists: censuses taken, failed, skipped; a census that took long says how long', () => {
+  const c = (tMs: number, label: string, durationMs: number, notes: string[]): HeapCensusEvent => ({
+    kind: 'census', tMs, pid: 7, label, trigger: 'every', collected: true, objects: 10, totalBytes: 100 * MiB,
+    rows: [['numpy.ndarray', 3, 90 * MiB]], durationMs, notes,
+  });
+  const events = [
+    c(2000, 'every 2.00 s #1', 170, ['largest/duplicates took 331 ms after the census']),
+    c(4000, 'every 2.00 s #2', 470, []),
+    c(6000, 'every 2.00 s #3', 340, ['largest/duplicates took 2258 ms after the census']),
+    { kind: 'note' as const, tMs: 8000, pid: 7, skippedCensus: 'every 2.00 s #4', text: 'census every 2.00 s #4 skipped: pid 7 was still busy with census every 2.00 s #3 (the census, then its largest objects and duplicates), under way for 2.00 s' },
+    { kind: 'note' as const, tMs: 10_700, pid: 7, text: 'census (every 2.00 s #5) failed: pid 7 ended (or closed its connection) before answering census' },
+  ];
+  const text = formatHeap({ processes: [] } as unknown as MemoryRecording, heapByProcess(events), 10);
+  assert.match(text, /^pid 7: 3 censuses \(1 failed, 1 skipped\)\n/);
+  assert.match(text, /00:06\.0 +every 2\.00 s #3 .* took 2\.60 s \(census 340 ms, then largest\/duplicates\)\n/);
+  assert.doesNotMatch(text.split('\n').find((l) => l.includes('#1 '))!, /took/, 'under a second: not said');
+  assert.match(text, /00:08\.0 +every 2\.00 s #4 skipped: pid 7 was still busy with census every 2\.00 s #3 \(the census, then its largest objects and duplicates\), under way for 2\.00 s\n/);
+  assert.match(text, /00:10\.7 +every 2\.00 s #5 failed: pid 7 ended \(or closed its connection\) before answering census\n/);
+});

@@ -63,3 +63,23 @@ test("a peak while memhunt built a back-reference graph is memhunt's too (the gr
   rec.events.push({ ...refs, tMs: 6500 });
   assert.equal(summarize(rec).peakDuringAgent, null);
 });
+
+test("a census's window holds its largest objects and duplicates; censuses that added RSS before the peak are said", () => {
+  const rec = syntheticRecording({ samples: 1000, intervalMs: 10, spikeAt: 600, spikeBytes: 300 * MiB });
+  const base = { pid: 1000, label: 'every 2.00 s #3', trigger: 'every' as const, collected: true, objects: 1, totalBytes: 1, rows: [] };
+  // dups.mh: the census from 4.0 s took 340 ms, then its largest objects and duplicates 2.26 s more;
+  // the peak (6.0 s here) fell in that second part and was called the program's.
+  rec.events.push({ kind: 'census', tMs: 4000, ...base, durationMs: 340, notes: ['largest/duplicates took 2258 ms after the census'], agentRssBytes: 22 * MiB });
+  const s = summarize(rec);
+  assert.ok(s.peakDuringAgent, 'the peak fell in the census with its largest/duplicates');
+  assert.equal(s.peakDuringAgent.what, 'census');
+  assert.equal(s.peakDuringAgent.durationMs, 340 + 2258);
+  assert.deepEqual(s.censusesBeforePeak, { count: 1, bytes: 22 * MiB });
+  // A census after the peak, or one that added next to nothing, is not said.
+  rec.events.pop();
+  rec.events.push({ kind: 'census', tMs: 7000, ...base, durationMs: 340, notes: [], agentRssBytes: 22 * MiB });
+  rec.events.push({ kind: 'census', tMs: 1000, ...base, durationMs: 340, notes: [], agentRssBytes: 100 * 1024 });
+  const later = summarize(rec);
+  assert.equal(later.peakDuringAgent, null);
+  assert.equal(later.censusesBeforePeak, null);
+});

@@ -156,6 +156,12 @@ export interface RunSummary {
    * snapshot), that work, and the highest sample outside all such windows. null otherwise.
    */
   peakDuringAgent: { what: 'census' | 'trace' | 'refs'; pid: number; startMs: number; durationMs: number; peakOutsideBytes: number; peakOutsideTMs: number } | null;
+  /**
+   * The RSS memhunt's censuses up to the peak added while they ran (their agentRssBytes: the
+   * agent's modules, the allocator's arenas their buffers leave), when it is a visible part of
+   * the peak: the program's own peak may be lower by up to that much. null otherwise.
+   */
+  censusesBeforePeak?: { count: number; bytes: number } | null;
   finalBytes: number;
   processes: ProcessPeak[];
   /** The limit that applies: --limit if given, else the cgroup limit. */
@@ -338,6 +344,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     hwmAbovePeak,
     hwmSumBytes,
     peakDuringAgent,
+    censusesBeforePeak: peak.index >= 0 ? censusesBefore(rec, peak.tMs, peakBytes) : null,
     finalBytes: lastNonZero(t.values),
     processes,
     limit,
@@ -350,6 +357,30 @@ export function summarize(rec: MemoryRecording): RunSummary {
 }
 
 /** What memhunt's own work in a process is called where a peak falls in it. */
+const LARGEST_TOOK = /^largest\/duplicates took (\d+(?:\.\d+)?) ms after the census/;
+
+/** How long a census's request took in its process: the census, then its largest objects and duplicates (the agent's note). */
+export function censusWorkMs(e: { durationMs: number; notes?: string[] }): number {
+  let ms = Math.max(0, e.durationMs);
+  for (const n of e.notes ?? []) {
+    const m = LARGEST_TOOK.exec(n);
+    if (m) ms += Number(m[1]);
+  }
+  return ms;
+}
+
+/** The censuses up to tMs whose added RSS is at least 2% of the peak (and 1 MiB), or null. */
+function censusesBefore(rec: MemoryRecording, tMs: number, peakBytes: number): { count: number; bytes: number } | null {
+  let count = 0;
+  let bytes = 0;
+  for (const e of rec.events) {
+    if (e.kind !== 'census' || e.tMs > tMs || e.agentRssBytes === undefined || e.agentRssBytes <= 0) continue;
+    count++;
+    bytes += e.agentRssBytes;
+  }
+  return count > 0 && bytes >= Math.max(1024 * 1024, 0.02 * peakBytes) ? { count, bytes } : null;
+}
+
 export const AGENT_WORK_NAMES = { census: 'heap census', trace: 'allocation snapshot', refs: 'back-reference graph' } as const;
 
 /**
@@ -364,7 +395,12 @@ function agentWorkAtPeak(total: Series, rec: MemoryRecording, tMs: number): RunS
   for (const e of rec.events) {
     let from: number;
     let durationMs: number;
-    if (e.kind === 'census' || e.kind === 'trace') {
+    if (e.kind === 'census') {
+      // With --largest/--duplicates, what follows the census is part of its work (dups.mh: the
+      // census took 340 ms, its largest objects and duplicates 2.26 s more, the peak fell there).
+      from = e.tMs;
+      durationMs = censusWorkMs(e);
+    } else if (e.kind === 'trace') {
       from = e.tMs;
       durationMs = Math.max(0, e.durationMs);
     } else if (e.kind === 'refs' && e.durationMs !== undefined) {

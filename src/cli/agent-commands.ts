@@ -14,7 +14,8 @@ import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
-import type { AgentConnectedEvent, AllocationSitesEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import type { AgentConnectedEvent, AllocationSitesEvent, HeapCensusEvent, MemoryRecording, RefsGraphEvent } from '../model/recording';
+import { censusWorkMs } from '../analysis/summary';
 import { duplicatesLines, largestLines, resolveLargestOptions } from '../agents/largest';
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
@@ -142,13 +143,17 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
   const lines: string[] = [];
   for (const h of heaps) {
     const proc = rec.processes.find((p) => p.pid === h.pid);
+    // What is listed is counted: the censuses taken, then those that failed or were skipped.
+    const notTaken = [h.failed.length ? `${h.failed.length} failed` : '', h.skipped.length ? `${h.skipped.length} skipped` : ''].filter(Boolean).join(', ');
     lines.push(`pid ${h.pid}${proc ? ` ${shortCommand(proc.command, 60)}` : ''}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}` +
+      (notTaken ? ` (${notTaken})` : '') +
       (h.traces.length ? `, ${h.traces.length} allocation snapshot${h.traces.length === 1 ? '' : 's'}` : ''));
-    const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length)));
+    const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length), ...h.failed.map((s) => s.label.length)));
     const fit = (label: string) => (label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth));
     const timeline = [
-      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}` })),
+      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}` })),
       ...h.skipped.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
+      ...h.failed.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} failed: ${s.text.split('\n')[0]}` })),
     ].sort((a, b) => a.tMs - b.tMs);
     for (const l of timeline) lines.push(l.line);
     if (h.skipped.length) lines.push(`  ${h.skipped.length} census${h.skipped.length === 1 ? ' was' : 'es were'} skipped (a census pauses the program; a shorter --heap-every than a census takes skips some)`);
@@ -196,6 +201,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
         ...(c.largest ? { largest: c.largest.slice(0, top) } : {}), ...(c.duplicates ? { duplicates: c.duplicates } : {}),
       })),
       skipped: h.skipped,
+      failed: h.failed,
       growth: h.growth.map((g) => ({
         fromMs: g.from.tMs, toMs: g.to.tMs, objectsDelta: g.objectsDelta, totalBytesDelta: g.totalBytesDelta,
         types: g.types.slice(0, top),
@@ -492,6 +498,13 @@ Examples:
 }
 
 /** "  (memhunt's census: +3.2 MiB RSS)": what taking the census added to the process, memhunt's own. */
+/** A census whose request took a second or more (largest objects and duplicates after it): how long, since it can skip the next. */
+function censusTook(c: HeapCensusEvent): string {
+  const ms = censusWorkMs(c);
+  if (ms < 1000) return '';
+  return ms - c.durationMs >= 100 ? `  took ${formatDuration(ms)} (census ${formatDuration(c.durationMs)}, then largest/duplicates)` : `  took ${formatDuration(ms)}`;
+}
+
 function censusCost(bytes: number | undefined): string {
   if (bytes === undefined || bytes < 64 * 1024) return '';
   return `  (memhunt's census: +${formatBytes(bytes)} RSS)`;

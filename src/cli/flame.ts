@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
 import {
-  allocView, byPackage, byUserLine, collectAllocations, inclusiveUserLines, liveBytesAt, packageOf, shortFile, userFrame,
+  allocView, byPackage, noAllocationsReason, byUserLine, collectAllocations, inclusiveUserLines, liveBytesAt, packageOf, shortFile, userFrame,
   type AllocView, type AllocViewResult, type ProcessAllocations,
 } from '../model/allocations';
 import type { MemoryRecording } from '../model/recording';
@@ -46,7 +46,7 @@ export function parseMoment(text: string, what: string): number {
 export function recordingAllocations(rec: MemoryRecording, file: string): ProcessAllocations[] {
   const procs = collectAllocations(rec);
   if (procs.length === 0 || procs.every((p) => p.samples.length === 0)) {
-    throw new InputError(`${file} has no sampled allocations: record with memhunt run --allocations -- CMD`);
+    throw new InputError(`${file} has no sampled allocations: ${noAllocationsReason(rec)}`);
   }
   return procs;
 }

@@ -92,6 +92,11 @@ export function formatSummary(
       row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
         `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
     }
+    const cb = s.censusesBeforePeak;
+    if (cb) {
+      row('', `memhunt's ${cb.count === 1 ? 'census' : `${cb.count} censuses`} before it added ${formatBytes(cb.bytes)} of RSS while ${cb.count === 1 ? 'it' : 'they'} ran ` +
+        `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`);
+    }
     if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
     row('final', formatBytes(s.finalBytes));
   }

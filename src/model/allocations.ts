@@ -15,6 +15,7 @@
  */
 import type { AllocFrame } from '../contract/shapes';
 import type { AllocBatchEvent, MemoryRecording } from './recording';
+import { formatBytes } from '../units';
 
 export type AllocView = 'peak' | 'growth' | 'allocated';
 
@@ -45,8 +46,12 @@ export interface ProcessAllocations {
 
 /** Every process's samples, with frees matched; empty when the recording has no allocation samples. */
 export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
+  const bootstraps = new Set(rec.processes.filter((p) => isMultiprocessingBootstrap(p.command)).map((p) => p.pid));
   const frames = new Map<string, AllocFrame>();
-  const intern = (f: AllocFrame): AllocFrame => {
+  const intern = (f: AllocFrame, pid: number): AllocFrame => {
+    // A spawn or forkserver process runs multiprocessing's `-c` string, not the user's: flame put a
+    // spawn worker's start-up ("+6.50 MiB <string>:1 <module>") on the user's code.
+    if (f[0] === '<string>' && bootstraps.has(pid)) f = [MP_BOOTSTRAP_FILE, f[1], f[2]];
     const key = `${f[0]}\u0000${f[1]}\u0000${f[2]}`;
     let got = frames.get(key);
     if (!got) frames.set(key, (got = f));
@@ -66,7 +71,7 @@ export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
     if (b.numpy) e.p.numpy = true;
     // Frames are interned: one array per distinct (file, function, line) across the recording, so
     // views and renderers can key on identity (and 100 k stacks share a few thousand frames).
-    for (const [id, frames] of b.stacks) e.stacks.set(id, frames.map(intern));
+    for (const [id, frames] of b.stacks) e.stacks.set(id, frames.map((f) => intern(f, b.pid)));
     for (const [ident, name] of b.threads) e.threads.set(ident, name);
     for (const [id, stackId, size, thread, t] of b.samples) {
       const p = 1 - Math.exp(-size / b.meanBytes);
@@ -87,6 +92,15 @@ export function collectAllocations(rec: MemoryRecording): ProcessAllocations[] {
     }
   }
   return [...byPid.values()].map((e) => e.p);
+}
+
+/** How `<string>` frames of a multiprocessing spawn or forkserver process are named (see isMultiprocessingBootstrap). */
+export const MP_BOOTSTRAP_FILE = '<multiprocessing bootstrap>';
+
+/** python -c "from multiprocessing.spawn import spawn_main; spawn_main(...)" and its forkserver and resource tracker kin. */
+export function isMultiprocessingBootstrap(command: readonly string[]): boolean {
+  const i = command.indexOf('-c');
+  return i >= 0 && /^\s*from multiprocessing\.(?:spawn|forkserver|resource_tracker|popen_\w+) import /.test(command[i + 1] ?? '');
 }
 
 export interface LivePeak {
@@ -195,6 +209,8 @@ export function packageOf(file: string): string {
   // at np_spike.py:6 was put on "<__array_function__ internals>:200 …public_api" as "your code".
   if (file.startsWith('<')) {
     if (COMMAND_LINE_CODE.has(file)) return '(your code)';
+    if (file.startsWith('<memhunt')) return '(memhunt)'; // the agent's numpy import hook (_alloc.HOOK_FILENAME)
+    if (file === MP_BOOTSTRAP_FILE) return 'multiprocessing';
     if (file.startsWith('<frozen ')) return 'stdlib';
     return file === '<__array_function__ internals>' ? 'numpy' : '(generated)';
   }
@@ -293,4 +309,30 @@ export function shortFile(file: string): string {
   if (m) return file.slice(m.index + m[0].length - m[1]!.length);
   const parts = file.split(/[/\\]/);
   return parts.slice(-2).join('/');
+}
+
+/** The note of a run with --allocations that recorded no sample (ALLOCATIONS_NOTE starts it). */
+export function allocationsNote(meanBytes: number, pythonPids: number[], samplingPids: number[]): string {
+  if (pythonPids.length === 0) return `${ALLOCATIONS_NOTE} no Python process ran with memhunt's agent; nothing sampled (sampled allocations are Python's)`;
+  if (samplingPids.length === 0) {
+    return `${ALLOCATIONS_NOTE} no Python process could run the sampling hooks (pid ${pythonPids.join(', ')}: see the notes before); nothing sampled`;
+  }
+  return `${ALLOCATIONS_NOTE} pid ${samplingPids.join(', ')} sampled, but allocated too little for a sample (one per ${formatBytes(meanBytes)} allocated on average): give a smaller mean, e.g. --allocations=64KiB`;
+}
+
+export const ALLOCATIONS_NOTE = '--allocations:';
+
+/**
+ * Why a recording has no sampled allocation, in words after "has no sampled allocations: ": the
+ * run's own note when it has one, else what its agents say (a recording made before the note).
+ */
+export function noAllocationsReason(rec: MemoryRecording): string {
+  const note = rec.events.find((e) => e.kind === 'note' && e.text.startsWith(ALLOCATIONS_NOTE));
+  if (note && note.kind === 'note') return `it was recorded with ${note.text.replace(ALLOCATIONS_NOTE, '--allocations, and')}`;
+  const python = rec.events.filter((e) => e.kind === 'agent' && e.runtime === 'python');
+  if (python.length === 0) return 'no Python process ran with memhunt\'s agent (sampled allocations are Python\'s: memhunt run --allocations -- python3 ...)';
+  if (python.some((e) => e.kind === 'agent' && e.features.includes('alloc'))) {
+    return 'its Python processes ran the sampling hooks, but no sample reached the recording (a short run may allocate less than one mean): record again with a smaller mean, e.g. --allocations=64KiB';
+  }
+  return 'record with memhunt run --allocations -- CMD';
 }

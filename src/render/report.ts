@@ -18,7 +18,7 @@ import { commandLabel, verdictLineOf } from '../analysis/analyze';
 import type { AllocationSitesEvent, MemoryRecording } from '../model/recording';
 import type { TypeGrowth } from '../model/heap-growth';
 import type { DuplicatesBody, LargeObject } from '../contract/shapes';
-import type { LineRow } from '../model/allocations';
+import { noAllocationsReason, type LineRow } from '../model/allocations';
 import { DUPLICATE_ROWS, duplicateGroupTitle, moreHoldersText } from '../model/duplicates';
 import { formatBytes, formatCount } from '../units';
 import { processName, VERDICT_COLORS, type Chart } from './chart';
@@ -285,7 +285,7 @@ ${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
 
 function flameBlock(r: ReportRecording, id: string): string {
   const a = r.allocations;
-  if (!a) return `<section class="panel" id="flame-${id}"><h3>Flame graph of sampled allocations</h3><p class="empty">no sampled allocations: record with memhunt run --allocations</p></section>`;
+  if (!a) return `<section class="panel" id="flame-${id}"><h3>Flame graph of sampled allocations</h3><p class="empty">no sampled allocations: ${esc(noAllocationsReason(r.rec))}</p></section>`;
   const lines = (rows: LineRow[], signedBytes: boolean) => {
     if (rows.length === 0) return '<p class="empty">none of it under your code\'s lines</p>';
     let file = '';

@@ -24,6 +24,7 @@ import { PERSIST_WINDOW, pickGrowingType } from '../agents/heap';
 import type { AgentEvent, CensusResult, RefsResult, TraceSnapshotResult } from '../agents/protocol';
 import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
+import { allocationsNote } from '../model/allocations';
 import type { HeapCensusEvent } from '../model/recording';
 import { parseStatus } from '../procfs/process';
 import type { AgentTrigger, RecordingRecord } from '../recording/spec';
@@ -96,7 +97,7 @@ export class AgentSession {
   private pending: RecordingRecord[] = [];
   private readonly busy = new Set<number>();
   /** What each busy pid is doing (the label of its census), for the note of a census skipped. */
-  private readonly busyWith = new Map<number, string>();
+  private readonly busyWith = new Map<number, { what: string; sinceMs: number }>();
   /** The last censuses of each pid (PERSIST_WINDOW + 1): which type grows persistently. */
   private readonly recentCensuses = new Map<number, HeapCensusEvent[]>();
   /** --refs-type: the count of each named type at its last graph, per pid. */
@@ -106,6 +107,10 @@ export class AgentSession {
   /** Automatic graphs asked per pid and type (see AUTO_GRAPH_TRIES). */
   private readonly refsTried = new Map<number, Map<string, number>>();
   private readonly errorsShown = new Set<number>();
+  /** --allocations: the Python agents that connected, those that run the sampling hooks, the samples recorded. */
+  private readonly pythonPids = new Set<number>();
+  private readonly samplingPids = new Set<number>();
+  private allocSamples = 0;
   /** Processes held in pdb by a break: pid -> when pdb stopped (recording ms). */
   private readonly openBreaks = new Map<number, number>();
   private readonly work = new Set<Promise<void>>();
@@ -242,10 +247,13 @@ export class AgentSession {
       if (!has(a, 'census')) continue;
       if (this.busy.has(a.pid)) {
         // Said, not silent: a run showed censuses #1 #3 #9 #18 #23 and no word on the others.
+        // What it is busy with, and since when: "#3 still running" of a census that took 340 ms
+        // two seconds before was its largest objects and duplicates (2.26 s more), not the census.
         const running = this.busyWith.get(a.pid);
+        const busy = running ? `${running.what}, under way for ${formatDuration(Math.max(0, this.now() - running.sinceMs))}` : 'a request';
         this.append({
           type: 'note', t: this.t(), pid: a.pid, skippedCensus: label,
-          text: `census ${label} skipped: ${running ? `the previous one (${running})` : 'a request'} was still running in pid ${a.pid}`,
+          text: `census ${label} skipped: pid ${a.pid} was still busy with ${busy}`,
         });
         continue;
       }
@@ -328,6 +336,7 @@ export class AgentSession {
     await this.server.close();
     await Promise.allSettled([...this.work]);
     for (const pid of [...this.openBreaks.keys()]) this.endBreak(pid, this.now());
+    this.noteNothingSampled();
     if (this.ownDir) fs.rmSync(this.ownDir, { recursive: true, force: true });
   }
 
@@ -355,7 +364,22 @@ export class AgentSession {
     return p;
   }
 
+  /**
+   * --allocations that sampled nothing is said once, at the end (a `node leak.js` run said nothing,
+   * and flame then asked to record with --allocations, which it was); flame repeats the note.
+   */
+  private noteNothingSampled(): void {
+    const mean = this.options.allocMeanBytes;
+    if (!mean || this.allocSamples > 0) return;
+    const text = allocationsNote(mean, [...this.pythonPids], [...this.samplingPids]);
+    this.append({ type: 'note', t: this.t(), pid: null, text });
+    // Hooks that could not load have said so in their one line each (tracemalloc runs instead).
+    if (this.pythonPids.size === 0 || this.samplingPids.size > 0) this.notice(text);
+  }
+
   private connected(a: ConnectedAgent): void {
+    if (a.runtime === 'python') this.pythonPids.add(a.pid);
+    if (a.runtime === 'python' && has(a, 'alloc')) this.samplingPids.add(a.pid);
     this.append({ type: 'agent', t: this.t(), pid: a.pid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, protocol: a.protocol, features: a.features });
   }
 
@@ -402,6 +426,7 @@ export class AgentSession {
         // Wall-clock times of the agent become the recording's (ms since its start, within [0, now]).
         const { type: _type, wallMs, ...body } = ev;
         const t = this.tOf(wallMs);
+        this.allocSamples += body.samples.length;
         this.append({
           type: 'alloc', t, pid: a.pid, ...body,
           samples: body.samples.map(([id, stack, size, thread, wall]) => [id, stack, size, thread, this.tOf(wall)]),
@@ -427,6 +452,9 @@ export class AgentSession {
   }
 
   private everyTick(everyMs: number): void {
+    // Numbered when a process is there to ask: a tick before the first agent connected took #1,
+    // and heap's list then started at #2.
+    if (this.options.heapEveryMs !== null && !this.targets().some((a) => has(a, 'census'))) return;
     this.ticks++;
     const label = this.options.heapEveryMs !== null ? `every ${formatDuration(everyMs)} #${this.ticks}` : `trace #${this.ticks}`;
     if (this.options.heapEveryMs !== null) {
@@ -451,11 +479,13 @@ export class AgentSession {
   private async lookInto(a: ConnectedAgent, label: string, trigger: AgentTrigger): Promise<void> {
     const pid = a.pid;
     this.busy.add(pid);
-    this.busyWith.set(pid, label);
+    const busyWith = (what: string) => this.busyWith.set(pid, { what, sinceMs: this.now() });
+    const { largest, duplicatesMinBytes } = this.options;
+    const extra = [largest !== undefined ? 'largest objects' : '', duplicatesMinBytes !== undefined ? 'duplicates' : ''].filter(Boolean).join(' and ');
+    busyWith(extra ? `census ${label} (the census, then its ${extra})` : `census ${label}`);
     try {
       let census: CensusResult;
       try {
-        const { largest, duplicatesMinBytes } = this.options;
         census = await this.server.request<'census'>(pid, {
           type: 'census', collect: true, top: CENSUS_TOP, label,
           ...(largest !== undefined ? { largest } : {}), ...(duplicatesMinBytes !== undefined ? { duplicatesMinBytes } : {}),
@@ -465,7 +495,10 @@ export class AgentSession {
         return;
       }
       const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census);
-      if (this.options.traceAllocations && has(a, 'trace') && !(await this.traceInto(pid, label, trigger))) return;
+      if (this.options.traceAllocations && has(a, 'trace')) {
+        busyWith(`the allocation snapshot after census ${label}`);
+        if (!(await this.traceInto(pid, label, trigger))) return;
+      }
       const recent = this.recentCensuses.get(pid) ?? [];
       recent.push(ev);
       if (recent.length > PERSIST_WINDOW + 1) recent.shift();
@@ -476,13 +509,17 @@ export class AgentSession {
         this.refsTried.set(pid, tried);
         const n = typeName ? tried.get(typeName) ?? 0 : AUTO_GRAPH_TRIES;
         if (typeName && n < AUTO_GRAPH_TRIES) {
+          busyWith(`the back-references of ${typeName} after census ${label}`);
           const g = await this.refsOf(pid, typeName, trigger, label);
           // Once per type when its chains end at a global or a class attribute (what keeps a leak);
           // again at a later census when they ended only in running functions' frames (objects the
           // program was still building) or nowhere.
           tried.set(typeName, g && g.nodes.some((x) => x.kind === 'module' || x.kind === 'class' || x.kind === 'global') ? AUTO_GRAPH_TRIES : n + 1);
         }
-        for (const name of this.options.refsTypes ?? []) await this.namedRefs(pid, name, ev, trigger, label);
+        for (const name of this.options.refsTypes ?? []) {
+          busyWith(`the back-references of ${name} after census ${label}`);
+          await this.namedRefs(pid, name, ev, trigger, label);
+        }
       }
     } finally {
       this.busy.delete(pid);

@@ -68,7 +68,7 @@ class _NotNumbers(Exception):
 class _Cand(object):
     """A duplicate candidate: the object and how to read its data."""
     __slots__ = ('obj', 'kind', 'length', 'itemsize', 'count', 'dtype', 'code', 'owned', 'type_name',
-                 'label', 'mv', 'sample', 'group', 'relation', 'holder', 'suffix', 'index')
+                 'label', 'mv', 'sample', 'group', 'relation', 'holder', 'suffix', 'index', 'data')
 
     def __init__(self, obj, kind, length, itemsize, owned):
         self.obj = obj
@@ -88,6 +88,7 @@ class _Cand(object):
         self.holder = obj         # whose chain names it (a DataFrame for its block)
         self.suffix = ''
         self.index = -1
+        self.data = obj           # what is read: obj, or a pandas block's values over all of obj
 
 
 class LargeVisitor(_census.CensusVisitor):
@@ -314,7 +315,7 @@ def _pandas_blocks(o):
                     cols = ', '.join(repr(names[i]) for i in locs[:4]) + (', ...' if len(locs) > 4 else '')
                 except Exception:
                     cols = ''
-            out.append((_root_buffer(v), cols))
+            out.append((_root_buffer(v), cols, v))
     except Exception:
         pass
     return out
@@ -390,7 +391,7 @@ def _raw(c, lo, hi):
             raise _NotNumbers()
     else:  # a non-contiguous array: a copy of this piece only
         np = _modules['numpy']
-        m = _strided(c.obj, e0, e1).view(np.uint8)
+        m = _strided(c.data, e0, e1).view(np.uint8)
     off = lo - e0 * isz
     return m[off:off + (hi - lo)]
 
@@ -429,9 +430,9 @@ def _values(c, e0, e1, dtype):
         except OverflowError:
             raise _NotNumbers()
     elif c.mv is not None:
-        v = c.obj.reshape(-1)[e0:e1]
+        v = c.data.reshape(-1)[e0:e1]
     else:
-        v = _strided(c.obj, e0, e1)
+        v = _strided(c.data, e0, e1)
     return np.ascontiguousarray(v.astype(dtype, casting='unsafe', copy=False)).view(np.uint8)
 
 
@@ -531,10 +532,10 @@ class _NativeReads(object):
         return not cast or c.kind == 'list'
 
     def hash(self, c, target, total):
-        return self.nat.dup_hash(c.obj, c.kind, c.code or '', target, total)
+        return self.nat.dup_hash(c.data, c.kind, c.code or '', target, total)
 
     def equal(self, a, b, target, total):
-        return self.nat.dup_equal(a.obj, a.kind, a.code or '', b.obj, b.kind, b.code or '', target, total)
+        return self.nat.dup_equal(a.data, a.kind, a.code or '', b.data, b.kind, b.code or '', target, total)
 
 
 def _native_reads():
@@ -613,6 +614,23 @@ def _narrow(d1, d2, np):
     return d1 if k1 == 'f' else d2
 
 
+def _read_as_block(c, values, np):
+    """A block's buffer is compared as the block's values, in their order: a frame made from a
+    (rows, columns) array keeps that array, transposed, as its block; its copy (df.copy(),
+    df.astype(...)) is laid out column by column. Read as the raw buffer, the original matched
+    neither its copy nor its conversion (`--duplicates` listed 2 of 3 frames)."""
+    try:
+        o = c.obj
+        if values is o or np is None or not issubclass(type(values), np.ndarray):
+            return
+        if values.nbytes != o.nbytes or values.dtype != o.dtype:
+            return  # a block over part of the buffer: the buffer stays as it is
+        c.data = values
+        c.mv = values.reshape(-1).view(np.uint8) if values.flags.c_contiguous else None
+    except Exception:
+        c.data = c.obj
+
+
 def find_duplicates(objs, views, dup_min, pandas_of):
     """The duplicate groups of objs (see the module's doc). Returns (groups, changed, stats) where
     each group is a list of _Cand with .relation set, the first being the reference."""
@@ -632,6 +650,7 @@ def find_duplicates(objs, views, dup_min, pandas_of):
         if pd is not None:
             c.holder = pd[0]
             c.suffix = '[%s]' % pd[1] if pd[1] else ''
+            _read_as_block(c, pd[2], np)
     parent = list(range(len(cands)))
 
     def find(i):
@@ -688,6 +707,7 @@ def find_duplicates(objs, views, dup_min, pandas_of):
     stats = {'candidates': len(cands), 'candidateBytes': sum(c.owned for c in cands), 'readBytes': read}
     for c in cands:
         c.mv = None  # a memoryview of ours would be found as a holder of the object
+        c.data = None
     return out, [c for c in changed], sharing, stats
 
 
@@ -1056,11 +1076,11 @@ def _add_largest(result, visitor, largest, dup_min):
     frames_first = sorted(visitor.pandas_seen, key=lambda o: 0 if type(o).__name__ == 'DataFrame' else 1)
     for o in frames_first:
         own_bytes = 0
-        for root, cols in _pandas_blocks(o):
+        for root, cols, values in _pandas_blocks(o):
             if id(root) in claimed:
                 continue
             claimed.add(id(root))
-            pandas_of[id(root)] = (o, cols)
+            pandas_of[id(root)] = (o, cols, values)
             try:
                 own_bytes += int(root.nbytes) if _is_ndarray(root) else _util.safe_sizeof(root)
             except Exception:

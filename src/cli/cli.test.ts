@@ -68,6 +68,11 @@ test('run prints a summary on stderr, no live status when stderr is not a termin
   assert.equal(files.length, 1);
   assert.match(files[0]!, /^memhunt_\d{14}\.mh$/);
   assert.match(r.stderr, new RegExp(files[0]!.replace('.', '\\.')));
+  // The size it states is the file's final size (the summary footer was appended after it was printed).
+  const said = /recording +\S+ \(\d+ samples, ([\d.]+ [KM]?i?B)\)/.exec(r.stderr);
+  assert.ok(said, r.stderr);
+  const summary = await runCli(['summary', files[0]!], { cwd: dir });
+  assert.match(summary.stdout + summary.stderr, new RegExp(`samples, ${said[1]!.replace('.', '\\.')}\\)`));
 });
 
 test('a target that exits at once is still recorded: a sample and its exit', async () => {

@@ -342,10 +342,15 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
   let analysis: RecordingAnalysis | null = null;
   // Loaded only now: sampling does not carry the analysis in its heap.
   const an = recording ? await import('../analysis/analyze') : null;
-  if (!flags.quiet && recording && an) {
-    const size = fs.statSync(result.outputPath).size;
+  if (recording && an) {
     // The recording carries --limit (meta.limitBytes): the analysis names it "--limit", as the summary does.
     analysis = an.analyzeRecording(recording);
+    // The summary footer (cli/footer.ts): memhunt fleet then reads this recording's first and last members
+    // only. Appended before the summary is printed, so the size the summary states is the file's final size.
+    (await import('./footer')).appendSummaryFooter(result.outputPath, recording, analysis);
+  }
+  if (!flags.quiet && recording && an && analysis) {
+    const size = fs.statSync(result.outputPath).size;
     err(
       formatSummary(analysis.summary, {
         command: command(), recordingPath: result.outputPath, recordingBytes: size, events: recording.events,
@@ -353,8 +358,6 @@ export async function record(kind: 'run' | 'attach', flags: RecordFlags, start: 
       }) + '\n',
     );
   }
-  // The summary footer (cli/footer.ts): memhunt fleet then reads this recording's first and last members only.
-  if (recording && an) (await import('./footer')).appendSummaryFooter(result.outputPath, recording, analysis ?? an.analyzeRecording(recording));
   if (flags.upload !== undefined) await runUpload(flags.upload, result.outputPath);
   return { code: exitCodeOf(kind, result), result, recording, analysis };
 }

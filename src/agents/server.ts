@@ -170,6 +170,8 @@ export class AgentServer {
   private readonly signalled = new Set<number>();
   private readonly connectWaiters = new Set<() => void>();
   private closed = false;
+  /** Connections accepted and messages read so far: quiesce() waits until a turn brings none. */
+  private activity = 0;
 
   private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly hooks: AgentServerHooks, private readonly procRoot: string) {
     server.on('connection', (s) => this.accept(s));
@@ -323,6 +325,22 @@ export class AgentServer {
     }
   }
 
+  /**
+   * Lets what processes said before they ended arrive: a connection still in the listen backlog is
+   * accepted and its messages read. (An agent that connects, says its hooks could not load, and
+   * whose short program exits, all before memhunt's event loop has turned: under load that line was
+   * lost when the server closed at once.) Returns after a turn of the loop that brought nothing new,
+   * at most maxMs after the call.
+   */
+  async quiesce(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    let seen = -1;
+    while (!this.closed && seen !== this.activity && Date.now() < until) {
+      seen = this.activity;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Fails what is still pending, closes every connection and removes the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -341,9 +359,11 @@ export class AgentServer {
     }
     let role: 'agent' | 'client' | null = null;
     let conn: AgentConnection | null = null;
+    this.activity++;
     const peer: NdjsonPeer = new NdjsonPeer(
       socket,
       (msg) => {
+        this.activity++;
         const m = msg as { type: string; id?: unknown };
         if (role === null) {
           if (m.type !== 'hello') {

@@ -332,6 +332,7 @@ export class AgentSession {
     this.probeTimer = null;
     if (this.soonTimer) clearTimeout(this.soonTimer);
     this.soonTimer = null;
+    await this.server.quiesce(END_GRACE_MS);
     await this.server.settle(END_GRACE_MS);
     await this.server.close();
     await Promise.allSettled([...this.work]);

@@ -5,8 +5,24 @@ __pycache__ cannot be written).
 
 Dispatch goes one way: _agent's serving thread calls handle(conn, line); this module answers
 through that Connection and never imports _agent. Shared state is in _state, errors in _errors."""
-from . import _state, _util, _wire
-from ._errors import RequestError
+import os
+
+
+def _rss_now():
+    """VmRSS in bytes from /proc/self/statm (resident pages), None where there is none."""
+    try:
+        with open('/proc/self/statm', 'rb') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+#: The RSS when the agent's thread began importing the request modules (this one first, with the
+#: first request): what they add is counted from here (load_modules, take_census).
+_RSS_AT_IMPORT = _rss_now()
+
+from . import _state, _util, _wire  # noqa: E402  (after the RSS is read)
+from ._errors import RequestError  # noqa: E402
 
 
 _ASYNC = object()  # a handler that replies later (break) returns this
@@ -34,6 +50,9 @@ def take_census(collect, top, caller_frame=None, largest=None, dup_min=None):
         else:
             result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
         _state.state.prev_counts = _util.pack_counts(counts)
+        del counts
+        from . import _native
+        _native.trim()  # the walk's buffers, freed in this thread's arena, go back (before `after`)
     after = _util.proc_status_bytes('VmRSS')
     if before is not None and after is not None:
         # What the census cost the process (its modules the first time, the allocator's arenas
@@ -74,9 +93,12 @@ def _h_refs(conn, msg):
         raise RequestError("'typeName' must be a type name as in a census (e.g. dict, mymod.Record) or null")
     samples = _int_field(msg, 'samples', 3, 1, 100)
     max_depth = _int_field(msg, 'maxDepth', 10, 1, 100)
-    from . import _refs
+    from . import _refs, _native
     with _state.census_lock:
-        return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_state.state.prev_counts))
+        try:
+            return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_state.state.prev_counts))
+        finally:
+            _native.trim()  # as after a census: the walks' buffers are not the program's
 
 
 def _h_break(conn, msg):
@@ -154,16 +176,20 @@ def load_modules():
     if _loaded:
         return
     _loaded = True
-    before = _util.proc_status_bytes('VmRSS')
     _load_modules()
+    # Their bytecode, when PYTHONDONTWRITEBYTECODE kept the imports from writing it: the next
+    # process loads them instead of compiling them again (_bytecode.py).
+    from . import _bytecode
+    _bytecode.cache_own(_util.PACKAGE_DIR)
     after = _util.proc_status_bytes('VmRSS')
-    if before is not None and after is not None:
-        _modules_rss = max(0, after - before)
+    if _RSS_AT_IMPORT is not None and after is not None:
+        # From this module's import (its own modules too: _util, _errors), not from this call.
+        _modules_rss = max(0, after - _RSS_AT_IMPORT)
 
 
 def _load_modules():
     _wire.load()
-    from . import _census, _refs, _trace, _debug, _pandas, _largest  # noqa: F401
+    from . import _census, _refs, _trace, _debug, _pandas, _largest, _native, _alloc  # noqa: F401
     import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the

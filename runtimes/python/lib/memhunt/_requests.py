@@ -20,6 +20,7 @@ def _rss_now():
 #: The RSS when the agent's thread began importing the request modules (this one first, with the
 #: first request): what they add is counted from here (load_modules, take_census).
 _RSS_AT_IMPORT = _rss_now()
+_IMPORT_THREAD = __import__('_thread').get_ident()
 
 from . import _state, _util, _wire  # noqa: E402  (after the RSS is read)
 from ._errors import RequestError  # noqa: E402
@@ -150,11 +151,13 @@ def _reply(conn, req_id, ok, result=None, error=None):
 
 
 _loaded = False
-#: RSS that load_modules() added (hashlib-free: ~3 MiB), until a census reports it as its own.
+#: True once a request has been handled: _RSS_AT_IMPORT is then no longer where load_modules began.
+_served = False
+#: RSS that load_modules() added (~1.7-2.9 MiB), until a census reports it as its own.
 _modules_rss = 0
 
 #: Requests that need none of the census modules: a --break-at (its check, then the break) must
-#: not add their ~7 MiB (hashlib's libcrypto alone ~4.8 MiB) to the program's memory right before
+#: not add their ~2-3 MiB to the program's memory right before
 #: pdb; a later census imports them then. Matched on the line as memhunt writes it (no spaces).
 _LIGHT = (b'"type":"break"', b'"type":"ping"')
 
@@ -176,15 +179,19 @@ def load_modules():
     if _loaded:
         return
     _loaded = True
+    # From this module's import (its own modules too: _util, _errors) when the first request is
+    # the one that needs them (the usual case); not when a break or ping served first, or the
+    # program's memhunt.snapshot() in another thread, imported it earlier.
+    fresh = not _served and __import__('_thread').get_ident() == _IMPORT_THREAD
+    before = _RSS_AT_IMPORT if fresh else _util.proc_status_bytes('VmRSS')
     _load_modules()
     # Their bytecode, when PYTHONDONTWRITEBYTECODE kept the imports from writing it: the next
     # process loads them instead of compiling them again (_bytecode.py).
     from . import _bytecode
     _bytecode.cache_own(_util.PACKAGE_DIR)
     after = _util.proc_status_bytes('VmRSS')
-    if _RSS_AT_IMPORT is not None and after is not None:
-        # From this module's import (its own modules too: _util, _errors), not from this call.
-        _modules_rss = max(0, after - _RSS_AT_IMPORT)
+    if before is not None and after is not None:
+        _modules_rss = max(0, after - before)
 
 
 def _load_modules():
@@ -197,6 +204,14 @@ def _load_modules():
 
 
 def handle(conn, line):
+    global _served
+    try:
+        _handle(conn, line)
+    finally:
+        _served = True
+
+
+def _handle(conn, line):
     req_id = None
     try:
         if needs_modules(line):

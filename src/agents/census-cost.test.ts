@@ -1,11 +1,13 @@
 /**
- * A census's own memory (issue 9 leftover): on a program whose memory is level, the step at the
- * first census (+~10 MiB before: the agent's modules, hashlib's libcrypto among them, and the
- * allocator's arenas the census's buffers leave) was drawn and judged as the program's. The agent
- * now measures what each census added (agentRssBytes), `memhunt heap` and `analyze` say it.
+ * A census's own memory (issue 9): on a program whose memory is level, the step at the first
+ * census (its modules, and what the walk's buffers leave in the allocator's arenas) was drawn and
+ * judged as the program's. The agent measures what each census added (agentRssBytes), gives the
+ * walk's freed pages back (malloc_trim, memhunt_heap.c) before it measures, and `memhunt heap`,
+ * `analyze` and the chart say it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
@@ -18,44 +20,76 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-// todo: in a loaded run (two CPU hogs, load ~6) the level after the censuses rose 17.9–18.4 MiB
-// while they said 7.9: what a census leaves is not all measured yet (2 of 5 stress runs,
-// 2026-12-03). Reported by the runner on every run, never passed silently; the rest of the test
-// (measured, recorded, named in heap/analyze/the chart) is what passes when the bound holds.
-test('the memory a census adds is measured, recorded and named as memhunt\'s', { todo: 'under load the lasting step can be twice what the censuses measured (issue 9 note)' }, async () => {
+interface Measured {
+  dir: string;
+  out: string;
+  /** Why the run could not be judged (the program was not level before the first census), or null. */
+  inconclusive: string | null;
+  step: number;
+  said: number;
+  allSaid: number;
+  firstSaid: number;
+}
+
+async function measure(python: string): Promise<Measured> {
   const dir = tempDir();
   const out = path.join(dir, 'c.mh');
-  const r = await runCli(['run', '-q', '-o', out, '--interval', '20ms', '--heap-every', '1s', '--', 'python3', path.join(FIXTURES, 'agents', 'census_flat.py')], { cwd: dir, timeoutMs: 120_000 });
+  const r = await runCli(['run', '-q', '-o', out, '--interval', '20ms', '--heap-every', '2s', '--', python, path.join(FIXTURES, 'agents', 'census_flat.py'), '8'], { cwd: dir, timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   const rec = await readMemhuntRecording(out);
-  const censuses = rec.events.flatMap((e) => (e.kind === 'census' ? [e] : []));
-  assert.ok(censuses.length >= 2, `censuses: ${censuses.length}`);
-  assert.ok(censuses.every((c) => typeof c.agentRssBytes === 'number'), JSON.stringify(censuses.map((c) => c.agentRssBytes)));
-  const first = censuses[0]!;
-  const py = rec.processes.find((p) => p.pid === first.pid)!;
+  const level = rec.events.find((e) => e.kind === 'section' && e.label === 'level');
+  assert.ok(level && level.kind === 'section' && level.endMs !== null, 'the fixture\'s "level" section');
+  const allCensuses = rec.events.flatMap((e) => (e.kind === 'census' ? [e] : []));
+  assert.ok(allCensuses.every((c) => typeof c.agentRssBytes === 'number'), JSON.stringify(allCensuses.map((c) => c.agentRssBytes)));
+  const allSaid = allCensuses.reduce((a, c) => a + Math.max(0, c.agentRssBytes ?? 0), 0);
+  const py = rec.processes.find((p) => p.pid === allCensuses[0]?.pid);
   const rss = (from: number, to: number) => {
     const v: number[] = [];
-    for (let i = 0; i < py.rss.tMs.length; i++) if (py.rss.tMs[i]! >= from && py.rss.tMs[i]! <= to) v.push(py.rss.values[i]!);
+    for (let i = 0; py && i < py.rss.tMs.length; i++) if (py.rss.tMs[i]! >= from && py.rss.tMs[i]! < to) v.push(py.rss.values[i]!);
     return v;
   };
-  // The level before the first census (the program built its heap in its first 100 ms), and at the end.
-  const before = rss(first.tMs - 500, first.tMs - 150);
-  const lastT = py.rss.tMs[py.rss.tMs.length - 1]!;
-  const after = rss(lastT - 800, lastT - 100);
-  assert.ok(before.length >= 3 && after.length >= 3, `samples: ${before.length} before, ${after.length} after`);
-  const step = median(after) - median(before);
+  // Censuses inside the level section only; the first of them must be the first of the run (the
+  // one that loads the census's modules) and have the level before it in at least 3 samples.
+  const inLevel = allCensuses.filter((c) => c.tMs >= level.startMs && c.tMs + c.durationMs <= level.endMs!);
+  const first = inLevel[0];
+  const before = first ? rss(level.startMs, first.tMs) : [];
+  // The level after the censuses: after the last one, or, when the section ended too soon after
+  // it, between the one before and it (then that last one is left out of what was said).
+  let censuses = inLevel;
+  let after: number[] = [];
+  for (let n = inLevel.length; n >= 1 && after.length < 3; n--) {
+    const last = inLevel[n - 1]!;
+    after = rss(last.tMs + last.durationMs + 50, n < inLevel.length ? inLevel[n]!.tMs : level.endMs!);
+    censuses = inLevel.slice(0, n);
+  }
+  let inconclusive: string | null = null;
+  if (inLevel.length < 2 || first !== allCensuses[0]) inconclusive = `${allCensuses.length - inLevel.length} of ${allCensuses.length} censuses came before the program was level (or ran past it)`;
+  else if (before.length < 3 || after.length < 3) inconclusive = `samples of the level: ${before.length} before the first census, ${after.length} after the last`;
   const said = censuses.reduce((a, c) => a + Math.max(0, c.agentRssBytes ?? 0), 0);
-  assert.ok(said > 0.5 * MiB, `the census's own memory measured: ${(said / MiB).toFixed(2)} MiB`);
-  // Nothing the censuses left is unnamed: the lasting step is at most what they said they added.
-  // (It can be less: RSS measured right after a census includes arenas the allocator gives back
-  // later; seen 4.6 MiB lasting of 7.4 said, at load 12.)
-  // In a full-suite run (load ~3, the native helpers merged) 13.8 MiB lasted against 7.9 said: part of
-  // what a census leaves is still not measured (BENCHMARKS/issue note); bounded here at twice what was said.
-  assert.ok(step - said < Math.max(2.5 * MiB, said), `the step in the level (${(step / MiB).toFixed(2)} MiB) is at most about what the censuses said they added (${(said / MiB).toFixed(2)} MiB)`);
+  const step = inconclusive ? NaN : median(after) - median(before);
+  return { dir, out, inconclusive, step, said, allSaid, firstSaid: allCensuses[0]?.agentRssBytes ?? 0 };
+}
+
+test('the memory a census adds is measured, recorded and named as memhunt\'s', async () => {
+  // The interpreter itself, not pyenv's shim: under load the shim's bash ran for 2.5 s in the same
+  // pid before Python started, and its RSS was taken for the program's level.
+  const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+  // On a loaded machine the program's start-up can run into memhunt's first census (the ticks count
+  // from the session's start): such a run cannot be judged, and is run once more.
+  let m = await measure(python);
+  if (m.inconclusive) m = await measure(python);
+  assert.equal(m.inconclusive, null, `twice: ${m.inconclusive}`);
+  const mib = (b: number) => (b / MiB).toFixed(2);
+  assert.ok(m.allSaid > 0.5 * MiB, `the census's own memory measured: ${mib(m.allSaid)} MiB`);
+  // Nothing the censuses left is unnamed: the lasting step is what they said they added, give or
+  // take a few pages of the interpreter's and libc's code first touched by them (file-backed), and
+  // not much more than that (the walk's freed buffers are given back: memhunt_heap.c, "trim").
+  assert.ok(Math.abs(m.step - m.said) < 0.75 * MiB, `the step in the level (${mib(m.step)} MiB) is what the censuses said they added (${mib(m.said)} MiB)`);
+  const { dir, out } = m;
   const heap = await runCli(['heap', out], { cwd: dir });
   assert.match(heap.stdout, /memhunt's census: \+[\d.]+ [KM]iB RSS/);
-  // The chart's census mark says it too (when the census added 1 MiB or more, as the first does).
-  if (censuses.some((c) => (c.agentRssBytes ?? 0) >= MiB)) {
+  // The chart's census mark says it too (when a census added 1 MiB or more, as the first does).
+  if (m.firstSaid >= MiB) {
     const svg = path.join(dir, 'c.svg');
     const plot = await runCli(['plot', out, '-o', svg], { cwd: dir });
     assert.equal(plot.code, 0, plot.stderr);

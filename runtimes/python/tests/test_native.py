@@ -232,5 +232,95 @@ class NativeDuplicatesTest(unittest.TestCase):
             self.assertIn("'%s']" % k, names)
 
 
+def _rss_kib():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+class NativeTrimTest(unittest.TestCase):
+    """What a census leaves (BENCHMARKS.md, "What a census leaves"): the walk's buffers are freed in
+    the agent's thread's own glibc arena, below blocks that stay; trim() gives those pages back."""
+
+    def setUp(self):
+        _native.set_enabled(True)
+        if _native.get() is None:
+            self.skipTest('the C helpers could not be built here: %s' % _native.why())
+        if not hasattr(_native.get(), 'trim') or _native.get().trim() is None:
+            self.skipTest('no malloc_trim in this C library')
+
+    def test_a_threads_freed_blocks_go_back(self):
+        import _thread
+        done = _thread.allocate_lock()
+        done.acquire()
+        got = {}
+
+        def in_a_thread():
+            # 8 MiB in blocks above pymalloc's 512 bytes (malloc: this thread's arena), one kept at
+            # the top: free() alone cannot give the pages below it back.
+            blocks = [bytes(2048) for _ in range(4096)]
+            keep = bytearray(4096)
+            del blocks
+            got['freed'] = _rss_kib()
+            _native.trim()
+            got['trimmed'] = _rss_kib()
+            got['keep'] = keep
+            done.release()
+
+        _thread.start_new_thread(in_a_thread, ())
+        done.acquire()
+        self.assertGreater(got['freed'] - got['trimmed'], 4096, got)
+
+    def test_the_digest_needs_no_hashlib(self):
+        # hashlib loads OpenSSL's libcrypto (+3.4-4.8 MiB of RSS) into the program.
+        import hashlib
+        from memhunt import _alloc
+        src = _alloc.source_path('memhunt_heap.c')
+        with open(src, 'rb') as f:
+            self.assertEqual(_alloc.source_digest(src), hashlib.sha256(f.read()).hexdigest()[:12])
+
+
+class BytecodeTest(unittest.TestCase):
+    def test_writes_what_the_import_did_not(self):
+        import importlib
+        import importlib.util
+        import marshal
+        import os
+        import shutil
+        import sys
+        import tempfile
+        from memhunt import _bytecode
+        d = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(d, 'mh_bytecode_probe.py'), 'w') as f:
+                f.write('X = 42\n')
+            sys.path.insert(0, d)
+            flag = sys.dont_write_bytecode
+            sys.dont_write_bytecode = True
+            try:
+                mod = importlib.import_module('mh_bytecode_probe')
+            finally:
+                sys.dont_write_bytecode = flag
+                sys.path.remove(d)
+            cached = mod.__spec__.cached
+            self.assertFalse(os.path.exists(cached))
+            _bytecode.cache_own(d)
+            st = os.stat(mod.__file__)
+            self.assertTrue(_bytecode._fresh(cached, importlib.util.MAGIC_NUMBER, st.st_mtime, st.st_size))
+            with open(cached, 'rb') as f:
+                code = marshal.loads(f.read()[16:])
+            ns = {}
+            exec(code, ns)
+            self.assertEqual(ns['X'], 42)
+            written = os.stat(cached).st_ino
+            _bytecode.cache_own(d)  # fresh: left as it is (a write replaces the file: a new inode)
+            self.assertEqual(os.stat(cached).st_ino, written)
+        finally:
+            sys.modules.pop('mh_bytecode_probe', None)
+            shutil.rmtree(d)
+
+
 if __name__ == '__main__':
     unittest.main()

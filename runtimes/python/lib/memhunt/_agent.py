@@ -62,7 +62,8 @@ _import_lock = _allocate_lock()
 #: The pid _import_lock was made in (a fork child makes its own: the parent held it over the fork).
 _import_lock_pid = _getpid()
 
-#: Connect timeout: a Unix socket connects at once or fails; this only bounds a full backlog.
+#: How long a program's message waits for a fork child's agent to connect (and a fork for the
+#: agent's imports): a Unix socket connects at once or fails.
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -77,9 +78,12 @@ class Connection(object):
         self.probe_failed = False
         self.sock = _new_socket(_AF_UNIX, _SOCK_STREAM)  # close-on-exec, as every Python socket
         try:
-            self.sock.settimeout(CONNECT_TIMEOUT_S)
+            # Non-blocking: a Unix socket connects at once or fails (EAGAIN when memhunt's backlog
+            # is full, which a timeout did not wait out either). settimeout() cost every process
+            # ~128 KiB of the interpreter's code pages (BENCHMARKS.md, "what start-up touches").
+            self.sock.setblocking(False)
             self.sock.connect(path)
-            self.sock.settimeout(None)
+            self.sock.setblocking(True)
             st = _fstat(self.sock.fileno())
             self.ident = (st.st_dev, st.st_ino)
         except BaseException:
@@ -200,33 +204,6 @@ class Connection(object):
             pass
         finally:
             self.alive = False
-
-
-#: Allocation sites sent at exit (memhunt's periodic trace snapshots ask for as many).
-TRACE_FINAL_TOP = 25
-
-
-def _trace_at_exit():
-    """atexit (registered at start-up, so it runs after the program's own handlers): one last
-    tracemalloc snapshot, sent as a trace-final event. Only by a process whose agent is connected
-    (a fork child that never connected is not made to connect at its exit)."""
-    conn = _conn
-    if conn is None or not conn.alive or conn.pid != _getpid():
-        return
-    try:
-        from . import _trace
-        import tracemalloc
-        if not tracemalloc.is_tracing():
-            return
-        held = _state.census_lock.acquire(True, 5.0)  # not while the agent's thread takes one
-        try:
-            trace = _trace.snapshot(TRACE_FINAL_TOP, _state.state)
-        finally:
-            if held:
-                _state.census_lock.release()
-        send({'type': 'trace-final', 'trace': trace})
-    except Exception:
-        pass
 
 
 def _ignore_alloc():
@@ -764,57 +741,11 @@ def _register_fork_hooks():
 
 # ---------------------------------------------------------------------------------- start
 
-def _scalar(tok):
-    if tok == 'true':
-        return True
-    if tok == 'false':
-        return False
-    if tok == 'null':
-        return None
-    if tok.startswith('"') and tok.endswith('"') and len(tok) >= 2 and '\\' not in tok:
-        return tok[1:-1]
-    try:
-        return int(tok)
-    except ValueError:
-        return float(tok)
-
-
-def _parse_flat_object(text):
-    """{"trace": true, "traceFrames": 5} without importing json (see _wire.py); None when the text
-    is anything but a flat object of plain scalars, and json decides."""
-    t = text.strip()
-    if not (t.startswith('{') and t.endswith('}')) or '\\' in t or '[' in t or '{' in t[1:]:
-        return None
-    body = t[1:-1].strip()
-    out = {}
-    if not body:
-        return out
-    for part in body.split(','):
-        if part.count('"') not in (2, 4):
-            return None
-        k, sep, v = part.partition(':')
-        k = k.strip()
-        if not sep or not (k.startswith('"') and k.endswith('"') and len(k) >= 2):
-            return None
-        try:
-            out[k[1:-1]] = _scalar(v.strip())
-        except ValueError:
-            return None
-    return out
-
-
-def _parse_options(text):
-    if not text:
-        return {}, None
-    try:
-        opts = _parse_flat_object(text)
-        if opts is None:
-            opts = _wire.decode(text.encode('utf-8', 'surrogateescape'))
-        if not isinstance(opts, dict):
-            return {}, 'MEMHUNT_AGENT_OPTIONS is not a JSON object: %r' % text[:200]
-        return opts, None
-    except Exception as e:
-        return {}, 'MEMHUNT_AGENT_OPTIONS is not valid JSON (%s): %r' % (e, text[:200])
+def _plain_options(text):
+    """memhunt's default options ({"trace":false,"traceFrames":N}): nothing to start, nothing to
+    import. Checked without int(): on 3.11+ its first call maps ~190 KiB of libm (see _options)."""
+    head = '{"trace":false,"traceFrames":'
+    return text.startswith(head) and text.endswith('}') and text[len(head):-1].isdigit()
 
 
 def start():
@@ -828,36 +759,11 @@ def start():
         if not path:
             return
         _state.main_ident = _get_ident()
-        problems = []
+        problems = ()
         opts_text = _environ_get('MEMHUNT_AGENT_OPTIONS')
-        options, problem = _parse_options(opts_text)
-        if problem:
-            problems.append(problem)
-        if options.get('trace'):
-            try:
-                frames = options.get('traceFrames', 1)
-                if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-                    problems.append('MEMHUNT_AGENT_OPTIONS traceFrames must be a positive integer, got %r; using 1' % (frames,))
-                    frames = 1
-                from . import _trace
-                _trace.start(frames)
-                # The sites at exit: a run shorter than the first periodic trace snapshot (5 s),
-                # or one that ends between two, has its final sites (os._exit skips it).
-                import atexit
-                atexit.register(_trace_at_exit)
-            except Exception as e:
-                problems.append('could not start tracemalloc: %s: %s' % (type(e).__name__, e))
-        mean = options.get('allocations')
-        if mean:
-            try:
-                from . import _alloc
-                line = _alloc.start(int(mean), send)
-                if line:
-                    problems.append(line)
-                else:
-                    FEATURES.append('alloc')
-            except Exception as e:
-                problems.append('sampled allocations unavailable in pid %d (%s: %s)' % (_getpid(), type(e).__name__, e))
+        if opts_text and not _plain_options(opts_text):
+            from . import _options  # --trace-allocations, --allocations: not at every start-up
+            problems = _options.start(opts_text, FEATURES, send, _getpid)
         if _register_at_fork is not None and 'alloc' not in FEATURES:
             # --allocations: every fork child streams its samples from the start (it connects by itself).
             _wake_signal = _install_wake()

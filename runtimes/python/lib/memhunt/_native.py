@@ -48,14 +48,12 @@ def _load():
     imports threading (subprocess, shutil and, since 3.12, sysconfig do; a thread that imports
     threading first becomes its "main thread" and 3.9-3.12 then hang at exit)."""
     import _imp
-    import hashlib
     from . import _alloc
     why = _alloc.unsupported_light()
     if why:
         raise RuntimeError(why)
     source = _alloc.source_path(SOURCE)
-    with open(source, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    digest = _alloc.source_digest(source)
     tag = '%s-%s' % (sys.implementation.cache_tag, getattr(sys.implementation, '_multiarch', None) or sys.platform)
     path = os.path.join(_alloc.cache_dir(), tag, digest, MODULE + _imp.extension_suffixes()[0])
     if not os.path.exists(path):
@@ -115,6 +113,21 @@ def failed(reason):
     _mod = None
     _why = reason
     _tried = True
+
+
+def trim():
+    """Gives the allocator's free pages back to the system (malloc_trim, glibc) after a walk over
+    the heap, when the extension is loaded: what the walk's buffers leave in the agent's thread's
+    arena is not memory the program holds (memhunt_heap.c, "trim"). Never raises."""
+    mod = _mod
+    if mod is None or _off:
+        return
+    fn = getattr(mod, 'trim', None)
+    if fn is not None:
+        try:
+            fn()
+        except Exception:
+            pass
 
 
 def why():

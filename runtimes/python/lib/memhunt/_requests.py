@@ -5,8 +5,25 @@ __pycache__ cannot be written).
 
 Dispatch goes one way: _agent's serving thread calls handle(conn, line); this module answers
 through that Connection and never imports _agent. Shared state is in _state, errors in _errors."""
-from . import _state, _util, _wire
-from ._errors import RequestError
+import os
+
+
+def _rss_now():
+    """VmRSS in bytes from /proc/self/statm (resident pages), None where there is none."""
+    try:
+        with open('/proc/self/statm', 'rb') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+#: The RSS when the agent's thread began importing the request modules (this one first, with the
+#: first request): what they add is counted from here (load_modules, take_census).
+_RSS_AT_IMPORT = _rss_now()
+_IMPORT_THREAD = __import__('_thread').get_ident()
+
+from . import _state, _util, _wire  # noqa: E402  (after the RSS is read)
+from ._errors import RequestError  # noqa: E402
 
 
 _ASYNC = object()  # a handler that replies later (break) returns this
@@ -34,6 +51,9 @@ def take_census(collect, top, caller_frame=None, largest=None, dup_min=None):
         else:
             result, counts = _census.census(collect=collect, top=top, caller_frame=caller_frame)
         _state.state.prev_counts = _util.pack_counts(counts)
+        del counts
+        from . import _native
+        _native.trim()  # the walk's buffers, freed in this thread's arena, go back (before `after`)
     after = _util.proc_status_bytes('VmRSS')
     if before is not None and after is not None:
         # What the census cost the process (its modules the first time, the allocator's arenas
@@ -74,9 +94,12 @@ def _h_refs(conn, msg):
         raise RequestError("'typeName' must be a type name as in a census (e.g. dict, mymod.Record) or null")
     samples = _int_field(msg, 'samples', 3, 1, 100)
     max_depth = _int_field(msg, 'maxDepth', 10, 1, 100)
-    from . import _refs
+    from . import _refs, _native
     with _state.census_lock:
-        return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_state.state.prev_counts))
+        try:
+            return _refs.refs(type_name, samples, max_depth, _util.unpack_counts(_state.state.prev_counts))
+        finally:
+            _native.trim()  # as after a census: the walks' buffers are not the program's
 
 
 def _h_break(conn, msg):
@@ -128,11 +151,13 @@ def _reply(conn, req_id, ok, result=None, error=None):
 
 
 _loaded = False
-#: RSS that load_modules() added (hashlib-free: ~3 MiB), until a census reports it as its own.
+#: True once a request has been handled: _RSS_AT_IMPORT is then no longer where load_modules began.
+_served = False
+#: RSS that load_modules() added (~1.7-2.9 MiB), until a census reports it as its own.
 _modules_rss = 0
 
 #: Requests that need none of the census modules: a --break-at (its check, then the break) must
-#: not add their ~7 MiB (hashlib's libcrypto alone ~4.8 MiB) to the program's memory right before
+#: not add their ~2-3 MiB to the program's memory right before
 #: pdb; a later census imports them then. Matched on the line as memhunt writes it (no spaces).
 _LIGHT = (b'"type":"break"', b'"type":"ping"')
 
@@ -154,8 +179,16 @@ def load_modules():
     if _loaded:
         return
     _loaded = True
-    before = _util.proc_status_bytes('VmRSS')
+    # From this module's import (its own modules too: _util, _errors) when the first request is
+    # the one that needs them (the usual case); not when a break or ping served first, or the
+    # program's memhunt.snapshot() in another thread, imported it earlier.
+    fresh = not _served and __import__('_thread').get_ident() == _IMPORT_THREAD
+    before = _RSS_AT_IMPORT if fresh else _util.proc_status_bytes('VmRSS')
     _load_modules()
+    # Their bytecode, when PYTHONDONTWRITEBYTECODE kept the imports from writing it: the next
+    # process loads them instead of compiling them again (_bytecode.py).
+    from . import _bytecode
+    _bytecode.cache_own(_util.PACKAGE_DIR)
     after = _util.proc_status_bytes('VmRSS')
     if before is not None and after is not None:
         _modules_rss = max(0, after - before)
@@ -163,7 +196,7 @@ def load_modules():
 
 def _load_modules():
     _wire.load()
-    from . import _census, _refs, _trace, _debug, _pandas, _largest  # noqa: F401
+    from . import _census, _refs, _trace, _debug, _pandas, _largest, _native, _alloc  # noqa: F401
     import array, difflib, fnmatch, tracemalloc  # noqa: F401,E401
     # Never `import threading` here (nor anything that does): imported first by this thread, it
     # would take this thread for the main thread (3.8-3.12: threading.main_thread() wrong in the
@@ -171,6 +204,14 @@ def _load_modules():
 
 
 def handle(conn, line):
+    global _served
+    try:
+        _handle(conn, line)
+    finally:
+        _served = True
+
+
+def _handle(conn, line):
     req_id = None
     try:
         if needs_modules(line):

@@ -82,10 +82,10 @@ class SamplingInsideTheAllocator(unittest.TestCase):
         env.update(env_extra)
         p = subprocess.run([sys.executable, '-c', CHILD % {'lib': LIB}], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=600)
         self.assertEqual(p.returncode, 0, p.stderr.decode('utf-8', 'replace')[-2000:])
-        lines = dict(l.split(' ', 1) for l in p.stdout.decode().splitlines())
+        lines = dict(row.split(' ', 1) for row in p.stdout.decode().splitlines())
         src = (CHILD % {'lib': LIB}).splitlines()
         for mark, name in (('MARK_KNOWN', 'known'), ('MARK_GEN', 'gen'), ('MARK_COMP', 'comp')):
-            want = [i + 1 for i, l in enumerate(src) if l.rstrip().endswith('# ' + mark)][0]
+            want = [i + 1 for i, text in enumerate(src) if text.rstrip().endswith('# ' + mark)][0]
             got_name, got_line = lines[mark].rsplit(' ', 1)
             self.assertEqual(got_line, str(want), '%s: %s' % (mark, lines[mark]))
             if name != 'comp':  # a comprehension is its own frame before 3.12, inlined since

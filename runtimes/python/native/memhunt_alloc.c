@@ -28,7 +28,8 @@
  * without the GIL, so the table and the pending events are guarded by a spin lock that is never
  * held across a call into Python or into an allocator of Python's.
  *
- * Re-entrancy: taking a stack can allocate (3.11+ builds frame objects on demand); while a sample
+ * Re-entrancy: taking a stack allocates nothing on 3.8-3.13 (FRAME_WALK); elsewhere it may (3.14+,
+ * or 3.11+ without CPython's internal headers, builds frame objects on demand). While a sample
  * is taken the thread's countdown is BUSY, so allocations inside the hook go straight to the
  * wrapped allocator, unsampled. The agent's own thread keeps it BUSY for good
  * (`ignore_this_thread`): its allocations are not the program's. Frees are always checked.

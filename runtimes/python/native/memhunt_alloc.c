@@ -565,6 +565,8 @@ static void *nested_realloc(void *ctx, void *ptr, size_t size) {
  * sample neither allocates through Python nor runs a collection. Frees of MEM/OBJ are not hooked
  * (raw_backed), and a sampled block is raw-backed, so its realloc or free reaches a RAW hook: no
  * filter look-up here either. The slow path (countdown crossed) is the bracketed one above.
+ * One double count is left: a sampled (raw-backed) block reallocated to 512 bytes or less is
+ * counted here and by the RAW hook pymalloc hands it to (sampled blocks only: one per `mean`).
  */
 #define PYMALLOC_KEEPS(size) ((size_t)(size) - 1 < (size_t)(RAW_BACKED_SIZE - 1))
 

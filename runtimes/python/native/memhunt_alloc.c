@@ -28,7 +28,8 @@
  * without the GIL, so the table and the pending events are guarded by a spin lock that is never
  * held across a call into Python or into an allocator of Python's.
  *
- * Re-entrancy: taking a stack can allocate (3.11+ builds frame objects on demand); while a sample
+ * Re-entrancy: taking a stack allocates nothing on 3.8-3.13 (FRAME_WALK); elsewhere it may (3.14+,
+ * or 3.11+ without CPython's internal headers, builds frame objects on demand). While a sample
  * is taken the thread's countdown is BUSY, so allocations inside the hook go straight to the
  * wrapped allocator, unsampled. The agent's own thread keeps it BUSY for good
  * (`ignore_this_thread`): its allocations are not the program's. Frees are always checked.
@@ -49,6 +50,28 @@
 
 #if PY_VERSION_HEX < 0x03080000
 #error "memhunt's allocation hooks need Python 3.8 or newer"
+#endif
+
+/*
+ * 3.11 to 3.13: a stack is read from the interpreter's own frames (_PyInterpreterFrame, a layout of
+ * each version's internal headers, which CPython installs) rather than through PyFrame_GetBack,
+ * which creates a frame object (an allocation, maybe a collection) for every frame that has none.
+ * Taking a stack then allocates nothing through Python on any version this walk covers (3.8-3.10
+ * read their frame objects), which is what lets the MEM/OBJ hooks run without a BUSY bracket
+ * (FAST_NESTED below). Other versions, or headers missing: frame objects, bracketed hooks.
+ */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000 && defined(__has_include)
+#if __has_include(<internal/pycore_frame.h>)
+#define Py_BUILD_CORE 1
+#include <internal/pycore_frame.h>
+#undef Py_BUILD_CORE
+#define FRAME_WALK 1
+#endif
+#endif
+#if PY_VERSION_HEX < 0x030B0000 || defined(FRAME_WALK)
+#define CAPTURE_ALLOCATES 0
+#else
+#define CAPTURE_ALLOCATES 1
 #endif
 #ifdef Py_GIL_DISABLED
 #error "memhunt's allocation hooks do not support free-threaded Python builds"
@@ -262,7 +285,36 @@ static int capture(frame_t *out, int max, int *truncated) {
     int n = 0;
     *truncated = 0;
     if (ts == NULL) return -1;
-#if PY_VERSION_HEX >= 0x03090000
+#if defined(FRAME_WALK)
+    /* What PyThreadState_GetFrame and PyFrame_GetBack walk, without their frame objects: the
+     * thread's frames, innermost first, incomplete ones (and the C stack's entry frames) skipped. */
+#if PY_VERSION_HEX >= 0x030D0000
+    _PyInterpreterFrame *f = ts->current_frame;
+#else
+    _PyInterpreterFrame *f = ts->cframe != NULL ? ts->cframe->current_frame : NULL;
+#endif
+    for (; f != NULL; f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (f->owner == FRAME_OWNED_BY_CSTACK) continue;
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+        if (f->f_executable == NULL || !PyCode_Check(f->f_executable)) continue;
+#endif
+        if (_PyFrame_IsIncomplete(f)) continue;
+        if (n >= max) { *truncated = 1; break; }
+#if PY_VERSION_HEX >= 0x030D0000
+        PyCodeObject *code = (PyCodeObject *)f->f_executable;
+#else
+        PyCodeObject *code = f->f_code;
+#endif
+        int lasti = _PyInterpreterFrame_LASTI(f);
+        Py_INCREF(code);
+        out[n].code = (PyObject *)code;
+        /* As PyFrame_GetLasti: a byte offset, resolved to a line at drain. */
+        out[n].line = lasti >= 0 ? -1 - lasti * (int)sizeof(_Py_CODEUNIT) : code->co_firstlineno;
+        n++;
+    }
+#elif PY_VERSION_HEX >= 0x03090000
 #if PY_VERSION_HEX >= 0x030A0000
     /* 3.11+ builds frame objects on demand: no collection may run inside an allocator. */
     int gc_was = PyGC_Disable();
@@ -503,6 +555,54 @@ static void *nested_realloc(void *ctx, void *ptr, size_t size) {
     return p;
 }
 
+/*
+ * FAST_NESTED: MEM and OBJ without the BUSY bracket, when both are plain pymalloc (raw_backed) and
+ * taking a stack allocates nothing (CAPTURE_ALLOCATES 0). pymalloc serves blocks of 1..512 bytes
+ * itself and hands every other size to PyMem_RawMalloc/RawCalloc/RawRealloc, whose hooks count and
+ * sample them: these hooks count only what pymalloc keeps (so nothing is counted twice) and
+ * tail-call it. The RAW calls pymalloc makes for its own bookkeeping (the arena array, 3.10+'s
+ * arena map) are then counted and may be sampled halfway through pymalloc: safe only because the
+ * sample neither allocates through Python nor runs a collection. Frees of MEM/OBJ are not hooked
+ * (raw_backed), and a sampled block is raw-backed, so its realloc or free reaches a RAW hook: no
+ * filter look-up here either. The slow path (countdown crossed) is the bracketed one above.
+ * One double count is left: a sampled (raw-backed) block reallocated to 512 bytes or less is
+ * counted here and by the RAW hook pymalloc hands it to (sampled blocks only: one per `mean`).
+ */
+#define PYMALLOC_KEEPS(size) ((size_t)(size) - 1 < (size_t)(RAW_BACKED_SIZE - 1))
+
+static void *fast_malloc(void *ctx, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    if (PYMALLOC_KEEPS(size)) {
+        int64_t c = tl.countdown - COUNT(size);
+        if (UNLIKELY(c <= 0)) return slow_malloc(h, size);
+        tl.countdown = c;
+    }
+    return h->orig.malloc(h->orig.ctx, size);
+}
+
+static void *fast_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    size_t size = nelem * elsize;
+    if (PYMALLOC_KEEPS(size)) { /* PyMem_Calloc/PyObject_Calloc refused an overflowing product before */
+        int64_t c = tl.countdown - COUNT(size);
+        if (UNLIKELY(c <= 0)) return slow_calloc(h, nelem, elsize);
+        tl.countdown = c;
+    }
+    return h->orig.calloc(h->orig.ctx, nelem, elsize);
+}
+
+static void *fast_realloc(void *ctx, void *ptr, size_t size) {
+    hook_ctx_t *h = (hook_ctx_t *)ctx;
+    if (PYMALLOC_KEEPS(size)) {
+        int64_t c = tl.countdown - COUNT(size);
+        if (UNLIKELY(c <= 0)) return slow_realloc(h, ptr, size, c);
+        tl.countdown = c;
+    }
+    return h->orig.realloc(h->orig.ctx, ptr, size);
+}
+
+static int fast_nested = 0;
+
 static NOINLINE void free_slow(hook_ctx_t *h, void *ptr) {
     note_free_slow(ptr);
     h->orig.free(h->orig.ctx, ptr);
@@ -650,7 +750,8 @@ static void install_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
     PyMemAllocatorEx mine = {h, raw_malloc, raw_calloc, raw_realloc, hook_free};
     PyMem_GetAllocator(d, &h->orig);
     if (NESTED(h)) {
-        mine.malloc = nested_malloc; mine.calloc = nested_calloc; mine.realloc = nested_realloc;
+        if (fast_nested) { mine.malloc = fast_malloc; mine.calloc = fast_calloc; mine.realloc = fast_realloc; }
+        else { mine.malloc = nested_malloc; mine.calloc = nested_calloc; mine.realloc = nested_realloc; }
         /* pymalloc's free ignores its context (NULL for pymalloc: _PyMem_GetCurrentAllocatorName compared it). */
         if (raw_backed) mine.free = h->orig.free;
     }
@@ -669,7 +770,7 @@ static void uninstall_domain(PyMemAllocatorDomain d, hook_ctx_t *h) {
     PyMemAllocatorEx cur;
     PyMem_GetAllocator(d, &cur);
     /* Only when ours is still the outermost (tracemalloc started later wraps us: leave it). */
-    if (cur.ctx == h && (cur.malloc == raw_malloc || cur.malloc == nested_malloc)) PyMem_SetAllocator(d, &h->orig);
+    if (cur.ctx == h && (cur.malloc == raw_malloc || cur.malloc == nested_malloc || cur.malloc == fast_malloc)) PyMem_SetAllocator(d, &h->orig);
 }
 
 static PyObject *m_start(PyObject *self, PyObject *args, PyObject *kw) {
@@ -694,6 +795,7 @@ static PyObject *m_start(PyObject *self, PyObject *args, PyObject *kw) {
     tl.ready = 0;
     tl.countdown = 0;
     raw_backed = plain_pymalloc();
+    fast_nested = raw_backed && !CAPTURE_ALLOCATES && getenv("MEMHUNT_ALLOC_BRACKETED") == NULL;
     install_domain(PYMEM_DOMAIN_RAW, &ctx_raw);
     install_domain(PYMEM_DOMAIN_MEM, &ctx_mem);
     install_domain(PYMEM_DOMAIN_OBJ, &ctx_obj);
@@ -991,8 +1093,12 @@ static PyObject *m_reset(PyObject *self, PyObject *unused) {
 /* raw_backed() -> True when frees of MEM and OBJ blocks are left unhooked (plain pymalloc; see RAW_BACKED_SIZE). */
 static PyObject *m_raw_backed(PyObject *self, PyObject *unused) { return PyBool_FromLong(raw_backed); }
 
+/* fast_nested() -> True when the MEM and OBJ hooks count without a BUSY bracket (FAST_NESTED). */
+static PyObject *m_fast_nested(PyObject *self, PyObject *unused) { return PyBool_FromLong(fast_nested); }
+
 static PyMethodDef methods[] = {
     {"raw_backed", m_raw_backed, METH_NOARGS, "True when MEM and OBJ frees are not hooked (plain pymalloc: sampled small blocks are raw-backed)"},
+    {"fast_nested", m_fast_nested, METH_NOARGS, "True when the MEM and OBJ hooks count without a BUSY bracket (plain pymalloc, stacks taken without allocating)"},
     {"start", (PyCFunction)(void (*)(void))m_start, METH_VARARGS | METH_KEYWORDS, "start(mean=524288.0, max_frames=128, seed=0, capacity=262144)"},
     {"stop", m_stop, METH_NOARGS, "stop sampling and restore the allocators when ours are outermost"},
     {"drain", m_drain, METH_NOARGS, "take the samples and frees recorded since the last drain"},

@@ -129,6 +129,11 @@ test('without a compiler the agent falls back to tracemalloc and says so in one 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'ran\n');
   const lines = r.stderr.trim().split('\n');
+  if (!/unavailable/.test(r.stderr)) {
+    // What the recording says happened (the agent connected? its note recorded?), for the failure message.
+    const seen = (await readMemhuntRecording(rec)).events.map((e) => JSON.stringify(e).slice(0, 160));
+    assert.fail(`no fallback line on stderr (${JSON.stringify(r.stderr)}); the recording's events: ${seen.join(' | ')}`);
+  }
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^memhunt: sampled allocations unavailable in pid \d+ \(the C compiler \/nonexistent\/cc is not there: .*\); tracing with tracemalloc instead$/);
   const f = await runCli(['flame', rec]);

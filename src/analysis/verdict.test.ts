@@ -370,3 +370,44 @@ test('a starved sawtooth whose tree says "still under way at the end" is not mad
   assert.match(a.reason, /pid \d+ alone reads as a leak \(\+[\d.]+ [MG]iB\/min\), which the same end of the recording leaves open/);
   assert.ok(a.processes.some((p) => p.verdict === 'leak'), 'the process line still says what it read');
 });
+
+test('a leak interrupted by a slow spike is a leak: the spike\'s climb is not read as floors (trial 3, spike_leak.py)', async () => {
+  // spike_leak.py keeps 8 MB every 0.1 s; at i = 10 a pandas merge took 1-2.4 s to build up to
+  // +165 MiB on a busy machine, then was freed. Two of three recordings read "spike … no leak …
+  // not distinguishable from noise" while the floors went 30.7 → 218 MiB: the merge's climb was
+  // among the floors (a jump and a fall of 165 MiB in their middle).
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES } = await import('../test-support');
+  for (const name of ['sl', 'slc1', 'slc2']) {
+    const rec = await readMemhuntRecording(`${FIXTURES}/memhunt/trial3/${name}.mh`);
+    const a = analyzeRecording(rec);
+    assert.equal(a.verdict, 'leak', `${name}: ${a.reason} [${a.tree.rule}]`);
+    assert.equal(a.tree.rule, 'leak', name);
+    assert.equal(a.tree.spikes.length, 1, `${name}: the spike is still said`);
+    assert.ok(a.tree.growth!.lowBytesPerMinute > 0, name);
+  }
+  const sl = analyzeRecording(await readMemhuntRecording(`${FIXTURES}/memhunt/trial3/slc2.mh`)).tree;
+  assert.ok(sl.floors!.acrossSpikes, 'slc2: the floors inside the spike were left out');
+  assert.ok(sl.evidence.some((e) => /the spike's own climb, not floors: left out/.test(e)), sl.evidence.join('\n'));
+});
+
+test('a leak before and after a spike that takes 2.5 s to build is a leak; a load that stops where the spike begins is not', () => {
+  // 30 MiB/s kept, paused while a 170 MiB spike builds for 2.4 s and is freed (spike_leak.py's shape).
+  const leak = (t: number) => {
+    const kept = 20 + 30 * Math.min(t, 4) + 30 * Math.max(0, t - 6.5);
+    const spike = t >= 4 && t < 6.4 ? 170 * ((t - 4) / 2.4) : 0;
+    return kept + spike;
+  };
+  const a = analyzeSeries(make(8.5, leak, { seed: 3, intervalMs: 20, noiseMiB: 0.5 }));
+  assert.equal(a.verdict, 'leak', `${a.reason} [${a.rule}]`);
+  assert.ok(a.floors!.acrossSpikes);
+  // The same climb, but the load is done where the spike begins: at most a few MiB after it, then level.
+  const load = (t: number) => {
+    const kept = 20 + 30 * Math.min(t, 4) + 4 * Math.min(Math.max(0, t - 6.5), 1);
+    const spike = t >= 4 && t < 6.4 ? 170 * ((t - 4) / 2.4) : 0;
+    return kept + spike;
+  };
+  const b = analyzeSeries(make(8.5, load, { seed: 3, intervalMs: 20, noiseMiB: 0.5 }));
+  assert.notEqual(b.verdict, 'leak', `${b.reason} [${b.rule}]`);
+  assert.equal(b.floors?.acrossSpikes ?? null, null);
+});

@@ -165,7 +165,10 @@ test('one worker leaking while the parent shrinks: the tree verdict names the wo
   assert.equal(a.verdict, 'leak');
   assert.deepEqual(a.leakingProcesses.map((p) => p.pid), [11]);
   assert.match(a.reason, /leak in pid 11 \(python3 job\.py worker/);
-  assert.match(verdictLine(rec), /^leak \(\w+ confidence\): floors rising \+[\d.]+ MiB\/min .*; in pid 11 \(python3 job\.py worker\)/);
+  // The rate is the worker's, and says so (not the tree total's).
+  assert.match(verdictLine(rec), /^leak \(\w+ confidence\): floors rising \+[\d.]+ MiB\/min \(90% interval [^)]*\) in pid 11 \(python3 job\.py worker\)$/);
+  assert.deepEqual({ scope: a.rate!.scope, pid: a.rate!.pid, label: a.rate!.label }, { scope: 'process', pid: 11, label: 'pid 11' });
+  assert.equal(a.rate!.growth.bytesPerMinute, a.processes.find((p) => p.pid === 11)!.growth!.bytesPerMinute);
 });
 
 test('the verdict line is one line for every verdict', () => {
@@ -410,4 +413,26 @@ test('a leak before and after a spike that takes 2.5 s to build is a leak; a loa
   const b = analyzeSeries(make(8.5, load, { seed: 3, intervalMs: 20, noiseMiB: 0.5 }));
   assert.notEqual(b.verdict, 'leak', `${b.reason} [${b.rule}]`);
   assert.equal(b.floors?.acrossSpikes ?? null, null);
+});
+
+test('one rate per scope (trial 3, a pool whose workers leak): the verdict line labels each rate, the tree evidence says it is the tree\'s', async () => {
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES } = await import('../test-support');
+  const { formatAnalysis } = await import('../cli/analyze');
+  for (const name of ['pool_fork', 'pool_spawn']) {
+    const rec = await readMemhuntRecording(`${FIXTURES}/memhunt/trial3/${name}.mh`);
+    const a = analyzeRecording(rec);
+    assert.equal(a.verdict, 'leak', name);
+    assert.notEqual(a.tree.verdict, 'leak', `${name}: the tree total alone hides it`);
+    const first = a.leakingProcesses[0]!;
+    assert.equal(a.rate!.label, `pid ${first.pid}`, name);
+    const line = verdictLine(rec);
+    // The headline's rate is pid N's, and each other leaking worker is named with its own rate.
+    assert.match(line, new RegExp(`floors rising \\${a.rate!.growth.bytesPerMinute >= 0 ? '+' : '-'}[\\d.]+ [MG]iB/min \\(90% interval [^)]*\\) in pid ${first.pid} `), line);
+    for (const p of a.leakingProcesses.slice(1)) assert.match(line, new RegExp(`pid ${p.pid} \\([^)]*\\) at \\+[\\d.]+ [MG]iB/min`), line);
+    const text = formatAnalysis(a, { file: `${name}.mh`, command: rec.meta.command });
+    assert.match(text, new RegExp(`evidence \\(tree total, which on its own reads ${a.tree.verdict}; the leak is in pid ${first.pid}`), text);
+    // No "then stayed level" where the evidence also says the floors were released (the workers exiting).
+    assert.ok(!(a.tree.evidence.some((e) => /then stayed level/.test(e)) && a.tree.evidence.some((e) => /was released at/.test(e))), a.tree.evidence.join('\n'));
+  }
 });

@@ -1457,7 +1457,8 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
   } else {
     const why: string[] = [];
     const inSpike = (t: number) => a.spikes.some((sp) => Math.abs(sp.tMs - t) <= sp.durationMs + (f.periodMs ?? 0));
-    if (a.shape.release && !inSpike(a.shape.release.atMs)) {
+    const released = a.shape.release !== null && !inSpike(a.shape.release.atMs);
+    if (released && a.shape.release) {
       why.push(`what accumulated was released at ${formatClock(a.shape.release.atMs)} (${formatBytes(a.shape.release.fromBytes)} → ${formatBytes(a.shape.release.toBytes)})`);
     }
     // The rises said here are the ones the evidence's "floors moved X → Y" shows (the retained
@@ -1465,7 +1466,9 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     if (k.oneStep && a.shape.step && a.shape.step.oneJump) why.push(`the floors rose in one step of ${formatBytes(a.shape.step.bytes)} at ${formatClock(a.shape.step.atMs)}, then stayed level`);
     else if (k.oneStep && a.shape.step) why.push(`the floors rose by ${formatBytes(a.shape.step.bytes)} (not in one jump) until ${formatClock(a.shape.step.atMs)}, then stayed level`);
     else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(Math.max(g.retainedBytes, f.lastBytes - f.firstBytes))} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
-    else if (!k.rising && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
+    // Not "then stayed level" when what the floors held was released after (the workers of a pool
+    // exiting): that release is the reason, and the floors did not stay level before it.
+    else if (!k.rising && !released && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
       why.push(`the floors rose by ${formatBytes(a.shape.before.riseBytes)} until ${formatClock(a.shape.before.untilMs)} (start-up, loading, or a cache that filled), then stayed level`);
     } else if (!k.rising && !a.shape.release) why.push(`the floors stayed level (${formatBytes(g.retainedBytes)} retained rise, under the ${formatBytes(g.materialBytes)} that would count)`);
     else if (!k.significant) why.push('the growth of the floors is not distinguishable from noise');

@@ -985,6 +985,20 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
 }
 
 /**
+ * The level memory held before the process's teardown, when the last samples fall as it exits (the
+ * fall the verdicts leave out: trimTeardown); null when no such fall is seen. "final" (the last
+ * sample) is then the interpreter freeing its heap: spike_leak.py held 222 MiB at 6.96 s, and its
+ * last sample read 69.3 MiB.
+ */
+export function levelBeforeExit(s: Series): { bytes: number; tMs: number } | null {
+  const trim = trimStage(s);
+  if (trim.to - trim.from < MIN_SAMPLES) return null;
+  const cut = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
+  if (cut >= trim.to) return null;
+  return { bytes: s.values[cut - 1]!, tMs: s.tMs[cut - 1]! };
+}
+
+/**
  * The fall at exit: within the last 5% of the run (≤ 10 s, ≥ 2 samples), if the memory falls
  * from its maximum there by more than 10%, and to below where it was before that maximum (as
  * far back as a spike may last; else it is a spike that came back down), the samples after that maximum are dropped. A Python

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { analyzeRecording, commandLabel, type RecordingAnalysis } from '../analysis/analyze';
+import { finalText, heldAtEndBytes } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
 import { analysisJson, jsonReplacer } from './analyze';
@@ -84,7 +85,12 @@ export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [s
   rows.push(['command', commandLabel(commands[0], 34), commandLabel(commands[1], 34), '']);
   rows.push(['duration', formatDuration(b.summary.durationMs), formatDuration(a.summary.durationMs), '']);
   rows.push(['peak', formatBytes(b.summary.peakBytes), formatBytes(a.summary.peakBytes), change(b.summary.peakBytes, a.summary.peakBytes)]);
-  rows.push(['final', formatBytes(b.summary.finalBytes), formatBytes(a.summary.finalBytes), change(b.summary.finalBytes, a.summary.finalBytes)]);
+  // "final" as the summary says it; the change compares what each program held at its end (the
+  // level before the teardown where one is seen: the last sample of one run may be taken halfway
+  // through the interpreter freeing its heap, and of the other not).
+  const held = (x: RecordingAnalysis) => heldAtEndBytes(x.summary);
+  const heldNote = b.summary.beforeExit || a.summary.beforeExit ? ' (held before exit)' : '';
+  rows.push(['final', finalText(b.summary), finalText(a.summary), `${change(held(b), held(a))}${heldNote}`]);
   rows.push(['baseline', formatBytes(b.tree.baselineBytes), formatBytes(a.tree.baselineBytes), change(b.tree.baselineBytes, a.tree.baselineBytes)]);
   rows.push([
     'growth', gb.text, ga.text,

@@ -125,17 +125,41 @@ export function fleetLimitOf(s: RunSummary): Pick<FleetRow, 'limitBytes' | 'limi
   };
 }
 
-/** Killed first (the OOM killer, then --limit), then the least headroom, leaks, failures, then the largest peak. */
+/**
+ * A peak at least this many times the fleet's median peak ranks right after the rows nearest their
+ * limit, before any verdict: it is what kills a container, whatever its own curve was too short to
+ * say (trial 3: worker-7 at 212 MiB beside eleven of ~45 MiB ranked 11th of 12 as "too short").
+ */
+const PEAK_OUTLIER_RATIO = 2;
+/** The fleet must have this many rows for its median peak to mean something. */
+const PEAK_OUTLIER_MIN_ROWS = 3;
+
+/**
+ * Riskiest first: killed (the OOM killer, then --limit), then the least headroom, then a peak far
+ * above the fleet's (PEAK_OUTLIER_RATIO × its median; the highest first), then leaks, failures,
+ * and the largest peak.
+ */
+export function riskOrderFor(rows: readonly FleetRow[]): (a: FleetRow, b: FleetRow) => number {
+  const peaks = rows.map((r) => r.peakBytes).filter((x) => Number.isFinite(x) && x > 0).sort((x, y) => x - y);
+  const mid = peaks.length ? (peaks[(peaks.length - 1) >> 1]! + peaks[peaks.length >> 1]!) / 2 : 0;
+  const outlier = (r: FleetRow) => (peaks.length >= PEAK_OUTLIER_MIN_ROWS && mid > 0 && r.peakBytes >= PEAK_OUTLIER_RATIO * mid ? r.peakBytes : 0);
+  return (a, b) => {
+    const rank = (r: FleetRow) => (r.end === 'oom-killed' ? 0 : r.end === 'limit-killed' ? 1 : 2);
+    if (rank(a) !== rank(b)) return rank(a) - rank(b);
+    const share = (r: FleetRow) => r.usedShare ?? -1;
+    if (share(a) !== share(b)) return share(b) - share(a);
+    if (outlier(a) !== outlier(b)) return outlier(b) - outlier(a);
+    const leak = (r: FleetRow) => (r.verdict === 'leak' ? 0 : 1);
+    if (leak(a) !== leak(b)) return leak(a) - leak(b);
+    const failed = (r: FleetRow) => (r.end === 'failed' || r.end === 'signalled' || r.end === 'no end' ? 0 : 1);
+    if (failed(a) !== failed(b)) return failed(a) - failed(b);
+    return b.peakBytes - a.peakBytes || a.file.localeCompare(b.file);
+  };
+}
+
+/** riskOrderFor without the fleet's context (no peak is an outlier of a fleet of two). */
 export function riskOrder(a: FleetRow, b: FleetRow): number {
-  const rank = (r: FleetRow) => (r.end === 'oom-killed' ? 0 : r.end === 'limit-killed' ? 1 : 2);
-  if (rank(a) !== rank(b)) return rank(a) - rank(b);
-  const share = (r: FleetRow) => r.usedShare ?? -1;
-  if (share(a) !== share(b)) return share(b) - share(a);
-  const leak = (r: FleetRow) => (r.verdict === 'leak' ? 0 : 1);
-  if (leak(a) !== leak(b)) return leak(a) - leak(b);
-  const failed = (r: FleetRow) => (r.end === 'failed' || r.end === 'signalled' || r.end === 'no end' ? 0 : 1);
-  if (failed(a) !== failed(b)) return failed(a) - failed(b);
-  return b.peakBytes - a.peakBytes || a.file.localeCompare(b.file);
+  return riskOrderFor([])(a, b);
 }
 
 export interface FleetTotals {
@@ -146,7 +170,8 @@ export interface FleetTotals {
   leaks: number;
   /** The row with the least headroom (highest share of its limit), when any has a limit. */
   worst: { identity: string; file: string; share: number; headroomBytes: number } | null;
-  highestPeak: { identity: string; file: string; bytes: number } | null;
+  /** timesMedian: that peak over the fleet's median peak, when it is an outlier (PEAK_OUTLIER_RATIO); null otherwise. */
+  highestPeak: { identity: string; file: string; bytes: number; timesMedian: number | null } | null;
   /** Wall-clock span from the first start to the last end, and the hosts seen. */
   firstStartWallMs: number | null;
   lastEndWallMs: number | null;
@@ -160,10 +185,13 @@ export function fleetTotals(rows: FleetRow[]): FleetTotals {
   let last: number | null = null;
   for (const r of rows) {
     if (r.usedShare !== null && (worst === null || r.usedShare > worst.share)) worst = { identity: r.identity, file: r.file, share: r.usedShare, headroomBytes: r.headroomBytes! };
-    if (highest === null || r.peakBytes > highest.bytes) highest = { identity: r.identity, file: r.file, bytes: r.peakBytes };
+    if (highest === null || r.peakBytes > highest.bytes) highest = { identity: r.identity, file: r.file, bytes: r.peakBytes, timesMedian: null };
     first = first === null ? r.startWallMs : Math.min(first, r.startWallMs);
     last = last === null ? r.startWallMs + r.durationMs : Math.max(last, r.startWallMs + r.durationMs);
   }
+  const peaks = rows.map((r) => r.peakBytes).filter((x) => Number.isFinite(x) && x > 0).sort((x, y) => x - y);
+  const mid = peaks.length ? (peaks[(peaks.length - 1) >> 1]! + peaks[peaks.length >> 1]!) / 2 : 0;
+  if (highest && peaks.length >= PEAK_OUTLIER_MIN_ROWS && mid > 0 && highest.bytes >= PEAK_OUTLIER_RATIO * mid) highest.timesMedian = highest.bytes / mid;
   return {
     recordings: rows.length,
     oomKilled: rows.filter((r) => r.end === 'oom-killed').length,

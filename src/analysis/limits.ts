@@ -81,10 +81,10 @@ export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
         message: `no sustained growth (${a.verdict})${g ? `; floors ${rateText(g)}` : ''}`,
       });
     } else {
-      const src = a.tree.verdict === 'leak' ? a.tree : a.processes.find((p) => p.pid === a.leakingProcesses[0]?.pid) ?? a.tree;
-      const g = src.growth!;
+      // The verdict's rate, in its scope (the tree total, or the fastest leaking process).
+      const g = a.rate?.growth ?? a.tree.growth!;
       const over = g.bytesPerMinute - max;
-      const where = src === a.tree ? '' : ` in pid ${a.leakingProcesses[0]!.pid}`;
+      const where = a.rate?.scope === 'process' ? ` in ${a.rate.label}` : '';
       out.push({
         name, status: over > 0 ? 'violated' : 'ok', actual: `growth ${formatRate(g.bytesPerMinute, true)}${where}`,
         message: over > 0

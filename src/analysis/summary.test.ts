@@ -83,3 +83,28 @@ test("a census's window holds its largest objects and duplicates; censuses that 
   assert.equal(later.peakDuringAgent, null);
   assert.equal(later.censusesBeforePeak, null);
 });
+
+test('"final" where the teardown is visible (trial 3): the last sample at exit and the level held before it, the same in summary and diff', async () => {
+  // spike_leak.py held 222 MiB at 6.96 s; its last sample, taken while the interpreter freed its
+  // heap, read 69.3 MiB, and "final 69.3 MiB" was all summary and diff said.
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES, runCli } = await import('../test-support');
+  const { finalText } = await import('./summary');
+  const file = `${FIXTURES}/memhunt/trial3/sl.mh`;
+  const s = summarize(await readMemhuntRecording(file));
+  assert.ok(Math.abs(s.finalBytes / MiB - 69.3) < 0.1, `final ${s.finalBytes / MiB}`);
+  assert.ok(s.beforeExit, 'the teardown is seen');
+  assert.ok(Math.abs(s.beforeExit.bytes / MiB - 221.9) < 0.5, `before exit ${s.beforeExit.bytes / MiB}`);
+  assert.ok(s.beforeExit.tMs > 6800 && s.beforeExit.tMs < 7100, `at ${s.beforeExit.tMs}`);
+  assert.equal(finalText(s), '69.3 MiB at exit; 222 MiB before the teardown at 00:07.0');
+  const sum = await runCli(['summary', file]);
+  assert.equal(sum.code, 0, sum.stderr);
+  assert.match(sum.stdout, /\n {2}final {5}69\.3 MiB at exit; 222 MiB before the teardown at 00:07\.0\n/, sum.stdout);
+  const d = await runCli(['diff', `${FIXTURES}/memhunt/trial3/slc1.mh`, file]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /\n {2}final +65\.1 MiB at exit; 218 MiB before the teardown at 00:08\.\d +69\.3 MiB at exit; 222 MiB before the teardown at 00:07\.0 +\+4\.\d+ MiB \(\+2%\) \(held before exit\)\n/, d.stdout);
+  // No fall at the end: final is the last sample, as before.
+  const flat = summarize(syntheticRecording({ samples: 400, intervalMs: 10 }));
+  assert.equal(flat.beforeExit, null);
+  assert.equal(finalText(flat), (await import('../units')).formatBytes(flat.finalBytes));
+});

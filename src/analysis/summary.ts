@@ -6,6 +6,7 @@ import { workerText, type MemoryMetric, type MemoryRecording, type ProcessTrack 
 import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, valueAt, type Series } from '../model/series';
 import { formatBytes, formatClock } from '../units';
+import { levelBeforeExit } from './verdict';
 
 /**
  * A kernel high-water mark (VmHWM) counts as "higher than the samples" when it exceeds them by more
@@ -162,7 +163,13 @@ export interface RunSummary {
    * the peak: the program's own peak may be lower by up to that much. null otherwise.
    */
   censusesBeforePeak?: { count: number; bytes: number } | null;
+  /** The last sample with memory in use: at exit, often taken while the interpreter frees its heap (see beforeExit). */
   finalBytes: number;
+  /**
+   * The level held before the teardown, when the last samples fall as the process exits (what the
+   * program still held at its end; the verdicts leave the fall out too); null when no fall is seen.
+   */
+  beforeExit: { bytes: number; tMs: number } | null;
   processes: ProcessPeak[];
   /** The limit that applies: --limit if given, else the cgroup limit. */
   limit: { bytes: number; source: 'limit' | 'cgroup v1' | 'cgroup v2' } | null;
@@ -346,6 +353,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     peakDuringAgent,
     censusesBeforePeak: peak.index >= 0 ? censusesBefore(rec, peak.tMs, peakBytes) : null,
     finalBytes: lastNonZero(t.values),
+    beforeExit: levelBeforeExit(t),
     processes,
     limit,
     limitUse: limitUseOf(limit, peakBytes, metricText, container),
@@ -479,4 +487,19 @@ export function parentKillText(k: ParentKillSummary): string {
     ? `at ${Math.round(k.share * 100)}% of its memory limit (${formatBytes(k.rssBytes)} of ${formatBytes(k.memoryLimitBytes!)}; Dask terminates at ${Math.round(k.terminateFraction * 100)}%)`
     : `for exceeding its memory limit (${formatBytes(k.rssBytes)} at its highest)`;
   return `${k.text}, pid ${k.pid}: killed by its parent (Dask nanny, pid ${k.by}) ${at} at ${formatClock(k.tMs)}`;
+}
+
+/**
+ * "final" in words, the same in `summary`, at the end of `run` and in `diff`: the last sample, and
+ * when the teardown is visible, the level held before it ("69.3 MiB at exit; 222 MiB before the
+ * teardown at 00:06.9").
+ */
+export function finalText(s: Pick<RunSummary, 'finalBytes' | 'beforeExit'>): string {
+  if (!s.beforeExit) return formatBytes(s.finalBytes);
+  return `${formatBytes(s.finalBytes)} at exit; ${formatBytes(s.beforeExit.bytes)} before the teardown at ${formatClock(s.beforeExit.tMs)}`;
+}
+
+/** What the program held at its end: the level before the teardown when one is seen, else the last sample. */
+export function heldAtEndBytes(s: Pick<RunSummary, 'finalBytes' | 'beforeExit'>): number {
+  return s.beforeExit ? s.beforeExit.bytes : s.finalBytes;
 }

@@ -101,6 +101,13 @@ const LEVEL_RISE_AFTER_SHARE = 0.5;
 const LEVEL_FLATNESS_RATIO = 0.1;
 /** Two plateaus fitting the retained floors with at most this share of a line's squared error make a step, not a leak. */
 const STEP_SSE_RATIO = 0.5;
+/**
+ * The floors before and after the spikes rising at rates within this factor of each other are one
+ * leak the spikes interrupted (acrossSpikes). A load that stopped where a spike began rose before
+ * it at 5× the rate after (a 16 M-row DataFrame, then its groupby); a starved sawtooth's next
+ * tooth after a quiet start at 13×.
+ */
+const ACROSS_SPIKE_RATE_RATIO = 3;
 /** A spike is short: at most this share of the run. */
 const SPIKE_MAX_SHARE = 0.25;
 /** A step is one jump: at least this share of its rise within STEP_WINDOW_SHARE of the span. */
@@ -169,6 +176,8 @@ export interface Floors {
   firstTMs: number;
   lastBytes: number;
   lastTMs: number;
+  /** The floors inside the spikes' bodies were left out, from fromMs to toMs: the floors rose on both sides at these rates (a leak the spikes interrupted). */
+  acrossSpikes: { fromMs: number; toMs: number; beforeBytesPerMinute: number; afterBytesPerMinute: number } | null;
 }
 
 export interface Projection {
@@ -274,6 +283,12 @@ export interface CycleFacts {
   swingBytes: number;
 }
 
+/** Stage 4: the spikes, and the span of each one's body (the same order). */
+export interface SpikeFacts {
+  spikes: Spike[];
+  spans: Array<{ fromMs: number; toMs: number }>;
+}
+
 /** Stage 5: where the warm-up ends, what the releases after it say about where floors may be read. */
 export interface WarmupFacts {
   warmupEndMs: number;
@@ -296,6 +311,8 @@ export interface FloorFacts {
   summary: Floors | null;
   /** Samples after the warm-up. */
   analysedSamples: number;
+  /** The floors inside the spikes' bodies [fromMs, toMs] were left out: they rose at these rates before and after (acrossSpikes). */
+  acrossSpikes: { fromMs: number; toMs: number; beforeBytesPerMinute: number; afterBytesPerMinute: number } | null;
 }
 
 /** Stage 7: the current regime of the floors (after the last change of trend). */
@@ -348,6 +365,7 @@ interface Facts {
   envelope?: EnvelopeFacts;
   cycles?: CycleFacts;
   spikes?: Spike[];
+  spikeSpans?: SpikeFacts['spans'];
   warmup?: WarmupFacts;
   floors?: FloorFacts;
   regime?: RegimeFacts;
@@ -442,20 +460,53 @@ function warmupStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, spikes: Spik
   return { warmupEndMs, majorAfter, lastRelease, fromCycles, bigDropBytes, floorsToMs };
 }
 
-/** The floors: the troughs after each release (≥ MIN_FLOORS of them), else minima of ~3-bucket windows. */
-function floorStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, w: WarmupFacts): FloorFacts {
-  const { t, v } = w.fromCycles
+/**
+ * The floors: the troughs after each release (≥ MIN_FLOORS of them), else minima of ~3-bucket
+ * windows. Inside the body of a spike they are the spike's own climb, not what the program keeps:
+ * they are left out when the floors on both sides of the spikes rise on their own at about one
+ * rate (acrossSpikes), a leak the spike interrupted. Elsewhere they stay: the first tooth of a
+ * starved sawtooth found as a spike is part of the cycles, and a load that stopped where a spike
+ * began (a DataFrame built, then grouped) rose before it only.
+ */
+function floorStage({ env, spanMs }: EnvelopeFacts, c: CycleFacts, w: WarmupFacts, spikeSpans: SpikeFacts['spans']): FloorFacts {
+  const all = w.fromCycles
     ? capPoints(w.majorAfter.map((d) => d.trough.tMs), w.majorAfter.map((d) => d.trough.bytes), 128)
     : windowMinima(env, w.warmupEndMs, 64, w.floorsToMs);
+  const across = acrossSpikes(all.t, all.v, spikeSpans);
+  const keep = (x: number) => !across || !spikeSpans.some((sp) => x >= sp.fromMs && x <= sp.toMs);
+  const t = all.t.filter(keep);
+  const v = all.v.filter((_, i) => keep(all.t[i]!));
   const summary: Floors | null = t.length
     ? {
         fromCycles: w.fromCycles, cycles: c.major.length, periodMs: c.periodMs, swingBytes: c.swingBytes, resolutionMs: spanMs / env.length, count: t.length,
-        firstBytes: v[0]!, firstTMs: t[0]!, lastBytes: v[v.length - 1]!, lastTMs: t[t.length - 1]!,
+        firstBytes: v[0]!, firstTMs: t[0]!, lastBytes: v[v.length - 1]!, lastTMs: t[t.length - 1]!, acrossSpikes: across,
       }
     : null;
   let analysedSamples = 0;
   for (let b = 0; b < env.length; b++) if (env.tMin[b]! >= w.warmupEndMs) analysedSamples += env.count[b]!;
-  return { t, v, summary, analysedSamples };
+  return { t, v, summary, analysedSamples, acrossSpikes: across };
+}
+
+/**
+ * A leak the spikes interrupted: the floors before the first spike's body and after the last one's
+ * (≥ MIN_FLOORS each) both rise (each slope's 90% interval above zero) at rates within
+ * ACROSS_SPIKE_RATE_RATIO of each other. spike_leak.py (8 MB kept every 0.1 s, one pandas merge
+ * that took 2.4 s to build on a busy machine) read "spike … not distinguishable from noise" with
+ * the merge's climb among its floors: 30.7 → 147 MiB before it, 151 → 218 MiB after.
+ */
+function acrossSpikes(t: number[], v: number[], spans: SpikeFacts['spans']): FloorFacts['acrossSpikes'] {
+  if (!spans.length) return null;
+  const fromMs = Math.min(...spans.map((sp) => sp.fromMs));
+  const toMs = Math.max(...spans.map((sp) => sp.toMs));
+  const bi = t.findIndex((x) => x >= fromMs);
+  const ai = t.findIndex((x) => x > toMs);
+  if (bi < MIN_FLOORS || ai < 0 || t.length - ai < MIN_FLOORS) return null;
+  const before = theilSen(t.slice(0, bi), v.slice(0, bi));
+  const after = theilSen(t.slice(ai), v.slice(ai));
+  if (!(before.low > 0 && after.low > 0)) return null;
+  const ratio = after.slope / before.slope;
+  if (!(ratio <= ACROSS_SPIKE_RATE_RATIO && ratio >= 1 / ACROSS_SPIKE_RATE_RATIO)) return null;
+  return { fromMs, toMs, beforeBytesPerMinute: before.slope * 60_000, afterBytesPerMinute: after.slope * 60_000 };
 }
 
 /**
@@ -758,14 +809,17 @@ function runStage(name: StageName, f: Facts): void {
     case 'cycles':
       f.cycles = cycleStage(f.envelope!);
       return;
-    case 'spikes':
-      f.spikes = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.major.map((d) => d.peak), usualSwing(f.cycles!), f.envelope!.spanMs);
+    case 'spikes': {
+      const sp = findSpikes(f.envelope!.env, f.cycles!.pivotsWithFinal, f.cycles!.major.map((d) => d.peak), usualSwing(f.cycles!), f.envelope!.spanMs);
+      f.spikes = sp.spikes;
+      f.spikeSpans = sp.spans;
       return;
+    }
     case 'warmup':
       f.warmup = warmupStage(f.envelope!, f.cycles!, f.spikes!);
       return;
     case 'floors':
-      f.floors = floorStage(f.envelope!, f.cycles!, f.warmup!);
+      f.floors = floorStage(f.envelope!, f.cycles!, f.warmup!, f.spikeSpans!);
       return;
     case 'regime':
       f.regime = regimeStage(f.floors!);
@@ -855,7 +909,10 @@ function toRecordingTimes(a: SeriesAnalysis, m: (t: number) => number): void {
   a.analyzedToMs = m(a.analyzedToMs);
   a.peakTMs = m(a.peakTMs);
   if (a.growth) a.growth = { ...a.growth, fromMs: m(a.growth.fromMs), toMs: m(a.growth.toMs) };
-  if (a.floors) a.floors = { ...a.floors, firstTMs: m(a.floors.firstTMs), lastTMs: m(a.floors.lastTMs) };
+  if (a.floors) {
+    const x = a.floors.acrossSpikes;
+    a.floors = { ...a.floors, firstTMs: m(a.floors.firstTMs), lastTMs: m(a.floors.lastTMs), acrossSpikes: x && { ...x, fromMs: m(x.fromMs), toMs: m(x.toMs) } };
+  }
   a.spikes = a.spikes.map((sp) => ({ ...sp, tMs: m(sp.tMs) }));
   const sh = a.shape;
   a.shape = {
@@ -925,6 +982,20 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
   a.confidenceLabel = labelOf(a.confidence);
   describe(a, { significant: gr.significant, rising: gr.rising, continuing: gr.continuing, oneStep: a.shape.step !== null });
   return a;
+}
+
+/**
+ * The level memory held before the process's teardown, when the last samples fall as it exits (the
+ * fall the verdicts leave out: trimTeardown); null when no such fall is seen. "final" (the last
+ * sample) is then the interpreter freeing its heap: spike_leak.py held 222 MiB at 6.96 s, and its
+ * last sample read 69.3 MiB.
+ */
+export function levelBeforeExit(s: Series): { bytes: number; tMs: number } | null {
+  const trim = trimStage(s);
+  if (trim.to - trim.from < MIN_SAMPLES) return null;
+  const cut = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
+  if (cut >= trim.to) return null;
+  return { bytes: s.values[cut - 1]!, tMs: s.tMs[cut - 1]! };
 }
 
 /**
@@ -1176,9 +1247,14 @@ function spikeThreshold(typicalTopBytes: number, swingBytes: number): number {
   return Math.max(SPIKE_MIN_BYTES, SPIKE_SHARE * typicalTopBytes, swingBytes);
 }
 
-/** Step 7: peaks far above the typical top around them, short, and given back on both sides. */
-function findSpikes(env: Envelope, pivots: Pivot[], majorPeaks: Pivot[], swingBytes: number, spanMs: number): Spike[] {
+/**
+ * Step 7: peaks far above the typical top around them, short, and given back on both sides. With
+ * each, the span of its body (spikeSpan): the floors read there are the spike, not the memory the
+ * program keeps.
+ */
+function findSpikes(env: Envelope, pivots: Pivot[], majorPeaks: Pivot[], swingBytes: number, spanMs: number): SpikeFacts {
   const spikes: Spike[] = [];
+  const spans: SpikeFacts['spans'] = [];
   const ctxMs = SPIKE_CONTEXT_SHARE * spanMs;
   // The typical top around t: the median of the peaks within ±ctxMs (the tops of the teeth of a
   // sawtooth), or of the bucket maxima where there are fewer than 3 peaks (a flat line). Computed
@@ -1240,8 +1316,25 @@ function findSpikes(env: Envelope, pivots: Pivot[], majorPeaks: Pivot[], swingBy
     const durationMs = timeAbove(env, p.tMs, baseline + 0.5 * height);
     if (durationMs > SPIKE_MAX_SHARE * spanMs) continue;
     spikes.push({ tMs: p.tMs, peakBytes: p.bytes, baselineBytes: baseline, heightBytes: height, aboveTypicalBytes: above, durationMs });
+    spans.push(spikeSpan(env, p.tMs, baseline, after.tMs));
   }
-  return spikes;
+  return { spikes, spans };
+}
+
+/**
+ * The body of a spike: the buckets around its top whose lows stay above its baseline, up to the
+ * trough it falls back to. A spike that takes seconds to build (a pandas merge on a busy machine:
+ * 150 → 317 MiB over 2.4 s) lifts the window minima of that stretch with it; read as floors, they
+ * made the floors of a steady leak jump and fall back, and the leak "not distinguishable from noise".
+ */
+function spikeSpan(env: Envelope, topMs: number, baselineBytes: number, backMs: number): { fromMs: number; toMs: number } {
+  let c = 0;
+  while (c < env.length - 1 && env.tMax[c]! < topMs) c++;
+  let a = c;
+  let b = c;
+  while (a > 0 && env.vMin[a - 1]! > baselineBytes) a--;
+  while (b < env.length - 1 && env.tMin[b + 1]! < backMs && env.vMin[b + 1]! > baselineBytes) b++;
+  return { fromMs: Math.min(env.tMin[a]!, topMs), toMs: Math.max(env.tMin[b]!, env.tMax[b]!, topMs) };
 }
 
 /** True when x never goes down (and holds no NaN). */
@@ -1378,7 +1471,8 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
   } else {
     const why: string[] = [];
     const inSpike = (t: number) => a.spikes.some((sp) => Math.abs(sp.tMs - t) <= sp.durationMs + (f.periodMs ?? 0));
-    if (a.shape.release && !inSpike(a.shape.release.atMs)) {
+    const released = a.shape.release !== null && !inSpike(a.shape.release.atMs);
+    if (released && a.shape.release) {
       why.push(`what accumulated was released at ${formatClock(a.shape.release.atMs)} (${formatBytes(a.shape.release.fromBytes)} → ${formatBytes(a.shape.release.toBytes)})`);
     }
     // The rises said here are the ones the evidence's "floors moved X → Y" shows (the retained
@@ -1386,7 +1480,9 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     if (k.oneStep && a.shape.step && a.shape.step.oneJump) why.push(`the floors rose in one step of ${formatBytes(a.shape.step.bytes)} at ${formatClock(a.shape.step.atMs)}, then stayed level`);
     else if (k.oneStep && a.shape.step) why.push(`the floors rose by ${formatBytes(a.shape.step.bytes)} (not in one jump) until ${formatClock(a.shape.step.atMs)}, then stayed level`);
     else if (k.rising && !k.continuing && a.shape.saturatedAtMs !== null) why.push(`the floors rose by ${formatBytes(Math.max(g.retainedBytes, f.lastBytes - f.firstBytes))} and levelled off from ${formatClock(a.shape.saturatedAtMs)} (bounded growth: loading, or a cache that filled)`);
-    else if (!k.rising && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
+    // Not "then stayed level" when what the floors held was released after (the workers of a pool
+    // exiting): that release is the reason, and the floors did not stay level before it.
+    else if (!k.rising && !released && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
       why.push(`the floors rose by ${formatBytes(a.shape.before.riseBytes)} until ${formatClock(a.shape.before.untilMs)} (start-up, loading, or a cache that filled), then stayed level`);
     } else if (!k.rising && !a.shape.release) why.push(`the floors stayed level (${formatBytes(g.retainedBytes)} retained rise, under the ${formatBytes(g.materialBytes)} that would count)`);
     else if (!k.significant) why.push('the growth of the floors is not distinguishable from noise');
@@ -1405,6 +1501,10 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
   }
   if (a.shape.warmup) ev.push(`start-up: memory rose ${formatBytes(a.shape.warmup.fromBytes)} → ${formatBytes(a.shape.warmup.toBytes)} in the first ${formatDuration(a.shape.warmup.toMs - a.startMs)} (not counted as growth)`);
   if (a.verdict === 'leak' && a.spikes.length) ev.push(...a.spikes.map(spikeText));
+  if (f.acrossSpikes) {
+    const x = f.acrossSpikes;
+    ev.push(`the lows from ${formatClock(x.fromMs)} to ${formatClock(x.toMs)} are the spike's own climb, not floors: left out (the floors rose ${formatRate(x.beforeBytesPerMinute, true)} before it and ${formatRate(x.afterBytesPerMinute, true)} after)`);
+  }
   if (a.projection) ev.push(projectionText(a.projection, null, a.endMs));
   a.evidence = ev;
 }

@@ -88,7 +88,11 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   const hwm = hwmText(s);
   if (hwm) out.push(`            ${hwm}`);
   out.push(`  verdict   ${verdictLineOf(a)}`);
-  out.push('  evidence (tree total):');
+  // The tree's own reading, said as such when the verdict comes from a process (a pool whose workers
+  // leak reads "released" in the total when they exit): the header scopes every line under it.
+  out.push(a.verdict === 'leak' && a.tree.verdict !== 'leak'
+    ? `  evidence (tree total, which on its own reads ${a.tree.verdict}; the leak is in ${a.leakingProcesses.map((p) => `pid ${p.pid}`).join(', ') || 'the processes below'}):`
+    : '  evidence (tree total):');
   for (const e of a.tree.evidence) out.push(`    - ${e}`);
   if (a.limit && !a.tree.projection) out.push(`    - limit ${formatBytes(a.limit.bytes)} (${a.limit.source})`);
   const shown = a.processes.filter((p) => opts.allProcesses || p.samples >= 10 || p.verdict !== 'insufficient data');

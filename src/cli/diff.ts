@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { analyzeRecording, commandLabel, type RecordingAnalysis } from '../analysis/analyze';
+import { finalText, heldAtEndBytes } from '../analysis/summary';
 import { InputError } from '../errors';
 import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
 import { analysisJson, jsonReplacer } from './analyze';
@@ -23,12 +24,31 @@ function change(before: number, after: number): string {
   return `${signedBytes(d)}${rel}`;
 }
 
-function growthOf(a: RecordingAnalysis): { text: string; bytesPerMinute: number } {
-  if (a.verdict === 'insufficient data' || !a.tree.growth) return { text: 'not judged', bytesPerMinute: NaN };
-  const g = a.tree.growth;
+/**
+ * The leak rates of two recordings in one scope, so like is compared with like: the tree totals when
+ * both verdicts state the tree's rate, else the fastest leaking process of each when both have one
+ * (a pool leaking in its workers: the total of a forked pool and of a spawned one differ by their
+ * start-up, not by the leak); null when the scopes cannot be matched.
+ */
+export function comparableRates(b: RecordingAnalysis, a: RecordingAnalysis): { scope: 'tree total' | 'fastest leaking process'; before: { bytesPerMinute: number; label: string }; after: { bytesPerMinute: number; label: string } } | null {
+  if (b.verdict !== 'leak' || a.verdict !== 'leak' || !b.rate || !a.rate) return null;
+  if (b.rate.scope === 'tree' && a.rate.scope === 'tree') {
+    return { scope: 'tree total', before: { bytesPerMinute: b.rate.growth.bytesPerMinute, label: 'tree total' }, after: { bytesPerMinute: a.rate.growth.bytesPerMinute, label: 'tree total' } };
+  }
+  const pb = b.leakingProcesses[0];
+  const pa = a.leakingProcesses[0];
+  if (!pb || !pa) return null;
+  return { scope: 'fastest leaking process', before: { bytesPerMinute: pb.bytesPerMinute, label: `pid ${pb.pid}` }, after: { bytesPerMinute: pa.bytesPerMinute, label: `pid ${pa.pid}` } };
+}
+
+function growthOf(x: RecordingAnalysis, rate: { bytesPerMinute: number; label: string } | null): { text: string; bytesPerMinute: number } {
+  if (x.verdict === 'insufficient data' || !x.tree.growth) return { text: 'not judged', bytesPerMinute: NaN };
   // A sustained rate only for a leak; growth that stopped (a filled cache) is shown as such.
-  if (a.verdict !== 'leak') return { text: `none sustained (${formatRate(g.lateBytesPerMinute, true)} at the end)`, bytesPerMinute: 0 };
-  return { text: formatRate(g.bytesPerMinute, true), bytesPerMinute: g.bytesPerMinute };
+  if (x.verdict !== 'leak') return { text: `none sustained (${formatRate(x.tree.growth.lateBytesPerMinute, true)} at the end)`, bytesPerMinute: 0 };
+  // The scope of the comparison when there is one, else the verdict's own (not comparable then).
+  if (rate) return { text: `${formatRate(rate.bytesPerMinute, true)} (${rate.label})`, bytesPerMinute: rate.bytesPerMinute };
+  const own = x.rate ?? { growth: x.tree.growth, label: 'tree total' };
+  return { text: `${formatRate(own.growth.bytesPerMinute, true)} (${own.label})`, bytesPerMinute: own.growth.bytesPerMinute };
 }
 
 /** What changed, in one line: the verdict first, then peak. */
@@ -37,10 +57,11 @@ export function diffConclusion(b: RecordingAnalysis, a: RecordingAnalysis): stri
   if (b.verdict === 'leak' && a.verdict !== 'leak' && a.verdict !== 'insufficient data') parts.push(`the leak is gone (${a.verdict})`);
   else if (b.verdict !== 'leak' && b.verdict !== 'insufficient data' && a.verdict === 'leak') parts.push('a leak appeared');
   else if (b.verdict === 'leak' && a.verdict === 'leak') {
-    const gb = b.tree.growth?.bytesPerMinute ?? NaN;
-    const ga = a.tree.growth?.bytesPerMinute ?? NaN;
-    if (Number.isFinite(gb) && Number.isFinite(ga) && gb > 0) parts.push(`still leaking, ${ga < gb ? 'slower' : 'faster'} (${((100 * (ga - gb)) / gb).toFixed(0)}%)`);
-    else parts.push('still leaking');
+    const c = comparableRates(b, a);
+    const gb = c?.before.bytesPerMinute ?? NaN;
+    const ga = c?.after.bytesPerMinute ?? NaN;
+    if (c && Number.isFinite(gb) && Number.isFinite(ga) && gb > 0) parts.push(`still leaking, ${ga < gb ? 'slower' : 'faster'} (${ga >= gb ? '+' : ''}${((100 * (ga - gb)) / gb).toFixed(0)}%, ${c.scope === 'tree total' ? 'tree totals' : `fastest leaking process: ${c.before.label} → ${c.after.label}`})`);
+    else parts.push(`still leaking (rates not compared: ${b.rate?.label ?? 'tree total'} before, ${a.rate?.label ?? 'tree total'} after)`);
   } else if (b.verdict !== a.verdict) parts.push(`verdict ${b.verdict} → ${a.verdict}`);
   else parts.push(`both ${a.verdict}`);
   const pb = b.summary.peakBytes;
@@ -54,8 +75,9 @@ export function diffConclusion(b: RecordingAnalysis, a: RecordingAnalysis): stri
 
 export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [string, string], commands: [string[], string[]]): string {
   const rows: Array<[string, string, string, string]> = [];
-  const gb = growthOf(b);
-  const ga = growthOf(a);
+  const c = comparableRates(b, a);
+  const gb = growthOf(b, c?.before ?? null);
+  const ga = growthOf(a, c?.after ?? null);
   const verdictText = (x: RecordingAnalysis) => (x.verdict === 'insufficient data' ? x.verdict : `${x.verdict} (${x.confidenceLabel})`);
   const spikeMax = (x: RecordingAnalysis) => x.tree.spikes.reduce((m, s) => Math.max(m, s.heightBytes), 0);
   rows.push(['', 'before', 'after', 'change']);
@@ -63,11 +85,18 @@ export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [s
   rows.push(['command', commandLabel(commands[0], 34), commandLabel(commands[1], 34), '']);
   rows.push(['duration', formatDuration(b.summary.durationMs), formatDuration(a.summary.durationMs), '']);
   rows.push(['peak', formatBytes(b.summary.peakBytes), formatBytes(a.summary.peakBytes), change(b.summary.peakBytes, a.summary.peakBytes)]);
-  rows.push(['final', formatBytes(b.summary.finalBytes), formatBytes(a.summary.finalBytes), change(b.summary.finalBytes, a.summary.finalBytes)]);
+  // "final" as the summary says it; the change compares what each program held at its end (the
+  // level before the teardown where one is seen: the last sample of one run may be taken halfway
+  // through the interpreter freeing its heap, and of the other not).
+  const held = (x: RecordingAnalysis) => heldAtEndBytes(x.summary);
+  const heldNote = b.summary.beforeExit || a.summary.beforeExit ? ' (held before exit)' : '';
+  rows.push(['final', finalText(b.summary), finalText(a.summary), `${change(held(b), held(a))}${heldNote}`]);
   rows.push(['baseline', formatBytes(b.tree.baselineBytes), formatBytes(a.tree.baselineBytes), change(b.tree.baselineBytes, a.tree.baselineBytes)]);
   rows.push([
     'growth', gb.text, ga.text,
-    Number.isFinite(gb.bytesPerMinute) && Number.isFinite(ga.bytesPerMinute) ? formatRate(ga.bytesPerMinute - gb.bytesPerMinute, true) : '',
+    // Two leaks whose scopes do not match (the tree total of one, a process of the other) are not subtracted.
+    Number.isFinite(gb.bytesPerMinute) && Number.isFinite(ga.bytesPerMinute) && (c || b.verdict !== 'leak' || a.verdict !== 'leak')
+      ? formatRate(ga.bytesPerMinute - gb.bytesPerMinute, true) : 'not comparable',
   ]);
   rows.push(['verdict', verdictText(b), verdictText(a), b.verdict === a.verdict ? 'same' : 'changed']);
   rows.push([

@@ -13,7 +13,7 @@ import { clockSkewLine, clockSkewOf, envelopeOnGrid, fleetGrid, footerEnvelopeOf
 import { readMemhuntRecording } from '../recording/reader';
 import * as spec from '../recording/spec';
 import { RecordingWriter } from '../recording/writer';
-import { runCli, tempDir } from '../test-support';
+import { FIXTURES, runCli, tempDir } from '../test-support';
 import { appendSummaryFooter, fleetFooterOf } from './footer';
 import { buildFleetPlot } from './fleet-plot';
 
@@ -239,4 +239,20 @@ test('plot DIR: recordings without the summary footer (an older memhunt, a cut f
   const riskiest = fp.chart.series.find((s) => s.label.startsWith('riskiest: '))!;
   assert.equal(riskiest.label, 'riskiest: pod w-11', 'the largest peak leads when none has a limit');
   assert.ok(Math.abs(riskiest.data.tMs[0]! - 110_000) <= step, `w-11 starts 110 s in (${riskiest.data.tMs[0]})`);
+});
+
+test('fleet and plot DIR (trial 3): a peak 4× the rest ranks first whatever its verdict ("too short"), and the chart names it riskiest', { timeout: 120_000 }, async () => {
+  // worker-7 peaked 212 MiB beside eleven of 34-54 MiB; its curve was too short for a verdict and it
+  // ranked 11th of 12, the chart naming worker-11 (51.6 MiB) and hiding worker-7 in the band.
+  const dir = path.join(FIXTURES, 'memhunt', 'trial3', 'fleet');
+  const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
+  const fp = await buildFleetPlot(files, { threads: 2 });
+  assert.equal(fp.rows[0]!.identity, 'worker-7', fp.rows.map((r) => r.identity).join(', '));
+  assert.equal(fp.rows[0]!.verdict, 'insufficient data');
+  const riskiest = fp.chart.series.find((s) => s.label.startsWith('riskiest: '))!;
+  assert.equal(riskiest.label, 'riskiest: worker-7');
+  const t = await runCli(['fleet', dir], { timeoutMs: 60_000 });
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout.split('\n')[1]!, /^ 1 {2}worker-7 +212 MiB/, t.stdout);
+  assert.match(t.stdout, /highest peak 212 MiB in worker-7 \(4\.\d× the median peak: ranked with the riskiest\)/, t.stdout);
 });

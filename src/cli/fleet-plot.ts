@@ -10,7 +10,7 @@
  * The result is an ordinary Chart: the SVG, PNG, HTML and terminal back ends draw it unchanged.
  */
 import * as path from 'node:path';
-import { fleetTotals, riskOrder, type FleetRow } from '../analysis/fleet';
+import { fleetTotals, riskOrderFor, type FleetRow } from '../analysis/fleet';
 import { bucketSeries, envelopeSeries, FleetBand, fleetGrid, type FleetGrid, type GridEnvelope } from '../analysis/fleet-envelope';
 import type { Chart, ChartEnd, ChartLimit, ChartMark, ChartPause, ChartPeak, ChartSection, ChartSeries, ChartVerdict } from '../render/chart';
 import { PALETTE, VERDICT_COLORS, clockWords } from '../render/chart';
@@ -58,7 +58,7 @@ export async function buildFleetPlot(files: string[], opts: FleetChartOptions): 
     else notices.push(`skipped ${r.error.startsWith(r.file) ? r.error : `${r.file}: ${r.error}`}`);
   }
   if (rows.length === 0) throw new InputError(`none of the ${files.length} files could be read as a recording`);
-  rows.sort(riskOrder);
+  rows.sort(riskOrderFor(rows));
   const skew = fleetSkewLine(rows);
   if (skew) notices.push(skew);
 

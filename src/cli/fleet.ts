@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Command, Option } from 'commander';
-import { DASK_LIMIT_SOURCE, fleetTotals, riskOrder, type FleetRow, type FleetTotals } from '../analysis/fleet';
+import { DASK_LIMIT_SOURCE, fleetTotals, riskOrderFor, type FleetRow, type FleetTotals } from '../analysis/fleet';
 import { clockSkewLine, clockSkewOf } from '../analysis/fleet-envelope';
 import { InputError } from '../errors';
 import { isMemhuntRecording } from '../recording/reader';
@@ -174,7 +174,7 @@ export function summaryLine(t: FleetTotals): string {
   if (t.otherwiseFailed) parts.push(`${t.otherwiseFailed} failed otherwise`);
   parts.push(`${t.leaks} leak${t.leaks === 1 ? '' : 's'}`);
   if (t.worst) parts.push(`least headroom ${formatBytes(t.worst.headroomBytes)} (${pct(t.worst.share)} used) in ${t.worst.identity}`);
-  if (t.highestPeak) parts.push(`highest peak ${formatBytes(t.highestPeak.bytes)} in ${t.highestPeak.identity}`);
+  if (t.highestPeak) parts.push(`highest peak ${formatBytes(t.highestPeak.bytes)} in ${t.highestPeak.identity}${t.highestPeak.timesMedian !== null ? ` (${t.highestPeak.timesMedian.toFixed(1)}× the median peak: ranked with the riskiest)` : ''}`);
   if (t.firstStartWallMs !== null && t.lastEndWallMs !== null) parts.push(`over ${formatDuration(t.lastEndWallMs - t.firstStartWallMs)}`);
   return parts.join('; ');
 }
@@ -242,12 +242,12 @@ Examples:
       for (const s of skipped) notice(`skipped ${s.reason.startsWith(s.file) ? s.reason : `${s.file}: ${s.reason}`}`);
       if (rows.length === 0) throw new InputError(`none of the ${files.length} files could be read as a recording`);
       const order: Record<string, (a: FleetRow, b: FleetRow) => number> = {
-        risk: riskOrder,
+        risk: riskOrderFor(rows),
         peak: (a, b) => b.peakBytes - a.peakBytes,
         start: (a, b) => a.startWallMs - b.startWallMs,
         name: (a, b) => a.identity.localeCompare(b.identity) || a.file.localeCompare(b.file),
       };
-      rows.sort(order[flags.sort] ?? riskOrder);
+      rows.sort(order[flags.sort] ?? order.risk!);
       const totals = fleetTotals(rows);
       const shown = top === null ? rows : rows.slice(0, top);
       const skew = fleetSkewLine(rows);

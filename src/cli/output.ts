@@ -4,7 +4,7 @@
  * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
  * live status line.
  */
-import { AGENT_WORK_NAMES, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
+import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent, RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
@@ -98,7 +98,7 @@ export function formatSummary(
         `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`);
     }
     if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
-    row('final', formatBytes(s.finalBytes));
+    row('final', finalText(s));
   }
   const c = s.container;
   if (c) {

@@ -6,6 +6,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { MemoryRecording } from './model/recording';
 
 export const REPO = path.resolve(__dirname, '..');
 export const CLI = path.join(REPO, 'dist', 'cli', 'main.js');
@@ -47,20 +48,56 @@ export function pythonPath(): string {
 }
 
 /**
+ * Reads the recording memhunt is writing at `file`, as a user would, each time the file changed,
+ * until `enough(rec)` holds: resolves with that reading, or with the last one (null if none) once
+ * `done()` says to stop (the run ended) or `timeoutMs` passed (a loose bound; the caller asserts).
+ *
+ * Why only when it changed: a recording without its end record is looked up in /proc for a
+ * writer still holding it (every descriptor of every process: ~15 ms of CPU with 130 processes,
+ * more on a busy machine), and memhunt flushes at most once a second. Polling every 25 ms read it
+ * 40 times a second, 39 of them for nothing, half a core spent while the test waited. The file is
+ * still read at least once a second (a write whose size and mtime look unchanged is not missed).
+ */
+export async function untilRecording(
+  file: string,
+  enough: (rec: MemoryRecording) => boolean,
+  opts: { everyMs?: number; timeoutMs?: number; done?: () => boolean } = {},
+): Promise<MemoryRecording | null> {
+  const { readMemhuntRecording } = await import('./recording/reader');
+  const everyMs = opts.everyMs ?? 25;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let seen = '';
+  let readAt = 0;
+  let last: MemoryRecording | null = null;
+  for (;;) {
+    const ended = opts.done?.() ?? false;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      st = undefined; // not created yet
+    }
+    const key = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+    if (st && (key !== seen || Date.now() - readAt >= 1000 || ended)) {
+      seen = key;
+      readAt = Date.now();
+      try {
+        last = await readMemhuntRecording(file);
+        if (enough(last)) return last;
+      } catch {
+        // the header is not written yet (or a flush is half written: the next change is read)
+      }
+    }
+    if (ended || Date.now() >= deadline) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
  * Waits until the recording being written at out holds at least `min` samples, read back as a user
  * would (the event a test waits for before it interrupts a run). A file's existence or size is not
  * enough: run writes and truncates a one-byte probe before the header.
  */
-export async function waitForSamples(out: string, min = 1, tries = 1200): Promise<void> {
-  const { readMemhuntRecording } = await import('./recording/reader');
-  for (let i = 0; i < tries; i++) {
-    if (fs.existsSync(out)) {
-      try {
-        if ((await readMemhuntRecording(out)).total.tMs.length >= min) return;
-      } catch {
-        // the header is not written yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export async function waitForSamples(out: string, min = 1, timeoutMs = 30_000): Promise<void> {
+  await untilRecording(out, (rec) => rec.total.tMs.length >= min, { timeoutMs });
 }

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
-import { CLI, FIXTURES, REPO, runCli, tempDir } from '../test-support';
+import { CLI, FIXTURES, REPO, runCli, tempDir, untilRecording } from '../test-support';
 
 const AGENT = path.join(REPO, 'runtimes', 'python', 'inject', 'sitecustomize.py');
 const skip = fs.existsSync(AGENT) ? false : 'the Python agent (runtimes/python/inject/sitecustomize.py) is not there yet';
@@ -46,17 +46,8 @@ async function leakyRun(python: string, args: string[], programArgs: string[], e
   const closed = new Promise<number | null>((r) => child.on('close', r));
   let ended = false;
   void closed.then(() => (ended = true));
-  const deadline = Date.now() + 60_000;
-  while (!ended && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    let rec: Recording | null = null;
-    try {
-      rec = await readMemhuntRecording(out); // flushed at least every second; a cut tail is accepted
-    } catch {
-      rec = null; // not created yet
-    }
-    if (rec && enough(rec, stdout)) break;
-  }
+  // Read as it is flushed (at least every second; a cut tail is accepted), each time it changed.
+  await untilRecording(out, (rec) => enough(rec, stdout), { everyMs: 100, timeoutMs: 60_000, done: () => ended });
   fs.writeFileSync(stop, '');
   const code = await closed;
   return { dir, out, r: { code, stdout, stderr } };
@@ -279,13 +270,7 @@ test('--refs-type of a type made later: no word until it exists, then its graph;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const closed = new Promise<number | null>((r) => child.on('close', r));
-  const until = async (what: (rec: Recording) => boolean) => {
-    for (let i = 0; i < 600; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const rec = await readMemhuntRecording(out).catch(() => null);
-      if (rec && what(rec)) return;
-    }
-  };
+  const until = (what: (rec: Recording) => boolean) => untilRecording(out, what, { everyMs: 100, timeoutMs: 60_000 });
   await until((rec) => censusesOf(rec).length >= 4);
   fs.writeFileSync(ready, '');
   await until((rec) => rec.events.some((e) => e.kind === 'refs' && /(^|\.)Late$/.test(e.typeName)));

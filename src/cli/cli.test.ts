@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
-import { CLI, runCli, tempDir, waitForSamples } from '../test-support';
+import { CLI, runCli, tempDir, untilRecording, waitForSamples } from '../test-support';
 import { buildProgram } from './main';
 import { resolveRecordOptions } from './run';
 
@@ -39,11 +39,7 @@ test('run records a command, passes stdio through and returns its exit code', as
   const go = path.join(dir, 'go');
   const script = `read x; echo "got $x"; echo err >&2; while [ ! -e '${go}' ]; do sleep 0.1; done; exit 3`;
   const running = runCli(['run', '-q', '--interval', '20ms', '-o', out, '--', 'sh', '-c', script], { input: 'hello\n' });
-  for (let i = 0; i < 2400; i++) {
-    const seen = await readMemhuntRecording(out).then((x) => x.processes.some((p) => p.command[0] === 'sleep'), () => false);
-    if (seen) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  await untilRecording(out, (x) => x.processes.some((p) => p.command[0] === 'sleep'), { timeoutMs: 120_000 });
   fs.writeFileSync(go, '');
   const r = await running;
   assert.equal(r.code, 3);
@@ -215,9 +211,14 @@ test('memhunt killed with SIGKILL leaves a readable recording up to the last flu
 test('attach records a running process until it exits', async () => {
   const dir = tempDir();
   const out = path.join(dir, 'a.mh');
-  // Long enough for memhunt to start on a loaded machine (~1 s at a load of 20 on 2 cores).
-  const target = spawn('sh', ['-c', 'sleep 3; sleep 0.4'], { stdio: 'ignore' });
-  const r = await runCli(['attach', '-q', '--interval', '20ms', '-o', out, String(target.pid)]);
+  // The target waits until memhunt has attached (a sample on disk), however long memhunt takes to
+  // start on a loaded machine, then runs a child and exits (a fixed 3 s was once too short).
+  const go = path.join(dir, 'go');
+  const target = spawn('sh', ['-c', `while [ ! -e '${go}' ]; do sleep 0.05; done; sleep 0.4`], { stdio: 'ignore' });
+  const attached = runCli(['attach', '-q', '--interval', '20ms', '-o', out, String(target.pid)], { timeoutMs: 180_000 });
+  await untilRecording(out, (rec) => rec.total.tMs.length >= 1, { timeoutMs: 120_000 });
+  fs.writeFileSync(go, '');
+  const r = await attached;
   assert.equal(r.code, 0, r.stderr);
   const rec = await readMemhuntRecording(out);
   assert.equal(rec.meta.mode, 'attach');

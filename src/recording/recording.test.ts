@@ -84,10 +84,14 @@ test('a recording cut at any byte after the header is read up to the cut, with a
   const cuts: number[] = [];
   for (let n = headerLen + 1; n < full.length - 600; n += 37) cuts.push(n);
   for (let n = Math.max(headerLen + 1, full.length - 600); n < full.length; n++) cuts.push(n);
-  for (const n of cuts) {
+  // Nobody writes the cut copies: the search of /proc for a writer (every descriptor of every
+  // process, ~15 ms each time) is left out but for the first and last cut.
+  const noProc = path.join(dir, 'no-proc');
+  for (const [i, n] of cuts.entries()) {
     const g = path.join(dir, 'cut.mh');
     fs.writeFileSync(g, full.subarray(0, n));
-    const rec = await readMemhuntRecording(g);
+    const rec = await readMemhuntRecording(g, i === 0 || i === cuts.length - 1 ? {} : { procRoot: noProc });
+    assert.equal(rec.liveWriter, undefined, `cut at ${n}: no writer`);
     if (rec.end !== null) {
       // Cut inside the last member's final bytes (end of block, CRC, size): every record was decoded.
       assert.equal(rec.total.tMs.length, 30);

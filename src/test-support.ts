@@ -2,7 +2,7 @@
  * Helpers for tests only (compiled with them; nothing in src imports this outside *.test.ts).
  * End-to-end tests start the real binary (dist/cli/main.js) as a user would.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -45,6 +45,29 @@ export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number
 /** Python interpreters for agent/workload tests: the system's python3 plus the oldest and newest pyenv ones present. */
 export function pythonPath(): string {
   return 'python3';
+}
+
+let resolvedPython: string | null = null;
+
+/**
+ * The interpreter `python3` on PATH runs, without pyenv's shim in between: the shim is a bash script
+ * that starts ~30 short processes (seconds of a busy machine) before the interpreter, and a test
+ * that judges the shape of a short program's curve (the live corpus) is starved by them. Tests of
+ * the shim itself keep `python3`.
+ */
+export function interpreterPython(): string {
+  if (resolvedPython !== null) return resolvedPython;
+  resolvedPython = 'python3';
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = path.join(dir, 'python3');
+    if (!fs.existsSync(candidate)) continue;
+    if (dir.endsWith('/shims')) {
+      const r = spawnSync('pyenv', ['which', 'python3'], { encoding: 'utf8' });
+      if (r.status === 0 && r.stdout.trim()) resolvedPython = r.stdout.trim();
+    }
+    break;
+  }
+  return resolvedPython;
 }
 
 /**

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
-import { FIXTURES, pythonPath, runCli, tempDir } from '../test-support';
+import { FIXTURES, interpreterPython, runCli, tempDir } from '../test-support';
 import { analyzeRecording, verdictLineOf, type RecordingAnalysis } from './analyze';
 
 interface Label {
@@ -104,7 +104,8 @@ test('corpus, live: no workload gets a wrong verdict under memhunt run (insuffic
   const dir = tempDir('memhunt-corpus-');
   const record = async (l: (typeof labels.workloads)[number], attempt: number) => {
     const mh = path.join(dir, l.file.replace(/\.\w+$/, attempt > 1 ? `.${attempt}.mh` : '.mh'));
-    const interpreter = l.file.endsWith('.py') ? pythonPath() : process.execPath;
+    // The interpreter itself, not pyenv's shim (its seconds of bash at the start starved the workloads under load).
+    const interpreter = l.file.endsWith('.py') ? interpreterPython() : process.execPath;
     const r = await runCli(['run', '-q', '--interval', labels.interval, '-o', mh, '--', interpreter, path.join(CORPUS, l.file)], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, `${l.file} exited ${r.code}: ${r.stderr}`);
     const a = analyzeRecording(await readMemhuntRecording(mh));

@@ -32,8 +32,15 @@ export class AgentConnection {
   /** Messages of this agent that break the contract (docs/recording-format.schema.json): every test expects none. */
   readonly violations: string[] = [];
   private readonly listeners: Array<() => void> = [];
+  /** A sleeping agent without its serving thread (hello `asleep`, or an `asleep` notice since): woken before the next line, as memhunt does. */
+  asleep: boolean;
+  /** Lines written to the agent; `asleep` notices received. */
+  private linesSent = 0;
+  sleeps = 0;
 
-  constructor(readonly hello: AgentHello, readonly socket: net.Socket) {}
+  constructor(readonly hello: AgentHello, readonly socket: net.Socket) {
+    this.asleep = hello.sleeps === true && hello.asleep === true && typeof hello.wakeSignal === 'number';
+  }
 
   get pid(): number {
     return this.hello.pid;
@@ -58,12 +65,23 @@ export class AgentConnection {
 
   /** Writes bytes as they are (for malformed-input tests). */
   sendRaw(text: string): void {
-    if (!this.closed) this.socket.write(text);
+    if (this.closed) return;
+    if (this.asleep) {
+      this.asleep = false;
+      sendWake(this.pid, this.hello.wakeSignal!);
+    }
+    this.linesSent += text.split('\n').length - 1;
+    this.socket.write(text);
   }
 
   /** Resolves with the first event (already received or to come) that matches. */
   waitForEvent(pred: (e: AgentEvent) => boolean, timeoutMs = 20_000): Promise<AgentEvent> {
     return waitFor(() => this.events.find(pred), this.listeners, timeoutMs, `an event from pid ${this.pid}`);
+  }
+
+  /** Resolves once the agent has said `asleep` n times in all. */
+  waitAsleep(n = 1, timeoutMs = 20_000): Promise<true> {
+    return waitFor(() => (this.sleeps >= n ? true : undefined), this.listeners, timeoutMs, `pid ${this.pid} to say asleep (${n})`);
   }
 
   waitClosed(timeoutMs = 20_000): Promise<true> {
@@ -72,6 +90,16 @@ export class AgentConnection {
 
   /** Called by the peer for each message after the hello. */
   receive(msg: Record<string, unknown>): void {
+    if (msg.type === 'asleep') {
+      // Not an event: the agent's serving thread ended after reading `lines` lines (server.ts fellAsleep).
+      const lines = msg.lines;
+      if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || this.hello.sleeps !== true) this.violations.push(`pid ${this.pid}: a malformed or unexpected asleep notice: ${JSON.stringify(msg)}`);
+      else if (lines < this.linesSent) sendWake(this.pid, this.hello.wakeSignal!);
+      else this.asleep = true;
+      this.sleeps++;
+      this.notify();
+      return;
+    }
     this.check(msg);
     this.messages.push(msg);
     if (msg.type === 'reply' && typeof msg.id === 'number') {

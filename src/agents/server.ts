@@ -167,7 +167,7 @@ class AgentConnection {
       timer.unref();
       this.pending.set(id, { type: body.type, resolve, reject, timer });
       if (!this.send({ ...body, id })) {
-        const why = this.asleep ? `pid ${this.info.pid}'s agent sleeps and its process no longer catches its wake signal (${this.info.wakeSignal}): it cannot be asked (run with MEMHUNT_AGENT_WAKE=0)` : `pid ${this.info.pid} ended before answering ${body.type}`;
+        const why = this.asleep ? `pid ${this.info.pid}'s agent sleeps and cannot be woken: its process no longer catches signal ${this.info.wakeSignal}, or blocks it (a program with a SIGURG handler of its own: run with MEMHUNT_AGENT_WAKE=0)` : `pid ${this.info.pid} ended before answering ${body.type}`;
         this.fail(id, new AgentRequestError(why, this.asleep ? 'no-agent' : 'gone'));
       }
     });

@@ -2,8 +2,9 @@
 
 Started by inject/sitecustomize.py when MEMHUNT_AGENT_SOCKET is set. It connects to the session's
 Unix socket, says hello, and serves requests from a thread blocked in recv() (which releases the
-GIL: idle, it costs nothing). Every failure is caught; what can be reported is sent as an
-`agent-error` event, and the program runs on.
+GIL). With the wake signal that thread exists only while memhunt asks something: see "sleep".
+Every failure is caught; what can be reported is sent as an `agent-error` event, and the program
+runs on.
 
 Choices, with their reasons:
 - The serving thread is a raw `_thread` thread, not a threading.Thread: programs that join every
@@ -571,6 +572,8 @@ def _set_recv_timeout(sock, seconds):
 
 
 def _may_sleep():
+    """Only where the agent's thread is the only one besides the main thread (a process with
+    threads of its own pays for threads at fork anyway) and no Dask runs (probed every second)."""
     return (_sleeps and _threads_of_process() == 2 and _modules.get('distributed.worker') is None
             and _fork_filters is None)
 
@@ -920,8 +923,10 @@ _child_undo = None
 
 
 def _register_fork_hooks():
-    """With the wake signal, a fork child runs nothing at the fork before 3.12 (no hook at all),
-    and on 3.12+ only takes its fork-warning filter out, from C (_child_undo). Without it, the child only
+    """With the wake signal (the agent sleeps), registered at the first wake: three C callables
+    that do nothing while the agent is asleep; while it is awake, the Python hooks (import lock,
+    fork-warning filter) in the parent, and in the child only the filter's removal from C
+    (_child_undo), or _after_fork_child_requests once requests were served. Without it, the child only
     starts its agent's thread (_child_main), which does the rest later: before 3.12 the hook is a C
     callable (functools.partial of start_new_thread), so no Python frame runs in the child at the
     fork and it writes (and copies) as few pages as possible."""

@@ -89,6 +89,13 @@ export interface ConnectedAgent {
  * after the current C call returns in a busy one (a long numpy operation).
  */
 export const WAKE_TIMEOUT_MS = 5_000;
+/**
+ * A sleeping agent that said nothing this long after its wake signal, while a request waits, is
+ * sent it again, after 1, 2 and 4 s (a slow census says nothing until its reply either: a signal
+ * more to an awake agent is ignored by its handler, but interrupts the main thread's system call).
+ */
+const WAKE_RETRY_MS = 1_000;
+const WAKE_RETRIES = 3;
 /** After its process ended, how long an agent's connection may stay open before it is closed (see processEnded). */
 const ENDED_GRACE_MS = 2_000;
 
@@ -120,6 +127,7 @@ interface Pending {
 class AgentConnection {
   private nextId = 1;
   readonly pending = new Map<number, Pending>();
+  private wakeTimer: NodeJS.Timeout | null = null;
   /** Lines written to the agent (an `asleep` notice says how many it read). */
   private linesSent = 0;
   /** A sleeping agent with no serving thread: the next line is preceded by the wake signal. */
@@ -136,7 +144,7 @@ class AgentConnection {
    */
   send(msg: object): boolean {
     if (this.asleep) {
-      if (!sendWake(this.info.pid, this.info.wakeSignal!, this.procRoot)) return false;
+      if (!this.wake()) return false;
       this.asleep = false;
     }
     if (!this.peer.send(msg)) return false;
@@ -144,11 +152,39 @@ class AgentConnection {
     return true;
   }
 
+  /** Something came from the agent: a wake it was sent has been taken. */
+  heard(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+  }
+
+  /**
+   * Sends the wake signal; sent again (WAKE_RETRY_MS, doubling) while the agent says nothing and a
+   * request waits (a signal the main thread did not see, e.g. taken by another thread while it
+   * waited in a call the signal did not interrupt, is not the end of the request).
+   */
+  private wake(): boolean {
+    if (!sendWake(this.info.pid, this.info.wakeSignal!, this.procRoot, true)) return false;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    let tries = 0;
+    const again = () => {
+      this.wakeTimer = null;
+      if (this.pending.size === 0 || this.asleep || ++tries > WAKE_RETRIES) return;
+      sendWake(this.info.pid, this.info.wakeSignal!, this.procRoot, true);
+      this.wakeTimer = setTimeout(again, WAKE_RETRY_MS << tries);
+      this.wakeTimer.unref();
+    };
+    this.wakeTimer = setTimeout(again, WAKE_RETRY_MS);
+    this.wakeTimer.unref();
+    return true;
+  }
+
   /** The agent's serving thread ended after reading `lines` lines: wake it again if more were written. */
   fellAsleep(lines: number): void {
     if (!this.info.sleeps || this.info.wakeSignal === null) return;
-    if (lines < this.linesSent) sendWake(this.info.pid, this.info.wakeSignal, this.procRoot);
-    else this.asleep = true;
+    // More was written since it last read: wake it again (what came is read by its next thread).
+    if (lines < this.linesSent && this.wake()) return;
+    this.asleep = true;
   }
 
   /** Probed only when awake, or asleep with threads of its own (a Dask process starts some): see probeAll. */
@@ -457,6 +493,7 @@ export class AgentServer {
   private fromAgent(conn: AgentConnection, msg: unknown): void {
     const m = msg as { type: string; id?: unknown };
     const pid = conn.info.pid;
+    conn.heard();
     if (m.type === 'reply') {
       const r = msg as Reply;
       const shape = contractProblem('reply', r);

@@ -37,6 +37,9 @@ export class AgentConnection {
   /** Lines written to the agent; `asleep` notices received. */
   private linesSent = 0;
   sleeps = 0;
+  private heardCount = 0;
+  /** Wake signals sent again because the agent said nothing for a second (tests may expect none). */
+  wakeRetries = 0;
 
   constructor(readonly hello: AgentHello, readonly socket: net.Socket) {
     this.asleep = hello.sleeps === true && hello.asleep === true && typeof hello.wakeSignal === 'number';
@@ -68,7 +71,7 @@ export class AgentConnection {
     if (this.closed) return;
     if (this.asleep) {
       this.asleep = false;
-      sendWake(this.pid, this.hello.wakeSignal!);
+      this.wake();
     }
     this.linesSent += text.split('\n').length - 1;
     this.socket.write(text);
@@ -89,12 +92,27 @@ export class AgentConnection {
   }
 
   /** Called by the peer for each message after the hello. */
+  /** As server.ts does: the wake signal, sent again after 1, 2 and 4 s while the agent says nothing and a request waits. */
+  private wake(): void {
+    sendWake(this.pid, this.hello.wakeSignal!, '/', true);
+    const heardBefore = this.heardCount;
+    let tries = 0;
+    const again = () => {
+      if (this.closed || this.asleep || this.heardCount !== heardBefore || this.waiting.size === 0 || ++tries > 3) return;
+      this.wakeRetries++;
+      sendWake(this.pid, this.hello.wakeSignal!, '/', true);
+      setTimeout(again, 1000 << tries).unref();
+    };
+    setTimeout(again, 1000).unref();
+  }
+
   receive(msg: Record<string, unknown>): void {
+    this.heardCount++;
     if (msg.type === 'asleep') {
       // Not an event: the agent's serving thread ended after reading `lines` lines (server.ts fellAsleep).
       const lines = msg.lines;
       if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || this.hello.sleeps !== true) this.violations.push(`pid ${this.pid}: a malformed or unexpected asleep notice: ${JSON.stringify(msg)}`);
-      else if (lines < this.linesSent) sendWake(this.pid, this.hello.wakeSignal!);
+      else if (lines < this.linesSent) this.wake();
       else this.asleep = true;
       this.sleeps++;
       this.notify();

@@ -57,6 +57,7 @@ _sleep = _time.sleep
 _monotonic = _time.monotonic
 _get_native_id = getattr(_thread, 'get_native_id', None)
 _stat = os.stat
+_thread_count = getattr(_thread, '_count', lambda: 0)  # threads started through _thread, alive now
 _os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
 _modules = sys.modules
 #: memhunt's probe line, byte for byte (src/agents/protocol.ts PROBE_LINE): matched without json.
@@ -589,14 +590,24 @@ def _start_serving(conn):
     if _sleeps:
         if _hook_before is None:
             _register_fork_hooks()  # first wake: a process never asked anything has no at-fork hook
-        else:
-            _point(_hook_before, _before_fork_awake)
-            _point(_hook_parent, _after_fork_parent_awake)
+        _hooks_awake()
     try:
         _start_new_thread(conn.serve, ())
     except BaseException:
         _serving_pid = None
         raise
+
+
+def _hooks_awake():
+    """Points the at-fork hooks at what the awake agent needs: on 3.12+ the fork-warning filter
+    (before; after_in_parent on 3.12, which decides the warning before it), and the import lock
+    once requests were served (_fork_guarded). Before 3.12 with no request served: nothing."""
+    if _hook_before is None or _serving_pid != _getpid():
+        return
+    if _version_info[:2] == (3, 12) or _fork_guarded:
+        _point(_hook_parent, _after_fork_parent_awake)  # first: a fork now must release what `before` takes
+    if _version_info >= (3, 12) or _fork_guarded:
+        _point(_hook_before, _before_fork_awake)
 
 
 def _go_to_sleep(conn):
@@ -646,10 +657,13 @@ def _before_fork_awake():
                 _point(_hook_parent, int)
                 _drop_fork_filters()
                 return
-        if _fork_guarded:
+        if _fork_guarded and _hook_parent.func is _after_fork_parent_awake:  # what is taken is released
             _before_fork_imports()
         if _version_info >= (3, 12):
-            _put_fork_filters(pid, undo)
+            if _thread_count() - (_serving_pid == pid) > 0:
+                _drop_fork_filters()  # a thread of the program's: the warning is the program's
+            else:
+                _put_fork_filters(pid, undo)
         if _fork_guarded and undo is not None:
             _point(undo, _after_fork_child_requests)  # also takes the filter entries out
     except Exception:
@@ -777,7 +791,8 @@ def _guard_forks_during_imports():
         return
     _fork_guarded = True
     if _hook_before is not None:
-        return  # the agent sleeps: _before_fork_awake and its fellows do it while it is awake
+        _hooks_awake()  # the agent sleeps: _before_fork_awake and its fellows do it while it is awake
+        return
     _register_at_fork(before=_before_fork_imports, after_in_parent=_after_fork_parent_imports,
                       after_in_child=_after_fork_child_requests)
 
@@ -939,9 +954,7 @@ def _register_fork_hooks():
         before, parent = _partial(int), _partial(int)
         _register_at_fork(before=before, after_in_parent=parent, after_in_child=_child_undo)
         _hook_before, _hook_parent = before, parent
-        if _serving_pid == _getpid():
-            _point(before, _before_fork_awake)
-            _point(parent, _after_fork_parent_awake)
+        _hooks_awake()
     elif _version_info >= (3, 13):
         _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
     elif _version_info >= (3, 12):

@@ -587,10 +587,7 @@ def _start_serving(conn):
     if _serving_pid == pid:
         return
     _serving_pid = pid
-    if _sleeps:
-        if _hook_before is None:
-            _register_fork_hooks()  # first wake: a process never asked anything has no at-fork hook
-        _hooks_awake()
+    _hooks_awake()
     try:
         _start_new_thread(conn.serve, ())
     except BaseException:
@@ -602,8 +599,12 @@ def _hooks_awake():
     """Points the at-fork hooks at what the awake agent needs: on 3.12+ the fork-warning filter
     (before; after_in_parent on 3.12, which decides the warning before it), and the import lock
     once requests were served (_fork_guarded). Before 3.12 with no request served: nothing."""
-    if _hook_before is None or _serving_pid != _getpid():
+    if not _sleeps or _serving_pid != _getpid() or not (_version_info >= (3, 12) or _fork_guarded):
         return
+    if _hook_before is None:
+        # The first time a hook is needed: a process never asked anything (or, before 3.12, never
+        # asked for more than a ping or a probe) has no at-fork hook at all.
+        _register_fork_hooks()
     if _version_info[:2] == (3, 12) or _fork_guarded:
         _point(_hook_parent, _after_fork_parent_awake)  # first: a fork now must release what `before` takes
     if _version_info >= (3, 12) or _fork_guarded:
@@ -790,7 +791,7 @@ def _guard_forks_during_imports():
     if _fork_guarded or _register_at_fork is None:
         return
     _fork_guarded = True
-    if _hook_before is not None:
+    if _sleeps:
         _hooks_awake()  # the agent sleeps: _before_fork_awake and its fellows do it while it is awake
         return
     _register_at_fork(before=_before_fork_imports, after_in_parent=_after_fork_parent_imports,
@@ -954,7 +955,6 @@ def _register_fork_hooks():
         before, parent = _partial(int), _partial(int)
         _register_at_fork(before=before, after_in_parent=parent, after_in_child=_child_undo)
         _hook_before, _hook_parent = before, parent
-        _hooks_awake()
     elif _version_info >= (3, 13):
         _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
     elif _version_info >= (3, 12):

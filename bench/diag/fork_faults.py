@@ -1,6 +1,6 @@
 """What a fork costs in CPU time and page faults, parent and child (BENCHMARKS.md, "Fork").
 
-    python3 bench/diag/fork_faults.py N [plain|thread|hook|threadhook]
+    python3 bench/diag/fork_faults.py N [plain|thread|hook|threadhook|woken]
 
 N forks; each child reads, at its first statement, its CPU time since the fork (process_time:
 every thread of the child) and its minor faults (ru_minflt), sends them and exits. Printed:
@@ -9,7 +9,10 @@ percentile), the child's CPU and faults, and the parent's os.fork() call (wall, 
 CPU and faults hardly move with the machine's load; wall times do. `thread`: an extra thread
 blocked in recv() (as the agent's); `hook`: empty Python at-fork hooks. Under the agent: run it
 with PYTHONPATH=runtimes/python/inject:runtimes/python/lib and MEMHUNT_AGENT_SOCKET=<a listening
-Unix socket> (MEMHUNT_DIAG=<label> names the line).
+Unix socket> (MEMHUNT_DIAG=<label> names the line). `woken` (under the agent): the process sends
+itself the wake signal first, as memhunt does before a request, and forks once the agent's thread
+is there (MEMHUNT_AGENT_IDLE_S large: the agent awake at every fork) or gone again (small: asleep
+after one wake, its at-fork hooks registered).
 """
 import os, sys, time, resource
 n = int(sys.argv[1]); var = sys.argv[2] if len(sys.argv) > 2 else ''
@@ -22,6 +25,20 @@ if 'thread' in var:
 if 'hook' in var:
     def h(): pass
     os.register_at_fork(before=h, after_in_parent=h, after_in_child=h)
+def threads():
+    with open('/proc/self/stat') as f:
+        return int(f.read().rpartition(')')[2].split()[17])
+if 'woken' in var:
+    import signal
+    os.kill(os.getpid(), signal.SIGURG)
+    want = 1 if float(os.environ.get('MEMHUNT_AGENT_IDLE_S', '2')) < 5 else 2
+    for w in (2, want):
+        for _ in range(2000):
+            if threads() == w:
+                break
+            time.sleep(0.005)
+    time.sleep(0.05)
+    assert threads() == want, threads()
 res = []
 for _ in range(n):
     r, w = os.pipe()

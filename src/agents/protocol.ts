@@ -41,6 +41,24 @@ export interface AgentHello {
    * connect by themselves.
    */
   wakeSignal?: number;
+  /**
+   * Added in 1.x: the agent has no serving thread while memhunt asks it nothing. Before a line to
+   * it while it is asleep, memhunt sends it wakeSignal (its handler starts the thread); when the
+   * thread ends it says `{"type":"asleep","lines":N}` (AsleepNotice).
+   */
+  sleeps?: boolean;
+  /** Added in 1.x, with sleeps: no serving thread yet (the first process, at start-up). */
+  asleep?: boolean;
+}
+
+/**
+ * Added in 1.x: a sleeping agent's serving thread ended after reading `lines` lines of this
+ * connection. Not an event (nothing is recorded): memhunt wakes the agent again at once when it
+ * wrote more lines than that, else before its next line.
+ */
+export interface AsleepNotice {
+  type: 'asleep';
+  lines: number;
 }
 
 export interface ClientHello {

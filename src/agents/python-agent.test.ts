@@ -342,6 +342,51 @@ test('wake signal: a fork child connects only when woken; an exec\'d child is ne
   }));
 });
 
+test('sleep: no agent thread until memhunt asks, none again once idle (MEMHUNT_AGENT_IDLE_S), woken again for the next request', async () => {
+  const prog = path.join(AGENT_FIXTURES, 'sleepy.py');
+  await Promise.all(PYTHONS.map(async ([name, python]) => {
+    const peer = await TestPeer.start();
+    const p = run(python, [prog], { ...peer.pythonEnv(undefined, cleanEnv()), MEMHUNT_AGENT_IDLE_S: '0.3' });
+    let asked = 0;
+    const threads = async () => {
+      asked++;
+      p.write('threads\n');
+      return Number((await p.line(new RegExp(`(?:[\\s\\S]*?^threads \\d+$){${asked - 1}}[\\s\\S]*?^threads (\\d+)$`, 'm')))[1]);
+    };
+    // The thread ends right after its notice: its count drops once the kernel has it gone.
+    const threadsSettle = async (want: number) => {
+      let n = await threads();
+      for (let i = 0; i < 200 && n !== want; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        n = await threads();
+      }
+      return n;
+    };
+    try {
+      await p.line(/^ready$/m);
+      const agent = await peer.waitForAgent((h) => h.pid === p.child.pid);
+      assert.equal(agent.hello.sleeps, true, name);
+      assert.equal(agent.hello.asleep, true, name);
+      assert.equal(await threads(), 1, `${name}: no agent thread before a request`);
+      await ok(agent, { type: 'ping' });
+      const first = await ok<CensusResult>(agent, { type: 'census', collect: false, top: 5 });
+      assert.ok(first.rows.length > 0, name);
+      await agent.waitAsleep(1);
+      assert.equal(await threadsSettle(1), 1, `${name}: the thread ended once idle`);
+      await ok(agent, { type: 'ping' });
+      await ok<CensusResult>(agent, { type: 'census', collect: false, top: 5 });
+      await agent.waitAsleep(2);
+      assert.equal(await threadsSettle(1), 1, name);
+      p.write('end\n');
+      assert.equal(await p.exit(), 0, p.err());
+      assert.equal(p.err(), '', name);
+    } finally {
+      p.child.kill('SIGKILL');
+      await peer.close();
+    }
+  }));
+});
+
 test('import memhunt: the same program runs with an agent, without one (PYTHONPATH=lib), and fails to import with plain python', async () => {
   const prog = path.join(AGENT_FIXTURES, 'uses_memhunt.py');
   await Promise.all(PYTHONS.map(async ([name, python]) => {
@@ -417,7 +462,19 @@ test('fork under warnings-as-errors (pytest -W error): no warning caused by the 
       assert.equal(p.err(), '', name);
       for (let i = 0; i < 3; i++) assert.match(p.out(), new RegExp(`^fork ${i} child status 0 filters unchanged True warnings 0$`, 'm'), `${name}: ${p.out()}`);
       assert.match(p.out(), /^4 forks in a row: children \[0, 0, 0, 0\]$/m, `${name}: ${p.out()}`);
+      assert.match(p.out(), /^threads 1$/m, `${name}: the agent, never asked, has no thread`);
       await peer.waitForAgent((h) => h.pid === p.child.pid);
+      // The agent's thread awake (asked something; it stays for MEMHUNT_AGENT_IDLE_S): its own
+      // warning is hidden, the filters are as they were.
+      const w = run(python, [prog, 'wait'], { ...peer.pythonEnv(undefined, cleanEnv()), MEMHUNT_AGENT_IDLE_S: '600' });
+      await w.line(/^ready$/m);
+      await ok(await peer.waitForAgent((h) => h.pid === w.child.pid), { type: 'ping' });
+      w.write('go\n');
+      assert.equal(await w.exit(), 0, `${name}: ${w.out()} ${w.err()}`);
+      assert.equal(w.err(), '', name);
+      assert.match(w.out(), /^threads 2$/m, `${name}: ${w.out()}`);
+      for (let i = 0; i < 3; i++) assert.match(w.out(), new RegExp(`^fork ${i} child status 0 filters unchanged True warnings 0$`, 'm'), `${name}: ${w.out()}`);
+      assert.match(w.out(), /^4 forks in a row: children \[0, 0, 0, 0\]$/m, `${name}: ${w.out()}`);
       // The program's own thread: the warning is the program's, shown as without memhunt.
       const q = run(python, [prog, 'thread'], peer.pythonEnv(undefined, cleanEnv()));
       assert.equal(await q.exit(), 0, `${name}: ${q.out()} ${q.err()}`);

@@ -79,6 +79,8 @@ export interface ConnectedAgent {
   protocol: number;
   /** The signal that wakes this process's fork children (their agent connects on it); null: none. */
   wakeSignal: number | null;
+  /** The agent serves only while woken (hello `sleeps`): AgentConnection.send wakes it. */
+  sleeps?: boolean;
 }
 
 /**
@@ -87,6 +89,13 @@ export interface ConnectedAgent {
  * after the current C call returns in a busy one (a long numpy operation).
  */
 export const WAKE_TIMEOUT_MS = 5_000;
+/**
+ * A sleeping agent that said nothing this long after its wake signal, while a request waits, is
+ * sent it again, after 1, 2 and 4 s (a slow census says nothing until its reply either: a signal
+ * more to an awake agent is ignored by its handler, but interrupts the main thread's system call).
+ */
+const WAKE_RETRY_MS = 1_000;
+const WAKE_RETRIES = 3;
 /** After its process ended, how long an agent's connection may stay open before it is closed (see processEnded). */
 const ENDED_GRACE_MS = 2_000;
 
@@ -118,8 +127,71 @@ interface Pending {
 class AgentConnection {
   private nextId = 1;
   readonly pending = new Map<number, Pending>();
+  private wakeTimer: NodeJS.Timeout | null = null;
+  /** Lines written to the agent (an `asleep` notice says how many it read). */
+  private linesSent = 0;
+  /** A sleeping agent with no serving thread: the next line is preceded by the wake signal. */
+  asleep: boolean;
 
-  constructor(readonly info: ConnectedAgent, readonly peer: NdjsonPeer) {}
+  constructor(readonly info: ConnectedAgent, readonly peer: NdjsonPeer, asleep: boolean, private readonly procRoot: string) {
+    this.asleep = asleep && info.sleeps === true && info.wakeSignal !== null;
+  }
+
+  /**
+   * Writes one line, waking a sleeping agent first (its wake signal: the handler starts its
+   * serving thread, which reads what was written). False when the connection is gone or the
+   * agent cannot be woken (its process no longer catches the signal).
+   */
+  send(msg: object): boolean {
+    if (this.asleep) {
+      if (!this.wake()) return false;
+      this.asleep = false;
+    }
+    if (!this.peer.send(msg)) return false;
+    this.linesSent++;
+    return true;
+  }
+
+  /** Something came from the agent: a wake it was sent has been taken. */
+  heard(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+  }
+
+  /**
+   * Sends the wake signal; sent again (WAKE_RETRY_MS, doubling) while the agent says nothing and a
+   * request waits (a signal the main thread did not see, e.g. taken by another thread while it
+   * waited in a call the signal did not interrupt, is not the end of the request).
+   */
+  private wake(): boolean {
+    if (!sendWake(this.info.pid, this.info.wakeSignal!, this.procRoot, true)) return false;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    let tries = 0;
+    const again = () => {
+      this.wakeTimer = null;
+      if (this.pending.size === 0 || this.asleep || ++tries > WAKE_RETRIES) return;
+      sendWake(this.info.pid, this.info.wakeSignal!, this.procRoot, true);
+      this.wakeTimer = setTimeout(again, WAKE_RETRY_MS << tries);
+      this.wakeTimer.unref();
+    };
+    this.wakeTimer = setTimeout(again, WAKE_RETRY_MS);
+    this.wakeTimer.unref();
+    return true;
+  }
+
+  /** The agent's serving thread ended after reading `lines` lines: wake it again if more were written. */
+  fellAsleep(lines: number): void {
+    if (!this.info.sleeps || this.info.wakeSignal === null) return;
+    // More was written since it last read: wake it again (what came is read by its next thread).
+    if (lines < this.linesSent && this.wake()) return;
+    this.asleep = true;
+  }
+
+  /** Probed only when awake, or asleep with threads of its own (a Dask process starts some): see probeAll. */
+  probe(): void {
+    if (this.asleep && threadsOf(this.info.pid, this.procRoot) < 2) return;
+    this.send({ type: 'probe' });
+  }
 
   request(body: { type: RequestType }, timeoutMs: number): Promise<unknown> {
     const id = this.nextId++;
@@ -130,7 +202,10 @@ class AgentConnection {
       }, timeoutMs);
       timer.unref();
       this.pending.set(id, { type: body.type, resolve, reject, timer });
-      if (!this.peer.send({ ...body, id })) this.fail(id, new AgentRequestError(`pid ${this.info.pid} ended before answering ${body.type}`, 'gone'));
+      if (!this.send({ ...body, id })) {
+        const why = this.asleep ? `pid ${this.info.pid}'s agent sleeps and cannot be woken: its process no longer catches signal ${this.info.wakeSignal}, or blocks it (a program with a SIGURG handler of its own: run with MEMHUNT_AGENT_WAKE=0)` : `pid ${this.info.pid} ended before answering ${body.type}`;
+        this.fail(id, new AgentRequestError(why, this.asleep ? 'no-agent' : 'gone'));
+      }
     });
   }
 
@@ -283,7 +358,7 @@ export class AgentServer {
    */
   probeAll(): void {
     if (this.closed) return;
-    for (const c of this.agentsByPid.values()) c.peer.send({ type: 'probe' });
+    for (const c of this.agentsByPid.values()) c.probe();
   }
 
   /**
@@ -423,8 +498,9 @@ export class AgentServer {
     const info: ConnectedAgent = {
       pid: a.pid, ppid: a.ppid, runtime: a.runtime, runtimeVersion: a.runtimeVersion, executable: a.executable,
       argv: a.argv, features: a.features, protocol, wakeSignal: typeof a.wakeSignal === 'number' ? a.wakeSignal : null,
+      ...(a.sleeps === true ? { sleeps: true } : {}),
     };
-    const conn = new AgentConnection(info, peer);
+    const conn = new AgentConnection(info, peer, a.asleep === true, this.procRoot);
     setConn(conn);
     // The same pid again: the process exec'd a new interpreter, or reconnected. The newest wins;
     // requests sent to the old connection still settle on it.
@@ -437,6 +513,7 @@ export class AgentServer {
   private fromAgent(conn: AgentConnection, msg: unknown): void {
     const m = msg as { type: string; id?: unknown };
     const pid = conn.info.pid;
+    conn.heard();
     if (m.type === 'reply') {
       const r = msg as Reply;
       const shape = contractProblem('reply', r);
@@ -449,9 +526,15 @@ export class AgentServer {
       if (!conn.settle(r)) this.problem(`the agent of pid ${pid} answered request ${String(r.id)}, which is not pending (late after a timeout?)`, pid);
       return;
     }
+    if (m.type === 'asleep') {
+      const lines = (msg as { lines?: unknown }).lines;
+      if (typeof lines === 'number' && Number.isInteger(lines) && lines >= 0) conn.fellAsleep(lines);
+      else this.problem(`the agent of pid ${pid} sent a malformed "asleep" notice`, pid);
+      return;
+    }
     const problem = eventProblem(msg);
     if (problem !== null) {
-      if (typeof m.id === 'number') conn.peer.send({ type: 'reply', id: m.id, ok: false, error: `the host does not handle "${m.type}"` });
+      if (typeof m.id === 'number') conn.send({ type: 'reply', id: m.id, ok: false, error: `the host does not handle "${m.type}"` });
       this.problem(`the agent of pid ${pid} sent ${problem}`, pid);
       return;
     }
@@ -512,6 +595,17 @@ export function noAgentText(pid: number): string {
 function oneLine(s: string): string {
   const first = String(s).split('\n').find((l) => l.trim()) ?? String(s);
   return first.length > 300 ? `${first.slice(0, 299)}…` : first;
+}
+
+/** The thread count of /proc/PID/stat (field 20); 0 when it cannot be read. */
+function threadsOf(pid: number, root: string): number {
+  try {
+    const text = fs.readFileSync(path.join(root, 'proc', String(pid), 'stat'), 'latin1');
+    const n = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[17]);
+    return Number.isInteger(n) ? n : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function ppidOf(pid: number, root: string): number | null {

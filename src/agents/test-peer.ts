@@ -32,8 +32,18 @@ export class AgentConnection {
   /** Messages of this agent that break the contract (docs/recording-format.schema.json): every test expects none. */
   readonly violations: string[] = [];
   private readonly listeners: Array<() => void> = [];
+  /** A sleeping agent without its serving thread (hello `asleep`, or an `asleep` notice since): woken before the next line, as memhunt does. */
+  asleep: boolean;
+  /** Lines written to the agent; `asleep` notices received. */
+  private linesSent = 0;
+  sleeps = 0;
+  private heardCount = 0;
+  /** Wake signals sent again because the agent said nothing for a second (tests may expect none). */
+  wakeRetries = 0;
 
-  constructor(readonly hello: AgentHello, readonly socket: net.Socket) {}
+  constructor(readonly hello: AgentHello, readonly socket: net.Socket) {
+    this.asleep = hello.sleeps === true && hello.asleep === true && typeof hello.wakeSignal === 'number';
+  }
 
   get pid(): number {
     return this.hello.pid;
@@ -58,7 +68,13 @@ export class AgentConnection {
 
   /** Writes bytes as they are (for malformed-input tests). */
   sendRaw(text: string): void {
-    if (!this.closed) this.socket.write(text);
+    if (this.closed) return;
+    if (this.asleep) {
+      this.asleep = false;
+      this.wake();
+    }
+    this.linesSent += text.split('\n').length - 1;
+    this.socket.write(text);
   }
 
   /** Resolves with the first event (already received or to come) that matches. */
@@ -66,12 +82,42 @@ export class AgentConnection {
     return waitFor(() => this.events.find(pred), this.listeners, timeoutMs, `an event from pid ${this.pid}`);
   }
 
+  /** Resolves once the agent has said `asleep` n times in all. */
+  waitAsleep(n = 1, timeoutMs = 20_000): Promise<true> {
+    return waitFor(() => (this.sleeps >= n ? true : undefined), this.listeners, timeoutMs, `pid ${this.pid} to say asleep (${n})`);
+  }
+
   waitClosed(timeoutMs = 20_000): Promise<true> {
     return waitFor(() => (this.closed ? true : undefined), this.listeners, timeoutMs, `pid ${this.pid} to disconnect`);
   }
 
   /** Called by the peer for each message after the hello. */
+  /** As server.ts does: the wake signal, sent again after 1, 2 and 4 s while the agent says nothing and a request waits. */
+  private wake(): void {
+    sendWake(this.pid, this.hello.wakeSignal!, '/', true);
+    const heardBefore = this.heardCount;
+    let tries = 0;
+    const again = () => {
+      if (this.closed || this.asleep || this.heardCount !== heardBefore || this.waiting.size === 0 || ++tries > 3) return;
+      this.wakeRetries++;
+      sendWake(this.pid, this.hello.wakeSignal!, '/', true);
+      setTimeout(again, 1000 << tries).unref();
+    };
+    setTimeout(again, 1000).unref();
+  }
+
   receive(msg: Record<string, unknown>): void {
+    this.heardCount++;
+    if (msg.type === 'asleep') {
+      // Not an event: the agent's serving thread ended after reading `lines` lines (server.ts fellAsleep).
+      const lines = msg.lines;
+      if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || this.hello.sleeps !== true) this.violations.push(`pid ${this.pid}: a malformed or unexpected asleep notice: ${JSON.stringify(msg)}`);
+      else if (lines < this.linesSent) this.wake();
+      else this.asleep = true;
+      this.sleeps++;
+      this.notify();
+      return;
+    }
     this.check(msg);
     this.messages.push(msg);
     if (msg.type === 'reply' && typeof msg.id === 'number') {

@@ -81,10 +81,16 @@ export function wakePlan(pid: number, signalOf: (pid: number) => number | null |
   return null;
 }
 
-/** Sends the wake signal, checking the status once more right before; false when not sent. */
-export function sendWake(pid: number, signal: number, procRoot = '/'): boolean {
+/**
+ * Sends the wake signal, checking the status once more right before; false when not sent.
+ * `connected`: pid's own agent installed the handler (a sleeping agent): only "caught" is checked,
+ * since a signal blocked for a moment (glibc blocks all of them in the thread that forks or starts
+ * a thread) stays pending and is delivered when unblocked.
+ */
+export function sendWake(pid: number, signal: number, procRoot = '/', connected = false): boolean {
   const facts = statusOf(pid, procRoot);
-  if (!facts || !catchesUnblocked(facts, signal)) return false;
+  if (!facts) return false;
+  if (connected ? (facts.caught & (1n << BigInt(signal - 1))) === 0n : !catchesUnblocked(facts, signal)) return false;
   try {
     process.kill(pid, signal);
     return true;

@@ -2,8 +2,9 @@
 
 Started by inject/sitecustomize.py when MEMHUNT_AGENT_SOCKET is set. It connects to the session's
 Unix socket, says hello, and serves requests from a thread blocked in recv() (which releases the
-GIL: idle, it costs nothing). Every failure is caught; what can be reported is sent as an
-`agent-error` event, and the program runs on.
+GIL). With the wake signal that thread exists only while memhunt asks something: see "sleep".
+Every failure is caught; what can be reported is sent as an `agent-error` event, and the program
+runs on.
 
 Choices, with their reasons:
 - The serving thread is a raw `_thread` thread, not a threading.Thread: programs that join every
@@ -51,7 +52,12 @@ _MSG_NOSIGNAL = getattr(_socket, 'MSG_NOSIGNAL', 0)
 _new_socket = _socket.socket
 _version_info = sys.version_info
 _register_at_fork = getattr(os, 'register_at_fork', None)
-_sleep = __import__('time').sleep
+_time = __import__('time')
+_sleep = _time.sleep
+_monotonic = _time.monotonic
+_get_native_id = getattr(_thread, 'get_native_id', None)
+_stat = os.stat
+_thread_count = getattr(_thread, '_count', lambda: 0)  # threads started through _thread, alive now
 _os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
 _modules = sys.modules
 #: memhunt's probe line, byte for byte (src/agents/protocol.ts PROBE_LINE): matched without json.
@@ -76,6 +82,7 @@ class Connection(object):
         self.alive = False
         self.probed = None
         self.probe_failed = False
+        self.lines = 0  # lines read from memhunt (the `asleep` event says how many: see "sleep")
         self.sock = _new_socket(_AF_UNIX, _SOCK_STREAM)  # close-on-exec, as every Python socket
         try:
             # Non-blocking: a Unix socket connects at once or fails (EAGAIN when memhunt's backlog
@@ -164,30 +171,39 @@ class Connection(object):
                 self.report_error('reading the Dask workers of this process', e)
 
     def serve(self):
-        """The agent thread: reads requests line by line until the connection ends."""
+        """The agent thread: reads requests line by line until the connection ends, or, when this
+        agent sleeps (see "sleep" below), until it has had no request for IDLE_S and may sleep."""
         _ignore_alloc()
         buf = b''
         handle = needs_modules = None  # the request handlers are imported with the first request (start-up cost)
+        sleeps = _sleeps and _set_recv_timeout(self.sock, IDLE_S)
+        last = _monotonic()
         try:
             while True:
                 try:
                     data = self.sock.recv(65536)
                 except InterruptedError:
                     continue
+                except BlockingIOError:  # SO_RCVTIMEO: nothing came for IDLE_S
+                    data = None
                 except OSError:
                     break
-                if not data or self.pid != _getpid():
-                    break
-                buf += data
+                if data is not None:
+                    if not data or self.pid != _getpid():
+                        break
+                    buf += data
                 while True:
                     nl = buf.find(b'\n')
                     if nl < 0:
                         break
                     line = buf[:nl]
                     buf = buf[nl + 1:]
+                    self.lines += 1
                     if line == _PROBE:
                         self.probe()
-                    elif line.strip():
+                        continue
+                    last = _monotonic()
+                    if line.strip():
                         if handle is None or needs_modules(line):
                             # Imported under _import_lock: a fork during these imports would leave
                             # the child with the modules' import locks held by a thread it does
@@ -200,10 +216,14 @@ class Connection(object):
                                 if needs_modules(line):
                                     load_modules()
                         handle(self, line)
+                        last = _monotonic()
+                if sleeps and not buf and _monotonic() - last >= IDLE_S and _may_sleep():
+                    _go_to_sleep(self)
+                    return
         except BaseException:  # never let the thread print a traceback into the program's stderr
             pass
-        finally:
-            self.alive = False
+        self.alive = False
+        _stopped_serving()
 
 
 def _ignore_alloc():
@@ -287,7 +307,7 @@ def _argv():
         return []
 
 
-def _hello():
+def _hello(asleep=False):
     h = {
         'type': 'hello',
         'role': 'agent',
@@ -304,15 +324,23 @@ def _hello():
         # This process and its fork children have the wake handler: memhunt may signal a child of
         # this process that has not connected, once /proc says it still catches the signal.
         h['wakeSignal'] = _wake_signal
+    if _sleeps:
+        # No serving thread between requests: memhunt sends the wake signal before a line when
+        # this agent is asleep (no thread yet, or it said `asleep`). See "sleep" below.
+        h['sleeps'] = True
+        h['asleep'] = bool(asleep)
     return h
 
 
 def _connect(path):
+    """The first process's connection. When it sleeps, no thread is started: the first request's
+    wake signal starts it."""
     global _conn
     conn = Connection(path)
     _conn = conn
-    conn.send(_hello())
-    _start_new_thread(conn.serve, ())
+    conn.send(_hello(_sleeps))
+    if not _sleeps:
+        _start_serving(conn)
     return conn
 
 
@@ -414,6 +442,9 @@ def _on_wake(signum, frame):
     runs on this thread's stack)."""
     try:
         if _settled_pid == _getpid():
+            conn = _conn
+            if _sleeps and conn is not None and conn.alive and conn.pid == _getpid():
+                _start_serving(conn)  # memhunt asks this sleeping agent something
             return
         f = frame
         while f is not None:
@@ -453,13 +484,174 @@ def _connect_child(wait):
         except OSError:
             return  # memhunt is gone: run as if there were no agent
         _conn = conn
-        conn.send(_hello())
-        _start_new_thread(conn.serve, ())
+        conn.send(_hello(False))
+        _start_serving(conn)
     except Exception as e:
         report_error('connecting after fork', e)
     finally:
         _settled_pid = pid
         lock.release()
+
+
+# ---------------------------------------------------------------------------------- sleep
+#
+# With the wake signal, no process has an agent thread while memhunt asks it nothing: the first
+# process connects and says hello from its main thread at start-up and starts no thread; a fork
+# child connects when woken. memhunt sends the wake signal before it writes a line to an agent that
+# is asleep (the hello says `asleep`, or the agent said so since); the handler starts the serving
+# thread, which reads what memhunt wrote. When the thread has had no request for IDLE_S (probes do
+# not count) and the process has no thread but the main one and this one, it says
+# `{"type":"asleep","lines":N}` (N: the lines it read on this connection) and ends; memhunt wakes it
+# again at once when it wrote more than N lines by then. Why: a thread in the process at fork time
+# costs every fork (each child copies the pages it shares with that thread's stack and state, and
+# 3.12+ reads /proc/self/stat, decides a DeprecationWarning and runs the agent's at-fork hook that
+# hides it: ~2.3 ms of the parent's CPU per fork on 3.13, BENCHMARKS.md "Fork, fourth pass").
+# A process with threads of its own keeps the agent's thread (its forks pay for threads anyway), as
+# does one that runs Dask (memhunt probes its workers every second). The at-fork hooks are C
+# callables (functools.partial of int) while asleep, pointed at the Python hooks while awake.
+
+#: A serving thread with no request for this long ends, where it may (_may_sleep).
+IDLE_S = 2.0
+#: True when this process's agent sleeps between requests (the wake signal is installed).
+_sleeps = False
+#: The pid whose serving thread runs now (None: asleep, or not started).
+_serving_pid = None
+#: The native id of the last serving thread that ended: a fork right after its end may still count it.
+_ended_tid = None
+#: The at-fork hooks (registered once, with the wake signal): partial(int) while asleep.
+_hook_before = None
+_hook_parent = None
+
+
+def _read_idle_s():
+    """MEMHUNT_AGENT_IDLE_S (tests, or a program forked from while memhunt asks it often): seconds."""
+    global IDLE_S
+    text = _environ_get('MEMHUNT_AGENT_IDLE_S')
+    if text:
+        try:
+            v = float(text)
+            if 0.05 <= v <= 86400:
+                IDLE_S = v
+        except ValueError:
+            pass
+
+
+def _set_recv_timeout(sock, seconds):
+    """SO_RCVTIMEO (receives only: a send never times out, which would cut a line in two); False
+    when it cannot be set (the thread then never sleeps)."""
+    try:
+        size = 8 if sys.maxsize > 2 ** 32 else 4  # struct timeval: two C longs
+        whole = int(seconds)
+        tv = whole.to_bytes(size, sys.byteorder) + int((seconds - whole) * 1e6).to_bytes(size, sys.byteorder)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, tv)
+        return True
+    except Exception:
+        return False
+
+
+def _may_sleep():
+    """Only where the agent's thread is the only one besides the main thread (a process with
+    threads of its own pays for threads at fork anyway) and no Dask runs (probed every second)."""
+    return (_sleeps and _threads_of_process() == 2 and _modules.get('distributed.worker') is None
+            and _fork_filters is None)
+
+
+def _start_serving(conn):
+    """Starts the serving thread of this process's connection unless it runs (the wake handler,
+    a fork child's connect, the first process without sleep)."""
+    global _serving_pid
+    pid = _getpid()
+    if _serving_pid == pid:
+        return
+    _serving_pid = pid
+    _hooks_awake()
+    try:
+        _start_new_thread(conn.serve, ())
+    except BaseException:
+        _serving_pid = None
+        raise
+
+
+def _hooks_awake():
+    """Points the at-fork hooks at what the awake agent needs: on 3.12+ the fork-warning filter
+    (before; after_in_parent on 3.12, which decides the warning before it), and the import lock
+    once requests were served (_fork_guarded). Before 3.12 with no request served: nothing."""
+    if not _sleeps or _serving_pid != _getpid() or not (_version_info >= (3, 12) or _fork_guarded):
+        return
+    if _hook_before is None:
+        # The first time a hook is needed: a process never asked anything (or, before 3.12, never
+        # asked for more than a ping or a probe) has no at-fork hook at all.
+        _register_fork_hooks()
+    if _version_info[:2] == (3, 12) or _fork_guarded:
+        _point(_hook_parent, _after_fork_parent_awake)  # first: a fork now must release what `before` takes
+    if _version_info >= (3, 12) or _fork_guarded:
+        _point(_hook_before, _before_fork_awake)
+
+
+def _go_to_sleep(conn):
+    """The serving thread's last act before it ends: memhunt wakes this agent for its next line."""
+    _stopped_serving()
+    conn.send({'type': 'asleep', 'lines': conn.lines})
+
+
+def _stopped_serving():
+    global _serving_pid, _ended_tid
+    if _serving_pid != _getpid():
+        return
+    if _get_native_id is not None:
+        _ended_tid = _get_native_id()
+    _serving_pid = None
+
+
+def _point(hook, fn, args=()):
+    hook.__setstate__((fn, args, None, None))
+
+
+def _ended_thread_counted():
+    """True while the serving thread that ended last still exists in the kernel (a fork between
+    its last Python and its exit still counts it)."""
+    tid = _ended_tid
+    if tid is None:
+        return False
+    try:
+        _stat('/proc/self/task/%d' % tid)
+        return True
+    except OSError:
+        return False
+
+
+def _before_fork_awake():
+    """The `before` at-fork hook while the agent is awake (and for the first fork after it slept:
+    that fork points the hooks back at int())."""
+    global _import_held
+    undo = _child_undo
+    if undo is not None:
+        _point(undo, int)
+    try:
+        pid = _getpid()
+        if _serving_pid != pid:
+            if not _ended_thread_counted():
+                _point(_hook_before, int)
+                _point(_hook_parent, int)
+                _drop_fork_filters()
+                return
+        if _fork_guarded and _hook_parent.func is _after_fork_parent_awake:  # what is taken is released
+            _before_fork_imports()
+        if _version_info >= (3, 12):
+            if _thread_count() - (_serving_pid == pid) > 0:
+                _drop_fork_filters()  # a thread of the program's: the warning is the program's
+            else:
+                _put_fork_filters(pid, undo)
+        if _fork_guarded and undo is not None:
+            _point(undo, _after_fork_child_requests)  # also takes the filter entries out
+    except Exception:
+        pass
+
+
+def _after_fork_parent_awake():
+    _after_fork_parent_imports()
+    if (3, 12) <= _version_info < (3, 13) and _fork_filters is not None:
+        _drop_fork_filters()  # 3.12 decided the warning before this hook: an entry left was not matched
 
 
 # ---------------------------------------------------------------------------------- fork
@@ -576,6 +768,9 @@ def _guard_forks_during_imports():
     if _fork_guarded or _register_at_fork is None:
         return
     _fork_guarded = True
+    if _sleeps:
+        _hooks_awake()  # the agent sleeps: _before_fork_awake and its fellows do it while it is awake
+        return
     _register_at_fork(before=_before_fork_imports, after_in_parent=_after_fork_parent_imports,
                       after_in_child=_after_fork_child_requests)
 
@@ -606,6 +801,7 @@ def _after_fork_child_requests():
     global _import_held
     _import_held = None
     try:
+        _drop_fork_filters()
         _imports_lock()
         _state.after_fork_in_child()
         census = sys.modules.get(__package__ + '._census')
@@ -631,28 +827,35 @@ def _fork_entries(pid):
 
 
 def _before_fork():
-    global _fork_filters
+    """3.12+ without the wake signal: the agent's thread runs in every process (eager)."""
     try:
-        _drop_fork_filters()
         conn = _conn
         pid = _getpid()
-        undo = _child_undo
-        if undo is not None:
-            undo.__setstate__((int, (), None, None))
         ours = conn is not None and conn.alive and conn.pid == pid or _pending_pid == pid
-        if not ours or _threads_of_process() != 2:
-            return
-        mod = _warnings_module()
-        filters = mod.filters
-        entries = _fork_entries(pid)
-        filters[0:0] = entries
-        _fork_filters = (filters, entries, mod)
-        _filters_mutated(mod)
-        if undo is not None:
-            # What the child's hook does: `del filters[:n]`, from C (see _register_fork_hooks).
-            undo.__setstate__((filters.__delitem__, (slice(0, len(entries)),), None, None))
+        if ours:
+            _put_fork_filters(pid, None)
+        else:
+            _drop_fork_filters()
     except Exception:
         pass
+
+
+def _put_fork_filters(pid, undo):
+    """Our "ignore" entries at the front of the current filters when the agent's is the only
+    other thread; `undo` (the child's hook, when there is one) is pointed at `del filters[:n]`."""
+    global _fork_filters
+    _drop_fork_filters()
+    if _threads_of_process() != 2:
+        return
+    mod = _warnings_module()
+    filters = mod.filters
+    entries = _fork_entries(pid)
+    filters[0:0] = entries
+    _fork_filters = (filters, entries, mod)
+    _filters_mutated(mod)
+    if undo is not None:
+        # What the child's hook does: `del filters[:n]`, from C (see _register_fork_hooks).
+        _point(undo, filters.__delitem__, (slice(0, len(entries)),))
 
 
 def _drop_fork_filters():
@@ -713,21 +916,22 @@ _child_undo = None
 
 
 def _register_fork_hooks():
-    """With the wake signal, a fork child runs nothing at the fork before 3.12 (no hook at all),
-    and on 3.12+ only takes its fork-warning filter out, from C (_child_undo). Without it, the child only
+    """With the wake signal (the agent sleeps), registered at the first wake: three C callables
+    that do nothing while the agent is asleep; while it is awake, the Python hooks (import lock,
+    fork-warning filter) in the parent, and in the child only the filter's removal from C
+    (_child_undo), or _after_fork_child_requests once requests were served. Without it, the child only
     starts its agent's thread (_child_main), which does the rest later: before 3.12 the hook is a C
     callable (functools.partial of start_new_thread), so no Python frame runs in the child at the
     fork and it writes (and copies) as few pages as possible."""
-    global _fork_hooked, _child_undo
+    global _fork_hooked, _child_undo, _hook_before, _hook_parent
     _fork_hooked = True
-    if _wake_signal is not None:
-        if _version_info >= (3, 12):
-            _child_undo = _partial(int)
-        if _version_info >= (3, 13):
-            _register_at_fork(before=_before_fork, after_in_child=_child_undo)
-        elif _version_info >= (3, 12):
-            _register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
-                              after_in_child=_child_undo)
+    if _sleeps:
+        # C callables, pointed at Python hooks only while the agent is awake ("sleep" above),
+        # registered when it is first woken.
+        _child_undo = _partial(int)
+        before, parent = _partial(int), _partial(int)
+        _register_at_fork(before=before, after_in_parent=parent, after_in_child=_child_undo)
+        _hook_before, _hook_parent = before, parent
     elif _version_info >= (3, 13):
         _register_at_fork(before=_before_fork, after_in_child=_after_fork_child_312)
     elif _version_info >= (3, 12):
@@ -750,7 +954,7 @@ def _plain_options(text):
 
 def start():
     """Starts the agent once per process. Raises nothing."""
-    global _started, _main_ident, _wake_signal
+    global _started, _main_ident, _wake_signal, _sleeps
     if _started:
         return
     _started = True
@@ -767,12 +971,16 @@ def start():
         if _register_at_fork is not None and 'alloc' not in FEATURES:
             # --allocations: every fork child streams its samples from the start (it connects by itself).
             _wake_signal = _install_wake()
+            _sleeps = _wake_signal is not None
+            if _sleeps:
+                _read_idle_s()
         try:
             _connect(path)
         except OSError:
             # memhunt is gone or the socket is not ours to use: run as if there were no agent.
             if _wake_signal is not None:
                 _wake_signal = None
+                _sleeps = False
                 try:
                     _signal.signal(WAKE_SIGNAL, _signal.SIG_DFL)
                 except Exception:
@@ -780,7 +988,7 @@ def start():
             return
         for p in problems:
             send({'type': 'agent-error', 'message': p})
-        if _register_at_fork is not None:
-            _register_fork_hooks()
+        if _register_at_fork is not None and not _sleeps:
+            _register_fork_hooks()  # a sleeping agent's, at its first wake (_start_serving)
     except Exception as e:
         report_error('agent start-up', e)

@@ -122,7 +122,10 @@ test('--limit is judged on the tree total it kills on, not on the cgroup; a run 
   assert.ok(chart.limits[0]!.label.includes(`${(100 * s.limitUse!.share).toFixed(0)}% used at the peak (tree RSS)`), chart.limits[0]!.label);
   // It got there: no "reached N ms after the end of the recording".
   assert.equal(a.tree.projection, null);
-  assert.match(a.killedAtLimit ?? '', /killed by memhunt at the 160 MiB --limit when the tree RSS reached 16\d MiB/);
+  // The tree RSS it was killed at: a little over 160 MiB (how much over depends on how late a busy
+  // machine ran the sample that saw it: 173 MiB seen beside two CPU hogs), never the cgroup's 1.8 GiB.
+  const killedAt = /killed by memhunt at the 160 MiB --limit when the tree RSS reached (\d+) MiB/.exec(a.killedAtLimit ?? '');
+  assert.ok(killedAt && Number(killedAt[1]) >= 160 && Number(killedAt[1]) < 240, a.killedAtLimit ?? 'no kill said');
   assert.doesNotMatch(verdictLineOf(a), /after the end/);
   assert.ok(a.tree.evidence.some((e) => e.startsWith('killed by memhunt at the 160 MiB --limit')), a.tree.evidence.join('\n'));
   // check --max-share-of-limit counts the same way.

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
 
-/** What memhunt needs to run safely (measured: a `run` reaches ~1.0 GiB VmPeak; aborts seen at 781 MiB). */
-export const ADDRESS_SPACE_FLOOR = 2 * 1024 ** 3;
+/** What memhunt needs to run safely (measured: a `run` reaches ~1.0 GiB VmPeak; aborts seen at 781 MiB, runs fine at 1.9 GiB). */
+export const ADDRESS_SPACE_FLOOR = 1.5 * 1024 ** 3;
 
 /** The soft RLIMIT_AS in bytes from /proc/self/limits text, or null when unlimited or unknown. */
 export function addressSpaceLimit(limitsText: string): number | null {

@@ -30,10 +30,13 @@ function change(before: number, after: number): string {
  * (a pool leaking in its workers: the total of a forked pool and of a spawned one differ by their
  * start-up, not by the leak); null when the scopes cannot be matched.
  */
-export function comparableRates(b: RecordingAnalysis, a: RecordingAnalysis): { scope: 'tree total' | 'fastest leaking process'; before: { bytesPerMinute: number; label: string }; after: { bytesPerMinute: number; label: string } } | null {
+type ComparedRate = { bytesPerMinute: number; label: string; low?: number; high?: number };
+
+export function comparableRates(b: RecordingAnalysis, a: RecordingAnalysis): { scope: 'tree total' | 'fastest leaking process'; before: ComparedRate; after: ComparedRate } | null {
   if (b.verdict !== 'leak' || a.verdict !== 'leak' || !b.rate || !a.rate) return null;
   if (b.rate.scope === 'tree' && a.rate.scope === 'tree') {
-    return { scope: 'tree total', before: { bytesPerMinute: b.rate.growth.bytesPerMinute, label: 'tree total' }, after: { bytesPerMinute: a.rate.growth.bytesPerMinute, label: 'tree total' } };
+    const of = (g: { bytesPerMinute: number; lowBytesPerMinute: number; highBytesPerMinute: number }): ComparedRate => ({ bytesPerMinute: g.bytesPerMinute, label: 'tree total', low: g.lowBytesPerMinute, high: g.highBytesPerMinute });
+    return { scope: 'tree total', before: of(b.rate.growth), after: of(a.rate.growth) };
   }
   const pb = b.leakingProcesses[0];
   const pa = a.leakingProcesses[0];
@@ -60,7 +63,19 @@ export function diffConclusion(b: RecordingAnalysis, a: RecordingAnalysis): stri
     const c = comparableRates(b, a);
     const gb = c?.before.bytesPerMinute ?? NaN;
     const ga = c?.after.bytesPerMinute ?? NaN;
-    if (c && Number.isFinite(gb) && Number.isFinite(ga) && gb > 0) parts.push(`still leaking, ${ga < gb ? 'slower' : 'faster'} (${ga >= gb ? '+' : ''}${((100 * (ga - gb)) / gb).toFixed(0)}%, ${c.scope === 'tree total' ? 'tree totals' : `fastest leaking process: ${c.before.label} → ${c.after.label}`})`);
+    if (c && Number.isFinite(gb) && Number.isFinite(ga) && gb > 0) {
+      const change = `${ga >= gb ? '+' : ''}${((100 * (ga - gb)) / gb).toFixed(0)}%`;
+      const scope = c.scope === 'tree total' ? 'tree totals' : `fastest leaking process: ${c.before.label} → ${c.after.label}`;
+      // Two runs of one program differ by noise: "faster"/"slower" only when the 90% intervals of
+      // the two rates do not overlap (tree totals), or, without intervals, when they differ by ≥ 10%.
+      const { low: lb, high: hb } = c.before;
+      const { low: la, high: ha } = c.after;
+      const bounded = [lb, hb, la, ha].every((x) => x !== undefined && Number.isFinite(x));
+      const same = bounded ? la! <= hb! && lb! <= ha! : Math.abs(ga - gb) < 0.1 * gb;
+      parts.push(same
+        ? `still leaking, at about the same rate (${change}, ${scope}; ${bounded ? 'their 90% intervals overlap' : 'within 10%'})`
+        : `still leaking, ${ga < gb ? 'slower' : 'faster'} (${change}, ${scope})`);
+    }
     else parts.push(`still leaking (rates not compared: ${b.rate?.label ?? 'tree total'} before, ${a.rate?.label ?? 'tree total'} after)`);
   } else if (b.verdict !== a.verdict) parts.push(`verdict ${b.verdict} → ${a.verdict}`);
   else parts.push(`both ${a.verdict}`);

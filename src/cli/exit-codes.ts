@@ -34,4 +34,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   127  the command was not found
   137  --limit exceeded: memhunt killed the process tree with SIGKILL
   N    run: the target's own exit code; 128+S when a signal S ended it (137 = SIGKILL,
-       e.g. by the OOM killer)`;
+       e.g. by the OOM killer); scale: the command's own code when fewer than 3 sizes
+       completed (it says so)`;

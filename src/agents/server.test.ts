@@ -448,7 +448,7 @@ test('runCommand without a connected agent records why snapshot and break did no
   // The command runs until both threshold records are on disk (a 0.3 s command at load 20 ended
   // before its first sample).
   const running = runCommand({
-    command: ['sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.05; done`], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null,
+    command: ['sh', '-c', `i=0; while [ ! -e '${go}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done`], outputPath: out, intervalMs: 20, metric: 'rss', limitBytes: null,
     thresholds: [{ bytes: 1, action: 'snapshot', spec: '1B:snapshot' }, { bytes: 1, action: 'break', spec: '1B:break', option: '--break-at 1B' }],
   });
   for (let i = 0; i < 2400; i++) {

@@ -214,7 +214,7 @@ test('attach records a running process until it exits', async () => {
   // The target waits until memhunt has attached (a sample on disk), however long memhunt takes to
   // start on a loaded machine, then runs a child and exits (a fixed 3 s was once too short).
   const go = path.join(dir, 'go');
-  const target = spawn('sh', ['-c', `while [ ! -e '${go}' ]; do sleep 0.05; done; sleep 0.4`], { stdio: 'ignore' });
+  const target = spawn('sh', ['-c', `i=0; while [ ! -e '${go}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.4`], { stdio: 'ignore' });
   const attached = runCli(['attach', '-q', '--interval', '20ms', '-o', out, String(target.pid)], { timeoutMs: 180_000 });
   await untilRecording(out, (rec) => rec.total.tMs.length >= 1, { timeoutMs: 120_000 });
   fs.writeFileSync(go, '');

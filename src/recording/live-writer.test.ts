@@ -11,7 +11,7 @@ test('summary and heap on a recording another memhunt is still writing: "still b
   const dir = tempDir();
   const out = path.join(dir, 'live.mh');
   const stop = path.join(dir, 'stop');
-  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', 'sh', '-c', `while [ ! -e '${stop}' ]; do sleep 0.05; done`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '-q', '-o', out, '--', 'sh', '-c', `i=0; while [ ! -e '${stop}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const closed = new Promise<number | null>((r) => child.on('close', r));
   try {
     // Until the first flush holds a sample.

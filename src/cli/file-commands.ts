@@ -19,7 +19,9 @@ export function registerFileCommands(program: Command): void {
     .summary('list the recordings in this folder (index, file, start, size)')
     .description(
       'List the recordings in the current folder, oldest first: memhunt .mh and mprof .dat files, whatever their name ' +
-        '(the first bytes of each file are checked). The index works wherever a recording is named: memhunt peak 3, memhunt rm 0.',
+        '(the first bytes of each file are checked). The time is the start the default name holds ' +
+        '(memhunt_YYYYMMDDhhmmss.mh); for a file named otherwise it is the file\'s last change, marked ~. ' +
+        'The index works wherever a recording is named: memhunt peak 3, memhunt rm 0.',
     )
     .addHelpText('after', helpProse('\nExamples:\n  memhunt list\n  memhunt peak 0          the oldest (index from memhunt list)\n  memhunt rm 0 1'))
     .action(() => {
@@ -29,9 +31,10 @@ export function registerFileCommands(program: Command): void {
         return;
       }
       for (const r of all) {
-        const d = new Date(r.mtimeMs);
+        // The start its default name says; a file named otherwise shows its last change, marked "~".
+        const d = new Date(r.startMs);
         const when = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-        out(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${when}  ${formatBytes(r.size).padStart(9)}\n`);
+        out(`${String(r.index).padStart(3)}  ${r.name.padEnd(34)} ${r.startFromName ? ' ' : '~'}${when}  ${formatBytes(r.size).padStart(9)}\n`);
       }
     });
 

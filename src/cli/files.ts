@@ -14,6 +14,10 @@ export interface ListedRecording {
   index: number;
   name: string;
   mtimeMs: number;
+  /** The start its default name embeds (memhunt_YYYYMMDDhhmmss.mh, mprofile_….dat), else the file's mtime. */
+  startMs: number;
+  /** Whether startMs comes from the name (true) or is the file's last change (false). */
+  startFromName: boolean;
   size: number;
   kind: 'memhunt' | 'mprof';
 }
@@ -50,7 +54,7 @@ export function sniffRecording(file: string): 'memhunt' | 'mprof' | null {
  * deletes default names only.
  */
 export function listRecordings(dir = '.', includeMprof = true, sniff = true): ListedRecording[] {
-  const out: Array<Omit<ListedRecording, 'index'> & { startMs: number }> = [];
+  const out: Array<Omit<ListedRecording, 'index'>> = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const name = entry.name;
     let kind: ListedRecording['kind'] | null = OURS.test(name) ? 'memhunt' : includeMprof && MPROF.test(name) ? 'mprof' : null;
@@ -66,12 +70,15 @@ export function listRecordings(dir = '.', includeMprof = true, sniff = true): Li
     } catch {
       continue; // removed meanwhile, or a dangling link
     }
-    if (st.isFile()) out.push({ name, mtimeMs: st.mtimeMs, size: st.size, kind, startMs: startOf(name, st) });
+    if (st.isFile()) {
+      const startMs = startOf(name, st);
+      out.push({ name, mtimeMs: st.mtimeMs, size: st.size, kind, startMs, startFromName: startMs !== st.mtimeMs });
+    }
   }
   // Default names embed the start time: sort on it so the order survives copies; other names on
   // their last change (the end of the run that wrote them).
   out.sort((a, b) => a.startMs - b.startMs || a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
-  return out.map(({ startMs: _startMs, ...r }, index) => ({ ...r, index }));
+  return out.map((r, index) => ({ ...r, index }));
 }
 
 /** The start time a default name embeds (local time, as the writer names them), or the file's mtime. */

@@ -41,10 +41,13 @@ test('memhunt run without --interval samples a short program densely and records
   assert.deepEqual(rd.meta.intervalSchedule, DEFAULT_SCHEDULE.map((s) => ({ ...s })));
   assert.equal(rd.meta.intervalMs, 100);
   assert.equal(rf.meta.intervalSchedule, undefined);
-  // The first 2 s: 200 samples at 10 ms (at least 80 on a busy machine); at 100 ms at most 21.
+  // The first 2 s: 200 samples at 10 ms on a quiet machine, at 100 ms at most 21. A busy machine
+  // delays the dense sampler most (62 seen beside two CPU hogs and a test run): judged against the
+  // fixed run of the same moment, more than twice as dense.
   const early = samplesBetween(rd.total.tMs, 0, 2000);
-  assert.ok(early >= 80, `${early} samples in the first 2 s`);
-  assert.ok(samplesBetween(rf.total.tMs, 0, 2000) <= 21);
+  const fixedEarly = samplesBetween(rf.total.tMs, 0, 2000);
+  assert.ok(fixedEarly <= 21, `${fixedEarly} samples in the first 2 s at 100 ms`);
+  assert.ok(early > 2 * Math.max(fixedEarly, 15), `${early} samples in the first 2 s by default, ${fixedEarly} at --interval 100ms`);
   // After 2 s the interval is 20 ms: fewer samples per second than before (times are true times).
   const lateRate = samplesBetween(rd.total.tMs, 2000, 2500) / 0.5;
   assert.ok(lateRate <= 60, `${lateRate} samples/s between 2 and 2.5 s`);

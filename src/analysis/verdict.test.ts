@@ -436,3 +436,17 @@ test('one rate per scope (trial 3, a pool whose workers leak): the verdict line 
     assert.ok(!(a.tree.evidence.some((e) => /then stayed level/.test(e)) && a.tree.evidence.some((e) => /was released at/.test(e))), a.tree.evidence.join('\n'));
   }
 });
+
+// todo (known wrong, reported every run): recorded by the dask test beside two CPU hogs (stress runs 3
+// and 4, 2026-12-03): the job's results are released when the client closes, ~1 s before the
+// workers exit, and the tree's fall (485 → 105 MiB) is read as the program's release: "stable".
+// The teardown detection sees only a fall in the last 5% of the run (a process's own exit); a fall
+// made by processes about to end (their last samples) should count as the tree's teardown too.
+test('a Dask leak whose results are released at shutdown, just before the workers exit, is a leak', { todo: 'release at shutdown read as the program\'s release (issue 11 note, 2026-12-03)' }, async () => {
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES } = await import('../test-support');
+  for (const n of [1, 2]) {
+    const rec = await readMemhuntRecording(`${FIXTURES}/memhunt/loaded/dask_leak_release_at_shutdown_${n}.mh`);
+    assert.equal(analyzeRecording(rec).verdict, 'leak', `recording ${n}: ${verdictLine(rec)}`);
+  }
+});

@@ -77,8 +77,11 @@ test('list finds every recording whatever its name (by its first bytes), skips o
   // The renamed copies are newer than the default-named one's start (2026-11-27 15:01:02).
   const list = await runCli(['list'], { cwd: dir });
   assert.equal(list.code, 0, list.stderr);
-  const names = list.stdout.trimEnd().split('\n').map((l) => /^\s*\d+ {2}(.*?)\s{2,}\d{4}-/.exec(l)?.[1]);
+  // The time: the start the default name holds; a file named otherwise shows its last change, marked ~.
+  const names = list.stdout.trimEnd().split('\n').map((l) => /^\s*\d+ {2}(.*?)\s{2,}~?\d{4}-/.exec(l)?.[1]);
   assert.equal(names.length, 3, list.stdout);
+  assert.match(list.stdout, /memhunt_20261127150102\.mh +2026-11-27 15:01:02 /);
+  assert.match(list.stdout, /nightly-run +~\d{4}-/);
   assert.equal(names[0], 'memhunt_20261127150102.mh');
   assert.deepEqual(names.slice(1).sort(), ['nightly-run', 'old profile.txt']);
   const peak = await runCli(['peak', String(names.indexOf('old profile.txt'))], { cwd: dir });

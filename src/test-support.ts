@@ -50,22 +50,15 @@ export function pythonPath(): string {
 let resolvedPython: string | null = null;
 
 /**
- * The interpreter `python3` on PATH runs, without pyenv's shim in between: the shim is a bash script
- * that starts ~30 short processes (seconds of a busy machine) before the interpreter, and a test
- * that judges the shape of a short program's curve (the live corpus) is starved by them. Tests of
- * the shim itself keep `python3`.
+ * The interpreter `python3` on PATH runs (its sys.executable), without pyenv's shim in between: the
+ * shim is a bash script that starts ~30 short processes (seconds of a busy machine) in the same pid
+ * before the interpreter, and a test that judges the shape or level of a short program's curve (the
+ * live corpus, a census's cost) is starved or misled by them. Tests of the shim itself keep `python3`.
  */
 export function interpreterPython(): string {
-  if (resolvedPython !== null) return resolvedPython;
-  resolvedPython = 'python3';
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const candidate = path.join(dir, 'python3');
-    if (!fs.existsSync(candidate)) continue;
-    if (dir.endsWith('/shims')) {
-      const r = spawnSync('pyenv', ['which', 'python3'], { encoding: 'utf8' });
-      if (r.status === 0 && r.stdout.trim()) resolvedPython = r.stdout.trim();
-    }
-    break;
+  if (resolvedPython === null) {
+    const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+    resolvedPython = r.status === 0 && r.stdout.trim() ? r.stdout.trim() : 'python3';
   }
   return resolvedPython;
 }

@@ -7,11 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMemhuntRecording } from '../recording/reader';
-import { FIXTURES, runCli, tempDir } from '../test-support';
+import { FIXTURES, interpreterPython, runCli, tempDir } from '../test-support';
 
 const MiB = 1024 * 1024;
 
@@ -73,7 +72,7 @@ async function measure(python: string): Promise<Measured> {
 test('the memory a census adds is measured, recorded and named as memhunt\'s', async () => {
   // The interpreter itself, not pyenv's shim: under load the shim's bash ran for 2.5 s in the same
   // pid before Python started, and its RSS was taken for the program's level.
-  const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+  const python = interpreterPython();
   // On a loaded machine the program's start-up can run into memhunt's first census (the ticks count
   // from the session's start): such a run cannot be judged, and is run once more.
   let m = await measure(python);

@@ -71,8 +71,8 @@ export function listRecordings(dir = '.', includeMprof = true, sniff = true): Li
       continue; // removed meanwhile, or a dangling link
     }
     if (st.isFile()) {
-      const startMs = startOf(name, st);
-      out.push({ name, mtimeMs: st.mtimeMs, size: st.size, kind, startMs, startFromName: startMs !== st.mtimeMs });
+      const named = startOf(name);
+      out.push({ name, mtimeMs: st.mtimeMs, size: st.size, kind, startMs: named ?? st.mtimeMs, startFromName: named !== null });
     }
   }
   // Default names embed the start time: sort on it so the order survives copies; other names on
@@ -81,10 +81,10 @@ export function listRecordings(dir = '.', includeMprof = true, sniff = true): Li
   return out.map((r, index) => ({ ...r, index }));
 }
 
-/** The start time a default name embeds (local time, as the writer names them), or the file's mtime. */
-function startOf(name: string, st: fs.Stats): number {
+/** The start time a default name embeds (local time, as the writer names them), or null. */
+function startOf(name: string): number | null {
   const m = /_(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:_(\d+))?\.(?:mh|dat)$/.exec(name);
-  if (!m || !(OURS.test(name) || MPROF.test(name))) return st.mtimeMs;
+  if (!m || !(OURS.test(name) || MPROF.test(name))) return null;
   const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   // _1, _2… (same second) sort after the plain name.
   return new Date(y, mo - 1, d, h, mi, se).getTime() + Number(m[7] ?? 0) / 1000;

@@ -8,6 +8,7 @@ import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { seriesFrom } from '../model/series';
 import { parentKillText, summarize, type RunSummary } from './summary';
+import { treeTeardown } from './teardown';
 import { analyzeSeries, projectionText, rateText, type Growth, type SeriesAnalysis, type Verdict } from './verdict';
 import { formatBytes, formatClock, formatRate } from '../units';
 
@@ -92,7 +93,9 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   const pauses = pausesFor(null);
   const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs, pauses };
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
-  const tree = analyzeSeries(metricTotal(rec).series, ctx);
+  const total = metricTotal(rec).series;
+  const shutdown = treeTeardown(rec, total);
+  const tree = analyzeSeries(total, { ...ctx, teardown: shutdown && { fromMs: shutdown.fromMs, lead: "the tree's shutdown began", detail: shutdown.text } });
   if (killedAtLimit) tree.evidence.push(killedAtLimit);
   // What memhunt's own censuses added to the curve (their modules at the first, the allocator's
   // arenas their buffers leave): said, so a step at a census is not read as the program's.
@@ -109,7 +112,9 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
       // A process is judged as the program it became: under pyenv's shim the root is bash (3 MiB)
       // until it execs python3 (23 MiB), and that "growth" named the parent of a Pool whose
       // workers were the ones leaking.
-      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, { ...ctx, pauses: pausesFor(p.pid) }),
+      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, {
+        ...ctx, pauses: pausesFor(p.pid), teardown: p.teardownMs !== undefined ? { fromMs: p.teardownMs, lead: 'its interpreter began its shutdown' } : null,
+      }),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
       ...(p.worker ? { worker: workerText(p.worker)! } : {}),
     }));

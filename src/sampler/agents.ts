@@ -407,6 +407,10 @@ export class AgentSession {
         // The sites at the process's exit: the last word of the periodic trace snapshots.
         this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), 'at exit', 'every', ev.trace);
         break;
+      case 'exiting':
+        // The interpreter's shutdown began: what it frees from now on is its teardown.
+        this.append({ type: 'teardown', t: this.tOf(ev.wallMs), pid: a.pid });
+        break;
       case 'dask':
         for (const w of ev.workers) {
           const key = `${a.pid}\0${w.name}\0${w.address ?? ''}`;

@@ -7,7 +7,7 @@ import { clipLine } from '../safe-text';
 import { workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { seriesFrom } from '../model/series';
-import { parentKillText, summarize, type RunSummary } from './summary';
+import { censusWorkMs, parentKillText, summarize, type RunSummary } from './summary';
 import { treeTeardown } from './teardown';
 import { analyzeSeries, projectionText, rateText, type Growth, type SeriesAnalysis, type Verdict } from './verdict';
 import { formatBytes, formatClock, formatRate } from '../units';
@@ -87,9 +87,19 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // The memory pdb added while a process was stopped in it (a break's debuggerBytes) is the
   // debugger's, not the program's: subtracted after the pause, from the tree and that process.
   const pauseEvents = rec.events.flatMap((e) => (e.kind === 'pause' ? [e] : []));
-  const pausesFor = (pid: number | null) => pauseEvents.map((e) => ({
-    fromMs: e.tMs, toMs: e.endMs, bytes: pid === null || e.pids.includes(pid) ? (e.debuggerBytes ?? 0) : 0,
-  }));
+  // memhunt's censuses likewise: the time one took in its process (the census, its largest objects
+  // and duplicates) is left out, and the RSS it added (its modules, the arenas its buffers leave)
+  // is subtracted after it, in that process and the tree. A --largest --duplicates run read
+  // "insufficient data: the floors were level … and rose 1.58 MiB only after" from a census's bump.
+  const censuses = rec.events.flatMap((e) => (e.kind === 'census' ? [e] : []));
+  const pausesFor = (pid: number | null) => [
+    ...pauseEvents.map((e) => ({
+      fromMs: e.tMs, toMs: e.endMs, bytes: pid === null || e.pids.includes(pid) ? (e.debuggerBytes ?? 0) : 0,
+    })),
+    ...censuses.filter((e) => pid === null || e.pid === pid).map((e) => ({
+      fromMs: e.tMs, toMs: e.tMs + censusWorkMs(e), bytes: Math.max(0, e.agentRssBytes ?? 0), census: true,
+    })),
+  ];
   const pauses = pausesFor(null);
   const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs, pauses };
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
@@ -99,10 +109,10 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   if (killedAtLimit) tree.evidence.push(killedAtLimit);
   // What memhunt's own censuses added to the curve (their modules at the first, the allocator's
   // arenas their buffers leave): said, so a step at a census is not read as the program's.
-  const censusCosts = rec.events.flatMap((e) => (e.kind === 'census' && e.agentRssBytes !== undefined && e.agentRssBytes > 0 ? [e.agentRssBytes] : []));
-  const censusBytes = censusCosts.reduce((a, b) => a + b, 0);
+  const censusBytes = censuses.reduce((a, e) => a + Math.max(0, e.agentRssBytes ?? 0), 0);
   if (censusBytes >= 256 * 1024 && tree.verdict !== 'insufficient data') {
-    tree.evidence.push(`memhunt's census${censusCosts.length === 1 ? '' : 'es'}: +${formatBytes(censusBytes)} of RSS added while ${censusCosts.length === 1 ? 'it' : `the ${censusCosts.length} of them`} ran (the agent's modules, the allocator's arenas), in the curve but not the program's`);
+    const n = censuses.length;
+    tree.evidence.push(`memhunt's ${n === 1 ? 'census' : `${n} censuses`} added ${formatBytes(censusBytes)} of RSS while ${n === 1 ? 'it' : 'they'} ran (the agent's modules, the allocator's arenas, and what other threads allocated meanwhile): subtracted after each, and the time ${n === 1 ? 'it' : 'they'} took left out`);
   }
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes

@@ -256,7 +256,7 @@ export interface SeriesContext {
    * Times in the analysis and its words stay recording times. `bytes`: memory the debugger added
    * while stopped (pdb's import at a --break-at), subtracted from every sample after the pause.
    */
-  pauses?: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number }>;
+  pauses?: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number; census?: boolean }>;
   /**
    * When the shutdown began (a process's interpreter said so, or the tree's: treeTeardown in
    * teardown.ts), recording ms, with words for the evidence ("its interpreter began its shutdown";
@@ -859,7 +859,7 @@ function runStage(name: StageName, f: Facts): void {
 
 /** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
 export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const { s, toRecMs, pausedMs, debuggerBytes } = withoutPauses(series, ctx.pauses ?? []);
+  const { s, toRecMs, pausedMs } = withoutPauses(series, ctx.pauses ?? []);
   const facts: Facts = { s, ctx, toRecMs, trim: trimStage(s) };
   // The shutdown's start in analysis time: the first sample after it, on recording times.
   let teardownText: string | null = null;
@@ -885,9 +885,13 @@ export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAn
     if (d) {
       const a = report(facts, rule.name, d);
       if (teardownText && a.verdict !== 'insufficient data') a.evidence.push(teardownText);
-      if (pausedMs > 0 && a.verdict !== 'insufficient data') {
+      // memhunt's censuses are said by the caller (analyze.ts); a stop (pdb, a `stop` action) here.
+      const stops = (ctx.pauses ?? []).filter((p) => !p.census && p.toMs > p.fromMs);
+      if (pausedMs > 0 && stops.length && a.verdict !== 'insufficient data') {
+        const debuggerBytes = stops.reduce((x, p) => x + Math.max(0, p.bytes ?? 0), 0);
         const pdb = debuggerBytes > 0 ? `; the ${formatBytes(debuggerBytes)} pdb added while it was stopped (the debugger's, not the program's) too` : '';
-        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth${pdb}`);
+        const stoppedMs = stops.reduce((x, p) => x + (p.toMs - p.fromMs), 0);
+        a.evidence.push(`the tree was stopped for ${formatDuration(stoppedMs)} (${stops.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth${pdb}`);
       }
       return a;
     }

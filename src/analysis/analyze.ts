@@ -14,6 +14,8 @@ import { formatBytes, formatClock, formatRate } from '../units';
 
 /** A process must have lived this share of the recording for its leak to be the tree's. */
 const LONG_LIVED_SHARE = 0.5;
+/** A leaking process that was not long-lived counts when it kept at least this share of the tree's peak. */
+const MATERIAL_SHARE_OF_PEAK = 0.1;
 /** A leaking process is named in the verdict when it grows at least this share of the fastest one's rate. */
 const MINOR_LEAK_SHARE = 0.1;
 
@@ -128,10 +130,16 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
       ...(p.worker ? { worker: workerText(p.worker)! } : {}),
     }));
-  // A process is "long-lived" when it was sampled over at least half of the tree's span.
+  // A process is "long-lived" when it was sampled over at least half of the tree's span. One that
+  // was not still counts when what it kept is a real share of the tree's memory: a job that leaked
+  // for 27 s under `sh -c 'python3 job.py; sleep 30'` (its 55 MiB were half the tree's peak), or a
+  // Dask worker restarted by its nanny, each incarnation killed at its limit (the headline named
+  // the driver's +6.7 MiB/min instead). Launchers and short helpers keep nothing that counts.
   const longLived = (p: ProcessAnalysis) => Number.isFinite(treeSpan) && p.endMs - p.startMs >= LONG_LIVED_SHARE * treeSpan;
+  const treePeak = tree.peakBytes;
+  const keptMuch = (p: ProcessAnalysis) => (p.growth?.retainedBytes ?? 0) >= Math.max(MATERIAL_SHARE_OF_PEAK * treePeak, 1024 * 1024);
   const leakingAll = processes
-    .filter((p) => p.verdict === 'leak' && longLived(p))
+    .filter((p) => p.verdict === 'leak' && (longLived(p) || keptMuch(p)))
     .sort((a, b) => (b.growth?.bytesPerMinute ?? 0) - (a.growth?.bytesPerMinute ?? 0));
   // Named: the processes the growth is in. One growing at under a tenth of the fastest one's rate is
   // not why the tree grows (a Dask worker's start-up imports under load, +5 MiB/min beside a

@@ -469,3 +469,21 @@ test('a Dask leak whose workers free their caches while shutting down is a leak,
   assert.ok(a.tree.analyzedToMs <= first, `analysed to ${a.tree.analyzedToMs} ms, the first shutdown at ${first} ms`);
   assert.ok(a.tree.evidence.some((e) => /^the tree's shutdown began at [\d:.]+ \(.*the interpreters of pid [\d, ]+ began their shutdown\): .* is left out, a shutdown and not a release$/.test(e)), a.tree.evidence.join('\n'));
 });
+
+// New-user trial 4 (2026-12-03): `memhunt check --no-leak -- sh -c 'python3 slow_leak.py; sleep 30'`
+// passed a job that leaked 55 MiB in 27 s (its process lived under half of the tree's span, so it was
+// not "long-lived", and the tree total fell when it exited: "stable"); a Dask worker restarted by its
+// nanny twice (each incarnation killed at its limit) had the driver's +6.7 MiB/min in the headline.
+test('a leaking process that kept a real share of the tree counts, however long it lived (trial 4)', async () => {
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES } = await import('../test-support');
+  const sh = analyzeRecording(await readMemhuntRecording(`${FIXTURES}/memhunt/trial4/leak_then_sleep.mh`));
+  assert.equal(sh.verdict, 'leak', sh.reason);
+  assert.match(sh.leakingProcesses[0]!.command.join(' '), /slow_leak\.py/);
+  const dr = analyzeRecording(await readMemhuntRecording(`${FIXTURES}/memhunt/trial4/dask_restarted_worker.mh`));
+  assert.equal(dr.verdict, 'leak', dr.reason);
+  // Both incarnations of worker (0) named, fastest first; the driver is not the headline.
+  assert.deepEqual(dr.leakingProcesses.map((p) => p.worker?.replace(/^worker tcp:\/\/[\d.:]+ /, '')), ['(0)', '(0)']);
+  assert.equal(dr.rate!.pid, dr.leakingProcesses[0]!.pid);
+  assert.match(dr.reason, /also rising, at under a tenth of that rate .*dask_restart\.py/);
+});

@@ -7,7 +7,7 @@
 import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import type { RecordingEvent, RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
-import { formatBytes, formatClock, formatDuration } from '../units';
+import { formatBytes, formatClock, formatDuration, formatPercent } from '../units';
 
 export { safeLine, safeText, clipLine };
 
@@ -114,7 +114,7 @@ export function formatSummary(
   const u = s.limitUse;
   if (u) {
     const verb = u.headroomBytes < 0 ? 'over by' : 'headroom';
-    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${(100 * u.share).toFixed(0)}%, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
+    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${formatPercent(u.share)}, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
   } else {
     row('limit', 'none (no --limit, no cgroup limit)');
   }
@@ -208,7 +208,7 @@ export class LiveStatus {
     const max = Math.max(...this.history, 1);
     const spark = this.history.map((v) => SPARK[Math.min(7, Math.floor((v / max) * 7.999))]).join('');
     let text = `memhunt ${formatClock(tMs)}  ${formatBytes(totalBytes)}  peak ${formatBytes(this.peak)}`;
-    if (limitBytes) text += `  ${((100 * totalBytes) / limitBytes).toFixed(0)}% of ${formatBytes(limitBytes)}`;
+    if (limitBytes) text += `  ${formatPercent(totalBytes / limitBytes)} of ${formatBytes(limitBytes)}`;
     text += `  ${processes} proc  ${spark}`;
     const width = this.stream.columns || 80;
     if (text.length > width - 1) text = text.slice(0, width - 1);

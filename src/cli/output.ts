@@ -122,6 +122,11 @@ export function formatSummary(
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+      if (e.action === 'stop') {
+        // How long the tree stayed stopped (the chart draws it as a band; trial 4 found it only there).
+        const p = (opts.events ?? []).find((x): x is Extract<RecordingEvent, { kind: 'pause' }> => x.kind === 'pause' && x.cause === 'stop' && x.tMs >= e.tMs - 1 && x.tMs <= e.tMs + 2000);
+        if (p) row('', p.endMs > p.tMs ? `stopped ${formatDuration(p.endMs - p.tMs)}, resumed at ${formatClock(p.endMs)} (left out of the growth analysis)` : 'stopped to the end of the recording');
+      }
       const breakPid = e.action === 'break' ? /pdb requested in pid (\d+)/.exec(e.note ?? '')?.[1] : undefined;
       if (breakPid) row('', breakOutcome(opts.events ?? [], Number(breakPid), e.tMs));
     } else if (e.kind === 'action-output') {

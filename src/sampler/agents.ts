@@ -26,7 +26,7 @@ import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
 import { allocationsNote } from '../model/allocations';
 import type { HeapCensusEvent } from '../model/recording';
-import { parseStatus } from '../procfs/process';
+import { parseStatus, readSmapsRollup } from '../procfs/process';
 import type { AgentTrigger, RecordingRecord } from '../recording/spec';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { formatDuration } from '../units';
@@ -269,7 +269,11 @@ export class AgentSession {
     let bestKiB = -1;
     for (const a of this.targets()) {
       if (!has(a, 'break')) continue;
-      const kib = rssKiB(a.pid, this.procRoot);
+      // Its own memory (USS: the pages only it maps), not RSS: a Pool's fork workers each count
+      // the pages they share with their parent, and the break stopped the parent waiting in
+      // threading.py instead of the worker that grew (trial 4). RSS when smaps_rollup is not readable.
+      const own = readSmapsRollup(a.pid, this.procRoot);
+      const kib = own ? own.ussKiB : rssKiB(a.pid, this.procRoot);
       if (kib > bestKiB) {
         bestKiB = kib;
         best = a;

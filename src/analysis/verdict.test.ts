@@ -441,6 +441,8 @@ test('one rate per scope (trial 3, a pool whose workers leak): the verdict line 
     assert.match(line, new RegExp(`floors rising \\${a.rate!.growth.bytesPerMinute >= 0 ? '+' : '-'}[\\d.]+ [MG]iB/min \\(90% interval [^)]*\\) in pid ${first.pid} `), line);
     for (const p of a.leakingProcesses.slice(1)) assert.match(line, new RegExp(`pid ${p.pid} \\([^)]*\\) at \\+[\\d.]+ [MG]iB/min`), line);
     const text = formatAnalysis(a, { file: `${name}.mh`, command: rec.meta.command });
+    // A fork worker runs its parent's command line: its row says whose fork it is (trial 4).
+    if (name === 'pool_fork') assert.match(text, /pid \d+ +leak .* python3 pool\.py fork \(fork of pid \d+\): \+/, text);
     assert.match(text, new RegExp(`evidence \\(tree total, which on its own reads ${a.tree.verdict}; the leak is in pid ${first.pid}`), text);
     // No "then stayed level" where the evidence also says the floors were released (the workers exiting).
     assert.ok(!(a.tree.evidence.some((e) => /then stayed level/.test(e)) && a.tree.evidence.some((e) => /was released at/.test(e))), a.tree.evidence.join('\n'));

@@ -71,6 +71,8 @@ export interface RecordingAnalysis {
 export interface AnalyzeOptions {
   /** A limit to project against instead of the recording's own (--limit or cgroup). */
   limitBytes?: number | null;
+  /** Where that limit came from, in words ("plot --limit", "report --limit"); "given to analyze" by default. */
+  limitSource?: string;
   /**
    * The recording's summary when the caller already made it (the chart does): not made again. Only
    * its limit is read here, so a summary of the same recording with more processes is as good.
@@ -81,7 +83,7 @@ export interface AnalyzeOptions {
 export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}): RecordingAnalysis {
   const summary = opts.summary ?? summarize(rec);
   let limit: RecordingAnalysis['limit'] = null;
-  if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: 'given to analyze' };
+  if (opts.limitBytes) limit = { bytes: opts.limitBytes, source: opts.limitSource ?? 'given to analyze' };
   else if (summary.limit) limit = { bytes: summary.limit.bytes, source: summary.limit.source === 'limit' ? '--limit' : summary.limit.source };
   // A run that was killed at its limit has no "time until the limit" to project: it got there.
   const killedAtLimit = reachedLimit(rec, summary);

@@ -146,7 +146,7 @@ export function registerDiffCommand(program: Command): void {
       recs.forEach((r, i) => {
         if (r.total.values.length === 0) throw new InputError(`${files[i]}: the recording has no samples`);
       });
-      const [b, a] = recs.map((r) => analyzeRecording(r, { limitBytes })) as [RecordingAnalysis, RecordingAnalysis];
+      const [b, a] = recs.map((r) => analyzeRecording(r, { limitBytes, limitSource: 'diff --limit' })) as [RecordingAnalysis, RecordingAnalysis];
       if (flags.json) {
         outJson({ conclusion: diffConclusion(b, a), before: analysisJson(b, files[0]), after: analysisJson(a, files[1]) }, jsonReplacer);
         return;

@@ -43,7 +43,7 @@ export async function writeReportPage(
     for (const w of rec.warnings) notice(`${f}: ${w}`);
     recordings.push({
       name: path.basename(f), rec,
-      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
+      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes, limitSource: 'report --limit' } : {}),
       heap: reportHeap(rec),
       refs: await reportRefs(rec),
       allocations: await reportAllocations(rec),
@@ -56,7 +56,7 @@ export async function writeReportPage(
     if (report) scale = await scaleSection(report, limitBytes ?? null, null);
     else if (opts.full !== undefined) throw new InputError('--full projects a scale series: give 3 or more recordings made by memhunt scale of one command, at 3 sizes or more');
   }
-  const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: opts.title, limitBytes, maxProcesses: opts.maxProcesses });
+  const chart = buildChart(recordings.map((r) => ({ rec: r.rec, name: r.name })), { title: opts.title, limitBytes, limitSource: 'report --limit', maxProcesses: opts.maxProcesses });
   const html = renderReport(recordings, chart, { version: MEMHUNT_VERSION, title: opts.title, ...(scale ? { scale } : {}) });
   writeOutputFile(out, html, OUTPUT_KINDS.html, opts.force);
 }
@@ -171,7 +171,7 @@ async function reportFleet(args: string[], files: string[], flags: ReportFlags):
     const rec = await loadRecording(row.file);
     recordings.push({
       name: `${row.identity} (${path.basename(row.file)})`, rec,
-      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes } : {}),
+      analysis: analyzeRecording(rec, limitBytes !== undefined ? { limitBytes, limitSource: 'report --limit' } : {}),
       heap: reportHeap(rec),
       refs: await reportRefs(rec),
       allocations: await reportAllocations(rec),

@@ -33,6 +33,8 @@ export interface ChartOptions {
   trend?: boolean;
   /** A limit to draw instead of the recorded one (--limit of plot). */
   limitBytes?: number;
+  /** What to call it ("report --limit"); "plot --limit" by default. */
+  limitSource?: string;
   /** The verdict line of each recording (memhunt analyze's first line); default on. */
   verdict?: boolean;
 }
@@ -368,8 +370,8 @@ function trendOf(s: Series): { slope: number; intercept: number } | null {
   return { slope, intercept: (sv - slope * st) / n - slope * t0 };
 }
 
-function limitOf(s: RunSummary, override: number | undefined): { bytes: number; source: string } | null {
-  if (override !== undefined) return { bytes: override, source: 'plot --limit' };
+function limitOf(s: RunSummary, override: number | undefined, overrideSource = 'plot --limit'): { bytes: number; source: string } | null {
+  if (override !== undefined) return { bytes: override, source: overrideSource };
   if (s.limit) return { bytes: s.limit.bytes, source: s.limit.source === 'limit' ? '--limit' : s.limit.source };
   return null;
 }
@@ -418,7 +420,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       });
     }
 
-    const limit = limitOf(s, opts.limitBytes);
+    const limit = limitOf(s, opts.limitBytes, opts.limitSource);
     if (limit && rec.cgroup && limit.source.startsWith('cgroup') && rec.cgroup.usage.tMs.length > 0) {
       const m = seriesMax(rec.cgroup.usage);
       series.push({
@@ -545,7 +547,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       // tree alone is judged (the analysis of 1 M samples is ~half of a plot's time; twice was 80%
       // more). The line is the same as `memhunt analyze`'s (layout.test.ts checks).
       const alone = rec.processes.filter((p) => processMetricSeries(rec, p).series.tMs.length > 0).length === 1;
-      const a = analyzeRecording(alone ? { ...rec, processes: [] } : rec, { summary: s, ...(opts.limitBytes !== undefined ? { limitBytes: opts.limitBytes } : {}) });
+      const a = analyzeRecording(alone ? { ...rec, processes: [] } : rec, { summary: s, ...(opts.limitBytes !== undefined ? { limitBytes: opts.limitBytes, limitSource: opts.limitSource ?? 'plot --limit' } : {}) });
       verdicts.push({ input, verdict: a.verdict, text: `${prefix}verdict: ${verdictLineOf(a)}`, color: VERDICT_COLORS[a.verdict] });
     }
 
@@ -586,7 +588,10 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
   for (const t of trends) dataMax = Math.max(dataMax, t.v0Bytes, t.v1Bytes);
   let yMax = dataMax;
   for (const l of limits) {
-    l.onChart = dataMax === 0 || l.bytes <= 2.5 * dataMax;
+    // A limit the user gave to this command is drawn unless absurdly far above (trial 4: plot
+    // --limit 300MiB over a 109 MiB run drew no line); a recorded one only when near the data.
+    const asked = opts.limitBytes !== undefined && l.bytes === opts.limitBytes;
+    l.onChart = dataMax === 0 || l.bytes <= (asked ? 20 : 2.5) * dataMax;
     if (l.onChart) yMax = Math.max(yMax, l.bytes);
   }
   if (!(yMax > 0)) yMax = 1024 * 1024;

@@ -119,9 +119,25 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   }
   // The verdict of each recording, in its colour (memhunt analyze's first line).
   const verdicts = chart.verdicts.length > 4 ? chart.verdicts.slice(0, 3) : chart.verdicts;
+  // Wrapped at its "; " parts onto a second line when there are one or two (a verdict's projection
+  // to a limit was cut to "1m19s…").
+  const verdictLines = verdicts.length > 2 ? 1 : 2;
   for (const v of verdicts) {
-    header.push(text(PAD, y + SIZE.summary, fitText(v.text, SIZE.summary, W - 2 * PAD, true), SIZE.summary, ` font-weight="bold" fill="${v.color}"`, 'header'));
-    y += SIZE.summary + 5;
+    const lines: string[] = [];
+    let cur = '';
+    for (const part of v.text.split('; ')) {
+      const next = cur ? `${cur}; ${part}` : part;
+      if (!cur || textWidth(next, SIZE.summary, true) <= W - 2 * PAD || lines.length + 1 >= verdictLines) cur = next;
+      else {
+        lines.push(`${cur};`);
+        cur = `    ${part}`;
+      }
+    }
+    lines.push(cur);
+    for (const l of lines) {
+      header.push(text(PAD, y + SIZE.summary, fitText(l, SIZE.summary, W - 2 * PAD, true), SIZE.summary, ` font-weight="bold" fill="${v.color}"`, 'header'));
+      y += SIZE.summary + 5;
+    }
   }
   if (chart.verdicts.length > verdicts.length) {
     header.push(text(PAD, y + SIZE.summary, `… and the verdicts of ${chart.verdicts.length - verdicts.length} more recordings (memhunt analyze)`, SIZE.summary, ` fill="${MUTED}"`, 'header'));

@@ -195,7 +195,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--largest <n>', 'with --heap-every: every census also lists the N objects that own the most memory, each with one chain from a root (memhunt heap)')
     .option('--duplicates', 'with --heap-every: every census also groups the objects holding the same data (copies, conversions; views shown as sharing) (memhunt heap)')
     .option('--min-size <size>', 'with --duplicates: compare objects with at least this much data (default: 1MiB)')
-    .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory in pdb at the line it is running (as --on-threshold SIZE:break)');
+    .option('--break-at <size>', 'when the tree reaches SIZE, stop the Python process with the most memory of its own (USS) in pdb at the line it is running (as --on-threshold SIZE:break)');
 }
 
 /** The record options of `run` and `attach` (and `check`): attach has no agent, so no snapshot or break action. */

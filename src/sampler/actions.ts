@@ -9,7 +9,7 @@
  *              MEMHUNT_RECORDING in its environment; its output is kept in the recording
  *   snapshot   a heap census of every in-process agent (+ allocation sites with
  *              --trace-allocations, + back-references of the type that grew most), recorded
- *   break      pdb in the Python process with the most RSS (--break-at SIZE is this action)
+ *   break      pdb in the Python process with the most memory of its own (USS) (--break-at SIZE is this action)
  * Without a connected agent (--no-agent, attach, no Python process yet) snapshot and break record
  * the crossing with a note that says why nothing was asked.
  */

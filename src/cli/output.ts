@@ -63,6 +63,9 @@ function endText(s: RunSummary, source: RecordingMeta['source']): string {
   }
 }
 
+/** Dask's default distributed.worker.memory.pause: a worker stops running tasks at this share of its memory_limit. */
+const DASK_PAUSE_FRACTION = 0.8;
+
 export function formatSummary(
   s: RunSummary,
   opts: {
@@ -152,7 +155,13 @@ export function formatSummary(
   }
   if (opts.verdict) row('verdict', opts.verdict);
   // Cluster workers (Dask, named by their agents), each with its peak and limit; a nanny's kill on its own line.
-  s.workers.slice(0, 8).forEach((w, i) => row(i === 0 ? 'workers' : '', `${w.text}, pid ${w.pid}: peak ${formatBytes(w.rssPeakBytes)}${w.memoryLimitBytes ? ` of its ${formatBytes(w.memoryLimitBytes)} limit` : ''}${w.exitMs !== null ? `, ended at ${formatClock(w.exitMs)}` : ''}`));
+  s.workers.slice(0, 8).forEach((w, i) => {
+    // Dask pauses a worker's tasks at 80% of its memory_limit (distributed.worker.memory.pause): a
+    // job whose worker sat there hung for minutes and read only "insufficient data" (trial 4).
+    const share = w.memoryLimitBytes ? w.rssPeakBytes / w.memoryLimitBytes : 0;
+    const paused = share >= DASK_PAUSE_FRACTION && share < 0.95 ? ` (${formatPercent(share)}: Dask pauses a worker's tasks at ${formatPercent(DASK_PAUSE_FRACTION)} of its limit by default, distributed.worker.memory.pause)` : '';
+    row(i === 0 ? 'workers' : '', `${w.text}, pid ${w.pid}: peak ${formatBytes(w.rssPeakBytes)}${w.memoryLimitBytes ? ` of its ${formatBytes(w.memoryLimitBytes)} limit${paused}` : ''}${w.exitMs !== null ? `, ended at ${formatClock(w.exitMs)}` : ''}`);
+  });
   if (s.workers.length > 8) row('', `… ${s.workers.length - 8} more`);
   for (const k of s.parentKills) row('killed', parentKillText(k));
   row('processes', `${s.processes.length} seen`);

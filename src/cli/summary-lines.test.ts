@@ -70,3 +70,11 @@ test('the agents row only when censuses were taken or asked for; --heap-every on
   const heapMprof = await runCli(['heap', MPROF_DAT]);
   assert.match(heapMprof.stdout, /an mprof \.dat file holds memory over time only/);
 });
+
+test('a Dask worker that sat at its pause threshold says so (trial 4: a job hung 2 minutes, "insufficient data" only)', async () => {
+  const r = await runCli(['summary', path.join(FIXTURES, 'memhunt', 'trial4', 'dask_paused_worker.mh')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /worker tcp:\/\/[\d.:]+ \(0\), pid \d+: peak [\d.]+ MiB of its 400 MiB limit \(8\d%: Dask pauses a worker's tasks at 80% of its limit by default, distributed\.worker\.memory\.pause\)/, r.stdout);
+  // The other worker, far below it, says nothing of the kind.
+  assert.doesNotMatch(r.stdout, /\(1\), pid \d+: peak [\d.]+ MiB of its 400 MiB limit \(/, r.stdout);
+});

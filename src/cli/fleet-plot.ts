@@ -17,7 +17,7 @@ import { PALETTE, VERDICT_COLORS, clockWords } from '../render/chart';
 import { InputError } from '../errors';
 import { formatBytes } from '../units';
 import { envelopeOrError, type EnvelopeJob, type EnvelopeResult, type FleetDetail } from './fleet-worker';
-import { findFleetFiles, fleetSkewLine, pct, readFleet, runPool, summaryLine } from './fleet';
+import { findFleetFiles, fleetSkewLine, otherFilesText, pct, readFleet, runPool, summaryLine } from './fleet';
 
 /** Up to this many recordings, each is its own line; beyond, the riskiest LINES_OF_MANY are lines over the band of the rest. */
 export const ALL_LINES_UP_TO = 8;
@@ -38,15 +38,17 @@ export interface FleetPlot {
   /** One line each for the user: skipped files, clock skew. */
   notices: string[];
   grid: FleetGrid;
+  /** How the chart names the riskiest recording (its identity, or its file when others share it). */
+  riskiestName: string;
 }
 
-/** Files of a fleet from folders and files; an InputError when there is none. */
-export function fleetFilesOf(args: string[]): string[] {
-  const { files, notRecordings } = findFleetFiles(args);
+/** Files of a fleet from folders and files (and the line naming the others, or null); an InputError when there is none. */
+export function fleetFilesOf(args: string[]): { files: string[]; othersText: string | null } {
+  const { files, notRecordings, others } = findFleetFiles(args);
   if (files.length === 0) {
     throw new InputError(`no recordings in ${args.join(', ')}${notRecordings ? ` (${notRecordings} other file${notRecordings === 1 ? '' : 's'})` : ''}: record with memhunt run --output-dir DIR -- <command>`);
   }
-  return files;
+  return { files, othersText: otherFilesText(others) };
 }
 
 export async function buildFleetPlot(files: string[], opts: FleetChartOptions): Promise<FleetPlot> {
@@ -76,7 +78,17 @@ export async function buildFleetPlot(files: string[], opts: FleetChartOptions): 
     else band.add(m.env);
   });
   const chart = fleetChart(rows, grid, band, lines, nLines, opts);
-  return { chart, rows, notices, grid };
+  return { chart, rows, notices, grid, riskiestName: fleetNameOf(rows)(rows[0]!) };
+}
+
+/**
+ * A recording is named by its identity (labels, pod, container, worker) unless others of the fleet
+ * share it (ten runs on one host all read "vm"): then by its file's name.
+ */
+function fleetNameOf(rows: FleetRow[]): (r: FleetRow) => string {
+  const seen = new Map<string, number>();
+  for (const r of rows) seen.set(r.identity, (seen.get(r.identity) ?? 0) + 1);
+  return (r) => ((seen.get(r.identity) ?? 0) > 1 ? path.basename(r.file) : r.identity);
 }
 
 function isoMinute(ms: number): string {
@@ -95,11 +107,7 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   const verdicts: ChartVerdict[] = [];
   const xMaxMs = grid.buckets * grid.stepMs;
   const totals = fleetTotals(rows);
-  // A recording is named by its identity (labels, pod, container, worker) unless others share it
-  // (ten runs on one host all read "vm"): then by its file's name.
-  const seen = new Map<string, number>();
-  for (const r of rows) seen.set(r.identity, (seen.get(r.identity) ?? 0) + 1);
-  const nameOf = (r: FleetRow) => ((seen.get(r.identity) ?? 0) > 1 ? path.basename(r.file) : r.identity);
+  const nameOf = fleetNameOf(rows);
 
   if (band.recordings > 0) {
     const data = envelopeSeries(grid, 0, band.min, band.max);

@@ -19,11 +19,18 @@ import { rowOrError, type FleetJob } from './fleet-worker';
 import { clipLine, err, notice, out, outJson, shortCommand } from './output';
 
 /** Files a fleet reads: recordings found in folders (recursively), files named as given. */
-export function findFleetFiles(args: string[]): { files: string[]; notRecordings: number; footerRows: Map<string, FleetRow> } {
+/** One line naming the files of the folders that are not recordings (at most 5), or null. */
+export function otherFilesText(others: string[]): string | null {
+  if (!others.length) return null;
+  const names = others.slice(0, 5).map((f) => path.basename(f)).join(', ');
+  return `${others.length} other file${others.length === 1 ? '' : 's'} in the folders ${others.length === 1 ? 'is' : 'are'} not ${others.length === 1 ? 'a recording' : 'recordings'} (ignored): ${names}${others.length > 5 ? ', …' : ''}`;
+}
+
+export function findFleetFiles(args: string[]): { files: string[]; notRecordings: number; others: string[]; footerRows: Map<string, FleetRow> } {
   const files: string[] = [];
   // Rows read from a found recording's header and footer while telling it is one: opened once.
   const footerRows = new Map<string, FleetRow>();
-  let notRecordings = 0;
+  const others: string[] = [];
   const visit = (p: string, depth: number) => {
     let st: fs.Stats;
     try {
@@ -50,14 +57,14 @@ export function findFleetFiles(args: string[]): { files: string[]; notRecordings
         }
         if (s.isDirectory()) visit(q, depth + 1);
         else if (s.isFile() && looksLikeRecording(q, n, footerRows)) files.push(q);
-        else if (s.isFile()) notRecordings++;
+        else if (s.isFile()) others.push(q);
       }
     } else {
       files.push(p); // named on the command line: read it (and say why if it is not a recording)
     }
   };
   for (const a of args) visit(a, 0);
-  return { files, notRecordings, footerRows };
+  return { files, notRecordings: others.length, others, footerRows };
 }
 
 /**
@@ -230,8 +237,8 @@ Examples:
       if (top !== null && (!Number.isInteger(top) || top < 1)) throw new InputError(`--top ${flags.top}: give a whole number of rows, 1 or more`);
       const threads = flags.threads === undefined ? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) : Number(flags.threads);
       if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new InputError(`--threads ${flags.threads}: give a whole number from 1 to 64`);
-      const { files, notRecordings, footerRows } = findFleetFiles(paths);
-      if (files.length === 0) throw new InputError(`no recordings in ${paths.join(', ')}${notRecordings ? ` (${notRecordings} other files)` : ''}: record with memhunt run --output-dir DIR -- <command>`);
+      const { files, others, footerRows } = findFleetFiles(paths);
+      if (files.length === 0) throw new InputError(`no recordings in ${paths.join(', ')}${others.length ? ` (${others.length} other files)` : ''}: record with memhunt run --output-dir DIR -- <command>`);
       const results = await readFleet(files, threads, flags.reanalyze === true, footerRows);
       const rows: FleetRow[] = [];
       const skipped: Array<{ file: string; reason: string }> = [];
@@ -259,6 +266,7 @@ Examples:
       if (shown.length < rows.length) out(`… ${rows.length - shown.length} more (without --top: all)\n`);
       out(summaryLine(totals) + (skipped.length ? `; ${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped` : '') + '\n');
       if (skew) out(`note: ${skew}\n`);
-      if (notRecordings) err(`memhunt: ${notRecordings} other file${notRecordings === 1 ? '' : 's'} in the folders are not recordings (ignored)\n`);
+      const otherText = otherFilesText(others);
+      if (otherText) err(`memhunt: ${otherText}\n`);
     });
 }

@@ -220,7 +220,8 @@ async function plotFleet(args: string[], flags: PlotFlags, parsed: ReturnType<ty
   if (flags.trend || flags.perProcess) throw new InputError(`${flags.trend ? '--trend' : '--per-process'} does not apply to a fleet (each recording is drawn as its tree total)`);
   const threads = fleetThreads(flags.threads);
   const { fleetFilesOf, buildFleetPlot } = await import('./fleet-plot');
-  const files = fleetFilesOf(args);
+  const { files, othersText } = fleetFilesOf(args);
+  if (othersText) notice(othersText);
   let out = flags.output;
   if (out === undefined && !flags.term) {
     const first = args[0]!.replace(/\/+$/, '') || '.';
@@ -233,5 +234,5 @@ async function plotFleet(args: string[], flags: PlotFlags, parsed: ReturnType<ty
   if (out !== undefined && format !== null) checkOutput(out, OUTPUT_KINDS[format], flags.force === true);
   const fp = await buildFleetPlot(files, { threads, title: flags.title, ...(parsed.chart.limitBytes !== undefined ? { limitBytes: parsed.chart.limitBytes } : {}) });
   for (const n of fp.notices) notice(n);
-  await emitChart(fp.chart, out, format, flags, parsed, ` (${fp.rows.length} recording${fp.rows.length === 1 ? '' : 's'} by wall clock; riskiest: ${fp.rows[0]!.identity})`);
+  await emitChart(fp.chart, out, format, flags, parsed, ` (${fp.rows.length} recording${fp.rows.length === 1 ? '' : 's'} by wall clock; riskiest: ${fp.riskiestName})`);
 }

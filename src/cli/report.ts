@@ -224,7 +224,9 @@ export function registerReportCommand(program: Command): void {
       const folders = new Set(args.filter((a) => fs.existsSync(a) && fs.statSync(a).isDirectory()));
       if (folders.size > 0) {
         const { fleetFilesOf } = await import('./fleet-plot');
-        const found = [...fleetFilesOf([...folders]), ...args.filter((a) => !folders.has(a)).map((a) => resolveRecordingArg(a))];
+        const { files: inFolders, othersText } = fleetFilesOf([...folders]);
+        if (othersText) notice(othersText);
+        const found = [...inFolders, ...args.filter((a) => !folders.has(a)).map((a) => resolveRecordingArg(a))];
         if (found.length > REPORT_WHOLE_MAX) {
           await reportFleet(args, found, flags);
           return;

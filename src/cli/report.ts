@@ -134,7 +134,7 @@ export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
     } catch {
       svg = null;
     }
-    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g) });
+    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g), ...(g.why ? { why: g.why } : {}) });
   }
   return out;
 }

@@ -179,10 +179,13 @@ export interface AgentConnectedEvent {
 /** A heap census (fields: src/contract/shapes.ts, CensusBody). */
 export interface HeapCensusEvent extends CensusBody {
   kind: 'census';
+  /** When it began. */
   tMs: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
+  /** When memhunt asked for it (CensusRecord.askedT); absent for the program's own censuses and in older recordings. */
+  askedTMs?: number;
 }
 
 /** A tracemalloc snapshot: where the live memory Python allocated was allocated (fields: TraceBody). */
@@ -205,6 +208,8 @@ export interface RefsGraphEvent extends RefsBody {
   trigger: AgentTrigger;
   /** How long it took to build (ms); absent in older recordings. */
   durationMs?: number;
+  /** Why this type was followed (RefsRecord.why); absent in older recordings. */
+  why?: string;
 }
 
 /** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */

@@ -28,6 +28,22 @@ export function notice(message: string): void {
   process.stderr.write(`memhunt: ${message.split('\n').map((l) => safeLine(l)).join('\n')}\n`);
 }
 
+/** The peak fell while memhunt's agent worked in a process (a census, a snapshot, a graph), or null: the summary's and `peak`'s note. */
+export function peakDuringAgentText(s: RunSummary): string | null {
+  const a = s.peakDuringAgent;
+  if (!a) return null;
+  return `during memhunt's ${AGENT_WORK_NAMES[a.what]} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
+    `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`;
+}
+
+/** memhunt's censuses before the peak added a share of it (RunSummary.censusesBeforePeak), or null: the summary's and `peak`'s note. */
+export function censusesBeforePeakText(s: RunSummary): string | null {
+  const cb = s.censusesBeforePeak;
+  if (!cb) return null;
+  return `memhunt's ${cb.count === 1 ? 'census' : `${cb.count} censuses`} before it added ${formatBytes(cb.bytes)} of RSS while ${cb.count === 1 ? 'it' : 'they'} ran ` +
+    `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`;
+}
+
 /** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */
 export function outJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
   process.stdout.write(safeJson(value, replacer) + '\n');
@@ -86,17 +102,10 @@ export function formatSummary(
     row('peak', peak);
     const hwm = hwmText(s);
     if (hwm) row('', hwm);
-    const a = s.peakDuringAgent;
-    if (a) {
-      const what = AGENT_WORK_NAMES[a.what];
-      row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
-        `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
-    }
-    const cb = s.censusesBeforePeak;
-    if (cb) {
-      row('', `memhunt's ${cb.count === 1 ? 'census' : `${cb.count} censuses`} before it added ${formatBytes(cb.bytes)} of RSS while ${cb.count === 1 ? 'it' : 'they'} ran ` +
-        `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`);
-    }
+    const during = peakDuringAgentText(s);
+    if (during) row('', during);
+    const before = censusesBeforePeakText(s);
+    if (before) row('', before);
     if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
     row('final', finalText(s));
   }

@@ -221,7 +221,7 @@ function largestHtml(h: ReportHeap): string {
   const d = h.duplicates;
   if (d) {
     const saved = d.body.groups.reduce((a, g) => a + g.savedBytes, 0);
-    out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects of ≥ ${esc(formatBytes(d.body.minBytes))} compared, ${esc(formatBytes(d.body.candidateBytes))})</p>`);
+    out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects with ≥ ${esc(formatBytes(d.body.minBytes))} of data each compared, holding ${esc(formatBytes(d.body.candidateBytes))} in all)</p>`);
     for (const g of d.body.groups) {
       const row = (o: (typeof g.holders)[number]) => `<tr class="${esc(o.relation)}">${cell(o)}<td>${esc(o.relation === 'shares' && o.sharesWith !== undefined ? `shares the memory of #${o.sharesWith + 1}` : o.relation)}</td></tr>`;
       const rows = [...g.holders.slice(0, DUPLICATE_ROWS).map(row)];

@@ -83,7 +83,7 @@ class DuplicatesTest(unittest.TestCase):
                 ids = [(e['typeName'], e['bytes'], e['label']) for e in result['largest']]
                 self.assertEqual(len(ids), len(set(ids)), ids)
                 got = [e['label'] for e in result['largest'][:5 if np is not None else 3]]
-                want = ['bytes, 3145728 bytes', 'bytes, 2097152 bytes', 'bytearray, 2097152 bytes']
+                want = ['bytes, 3.00 MiB', 'bytes, 2.00 MiB', 'bytearray, 2.00 MiB']
                 if np is not None:
                     want += ['float64 524288', 'float32 524288']
                 self.assertEqual(sorted(got), sorted(want), result['largest'])
@@ -206,7 +206,16 @@ class DuplicatesTest(unittest.TestCase):
         self.assertEqual(g['totalBytes'], 2 * 6400000 + 3200000)
         self.assertEqual(g['savedBytes'], 6400000 + 3200000)
         self.assertEqual(d['changed'], [])
-        del df
+        # A frame's own block over its buffer (df._mgr.blocks[0].values) is the frame's storage, not
+        # a view that shares a holder's data: it was listed as "shares ... (a view of df[...])".
+        self.assertEqual([s['path'] for s in g['sharing']], [], g['sharing'])
+        # A real view of that buffer still is.
+        HELD['view'] = df.to_numpy()
+        d = self.census()['duplicates']
+        paths = [s['path'] for s in d['groups'][0]['sharing']]
+        self.assertEqual(len(paths), 1, paths)
+        self.assertIn("HELD['view']", paths[0])
+        del df, HELD['view']
 
 
 if __name__ == '__main__':

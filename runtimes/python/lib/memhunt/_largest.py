@@ -274,11 +274,11 @@ def _label(o):
         if t is str:
             return 'str, %d characters' % len(o)
         if t in (bytes, bytearray):
-            return '%s, %d bytes' % (t.__name__, len(o))
+            return '%s, %s' % (t.__name__, _util.format_bytes(len(o)))
         if t is array:
             return "array('%s'), %d items" % (o.typecode, len(o))
         if t is memoryview:
-            return 'memoryview, %d bytes' % o.nbytes
+            return 'memoryview, %s' % _util.format_bytes(o.nbytes)
         if t in (list, tuple, dict, set, frozenset):
             return _util.short_repr(o, 60)
         pd = _modules.get('pandas')
@@ -703,6 +703,11 @@ def find_duplicates(objs, views, dup_min, pandas_of):
             continue
         hit = member_of.get(id(root))
         if hit is not None and hit[1].obj is root:
+            # A pandas object's own block over the buffer is the holder itself, not a view of it
+            # (a frame's `_mgr.blocks[0].values` was listed as sharing the frame's data).
+            pd = pandas_of.get(id(root))
+            if pd is not None and pd[2] is v:
+                continue
             sharing.setdefault(id(hit[0][0]), []).append((v, hit[1]))
     stats = {'candidates': len(cands), 'candidateBytes': sum(c.owned for c in cands), 'readBytes': read}
     for c in cands:

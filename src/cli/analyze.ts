@@ -9,6 +9,7 @@ import { checkLimits, hasLimits, type LimitResult, type Limits } from '../analys
 import { hwmText } from '../analysis/summary';
 import { projectionText, spikeText } from '../analysis/verdict';
 import { InputError } from '../errors';
+import { NO_PID, pidText } from '../model/recording';
 import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { newestRecording, resolveRecordingArg } from './files';
@@ -75,7 +76,8 @@ function processLine(p: ProcessAnalysis): string {
   if (p.verdict === 'leak' && p.growth) detail = `: ${formatRate(p.growth.bytesPerMinute, true)}, floors ${formatBytes(p.floors!.firstBytes)} → ${formatBytes(p.floors!.lastBytes)}`;
   else if (p.verdict === 'spike' && p.spikes.length) detail = `: ${spikeText(p.spikes.reduce((a, b) => (b.heightBytes > a.heightBytes ? b : a)))}`;
   else if (p.verdict === 'insufficient data') detail = ` (${p.samples} samples${life})`;
-  const head = `pid ${String(p.pid).padEnd(7)} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
+  // mprof's process has no pid in its .dat: "(no pid)", not "pid 0" (said once below the list).
+  const head = `${p.pid === NO_PID ? '(no pid)   ' : `pid ${String(p.pid).padEnd(7)}`} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
   return `${head}  ${p.worker ?? commandLabel(p.command, 50)}${detail}`;
 }
 
@@ -91,7 +93,7 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   // The tree's own reading, said as such when the verdict comes from a process (a pool whose workers
   // leak reads "released" in the total when they exit): the header scopes every line under it.
   out.push(a.verdict === 'leak' && a.tree.verdict !== 'leak'
-    ? `  evidence (tree total, which on its own reads ${a.tree.verdict}; the leak is in ${a.leakingProcesses.map((p) => `pid ${p.pid}`).join(', ') || 'the processes below'}):`
+    ? `  evidence (tree total, which on its own reads ${a.tree.verdict}; the leak is in ${a.leakingProcesses.map((p) => pidText(p.pid)).join(', ') || 'the processes below'}):`
     : '  evidence (tree total):');
   for (const e of a.tree.evidence) out.push(`    - ${e}`);
   if (a.limit && !a.tree.projection) out.push(`    - limit ${formatBytes(a.limit.bytes)} (${a.limit.source})`);
@@ -99,10 +101,11 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   if (a.processes.length > 1) {
     out.push('  processes:');
     for (const p of shown) out.push(`    ${processLine(p)}`);
+    if (shown.some((p) => p.pid === NO_PID)) out.push('    (no pid): the process mprof started; a .dat holds no pid for it, only its children\'s (CHLD lines)');
     const hidden = a.processes.length - shown.length;
     if (hidden > 0) out.push(`    (${hidden} short-lived process${hidden === 1 ? '' : 'es'} with fewer than 10 samples not shown)`);
     for (const p of a.processes) {
-      if (p.verdict === 'leak' && p.projection && p.projection.etaMs !== null && a.tree.verdict !== 'leak') out.push(`    pid ${p.pid}: ${projectionText(p.projection, null, p.endMs)}`);
+      if (p.verdict === 'leak' && p.projection && p.projection.etaMs !== null && a.tree.verdict !== 'leak') out.push(`    ${pidText(p.pid)}: ${projectionText(p.projection, null, p.endMs)}`);
     }
   }
   if (opts.limits && opts.limits.length) out.push(formatLimitResults(opts.limits));

@@ -5,7 +5,7 @@
  * live status line.
  */
 import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
-import type { RecordingEvent, RecordingMeta } from '../model/recording';
+import { pidText, type RecordingEvent, type RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration } from '../units';
 
@@ -97,7 +97,7 @@ export function formatSummary(
   } else {
     let peak = `${formatBytes(s.peakBytes)} (${s.metricText}) at ${formatClock(s.peakTMs)}`;
     if (s.topAtPeak && s.processes.length > 1) {
-      peak += `, most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)}`} (${formatBytes(s.topAtPeak.bytes)})`;
+      peak += `, most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `${pidText(s.topAtPeak.pid)} ${shortCommand(s.topAtPeak.command, 40)}`} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
     const hwm = hwmText(s);

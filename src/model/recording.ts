@@ -99,6 +99,17 @@ export interface ParentKill extends ClusterWorker {
 }
 
 /** "worker tcp://127.0.0.1:41083 (0)": how every command names a worker process; null for other processes. */
+/**
+ * The pid an imported mprof .dat gives the process mprof started: mprof never writes its pid (its
+ * children's CHLD lines carry theirs). 0 is never a real process of a tree, so it cannot collide.
+ */
+export const NO_PID = 0;
+
+/** "pid 4242", or for the process of an mprof .dat, whose pid the file does not hold, "mprof's process (no pid in the .dat)". */
+export function pidText(pid: number): string {
+  return pid === NO_PID ? "mprof's process (no pid in the .dat)" : `pid ${pid}`;
+}
+
 export function workerText(w: ClusterWorker | undefined): string | null {
   if (!w) return null;
   if (!w.address) return `worker ${w.name}`;

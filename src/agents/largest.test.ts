@@ -5,7 +5,7 @@ import type { DuplicatesBody } from '../contract/shapes';
 import type { HeapCensusEvent, MemoryRecording } from '../model/recording';
 import { formatHeap } from '../cli/agent-commands';
 import { heapByProcess } from './heap';
-import { DEFAULT_DUPLICATES_MIN_BYTES, duplicatesLines, resolveLargestOptions } from './largest';
+import { DEFAULT_DUPLICATES_MIN_BYTES, duplicatesLines, largestLines, resolveLargestOptions } from './largest';
 
 const MiB = 1024 ** 2;
 
@@ -98,4 +98,16 @@ test('memhunt heap counts what it lists: censuses taken, failed, skipped; a cens
   assert.doesNotMatch(text.split('\n').find((l) => l.includes('#1 '))!, /took/, 'under a second: not said');
   assert.match(text, /00:08\.0 +every 2\.00 s #4 skipped: pid 7 was still busy with census every 2\.00 s #3 \(the census, then its largest objects and duplicates\), under way for 2\.00 s\n/);
   assert.match(text, /00:10\.7 +every 2\.00 s #5 failed: pid 7 ended \(or closed its connection\) before answering census\n/);
+});
+
+test('largest: a container shows what it holds beside its own storage, so its storage is not read as all it keeps', () => {
+  const text = largestLines([
+    { typeName: 'list', bytes: 7.6 * MiB, label: 'list, 1000000 items of list', path: '__main__.rows', holdsBytes: 183 * MiB },
+    { typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932160', path: '__main__.BASE' },
+    { typeName: 'list', bytes: 8 * MiB, label: 'list, 1048576 items of float', path: '__main__.same' },
+  ]).join('\n');
+  assert.match(text, /^largest objects \(the memory each owns: .*a container its own storage, with what it holds\):$/m);
+  assert.match(text, /^ +7\.60 MiB {2}list, 1000000 items of list +__main__\.rows {2}\(holds ≈183 MiB with its numbers and strings\)$/m);
+  assert.match(text, /^ +30\.0 MiB {2}ndarray float64 3932160 +__main__\.BASE$/m);
+  assert.match(text, /^ +8\.00 MiB {2}list, 1048576 items of float +__main__\.same$/m);
 });

@@ -128,7 +128,6 @@ def holds_bytes(o, depth=0):
     return size
 
 
-
 class _NotNumbers(Exception):
     """A list or tuple that holds something other than exact floats (or ints) is not numeric data."""
 

@@ -217,7 +217,6 @@ class DuplicatesTest(unittest.TestCase):
         self.assertIn("HELD['view']", paths[0])
         del df, HELD['view']
 
-
     def test_a_container_says_about_what_it_holds_beside_its_own_storage(self):
         # A list of lists of floats owned 7.6 MiB of storage and held 183 MiB: --largest showed
         # only the first, read as what the list kept alive.

@@ -42,4 +42,9 @@ test('heap lists censuses in number order, says when a late one was asked, and c
   assert.ok(head, r.stdout.split('\n')[0]);
   assert.equal(Number(head[1]), Number(head[2]) + Number(head[3]) + Number(head[4] ?? 0));
   assert.equal(Number(head[1]), nums.length);
+  // The report counts them the same way.
+  const html = path.join(dir, 'report.html');
+  const rep = await runCli(['report', out, '-o', html]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(fs.readFileSync(html, 'utf8'), new RegExp(`<h4 id="heap-[^"]+">[^<]*: ${head[1]} censuses due: ${head[2]} taken, ${head[3]} skipped \\(the previous one was still running\\)${head[4] ? `, ${head[4]} failed` : ''}</h4>`));
 });

@@ -34,6 +34,8 @@ export interface ReportHeap {
   censuses: Array<{ tMs: number; label: string; objects: number; totalBytes: number; collected: boolean }>;
   /** Censuses that were due and skipped (the previous one still running). */
   skipped: number;
+  /** Censuses asked for and not answered (the process ended first, the agent failed); absent: none. */
+  failed?: number;
   /** Growth from the first census to the last (null with fewer than two). */
   growth: {
     fromMs: number;
@@ -178,6 +180,14 @@ function processesBlock(r: ReportRecording, id: string, chart: Chart, input: num
 ${hidden > 0 ? `<p class="hint">${hidden} short-lived process${hidden === 1 ? '' : 'es'} (fewer than 10 samples) not listed.</p>` : ''}</section>`;
 }
 
+/** "3 censuses", or "6 censuses due: 3 taken, 2 skipped (…), 1 failed": "3 censuses (2 skipped)" read as 3 + 2 or as 3 in all. */
+function censusCountText(h: ReportHeap): string {
+  const failed = h.failed ?? 0;
+  const due = h.censuses.length + h.skipped + failed;
+  if (due === h.censuses.length) return `${due} census${due === 1 ? '' : 'es'}`;
+  return `${due} censuses due: ${h.censuses.length} taken` + (h.skipped ? `, ${h.skipped} skipped (the previous one was still running)` : '') + (failed ? `, ${failed} failed` : '');
+}
+
 function heapBlock(r: ReportRecording, id: string): string {
   if (r.heap.every((h) => h.censuses.length === 0)) {
     return `<section class="panel" id="heap-${id}"><h3>Heap censuses</h3><p class="empty">no heap censuses: record with memhunt run --heap-every 30s (Python processes)</p></section>`;
@@ -187,7 +197,7 @@ function heapBlock(r: ReportRecording, id: string): string {
   for (const h of r.heap) {
     if (h.censuses.length === 0) continue;
     const track = r.rec.processes.find((p) => p.pid === h.pid);
-    parts.push(`<h4 id="heap-${id}-${h.pid}">${esc(track ? processName(r.rec, track) : `pid ${h.pid}`)}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}${h.skipped ? ` (${h.skipped} skipped: the previous one was still running)` : ''}</h4>`);
+    parts.push(`<h4 id="heap-${id}-${h.pid}">${esc(track ? processName(r.rec, track) : `pid ${h.pid}`)}: ${censusCountText(h)}</h4>`);
     const crow = h.censuses.map((c) => `<tr><td>${esc(fmtClock(c.tMs))}</td><td>${esc(c.label)}</td><td class="num">${esc(formatCount(c.objects))}</td><td class="num">${esc(formatBytes(c.totalBytes))}</td><td>${c.collected ? '' : 'no gc.collect() first'}</td></tr>`);
     parts.push(`<details class="censuses"><summary>the censuses: ${esc(formatCount(h.censuses[0]!.objects))} → ${esc(formatCount(h.censuses[h.censuses.length - 1]!.objects))} objects, ${esc(formatBytes(h.censuses[0]!.totalBytes))} → ${esc(formatBytes(h.censuses[h.censuses.length - 1]!.totalBytes))}</summary><table class="data"><thead><tr><th>time</th><th>label</th><th>objects</th><th>size</th><th></th></tr></thead><tbody>${crow.join('')}</tbody></table></details>`);
     parts.push(largestHtml(h));

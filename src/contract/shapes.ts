@@ -70,7 +70,7 @@ export interface LargeObject {
 }
 
 /** A holder of duplicated data. */
-export interface DuplicateHolder extends LargeObject {
+export interface DuplicateHolder extends Omit<LargeObject, 'holdsBytes'> {
   /**
    * identical: the same data (the group's first holder is the reference); converted: the same values
    * in another dtype (float32 of float64); shares: a view of a holder's buffer (not a copy, not in

@@ -201,7 +201,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
       pid: h.pid,
       command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
       censuses: h.censuses.map((c) => ({
-        tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, ...(c.agentRssBytes !== undefined ? { agentRssBytes: c.agentRssBytes } : {}), rows: c.rows.slice(0, top),
+        tMs: c.tMs, ...(c.askedTMs !== undefined ? { askedTMs: c.askedTMs } : {}), label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, ...(c.agentRssBytes !== undefined ? { agentRssBytes: c.agentRssBytes } : {}), rows: c.rows.slice(0, top),
         ...(c.largest ? { largest: c.largest.slice(0, top) } : {}), ...(c.duplicates ? { duplicates: c.duplicates } : {}),
       })),
       skipped: h.skipped,

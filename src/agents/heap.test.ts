@@ -117,6 +117,12 @@ test('the automatic graph follows what holds the new bytes: one array that keeps
   // the many small objects.
   const builtins = [1, 2, 3, 4].map((i) => census(i, [['bytearray', 1, 4_000_000 * i], ['weakref.ReferenceType', 3000 * i, 80 * 3000 * i], ['int', 10, 280]]));
   assert.equal(pickGrowingType(builtins), 'bytearray');
+  // A leak slower than the censuses: 8 MB of arrays every third interval, 1,600 weakrefs every
+  // interval. The arrays hold the bytes that appeared; the weakrefs were followed.
+  const slow = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => census(i + 1, [
+    ['numpy.ndarray', 40 + 8 * Math.floor(i / 3), 8_000_000 * Math.floor(i / 3)], ['weakref.ReferenceType', 1600 * i, 80 * 1600 * i], ['int', 10, 280],
+  ]));
+  assert.equal(pickGrowingType(slow), 'numpy.ndarray');
   // A class of the program that grows is still followed first, and the reason says so.
   const own = [1, 2, 3, 4].map((i) => census(i, [['numpy.ndarray', 40 + i, 8_000_000 * i], ['app.Record', 100 * i, 56 * 100 * i]]));
   const o = pickGrowingTypeWithReason(own);

@@ -200,7 +200,13 @@ export function pickGrowingTypeWithReason(censuses: HeapCensusEvent[]): GrowingP
   const last = steps[steps.length - 1]!;
   const lastGrew = new Set(last.types.filter(grew).map((t) => t.typeName));
   const need = Math.max(2, Math.ceil(steps.length / 2));
-  const persistent = (name: string) => lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need;
+  // Or, growing at a slower pace than the censuses (a batch of arrays kept every third census), it
+  // holds most of the bytes that appeared in the window, in two intervals at least: the weakrefs
+  // made every interval beside it were followed instead.
+  let windowBytes = 0;
+  for (const t of sum.values()) if (t.bytesDelta > 0) windowBytes += t.bytesDelta;
+  const holdsMost = (name: string) => (grewIn.get(name) ?? 0) >= 2 && windowBytes > 0 && (sum.get(name)?.bytesDelta ?? 0) >= 0.5 * windowBytes;
+  const persistent = (name: string) => (lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need) || holdsMost(name);
   const pick = pickWithReason({ ...last, types: [...sum.values()] }, persistent, `over the last ${steps.length} quiet census intervals`);
   if (!pick) return null;
   return { typeName: pick.typeName, why: `${pick.why}; it grew in ${grewIn.get(pick.typeName)} of those ${steps.length} intervals` };

@@ -45,8 +45,44 @@ export function writeErrorText(file: string, e: unknown): string {
     ELOOP: 'too many symbolic links',
     ENAMETOOLONG: 'the name is too long',
   };
+  // /proc and /sys say ENOENT for a new file in a folder that exists: the folder takes no new files.
+  if (err?.code === 'ENOENT' && isFolder(path.dirname(file))) why.ENOENT = `its folder ${path.dirname(file)} does not take new files`;
   const text = (err?.code && why[err.code]) || err?.message || String(e);
   return `cannot write ${file}: ${text}${err?.code ? ` (${err.code})` : ''}`;
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `dir` could not be made, in words: a recursive mkdir reports ENOENT for a missing folder
+ * under a read-only one (the real cause is the parent's EROFS or EACCES), so the first missing
+ * folder is made on its own to learn it.
+ */
+export function mkdirErrorText(dir: string, e: unknown): string {
+  let err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') {
+    let first = path.resolve(dir);
+    while (!isFolder(path.dirname(first)) && path.dirname(first) !== first) first = path.dirname(first);
+    try {
+      fs.mkdirSync(first);
+      fs.rmdirSync(first);
+    } catch (e2) {
+      err = e2 as NodeJS.ErrnoException;
+    }
+  }
+  const why: Record<string, string> = {
+    EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device', ENOTDIR: 'a part of it is not a folder', EEXIST: 'a file of that name is in the way',
+    ENOENT: 'its parent folder does not take new folders',
+  };
+  const text = (err?.code && why[err.code]) || err?.message || String(e);
+  return `cannot create it: ${text}${err?.code ? ` (${err.code})` : ''}`;
 }
 
 function readHead(file: string): Buffer {

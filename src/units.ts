@@ -183,6 +183,21 @@ export function parsePercent(text: string, what = 'percentage'): number {
 }
 
 /** "+12.3 MiB/min", "-512 KiB/min", "0 B/min": a rate given in bytes per minute; signed adds "+" to positive rates. */
+/**
+ * A share as a percentage, the same everywhere a user reads one (summary, chart, fleet, check):
+ * whole percents, one decimal under 10%, and one decimal where rounding would make a share over
+ * its limit read 100% or one under it read 100% (100.3%, 99.7%). The fleet table rounded up over
+ * 100% while the summary rounded: 103% and 102% for the same 1.0207.
+ */
+export function formatPercent(share: number): string {
+  const p = 100 * share;
+  if (!Number.isFinite(p)) return '-';
+  if (Math.abs(p) < 10) return `${p.toFixed(1)}%`;
+  const whole = Math.round(p);
+  if (whole === 100 && p !== 100) return `${p.toFixed(1)}%`;
+  return `${whole}%`;
+}
+
 export function formatRate(bytesPerMinute: number, signed = false): string {
   if (!Number.isFinite(bytesPerMinute)) return '?';
   const text = `${formatBytes(bytesPerMinute)}/min`;

@@ -257,7 +257,17 @@ export interface TraceFinalEvent {
   trace: TraceSnapshotResult;
 }
 
-export type AgentEvent = DaskEvent | SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | TraceFinalEvent | AllocEvent;
+/**
+ * Added in 1.x: the interpreter began its shutdown (the agent's atexit hook, registered at start-up,
+ * runs after the program's own handlers and its threads): the memory it frees from here on is its
+ * teardown (module globals, caches), not a release the program made. Recorded as a `teardown` record.
+ */
+export interface ExitingEvent {
+  type: 'exiting';
+  wallMs: number;
+}
+
+export type AgentEvent = DaskEvent | SectionEvent | SnapshotEvent | IsolatedEvent | AgentErrorEvent | BreakEndEvent | TraceFinalEvent | AllocEvent | ExitingEvent;
 
 export type AgentMessage = AgentHello | Reply | AgentEvent;
 
@@ -269,7 +279,7 @@ const RESULT_OF: Readonly<Record<HostRequest['type'], ContractName>> = {
 };
 
 const EVENT_OF: Readonly<Record<AgentEvent['type'], ContractName>> = {
-  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', 'trace-final': 'traceFinalEvent', alloc: 'allocEvent', dask: 'daskEvent',
+  section: 'sectionEvent', snapshot: 'snapshotEvent', isolated: 'isolatedEvent', 'agent-error': 'agentErrorEvent', 'break-end': 'breakEndEvent', 'trace-final': 'traceFinalEvent', alloc: 'allocEvent', dask: 'daskEvent', exiting: 'exitingEvent',
 };
 
 /** Null when result is what `request` answers with; else one line saying what is wrong. */

@@ -7,12 +7,15 @@ import { clipLine } from '../safe-text';
 import { pidText, workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { seriesFrom } from '../model/series';
-import { parentKillText, summarize, type RunSummary } from './summary';
+import { censusWorkMs, parentKillText, summarize, type RunSummary } from './summary';
+import { treeTeardown } from './teardown';
 import { analyzeSeries, projectionText, rateText, type Growth, type SeriesAnalysis, type Verdict } from './verdict';
 import { formatBytes, formatClock, formatRate } from '../units';
 
 /** A process must have lived this share of the recording for its leak to be the tree's. */
 const LONG_LIVED_SHARE = 0.5;
+/** A leaking process that was not long-lived counts when it kept at least this share of the tree's peak. */
+const MATERIAL_SHARE_OF_PEAK = 0.1;
 /** A leaking process is named in the verdict when it grows at least this share of the fastest one's rate. */
 const MINOR_LEAK_SHARE = 0.1;
 
@@ -86,20 +89,32 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // The memory pdb added while a process was stopped in it (a break's debuggerBytes) is the
   // debugger's, not the program's: subtracted after the pause, from the tree and that process.
   const pauseEvents = rec.events.flatMap((e) => (e.kind === 'pause' ? [e] : []));
-  const pausesFor = (pid: number | null) => pauseEvents.map((e) => ({
-    fromMs: e.tMs, toMs: e.endMs, bytes: pid === null || e.pids.includes(pid) ? (e.debuggerBytes ?? 0) : 0,
-  }));
+  // memhunt's censuses likewise: the time one took in its process (the census, its largest objects
+  // and duplicates) is left out, and the RSS it added (its modules, the arenas its buffers leave)
+  // is subtracted after it, in that process and the tree. A --largest --duplicates run read
+  // "insufficient data: the floors were level … and rose 1.58 MiB only after" from a census's bump.
+  const censuses = rec.events.flatMap((e) => (e.kind === 'census' ? [e] : []));
+  const pausesFor = (pid: number | null) => [
+    ...pauseEvents.map((e) => ({
+      fromMs: e.tMs, toMs: e.endMs, bytes: pid === null || e.pids.includes(pid) ? (e.debuggerBytes ?? 0) : 0,
+    })),
+    ...censuses.filter((e) => pid === null || e.pid === pid).map((e) => ({
+      fromMs: e.tMs, toMs: e.tMs + censusWorkMs(e), bytes: Math.max(0, e.agentRssBytes ?? 0), census: true,
+    })),
+  ];
   const pauses = pausesFor(null);
   const ctx = { limit: killedAtLimit ? null : limit, startWallMs: rec.meta.startWallMs, pauses };
   // --metric decides what is judged: the tree total and each process in RSS, PSS or USS.
-  const tree = analyzeSeries(metricTotal(rec).series, ctx);
+  const total = metricTotal(rec).series;
+  const shutdown = treeTeardown(rec, total);
+  const tree = analyzeSeries(total, { ...ctx, teardown: shutdown && { fromMs: shutdown.fromMs, lead: "the tree's shutdown began", detail: shutdown.text } });
   if (killedAtLimit) tree.evidence.push(killedAtLimit);
   // What memhunt's own censuses added to the curve (their modules at the first, the allocator's
   // arenas their buffers leave): said, so a step at a census is not read as the program's.
-  const censusCosts = rec.events.flatMap((e) => (e.kind === 'census' && e.agentRssBytes !== undefined && e.agentRssBytes > 0 ? [e.agentRssBytes] : []));
-  const censusBytes = censusCosts.reduce((a, b) => a + b, 0);
+  const censusBytes = censuses.reduce((a, e) => a + Math.max(0, e.agentRssBytes ?? 0), 0);
   if (censusBytes >= 256 * 1024 && tree.verdict !== 'insufficient data') {
-    tree.evidence.push(`memhunt's census${censusCosts.length === 1 ? '' : 'es'}: +${formatBytes(censusBytes)} of RSS added while ${censusCosts.length === 1 ? 'it' : `the ${censusCosts.length} of them`} ran (the agent's modules, the allocator's arenas), in the curve but not the program's`);
+    const n = censuses.length;
+    tree.evidence.push(`memhunt's ${n === 1 ? 'census' : `${n} censuses`} added ${formatBytes(censusBytes)} of RSS while ${n === 1 ? 'it' : 'they'} ran (the agent's modules, the allocator's arenas, and what other threads allocated meanwhile): subtracted after each, and the time ${n === 1 ? 'it' : 'they'} took left out`);
   }
   const treeSpan = tree.endMs - tree.startMs;
   const processes: ProcessAnalysis[] = rec.processes
@@ -109,14 +124,22 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
       // A process is judged as the program it became: under pyenv's shim the root is bash (3 MiB)
       // until it execs python3 (23 MiB), and that "growth" named the parent of a Pool whose
       // workers were the ones leaking.
-      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, { ...ctx, pauses: pausesFor(p.pid) }),
+      ...analyzeSeries(p.execMs !== undefined ? seriesFrom(series, p.execMs) : series, {
+        ...ctx, pauses: pausesFor(p.pid), teardown: p.teardownMs !== undefined ? { fromMs: p.teardownMs, lead: 'its interpreter began its shutdown' } : null,
+      }),
       pid: p.pid, ppid: p.ppid, command: p.command, firstSeenMs: p.firstSeenMs, exitMs: p.exitMs,
       ...(p.worker ? { worker: workerText(p.worker)! } : {}),
     }));
-  // A process is "long-lived" when it was sampled over at least half of the tree's span.
+  // A process is "long-lived" when it was sampled over at least half of the tree's span. One that
+  // was not still counts when what it kept is a real share of the tree's memory: a job that leaked
+  // for 27 s under `sh -c 'python3 job.py; sleep 30'` (its 55 MiB were half the tree's peak), or a
+  // Dask worker restarted by its nanny, each incarnation killed at its limit (the headline named
+  // the driver's +6.7 MiB/min instead). Launchers and short helpers keep nothing that counts.
   const longLived = (p: ProcessAnalysis) => Number.isFinite(treeSpan) && p.endMs - p.startMs >= LONG_LIVED_SHARE * treeSpan;
+  const treePeak = tree.peakBytes;
+  const keptMuch = (p: ProcessAnalysis) => (p.growth?.retainedBytes ?? 0) >= Math.max(MATERIAL_SHARE_OF_PEAK * treePeak, 1024 * 1024);
   const leakingAll = processes
-    .filter((p) => p.verdict === 'leak' && longLived(p))
+    .filter((p) => p.verdict === 'leak' && (longLived(p) || keptMuch(p)))
     .sort((a, b) => (b.growth?.bytesPerMinute ?? 0) - (a.growth?.bytesPerMinute ?? 0));
   // Named: the processes the growth is in. One growing at under a tenth of the fastest one's rate is
   // not why the tree grows (a Dask worker's start-up imports under load, +5 MiB/min beside a

@@ -112,13 +112,20 @@ test('corpus, live: no workload gets a wrong verdict under memhunt run (insuffic
     return { l, a, mh };
   };
   const live = labels.workloads.filter((l) => LIVE.includes(l.file));
+  // How long each program ran on a quiet machine (its committed recording).
+  const quietSpanMs = new Map<string, number>();
+  for (const l of live) {
+    const q = await readMemhuntRecording(path.join(RECORDED, l.file.replace(/\.\w+$/, '.mh')));
+    const t = q.total.tMs;
+    if (t.length > 1) quietSpanMs.set(l.file, t[t.length - 1]! - t[0]!);
+  }
   assert.equal(live.length, LIVE.length, `LIVE names a workload labels.json does not have: ${LIVE.join(', ')}`);
   const first = await pool(live, 2, (l) => record(l, 1));
   // A live run on a saturated machine can be starved for a second at its end (seen in CI-like runs:
   // a leak's last samples late, its fall at exit read as a release). A workload judged wrong is
   // recorded once more, alone; a verdict rule that is wrong fails both times. The recorded corpus
   // test above is the deterministic check.
-  const results = [];
+  const results: Array<{ l: Label; a: RecordingAnalysis; mh: string }> = [];
   const retried: string[] = [];
   for (const x of first) {
     if (x.a.verdict === x.l.expected || x.a.verdict === 'insufficient data') results.push(x);
@@ -130,7 +137,17 @@ test('corpus, live: no workload gets a wrong verdict under memhunt run (insuffic
   if (retried.length) t.diagnostic(`recorded again after a wrong verdict: ${retried.join(', ')}`);
   const falseLeaks = results.filter(({ l, a }) => l.expected !== 'leak' && a.verdict === 'leak');
   assert.deepEqual(falseLeaks.map((x) => describeFailure(x.l, x.a, x.mh)), [], 'a stable, spike or release workload was called a leak');
-  const wrong = results.filter(({ l, a }) => a.verdict !== l.expected && a.verdict !== 'insufficient data');
+  // A run the machine stretched to more than 1.5× its quiet recording's length (fixtures/corpus/
+  // recorded/) no longer has the shape its label names: node_spike.js's 250 MiB fill took 13 s of a
+  // 21 s run at load ~15 (0.3 s quietly), a ramp and a release, not a spike. For such a run only
+  // leak or not is asserted (above); stable for spike and the reverse are reported, not failed.
+  const starved = (x: (typeof results)[number]) => {
+    const quiet = quietSpanMs.get(x.l.file);
+    return quiet !== undefined && x.a.tree.endMs - x.a.tree.startMs > 1.5 * quiet;
+  };
+  const stretched = results.filter((x) => x.a.verdict !== x.l.expected && x.a.verdict !== 'insufficient data' && x.l.expected !== 'leak' && x.a.verdict !== 'leak' && starved(x));
+  if (stretched.length) t.diagnostic(`stretched by the load (only leak or not asserted): ${stretched.map(({ l, a }) => `${l.file} ${a.verdict} in ${((a.tree.endMs - a.tree.startMs) / 1000).toFixed(1)} s (quietly ${((quietSpanMs.get(l.file) ?? 0) / 1000).toFixed(1)} s)`).join(', ')}`);
+  const wrong = results.filter((x) => x.a.verdict !== x.l.expected && x.a.verdict !== 'insufficient data' && !stretched.includes(x));
   assert.equal(wrong.length, 0, wrong.map(({ l, a, mh }) => describeFailure(l, a, mh)).join('\n\n'));
   const undecided = results.filter(({ a }) => a.verdict === 'insufficient data');
   t.diagnostic(`${results.length - undecided.length}/${results.length} right, ${undecided.length} insufficient data${undecided.length ? `: ${undecided.map(({ l, a }) => `${l.file} (${a.tree.rule})`).join(', ')}` : ''}`);

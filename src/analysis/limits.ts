@@ -3,7 +3,7 @@
  * analysis. Pure data in and out; parsing the flags is cli's job, printing too.
  */
 import type { RecordingAnalysis } from './analyze';
-import { formatBytes, formatClock, formatRate } from '../units';
+import { formatBytes, formatClock, formatPercent, formatRate } from '../units';
 import { rateText } from './verdict';
 import { AGENT_WORK_NAMES, highestPeak } from './summary';
 
@@ -50,9 +50,7 @@ function judgedPeak(a: RecordingAnalysis): { bytes: number; what: string } {
   return { bytes: s.peakBytes, what: `${s.metricText} at ${formatClock(s.peakTMs)}${inSnapshot}` };
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
-}
+const pct = formatPercent;
 
 export function checkLimits(a: RecordingAnalysis, l: Limits): LimitResult[] {
   const out: LimitResult[] = [];

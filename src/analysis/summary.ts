@@ -7,6 +7,7 @@ import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../mode
 import { seriesMax, valueAt, type Series } from '../model/series';
 import { formatBytes, formatClock } from '../units';
 import { levelBeforeExit } from './verdict';
+import { treeTeardown } from './teardown';
 
 /**
  * A kernel high-water mark (VmHWM) counts as "higher than the samples" when it exceeds them by more
@@ -353,7 +354,7 @@ export function summarize(rec: MemoryRecording): RunSummary {
     peakDuringAgent,
     censusesBeforePeak: peak.index >= 0 ? censusesBefore(rec, peak.tMs, peakBytes) : null,
     finalBytes: lastNonZero(t.values),
-    beforeExit: levelBeforeExit(t),
+    beforeExit: levelBeforeExit(t, treeTeardown(rec, t)?.fromMs ?? null),
     processes,
     limit,
     limitUse: limitUseOf(limit, peakBytes, metricText, container),

@@ -122,6 +122,20 @@ const SPIKE_CONTEXT_SHARE = 0.2;
 /** The fall at exit is looked for in the last share of the run (at most 10 s). */
 const TEARDOWN_SHARE = 0.05;
 const TEARDOWN_MAX_MS = 10_000;
+/**
+ * A tree's shutdown: the processes whose interpreters said they began their shutdown (a `teardown`
+ * record) within this share of the run before its end (at most 3 s, or the share above when that
+ * is longer), each within that much of the next one's. A Dask worker's interpreter freed its
+ * 200 MiB cache 2.3 s before the end of a 23.7 s run (the client and scheduler shut down after it,
+ * beside two CPU hogs), and the tree total read "stable: released".
+ */
+const SHUTDOWN_SHARE = 0.15;
+const SHUTDOWN_MAX_MS = 3_000;
+
+/** How far before the end of a run of spanMs a process's shutdown still counts as the tree's (see SHUTDOWN_SHARE). */
+export function shutdownWindowMs(spanMs: number): number {
+  return Math.min(TEARDOWN_MAX_MS, Math.max(TEARDOWN_SHARE * spanMs, Math.min(SHUTDOWN_SHARE * spanMs, SHUTDOWN_MAX_MS)));
+}
 
 export type Verdict = 'leak' | 'stable' | 'spike' | 'insufficient data';
 export type ConfidenceLabel = 'low' | 'medium' | 'high';
@@ -242,7 +256,14 @@ export interface SeriesContext {
    * Times in the analysis and its words stay recording times. `bytes`: memory the debugger added
    * while stopped (pdb's import at a --break-at), subtracted from every sample after the pause.
    */
-  pauses?: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number }>;
+  pauses?: ReadonlyArray<{ fromMs: number; toMs: number; bytes?: number; census?: boolean }>;
+  /**
+   * When the shutdown began (a process's interpreter said so, or the tree's: treeTeardown in
+   * teardown.ts), recording ms, with words for the evidence ("its interpreter began its shutdown";
+   * "the tree's shutdown began" and who). The samples after it are the shutdown's, not the
+   * program's: left out, instead of guessing the fall at exit from the last samples.
+   */
+  teardown?: { fromMs: number; lead: string; detail?: string } | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +383,8 @@ interface Facts {
   /** Analysis time (paused time left out) → recording time; the identity without pauses. */
   toRecMs: (tMs: number) => number;
   trim: TrimFacts;
+  /** One past the last sample before the interpreter's shutdown began (ctx.teardown); undefined when not known. */
+  teardownAt?: number;
   envelope?: EnvelopeFacts;
   cycles?: CycleFacts;
   spikes?: Spike[];
@@ -396,8 +419,9 @@ function trimStage(s: Series): TrimFacts {
   return { from, to, peak, noNaN };
 }
 
-function envelopeStage(s: Series, trim: TrimFacts): EnvelopeFacts {
-  const to = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
+function envelopeStage(s: Series, trim: TrimFacts, teardownAt: number | undefined): EnvelopeFacts {
+  // Where the shutdown began is known (the interpreter said so): its samples go, and nothing is guessed.
+  const to = teardownAt !== undefined && teardownAt > trim.from ? Math.min(trim.to, teardownAt) : trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
   const env = buildEnvelope(s, trim.from, to, MAX_BUCKETS);
   return { env, spanMs: env.endMs - env.startMs };
 }
@@ -804,7 +828,7 @@ function runStage(name: StageName, f: Facts): void {
     case 'trim':
       return;
     case 'envelope':
-      f.envelope = envelopeStage(f.s, f.trim);
+      f.envelope = envelopeStage(f.s, f.trim, f.teardownAt);
       return;
     case 'cycles':
       f.cycles = cycleStage(f.envelope!);
@@ -835,8 +859,24 @@ function runStage(name: StageName, f: Facts): void {
 
 /** Analyses one series (a tree total or a process's RSS): the stages, then the first rule that decides. */
 export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAnalysis {
-  const { s, toRecMs, pausedMs, debuggerBytes } = withoutPauses(series, ctx.pauses ?? []);
+  const { s, toRecMs, pausedMs } = withoutPauses(series, ctx.pauses ?? []);
   const facts: Facts = { s, ctx, toRecMs, trim: trimStage(s) };
+  // The shutdown's start in analysis time: the first sample after it, on recording times.
+  let teardownText: string | null = null;
+  if (ctx.teardown && Number.isFinite(ctx.teardown.fromMs)) {
+    let k = facts.trim.to;
+    while (k > facts.trim.from && toRecMs(s.tMs[k - 1]!) > ctx.teardown.fromMs) k--;
+    if (k < facts.trim.to && k > facts.trim.from) {
+      facts.teardownAt = k;
+      let low = Infinity;
+      for (let i = k; i < facts.trim.to; i++) if (s.values[i]! < low) low = s.values[i]!;
+      const before = s.values[k - 1]!;
+      // Said when it freed something that matters (what the fall at exit would have been).
+      if (before - low >= Math.max(MiB, 0.1 * before)) {
+        teardownText = `${ctx.teardown.lead} at ${formatClock(ctx.teardown.fromMs)}${ctx.teardown.detail ? ` (${ctx.teardown.detail})` : ''}: the ${formatBytes(before - low)} freed after that (${formatBytes(before)} → ${formatBytes(low)}) is left out, a shutdown and not a release`;
+      }
+    }
+  }
   let ran = 0;
   for (const rule of RULES) {
     const need = STAGE_ORDER.indexOf(rule.needs);
@@ -844,9 +884,14 @@ export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAn
     const d = rule.decide(facts as Required<Facts>);
     if (d) {
       const a = report(facts, rule.name, d);
-      if (pausedMs > 0 && a.verdict !== 'insufficient data') {
+      if (teardownText && a.verdict !== 'insufficient data') a.evidence.push(teardownText);
+      // memhunt's censuses are said by the caller (analyze.ts); a stop (pdb, a `stop` action) here.
+      const stops = (ctx.pauses ?? []).filter((p) => !p.census && p.toMs > p.fromMs);
+      if (pausedMs > 0 && stops.length && a.verdict !== 'insufficient data') {
+        const debuggerBytes = stops.reduce((x, p) => x + Math.max(0, p.bytes ?? 0), 0);
         const pdb = debuggerBytes > 0 ? `; the ${formatBytes(debuggerBytes)} pdb added while it was stopped (the debugger's, not the program's) too` : '';
-        a.evidence.push(`the tree was stopped for ${formatDuration(pausedMs)} (${ctx.pauses!.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth${pdb}`);
+        const stoppedMs = stops.reduce((x, p) => x + (p.toMs - p.fromMs), 0);
+        a.evidence.push(`the tree was stopped for ${formatDuration(stoppedMs)} (${stops.map((p) => `${formatClock(p.fromMs)}–${formatClock(p.toMs)}`).join(', ')}): left out of the growth${pdb}`);
       }
       return a;
     }
@@ -990,10 +1035,21 @@ function report(f: Facts, rule: string, d: Decision): SeriesAnalysis {
  * sample) is then the interpreter freeing its heap: spike_leak.py held 222 MiB at 6.96 s, and its
  * last sample read 69.3 MiB.
  */
-export function levelBeforeExit(s: Series): { bytes: number; tMs: number } | null {
+export function levelBeforeExit(s: Series, teardownFromMs: number | null = null): { bytes: number; tMs: number } | null {
   const trim = trimStage(s);
   if (trim.to - trim.from < MIN_SAMPLES) return null;
-  const cut = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
+  let cut: number;
+  if (teardownFromMs !== null) {
+    // Known (the interpreters said when their shutdown began): the level then, when it fell after.
+    cut = trim.to;
+    while (cut > trim.from && s.tMs[cut - 1]! > teardownFromMs) cut--;
+    if (cut <= trim.from || cut >= trim.to) return null;
+    let low = Infinity;
+    for (let i = cut; i < trim.to; i++) if (s.values[i]! < low) low = s.values[i]!;
+    if (low >= 0.9 * s.values[cut - 1]!) return null;
+  } else {
+    cut = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
+  }
   if (cut >= trim.to) return null;
   return { bytes: s.values[cut - 1]!, tMs: s.tMs[cut - 1]! };
 }

@@ -70,7 +70,7 @@ export function resolveLimits(flags: LimitFlags, killLimitBytes: number | null =
   return limits;
 }
 
-function processLine(p: ProcessAnalysis): string {
+function processLine(p: ProcessAnalysis, all: ProcessAnalysis[]): string {
   const life = p.exitMs !== null ? `, exited at ${formatDuration(p.exitMs)}` : '';
   let detail = '';
   if (p.verdict === 'leak' && p.growth) detail = `: ${formatRate(p.growth.bytesPerMinute, true)}, floors ${formatBytes(p.floors!.firstBytes)} → ${formatBytes(p.floors!.lastBytes)}`;
@@ -78,7 +78,11 @@ function processLine(p: ProcessAnalysis): string {
   else if (p.verdict === 'insufficient data') detail = ` (${p.samples} samples${life})`;
   // mprof's process has no pid in its .dat: "(no pid)", not "pid 0" (said once below the list).
   const head = `${p.pid === NO_PID ? '(no pid)   ' : `pid ${String(p.pid).padEnd(7)}`} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
-  return `${head}  ${p.worker ?? commandLabel(p.command, 50)}${detail}`;
+  // A fork child runs its parent's command line (a Pool's workers): said, so the leaking worker is
+  // told from its parent by more than its pid (trial 4).
+  const parent = all.find((q) => q.pid === p.ppid);
+  const forkOf = !p.worker && parent && parent.command.join('\0') === p.command.join('\0') ? ` (fork of ${pidText(parent.pid)})` : '';
+  return `${head}  ${p.worker ?? commandLabel(p.command, 50)}${forkOf}${detail}`;
 }
 
 /** The human report of `memhunt analyze`. */
@@ -100,7 +104,7 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   const shown = a.processes.filter((p) => opts.allProcesses || p.samples >= 10 || p.verdict !== 'insufficient data');
   if (a.processes.length > 1) {
     out.push('  processes:');
-    for (const p of shown) out.push(`    ${processLine(p)}`);
+    for (const p of shown) out.push(`    ${processLine(p, a.processes)}`);
     if (shown.some((p) => p.pid === NO_PID)) out.push('    (no pid): the process mprof started; a .dat holds no pid for it, only its children\'s (CHLD lines)');
     const hidden = a.processes.length - shown.length;
     if (hidden > 0) out.push(`    (${hidden} short-lived process${hidden === 1 ? '' : 'es'} with fewer than 10 samples not shown)`);

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { analyzeRecording, commandLabel, type RecordingAnalysis } from '../analysis/analyze';
 import { finalText, heldAtEndBytes } from '../analysis/summary';
 import { InputError } from '../errors';
-import { formatBytes, formatDuration, formatRate, parseSize } from '../units';
+import { formatBytes, formatDuration, formatPercent, formatRate, parseSize } from '../units';
 import { analysisJson, jsonReplacer } from './analyze';
 import { resolveRecordingArg } from './files';
 import { loadRecording } from './load';
@@ -121,7 +121,7 @@ export function formatDiff(b: RecordingAnalysis, a: RecordingAnalysis, files: [s
   const leakers = (x: RecordingAnalysis) => (x.leakingProcesses.length ? x.leakingProcesses.map((p) => commandLabel(p.command, 30)).join(', ') : '-');
   if (b.leakingProcesses.length || a.leakingProcesses.length) rows.push(['leaking in', leakers(b), leakers(a), '']);
   if (b.limit || a.limit) {
-    const share = (x: RecordingAnalysis) => (x.limit ? `${((100 * x.summary.peakBytes) / x.limit.bytes).toFixed(0)}% of ${formatBytes(x.limit.bytes)}` : 'no limit');
+    const share = (x: RecordingAnalysis) => (x.limit ? `${formatPercent(x.summary.peakBytes / x.limit.bytes)} of ${formatBytes(x.limit.bytes)}` : 'no limit');
     rows.push(['peak/limit', share(b), share(a), '']);
   }
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -256,3 +256,14 @@ test('fleet and plot DIR (trial 3): a peak 4× the rest ranks first whatever its
   assert.match(t.stdout.split('\n')[1]!, /^ 1 {2}worker-7 +212 MiB/, t.stdout);
   assert.match(t.stdout, /highest peak 212 MiB in worker-7 \(4\.\d× the median peak: ranked with the riskiest\)/, t.stdout);
 });
+
+test('plot of recordings from one host: each line named by its file, not ten times the host; the verdict said once (trial 4)', async () => {
+  const files = ['sl', 'slc1', 'slc2'].map((f) => path.join(FIXTURES, 'memhunt', 'trial3', `${f}.mh`));
+  const p = await buildFleetPlot(files, { threads: 2 });
+  assert.deepEqual(p.rows.map((r) => r.identity), ['vm', 'vm', 'vm']);
+  const labels = p.chart.series.map((s) => s.label.replace(/^riskiest: /, ''));
+  assert.deepEqual([...labels].sort(), ['sl.mh', 'slc1.mh', 'slc2.mh']);
+  const v = p.chart.verdicts[0]!.text;
+  assert.match(v, /^riskiest: slc?\d?\.mh: leak \(high\): /, v);
+  assert.doesNotMatch(v, /leak \(high\): leak/, v);
+});

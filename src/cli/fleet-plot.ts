@@ -95,6 +95,11 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   const verdicts: ChartVerdict[] = [];
   const xMaxMs = grid.buckets * grid.stepMs;
   const totals = fleetTotals(rows);
+  // A recording is named by its identity (labels, pod, container, worker) unless others share it
+  // (ten runs on one host all read "vm"): then by its file's name.
+  const seen = new Map<string, number>();
+  for (const r of rows) seen.set(r.identity, (seen.get(r.identity) ?? 0) + 1);
+  const nameOf = (r: FleetRow) => ((seen.get(r.identity) ?? 0) > 1 ? path.basename(r.file) : r.identity);
 
   if (band.recordings > 0) {
     const data = envelopeSeries(grid, 0, band.min, band.max);
@@ -123,13 +128,13 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
     const color = worst ? WORST_COLOR : rows.length === 1 ? '#1a1a1a' : PALETTE[colorIndex++ % PALETTE.length]!;
     const data = envelopeSeries(grid, line.env.first, line.env.min, line.env.max);
     series.push({
-      id: `r${i}-total`, label: `${worst ? 'riskiest: ' : ''}${r.identity}`, role: i === 0 ? 'total' : 'process', input: i,
+      id: `r${i}-total`, label: `${worst ? 'riskiest: ' : ''}${nameOf(r)}`, role: i === 0 ? 'total' : 'process', input: i,
       color, widthPx: worst ? 2.5 : 1.5, dash: null, data, peakBytes: r.peakBytes,
     });
     const d = line.detail;
     if (!d) continue;
     const shift = d.startWallMs - grid.t0WallMs;
-    const who = rows.length > 1 ? `${r.identity}: ` : '';
+    const who = rows.length > 1 ? `${nameOf(r)}: ` : '';
     for (const s of d.sections) sections.push({ ...s, input: i, startMs: s.startMs + shift, endMs: s.endMs + shift, color });
     for (const m of d.marks) marks.push({ ...m, input: i, tMs: m.tMs + shift, label: m.kind === 'mark' ? m.label : `${who}${m.label}` });
     for (const p of d.pauses) pauses.push({ ...p, input: i, startMs: p.startMs + shift, endMs: p.endMs + shift });
@@ -146,18 +151,18 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   if (opts.limitBytes !== undefined && limits.length === 0) limits.push({ input: 0, bytes: opts.limitBytes, label: `limit ${formatBytes(opts.limitBytes)} (plot --limit)`, onChart: true });
   for (const r of rows.slice(0, nLines)) {
     if (r.limitBytes === null || opts.limitBytes !== undefined || limits.some((x) => x.bytes === r.limitBytes)) continue;
-    limits.push({ input: rows.indexOf(r), bytes: r.limitBytes, label: `${r.identity}: limit ${formatBytes(r.limitBytes)} (${r.limitSource}) · ${pct(r.usedShare)} used`, onChart: true });
+    limits.push({ input: rows.indexOf(r), bytes: r.limitBytes, label: `${nameOf(r)}: limit ${formatBytes(r.limitBytes)} (${r.limitSource}) · ${pct(r.usedShare)} used`, onChart: true });
   }
 
   const worst = rows[0]!;
   verdicts.push({
     input: 0, verdict: worst.verdict, color: VERDICT_COLORS[worst.verdict],
-    text: `${rows.length > 1 ? `riskiest: ${worst.identity}: ` : ''}${worst.verdict}${worst.confidence ? ` (${worst.confidence})` : ''}: ${worst.reason}`,
+    text: `${rows.length > 1 ? `riskiest: ${nameOf(worst)}: ` : ''}${worst.verdict}${worst.confidence ? ` (${worst.confidence})` : ''}: ${worst.reason.replace(new RegExp(`^${worst.verdict}: `), '')}`,
   });
   const summary = [
     summaryLine(totals),
     `each recording by its own clock, in ${grid.buckets} buckets of ${grid.stepMs < 1000 ? `${Math.round(grid.stepMs)} ms` : clockWords(grid.stepMs)}${band.recordings ? `; the ${Math.min(nLines, rows.length)} riskiest drawn over the band of the other ${band.recordings}` : ''}`,
-    `riskiest: ${worst.identity} · peak ${formatBytes(worst.peakBytes)}${worst.limitBytes !== null ? ` of ${formatBytes(worst.limitBytes)} (${pct(worst.usedShare)})` : ''} · ${worst.endText} · ${path.basename(worst.file)}`,
+    `riskiest: ${nameOf(worst)} · peak ${formatBytes(worst.peakBytes)}${worst.limitBytes !== null ? ` of ${formatBytes(worst.limitBytes)} (${pct(worst.usedShare)})` : ''} · ${worst.endText} · ${path.basename(worst.file)}`,
   ];
 
   let dataMax = 0;

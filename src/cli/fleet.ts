@@ -13,7 +13,7 @@ import { DASK_LIMIT_SOURCE, fleetTotals, riskOrderFor, type FleetRow, type Fleet
 import { clockSkewLine, clockSkewOf } from '../analysis/fleet-envelope';
 import { InputError } from '../errors';
 import { isMemhuntRecording } from '../recording/reader';
-import { formatBytes, formatDuration } from '../units';
+import { formatBytes, formatDuration, formatPercent } from '../units';
 import { fleetRowFromFooter } from './footer';
 import { rowOrError, type FleetJob } from './fleet-worker';
 import { clipLine, err, notice, out, outJson, shortCommand } from './output';
@@ -165,7 +165,7 @@ export function fleetSkewLine(rows: FleetRow[]): string | null {
 }
 
 /** A share of a limit; above it, rounded up (100.4% is "101%": over the limit is never shown as 100%). */
-export const pct = (x: number | null) => (x === null ? '-' : `${x > 1 ? Math.ceil(x * 100) : Math.round(x * 100)}%`);
+export const pct = (x: number | null) => (x === null ? '-' : formatPercent(x));
 
 export function summaryLine(t: FleetTotals): string {
   const killed = t.oomKilled + t.limitKilled;

@@ -7,7 +7,7 @@
 import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import { pidText, type RecordingEvent, type RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
-import { formatBytes, formatClock, formatDuration } from '../units';
+import { formatBytes, formatClock, formatDuration, formatPercent } from '../units';
 
 export { safeLine, safeText, clipLine };
 
@@ -123,7 +123,7 @@ export function formatSummary(
   const u = s.limitUse;
   if (u) {
     const verb = u.headroomBytes < 0 ? 'over by' : 'headroom';
-    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${(100 * u.share).toFixed(0)}%, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
+    row('limit', `${formatBytes(u.limitBytes)} (${u.source}, counts ${u.what}): peak used ${formatPercent(u.share)}, ${verb} ${formatBytes(Math.abs(u.headroomBytes))}`);
   } else {
     row('limit', 'none (no --limit, no cgroup limit)');
   }
@@ -131,6 +131,11 @@ export function formatSummary(
   for (const e of opts.events ?? []) {
     if (e.kind === 'threshold') {
       row('threshold', `${formatBytes(e.thresholdBytes)} reached at ${formatClock(e.tMs)}: ${e.action}${e.command ? ` ${e.command}` : ''}${e.note ? ` (${e.note})` : ''}`);
+      if (e.action === 'stop') {
+        // How long the tree stayed stopped (the chart draws it as a band; trial 4 found it only there).
+        const p = (opts.events ?? []).find((x): x is Extract<RecordingEvent, { kind: 'pause' }> => x.kind === 'pause' && x.cause === 'stop' && x.tMs >= e.tMs - 1 && x.tMs <= e.tMs + 2000);
+        if (p) row('', p.endMs > p.tMs ? `stopped ${formatDuration(p.endMs - p.tMs)}, resumed at ${formatClock(p.endMs)} (left out of the growth analysis)` : 'stopped to the end of the recording');
+      }
       const breakPid = e.action === 'break' ? /pdb requested in pid (\d+)/.exec(e.note ?? '')?.[1] : undefined;
       if (breakPid) row('', breakOutcome(opts.events ?? [], Number(breakPid), e.tMs));
     } else if (e.kind === 'action-output') {
@@ -217,7 +222,7 @@ export class LiveStatus {
     const max = Math.max(...this.history, 1);
     const spark = this.history.map((v) => SPARK[Math.min(7, Math.floor((v / max) * 7.999))]).join('');
     let text = `memhunt ${formatClock(tMs)}  ${formatBytes(totalBytes)}  peak ${formatBytes(this.peak)}`;
-    if (limitBytes) text += `  ${((100 * totalBytes) / limitBytes).toFixed(0)}% of ${formatBytes(limitBytes)}`;
+    if (limitBytes) text += `  ${formatPercent(totalBytes / limitBytes)} of ${formatBytes(limitBytes)}`;
     text += `  ${processes} proc  ${spark}`;
     const width = this.stream.columns || 80;
     if (text.length > width - 1) text = text.slice(0, width - 1);

@@ -15,6 +15,7 @@ import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
 import { helpProse } from './help';
+import { mkdirErrorText } from '../fsutil';
 
 export interface RecordFlags {
   output?: string;
@@ -155,7 +156,7 @@ function prepareOutputDir(dir: string): string {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new InputError(`--output-dir ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new InputError(`--output-dir ${dir}: ${mkdirErrorText(dir, e)}`);
   }
   if (!fs.statSync(dir).isDirectory()) throw new InputError(`--output-dir ${dir}: not a folder`);
   return dir;

@@ -100,6 +100,8 @@ test('stop freezes the tree, says how to inspect and resume, and the run goes on
   assert.equal(pause.tMs, stop.tMs);
   assert.ok(pause.endMs - pause.tMs >= HOLD_MS, `paused ${pause.endMs - pause.tMs} ms, held ${HOLD_MS} ms`);
   assert.ok(pause.endMs <= rec.total.tMs[rec.total.tMs.length - 1]!, 'ended before the recording did');
+  // The summary says how long it stayed stopped (trial 4: only the chart's band did).
+  assert.match(stderr, /threshold +50\.0 MiB reached at [\d:.]+: stop\n +stopped [\d.]+ m?s, resumed at [\d:.]+ \(left out of the growth analysis\)\n/, stderr);
 });
 
 test('kill ends the tree with SIGKILL (exit 137), and snapshot without an agent is recorded with a note', async () => {

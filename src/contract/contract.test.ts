@@ -25,10 +25,10 @@ const SHAPES: Record<string, string> = {
   HeaderRecord: 'headerRecord', SummaryRecord: 'summaryRecord', ProcRecord: 'procRecord', SampleRecord: 'sRecord', PssRecord: 'pssRecord', ExitRecord: 'exitRecord',
   MarkerRecord: 'markerRecord', LimitRecord: 'limitRecord', OomRecord: 'oomRecord', PauseRecord: 'pauseRecord', CgroupLimitRecord: 'cglimitRecord',
   ThresholdRecord: 'thresholdRecord', ActionResultRecord: 'actionRecord', AgentRecord: 'agentRecord', CensusRecord: 'censusRecord',
-  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord', WorkerRecord: 'workerRecord', WorkerKillRecord: 'workerkillRecord',
+  TraceRecord: 'traceRecord', RefsRecord: 'refsRecord', IsolatedRecord: 'isolatedRecord', NoteRecord: 'noteRecord', EndRecord: 'endRecord', AllocRecord: 'allocRecord', WorkerRecord: 'workerRecord', WorkerKillRecord: 'workerkillRecord', TeardownRecord: 'teardownRecord',
   // src/agents/protocol.ts
   AgentHello: 'agentHello', ClientHello: 'clientHello', Reply: 'reply', CensusResult: 'censusResult', TraceSnapshotResult: 'traceSnapshotResult',
-  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', TraceFinalEvent: 'traceFinalEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent', DaskEvent: 'daskEvent',
+  SectionEvent: 'sectionEvent', SnapshotEvent: 'snapshotEvent', IsolatedEvent: 'isolatedEvent', AgentErrorEvent: 'agentErrorEvent', BreakEndEvent: 'breakEndEvent', TraceFinalEvent: 'traceFinalEvent', BreakResult: 'breakResult', AllocEvent: 'allocEvent', DaskEvent: 'daskEvent', ExitingEvent: 'exitingEvent',
   ClientCensusRequest: 'clientCensusRequest', ClientRefsRequest: 'clientRefsRequest',
 };
 

@@ -52,6 +52,8 @@ export interface JsonProcess {
   uss: JsonSeries;
   /** VmHWM, bytes; null when unknown. */
   hwmBytes: number | null;
+  /** Added within version 1: when its interpreter began its shutdown (ProcessTrack.teardownMs); absent when unknown. */
+  teardownMs?: number;
 }
 
 export interface JsonCgroup {
@@ -111,6 +113,7 @@ export function writeJson(rec: MemoryRecording): string {
       pss: toJsonSeries(p.pss),
       uss: toJsonSeries(p.uss),
       hwmBytes: Number.isFinite(p.hwmBytes) ? p.hwmBytes : null,
+      ...(p.teardownMs !== undefined ? { teardownMs: p.teardownMs } : {}),
     })),
     cgroup: rec.cgroup && {
       usage: toJsonSeries(rec.cgroup.usage),
@@ -248,7 +251,9 @@ function readMeta(c: Checker): RecordingMeta {
 }
 
 function readProcess(c: Checker): ProcessTrack {
+  const teardownMs = c.at('teardownMs').numberOrNull();
   return {
+    ...(teardownMs !== null ? { teardownMs } : {}),
     pid: c.at('pid').number(),
     ppid: c.at('ppid').number(),
     command: c.at('command').strings(),

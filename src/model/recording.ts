@@ -77,6 +77,11 @@ export interface ProcessTrack {
   worker?: ClusterWorker;
   /** The process's parent (Dask's nanny) terminated it for exceeding its memory limit, as the parent's agent said. */
   killedByParent?: ParentKill;
+  /**
+   * When its interpreter began its shutdown (its agent's atexit hook said so), ms since start; absent
+   * when not known (no agent, os._exit, a kill). What it freed after that was its teardown.
+   */
+  teardownMs?: number;
 }
 
 export interface ClusterWorker {

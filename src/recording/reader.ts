@@ -86,6 +86,8 @@ export class RecordingAssembler {
   /** `worker` and `workerkill` records by pid, applied to the tracks at build(). */
   private readonly workers = new Map<number, ClusterWorker>();
   private readonly parentKills = new Map<number, ParentKill>();
+  /** pid → when its interpreter began its shutdown (a `teardown` record). */
+  private readonly teardowns = new Map<number, number>();
   /**
    * The tree total. While every sample so far has had one row, of the same process, the total is
    * that process's rss and is not stored twice (`sole`; 1 M samples: 16 MB less, the difference
@@ -361,6 +363,10 @@ export class RecordingAssembler {
       case 'worker':
         this.workers.set(rec.pid, { framework: rec.framework, name: rec.name, address: rec.address, memoryLimitBytes: rec.memoryLimitBytes });
         break;
+      case 'teardown':
+        // The first one: a process says it once (a reconnected agent could say it again).
+        if (!this.teardowns.has(rec.pid)) this.teardowns.set(rec.pid, rec.t);
+        break;
       case 'workerkill':
         this.parentKills.set(rec.pid, {
           framework: rec.framework, name: rec.name, address: rec.address, memoryLimitBytes: rec.memoryLimitBytes,
@@ -583,6 +589,7 @@ export class RecordingAssembler {
       pss: t.pss.build(), uss: t.uss.build(), hwmBytes: t.hwmKiB * KiB,
       ...(this.workers.has(t.pid) ? { worker: this.workers.get(t.pid)! } : {}),
       ...(this.parentKills.has(t.pid) ? { killedByParent: this.parentKills.get(t.pid)! } : {}),
+      ...(this.teardowns.has(t.pid) ? { teardownMs: this.teardowns.get(t.pid)! } : {}),
     }));
     processes.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
     let cgroup: CgroupSeries | null = null;

@@ -296,6 +296,17 @@ export interface WorkerKillRecord extends WorkerIdentity {
   terminateFraction: number;
 }
 
+/**
+ * Added in 1: process pid's interpreter began its shutdown at t (its agent's atexit hook, after the
+ * program's own handlers): what it frees from then on is its teardown, which analyses leave out
+ * (a Dask worker's cache freed a second before the worker ended read as "released").
+ */
+export interface TeardownRecord {
+  type: 'teardown';
+  t: number;
+  pid: number;
+}
+
 /** Something worth knowing in words: an agent's error, a refused agent, a request that failed. */
 export interface NoteRecord {
   type: 'note';
@@ -374,6 +385,7 @@ export type RecordingRecord =
   | IsolatedRecord
   | AllocRecord
   | WorkerRecord
+  | TeardownRecord
   | WorkerKillRecord
   | NoteRecord
   | EndRecord;
@@ -383,7 +395,7 @@ const RECORD_CHECKS: Readonly<Record<RecordingRecord['type'], ContractName>> = {
   header: 'headerRecord', proc: 'procRecord', s: 'sRecord', pss: 'pssRecord', exit: 'exitRecord', marker: 'markerRecord',
   limit: 'limitRecord', oom: 'oomRecord', pause: 'pauseRecord', cglimit: 'cglimitRecord', threshold: 'thresholdRecord', action: 'actionRecord',
   agent: 'agentRecord', census: 'censusRecord', trace: 'traceRecord', refs: 'refsRecord', isolated: 'isolatedRecord', alloc: 'allocRecord',
-  worker: 'workerRecord', workerkill: 'workerkillRecord', note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
+  worker: 'workerRecord', workerkill: 'workerkillRecord', teardown: 'teardownRecord', note: 'noteRecord', end: 'endRecord', summary: 'summaryRecord',
 };
 
 /**

@@ -14,7 +14,7 @@ import { NO_PID, workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
-import { formatBytes, formatCount } from '../units';
+import { formatBytes, formatCount, formatPercent } from '../units';
 
 export interface PlotInput {
   rec: MemoryRecording;
@@ -497,7 +497,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       const used = use ? use.usedBytes : s.peakBytes;
       const share = (100 * used) / limit.bytes;
       const what = `limit ${fmtBytes(limit.bytes)} (${limit.source})`;
-      const usedText = `${share.toFixed(0)}% used at the peak (${use ? use.what : s.metricText})`;
+      const usedText = `${formatPercent(share / 100)} used at the peak (${use ? use.what : s.metricText})`;
       limitText = `${what}, ${usedText}`;
       limits.push({ input, bytes: limit.bytes, label: `${prefix}${what} · ${usedText}`, onChart: true });
     }

@@ -41,6 +41,8 @@ export interface HtmlOptions {
 export interface PageData {
   title: string;
   xTitle: string;
+  /** The y axis's title, as the SVG/PNG chart's ("memory (PSS)" for a --metric pss run). */
+  yTitle: string;
   xMaxMs: number;
   yMaxBytes: number;
   limitColor: string;
@@ -118,6 +120,7 @@ export function pageData(chart: Chart, budgetChars = DATA_BUDGET_CHARS, peakHref
   return {
     title: chart.title,
     xTitle: chart.xTitle ?? 'time since start',
+    yTitle: chart.yTitle,
     xMaxMs: xMax,
     yMaxBytes: chart.yMaxBytes,
     limitColor: LIMIT_COLOR,
@@ -702,7 +705,7 @@ async function clientMain(data: PageData): Promise<void> {
           return vals.map((v) => byValue.get(v) ?? '');
         },
         size: 78,
-        label: 'memory (RSS)',
+        label: data.yTitle,
         labelSize: 20,
       },
     ],

@@ -325,3 +325,14 @@ test('envelope equals a per-sample min/max on random series, windows and column 
     }
   }
 });
+
+test('the HTML chart titles its y axis with the metric, as the SVG does (trial 4: "memory (RSS)" over PSS data)', async () => {
+  const { readMprofDatFile } = await import('../formats/mprof-dat');
+  const { FIXTURES } = await import('../test-support');
+  const rec = readMprofDatFile(`${FIXTURES}/mprof/0.61/matrix/psutil_pss-C-M.dat`);
+  const chart = buildChart([{ rec, name: 'psutil_pss-C-M.dat' }]);
+  assert.match(chart.yTitle, /PSS/);
+  const data = pageData(chart);
+  assert.equal(data.yTitle, chart.yTitle);
+  assert.ok(renderHtml(chart).includes('label: data.yTitle'), 'the page script titles the axis from the data');
+});

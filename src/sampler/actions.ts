@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { InputError } from '../errors';
-import { readStat } from '../procfs/process';
+import { readSmapsRollup, readStat } from '../procfs/process';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { parseSize, formatBytes } from '../units';
 import type { AgentSession } from './agents';
@@ -164,6 +164,22 @@ export class ThresholdActions {
     }
     const who = `pid ${target.pid} (${target.argv.join(' ') || target.executable})`;
     c.writer.append({ ...base, pids: [target.pid], note: `pdb requested in ${who}` });
+    // RSS counts a page shared by a fork child and its parent once in each: a Pool's tree "reached"
+    // 120 MiB at its start-up (trial 4). Said, with what the tree holds counting each page once.
+    if (c.metric === 'rss') {
+      let pss = 0;
+      let read = 0;
+      for (const pid of c.livePids()) {
+        const r = readSmapsRollup(pid);
+        if (r) {
+          pss += r.pssKiB * 1024;
+          read++;
+        }
+      }
+      if (read > 1 && pss < base.thresholdBytes) {
+        c.notice(`${crossed}: note: the tree's RSS counts the pages its fork children share with their parent once in each process; counting each page once (PSS) it holds ${formatBytes(pss)}, under ${formatBytes(base.thresholdBytes)}. --metric pss judges that.`);
+      }
+    }
     // Said once the agent has answered that it can break (a terminal, its main thread): a worker
     // whose stdin is /dev/null, with memhunt not in a terminal, gets one line saying why not.
     const announce = () => c.notice(

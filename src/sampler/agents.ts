@@ -26,7 +26,7 @@ import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
 import { allocationsNote } from '../model/allocations';
 import type { HeapCensusEvent } from '../model/recording';
-import { parseStatus } from '../procfs/process';
+import { parseStatus, readSmapsRollup } from '../procfs/process';
 import type { AgentTrigger, RecordingRecord } from '../recording/spec';
 import { roundMs, type RecordingWriter } from '../recording/writer';
 import { formatDuration } from '../units';
@@ -269,7 +269,11 @@ export class AgentSession {
     let bestKiB = -1;
     for (const a of this.targets()) {
       if (!has(a, 'break')) continue;
-      const kib = rssKiB(a.pid, this.procRoot);
+      // Its own memory (USS: the pages only it maps), not RSS: a Pool's fork workers each count
+      // the pages they share with their parent, and the break stopped the parent waiting in
+      // threading.py instead of the worker that grew (trial 4). RSS when smaps_rollup is not readable.
+      const own = readSmapsRollup(a.pid, this.procRoot);
+      const kib = own ? own.ussKiB : rssKiB(a.pid, this.procRoot);
       if (kib > bestKiB) {
         bestKiB = kib;
         best = a;
@@ -406,6 +410,10 @@ export class AgentSession {
       case 'trace-final':
         // The sites at the process's exit: the last word of the periodic trace snapshots.
         this.recordTrace(a.pid, this.tOf(ev.trace.wallMs), 'at exit', 'every', ev.trace);
+        break;
+      case 'exiting':
+        // The interpreter's shutdown began: what it frees from now on is its teardown.
+        this.append({ type: 'teardown', t: this.tOf(ev.wallMs), pid: a.pid });
         break;
       case 'dask':
         for (const w of ev.workers) {

@@ -4,6 +4,7 @@
  * the model: `memhunt heap` prints them and the session uses pickGrowingType to choose what to
  * draw back-references for.
  */
+import { formatBytes } from '../units';
 import type { AllocationSitesEvent, HeapCensusEvent, HeapCensusRow, RecordingEvent } from '../model/recording';
 
 /** The row of a census that sums the types beyond the top that was asked for. */
@@ -99,26 +100,62 @@ export const OWN_MIN_BYTES_SHARE = 0.1;
 /** Censuses looked at for persistence: the intervals between the last PERSIST_WINDOW + 1. */
 export const PERSIST_WINDOW = 8;
 
-/** The type with the highest score, or a program's class that grew enough (see OWN_MIN_*); null when nothing grew. */
+/** The type to follow and why it was chosen (recorded with the graph: `why`). */
+export interface GrowingPick {
+  typeName: string;
+  why: string;
+}
+
+/** A share as a whole percentage, "<1%" below one. */
+function pct(part: number, whole: number): string {
+  if (whole <= 0) return '0%';
+  const v = (100 * part) / whole;
+  return v > 0 && v < 1 ? '<1%' : `${Math.round(v)}%`;
+}
+
+/**
+ * The type with the highest score, or a program's class that grew enough (see OWN_MIN_*); null when nothing grew.
+ * A type grew when it has more objects or more bytes: one array that grows (np.concatenate into the
+ * same name, a DataFrame appended to) keeps its count and is still the leak. When no class of the
+ * program grew enough, the type that holds the growth in bytes is followed rather than one that
+ * only made many small objects (weakrefs, cells): a graph of weakref.ReferenceType samples beside
+ * +300 MiB of one ndarray said nothing about the leak.
+ */
 export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => boolean = () => true): string | null {
+  return pickWithReason(g, allowed)?.typeName ?? null;
+}
+
+export function pickWithReason(g: CensusGrowth, allowed: (typeName: string) => boolean = () => true, over = 'since the previous census'): GrowingPick | null {
   // Shares among the candidates only: what else grew (imports, caches filled once) does not dilute them.
-  const growing = g.types.filter((t) => t.countDelta > 0 && t.typeName !== OTHER_ROW && allowed(t.typeName));
+  const growing = g.types.filter((t) => (t.countDelta > 0 || t.bytesDelta > 0) && t.typeName !== OTHER_ROW && allowed(t.typeName));
   if (growing.length === 0) return null;
   let countGrowth = 0;
   let bytesGrowth = 0;
   for (const t of growing) {
-    countGrowth += t.countDelta;
+    if (t.countDelta > 0) countGrowth += t.countDelta;
     if (t.bytesDelta > 0) bytesGrowth += t.bytesDelta;
   }
   const scored = growing
     .map((t) => ({ t, score: growthScore(t.countDelta, t.bytesDelta, countGrowth, bytesGrowth) }))
     .sort((a, b) => b.score - a.score || a.t.typeName.localeCompare(b.t.typeName));
-  const enough = (t: TypeGrowth) => t.countDelta >= OWN_MIN_COUNT_SHARE * countGrowth || (bytesGrowth > 0 && t.bytesDelta >= OWN_MIN_BYTES_SHARE * bytesGrowth);
+  const countShare = (t: TypeGrowth) => (countGrowth > 0 && t.countDelta > 0 ? t.countDelta / countGrowth : 0);
+  const bytesShare = (t: TypeGrowth) => (bytesGrowth > 0 && t.bytesDelta > 0 ? t.bytesDelta / bytesGrowth : 0);
+  const enough = (t: TypeGrowth) => countShare(t) >= OWN_MIN_COUNT_SHARE || bytesShare(t) >= OWN_MIN_BYTES_SHARE;
+  const what = (t: TypeGrowth) =>
+    `${t.countDelta > 0 ? `+${t.countDelta.toLocaleString('en-US')} objects (${pct(t.countDelta, countGrowth)} of the new ones)` : 'no new objects'}, ` +
+    `${t.bytesDelta > 0 ? `+${formatBytes(t.bytesDelta)} (${pct(t.bytesDelta, bytesGrowth)} of the new bytes)` : 'no new bytes'} ${over}`;
   // A class first; arrays when no class grew enough (a pandas cache: its frames are few, its
   // arrays are the bytes); a builtin last.
-  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) && !DATA_TYPES.has(t.typeName) && enough(t)) ??
-    scored.find(({ t }) => !isBuiltinType(t.typeName) && enough(t));
-  return (own ?? scored[0]!).t.typeName;
+  const own = scored.find(({ t }) => !isBuiltinType(t.typeName) && !DATA_TYPES.has(t.typeName) && enough(t));
+  if (own) return { typeName: own.t.typeName, why: `a class that grew: ${what(own.t)}; a class is followed before builtins and arrays, which it explains` };
+  const data = scored.find(({ t }) => !isBuiltinType(t.typeName) && enough(t));
+  if (data) return { typeName: data.t.typeName, why: `it holds the growth: ${what(data.t)}; no class of the program grew enough to follow instead` };
+  // Only builtins grew: the one that holds most of the new bytes when one holds at least half of
+  // them (a list of bytes objects, not the weakrefs made beside it), else the highest score.
+  const byBytes = [...scored].sort((a, b) => b.t.bytesDelta - a.t.bytesDelta || b.score - a.score)[0]!;
+  if (bytesShare(byBytes.t) >= 0.5) return { typeName: byBytes.t.typeName, why: `it holds most of the growth in bytes: ${what(byBytes.t)}` };
+  const top = scored[0]!;
+  return { typeName: top.t.typeName, why: `it grew most (objects and bytes): ${what(top.t)}` };
 }
 
 function moduleCount(c: HeapCensusEvent): number {
@@ -131,11 +168,15 @@ function moduleCount(c: HeapCensusEvent): number {
  * grew only at import is never chosen. Only the quiet intervals of the last PERSIST_WINDOW count:
  * those in which no module was imported (the census's `module` row did not grow; imports go on for
  * many censuses on a busy machine, and lazily at a library's first use). A type grows persistently
- * when it has more objects in the latest quiet interval and in at least half of them, two at least.
- * Its score is over the sum of the quiet intervals' growth. Null until there are two quiet
- * intervals, or when nothing grew persistently.
+ * when it has more objects or more bytes in the latest quiet interval and in at least half of
+ * them, two at least. Its score is over the sum of the quiet intervals' growth. Null until there
+ * are two quiet intervals, or when nothing grew persistently.
  */
 export function pickGrowingType(censuses: HeapCensusEvent[]): string | null {
+  return pickGrowingTypeWithReason(censuses)?.typeName ?? null;
+}
+
+export function pickGrowingTypeWithReason(censuses: HeapCensusEvent[]): GrowingPick | null {
   const window = censuses.slice(-(PERSIST_WINDOW + 1));
   const steps: CensusGrowth[] = [];
   for (let i = 1; i < window.length; i++) {
@@ -143,11 +184,12 @@ export function pickGrowingType(censuses: HeapCensusEvent[]): string | null {
     steps.push(censusGrowth(window[i - 1]!, window[i]!));
   }
   if (steps.length < 2) return null;
+  const grew = (t: TypeGrowth) => t.countDelta > 0 || t.bytesDelta > 0;
   const grewIn = new Map<string, number>();
   const sum = new Map<string, TypeGrowth>();
   for (const s of steps) {
     for (const t of s.types) {
-      if (t.countDelta > 0) grewIn.set(t.typeName, (grewIn.get(t.typeName) ?? 0) + 1);
+      if (grew(t)) grewIn.set(t.typeName, (grewIn.get(t.typeName) ?? 0) + 1);
       const acc = sum.get(t.typeName);
       if (acc) {
         acc.countDelta += t.countDelta;
@@ -156,10 +198,18 @@ export function pickGrowingType(censuses: HeapCensusEvent[]): string | null {
     }
   }
   const last = steps[steps.length - 1]!;
-  const lastGrew = new Set(last.types.filter((t) => t.countDelta > 0).map((t) => t.typeName));
+  const lastGrew = new Set(last.types.filter(grew).map((t) => t.typeName));
   const need = Math.max(2, Math.ceil(steps.length / 2));
-  const persistent = (name: string) => lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need;
-  return pickFromGrowth({ ...last, types: [...sum.values()] }, persistent);
+  // Or, growing at a slower pace than the censuses (a batch of arrays kept every third census), it
+  // holds most of the bytes that appeared in the window, in two intervals at least: the weakrefs
+  // made every interval beside it were followed instead.
+  let windowBytes = 0;
+  for (const t of sum.values()) if (t.bytesDelta > 0) windowBytes += t.bytesDelta;
+  const holdsMost = (name: string) => (grewIn.get(name) ?? 0) >= 2 && windowBytes > 0 && (sum.get(name)?.bytesDelta ?? 0) >= 0.5 * windowBytes;
+  const persistent = (name: string) => (lastGrew.has(name) && (grewIn.get(name) ?? 0) >= need) || holdsMost(name);
+  const pick = pickWithReason({ ...last, types: [...sum.values()] }, persistent, `over the last ${steps.length} quiet census intervals`);
+  if (!pick) return null;
+  return { typeName: pick.typeName, why: `${pick.why}; it grew in ${grewIn.get(pick.typeName)} of those ${steps.length} intervals` };
 }
 
 /** A census that was due and not taken (the previous one still running), from its `note` record. */

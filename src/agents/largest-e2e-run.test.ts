@@ -90,11 +90,13 @@ test('a census due while the previous request runs is skipped with what was unde
   }
   const heap = await runCli(['heap', out]);
   assert.equal(heap.code, 0, heap.stderr);
-  const m = /^pid \d+ [^:]*: (\d+) census(?:es)? \((?:(\d+) failed, )?(\d+) skipped\)/m.exec(heap.stdout);
+  // "N censuses due: T taken, S skipped, F failed": every census due, then each kind.
+  const m = /^pid \d+ [^:]*: (\d+) censuses due: (\d+) taken, (\d+) skipped(?:, (\d+) failed)?$/m.exec(heap.stdout);
   assert.ok(m, heap.stdout.slice(0, 400));
+  assert.equal(Number(m[1]), Number(m[2]) + Number(m[3]) + Number(m[4] ?? 0));
   const listed = (re: RegExp) => heap.stdout.split('\n').filter((l) => re.test(l)).length;
-  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +[\d,]+ objects/), Number(m[1]));
-  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +failed: /), Number(m[2] ?? 0));
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +[\d,]+ objects/), Number(m[2]));
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +failed: /), Number(m[4] ?? 0));
   assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +skipped: /), Number(m[3]));
   // Numbered from the first census asked: #1 is listed (taken, failed or skipped).
   assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #1 /), 1, heap.stdout.slice(0, 600));

@@ -119,7 +119,7 @@ export async function copiesFound(python: string): Promise<void> {
   const heap = await runCli(['heap', run.out]);
   assert.equal(heap.code, 0, heap.stderr);
   const text = heap.stdout;
-  assert.match(text, /duplicates \(objects with ≥ 1\.00 MiB of data/);
+  assert.match(text, /duplicates: \d+ objects with ≥ 1\.00 MiB of data each, holding [\d.]+ [KMG]iB in all; comparing them read [\d.]+ [KMG]?i?B /);
   assert.match(text, /group 1: [\d.]+ MiB of float64 values \([^)]*\), \d holders, [\d.]+ MiB in all; keeping one would save [\d.]+ MiB/);
   assert.match(text, /shares +\S+ .*__main__\.VIEW +\(a view of __main__\.(BASE|RAW): not a copy\)/);
   assert.match(text, /largest objects/);

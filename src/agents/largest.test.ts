@@ -5,7 +5,7 @@ import type { DuplicatesBody } from '../contract/shapes';
 import type { HeapCensusEvent, MemoryRecording } from '../model/recording';
 import { formatHeap } from '../cli/agent-commands';
 import { heapByProcess } from './heap';
-import { DEFAULT_DUPLICATES_MIN_BYTES, duplicatesLines, resolveLargestOptions } from './largest';
+import { DEFAULT_DUPLICATES_MIN_BYTES, duplicatesLines, largestLines, resolveLargestOptions } from './largest';
 
 const MiB = 1024 ** 2;
 
@@ -31,25 +31,27 @@ const dups: DuplicatesBody = {
     ],
     sharing: [{ typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932144', path: '__main__.view', relation: 'shares', sharesWith: 0 }],
   }],
-  changed: [{ typeName: 'bytearray', bytes: 2 * MiB, label: 'bytearray, 2097152 bytes', path: '__main__.buf', relation: 'changed' }],
+  changed: [{ typeName: 'bytearray', bytes: 2 * MiB, label: 'bytearray, 2.00 MiB', path: '__main__.buf', relation: 'changed' }],
 };
 
 test('duplicates: a group with its saving, each holder with its relation, the view under its owner, the changed ones apart', () => {
   const text = duplicatesLines(dups).join('\n');
+  // Each figure says what it is: "120 MiB; 60.0 MiB compared" did not.
+  assert.match(text, /^duplicates: 4 objects with ≥ 1\.00 MiB of data each, holding 120 MiB in all; comparing them read 60\.0 MiB \(only equal lengths are compared; some data twice\) in 12 ms:$/m);
   assert.match(text, /group 1: 30\.0 MiB of float64 values \(ndarray\), 3 holders, 75\.0 MiB in all; keeping one would save 45\.0 MiB/);
   assert.match(text, /30\.0 MiB {2}identical {2}ndarray float64 3932160 +__main__\.copy/);
   assert.match(text, /15\.0 MiB {2}converted {2}ndarray float32 3932160 +__main__\.half/);
   assert.match(text, /shares +ndarray float64 3932144 +__main__\.view {2}\(a view of __main__\.BASE: not a copy\)/);
-  assert.match(text, /changed while compared \(not grouped; compare again later\):\n +2\.00 MiB {2}bytearray, 2097152 bytes +__main__\.buf/);
+  assert.match(text, /changed while compared \(not grouped; compare again later\):\n +2\.00 MiB {2}bytearray, 2\.00 MiB +__main__\.buf/);
   assert.match(duplicatesLines({ ...dups, groups: [], changed: [] }).join('\n'), /no two objects hold the same data/);
 });
 
 test('duplicates: raw bytes are not headed as the type bytes; a group of many holders shows ten and counts the rest', () => {
-  const holders = Array.from({ length: 29 }, (_, i) => ({ typeName: 'bytearray', bytes: MiB, label: 'bytearray, 1048576 bytes', path: `__main__.keep[${28 - i}]`, relation: 'identical' as const }));
+  const holders = Array.from({ length: 29 }, (_, i) => ({ typeName: 'bytearray', bytes: MiB, label: 'bytearray, 1.00 MiB', path: `__main__.keep[${28 - i}]`, relation: 'identical' as const }));
   const many: DuplicatesBody = { ...dups, changed: [], groups: [
     { what: 'bytes', totalBytes: 60 * MiB, savedBytes: 30 * MiB, sharing: [], holders: [
-      { typeName: 'bytearray', bytes: 30 * MiB, label: 'bytearray, 31457280 bytes', path: '__main__.data', relation: 'identical' },
-      { typeName: 'bytes', bytes: 30 * MiB, label: 'bytes, 31457280 bytes', path: '__main__.copy1', relation: 'identical' },
+      { typeName: 'bytearray', bytes: 30 * MiB, label: 'bytearray, 30.0 MiB', path: '__main__.data', relation: 'identical' },
+      { typeName: 'bytes', bytes: 30 * MiB, label: 'bytes, 30.0 MiB', path: '__main__.copy1', relation: 'identical' },
     ] },
     { what: 'bytes', totalBytes: 29 * MiB, savedBytes: 28 * MiB, sharing: [], holders },
   ] };
@@ -68,12 +70,12 @@ test('memhunt heap: each process its latest largest objects and duplicates; the 
   const events = [
     census(10, 1000, [{ typeName: 'numpy.ndarray', bytes: 10 * MiB, label: 'float64 1310720', path: '__main__.old' }]),
     census(10, 61000, [{ typeName: 'numpy.ndarray', bytes: 40 * MiB, label: 'float64 5242880', path: '__main__.big' }], dups),
-    census(11, 62000, [{ typeName: 'bytes', bytes: 20 * MiB, label: 'bytes, 20971520 bytes', path: 'worker.CACHE[\'k\']' }]),
+    census(11, 62000, [{ typeName: 'bytes', bytes: 20 * MiB, label: 'bytes, 20.0 MiB', path: 'worker.CACHE[\'k\']' }]),
   ];
   const rec = { processes: [] } as unknown as MemoryRecording;
   const text = formatHeap(rec, heapByProcess(events), 10);
   assert.ok(!text.includes('__main__.old'), 'only the latest census with --largest');
-  assert.match(text, /largest objects of the 2 processes[^\n]*\n +40\.0 MiB +ndarray float64 5242880 +pid 10: __main__\.big\n +20\.0 MiB +bytes, 20971520 bytes +pid 11: worker\.CACHE\['k'\]/);
+  assert.match(text, /largest objects of the 2 processes[^\n]*\n +40\.0 MiB +ndarray float64 5242880 +pid 10: __main__\.big\n +20\.0 MiB +bytes, 20\.0 MiB +pid 11: worker\.CACHE\['k'\]/);
   assert.match(text, /keeping one would save 45\.0 MiB/);
 });
 
@@ -90,9 +92,22 @@ test('memhunt heap counts what it lists: censuses taken, failed, skipped; a cens
     { kind: 'note' as const, tMs: 10_700, pid: 7, text: 'census (every 2.00 s #5) failed: pid 7 ended (or closed its connection) before answering census' },
   ];
   const text = formatHeap({ processes: [] } as unknown as MemoryRecording, heapByProcess(events), 10);
-  assert.match(text, /^pid 7: 3 censuses \(1 failed, 1 skipped\)\n/);
+  // Every census due, then how many were taken, skipped, failed ("3 censuses (1 failed, 1 skipped)" read as 3 + 1 + 1 or as 3 in all).
+  assert.match(text, /^pid 7: 5 censuses due: 3 taken, 1 skipped, 1 failed\n/);
   assert.match(text, /00:06\.0 +every 2\.00 s #3 .* took 2\.60 s \(census 340 ms, then largest\/duplicates\)\n/);
   assert.doesNotMatch(text.split('\n').find((l) => l.includes('#1 '))!, /took/, 'under a second: not said');
   assert.match(text, /00:08\.0 +every 2\.00 s #4 skipped: pid 7 was still busy with census every 2\.00 s #3 \(the census, then its largest objects and duplicates\), under way for 2\.00 s\n/);
   assert.match(text, /00:10\.7 +every 2\.00 s #5 failed: pid 7 ended \(or closed its connection\) before answering census\n/);
+});
+
+test('largest: a container shows what it holds beside its own storage, so its storage is not read as all it keeps', () => {
+  const text = largestLines([
+    { typeName: 'list', bytes: 7.6 * MiB, label: 'list, 1000000 items of list', path: '__main__.rows', holdsBytes: 183 * MiB },
+    { typeName: 'numpy.ndarray', bytes: 30 * MiB, label: 'float64 3932160', path: '__main__.BASE' },
+    { typeName: 'list', bytes: 8 * MiB, label: 'list, 1048576 items of float', path: '__main__.same' },
+  ]).join('\n');
+  assert.match(text, /^largest objects \(the memory each owns: .*a container its own storage, with what it holds\):$/m);
+  assert.match(text, /^ +7\.60 MiB {2}list, 1000000 items of list +__main__\.rows {2}\(holds ≈183 MiB with its numbers and strings\)$/m);
+  assert.match(text, /^ +30\.0 MiB {2}ndarray float64 3932160 +__main__\.BASE$/m);
+  assert.match(text, /^ +8\.00 MiB {2}list, 1048576 items of float +__main__\.same$/m);
 });

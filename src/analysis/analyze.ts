@@ -4,7 +4,7 @@
  * (`memhunt analyze --json` prints it as is).
  */
 import { clipLine } from '../safe-text';
-import { workerText, type MemoryRecording } from '../model/recording';
+import { pidText, workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { seriesFrom } from '../model/series';
 import { censusWorkMs, parentKillText, summarize, type RunSummary } from './summary';
@@ -174,7 +174,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   // Several processes worth naming (not counting launchers seen for a sample or two, like pyenv's shims).
   const multi = processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
   const nameOf = (p: { pid: number; command: string[]; bytesPerMinute: number; worker?: string }) =>
-    `${p.worker ? `${p.worker}, pid ${p.pid}` : `pid ${p.pid}`} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`;
+    `${p.worker ? `${p.worker}, pid ${p.pid}` : pidText(p.pid)} (${p.worker ? '' : `${commandLabel(p.command)}, `}${formatRate(p.bytesPerMinute, true)})`;
   // The slower ones are not named in the verdict line but are said in its reason, so a second,
   // slower real leak is not hidden: the reader decides whether it is start-up or a leak.
   const minor = leakingAll.filter((p) => !leaking.includes(p) && p.pid !== doubtedPid);
@@ -199,7 +199,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let rate: LeakRate | null = null;
   if (verdict === 'leak') {
     const src = tree.verdict === 'leak' ? null : processes.find((p) => p.pid === leakingProcesses[0]?.pid);
-    if (src && src.growth) rate = { scope: 'process', pid: src.pid, label: `pid ${src.pid}`, growth: src.growth };
+    if (src && src.growth) rate = { scope: 'process', pid: src.pid, label: pidText(src.pid), growth: src.growth };
     else if (tree.growth) rate = { scope: 'tree', pid: null, label: 'tree total', growth: tree.growth };
   }
   return {
@@ -263,7 +263,7 @@ function verdictBody(a: RecordingAnalysis): string {
     // other leaking process with its own rate), never one process's rate as if it were the tree's.
     const r = a.rate;
     const multi = a.processes.filter((p) => p.verdict !== 'insufficient data').length > 1;
-    const who = (p: RecordingAnalysis['leakingProcesses'][number]) => (p.worker ? `${p.worker} (pid ${p.pid})` : `pid ${p.pid} (${commandLabel(p.command, 40)})`);
+    const who = (p: RecordingAnalysis['leakingProcesses'][number]) => (p.worker ? `${p.worker} (pid ${p.pid})` : `${pidText(p.pid)} (${commandLabel(p.command, 40)})`);
     let line = `${head}: floors rising ${r ? rateText(r.growth) : ''}`;
     if (r && r.scope === 'process') {
       const [first, ...rest] = a.leakingProcesses;

@@ -143,19 +143,23 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
   const lines: string[] = [];
   for (const h of heaps) {
     const proc = rec.processes.find((p) => p.pid === h.pid);
-    // What is listed is counted: the censuses taken, then those that failed or were skipped.
-    const notTaken = [h.failed.length ? `${h.failed.length} failed` : '', h.skipped.length ? `${h.skipped.length} skipped` : ''].filter(Boolean).join(', ');
-    lines.push(`pid ${h.pid}${proc ? ` ${shortCommand(proc.command, 60)}` : ''}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}` +
-      (notTaken ? ` (${notTaken})` : '') +
+    // What is listed is counted: every census asked for, then how many were taken, skipped, failed
+    // ("3 censuses (1 failed, 2 skipped)" read as 3 + 1 + 2 or as 3 in all).
+    const asked = h.censuses.length + h.failed.length + h.skipped.length;
+    const censusCount = (n: number) => `${n} census${n === 1 ? '' : 'es'}`;
+    const counted = asked === h.censuses.length
+      ? censusCount(asked)
+      : `${censusCount(asked)} due: ${h.censuses.length} taken` + (h.skipped.length ? `, ${h.skipped.length} skipped` : '') + (h.failed.length ? `, ${h.failed.length} failed` : '');
+    lines.push(`pid ${h.pid}${proc ? ` ${shortCommand(proc.command, 60)}` : ''}: ${counted}` +
       (h.traces.length ? `, ${h.traces.length} allocation snapshot${h.traces.length === 1 ? '' : 's'}` : ''));
     const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length), ...h.failed.map((s) => s.label.length)));
     const fit = (label: string) => (label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth));
     const timeline = [
-      ...h.censuses.map((c) => ({ tMs: c.tMs, line: `  ${formatClock(c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}` })),
-      ...h.skipped.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
-      ...h.failed.map((s) => ({ tMs: s.tMs, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} failed: ${s.text.split('\n')[0]}` })),
-    ].sort((a, b) => a.tMs - b.tMs);
-    for (const l of timeline) lines.push(l.line);
+      ...h.censuses.map((c) => ({ tMs: c.askedTMs ?? c.tMs, label: c.label, line: `  ${formatClock(censusLate(c) ? c.askedTMs! : c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}${censusLate(c)}` })),
+      ...h.skipped.map((s) => ({ tMs: s.tMs, label: s.label, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
+      ...h.failed.map((s) => ({ tMs: s.tMs, label: s.label, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} failed: ${s.text.split('\n')[0]}` })),
+    ];
+    for (const l of inNumberOrder(timeline)) lines.push(l.line);
     if (h.skipped.length) lines.push(`  ${h.skipped.length} census${h.skipped.length === 1 ? ' was' : 'es were'} skipped (a census pauses the program; a shorter --heap-every than a census takes skips some)`);
     if (h.censuses.length > 1) lines.push('  growth ranked by score = share of the new objects + share of the new bytes (0-2; README "Heap growth")');
     if (h.censuses.length === 1) {
@@ -197,7 +201,7 @@ function heapJson(rec: MemoryRecording, file: string, heaps: ProcessHeap[], top:
       pid: h.pid,
       command: rec.processes.find((p) => p.pid === h.pid)?.command ?? null,
       censuses: h.censuses.map((c) => ({
-        tMs: c.tMs, label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, ...(c.agentRssBytes !== undefined ? { agentRssBytes: c.agentRssBytes } : {}), rows: c.rows.slice(0, top),
+        tMs: c.tMs, ...(c.askedTMs !== undefined ? { askedTMs: c.askedTMs } : {}), label: c.label, trigger: c.trigger, collected: c.collected, objects: c.objects, totalBytes: c.totalBytes, ...(c.agentRssBytes !== undefined ? { agentRssBytes: c.agentRssBytes } : {}), rows: c.rows.slice(0, top),
         ...(c.largest ? { largest: c.largest.slice(0, top) } : {}), ...(c.duplicates ? { duplicates: c.duplicates } : {}),
       })),
       skipped: h.skipped,
@@ -462,7 +466,8 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`))
       }
       if (flags.json) {
         outJson({
-          pid: graph.pid, ...(from ?? { recording: null }), typeName: graph.typeName, count: graph.count, reachedRoot: graph.reachedRoot,
+          pid: graph.pid, ...(from ?? { recording: null }), typeName: graph.typeName, ...((graph as Partial<RefsGraphEvent>).why ? { why: (graph as Partial<RefsGraphEvent>).why } : {}),
+          count: graph.count, reachedRoot: graph.reachedRoot,
           nodes: graph.nodes, edges: graph.edges, chains: refsChains(graph),
         });
         if (flags.output) {
@@ -472,6 +477,8 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`))
         return;
       }
       out(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
+      const why = (graph as Partial<RefsGraphEvent>).why;
+      if (why) out(`  why ${graph.typeName}: ${why}\n`);
       for (const l of refsChains(graph)) out(`  ${l}\n`);
       if (flags.output) {
         await writeRefs(graph, flags.output, flags.force === true);
@@ -503,6 +510,39 @@ function censusTook(c: HeapCensusEvent): string {
   const ms = censusWorkMs(c);
   if (ms < 1000) return '';
   return ms - c.durationMs >= 100 ? `  took ${formatDuration(ms)} (census ${formatDuration(c.durationMs)}, then largest/duplicates)` : `  took ${formatDuration(ms)}`;
+}
+
+/** A census that began well after memhunt asked for it: the program did not let the agent's thread run (a long call holding the interpreter). */
+function censusLate(c: HeapCensusEvent): string {
+  if (c.askedTMs === undefined || c.tMs - c.askedTMs < LATE_START_MS) return '';
+  return `  (asked then; began at ${formatClock(c.tMs)}, ${formatDuration(c.tMs - c.askedTMs)} later: the program held the interpreter)`;
+}
+
+/** A census is said to have begun late from this long after it was asked for. */
+const LATE_START_MS = 250;
+
+/**
+ * The censuses of a process by time asked, and those numbered by the same schedule ("every 1s #5")
+ * in their number's order: a census that began late (or a recording without askedT, whose census
+ * times are when each began) was listed after the next one's "skipped: still busy with #5".
+ */
+function inNumberOrder<T extends { tMs: number; label: string }>(rows: T[]): T[] {
+  const sorted = [...rows].sort((a, b) => a.tMs - b.tMs);
+  const numbered = (label: string) => /^(.*) #(\d+)$/.exec(label);
+  const bySchedule = new Map<string, number[]>();
+  sorted.forEach((r, i) => {
+    const m = numbered(r.label);
+    if (!m) return;
+    const at = bySchedule.get(m[1]!) ?? [];
+    at.push(i);
+    bySchedule.set(m[1]!, at);
+  });
+  const out = [...sorted];
+  for (const at of bySchedule.values()) {
+    const rowsOf = at.map((i) => sorted[i]!).sort((a, b) => Number(numbered(a.label)![2]) - Number(numbered(b.label)![2]));
+    at.forEach((i, k) => (out[i] = rowsOf[k]!));
+  }
+  return out;
 }
 
 function censusCost(bytes: number | undefined): string {

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { FIXTURES, runCli, tempDir } from '../test-support';
 import { saw, writeSyntheticRecording } from './analysis-testkit';
 import { resolveLimits } from './analyze';
@@ -166,4 +167,18 @@ test("issue 9: memory_profiler's own numpy example (frees 760 MiB when its funct
   assert.notEqual(a.verdict, 'leak', a.tree.reason);
   // The release at the end is analysed (only the exit's own fall is left out).
   assert.ok(a.tree.endMs - a.tree.analyzedToMs < 500, `analysed to ${a.tree.analyzedToMs} of ${a.tree.endMs} ms`);
+});
+
+test('analyze of an mprof -C -M .dat: the process mprof started is "(no pid)", said once, never "pid 0"; its children by their CHLD pids', async () => {
+  const file = path.join(FIXTURES, 'mprof', '0.61', 'include-children-multiprocess.dat');
+  const chld = [...new Set(fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('CHLD ')).map((l) => l.split(' ')[1]!).filter((p) => p !== '0'))];
+  assert.ok(chld.length >= 2, chld.join(','));
+  const r = await runCli(['analyze', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /\bpid 0\b/, r.stdout);
+  assert.match(r.stdout, /^ {4}\(no pid\) +\S.* python3 children\.py/m);
+  assert.match(r.stdout, /^ {4}\(no pid\): the process mprof started; a \.dat holds no pid for it, only its children's \(CHLD lines\)$/m);
+  for (const pid of chld) assert.match(r.stdout, new RegExp(`^ {4}pid ${pid} `, 'm'));
+  const s = await runCli(['summary', file]);
+  assert.doesNotMatch(s.stdout, /\bpid 0\b/, s.stdout);
 });

@@ -9,6 +9,7 @@ import { checkLimits, hasLimits, type LimitResult, type Limits } from '../analys
 import { hwmText } from '../analysis/summary';
 import { projectionText, spikeText } from '../analysis/verdict';
 import { InputError } from '../errors';
+import { NO_PID, pidText } from '../model/recording';
 import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { newestRecording, resolveRecordingArg } from './files';
@@ -75,11 +76,12 @@ function processLine(p: ProcessAnalysis, all: ProcessAnalysis[]): string {
   if (p.verdict === 'leak' && p.growth) detail = `: ${formatRate(p.growth.bytesPerMinute, true)}, floors ${formatBytes(p.floors!.firstBytes)} → ${formatBytes(p.floors!.lastBytes)}`;
   else if (p.verdict === 'spike' && p.spikes.length) detail = `: ${spikeText(p.spikes.reduce((a, b) => (b.heightBytes > a.heightBytes ? b : a)))}`;
   else if (p.verdict === 'insufficient data') detail = ` (${p.samples} samples${life})`;
-  const head = `pid ${String(p.pid).padEnd(7)} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
+  // mprof's process has no pid in its .dat: "(no pid)", not "pid 0" (said once below the list).
+  const head = `${p.pid === NO_PID ? '(no pid)   ' : `pid ${String(p.pid).padEnd(7)}`} ${p.verdict.padEnd(17)} peak ${formatBytes(p.peakBytes).padStart(9)}`;
   // A fork child runs its parent's command line (a Pool's workers): said, so the leaking worker is
   // told from its parent by more than its pid (trial 4).
   const parent = all.find((q) => q.pid === p.ppid);
-  const forkOf = !p.worker && parent && parent.command.join('\0') === p.command.join('\0') ? ` (fork of pid ${parent.pid})` : '';
+  const forkOf = !p.worker && parent && parent.command.join('\0') === p.command.join('\0') ? ` (fork of ${pidText(parent.pid)})` : '';
   return `${head}  ${p.worker ?? commandLabel(p.command, 50)}${forkOf}${detail}`;
 }
 
@@ -95,7 +97,7 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   // The tree's own reading, said as such when the verdict comes from a process (a pool whose workers
   // leak reads "released" in the total when they exit): the header scopes every line under it.
   out.push(a.verdict === 'leak' && a.tree.verdict !== 'leak'
-    ? `  evidence (tree total, which on its own reads ${a.tree.verdict}; the leak is in ${a.leakingProcesses.map((p) => `pid ${p.pid}`).join(', ') || 'the processes below'}):`
+    ? `  evidence (tree total, which on its own reads ${a.tree.verdict}; the leak is in ${a.leakingProcesses.map((p) => pidText(p.pid)).join(', ') || 'the processes below'}):`
     : '  evidence (tree total):');
   for (const e of a.tree.evidence) out.push(`    - ${e}`);
   if (a.limit && !a.tree.projection) out.push(`    - limit ${formatBytes(a.limit.bytes)} (${a.limit.source})`);
@@ -103,10 +105,11 @@ export function formatAnalysis(a: RecordingAnalysis, opts: { file: string; comma
   if (a.processes.length > 1) {
     out.push('  processes:');
     for (const p of shown) out.push(`    ${processLine(p, a.processes)}`);
+    if (shown.some((p) => p.pid === NO_PID)) out.push('    (no pid): the process mprof started; a .dat holds no pid for it, only its children\'s (CHLD lines)');
     const hidden = a.processes.length - shown.length;
     if (hidden > 0) out.push(`    (${hidden} short-lived process${hidden === 1 ? '' : 'es'} with fewer than 10 samples not shown)`);
     for (const p of a.processes) {
-      if (p.verdict === 'leak' && p.projection && p.projection.etaMs !== null && a.tree.verdict !== 'leak') out.push(`    pid ${p.pid}: ${projectionText(p.projection, null, p.endMs)}`);
+      if (p.verdict === 'leak' && p.projection && p.projection.etaMs !== null && a.tree.verdict !== 'leak') out.push(`    ${pidText(p.pid)}: ${projectionText(p.projection, null, p.endMs)}`);
     }
   }
   if (opts.limits && opts.limits.length) out.push(formatLimitResults(opts.limits));

@@ -6,7 +6,7 @@ import { InputError } from '../errors';
 import { formatBytes, mprofMib } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { err, formatSummary, notice, out, shortCommand } from './output';
+import { censusesBeforePeakText, err, formatSummary, notice, out, peakDuringAgentText, shortCommand } from './output';
 import { helpProse } from './help';
 
 function pad2(n: number): string {
@@ -64,7 +64,9 @@ export function registerFileCommands(program: Command): void {
         const mib = mprofMib;
         const h = s.hwmAbovePeak;
         const kernel = h ? `\tpid ${h.pid} reached ${mib(h.hwmBytes)} MiB between samples (VmHWM)` : '';
-        out(`${f}\t${mib(s.peakBytes)} MiB${kernel}\n`);
+        // What memhunt's own work added to the peak, as the summary says it: further tab-separated fields.
+        const ours = [peakDuringAgentText(s), censusesBeforePeakText(s)].filter((x): x is string => x !== null).map((x) => `\t${x}`).join('');
+        out(`${f}\t${mib(s.peakBytes)} MiB${kernel}${ours}\n`);
         if (flags.processes) {
           const metric = s.metricText.replace(/^tree /, '');
           for (const p of s.processes) {

@@ -5,7 +5,7 @@
  * live status line.
  */
 import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
-import type { RecordingEvent, RecordingMeta } from '../model/recording';
+import { pidText, type RecordingEvent, type RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration, formatPercent } from '../units';
 
@@ -26,6 +26,22 @@ export function notice(message: string): void {
   // A notice may have several lines (the break message); each is made safe on its own, so the
   // line breaks stay line breaks and nothing else of the message can steer the terminal.
   process.stderr.write(`memhunt: ${message.split('\n').map((l) => safeLine(l)).join('\n')}\n`);
+}
+
+/** The peak fell while memhunt's agent worked in a process (a census, a snapshot, a graph), or null: the summary's and `peak`'s note. */
+export function peakDuringAgentText(s: RunSummary): string | null {
+  const a = s.peakDuringAgent;
+  if (!a) return null;
+  return `during memhunt's ${AGENT_WORK_NAMES[a.what]} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
+    `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`;
+}
+
+/** memhunt's censuses before the peak added a share of it (RunSummary.censusesBeforePeak), or null: the summary's and `peak`'s note. */
+export function censusesBeforePeakText(s: RunSummary): string | null {
+  const cb = s.censusesBeforePeak;
+  if (!cb) return null;
+  return `memhunt's ${cb.count === 1 ? 'census' : `${cb.count} censuses`} before it added ${formatBytes(cb.bytes)} of RSS while ${cb.count === 1 ? 'it' : 'they'} ran ` +
+    `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`;
 }
 
 /** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */
@@ -84,22 +100,15 @@ export function formatSummary(
   } else {
     let peak = `${formatBytes(s.peakBytes)} (${s.metricText}) at ${formatClock(s.peakTMs)}`;
     if (s.topAtPeak && s.processes.length > 1) {
-      peak += `, most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 40)}`} (${formatBytes(s.topAtPeak.bytes)})`;
+      peak += `, most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `${pidText(s.topAtPeak.pid)} ${shortCommand(s.topAtPeak.command, 40)}`} (${formatBytes(s.topAtPeak.bytes)})`;
     }
     row('peak', peak);
     const hwm = hwmText(s);
     if (hwm) row('', hwm);
-    const a = s.peakDuringAgent;
-    if (a) {
-      const what = AGENT_WORK_NAMES[a.what];
-      row('', `during memhunt's ${what} of pid ${a.pid} (${formatDuration(a.durationMs)} from ${formatClock(a.startMs)}), which needs memory of its own; ` +
-        `highest outside memhunt's snapshots: ${formatBytes(a.peakOutsideBytes)} at ${formatClock(a.peakOutsideTMs)}`);
-    }
-    const cb = s.censusesBeforePeak;
-    if (cb) {
-      row('', `memhunt's ${cb.count === 1 ? 'census' : `${cb.count} censuses`} before it added ${formatBytes(cb.bytes)} of RSS while ${cb.count === 1 ? 'it' : 'they'} ran ` +
-        `(the agent's modules, the allocator's arenas): the program's own peak may be up to that much lower`);
-    }
+    const during = peakDuringAgentText(s);
+    if (during) row('', during);
+    const before = censusesBeforePeakText(s);
+    if (before) row('', before);
     if (s.rssPeakBytes !== null) row('', `${formatBytes(s.rssPeakBytes)} tree RSS sum (shared pages counted once per process that maps them)`);
     row('final', finalText(s));
   }

@@ -83,6 +83,7 @@ export function reportHeap(rec: MemoryRecording): ReportHeap[] {
       pid: h.pid,
       censuses: h.censuses.map((c) => ({ tMs: c.tMs, label: c.label || c.trigger, objects: c.objects, totalBytes: c.totalBytes, collected: c.collected })),
       skipped: h.skipped.length,
+      ...(h.failed.length ? { failed: h.failed.length } : {}),
       growth,
       traces: h.traces,
       largest: lastLargest ? { tMs: lastLargest.tMs, objects: lastLargest.largest! } : null,
@@ -134,7 +135,7 @@ export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
     } catch {
       svg = null;
     }
-    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g) });
+    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g), ...(g.why ? { why: g.why } : {}) });
   }
   return out;
 }

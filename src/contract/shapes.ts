@@ -62,10 +62,15 @@ export interface LargeObject {
   label: string;
   /** One chain from a root: `__main__.cache['k'][3]`, `main() train.py:40: batch`; "(no root within N references)" when none was found. */
   path: string;
+  /**
+   * A list, tuple, dict or set: about how much it holds, its storage plus the numbers, strings and
+   * containers of them only it references (estimated from samples); when more than `bytes` (added within version 1).
+   */
+  holdsBytes?: number;
 }
 
 /** A holder of duplicated data. */
-export interface DuplicateHolder extends LargeObject {
+export interface DuplicateHolder extends Omit<LargeObject, 'holdsBytes'> {
   /**
    * identical: the same data (the group's first holder is the reference); converted: the same values
    * in another dtype (float32 of float64); shares: a view of a holder's buffer (not a copy, not in

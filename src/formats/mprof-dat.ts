@@ -47,7 +47,7 @@
  */
 import * as fs from 'node:fs';
 import { CorruptRecordingError } from '../errors';
-import { rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrack, type RecordingEvent } from '../model/recording';
+import { NO_PID, rssOnlyTrack, type MemoryMetric, type MemoryRecording, type ProcessTrack, type RecordingEvent } from '../model/recording';
 import { metricTotal, processMetricSeries } from '../model/metric';
 import { ModelError, SeriesBuilder, emptySeries, valueAt, type Series } from '../model/series';
 import { samplesPerRow } from './rows';
@@ -59,7 +59,7 @@ const BYTES_PER_MIB = 2 ** 20;
  * Pid given to the process mprof started: mprof never writes its pid. 0 is never a real process
  * of a tree (it is the kernel's "no process"), so it cannot collide with a CHLD pid.
  */
-export const MPROF_ROOT_PID = 0;
+export const MPROF_ROOT_PID = NO_PID;
 
 const KEYWORD_LINE = /^(?:CMDLINE|MEM|CHLD|FUNC|MEMHUNT) /;
 

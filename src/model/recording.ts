@@ -104,6 +104,17 @@ export interface ParentKill extends ClusterWorker {
 }
 
 /** "worker tcp://127.0.0.1:41083 (0)": how every command names a worker process; null for other processes. */
+/**
+ * The pid an imported mprof .dat gives the process mprof started: mprof never writes its pid (its
+ * children's CHLD lines carry theirs). 0 is never a real process of a tree, so it cannot collide.
+ */
+export const NO_PID = 0;
+
+/** "pid 4242", or for the process of an mprof .dat, whose pid the file does not hold, "mprof's process (no pid in the .dat)". */
+export function pidText(pid: number): string {
+  return pid === NO_PID ? "mprof's process (no pid in the .dat)" : `pid ${pid}`;
+}
+
 export function workerText(w: ClusterWorker | undefined): string | null {
   if (!w) return null;
   if (!w.address) return `worker ${w.name}`;
@@ -184,10 +195,13 @@ export interface AgentConnectedEvent {
 /** A heap census (fields: src/contract/shapes.ts, CensusBody). */
 export interface HeapCensusEvent extends CensusBody {
   kind: 'census';
+  /** When it began. */
   tMs: number;
   pid: number;
   label: string;
   trigger: AgentTrigger;
+  /** When memhunt asked for it (CensusRecord.askedT); absent for the program's own censuses and in older recordings. */
+  askedTMs?: number;
 }
 
 /** A tracemalloc snapshot: where the live memory Python allocated was allocated (fields: TraceBody). */
@@ -210,6 +224,8 @@ export interface RefsGraphEvent extends RefsBody {
   trigger: AgentTrigger;
   /** How long it took to build (ms); absent in older recordings. */
   durationMs?: number;
+  /** Why this type was followed (RefsRecord.why); absent in older recordings. */
+  why?: string;
 }
 
 /** memhunt.isolated(fn): fn ran in a child process whose memory went back to the OS when it exited. */

@@ -326,8 +326,8 @@ export class RecordingAssembler {
       // Agent records: the body declared once (src/contract/shapes.ts) goes to the model as it is,
       // with the model's envelope (kind, tMs); the schema check dropped fields of later versions.
       case 'census': {
-        const { type: _type, t, ...body } = rec;
-        this.events.push({ kind: 'census', tMs: t, ...body });
+        const { type: _type, t, askedT, ...body } = rec;
+        this.events.push({ kind: 'census', tMs: t, ...body, ...(askedT !== undefined ? { askedTMs: askedT } : {}) });
         break;
       }
       case 'trace': {

@@ -214,8 +214,8 @@ export interface AgentRecord {
 }
 
 /**
- * A heap census (the agent's CensusBody): live objects by type. `t` is when it was taken (the
- * request, or the agent's clock for memhunt.snapshot).
+ * A heap census (the agent's CensusBody): live objects by type. `t` is when it began (the agent's
+ * clock: a census memhunt asked for begins when the program lets the agent's thread run).
  */
 export interface CensusRecord extends CensusBody {
   type: 'census';
@@ -223,6 +223,8 @@ export interface CensusRecord extends CensusBody {
   pid: number;
   label: string;
   trigger: AgentTrigger;
+  /** When memhunt asked for it (--heap-every, SIZE:snapshot); absent for the program's own and in older recordings. */
+  askedT?: number;
 }
 
 /** A tracemalloc snapshot (with --trace-allocations): top sites by size and by growth, by package. */
@@ -243,6 +245,8 @@ export interface RefsRecord extends RefsBody {
   trigger: AgentTrigger;
   /** How long the agent took to build it (ms), the memory it used counted in that window; absent in older recordings. */
   durationMs?: number;
+  /** Why this type was followed (the automatic graph's choice, or `--refs-type NAME`); absent in older recordings and for `memhunt refs` and the program's own graphs. */
+  why?: string;
 }
 
 /** memhunt.isolated(fn) ran fn in a child process, which has exited. */

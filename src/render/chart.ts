@@ -10,7 +10,7 @@
 import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { AGENT_WORK_NAMES, summarize, type RunSummary } from '../analysis/summary';
 import type { Verdict } from '../analysis/verdict';
-import { workerText, type MemoryRecording } from '../model/recording';
+import { NO_PID, workerText, type MemoryRecording } from '../model/recording';
 import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
@@ -206,7 +206,7 @@ export function processName(rec: MemoryRecording, p: MemoryRecording['processes'
   if (p.command.length === 0 || (p.command.length === 1 && /^\(?\)?$/.test(p.command[0]!.trim()))) {
     return rec.meta.source === 'mprof' ? `mprof child ${p.pid}` : `pid ${p.pid} (command unknown)`;
   }
-  return `pid ${p.pid} ${shortCommand(p.command, 36)}`;
+  return `${p.pid === NO_PID ? 'mprof\'s process' : `pid ${p.pid}`} ${shortCommand(p.command, 36)}`;
 }
 
 /** Two lines that would be drawn on top of each other: values equal (within 1%) at 64 points over the shorter one's times. */

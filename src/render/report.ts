@@ -34,6 +34,8 @@ export interface ReportHeap {
   censuses: Array<{ tMs: number; label: string; objects: number; totalBytes: number; collected: boolean }>;
   /** Censuses that were due and skipped (the previous one still running). */
   skipped: number;
+  /** Censuses asked for and not answered (the process ended first, the agent failed); absent: none. */
+  failed?: number;
   /** Growth from the first census to the last (null with fewer than two). */
   growth: {
     fromMs: number;
@@ -61,6 +63,8 @@ export interface ReportRefs {
   svg: string | null;
   /** The shortest chains to a root, as text (agents/refs.ts refsChains). */
   chains: string[];
+  /** Why this type was followed (RefsRecord.why), when recorded. */
+  why?: string;
 }
 
 export interface ReportRecording {
@@ -176,6 +180,14 @@ function processesBlock(r: ReportRecording, id: string, chart: Chart, input: num
 ${hidden > 0 ? `<p class="hint">${hidden} short-lived process${hidden === 1 ? '' : 'es'} (fewer than 10 samples) not listed.</p>` : ''}</section>`;
 }
 
+/** "3 censuses", or "6 censuses due: 3 taken, 2 skipped (…), 1 failed": "3 censuses (2 skipped)" read as 3 + 2 or as 3 in all. */
+function censusCountText(h: ReportHeap): string {
+  const failed = h.failed ?? 0;
+  const due = h.censuses.length + h.skipped + failed;
+  if (due === h.censuses.length) return `${due} census${due === 1 ? '' : 'es'}`;
+  return `${due} censuses due: ${h.censuses.length} taken` + (h.skipped ? `, ${h.skipped} skipped (the previous one was still running)` : '') + (failed ? `, ${failed} failed` : '');
+}
+
 function heapBlock(r: ReportRecording, id: string): string {
   if (r.heap.every((h) => h.censuses.length === 0)) {
     return `<section class="panel" id="heap-${id}"><h3>Heap censuses</h3><p class="empty">no heap censuses: record with memhunt run --heap-every 30s (Python processes)</p></section>`;
@@ -185,7 +197,7 @@ function heapBlock(r: ReportRecording, id: string): string {
   for (const h of r.heap) {
     if (h.censuses.length === 0) continue;
     const track = r.rec.processes.find((p) => p.pid === h.pid);
-    parts.push(`<h4 id="heap-${id}-${h.pid}">${esc(track ? processName(r.rec, track) : `pid ${h.pid}`)}: ${h.censuses.length} census${h.censuses.length === 1 ? '' : 'es'}${h.skipped ? ` (${h.skipped} skipped: the previous one was still running)` : ''}</h4>`);
+    parts.push(`<h4 id="heap-${id}-${h.pid}">${esc(track ? processName(r.rec, track) : `pid ${h.pid}`)}: ${censusCountText(h)}</h4>`);
     const crow = h.censuses.map((c) => `<tr><td>${esc(fmtClock(c.tMs))}</td><td>${esc(c.label)}</td><td class="num">${esc(formatCount(c.objects))}</td><td class="num">${esc(formatBytes(c.totalBytes))}</td><td>${c.collected ? '' : 'no gc.collect() first'}</td></tr>`);
     parts.push(`<details class="censuses"><summary>the censuses: ${esc(formatCount(h.censuses[0]!.objects))} → ${esc(formatCount(h.censuses[h.censuses.length - 1]!.objects))} objects, ${esc(formatBytes(h.censuses[0]!.totalBytes))} → ${esc(formatBytes(h.censuses[h.censuses.length - 1]!.totalBytes))}</summary><table class="data"><thead><tr><th>time</th><th>label</th><th>objects</th><th>size</th><th></th></tr></thead><tbody>${crow.join('')}</tbody></table></details>`);
     parts.push(largestHtml(h));
@@ -219,7 +231,7 @@ function largestHtml(h: ReportHeap): string {
   const d = h.duplicates;
   if (d) {
     const saved = d.body.groups.reduce((a, g) => a + g.savedBytes, 0);
-    out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects of ≥ ${esc(formatBytes(d.body.minBytes))} compared, ${esc(formatBytes(d.body.candidateBytes))})</p>`);
+    out.push(`<p class="growth-head">Duplicated data at ${esc(fmtClock(d.tMs))}: <b>${d.body.groups.length} group${d.body.groups.length === 1 ? '' : 's'}, ${esc(formatBytes(saved))} would be saved by keeping one copy of each</b> (${esc(formatCount(d.body.candidates))} objects with ≥ ${esc(formatBytes(d.body.minBytes))} of data each compared, holding ${esc(formatBytes(d.body.candidateBytes))} in all)</p>`);
     for (const g of d.body.groups) {
       const row = (o: (typeof g.holders)[number]) => `<tr class="${esc(o.relation)}">${cell(o)}<td>${esc(o.relation === 'shares' && o.sharesWith !== undefined ? `shares the memory of #${o.sharesWith + 1}` : o.relation)}</td></tr>`;
       const rows = [...g.holders.slice(0, DUPLICATE_ROWS).map(row)];
@@ -278,7 +290,7 @@ function refsBlock(r: ReportRecording, id: string): string {
       ? `<img class="graph" alt="${esc(`back-references of ${g.typeName}`)}" src="data:image/svg+xml;base64,${Buffer.from(g.svg, 'utf8').toString('base64')}">`
       : '<p class="warn">Graphviz could not lay out this graph; the chains below say the same.</p>';
     return `<details class="refs" id="${esc(refsId(id, g.pid, g.typeName))}"><summary>${esc(formatCount(g.count))} live ${esc(g.typeName)} in pid ${g.pid} at ${esc(fmtClock(g.tMs))}: who keeps them alive${g.reachedRoot ? '' : ' (some chains stop before a root)'}</summary>
-${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
+${g.why ? `<p>Why ${esc(g.typeName)}: ${esc(g.why)}.</p>` : ''}${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
   });
   return `<section class="panel" id="refs-${id}"><h3>Reference graphs</h3>${parts.join('\n')}</section>`;
 }

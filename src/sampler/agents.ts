@@ -20,7 +20,7 @@
 import { makeRunDir } from '../rundir';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PERSIST_WINDOW, pickGrowingType } from '../agents/heap';
+import { PERSIST_WINDOW, pickGrowingTypeWithReason } from '../agents/heap';
 import type { AgentEvent, CensusResult, RefsResult, TraceSnapshotResult } from '../agents/protocol';
 import { agentEnvironment } from '../agents/runtime';
 import { AgentRequestError, AgentServer, type ConnectedAgent } from '../agents/server';
@@ -494,6 +494,7 @@ export class AgentSession {
     busyWith(extra ? `census ${label} (the census, then its ${extra})` : `census ${label}`);
     try {
       let census: CensusResult;
+      const askedT = this.t();
       try {
         census = await this.server.request<'census'>(pid, {
           type: 'census', collect: true, top: CENSUS_TOP, label,
@@ -503,7 +504,7 @@ export class AgentSession {
         this.failed(pid, 'census', label, e);
         return;
       }
-      const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census);
+      const ev = this.recordCensus(pid, this.tOf(census.wallMs), label, trigger, census, askedT);
       if (this.options.traceAllocations && has(a, 'trace')) {
         busyWith(`the allocation snapshot after census ${label}`);
         if (!(await this.traceInto(pid, label, trigger))) return;
@@ -513,13 +514,14 @@ export class AgentSession {
       if (recent.length > PERSIST_WINDOW + 1) recent.shift();
       this.recentCensuses.set(pid, recent);
       if (has(a, 'refs')) {
-        const typeName = pickGrowingType(recent);
+        const pick = pickGrowingTypeWithReason(recent);
+        const typeName = pick?.typeName ?? null;
         const tried = this.refsTried.get(pid) ?? new Map<string, number>();
         this.refsTried.set(pid, tried);
         const n = typeName ? tried.get(typeName) ?? 0 : AUTO_GRAPH_TRIES;
         if (typeName && n < AUTO_GRAPH_TRIES) {
           busyWith(`the back-references of ${typeName} after census ${label}`);
-          const g = await this.refsOf(pid, typeName, trigger, label);
+          const g = await this.refsOf(pid, typeName, trigger, label, false, pick!.why);
           // Once per type when its chains end at a global or a class attribute (what keeps a leak);
           // again at a later census when they ended only in running functions' frames (objects the
           // program was still building) or nowhere.
@@ -538,12 +540,12 @@ export class AgentSession {
   }
 
   /** absentIsQuiet: the type may not exist yet (--refs-type): the agent's "no object of type" is no failure. */
-  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string, absentIsQuiet = false): Promise<RefsResult | null> {
+  private async refsOf(pid: number, typeName: string, trigger: AgentTrigger, label: string, absentIsQuiet = false, why?: string): Promise<RefsResult | null> {
     try {
       const started = this.t();
       const g = await this.server.request<'refs'>(pid, { type: 'refs', typeName, samples: REFS_SAMPLES, maxDepth: REFS_DEPTH });
       const t = this.t();
-      this.recordRefs(pid, t, trigger, g, Math.max(0, Math.round(t - started)));
+      this.recordRefs(pid, t, trigger, g, Math.max(0, Math.round(t - started)), why ?? `--refs-type ${typeName}`);
       return g;
     } catch (e) {
       if (absentIsQuiet && e instanceof AgentRequestError && /^(pid \d+: )?no object of type /.test(e.message)) return null;
@@ -600,10 +602,12 @@ export class AgentSession {
 
   // Results arrive checked against the schema (src/agents/server.ts), fields of later versions
   // dropped: their bodies are recorded as they are, with the record's envelope.
-  private recordCensus(pid: number, t: number, label: string, trigger: AgentTrigger, c: CensusResult): HeapCensusEvent {
+  /** askedT: when memhunt asked for it (the census begins when the program lets the agent's thread run). */
+  private recordCensus(pid: number, t: number, label: string, trigger: AgentTrigger, c: CensusResult, askedT?: number): HeapCensusEvent {
     const { wallMs: _wallMs, ...body } = c;
-    this.append({ type: 'census', t, pid, label, trigger, ...body });
-    return { kind: 'census', tMs: t, pid, label, trigger, ...body };
+    const asked = askedT !== undefined ? { askedT: Math.min(askedT, t) } : {};
+    this.append({ type: 'census', t, pid, label, trigger, ...body, ...asked });
+    return { kind: 'census', tMs: t, pid, label, trigger, ...body, ...(askedT !== undefined ? { askedTMs: Math.min(askedT, t) } : {}) };
   }
 
   private recordTrace(pid: number, t: number, label: string, trigger: AgentTrigger, tr: TraceSnapshotResult): void {
@@ -611,8 +615,8 @@ export class AgentSession {
     this.append({ type: 'trace', t, pid, label, trigger, ...body });
   }
 
-  private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult, durationMs?: number): void {
-    this.append({ type: 'refs', t, pid, trigger, ...g, ...(durationMs !== undefined ? { durationMs } : {}) });
+  private recordRefs(pid: number, t: number, trigger: AgentTrigger, g: RefsResult, durationMs?: number, why?: string): void {
+    this.append({ type: 'refs', t, pid, trigger, ...g, ...(durationMs !== undefined ? { durationMs } : {}), ...(why !== undefined ? { why } : {}) });
     this.writer?.flush();
   }
 }

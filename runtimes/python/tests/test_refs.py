@@ -287,6 +287,21 @@ class RefsTest(unittest.TestCase):
         g = _refs.refs(None, 3, 6, counts)
         self.assertEqual(g['typeName'], __name__ + '.Target')
 
+    def test_without_a_type_follows_what_holds_the_new_bytes_not_small_bookkeeping(self):
+        # One buffer that grows in place keeps its count: the old rule saw only types with more
+        # objects and followed the weakrefs made beside it (a user's numpy leak: one ndarray grown by
+        # np.concatenate, graphed as weakref.ReferenceType).
+        HOLD['buffer'] = bytearray(1000)
+        HOLD['refs'] = []
+        result, counts = _census.census(collect=True, top=None)
+        HOLD['buffer'].extend(b'x' * (4 << 20))
+        HOLD['refs'].extend(weakref.ref(HOLD['buffer'].__class__, lambda _: None) for _ in range(3000))
+        try:
+            g = _refs.refs(None, 3, 6, counts)
+            self.assertEqual(g['typeName'], 'bytearray')
+        finally:
+            del HOLD['buffer'], HOLD['refs']
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -728,13 +728,13 @@ class CensusVisitor(object):
             for t, b in by_type.items():
                 deep[name(t)] = deep.get(name(t), 0) + b
             if deep:
-                notes.append('pandas: the live %s hold these bytes of buffers (blocks and indexes, object '
-                             'columns with their items; a buffer shared by several is given to the first; '
-                             '%d failed); %s'
-                             % (', '.join('%s %d bytes' % kv for kv in sorted(deep.items())), failed,
-                                'their arrays\' buffers (%d bytes) are counted in these rows, each once, and '
-                                'taken out of the numpy.ndarray rows; items of object columns stay in the str '
-                                'rows' % moved if moved else 'they are counted once, in the numpy.ndarray and str rows'))
+                held = ', '.join('%s %s' % (k, _util.format_bytes(b)) for k, b in sorted(deep.items()))
+                counted = ('their arrays\' buffers (%s) are counted in these rows, each once, and taken out of '
+                           'the numpy.ndarray rows; items of object columns stay in the str rows' % _util.format_bytes(moved)
+                           if moved else 'they are counted once, in the numpy.ndarray and str rows')
+                notes.append('pandas: buffers held by the live pandas objects (blocks and indexes, object columns '
+                             'with their items; a buffer shared by several is given to the first; %d failed): %s; %s'
+                             % (failed, held, counted))
         if self.shallow:
             notes.append('pandas objects (%s) are counted by their own header: their arrays and '
                          'strings are in their own rows' % ', '.join(sorted(name(t) for t in self.shallow)))

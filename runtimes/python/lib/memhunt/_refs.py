@@ -185,33 +185,44 @@ def _fastest_growing(prev_counts):
     visitor, _, _, _ = _census.gather(False)
     rows = visitor.result(None)[0]
     del visitor
+    # A type grew when it has more objects or more bytes: one array that grows in place of itself
+    # (np.concatenate into the same name) keeps its count and is still the leak.
     deltas = []
     for name, n, b in rows:
         dc = n - prev.get(name, 0)
         db = b - prev_bytes.get(name, 0) if prev_bytes is not None else 0
-        if dc > 0:
+        if dc > 0 or db > 0:
             deltas.append((name, dc, db))
     if not deltas:
-        raise RequestError('no type has more objects than at the previous census; name a type')
-    count_total = sum(d[1] for d in deltas)
+        raise RequestError('no type has more objects or bytes than at the previous census; name a type')
+    count_total = sum(d[1] for d in deltas if d[1] > 0)
     bytes_total = sum(d[2] for d in deltas if d[2] > 0)
     best = None
     best_own = None
-    best_data = None  # arrays, when no class grew enough (as src/agents/heap.ts pickFromGrowth)
+    best_data = None  # arrays, when no class grew enough (as src/agents/heap.ts pickWithReason)
+    most_bytes = None  # (bytes, name): among builtins, the one that holds the growth in bytes
     for name, dc, db in deltas:
         score = growth_score(dc, db, count_total, bytes_total)
         key = (score, name)
         if best is None or key[0] > best[0] or (key[0] == best[0] and name < best[1]):
             best = key
+        if most_bytes is None or db > most_bytes[0]:
+            most_bytes = (db, name)
         enough = name not in _BUILTIN and (
-            float(dc) / count_total >= OWN_MIN_COUNT_SHARE
-            or (bytes_total > 0 and float(db) / bytes_total >= OWN_MIN_BYTES_SHARE))
+            (count_total > 0 and float(max(dc, 0)) / count_total >= OWN_MIN_COUNT_SHARE)
+            or (bytes_total > 0 and float(max(db, 0)) / bytes_total >= OWN_MIN_BYTES_SHARE))
         if enough and name in _DATA:
             if best_data is None or key[0] > best_data[0] or (key[0] == best_data[0] and name < best_data[1]):
                 best_data = key
         elif enough and (best_own is None or key[0] > best_own[0] or (key[0] == best_own[0] and name < best_own[1])):
             best_own = key
-    return (best_own or best_data or best)[1]
+    if best_own or best_data:
+        return (best_own or best_data)[1]
+    # Only builtins grew: the one holding at least half of the new bytes (a list of bytes objects,
+    # not the weakrefs made beside it), else the highest score.
+    if bytes_total > 0 and most_bytes[0] * 2 >= bytes_total:
+        return most_bytes[1]
+    return best[1]
 
 
 def _node_bytes(obj):

@@ -162,6 +162,22 @@ def short_repr(obj, limit=_MAX_REPR):
         return '?'
 
 
+def format_bytes(n):
+    """"512 MiB", "1.50 GiB", "12.3 KiB", "0 B": binary units, three significant digits (as
+    src/units.ts formatBytes, so that what the agent writes in a label or a note reads as the rest)."""
+    sign = '-' if n < 0 else ''
+    v = float(abs(n))
+    units = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+    i = 0
+    while v >= 1024 and i < len(units) - 1:
+        v /= 1024
+        i += 1
+    if i == 0:
+        return '%s%d B' % (sign, int(round(v)))
+    digits = 0 if v >= 100 else 1 if v >= 10 else 2
+    return '%s%.*f %s' % (sign, digits, v, units[i])
+
+
 def safe_sizeof(obj):
     try:
         return _getsizeof(obj, 0)

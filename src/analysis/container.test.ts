@@ -16,6 +16,7 @@ import { buildChart } from '../render/chart';
 import { analyzeRecording, verdictLineOf } from './analyze';
 import { checkLimits } from './limits';
 import { summarize } from './summary';
+import { formatPercent } from '../units';
 
 const MiB = 2 ** 20;
 const V1_DIR = 'sys/fs/cgroup/memory/docker/79e5aec69e5cf3339998a75c46d9e75ec8705362601c077432ffa7028020f0cf';
@@ -115,11 +116,12 @@ test('--limit is judged on the tree total it kills on, not on the cgroup; a run 
   // Killed at the first sample above 160 MiB: a little over 100%, never the cgroup's 1150%.
   assert.ok(s.limitUse!.share > 0.95 && s.limitUse!.share < 1.5, `share ${s.limitUse!.share}`);
   const text = formatSummary(s, { command: rec.meta.command, recordingPath: out });
-  const pctText = `peak used ${(100 * s.limitUse!.share).toFixed(0)}%`;
+  // One percentage format everywhere (units.ts): a share just over the limit reads 100.3%, never 100%.
+  const pctText = `peak used ${formatPercent(s.limitUse!.share)}`;
   assert.ok(text.includes(pctText), text);
   // The chart says the same share.
   const chart = buildChart([{ rec, name: 'limit.mh' }]);
-  assert.ok(chart.limits[0]!.label.includes(`${(100 * s.limitUse!.share).toFixed(0)}% used at the peak (tree RSS)`), chart.limits[0]!.label);
+  assert.ok(chart.limits[0]!.label.includes(`${formatPercent(s.limitUse!.share)} used at the peak (tree RSS)`), chart.limits[0]!.label);
   // It got there: no "reached N ms after the end of the recording".
   assert.equal(a.tree.projection, null);
   // The tree RSS it was killed at: a little over 160 MiB (how much over depends on how late a busy
@@ -131,5 +133,5 @@ test('--limit is judged on the tree total it kills on, not on the cgroup; a run 
   // check --max-share-of-limit counts the same way.
   const [share] = checkLimits(a, { maxShareOfLimit: 0.5 });
   assert.equal(share!.status, 'violated');
-  assert.match(share!.actual, /\(tree RSS\) = 1\d\d% of 160 MiB \(--limit\)/);
+  assert.match(share!.actual, /\(tree RSS\) = 1\d\d(\.\d)?% of 160 MiB \(--limit\)/);
 });

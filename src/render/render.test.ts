@@ -102,7 +102,7 @@ test('chart: limit and share at the peak, peak, sections, marks, end, trend, tit
   const c = buildChart([{ rec, name: 'r.mh' }], { trend: true });
   assert.equal(c.title, 'python3 train.py --epochs 3');
   assert.equal(c.limits.length, 1);
-  assert.match(c.limits[0]!.label, /^limit 1\.00 GiB \(--limit\) · \d+% used at the peak \(tree RSS\)$/);
+  assert.match(c.limits[0]!.label, /^limit 1\.00 GiB \(--limit\) · \d+(\.\d)?% used at the peak \(tree RSS\)$/);
   assert.ok(c.limits[0]!.onChart);
   assert.match(c.peaks[0]!.label, /^peak \d+ MiB at \d/);
   assert.match(c.peaks[0]!.detail, /^pid 1000 python3 train\.py --epochs 3 held/);

@@ -26,5 +26,8 @@ test('a list of N floats: linear, 40 B per item within 10%, the projection holds
   assert.ok(Math.abs(again.json.projection.bytes / json.projection.bytes - 1) < 1e-9);
   const byArg = await scale([...files, '--size-from-arg', '2', '--full', String(full)]);
   assert.equal(byArg.json.projection.bytes, again.json.projection.bytes);
+  // The folder itself, as `memhunt report DIR` takes it (trial 4: "is a directory").
+  const byFolder = await scale([runs, '--full', String(full)]);
+  assert.equal(byFolder.json.projection.bytes, again.json.projection.bytes);
 });
 

@@ -559,11 +559,27 @@ export function commandTemplate(command: string[], sizeText: string): string[] {
   return command.map((a) => (a === sizeText ? '{}' : a.endsWith(`=${sizeText}`) ? `${a.slice(0, a.length - sizeText.length)}{}` : a));
 }
 
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function readAll(files: string[], flags: ScaleFlags): Promise<{ runs: ScaleRun[]; metric: MemoryMetric }> {
   const runs: ScaleRun[] = [];
   const seen = new Map<number, number>();
   const metrics = new Set<MemoryMetric>();
-  for (const file of files) {
+  // A folder (a scale series' --dir, as `memhunt report DIR` takes it): its recordings.
+  const { findFleetFiles } = await import('./fleet');
+  const all = files.flatMap((f) => {
+    if (!isFolder(f)) return [f];
+    const found = findFleetFiles([f]).files;
+    if (found.length === 0) throw new InputError(`${f}: no recordings in this folder`);
+    return found;
+  });
+  for (const file of all) {
     const rec = await loadRecording(file);
     let text: string | null;
     if (flags.sizeFromArg !== undefined) {

@@ -129,3 +129,13 @@ test('the automatic graph follows what holds the new bytes: one array that keeps
   assert.equal(o?.typeName, 'app.Record');
   assert.match(o!.why, /^a class that grew: \+300 objects \(\d+% of the new ones\)/);
 });
+
+test('a few bytes more in a builtin (a dict that resized) is not growth: no automatic graph on a flat program', () => {
+  // census_flat.py: the automatic graph followed "dict … +16 B (100% of the new bytes)", and its own
+  // memory was then the step the census-cost test measured (4.8 MiB where the censuses said 1.9).
+  const flat = [1, 2, 3, 4].map((i) => census(i, [['dict', 1775, 638_000 + 16 * i], ['str', 9566, 1_010_000], ['int', 10, 280]]));
+  assert.equal(pickGrowingType(flat), null);
+  // 64 KiB and more is growth, as before.
+  const grows = [1, 2, 3, 4].map((i) => census(i, [['dict', 1775, 638_000 + 200_000 * i], ['str', 9566, 1_010_000]]));
+  assert.equal(pickGrowingType(grows), 'dict');
+});

@@ -97,6 +97,14 @@ export function censusGrowth(from: HeapCensusEvent, to: HeapCensusEvent): Census
  */
 export const OWN_MIN_COUNT_SHARE = 0.01;
 export const OWN_MIN_BYTES_SHARE = 0.1;
+/**
+ * Bytes alone (no new objects) count as growth from this much: a dict that resized by 16 bytes
+ * made the automatic graph follow it on a flat program, and the graph's own memory was then
+ * the step the census-cost test measured (runtimes/python/lib/memhunt/_refs.py likewise).
+ */
+export const BYTES_GROWTH_MIN = 64 * 1024;
+/** A type grew: more objects, or (one array grown in place) at least BYTES_GROWTH_MIN more bytes. */
+const grewAtAll = (t: { countDelta: number; bytesDelta: number }) => t.countDelta > 0 || t.bytesDelta >= BYTES_GROWTH_MIN;
 /** Censuses looked at for persistence: the intervals between the last PERSIST_WINDOW + 1. */
 export const PERSIST_WINDOW = 8;
 
@@ -127,7 +135,7 @@ export function pickFromGrowth(g: CensusGrowth, allowed: (typeName: string) => b
 
 export function pickWithReason(g: CensusGrowth, allowed: (typeName: string) => boolean = () => true, over = 'since the previous census'): GrowingPick | null {
   // Shares among the candidates only: what else grew (imports, caches filled once) does not dilute them.
-  const growing = g.types.filter((t) => (t.countDelta > 0 || t.bytesDelta > 0) && t.typeName !== OTHER_ROW && allowed(t.typeName));
+  const growing = g.types.filter((t) => grewAtAll(t) && t.typeName !== OTHER_ROW && allowed(t.typeName));
   if (growing.length === 0) return null;
   let countGrowth = 0;
   let bytesGrowth = 0;
@@ -184,7 +192,7 @@ export function pickGrowingTypeWithReason(censuses: HeapCensusEvent[]): GrowingP
     steps.push(censusGrowth(window[i - 1]!, window[i]!));
   }
   if (steps.length < 2) return null;
-  const grew = (t: TypeGrowth) => t.countDelta > 0 || t.bytesDelta > 0;
+  const grew = grewAtAll;
   const grewIn = new Map<string, number>();
   const sum = new Map<string, TypeGrowth>();
   for (const s of steps) {

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { askHost, findAgentTarget, type AgentTarget } from '../agents/client';
-import { censusGrowth, closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap } from '../agents/heap';
+import { censusGrowth, closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap, type SkippedCensus } from '../agents/heap';
 import type { CensusResult, RefsResult } from '../agents/protocol';
 import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
@@ -157,7 +157,13 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     const timeline = [
       ...h.censuses.map((c) => ({ tMs: c.askedTMs ?? c.tMs, label: c.label, line: `  ${formatClock(censusLate(c) ? c.askedTMs! : c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}${censusLate(c)}` })),
       ...h.skipped.map((s) => ({ tMs: s.tMs, label: s.label, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
-      ...h.failed.map((s) => ({ tMs: s.tMs, label: s.label, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} failed: ${s.text.split('\n')[0]}` })),
+      ...h.failed.map((s) => {
+        // Listed when it was asked, as the others: the skips it caused say how long it had been
+        // under way (a census that failed when the program ended was listed at its end, after the
+        // ones due later: trial under load).
+        const asked = askedFromSkips(s.label, h.skipped) ?? s.tMs;
+        return { tMs: asked, label: s.label, line: `  ${formatClock(asked)}  ${fit(s.label)} failed${asked < s.tMs - 50 ? ` at ${formatClock(s.tMs)}` : ''}: ${s.text.split('\n')[0]}` };
+      }),
     ];
     for (const l of inNumberOrder(timeline)) lines.push(l.line);
     if (h.skipped.length) lines.push(`  ${h.skipped.length} census${h.skipped.length === 1 ? ' was' : 'es were'} skipped (a census pauses the program; a shorter --heap-every than a census takes skips some)`);
@@ -548,4 +554,19 @@ function inNumberOrder<T extends { tMs: number; label: string }>(rows: T[]): T[]
 function censusCost(bytes: number | undefined): string {
   if (bytes === undefined || bytes < 64 * 1024) return '';
   return `  (memhunt's census: +${formatBytes(bytes)} RSS)`;
+}
+
+/** When census `label` was asked, from the skips it caused ("still busy with census L, under way for 318 ms"); null when none say. */
+function askedFromSkips(label: string, skipped: SkippedCensus[]): number | null {
+  let best: number | null = null;
+  for (const k of skipped) {
+    const at = k.text.indexOf(`census ${label}`);
+    // "#1" is not "#11": the label ends there.
+    if (at < 0 || !/^[, ]/.test(k.text.slice(at + 7 + label.length))) continue;
+    const m = /under way for ([\d.]+) (ms|s)\b/.exec(k.text.slice(at));
+    if (!m) continue;
+    const t = k.tMs - Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+    if (best === null || t < best) best = t;
+  }
+  return best;
 }

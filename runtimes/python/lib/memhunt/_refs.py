@@ -162,6 +162,9 @@ _DATA = frozenset(('numpy.ndarray',))
 #: strings (the same rule as src/agents/heap.ts pickGrowingType).
 OWN_MIN_COUNT_SHARE = 0.01
 OWN_MIN_BYTES_SHARE = 0.1
+#: Bytes alone (no new objects) count as growth from this much: a dict that resized by 16 bytes
+#: made the automatic graph follow it on a flat program (src/agents/heap.ts, BYTES_GROWTH_MIN).
+BYTES_GROWTH_MIN = 64 * 1024
 
 
 def growth_score(count_delta, bytes_delta, count_total, bytes_total):
@@ -191,7 +194,7 @@ def _fastest_growing(prev_counts):
     for name, n, b in rows:
         dc = n - prev.get(name, 0)
         db = b - prev_bytes.get(name, 0) if prev_bytes is not None else 0
-        if dc > 0 or db > 0:
+        if dc > 0 or db >= BYTES_GROWTH_MIN:
             deltas.append((name, dc, db))
     if not deltas:
         raise RequestError('no type has more objects or bytes than at the previous census; name a type')

@@ -96,7 +96,7 @@ test('a census due while the previous request runs is skipped with what was unde
   assert.equal(Number(m[1]), Number(m[2]) + Number(m[3]) + Number(m[4] ?? 0));
   const listed = (re: RegExp) => heap.stdout.split('\n').filter((l) => re.test(l)).length;
   assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +[\d,]+ objects/), Number(m[2]));
-  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +failed: /), Number(m[4] ?? 0));
+  assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +failed( at \d\d:\d\d\.\d)?: /), Number(m[4] ?? 0));
   assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #\d+ +skipped: /), Number(m[3]));
   // Numbered from the first census asked: #1 is listed (taken, failed or skipped).
   assert.equal(listed(/^ {2}\d\d:\d\d\.\d +every 100 ms #1 /), 1, heap.stdout.slice(0, 600));

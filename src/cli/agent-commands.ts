@@ -155,7 +155,7 @@ export function formatHeap(rec: MemoryRecording, heaps: ProcessHeap[], top: numb
     const labelWidth = Math.min(40, Math.max(...h.censuses.map((c) => (c.label || c.trigger).length), ...h.skipped.map((s) => s.label.length), ...h.failed.map((s) => s.label.length)));
     const fit = (label: string) => (label.length > labelWidth ? `${label.slice(0, labelWidth - 1)}…` : label.padEnd(labelWidth));
     const timeline = [
-      ...h.censuses.map((c) => ({ tMs: c.askedTMs ?? c.tMs, label: c.label, line: `  ${formatClock(censusLate(c) ? c.askedTMs! : c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}${censusLate(c)}` })),
+      ...h.censuses.map((c) => ({ tMs: c.askedTMs ?? c.tMs, label: c.label, line: `  ${formatClock(c.askedTMs ?? c.tMs)}  ${fit(c.label || c.trigger)} ${int(c.objects).padStart(12)} objects  ${formatBytes(c.totalBytes).padStart(10)}${c.collected ? '' : '  (no gc.collect() first)'}${censusCost(c.agentRssBytes)}${censusTook(c)}${censusLate(c)}` })),
       ...h.skipped.map((s) => ({ tMs: s.tMs, label: s.label, line: `  ${formatClock(s.tMs)}  ${fit(s.label)} skipped: ${s.text.replace(/^census .*? skipped: /, '')}` })),
       ...h.failed.map((s) => {
         // Listed when it was asked, as the others: the skips it caused say how long it had been

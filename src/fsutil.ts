@@ -60,6 +60,23 @@ function isFolder(dir: string): boolean {
 }
 
 /**
+ * Makes `dir` and the folders above it that are missing, one at a time from the deepest that
+ * exists. Node's recursive mkdir never returns for a folder under /proc (`--output-dir /proc/sub`
+ * spun a core for 10 minutes, trial 5): one folder at a time, /proc says ENOENT at once.
+ */
+export function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.unshift(p);
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const m of missing) fs.mkdirSync(m);
+}
+
+/**
  * Why `dir` could not be made, in words: a recursive mkdir reports ENOENT for a missing folder
  * under a read-only one (the real cause is the parent's EROFS or EACCES), so the first missing
  * folder is made on its own to learn it.

@@ -15,7 +15,7 @@ import { parseDuration, parseSize } from '../units';
 import { EXIT } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
 import { helpProse } from './help';
-import { mkdirErrorText } from '../fsutil';
+import { makeFolders, mkdirErrorText } from '../fsutil';
 
 export interface RecordFlags {
   output?: string;
@@ -154,7 +154,7 @@ async function startMetrics(flags: RecordFlags, base: ReturnType<typeof resolveR
 /** --output-dir: created when missing (a shared volume's sub-folder); exit 2 when it cannot be. */
 function prepareOutputDir(dir: string): string {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
   } catch (e) {
     throw new InputError(`--output-dir ${dir}: ${mkdirErrorText(dir, e)}`);
   }

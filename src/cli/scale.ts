@@ -14,7 +14,7 @@ import {
 } from '../analysis/scaling';
 import { highestPeak, summarize } from '../analysis/summary';
 import { CommandError, ExitStatus, InputError } from '../errors';
-import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
+import { checkOutput, makeFolders, mkdirErrorText, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
 import type { MemoryMetric, MemoryRecording } from '../model/recording';
 import { CommandNotExecutableError, CommandNotFoundError, openCgroup, runCommand } from '../sampler/session';
 import { formatBytes, formatCount, formatDuration, parsePercent, parseSize, UnitError } from '../units';
@@ -683,7 +683,11 @@ Examples:
     let metric: MemoryMetric = flags.metric;
     if (r.mode === 'run') {
       dir = flags.dir ?? defaultScaleDir();
-      fs.mkdirSync(dir, { recursive: true });
+      try {
+        makeFolders(dir);
+      } catch (e) {
+        throw new InputError(`--dir ${dir}: ${mkdirErrorText(dir, e)}`);
+      }
       ({ runs, interrupted } = await runAll(args, r, flags, dir));
     } else {
       ({ runs, metric } = await readAll(args, flags));

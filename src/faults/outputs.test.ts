@@ -47,6 +47,8 @@ test('an output that cannot be opened: one line naming it, exit 2, the command n
     ['/dev/full', ['-o', '/dev/full'], /^memhunt: cannot write \/dev\/full: no space left on the device \(ENOSPC\)\n$/],
     // /proc exists but takes no new files (it says ENOENT): trial 4 read "its folder /proc does not exist".
     ['a folder that takes no new files', ['-o', '/proc/x.mh'], /^memhunt: cannot write \/proc\/x\.mh: its folder \/proc does not take new files \(ENOENT\)\n$/],
+    // Node's recursive mkdir never returned under /proc (trial 5: a core spun for 10 minutes).
+    ['--output-dir under /proc', ['--output-dir', '/proc/sub'], /^memhunt: --output-dir \/proc\/sub: cannot create it: its parent folder does not take new folders \(ENOENT\)\n$/],
     ['--output-dir under a file', ['--output-dir', '/etc/passwd/sub'], /^memhunt: --output-dir \/etc\/passwd\/sub: cannot create it: a part of it is not a folder \(ENOTDIR\)\n$/],
     ['a directory', ['-o', dir], /^memhunt: output .* is a directory; give a file name/],
   ];

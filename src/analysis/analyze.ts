@@ -232,6 +232,8 @@ function reachedLimit(rec: MemoryRecording, s: RunSummary): string | null {
  * ("python3 worker_leak.py worker leaky" rather than "/root/.pyenv/versions/3.11.7/bin/python3 …").
  */
 export function commandLabel(argv: string[], max = 50): string {
+  // mprof's children have no command line in the .dat: said, not left blank ("in pid 781 ()").
+  if (argv.length === 0 || argv.every((a) => a === '')) return 'no command line';
   const text = argv
     .map((a, i) => (i === 0 || (a.startsWith('/') && a.length > 20) ? a.slice(a.lastIndexOf('/') + 1) || a : a))
     .map((a) => a.replace(/\s+/g, ' '))

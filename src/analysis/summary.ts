@@ -28,6 +28,10 @@ export interface WorkerSummary {
   rssPeakBytes: number;
   memoryLimitBytes: number | null;
   exitMs: number | null;
+  /** Its parent (Dask's nanny) terminated it at its limit. */
+  killed: boolean;
+  /** How long its RSS stayed at 78% of its memory_limit or more (Dask pauses its tasks at 80% by default), ms. */
+  nearPauseMs: number;
 }
 
 export interface ParentKillSummary {
@@ -467,7 +471,12 @@ function clusterWorkers(rec: MemoryRecording): { workers: WorkerSummary[]; paren
     if (!w) continue;
     const text = workerText(w)!;
     const rssPeakBytes = seriesPeak(p.rss.values);
-    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs });
+    let nearPauseMs = 0;
+    if (w.memoryLimitBytes) {
+      const { tMs, values } = p.rss;
+      for (let i = 1; i < tMs.length; i++) if (values[i - 1]! >= 0.78 * w.memoryLimitBytes) nearPauseMs += tMs[i]! - tMs[i - 1]!;
+    }
+    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs, killed: p.killedByParent !== undefined, nearPauseMs });
     const k = p.killedByParent;
     if (k) {
       parentKills.push({

@@ -182,3 +182,13 @@ test('analyze of an mprof -C -M .dat: the process mprof started is "(no pid)", s
   const s = await runCli(['summary', file]);
   assert.doesNotMatch(s.stdout, /\bpid 0\b/, s.stdout);
 });
+
+test('mprof children, which have no command line in the .dat, are said to have none (trial 5: "in pid 781 ()", "most held by pid 781 ?")', async () => {
+  const dat = path.join(FIXTURES, 'mprof', '0.61', 'matrix', 'psutil_pss-C-M.dat');
+  const a = await runCli(['analyze', dat]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /pid \d+ .* no command line/);
+  assert.doesNotMatch(a.stdout, /\(\)|pid \d+ \?/);
+  const s = await runCli(['summary', dat]);
+  assert.match(s.stdout, /most held by pid \d+ \(no command line\)/);
+});

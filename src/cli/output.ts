@@ -51,6 +51,8 @@ export function outJson(value: unknown, replacer?: (key: string, value: unknown)
 
 /** A command line short enough for one line of a summary (sanitised before it is cut: no escape sequence is left open). */
 export function shortCommand(argv: string[], max = 60): string {
+  // mprof's children have no command line in the .dat ("most held by pid 781 ?" / blank before).
+  if (argv.length === 0) return '(no command line)';
   // The program's directory rarely helps and eats the width: /root/.pyenv/versions/3.11.7/bin/python3 -> python3.
   const shown = argv.length ? [argv[0]!.replace(/^.*\//, '') || argv[0]!, ...argv.slice(1)] : argv;
   const text = shown.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
@@ -167,8 +169,10 @@ export function formatSummary(
   s.workers.slice(0, 8).forEach((w, i) => {
     // Dask pauses a worker's tasks at 80% of its memory_limit (distributed.worker.memory.pause): a
     // job whose worker sat there hung for minutes and read only "insufficient data" (trial 4).
+    // Said when it stayed there (2 s and more) and was not killed: a worker that went through 80%
+    // on its way to the nanny's kill (or whose job turned the pause off) was never held there.
     const share = w.memoryLimitBytes ? w.rssPeakBytes / w.memoryLimitBytes : 0;
-    const paused = share >= DASK_PAUSE_FRACTION && share < 0.95 ? ` (${formatPercent(share)}: Dask pauses a worker's tasks at ${formatPercent(DASK_PAUSE_FRACTION)} of its limit by default, distributed.worker.memory.pause)` : '';
+    const paused = share >= DASK_PAUSE_FRACTION && share < 0.95 && !w.killed && w.nearPauseMs >= 2000 ? ` (${formatPercent(share)}, held ${formatDuration(w.nearPauseMs)}: Dask pauses a worker's tasks at ${formatPercent(DASK_PAUSE_FRACTION)} of its limit by default, distributed.worker.memory.pause)` : '';
     row(i === 0 ? 'workers' : '', `${w.text}, pid ${w.pid}: peak ${formatBytes(w.rssPeakBytes)}${w.memoryLimitBytes ? ` of its ${formatBytes(w.memoryLimitBytes)} limit${paused}` : ''}${w.exitMs !== null ? `, ended at ${formatClock(w.exitMs)}` : ''}`);
   });
   if (s.workers.length > 8) row('', `… ${s.workers.length - 8} more`);

@@ -74,7 +74,10 @@ test('the agents row only when censuses were taken or asked for; --heap-every on
 test('a Dask worker that sat at its pause threshold says so (trial 4: a job hung 2 minutes, "insufficient data" only)', async () => {
   const r = await runCli(['summary', path.join(FIXTURES, 'memhunt', 'trial4', 'dask_paused_worker.mh')]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /worker tcp:\/\/[\d.:]+ \(0\), pid \d+: peak [\d.]+ MiB of its 400 MiB limit \(8\d%: Dask pauses a worker's tasks at 80% of its limit by default, distributed\.worker\.memory\.pause\)/, r.stdout);
+  assert.match(r.stdout, /worker tcp:\/\/[\d.:]+ \(0\), pid \d+: peak [\d.]+ MiB of its 400 MiB limit \(8\d%, held [\dms.]+: Dask pauses a worker's tasks at 80% of its limit by default, distributed\.worker\.memory\.pause\)/, r.stdout);
   // The other worker, far below it, says nothing of the kind.
   assert.doesNotMatch(r.stdout, /\(1\), pid \d+: peak [\d.]+ MiB of its 400 MiB limit \(/, r.stdout);
+  // Workers that went through 80% on their way to the nanny's kill were never held there (trial 5).
+  const restarted = await runCli(['summary', path.join(FIXTURES, 'memhunt', 'trial4', 'dask_restarted_worker.mh')]);
+  assert.doesNotMatch(restarted.stdout, /Dask pauses/, restarted.stdout);
 });

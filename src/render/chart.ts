@@ -268,7 +268,7 @@ export function lostSpans(warnings: readonly string[], endMs: number): Array<{ s
 
 /** argv as a short, readable command: basename of the program, arguments quoted when they hold spaces. */
 export function shortCommand(argv: readonly string[], maxChars = 60): string {
-  if (argv.length === 0) return '?';
+  if (argv.length === 0) return '(no command line)';
   const [prog, ...args] = argv;
   const base = /^\[.*\]$/.test(prog!) ? prog! : prog!.slice(prog!.lastIndexOf('/') + 1) || prog!;
   const text = commandLine([base, ...args]);

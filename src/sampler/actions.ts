@@ -162,7 +162,7 @@ export class ThresholdActions {
       c.notice(`${crossed}: no debugger break: ${why}`);
       return;
     }
-    const who = `pid ${target.pid} (${target.argv.join(' ') || target.executable})`;
+    const who = c.agents.describe(target);
     c.writer.append({ ...base, pids: [target.pid], note: `pdb requested in ${who}` });
     // RSS counts a page shared by a fork child and its parent once in each: a Pool's tree "reached"
     // 120 MiB at its start-up (trial 4). Said, with what the tree holds counting each page once.

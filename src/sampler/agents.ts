@@ -264,6 +264,13 @@ export class AgentSession {
   }
 
   /** The agent (with the break feature) of the process with the most RSS now, or null. */
+  /** "pid 29261 (python3 pool_leak.py, a fork of pid 29225)": a fork child runs its parent's command line. */
+  describe(a: ConnectedAgent): string {
+    const parent = this.targets().find((p) => p.pid === a.ppid);
+    const fork = parent && parent.argv.join('\0') === a.argv.join('\0') ? `, a fork of pid ${parent.pid}` : '';
+    return `pid ${a.pid} (${a.argv.join(' ') || a.executable}${fork})`;
+  }
+
   largestBreakable(): ConnectedAgent | null {
     let best: ConnectedAgent | null = null;
     let bestKiB = -1;

@@ -39,12 +39,12 @@ const SLOW_FIRST = [
 
 /**
  * When `python3` on PATH is a launcher (pyenv's shim: a bash script that runs a dozen bash and
- * pyenv processes, ~0.5 s of CPU, before it execs the interpreter), puts the folder of the
+ * pyenv processes, ~0.3 s more CPU than the interpreter, before it execs it), puts the folder of the
  * interpreter it runs first on PATH, as the shim itself does for the program it starts (pyenv exec
  * prepends that folder): every `python3` the tests start, directly, through `memhunt run -- python3`
- * or from a fixture's shell, is then the same interpreter without the launcher. The suite starts
- * python3 hundreds of times: the shims were a fifth of its CPU on 2 cores (BENCHMARKS.md, "Test suite
- * time", fourth session). The shim's own behaviour (a launcher that execs late, its short processes
+ * or from a fixture's shell, is then the same interpreter without the launcher, and a short program
+ * is not starved by the launcher's processes in its own tree. The suite starts python3 through PATH
+ * ~40 times (~12 s of CPU; BENCHMARKS.md, "Test suite time", fourth session). The shim's own behaviour (a launcher that execs late, its short processes
  * in a recording) is tested with programs that do the same (sh -c 'sleep …; exec python3') and with
  * recordings made under it (fixtures/memhunt/loaded/), not by starting it.
  */

@@ -13,9 +13,12 @@
 // - One timeout per file. Node 20's --test-timeout (and run()'s timeout) applies to each file as a
 //   whole: 3 minutes killed files whose tests were all passing on a loaded machine. A file now gets
 //   FILE_TIMEOUT_MS; a test that needs a bound of its own sets it in its options.
-// Environment: MEMHUNT_TEST_CONCURRENCY (files at a time; default 3, see CONCURRENCY).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve, relative } from 'node:path';
+// - `python3` is the interpreter, not pyenv's shim: see realPythonFirst().
+// Environment: MEMHUNT_TEST_CONCURRENCY (files at a time; default 3, see CONCURRENCY);
+// MEMHUNT_TEST_KEEP_PATH=1 leaves PATH as it is (python3 through pyenv's shim, if that is what it is).
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, dirname, join, resolve, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { run } from 'node:test';
@@ -33,6 +36,36 @@ const SLOW_FIRST = [
   'agents/heap-e2e-pool', 'agents/heap-e2e-sklearn', 'agents/heap-e2e-pandas', 'sampler/accuracy', 'cli/threshold',
   'faults/smaller', 'cli/scale-linear', 'cli/scale-model', 'cli/plot', 'cli/check', 'recording/damage', 'faults/agents',
 ];
+
+/**
+ * When `python3` on PATH is a launcher (pyenv's shim: a bash script that runs a dozen bash and
+ * pyenv processes, ~0.3 s more CPU than the interpreter, before it execs it), puts the folder of the
+ * interpreter it runs first on PATH, as the shim itself does for the program it starts (pyenv exec
+ * prepends that folder): every `python3` the tests start, directly, through `memhunt run -- python3`
+ * or from a fixture's shell, is then the same interpreter without the launcher, and a short program
+ * is not starved by the launcher's processes in its own tree. The suite starts python3 through PATH
+ * ~40 times (~12 s of CPU; BENCHMARKS.md, "Test suite time", fourth session). The shim's own behaviour (a launcher that execs late, its short processes
+ * in a recording) is tested with programs that do the same (sh -c 'sleep …; exec python3') and with
+ * recordings made under it (fixtures/memhunt/loaded/), not by starting it.
+ */
+function realPythonFirst() {
+  if (process.env.MEMHUNT_TEST_KEEP_PATH === '1') return;
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const onPath = dirs.map((d) => join(d, 'python3')).find((p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!onPath) return;
+  const r = spawnSync(onPath, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+  const exe = r.status === 0 ? r.stdout.trim() : '';
+  if (!exe || realpathSync(exe) === realpathSync(onPath)) return; // python3 is the interpreter already
+  process.env.PATH = [dirname(exe), ...dirs].join(delimiter);
+}
+realPythonFirst();
 
 const files = [];
 const walk = (dir) => {

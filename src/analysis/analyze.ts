@@ -10,7 +10,7 @@ import { seriesFrom } from '../model/series';
 import { censusWorkMs, parentKillText, summarize, type RunSummary } from './summary';
 import { treeTeardown } from './teardown';
 import { analyzeSeries, projectionText, rateText, type Growth, type SeriesAnalysis, type Verdict } from './verdict';
-import { formatBytes, formatClock, formatRate } from '../units';
+import { formatBytes, formatClock, formatDuration, formatPercent, formatRate } from '../units';
 
 /** A process must have lived this share of the recording for its leak to be the tree's. */
 const LONG_LIVED_SHARE = 0.5;
@@ -65,6 +65,8 @@ export interface RecordingAnalysis {
   limit: { bytes: number; source: string } | null;
   /** "killed by memhunt at the 400 MiB --limit when …": the run reached its limit (no projection is made then); null otherwise. */
   killedAtLimit: string | null;
+  /** A Dask worker held at its pause threshold, in words, when the verdict is stable or insufficient data; null otherwise. */
+  pausedWorker: string | null;
   warnings: string[];
 }
 
@@ -196,6 +198,20 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   } else if (tree.verdict === 'leak' && multi) {
     reason += '; no single process leaks on its own: the growth is spread over the tree (or comes from processes that come and go)';
   }
+  // A Dask worker held at its pause threshold (80% of memory_limit by default: Dask stops giving it
+  // tasks) levels off whatever the program does: "stable … levelled off" hid a leak the pause held
+  // back, in a job that then hung (trial 5). Said with the verdict.
+  let pausedWorker: string | null = null;
+  if (verdict === 'stable' || verdict === 'insufficient data') {
+    for (const w of summary.workers) {
+      if (w.killed || !w.memoryLimitBytes || w.nearPauseMs < 2000) continue;
+      const share = w.rssPeakBytes / w.memoryLimitBytes;
+      if (share < 0.8 || share >= 0.95) continue;
+      pausedWorker = `${w.text} (pid ${w.pid}) sat at ${formatPercent(share)} of its ${formatBytes(w.memoryLimitBytes)} memory_limit for ${formatDuration(w.nearPauseMs)}, where Dask pauses a worker's tasks (distributed.worker.memory.pause, 80% by default): its memory may have levelled because Dask stopped it, not the program`;
+      reason += `; but ${pausedWorker}`;
+      break;
+    }
+  }
   let rate: LeakRate | null = null;
   if (verdict === 'leak') {
     const src = tree.verdict === 'leak' ? null : processes.find((p) => p.pid === leakingProcesses[0]?.pid);
@@ -204,7 +220,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   }
   return {
     verdict, confidence, confidenceLabel, reason, leakingProcesses, rate, tree, processes, summary, limit,
-    killedAtLimit, warnings: [...rec.warnings],
+    killedAtLimit, pausedWorker, warnings: [...rec.warnings],
   };
 }
 
@@ -253,7 +269,8 @@ export function verdictLine(rec: MemoryRecording, opts: AnalyzeOptions = {}): st
 
 /** The verdict line; a run killed at its --limit says so whatever the verdict (a short run is often "insufficient data"). */
 export function verdictLineOf(a: RecordingAnalysis): string {
-  const line = verdictBody(a);
+  let line = verdictBody(a);
+  if (a.pausedWorker) line += `; but ${a.pausedWorker}`;
   return a.killedAtLimit && !line.includes(a.killedAtLimit) ? `${line}; ${a.killedAtLimit}` : line;
 }
 

@@ -165,7 +165,7 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   const worst = rows[0]!;
   verdicts.push({
     input: 0, verdict: worst.verdict, color: VERDICT_COLORS[worst.verdict],
-    text: `${rows.length > 1 ? `riskiest: ${nameOf(worst)}: ` : ''}${worst.verdict}${worst.confidence ? ` (${worst.confidence})` : ''}: ${worst.reason.replace(new RegExp(`^${worst.verdict}: `), '')}`,
+    text: `${rows.length > 1 ? `riskiest: ${nameOf(worst)}: ` : ''}${worst.verdict}${worst.confidence ? ` (${worst.confidence})` : ''}: ${worst.reason.replace(new RegExp(`^${worst.verdict}: `), '').replace(/^leak in /, 'in ')}`,
   });
   const summary = [
     summaryLine(totals),

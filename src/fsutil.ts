@@ -27,23 +27,28 @@ export interface OutputKind {
 /** The first bytes read to recognise a file. */
 const HEAD_BYTES = 64 * 1024;
 
+/** What a failed write or mkdir's errno means, in words (write and mkdir add their own for ENOENT, ENOTDIR). */
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EISDIR: 'it is a directory',
+  EFBIG: 'the file would be too large',
+  EIO: 'input/output error',
+  ENXIO: 'no process reads it (a FIFO without a reader)',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+};
+
 /** One line for a failed write of `file`, naming it and saying why in words. */
 export function writeErrorText(file: string, e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   const why: Record<string, string> = {
+    ...ERRNO_WORDS,
     ENOENT: `its folder ${path.dirname(file)} does not exist`,
     ENOTDIR: `a part of ${path.dirname(file)} is not a folder`,
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    EROFS: 'the file system is read-only',
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'the disk quota is exhausted',
-    EISDIR: 'it is a directory',
-    EFBIG: 'the file would be too large',
-    EIO: 'input/output error',
-    ENXIO: 'no process reads it (a FIFO without a reader)',
-    ELOOP: 'too many symbolic links',
-    ENAMETOOLONG: 'the name is too long',
   };
   // /proc and /sys say ENOENT for a new file in a folder that exists: the folder takes no new files.
   if (err?.code === 'ENOENT' && isFolder(path.dirname(file))) why.ENOENT = `its folder ${path.dirname(file)} does not take new files`;
@@ -94,8 +99,8 @@ export function mkdirErrorText(dir: string, e: unknown): string {
     }
   }
   const why: Record<string, string> = {
-    EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'the file system is read-only',
-    ENOSPC: 'no space left on the device', ENOTDIR: 'a part of it is not a folder', EEXIST: 'a file of that name is in the way',
+    ...ERRNO_WORDS,
+    ENOTDIR: 'a part of it is not a folder', EEXIST: 'a file of that name is in the way',
     ENOENT: 'its parent folder does not take new folders',
   };
   const text = (err?.code && why[err.code]) || err?.message || String(e);

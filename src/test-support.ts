@@ -117,3 +117,28 @@ export async function untilRecording(
 export async function waitForSamples(out: string, min = 1, timeoutMs = 30_000): Promise<void> {
   await untilRecording(out, (rec) => rec.total.tMs.length >= min, { timeoutMs });
 }
+
+/**
+ * Runs `memhunt run ARGS` under script(1), which gives it a pseudo-terminal as a person at a
+ * terminal has (pdb needs one); at the first "(Pdb)" prompt, writes `answer` (e.g. "c\n") and calls
+ * `atPrompt`. Resolves with the exit code, all the output, and whether the prompt was seen.
+ * `boundMs` is a safety bound only (SIGKILL): the caller's program ends on an event.
+ */
+export async function runMemhuntInTerminal(args: string[], opts: { cwd: string; answer: string; atPrompt?: () => void; boundMs?: number }): Promise<{ code: number | null; text: string; prompted: boolean }> {
+  const cmd = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+  let text = '';
+  let prompted = false;
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (!prompted && text.includes('(Pdb)')) {
+      prompted = true;
+      child.stdin!.write(opts.answer);
+      opts.atPrompt?.();
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.boundMs ?? 90_000);
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearTimeout(timer);
+  return { code, text, prompted };
+}

@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
 import { analyzeRecording } from '../analysis/analyze';
-import { CLI, FIXTURES, tempDir } from '../test-support';
+import { FIXTURES, runMemhuntInTerminal, tempDir } from '../test-support';
 
 const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
 const MiB = 1024 * 1024;
@@ -23,24 +23,10 @@ test('--break-at: the memory pdb adds is left out of the program\'s growth', { s
   const stop = path.join(dir, 'stop');
   const before = path.join(dir, 'before');
   const prog = path.join(FIXTURES, 'agents', 'break_step.py');
-  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '45MiB', '--', 'python3', prog, stop, before].map((a) => `'${a}'`).join(' ');
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
-  let text = '';
-  let continued = false;
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-    if (!continued && text.includes('(Pdb)')) {
-      continued = true;
-      // At the prompt, as a user looks around: pdb's own modules are loaded by now.
-      child.stdin!.write('where\n');
-      child.stdin!.write('c\n');
-      fs.writeFileSync(stop, '');
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
-  assert.ok(continued, `pdb prompt seen:\n${text}`);
+  // At the prompt, as a user looks around (pdb's own modules are loaded by then), then continue.
+  const { code, text, prompted } = await runMemhuntInTerminal(['run', '-q', '-o', out, '--break-at', '45MiB', '--', 'python3', prog, stop, before],
+    { cwd: dir, answer: 'where\nc\n', atPrompt: () => fs.writeFileSync(stop, '') });
+  assert.ok(prompted, `pdb prompt seen:\n${text}`);
   assert.equal(code, 0, text);
   const rec = await readMemhuntRecording(out);
   const pause = rec.events.find((e) => e.kind === 'pause');

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { CLI, FIXTURES, interpreterPython, tempDir } from '../test-support';
+import { spawnSync } from 'node:child_process';
+import { FIXTURES, interpreterPython, runMemhuntInTerminal, tempDir } from '../test-support';
 
 const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
 
@@ -17,22 +17,9 @@ test('--break-at crossed only because RSS counts fork-shared pages in each proce
   const out = path.join(dir, 'shared.mh');
   const stop = path.join(dir, 'stop');
   // 100 MiB held by the parent: RSS ~3 × 110 MiB once both children exist, PSS ~130 MiB.
-  const cmd = [process.execPath, CLI, 'run', '-q', '-o', out, '--break-at', '250MiB', '--', interpreterPython(), path.join(FIXTURES, 'agents', 'fork_shared.py'), stop].map((a) => `'${a}'`).join(' ');
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
-  let text = '';
-  let continued = false;
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-    if (!continued && text.includes('(Pdb)')) {
-      continued = true;
-      child.stdin!.write('c\n');
-      fs.writeFileSync(stop, '');
-    }
-  });
-  // A safety bound only: the program ends when the stop file exists (or after 60 s by itself).
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
+  // The program ends when the stop file exists (or after 60 s by itself).
+  const { code, text } = await runMemhuntInTerminal(['run', '-q', '-o', out, '--break-at', '250MiB', '--', interpreterPython(), path.join(FIXTURES, 'agents', 'fork_shared.py'), stop],
+    { cwd: dir, answer: 'c\n', atPrompt: () => fs.writeFileSync(stop, ''), boundMs: 120_000 });
   fs.writeFileSync(stop, '');
   assert.equal(code, 0, text);
   assert.match(text.replace(/\r/g, ''), /note: the tree's RSS counts the pages its fork children share with their parent once in each process; counting each page once \(PSS\) it holds [\d.]+ MiB, under 250 MiB\. --metric pss judges that\./, text);

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { readMemhuntRecording } from '../recording/reader';
-import { CLI, FIXTURES, REPO, runCli, tempDir, untilRecording } from '../test-support';
+import { CLI, FIXTURES, REPO, runCli, runMemhuntInTerminal, tempDir, untilRecording } from '../test-support';
 
 const AGENT = path.join(REPO, 'runtimes', 'python', 'inject', 'sitecustomize.py');
 const skip = fs.existsSync(AGENT) ? false : 'the Python agent (runtimes/python/inject/sitecustomize.py) is not there yet';
@@ -224,22 +224,9 @@ test('--break-at in a Pool worker (stdin /dev/null): pdb on memhunt\'s terminal,
   const dir = tempDir();
   const out = path.join(dir, 'brk.mh');
   const prog = path.join(FIXTURES, 'agents', 'pool_break.py');
-  const cmd = [process.execPath, CLI, 'run', '-o', out, '--break-at', '60MiB', '--', 'python3', prog].map((a) => `'${a}'`).join(' ');
-  // script(1) gives memhunt a pseudo-terminal, as a person at a terminal has; the worker's stdin is /dev/null.
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], cwd: dir });
-  let text = '';
-  let continued = false;
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-    if (!continued && text.includes('(Pdb)')) {
-      continued = true;
-      child.stdin!.write('c\n');
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
-  assert.ok(continued, `pdb prompt seen:\n${text}`);
+  // A pseudo-terminal for memhunt, as a person at a terminal has; the worker's stdin is /dev/null.
+  const { code, text, prompted } = await runMemhuntInTerminal(['run', '-o', out, '--break-at', '60MiB', '--', 'python3', prog], { cwd: dir, answer: 'c\n', boundMs: 60_000 });
+  assert.ok(prompted, `pdb prompt seen:\n${text}`);
   assert.equal(code, 0, text);
   const worker = /worker: ready pid (\d+)/.exec(text)?.[1];
   const said = new RegExp(`memhunt: break in pid ${worker} at \\S*pool_break\\.py:(\\d+) in work\\(\\)`).exec(text);

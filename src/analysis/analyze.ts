@@ -204,10 +204,8 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   let pausedWorker: string | null = null;
   if (verdict === 'stable' || verdict === 'insufficient data') {
     for (const w of summary.workers) {
-      if (w.killed || !w.memoryLimitBytes || w.nearPauseMs < 2000) continue;
-      const share = w.rssPeakBytes / w.memoryLimitBytes;
-      if (share < 0.8 || share >= 0.95) continue;
-      pausedWorker = `${w.text} (pid ${w.pid}) sat at ${formatPercent(share)} of its ${formatBytes(w.memoryLimitBytes)} memory_limit for ${formatDuration(w.nearPauseMs)}, where Dask pauses a worker's tasks (distributed.worker.memory.pause, 80% by default): its memory may have levelled because Dask stopped it, not the program`;
+      if (w.heldAtPauseMs === null || !w.memoryLimitBytes) continue;
+      pausedWorker = `${w.text} (pid ${w.pid}) sat at ${formatPercent(w.rssPeakBytes / w.memoryLimitBytes)} of its ${formatBytes(w.memoryLimitBytes)} memory_limit for ${formatDuration(w.heldAtPauseMs)}, where Dask pauses a worker's tasks (distributed.worker.memory.pause, 80% by default): its memory may have levelled because Dask stopped it, not the program`;
       reason += `; but ${pausedWorker}`;
       break;
     }

@@ -28,11 +28,17 @@ export interface WorkerSummary {
   rssPeakBytes: number;
   memoryLimitBytes: number | null;
   exitMs: number | null;
-  /** Its parent (Dask's nanny) terminated it at its limit. */
-  killed: boolean;
-  /** How long its RSS stayed at 78% of its memory_limit or more (Dask pauses its tasks at 80% by default), ms. */
-  nearPauseMs: number;
+  /**
+   * How long it was held at Dask's pause threshold (80% of memory_limit by default: Dask stops giving
+   * it tasks), ms: its RSS at 78% of the limit or more for 2 s and more, its peak under the 95% at
+   * which the nanny terminates, and not killed (a worker that went through 80% on its way to the
+   * kill, or whose job turned the pause off, was never held there); null when it was not.
+   */
+  heldAtPauseMs: number | null;
 }
+
+/** Dask's default distributed.worker.memory.pause: a worker stops running tasks at this share of its memory_limit. */
+export const DASK_PAUSE_FRACTION = 0.8;
 
 export interface ParentKillSummary {
   pid: number;
@@ -476,7 +482,9 @@ function clusterWorkers(rec: MemoryRecording): { workers: WorkerSummary[]; paren
       const { tMs, values } = p.rss;
       for (let i = 1; i < tMs.length; i++) if (values[i - 1]! >= 0.78 * w.memoryLimitBytes) nearPauseMs += tMs[i]! - tMs[i - 1]!;
     }
-    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs, killed: p.killedByParent !== undefined, nearPauseMs });
+    const share = w.memoryLimitBytes ? rssPeakBytes / w.memoryLimitBytes : 0;
+    const held = share >= DASK_PAUSE_FRACTION && share < 0.95 && !p.killedByParent && nearPauseMs >= 2000;
+    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs, heldAtPauseMs: held ? nearPauseMs : null });
     const k = p.killedByParent;
     if (k) {
       parentKills.push({

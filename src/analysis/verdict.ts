@@ -864,13 +864,10 @@ export function analyzeSeries(series: Series, ctx: SeriesContext = {}): SeriesAn
   // The shutdown's start in analysis time: the first sample after it, on recording times.
   let teardownText: string | null = null;
   if (ctx.teardown && Number.isFinite(ctx.teardown.fromMs)) {
-    let k = facts.trim.to;
-    while (k > facts.trim.from && toRecMs(s.tMs[k - 1]!) > ctx.teardown.fromMs) k--;
-    if (k < facts.trim.to && k > facts.trim.from) {
-      facts.teardownAt = k;
-      let low = Infinity;
-      for (let i = k; i < facts.trim.to; i++) if (s.values[i]! < low) low = s.values[i]!;
-      const before = s.values[k - 1]!;
+    const cut = knownTeardownCut(s, facts.trim, ctx.teardown.fromMs, toRecMs);
+    if (cut) {
+      facts.teardownAt = cut.at;
+      const { before, low } = cut;
       // Said when it freed something that matters (what the fall at exit would have been).
       if (before - low >= Math.max(MiB, 0.1 * before)) {
         teardownText = `${ctx.teardown.lead} at ${formatClock(ctx.teardown.fromMs)}${ctx.teardown.detail ? ` (${ctx.teardown.detail})` : ''}: the ${formatBytes(before - low)} freed after that (${formatBytes(before)} → ${formatBytes(low)}) is left out, a shutdown and not a release`;
@@ -1041,17 +1038,28 @@ export function levelBeforeExit(s: Series, teardownFromMs: number | null = null)
   let cut: number;
   if (teardownFromMs !== null) {
     // Known (the interpreters said when their shutdown began): the level then, when it fell after.
-    cut = trim.to;
-    while (cut > trim.from && s.tMs[cut - 1]! > teardownFromMs) cut--;
-    if (cut <= trim.from || cut >= trim.to) return null;
-    let low = Infinity;
-    for (let i = cut; i < trim.to; i++) if (s.values[i]! < low) low = s.values[i]!;
-    if (low >= 0.9 * s.values[cut - 1]!) return null;
+    const known = knownTeardownCut(s, trim, teardownFromMs);
+    if (!known || known.low >= 0.9 * known.before) return null;
+    cut = known.at;
   } else {
     cut = trimTeardown(s, trim.from, trim.to, trim.peak.bytes, trim.noNaN);
   }
   if (cut >= trim.to) return null;
   return { bytes: s.values[cut - 1]!, tMs: s.tMs[cut - 1]! };
+}
+
+/**
+ * Where a shutdown that began at fromMs (recording time; toRecMs maps the series' times to it) cuts
+ * the trimmed series: one past the last sample before it, the level there and the lowest after;
+ * null when no sample is on either side.
+ */
+function knownTeardownCut(s: Series, trim: { from: number; to: number }, fromMs: number, toRecMs: (t: number) => number = (t) => t): { at: number; before: number; low: number } | null {
+  let at = trim.to;
+  while (at > trim.from && toRecMs(s.tMs[at - 1]!) > fromMs) at--;
+  if (at <= trim.from || at >= trim.to) return null;
+  let low = Infinity;
+  for (let i = at; i < trim.to; i++) if (s.values[i]! < low) low = s.values[i]!;
+  return { at, before: s.values[at - 1]!, low };
 }
 
 /**

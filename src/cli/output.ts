@@ -4,7 +4,7 @@
  * sanitizer (src/safe-text.ts) on its way to the terminal; also the end-of-run summary and the
  * live status line.
  */
-import { AGENT_WORK_NAMES, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
+import { AGENT_WORK_NAMES, DASK_PAUSE_FRACTION, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import { pidText, type RecordingEvent, type RecordingMeta } from '../model/recording';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration, formatPercent } from '../units';
@@ -80,9 +80,6 @@ function endText(s: RunSummary, source: RecordingMeta['source']): string {
       return e.exitCode === null ? `process ended after ${formatDuration(e.tMs)}` : `exit code ${e.exitCode} after ${formatDuration(e.tMs)}`;
   }
 }
-
-/** Dask's default distributed.worker.memory.pause: a worker stops running tasks at this share of its memory_limit. */
-const DASK_PAUSE_FRACTION = 0.8;
 
 export function formatSummary(
   s: RunSummary,
@@ -167,12 +164,8 @@ export function formatSummary(
   if (opts.verdict) row('verdict', opts.verdict);
   // Cluster workers (Dask, named by their agents), each with its peak and limit; a nanny's kill on its own line.
   s.workers.slice(0, 8).forEach((w, i) => {
-    // Dask pauses a worker's tasks at 80% of its memory_limit (distributed.worker.memory.pause): a
-    // job whose worker sat there hung for minutes and read only "insufficient data" (trial 4).
-    // Said when it stayed there (2 s and more) and was not killed: a worker that went through 80%
-    // on its way to the nanny's kill (or whose job turned the pause off) was never held there.
-    const share = w.memoryLimitBytes ? w.rssPeakBytes / w.memoryLimitBytes : 0;
-    const paused = share >= DASK_PAUSE_FRACTION && share < 0.95 && !w.killed && w.nearPauseMs >= 2000 ? ` (${formatPercent(share)}, held ${formatDuration(w.nearPauseMs)}: Dask pauses a worker's tasks at ${formatPercent(DASK_PAUSE_FRACTION)} of its limit by default, distributed.worker.memory.pause)` : '';
+    // A job whose worker sat at Dask's pause threshold hung for minutes and read only "insufficient data" (trial 4).
+    const paused = w.heldAtPauseMs !== null && w.memoryLimitBytes ? ` (${formatPercent(w.rssPeakBytes / w.memoryLimitBytes)}, held ${formatDuration(w.heldAtPauseMs)}: Dask pauses a worker's tasks at ${formatPercent(DASK_PAUSE_FRACTION)} of its limit by default, distributed.worker.memory.pause)` : '';
     row(i === 0 ? 'workers' : '', `${w.text}, pid ${w.pid}: peak ${formatBytes(w.rssPeakBytes)}${w.memoryLimitBytes ? ` of its ${formatBytes(w.memoryLimitBytes)} limit${paused}` : ''}${w.exitMs !== null ? `, ended at ${formatClock(w.exitMs)}` : ''}`);
   });
   if (s.workers.length > 8) row('', `… ${s.workers.length - 8} more`);

@@ -205,7 +205,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
   if (verdict === 'stable' || verdict === 'insufficient data') {
     for (const w of summary.workers) {
       if (w.heldAtPauseMs === null || !w.memoryLimitBytes) continue;
-      pausedWorker = `${w.text} (pid ${w.pid}) sat at ${formatPercent(w.rssPeakBytes / w.memoryLimitBytes)} of its ${formatBytes(w.memoryLimitBytes)} memory_limit for ${formatDuration(w.heldAtPauseMs)}, where Dask pauses a worker's tasks (distributed.worker.memory.pause, 80% by default): its memory may have levelled because Dask stopped it, not the program`;
+      pausedWorker = `${w.text} (pid ${w.pid}) sat at ${formatPercent(w.rssPeakBytes / w.memoryLimitBytes)} of its ${formatBytes(w.memoryLimitBytes)} memory_limit for ${formatDuration(w.heldAtPauseMs)}${w.heldToEnd ? ' until it ended' : ''}, where Dask pauses a worker's tasks (distributed.worker.memory.pause, 80% by default): its memory may have levelled because Dask stopped it, not the program${w.heldToEnd ? `; a job waiting on its tasks stalled there (${rec.end?.reason === 'signalled' ? `ended by ${rec.end.exitSignal ?? 'a signal'}` : 'the recording ends with it paused'})` : ''}`;
       reason += `; but ${pausedWorker}`;
       break;
     }

@@ -4,10 +4,11 @@
  * cross from worker threads); the series stay in the worker that read them.
  */
 import type { MemoryRecording } from '../model/recording';
-import { identityText } from '../model/identity';
+import { daskWorkerCount, identityText } from '../model/identity';
 import { analyzeRecording } from './analyze';
 import { parentKillText, type RunSummary } from './summary';
 import type { Verdict } from './verdict';
+import { formatBytes, formatPercent } from '../units';
 
 export type FleetEnd = 'oom-killed' | 'limit-killed' | 'signalled' | 'failed' | 'ok' | 'no end' | 'detached' | 'interrupted' | 'unknown';
 
@@ -101,6 +102,36 @@ export function fleetRowOf(file: string, rec: MemoryRecording): FleetRow {
 export const DASK_LIMIT_SOURCE = 'Dask memory_limit';
 
 /**
+ * The worker whose own memory_limit is a row's limit ("worker tcp://… (0)"), or null when the limit
+ * is the container's or --limit. Its share and headroom are that worker's, not the recording's: a
+ * LocalCluster's tree peaked at 577 MiB while the limit column said 400 MiB and "95%" (trial 4).
+ */
+export function daskLimitWorker(r: Pick<FleetRow, 'limitSource'>): string | null {
+  const src = r.limitSource ?? '';
+  return src.startsWith(`${DASK_LIMIT_SOURCE} (`) && src.endsWith(')') ? src.slice(DASK_LIMIT_SOURCE.length + 2, -1) : null;
+}
+
+/** The limit column of a fleet table: "2.00 GiB", "400 MiB (Dask)" of a worker's recording, "400 MiB/worker (Dask)" of a cluster's, or "-". */
+export function fleetLimitText(r: Pick<FleetRow, 'limitBytes' | 'limitSource' | 'workers'>): string {
+  if (r.limitBytes === null) return '-';
+  if (!daskLimitWorker(r)) return formatBytes(r.limitBytes);
+  return `${formatBytes(r.limitBytes)}${daskWorkerCount(r.workers) > 1 ? '/worker' : ''} (Dask)`;
+}
+
+/**
+ * A row's peak against its limit in words: "peak 577 MiB of 2.00 GiB (28%)", or, where the limit is a
+ * Dask worker's own, "peak 577 MiB; worker tcp://… (0) 380 MiB of its 400 MiB Dask memory_limit (95%)".
+ */
+export function peakOfLimitText(r: Pick<FleetRow, 'peakBytes' | 'limitBytes' | 'limitSource' | 'usedShare' | 'headroomBytes'>): string {
+  const peak = `peak ${formatBytes(r.peakBytes)}`;
+  if (r.limitBytes === null) return peak;
+  const worker = daskLimitWorker(r);
+  if (!worker) return `${peak} of ${formatBytes(r.limitBytes)} (${r.usedShare === null ? '-' : formatPercent(r.usedShare)})`;
+  const used = r.headroomBytes === null ? '' : `${formatBytes(r.limitBytes - r.headroomBytes)} `;
+  return `${peak}; ${worker} ${used}of its ${formatBytes(r.limitBytes)} ${DASK_LIMIT_SOURCE}${r.usedShare === null ? '' : ` (${formatPercent(r.usedShare)})`}`;
+}
+
+/**
  * The limit of a fleet row: --limit or the container's (cgroup) limit; without either, a Dask
  * worker's own memory_limit (its agent reports it), the worker nearest to its limit deciding the
  * share used: that is the limit Dask's nanny enforces, the one that kills a worker first.
@@ -169,7 +200,7 @@ export interface FleetTotals {
   otherwiseFailed: number;
   leaks: number;
   /** The row with the least headroom (highest share of its limit), when any has a limit. */
-  worst: { identity: string; file: string; share: number; headroomBytes: number } | null;
+  worst: { identity: string; file: string; share: number; headroomBytes: number; worker?: string } | null;
   /** timesMedian: that peak over the fleet's median peak, when it is an outlier (PEAK_OUTLIER_RATIO); null otherwise. */
   highestPeak: { identity: string; file: string; bytes: number; timesMedian: number | null } | null;
   /** Wall-clock span from the first start to the last end, and the hosts seen. */
@@ -184,7 +215,11 @@ export function fleetTotals(rows: FleetRow[]): FleetTotals {
   let first: number | null = null;
   let last: number | null = null;
   for (const r of rows) {
-    if (r.usedShare !== null && (worst === null || r.usedShare > worst.share)) worst = { identity: r.identity, file: r.file, share: r.usedShare, headroomBytes: r.headroomBytes! };
+    if (r.usedShare !== null && (worst === null || r.usedShare > worst.share)) {
+      // The share of a Dask worker's own limit is that worker's: named where the row is not that worker.
+      const worker = daskLimitWorker(r);
+      worst = { identity: r.identity, file: r.file, share: r.usedShare, headroomBytes: r.headroomBytes!, ...(worker && worker !== r.identity ? { worker } : {}) };
+    }
     if (highest === null || r.peakBytes > highest.bytes) highest = { identity: r.identity, file: r.file, bytes: r.peakBytes, timesMedian: null };
     first = first === null ? r.startWallMs : Math.min(first, r.startWallMs);
     last = last === null ? r.startWallMs + r.durationMs : Math.max(last, r.startWallMs + r.durationMs);

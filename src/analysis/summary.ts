@@ -35,6 +35,9 @@ export interface WorkerSummary {
    * kill, or whose job turned the pause off, was never held there); null when it was not.
    */
   heldAtPauseMs: number | null;
+  /** Held there (heldAtPauseMs) up to its last sample: paused when it or the recording ended, its
+   * tasks waiting (a job that waits on them stalls: trial 5's was ended by SIGTERM after 2 min). */
+  heldToEnd: boolean;
 }
 
 /** Dask's default distributed.worker.memory.pause: a worker stops running tasks at this share of its memory_limit. */
@@ -484,7 +487,9 @@ function clusterWorkers(rec: MemoryRecording): { workers: WorkerSummary[]; paren
     }
     const share = w.memoryLimitBytes ? rssPeakBytes / w.memoryLimitBytes : 0;
     const held = share >= DASK_PAUSE_FRACTION && share < 0.95 && !p.killedByParent && nearPauseMs >= 2000;
-    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs, heldAtPauseMs: held ? nearPauseMs : null });
+    const last = lastNonZero(p.rss.values);
+    const heldToEnd = held && last >= 0.78 * w.memoryLimitBytes!;
+    workers.push({ pid: p.pid, text, rssPeakBytes, memoryLimitBytes: w.memoryLimitBytes, exitMs: p.exitMs, heldAtPauseMs: held ? nearPauseMs : null, heldToEnd });
     const k = p.killedByParent;
     if (k) {
       parentKills.push({

@@ -10,11 +10,12 @@
  * The result is an ordinary Chart: the SVG, PNG, HTML and terminal back ends draw it unchanged.
  */
 import * as path from 'node:path';
-import { fleetTotals, riskOrderFor, type FleetRow } from '../analysis/fleet';
+import { daskLimitWorker, fleetTotals, peakOfLimitText, riskOrderFor, type FleetRow } from '../analysis/fleet';
 import { bucketSeries, envelopeSeries, FleetBand, fleetGrid, type FleetGrid, type GridEnvelope } from '../analysis/fleet-envelope';
 import type { Chart, ChartEnd, ChartLimit, ChartMark, ChartPause, ChartPeak, ChartSection, ChartSeries, ChartVerdict } from '../render/chart';
 import { PALETTE, VERDICT_COLORS, clockWords } from '../render/chart';
 import { InputError } from '../errors';
+import { daskWorkerCount } from '../model/identity';
 import { formatBytes } from '../units';
 import { envelopeOrError, type EnvelopeJob, type EnvelopeResult, type FleetDetail } from './fleet-worker';
 import { findFleetFiles, fleetSkewLine, otherFilesText, pct, readFleet, runPool, summaryLine } from './fleet';
@@ -159,6 +160,8 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   if (opts.limitBytes !== undefined && limits.length === 0) limits.push({ input: 0, bytes: opts.limitBytes, label: `limit ${formatBytes(opts.limitBytes)} (plot --limit)`, onChart: true });
   for (const r of rows.slice(0, nLines)) {
     if (r.limitBytes === null || opts.limitBytes !== undefined || limits.some((x) => x.bytes === r.limitBytes)) continue;
+    // One worker's own limit is not a line for a recording of several (its curve is their sum).
+    if (daskLimitWorker(r) && daskWorkerCount(r.workers) > 1) continue;
     limits.push({ input: rows.indexOf(r), bytes: r.limitBytes, label: `${nameOf(r)}: limit ${formatBytes(r.limitBytes)} (${r.limitSource}) · ${pct(r.usedShare)} used`, onChart: true });
   }
 
@@ -170,7 +173,7 @@ export function fleetChart(rows: FleetRow[], grid: FleetGrid, band: FleetBand, l
   const summary = [
     summaryLine(totals),
     `each recording by its own clock, in ${grid.buckets} buckets of ${grid.stepMs < 1000 ? `${Math.round(grid.stepMs)} ms` : clockWords(grid.stepMs)}${band.recordings ? `; the ${Math.min(nLines, rows.length)} riskiest drawn over the band of the other ${band.recordings}` : ''}`,
-    `riskiest: ${nameOf(worst)} · peak ${formatBytes(worst.peakBytes)}${worst.limitBytes !== null ? ` of ${formatBytes(worst.limitBytes)} (${pct(worst.usedShare)})` : ''} · ${worst.endText} · ${path.basename(worst.file)}`,
+    `riskiest: ${nameOf(worst)} · ${peakOfLimitText(worst)} · ${worst.endText} · ${path.basename(worst.file)}`,
   ];
 
   let dataMax = 0;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Command, Option } from 'commander';
-import { DASK_LIMIT_SOURCE, fleetTotals, riskOrderFor, type FleetRow, type FleetTotals } from '../analysis/fleet';
+import { fleetLimitText, fleetTotals, riskOrderFor, type FleetRow, type FleetTotals } from '../analysis/fleet';
 import { clockSkewLine, clockSkewOf } from '../analysis/fleet-envelope';
 import { InputError } from '../errors';
 import { isMemhuntRecording } from '../recording/reader';
@@ -180,7 +180,7 @@ export function summaryLine(t: FleetTotals): string {
   parts.push(killed ? `${killed} killed (${t.oomKilled} by the OOM killer, ${t.limitKilled} at --limit)` : 'none killed');
   if (t.otherwiseFailed) parts.push(`${t.otherwiseFailed} failed otherwise`);
   parts.push(`${t.leaks} leak${t.leaks === 1 ? '' : 's'}`);
-  if (t.worst) parts.push(`least headroom ${formatBytes(t.worst.headroomBytes)} (${pct(t.worst.share)} used) in ${t.worst.identity}`);
+  if (t.worst) parts.push(`least headroom ${formatBytes(t.worst.headroomBytes)} (${pct(t.worst.share)} used) in ${t.worst.worker ? `${t.worst.worker} (its Dask memory_limit) of ${t.worst.identity}` : t.worst.identity}`);
   if (t.highestPeak) parts.push(`highest peak ${formatBytes(t.highestPeak.bytes)} in ${t.highestPeak.identity}${t.highestPeak.timesMedian !== null ? ` (${t.highestPeak.timesMedian.toFixed(1)}× the median peak: ranked with the riskiest)` : ''}`);
   if (t.firstStartWallMs !== null && t.lastEndWallMs !== null) parts.push(`over ${formatDuration(t.lastEndWallMs - t.firstStartWallMs)}`);
   return parts.join('; ');
@@ -192,7 +192,8 @@ function table(rows: FleetRow[]): string {
     String(i + 1),
     clipLine(r.identity, 40),
     formatBytes(r.peakBytes),
-    r.limitBytes === null ? '-' : `${formatBytes(r.limitBytes)}${r.limitSource?.startsWith(DASK_LIMIT_SOURCE) ? ' (Dask)' : ''}`,
+    // A Dask worker's own memory_limit is per worker: "used" is the share of the worker nearest it.
+    fleetLimitText(r),
     pct(r.usedShare),
     r.endText,
     r.verdict === 'insufficient data' ? 'too short' : r.verdict,

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { censusGrowth, heapByProcess } from '../agents/heap';
+import { fleetLimitText } from '../analysis/fleet';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, sameFile, writeOutputFile } from '../fsutil';
 import type { MemoryRecording, RefsGraphEvent } from '../model/recording';
@@ -179,7 +180,7 @@ async function reportFleet(args: string[], files: string[], flags: ReportFlags):
     });
   }
   const rows = fp.rows.map((r) => ({
-    identity: r.identity, peak: formatBytes(r.peakBytes), limit: r.limitBytes === null ? '-' : formatBytes(r.limitBytes), used: pct(r.usedShare),
+    identity: r.identity, peak: formatBytes(r.peakBytes), limit: fleetLimitText(r), used: pct(r.usedShare),
     ended: r.endText, verdict: r.verdict, verdictColor: VERDICT_COLORS[r.verdict], file: r.file,
   }));
   const html = renderReport(recordings, fp.chart, { version: MEMHUNT_VERSION, title: flags.title, fleet: { rows, notes: fp.notices } });

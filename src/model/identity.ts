@@ -125,7 +125,24 @@ export function parseLabel(spec: string): [string, string] {
 export function identityText(labels: Record<string, string> | undefined, host: string | null, workers: readonly string[] = []): string {
   const l = labels ?? {};
   if (l.name) return l.name;
-  if (workers.length) return workers.length === 1 ? workers[0]! : `${workers[0]} +${workers.length - 1} more`;
+  if (workers.length) {
+    // One worker, restarted by its nanny (a new address, the same name), is still that worker; a
+    // recording of several (a LocalCluster under one `memhunt run`) is the cluster, not its first
+    // worker "+3 more" (trial 4: the table then read as one worker's peak against its own limit).
+    const n = daskWorkerCount(workers);
+    if (n === 1) return workers[0]!;
+    return `${placeText(l, host)}: ${n} Dask workers`;
+  }
+  return placeText(l, host);
+}
+
+/** Distinct cluster workers by name ("worker tcp://… (0)": a worker restarted by its nanny keeps its name). */
+export function daskWorkerCount(workers: readonly string[]): number {
+  return new Set(workers.map((w) => /\(([^()]*)\)$/.exec(w)?.[1] ?? w)).size;
+}
+
+/** Where a recording ran by its labels and host alone (identityText without cluster workers). */
+function placeText(l: Record<string, string>, host: string | null): string {
   switch (l.platform) {
     case 'aws-batch':
       return `batch ${l.awsBatchJobId ?? '?'}${l.awsBatchArrayIndex && !(l.awsBatchJobId ?? '').endsWith(`:${l.awsBatchArrayIndex}`) ? `:${l.awsBatchArrayIndex}` : ''}`;

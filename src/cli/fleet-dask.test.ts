@@ -35,6 +35,7 @@ test('peak against a per-worker limit: the worker, its own peak and limit; a con
 test('fleet of LocalCluster recordings: "2 Dask workers", the limit per worker, the least headroom names its worker; plot caption too', async () => {
   const dir = tempDir();
   for (const f of ['dask_restarted_worker.mh', 'dask_paused_worker.mh', 'leak_then_sleep.mh']) fs.copyFileSync(path.join(TRIAL4, f), path.join(dir, f));
+  fs.copyFileSync(path.join(FIXTURES, 'memhunt', 'loaded', 'dask_leak_teardown.mh'), path.join(dir, 'dask_leak_teardown.mh'));
   const r = await runCli(['fleet', dir]);
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout.split('\n').filter((l) => /^\s*\d+ /.test(l));
@@ -49,6 +50,12 @@ test('fleet of LocalCluster recordings: "2 Dask workers", the limit per worker, 
   const svg = fs.readFileSync(path.join(dir, 'fleet.svg'), 'utf8');
   assert.match(svg, /peak 577 MiB; worker tcp:\/\/127\.0\.0\.1:\d+ \(0\) 380 MiB of its 400 MiB Dask memory_limit \(95%\)/);
   assert.doesNotMatch(svg, /peak 577 MiB of 400 MiB/);
+  // The first recording ended 0.9 min into 15: its end label reads rightwards from its line (it was
+  // anchored at its end and cut at the image's left edge).
+  const end = /<text x="([\d.]+)"[^>]*>dask_leak_teardown\.mh: exit 0<\/text>/.exec(svg);
+  assert.ok(end, 'the end label of the first recording is drawn');
+  assert.doesNotMatch(end[0], /text-anchor="end"/);
+  assert.match(svg, /text-anchor="end"[^>]*>dask_paused_worker\.mh: killed by SIGTERM</, 'an end with room on its left keeps it');
 });
 
 test('a worker held at Dask\'s pause until the job was stopped: the verdict says the job stalled there', async () => {

@@ -173,14 +173,21 @@ export function renderSvg(chart: Chart, opts: SvgOptions = {}): SvgChart {
   for (const e of chart.ends) {
     const label = fitText(e.label, SIZE.lane, plotW * 0.6, true);
     const w = textWidth(label, SIZE.lane, true) + 12;
-    const x1 = Math.min(right, xPx(e.tMs));
-    const x0 = Math.max(left, x1 - w);
+    const xe = Math.min(right, xPx(e.tMs));
+    // Ending at its line, left of it; an end too near the left edge for that is labelled right of
+    // its line (a fleet's first recording ended 0.9 min in: its label was cut at the image's edge).
+    const leftward = xe - w >= left - 0.5 || xe + w > right;
+    const x0 = leftward ? Math.max(left, xe - w) : xe;
+    const x1 = leftward ? xe : xe + w;
     const row = take(x0, x1, MAX_LANES);
     if (row < 0) continue;
     lanes.push({
       x0, x1, row,
-      draw: (ly) => `<rect x="${f1(x1 - 8)}" y="${f1(ly + 4)}" width="7" height="9" fill="${e.color}"/>` +
-        text(x1 - 11, ly + 12.5, label, SIZE.lane, ` text-anchor="end" font-weight="bold" fill="${e.color}"`, 'lane'),
+      draw: (ly) => leftward
+        ? `<rect x="${f1(xe - 8)}" y="${f1(ly + 4)}" width="7" height="9" fill="${e.color}"/>` +
+          text(xe - 11, ly + 12.5, label, SIZE.lane, ` text-anchor="end" font-weight="bold" fill="${e.color}"`, 'lane')
+        : `<rect x="${f1(xe + 1)}" y="${f1(ly + 4)}" width="7" height="9" fill="${e.color}"/>` +
+          text(xe + 11, ly + 12.5, label, SIZE.lane, ` font-weight="bold" fill="${e.color}"`, 'lane'),
     });
   }
   let droppedSections = 0;

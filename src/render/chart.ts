@@ -11,7 +11,7 @@ import { analyzeRecording, verdictLineOf } from '../analysis/analyze';
 import { AGENT_WORK_NAMES, summarize, type RunSummary } from '../analysis/summary';
 import type { Verdict } from '../analysis/verdict';
 import { NO_PID, workerText, type MemoryRecording } from '../model/recording';
-import { metricTotal, processMetricSeries, rssTotal } from '../model/metric';
+import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
 import { fmtBytes, fmtClock } from './ticks';
 import { formatBytes, formatCount, formatPercent } from '../units';
@@ -207,6 +207,15 @@ export function processName(rec: MemoryRecording, p: MemoryRecording['processes'
     return rec.meta.source === 'mprof' ? `mprof child ${p.pid}` : `pid ${p.pid} (command unknown)`;
   }
   return `${p.pid === NO_PID ? 'mprof\'s process' : `pid ${p.pid}`} ${shortCommand(p.command, 36)}`;
+}
+
+/**
+ * " (RSS)" when a process's line is in another metric than the axis (mprof's PSS/USS files: MEM is
+ * the tree's PSS, the CHLD lines are always RSS), else "".
+ */
+function otherMetricText(rec: MemoryRecording, p: MemoryRecording['processes'][number]): string {
+  const m = processMetricSeries(rec, p).metric;
+  return m === rec.meta.metric ? '' : ` (${metricLabel(m)})`;
 }
 
 /** Two lines that would be drawn on top of each other: values equal (within 1%) at 64 points over the shorter one's times. */
@@ -453,7 +462,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       shown.sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.pid - b.pid);
       for (const p of shown) {
         series.push({
-          id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}${processName(rec, p)}`, role: 'process', input,
+          id: `r${input}-p${p.pid}`, label: `${many ? `${name} ` : ''}${processName(rec, p)}${otherMetricText(rec, p)}`, role: 'process', input,
           color: PALETTE[colorIndex++ % PALETTE.length]!, widthPx: 1.25, dash: null, data: processMetricSeries(rec, p).series, peakBytes: byPeak.get(p.pid) ?? 0,
         });
       }
@@ -479,7 +488,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     if (s.samples > 0) {
       const top = s.topAtPeak ? rec.processes.find((p) => p.pid === s.topAtPeak!.pid) : undefined;
       const held = s.topAtPeak && rec.processes.length > 1
-        ? `${top ? processName(rec, top) : `pid ${s.topAtPeak.pid}`} held ${fmtBytes(s.topAtPeak.bytes)}` : '';
+        ? `${top ? processName(rec, top) : `pid ${s.topAtPeak.pid}`} held ${fmtBytes(s.topAtPeak.bytes)}${top ? otherMetricText(rec, top) : ''}` : '';
       // A peak the samples missed: the kernel's high-water mark of one process is above them.
       const hwm = s.hwmAbovePeak ? `pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples (VmHWM)` : '';
       const inSnapshot = s.peakDuringAgent

@@ -336,3 +336,17 @@ test('the HTML chart titles its y axis with the metric, as the SVG does (trial 4
   assert.equal(data.yTitle, chart.yTitle);
   assert.ok(renderHtml(chart).includes('label: data.yTitle'), 'the page script titles the axis from the data');
 });
+
+test('mprof PSS file: its children are RSS lines (CHLD is always RSS), labelled so on a PSS axis, and the peak label says so', async () => {
+  const { readMprofDatFile } = await import('../formats/mprof-dat');
+  const { FIXTURES } = await import('../test-support');
+  const rec = readMprofDatFile(`${FIXTURES}/mprof/0.61/matrix/psutil_pss-C-M.dat`);
+  const chart = buildChart([{ rec, name: 'psutil_pss-C-M.dat' }]);
+  const children = chart.series.filter((s) => s.role === 'process');
+  assert.ok(children.length >= 2, chart.series.map((s) => s.label).join(', '));
+  for (const c of children) assert.match(c.label, /^mprof child \d+ \(RSS\)$/);
+  assert.match(chart.peaks.map((p) => p.detail).join(' '), /held [\d.]+ MiB \(RSS\)/, JSON.stringify(chart.peaks));
+  // An RSS recording's processes are on an RSS axis: nothing added.
+  const rss = readMprofDatFile(`${FIXTURES}/mprof/0.61/matrix/psutil-C-M.dat`);
+  for (const s of buildChart([{ rec: rss, name: 'psutil-C-M.dat' }]).series) assert.doesNotMatch(s.label, /\(RSS\)/);
+});

@@ -20,7 +20,8 @@ import { duplicatesLines, largestLines, resolveLargestOptions } from '../agents/
 import { formatBytes, formatClock, formatCount, formatDuration, parseDuration } from '../units';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { notice, out, outJson, shortCommand } from './output';
+import { shortCommand } from '../model/command';
+import { notice, out, outJson } from './output';
 import { helpProse } from './help';
 
 function parsePid(text: string): number {

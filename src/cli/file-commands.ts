@@ -6,7 +6,8 @@ import { InputError } from '../errors';
 import { formatBytes, mprofMib } from '../units';
 import { listRecordings, newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { censusesBeforePeakText, err, formatSummary, notice, out, peakDuringAgentText, shortCommand } from './output';
+import { censusesBeforePeakText, err, formatSummary, notice, out, peakDuringAgentText } from './output';
+import { shortCommand } from '../model/command';
 import { helpProse } from './help';
 
 function pad2(n: number): string {

@@ -16,7 +16,8 @@ import { isMemhuntRecording } from '../recording/reader';
 import { formatBytes, formatDuration, formatPercent } from '../units';
 import { fleetRowFromFooter } from './footer';
 import { rowOrError, type FleetJob } from './fleet-worker';
-import { clipLine, err, notice, out, outJson, shortCommand } from './output';
+import { shortCommand } from '../model/command';
+import { clipLine, err, notice, out, outJson } from './output';
 
 /** Files a fleet reads: recordings found in folders (recursively), files named as given. */
 /** One line naming the files of the folders that are not recordings (at most 5), or null. */

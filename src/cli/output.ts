@@ -6,6 +6,7 @@
  */
 import { AGENT_WORK_NAMES, DASK_PAUSE_FRACTION, finalText, hwmText, parentKillText, type RunSummary } from '../analysis/summary';
 import { pidText, type RecordingEvent, type RecordingMeta } from '../model/recording';
+import { shortCommand } from '../model/command';
 import { clipLine, safeJson, safeLine, safeText } from '../safe-text';
 import { formatBytes, formatClock, formatDuration, formatPercent } from '../units';
 
@@ -47,16 +48,6 @@ export function censusesBeforePeakText(s: RunSummary): string | null {
 /** Writes a value as indented JSON on stdout (C1 and bidi controls escaped: safeJson). */
 export function outJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
   process.stdout.write(safeJson(value, replacer) + '\n');
-}
-
-/** A command line short enough for one line of a summary (sanitised before it is cut: no escape sequence is left open). */
-export function shortCommand(argv: string[], max = 60): string {
-  // mprof's children have no command line in the .dat ("most held by pid 781 ?" / blank before).
-  if (argv.length === 0) return '(no command line)';
-  // The program's directory rarely helps and eats the width: /root/.pyenv/versions/3.11.7/bin/python3 -> python3.
-  const shown = argv.length ? [argv[0]!.replace(/^.*\//, '') || argv[0]!, ...argv.slice(1)] : argv;
-  const text = shown.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  return clipLine(text, max);
 }
 
 function endText(s: RunSummary, source: RecordingMeta['source']): string {

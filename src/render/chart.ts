@@ -13,6 +13,7 @@ import type { Verdict } from '../analysis/verdict';
 import { NO_PID, workerText, type MemoryRecording } from '../model/recording';
 import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
+import { commandLine, shortCommand } from '../model/command';
 import { fmtBytes, fmtClock } from './ticks';
 import { formatBytes, formatCount, formatPercent } from '../units';
 
@@ -273,20 +274,6 @@ export function lostSpans(warnings: readonly string[], endMs: number): Array<{ s
     if (a && Number(a[1]) * 1000 < endMs) out.push({ startMs: Number(a[1]) * 1000, endMs });
   }
   return out.filter((g) => g.endMs > g.startMs);
-}
-
-/** argv as a short, readable command: basename of the program, arguments quoted when they hold spaces. */
-export function shortCommand(argv: readonly string[], maxChars = 60): string {
-  if (argv.length === 0) return '(no command line)';
-  const [prog, ...args] = argv;
-  const base = /^\[.*\]$/.test(prog!) ? prog! : prog!.slice(prog!.lastIndexOf('/') + 1) || prog!;
-  const text = commandLine([base, ...args]);
-  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
-}
-
-/** The full command line, quoted where needed (the default title). */
-export function commandLine(argv: readonly string[]): string {
-  return argv.map((a) => (/[\s'"]/.test(a) || a === '' ? JSON.stringify(a) : a)).join(' ');
 }
 
 export function endLabels(end: MemoryRecording['end'], source: MemoryRecording['meta']['source'] = 'memhunt'): { short: string; long: string; severity: EndSeverity } {

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildChart, shortCommand } from './chart';
+import { buildChart } from './chart';
+import { shortCommand } from '../model/command';
 import { envelope, envelopePoints } from './downsample';
 import { FONT_STACK, fitText, textWidth } from './fonts';
 import { decodeLevel, pageData, renderHtml, scriptSafeJson } from './html';
@@ -119,6 +120,12 @@ test('chart: limit and share at the peak, peak, sections, marks, end, trend, tit
   assert.ok(far.yMaxBytes < 2 * GiB);
   assert.equal(buildChart([{ rec: syntheticRecording({ samples: 10, end: 'cut' }), name: 'r.mh' }]).ends[0]!.label, 'recording cut (no end)');
   assert.equal(shortCommand(['/usr/bin/python3', 'my job.py', '-v']), 'python3 "my job.py" -v');
+  // One shortening for charts, summaries and tables: a kernel thread's name whole (the summary's own
+  // read "[kworker/0:1]" as "0:1]"), no control character reaches an SVG, cut with "…".
+  assert.equal(shortCommand(['[kworker/0:1]']), '[kworker/0:1]');
+  assert.equal(shortCommand(['python3', '-c', 'x\u0007']), 'python3 -c x\ufffd');
+  assert.equal(shortCommand(['python3', 'x'.repeat(80)], 20), `python3 ${'x'.repeat(11)}…`);
+  assert.equal(shortCommand([]), '(no command line)');
 });
 
 test('a 1-sample spike in 1 M samples: true height in SVG and in the PNG pixels', () => {

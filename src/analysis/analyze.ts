@@ -80,6 +80,13 @@ export interface AnalyzeOptions {
    * its limit is read here, so a summary of the same recording with more processes is as good.
    */
   summary?: RunSummary;
+  /**
+   * Judge the tree total only, not each process (the chart of a one-process recording, whose
+   * process is the total: the analysis of 1 M samples is half a plot's time). The processes are
+   * still read for what the total needs (when the interpreter's shutdown began): a chart that
+   * judged a copy without them cut another end and said "released at 00:02.8" where analyze said 00:04.1.
+   */
+  treeOnly?: boolean;
 }
 
 export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}): RecordingAnalysis {
@@ -121,7 +128,7 @@ export function analyzeRecording(rec: MemoryRecording, opts: AnalyzeOptions = {}
     tree.evidence.push(`memhunt's ${n === 1 ? 'census' : `${n} censuses`} added ${formatBytes(censusBytes)} of RSS while ${n === 1 ? 'it' : 'they'} ran (the agent's modules, the allocator's arenas, and what other threads allocated meanwhile): subtracted after each, and the time ${n === 1 ? 'it' : 'they'} took left out`);
   }
   const treeSpan = tree.endMs - tree.startMs;
-  const processes: ProcessAnalysis[] = rec.processes
+  const processes: ProcessAnalysis[] = (opts.treeOnly ? [] : rec.processes)
     .map((p) => ({ p, series: processMetricSeries(rec, p).series }))
     .filter(({ series }) => series.values.length > 0)
     .map(({ p, series }) => ({

@@ -543,7 +543,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
       // tree alone is judged (the analysis of 1 M samples is ~half of a plot's time; twice was 80%
       // more). The line is the same as `memhunt analyze`'s (layout.test.ts checks).
       const alone = rec.processes.filter((p) => processMetricSeries(rec, p).series.tMs.length > 0).length === 1;
-      const a = analyzeRecording(alone ? { ...rec, processes: [] } : rec, { summary: s, ...(opts.limitBytes !== undefined ? { limitBytes: opts.limitBytes, limitSource: opts.limitSource ?? 'plot --limit' } : {}) });
+      const a = analyzeRecording(rec, { summary: s, treeOnly: alone, ...(opts.limitBytes !== undefined ? { limitBytes: opts.limitBytes, limitSource: opts.limitSource ?? 'plot --limit' } : {}) });
       verdicts.push({ input, verdict: a.verdict, text: `${prefix}verdict: ${verdictLineOf(a)}`, color: VERDICT_COLORS[a.verdict] });
     }
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pythonPath, runCli, tempDir } from '../test-support';
+import { FIXTURES, pythonPath, runCli, tempDir } from '../test-support';
 import { EXIT } from './exit-codes';
 
 /** ~3 s of a healthy sawtooth: batches of 20 MiB (mmap'd, really returned), freed each time. */
@@ -93,4 +93,17 @@ test('check refuses missing, malformed and contradictory limits before running a
     assert.equal(r.stderr.split('\n').length, 2, `one line: ${r.stderr}`);
   }
   assert.equal(fs.existsSync(marker), false, 'the command never ran');
+});
+
+test('check (or run) given a recording where the command goes: refused with the command that reads it (held-out trial 5: "command not found", 127)', async () => {
+  const dir = tempDir();
+  const rec = path.join(dir, 'job.mh');
+  fs.copyFileSync(path.join(FIXTURES, 'memhunt', 'heldout5', 'p01_saw_fast.r2.mh'), rec);
+  const c = await runCli(['check', '--no-leak', rec]);
+  assert.equal(c.code, 2, c.stderr);
+  assert.equal(c.stderr, `memhunt: ${rec} is a recording, not a command: check runs a command (after --); for a recording: memhunt analyze with the same limits, e.g. memhunt analyze --no-leak ${rec}\n`);
+  const r = await runCli(['run', rec]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /is a recording, not a command: run runs a command \(after --\); for a recording: memhunt summary /);
+  assert.ok(!fs.readdirSync(dir).some((f) => f !== 'job.mh'), 'nothing written');
 });

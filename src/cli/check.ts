@@ -13,7 +13,7 @@ import { openCgroup, runCommand } from '../sampler/session';
 import { formatDuration, parseSize } from '../units';
 import { addLimitOptions, formatLimitResults, resolveLimits, type LimitFlags } from './analyze';
 import { EXIT } from './exit-codes';
-import { addAgentOptions, addRecordOptions, exitWith, record, type RecordFlags } from './run';
+import { addAgentOptions, addRecordOptions, exitWith, record, refuseRecordingAsCommand, type RecordFlags } from './run';
 import { helpProse } from './help';
 
 type CheckFlags = RecordFlags & LimitFlags & { junit?: string };
@@ -56,6 +56,7 @@ Examples:
   memhunt check --no-leak --junit memory.xml -o job.mh -- node server-test.js`)
   );
   cmd.action(async (commandArgs: string[], flags: CheckFlags) => {
+    refuseRecordingAsCommand(commandArgs, 'check', 'memhunt analyze with the same limits, e.g. memhunt analyze --no-leak');
     const killLimit = flags.limit === undefined ? null : parseSize(flags.limit, '--limit');
     const limits = resolveLimits(flags, killLimit);
     if (!hasLimits(limits)) {

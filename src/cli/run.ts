@@ -370,6 +370,24 @@ function exitCodeOf(kind: 'run' | 'attach', result: SessionResult): number {
   return result.exitCode ?? EXIT.FAILURE;
 }
 
+/**
+ * `memhunt check --no-leak job.mh` (held-out trial 5: "job.mh: command not found", exit 127): a
+ * recording named where the command goes, and not itself executable, is refused with the command
+ * that reads it.
+ */
+export function refuseRecordingAsCommand(args: string[], verb: 'run' | 'check', instead: string): void {
+  if (args.length !== 1 || !/\.(mh|dat)$/i.test(args[0]!)) return;
+  const file = args[0]!;
+  try {
+    if (!fs.statSync(file).isFile()) return;
+    fs.accessSync(file, fs.constants.X_OK);
+    return; // an executable named so: run it
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EACCES') return;
+  }
+  throw new InputError(`${file} is a recording, not a command: ${verb} runs a command (after --); for a recording: ${instead} ${file}`);
+}
+
 export function registerRunCommands(program: Command): void {
   const run = addRecordOptions(
     program
@@ -437,6 +455,7 @@ Examples:
   memhunt mark checkpoint                                        (from a script inside the command; never blocks)`)
   );
   run.action(async (commandArgs: string[], flags: RecordFlags & MprofRunFlags) => {
+    refuseRecordingAsCommand(commandArgs, 'run', 'memhunt summary');
     const { command, interval } = resolveMprofRunFlags(commandArgs, flags, notice);
     const outcome = await record('run', { ...flags, interval }, (o) => runCommand({ ...o, command }), () => command);
     exitWith(outcome.code);

@@ -13,7 +13,7 @@ import type { Verdict } from '../analysis/verdict';
 import { NO_PID, workerText, type MemoryRecording } from '../model/recording';
 import { metricLabel, metricTotal, processMetricSeries, rssTotal } from '../model/metric';
 import { seriesMax, type Series } from '../model/series';
-import { commandLine, shortCommand } from '../model/command';
+import { shortCommand } from '../model/command';
 import { fmtBytes, fmtClock } from './ticks';
 import { formatBytes, formatCount, formatPercent } from '../units';
 
@@ -594,7 +594,9 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
 
   let title = opts.title;
   if (title === undefined) {
-    const cmds = inputs.map((i) => commandLine(i.rec.meta.command));
+    // The command as the summary and analyze name it (the program without its directory): the
+    // title said "/usr/bin/python3 job.py" where every other line said "python3 job.py".
+    const cmds = inputs.map((i) => (i.rec.meta.command.length ? shortCommand(i.rec.meta.command, 120) : ''));
     if (!many) title = cmds[0] || inputs[0]?.name || 'memhunt';
     else if (cmds.every((c) => c === cmds[0])) title = `${cmds[0]} (${inputs.length} runs)`;
     else title = inputs.map((i) => i.name).join(' vs ');

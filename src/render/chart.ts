@@ -566,7 +566,7 @@ export function buildChart(inputs: PlotInput[], opts: ChartOptions = {}): Chart 
     }
 
     const parts = [
-      s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)})` : ''}` +
+      s.samples === 0 ? 'no samples' : `peak ${fmtBytes(s.peakBytes)} at ${fmtClock(s.peakTMs)}${s.topAtPeak && rec.processes.length > 1 ? ` (most held by ${s.topAtPeak.worker ? `${s.topAtPeak.worker}, pid ${s.topAtPeak.pid}` : `pid ${s.topAtPeak.pid} ${shortCommand(s.topAtPeak.command, 30)}`})` : ''}` +
         (s.peakDuringAgent ? ` in memhunt's own snapshot (${fmtBytes(s.peakDuringAgent.peakOutsideBytes)} outside)` : '') +
         (s.hwmAbovePeak ? `; pid ${s.hwmAbovePeak.pid} reached ${fmtBytes(s.hwmAbovePeak.hwmBytes)} between samples` : ''),
       limitText,

@@ -357,3 +357,12 @@ test('mprof PSS file: its children are RSS lines (CHLD is always RSS), labelled 
   const rss = readMprofDatFile(`${FIXTURES}/mprof/0.61/matrix/psutil-C-M.dat`);
   for (const s of buildChart([{ rec: rss, name: 'psutil-C-M.dat' }]).series) assert.doesNotMatch(s.label, /\(RSS\)/);
 });
+
+test('chart caption: the process that held most at the peak is named by its Dask worker, as the summary names it', async () => {
+  const { readMemhuntRecording } = await import('../recording/reader');
+  const { FIXTURES } = await import('../test-support');
+  const rec = await readMemhuntRecording(`${FIXTURES}/memhunt/loaded/dask_leak_teardown.mh`);
+  const chart = buildChart([{ rec, name: 'dask_leak_teardown.mh' }]);
+  // It read "most held by pid 26924 python3 -B -c "from multiproc…" (the worker's command line).
+  assert.match(chart.summary.join('\n'), /most held by worker tcp:\/\/127\.0\.0\.1:\d+ \(leaky\), pid \d+\)/, chart.summary.join('\n'));
+});

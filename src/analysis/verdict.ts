@@ -1600,9 +1600,12 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     // (held-out trial: "+815 MiB/min (… +99.3 MiB/min … +2.62 GiB/min)" under "stable (high)", the
     // lows inside a slow sawtooth's teeth): said with what was kept, which is what the verdict reads.
     const trendOnly = g.retainedBytes < g.materialBytes && (g.lowBytesPerMinute > 0 || g.highBytesPerMinute < 0);
+    // Measured after a change of trend: said, beside "floors moved X → Y" over all of them (a cache
+    // that filled until 00:04.6 read "moved 19.0 → 70.8 MiB" then "growth 0 B/min").
+    const since = g.fromMs > f.firstTMs + 1 ? ` since ${formatClock(g.fromMs)}:` : '';
     ev.push(trendOnly
-      ? `trend of the floors ${rateText(g)}, but not kept: ${formatBytes(Math.max(0, g.retainedBytes))} retained, under the ${formatBytes(g.materialBytes)} that would count; ${cyc}`
-      : `growth of the floors ${rateText(g)}; ${cyc}`);
+      ? `trend of the floors${since} ${rateText(g)}, but not kept: ${formatBytes(Math.max(0, g.retainedBytes))} retained, under the ${formatBytes(g.materialBytes)} that would count; ${cyc}`
+      : `growth of the floors${since} ${rateText(g)}; ${cyc}`);
   }
   if (a.verdict === 'leak' && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
     ev.push(`before ${formatClock(a.shape.before.untilMs)} the floors rose faster or differently (+${formatBytes(a.shape.before.riseBytes)}: start-up, loading, a worker starting); the rate is measured after it`);

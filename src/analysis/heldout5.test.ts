@@ -61,3 +61,9 @@ test('every committed recording: the chart\'s verdict line is analyze\'s (the ch
     assert.equal(chart.verdicts[0]?.text, `verdict: ${line}`, f);
   }
 });
+
+test('a Node leak whose last sample caught the exit (9.5% lower, nothing after it) is still a leak', async () => {
+  const a = analyzeRecording(await read('n20_map_leak.rerun.mh'));
+  assert.equal(a.verdict, 'leak', a.reason);
+  assert.doesNotMatch(a.reason, /released/, a.reason);
+});

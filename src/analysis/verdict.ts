@@ -1609,9 +1609,15 @@ function describe(a: SeriesAnalysis, k: { significant: boolean; rising: boolean;
     // Measured after a change of trend: said, beside "floors moved X → Y" over all of them (a cache
     // that filled until 00:04.6 read "moved 19.0 → 70.8 MiB" then "growth 0 B/min").
     const since = g.fromMs > f.firstTMs + 1 ? ` since ${formatClock(g.fromMs)}:` : '';
+    // A rate whose interval excludes zero reads as growth whatever follows it: where nothing was kept
+    // the rate is not given (it follows the teeth of the curve); where the floors rose and then
+    // stopped, it is the rate while they rose (held-out re-trial: "levelled off" beside "+2.06 GiB/min").
+    const stopped = !trendOnly && g.lowBytesPerMinute > 0 && (!k.continuing || k.oneStep);
     ev.push(trendOnly
-      ? `trend of the floors${since} ${rateText(g)}, but not kept: ${formatBytes(Math.max(0, g.retainedBytes))} retained, under the ${formatBytes(g.materialBytes)} that would count; ${cyc}`
-      : `growth of the floors${since} ${rateText(g)}; ${cyc}`);
+      ? `no growth kept: the floors${since ? ` since ${formatClock(g.fromMs)}` : ''} retained ${formatBytes(Math.max(0, g.retainedBytes))}, under the ${formatBytes(g.materialBytes)} that would count (their lows follow the curve's teeth); ${cyc}`
+      : stopped
+        ? `growth of the floors${since} ${rateText(g)} while they rose, not to the end; ${cyc}`
+        : `growth of the floors${since} ${rateText(g)}; ${cyc}`);
   }
   if (a.verdict === 'leak' && a.shape.before && a.shape.before.riseBytes >= g.materialBytes) {
     ev.push(`before ${formatClock(a.shape.before.untilMs)} the floors rose faster or differently (+${formatBytes(a.shape.before.riseBytes)}: start-up, loading, a worker starting); the rate is measured after it`);

@@ -11,10 +11,9 @@ import { projectionText, spikeText } from '../analysis/verdict';
 import { InputError } from '../errors';
 import { NO_PID, pidText } from '../model/recording';
 import { formatBytes, formatDuration, formatRate, parsePercent, parseRate, parseSize } from '../units';
-import { EXIT } from './exit-codes';
+import { EXIT, exitWith } from './exit-codes';
 import { newestRecording, resolveRecordingArg } from './files';
 import { loadRecording } from './load';
-import { exitWith } from './run';
 import { out, outJson } from './output';
 import { helpProse } from './help';
 

@@ -5,14 +5,14 @@ import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import type { RecordingAnalysis } from '../analysis/analyze';
 import { resolveLargestOptions } from '../agents/largest';
-import { ExitStatus, InputError } from '../errors';
+import { InputError } from '../errors';
 import type { MemoryRecording } from '../model/recording';
 import { attachProcess, runCommand, type SessionOptions, type SessionResult } from '../sampler/session';
 import { parseThresholdSpec } from '../sampler/actions';
 import { DEFAULT_SCHEDULE } from '../sampler/sampler';
 import { fileTag, identityFromEnv, parseLabel } from '../model/identity';
 import { parseDuration, parseSize } from '../units';
-import { EXIT } from './exit-codes';
+import { EXIT, exitWith } from './exit-codes';
 import { LiveStatus, err, formatSummary, notice } from './output';
 import { helpProse } from './help';
 import { makeFolders, mkdirErrorText } from '../fsutil';
@@ -475,7 +475,4 @@ Examples:
   });
 }
 
-/** Ends an action with code: nothing for 0, else an ExitStatus that main() turns into the exit code. */
-export function exitWith(code: number): void {
-  if (code !== EXIT.OK) throw new ExitStatus(code);
-}
+export { exitWith };

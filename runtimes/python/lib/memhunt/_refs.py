@@ -536,10 +536,26 @@ def pick_samples(found, samples):
        in the middle of fit(): all three samples were its trees, held by fit()'s frame, and the graph
        never showed the `history` list that keeps the fitted ones);
     3. the newest at least the median size (what a leak adds last; small ones are the module
-       constants evenly spaced samples used to show: array(0.), array([1]))."""
+       constants evenly spaced samples used to show: array(0.), array([1])).
+    All three among the objects of the size class (a power of two) that holds most of the bytes,
+    when that is not the class of the largest (0. below)."""
     if len(found) <= samples:
         return list(found)
     sizes = list(map(_object_bytes, found))
+    # 0. Among the objects of the sizes (to a power of two) that hold most of their bytes, when the
+    #    largest ones do not: a leak of a million small dicts was shown by the modules' namespaces
+    #    (the largest dicts), held by their modules, and never by the list that kept the leak.
+    by_class = {}
+    for n in sizes:
+        k = n.bit_length()
+        by_class[k] = by_class.get(k, 0) + n
+    heavy = max(by_class, key=lambda k: (by_class[k], k))
+    if heavy != max(by_class):
+        keep = [i for i, n in enumerate(sizes) if n.bit_length() == heavy]
+        found = [found[i] for i in keep]
+        sizes = [sizes[i] for i in keep]
+        if len(found) <= samples:
+            return found
     order = sorted(range(len(found)), key=sizes.__getitem__, reverse=True)  # stable: newest first among equals
     median = sizes[order[len(order) // 2]]
     chosen = []

@@ -99,7 +99,7 @@ def build_tag():
     if v[3] != 'final':
         version += '%s%d' % ({'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v[3], v[3]), v[4])
     ident = '\0'.join((sys.version, sys.base_prefix, getattr(sys, 'abiflags', ''), '%x' % sys.hexversion,
-                        sys.implementation.cache_tag or ''))
+                       sys.implementation.cache_tag or ''))
     h = _sha256()(ident.encode('utf-8', 'surrogateescape')).hexdigest()[:8]
     arch = getattr(sys.implementation, '_multiarch', None) or sys.platform
     return '%s-%s-%s-%s' % (sys.implementation.cache_tag, arch, version, h)

@@ -26,7 +26,7 @@ never follows, since it only descends from objects in gc.get_objects() into untr
 import gc
 import sys
 from collections import Counter
-from itertools import compress, count, filterfalse, repeat
+from itertools import chain, compress, count, filterfalse, islice, repeat
 from operator import eq, is_, not_, or_, rshift
 
 from . import _util
@@ -123,13 +123,16 @@ def _dedupe(objs, seen):
 BIG = 4 * CHUNK
 
 
-def _big_parts(chunk):
+def _big_parts(chunk, dicts=False):
     """(chunk without its big lists and tuples, the big ones). Exact list and tuple only: their
-    length and slices are C calls that run no user code."""
+    length and slices are C calls that run no user code. dicts: big exact dicts too (a walk that
+    may stop: the 4 M keys and values of one dict were one part, visited before it could stop)."""
     types = list(map(type, chunk))
     # By identity (`list in types` would call a metaclass's __eq__).
     is_list = list(map(is_, types, repeat(list)))
     is_tuple = list(map(is_, types, repeat(tuple)))
+    if dicts:
+        is_list = list(map(or_, is_list, map(is_, types, repeat(dict))))
     if True not in is_list and True not in is_tuple:
         return chunk, ()
     mask = list(map(or_, is_list, is_tuple))
@@ -147,6 +150,19 @@ def _big_parts(chunk):
 def _slices(big):
     """Lists of references of the big containers, CHUNK at a time (what get_referents would give)."""
     for o in big:
+        if type(o) is dict:
+            # Its keys and values, CHUNK at a time, in one pass over the dict.
+            items = iter(dict.items(o))
+            while True:
+                try:
+                    part = list(chain.from_iterable(islice(items, CHUNK // 2)))
+                except RuntimeError:  # the program changed it between two parts (the GIL let go)
+                    break
+                if not part:
+                    break
+                yield part
+                part = None
+            continue
         n = len(o)
         for i in range(0, n, CHUNK):
             yield o[i:i + CHUNK]
@@ -246,7 +262,7 @@ def walk(objs, visit, untracked=True, stop=None):
         drain(nxt)
         while level:
             for i in range(0, len(level), CHUNK):
-                chunk, big = _big_parts(level[i:i + CHUNK])
+                chunk, big = _big_parts(level[i:i + CHUNK], stop is not None)
                 parts = [_get_referents(*chunk)] if chunk else []
                 del chunk
                 parts = _chain_parts(parts, big)

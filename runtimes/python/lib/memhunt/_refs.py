@@ -581,15 +581,17 @@ def pick_samples(found, samples):
     return [found[i] for i in chosen]
 
 
-def _search_stop(b, visitor):
+def _search_stop(b, visitor, samples):
     """The walk's stop(): at MAX_FOUND objects of the type, or when the search's share of the
-    budget is spent."""
+    budget is spent and it has found `samples` of them."""
     def stop(examined):
         b.examined = examined
         if len(visitor.found) >= MAX_FOUND:
             b.cut_at('search', 'objects')
             return True
-        if b.over(share=SEARCH_SHARE):
+        # By time only once it has samples: a search cut before it found any said "no object of
+        # type float is alive" (and a graph of nothing says nothing).
+        if b.over(share=SEARCH_SHARE) and len(visitor.found) >= samples:
             b.cut_at('search', 'time')
             return True
         return False
@@ -613,7 +615,7 @@ def refs(type_name, samples, max_depth, prev_counts, budget=None):
     # Made after the list of objects, so its parts are not in it (no pass to take them out).
     visitor = _FindVisitor(_matcher(type_name))
 
-    stop = _search_stop(b, visitor)
+    stop = _search_stop(b, visitor, samples)
     try:
         _census.walk_heap(visitor, objs=objs, stop=stop, drop=False)
     except _census.WalkCut:
@@ -695,6 +697,93 @@ def _root_holders(frontier_ids, module_of_dict, frame_of_copy):
     return out
 
 
+def _global_holders(frontier, frontier_ids, module_of_dict, own_ids):
+    """[(module, global name, value, [targets])]: the modules' globals that hold an object of the
+    frontier through one container or instance (an attribute, `STORE.items`; an item of a global
+    dict or list is found by _root_holders' caller a level later). Read without a pass over the
+    heap: each global's referents (and its __dict__'s values, before 3.11), then those of the
+    ones that hit."""
+    from itertools import repeat
+    from operator import contains
+    skip = (_ModuleType, type, type(_a_cell), type(len))
+    cands = []
+    for m in list(module_of_dict.values()):
+        try:
+            d = object.__getattribute__(m, '__dict__')
+            items = list(dict.items(d))
+        except Exception:
+            continue
+        for k, v in items:
+            tv = type(v)
+            if tv in skip or issubclass(tv, type) or not gc.is_tracked(v) or id(v) in own_ids:
+                continue
+            # Not a big container: a pass over its items is what the budget saves.
+            if (tv is dict or tv is list or tv is tuple or tv is set) and len(v) > 100000:
+                continue
+            cands.append((m, k, v))
+    if not cands:
+        return []
+
+    def reach(v):
+        refs_ = _get_referents(v)
+        more = [dict.values(r) for r in refs_ if type(r) is dict and r is not v]
+        for vals in more:
+            refs_.extend(vals)
+        return refs_
+    from itertools import compress
+    from operator import is_
+    try:
+        refs_ = _get_referents(*[c[2] for c in cands])
+        if not any(map(contains, repeat(frontier_ids), map(id, refs_))):
+            # Before 3.11 an instance's attributes are one step further, in its __dict__.
+            dicts = [r for r in compress(refs_, map(is_, map(type, refs_), repeat(dict)))
+                     if len(r) <= 100000]
+            refs_ = None
+            if not any(map(contains, repeat(frontier_ids), map(id, _get_referents(*dicts)))):
+                return []
+        refs_ = None
+    except Exception:
+        return []
+    out = []
+    for m, k, v in cands:
+        try:
+            targets = _targets_in(reach(v), frontier, frontier_ids)
+        except Exception:
+            continue
+        if targets:
+            out.append((m, k, v, targets))
+    return out
+
+
+def _big_targets(holder, frontier_ids, known):
+    """The frontier objects a big exact list, tuple or dict holds, with their labels (index, key)
+    into known, in one pass over it: a dict of 2 M records was read 4 times (its referents, then
+    one identity pass per sample, then one per label). A frontier object that is a key: '(key)'."""
+    from itertools import compress, count
+    hid = id(holder)
+    contains = frontier_ids.__contains__
+    if type(holder) is dict:
+        vals = list(dict.values(holder))
+        at = list(compress(count(), map(contains, map(id, vals))))
+        keys = list(dict.keys(holder)) if at else []
+        out = []
+        for i in at:
+            o = vals[i]
+            known.setdefault((hid, id(o)), _key_label(keys[i]))
+            out.append(o)
+        for k in compress(keys or dict.keys(holder), map(contains, map(id, keys or dict.keys(holder)))):
+            known.setdefault((hid, id(k)), '(key)')
+            out.append(k)
+        return out
+    at = list(compress(count(), map(contains, map(id, holder))))
+    out = []
+    for i in at:
+        o = holder[i]
+        known.setdefault((hid, id(o)), '[%d]' % i)
+        out.append(o)
+    return out
+
+
 def _targets_in(refs_, frontier, frontier_ids):
     """The objects of the frontier among refs_ (a holder's referents), in C passes: a list of 3 M
     floats took 0.4 s a holder in a Python loop. A long holder and a short frontier: one identity
@@ -741,7 +830,12 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
     depth = 0
     scan_ms = 0.0  # the latest pass over the heap: what the next one will cost
 
+    known = {}  # (id(holder), id(target)) -> label, found with the targets of a big holder
+
     def label_of(r, o):
+        label = known.get((id(r), id(o)))
+        if label is not None:
+            return label
         # An index in a long list is one more pass (60 ms in 3 M items): not once the time is spent.
         if b.over():
             tr = type(r)
@@ -758,6 +852,19 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
         if depth > 1 and b.over(scan_ms):
             probe_only = True
             referrers = _root_holders(frontier_ids, module_of_dict, frame_of_copy)
+            # And a global's attribute or item one step away (a cache's `items`): with its module.
+            placed = set()
+            for r in referrers:
+                placed.update(x for x in map(id, dict.values(r)) if x in frontier_ids)
+            rest = [o for o in frontier if id(o) not in placed]
+            for module, name, v, targets in _global_holders(rest, {id(o): frontier_ids[id(o)] for o in rest},
+                                                            module_of_dict, own_ids) if rest else ():
+                mid, _ = g.add(module, 'module', label=str(getattr(module, '__name__', '?')), type_name='module')
+                roots.add(mid)
+                vid, _ = g.add(v, 'object')
+                g.edge(mid, vid, _key_label(name))
+                for o in targets:
+                    g.edge(vid, frontier_ids[id(o)], label_of(v, o))
         else:
             t0 = b.spent()
             referrers = _get_referrers(*frontier)
@@ -781,7 +888,10 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
             try:
                 # A list or tuple read in place (no copy of its references), else its referents.
                 tr = type(r)
-                targets = _targets_in(r if (tr is list or tr is tuple) else _get_referents(r), frontier, frontier_ids)
+                if (tr is list or tr is tuple or tr is dict) and len(r) > 4096:
+                    targets = _big_targets(r, frontier_ids, known)
+                else:
+                    targets = _targets_in(r if (tr is list or tr is tuple) else _get_referents(r), frontier, frontier_ids)
             except Exception:
                 continue
             if not targets:

@@ -24,6 +24,11 @@ export interface RefsGraph {
  * One line saying where and why the agent cut a graph ("graph cut after 152 ms, 41,322 objects
  * examined: ..."), or '' for a complete one.
  */
+/** "at least " when the count is only what a cut search found. */
+export function countPrefix(cut: RefsCut | undefined): string {
+  return cut?.stage === 'search' && cut.countFrom === 'search' ? 'at least ' : '';
+}
+
 export function refsCutText(cut: RefsCut | undefined, typeName: string): string {
   if (!cut) return '';
   const head = `graph cut after ${Math.round(cut.afterMs).toLocaleString('en-US')} ms, ${Math.round(cut.objectsExamined).toLocaleString('en-US')} objects examined`;
@@ -90,7 +95,7 @@ function describe(n: RefsGraphNode, max: number): string {
 /** The DOT text of a graph: roots on top, samples at the bottom, edges labelled with what holds what. */
 export function refsToDot(g: RefsGraph): string {
   const lines: string[] = [];
-  const title = `${g.count} live ${g.typeName} object${g.count === 1 ? '' : 's'} in pid ${g.pid}: who keeps them alive` +
+  const title = `${countPrefix(g.cut)}${g.count} live ${g.typeName} object${g.count === 1 ? '' : 's'} in pid ${g.pid}: who keeps them alive` +
     (g.reachedRoot ? '' : g.cut?.stage === 'chains' ? ' (some chains stop before a root: the graph was cut)' : ' (some chains stop before a root: raise the depth)') +
     (g.cut ? `\n(${refsCutText(g.cut, g.typeName)})` : '');
   lines.push('digraph refs {');

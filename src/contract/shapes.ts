@@ -190,6 +190,9 @@ export interface RefsCut {
   objectsExamined: number;
   /** The budget (ms); absent when there was none. */
   budgetMs?: number;
+  /** A search that was cut: `count` is the latest census's ('census') or what it found, at least
+   *  that many ('search'). */
+  countFrom?: 'census' | 'search';
 }
 
 /** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */

@@ -50,6 +50,9 @@ MAX_NODES = 250
 BUDGET_MS = 200
 #: The share of it the search for the type's objects may take: the rest is the chains'.
 SEARCH_SHARE = 0.6
+#: The chains' own time, whatever the search took: at least this share of the budget (a DataFrame's
+#: array is 7 levels from its holder; a search that took its 60% left them too little under load).
+CHAIN_MIN_SHARE = 0.5
 #: Objects of the type kept as candidates for the samples: the search stops there.
 MAX_FOUND = 20000
 
@@ -653,6 +656,9 @@ def refs(type_name, samples, max_depth, prev_counts, budget=None):
         known = (prev_counts or {}).get(resolved)
         if isinstance(known, int) and known > count:
             count = known
+            b.cut['countFrom'] = 'census'
+        else:
+            b.cut['countFrom'] = 'search'  # at least this many
     views = _views_by_base(visitor.views)
     udicts = visitor.udicts
     # Emptied before it goes: a visitor can outlive this call in a reference cycle (until the next
@@ -843,13 +849,15 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
                 return ''
         return _edge_label(r, o)
     probe_only = False
+    chains_from = b.spent()
     while frontier and depth < max_depth and len(g.nodes) < MAX_NODES:
         depth += 1
         frontier_ids = {id(o): g.node_of[id(o)] for o in frontier}
         own.append(frontier_ids)
         # The first level always passes over the heap (a graph of samples alone says nothing);
         # a later one when the budget allows it, else only the roots that hold the frontier.
-        if depth > 1 and b.over(scan_ms):
+        if depth > 1 and b.over(scan_ms) and (
+                b.ms is None or b.spent() - chains_from + scan_ms >= b.ms * CHAIN_MIN_SHARE):
             probe_only = True
             referrers = _root_holders(frontier_ids, module_of_dict, frame_of_copy)
             # And a global's attribute or item one step away (a cache's `items`): with its module.

@@ -5,6 +5,7 @@
  * classes); an edge goes from the referrer to the referent, labelled with the attribute name,
  * dict key or list index that holds it.
  */
+import type { RefsCut } from '../contract/shapes';
 import type { RefsGraphNode } from '../model/recording';
 import { formatBytes } from '../units';
 
@@ -15,6 +16,27 @@ export interface RefsGraph {
   reachedRoot: boolean;
   nodes: RefsGraphNode[];
   edges: Array<{ from: string; to: string; label: string }>;
+  /** The agent cut the graph to bound how long it held the program (absent: complete). */
+  cut?: RefsCut;
+}
+
+/**
+ * One line saying where and why the agent cut a graph ("graph cut after 152 ms, 41,322 objects
+ * examined: ..."), or '' for a complete one.
+ */
+/** "at least " when the count is only what a cut search found. */
+export function countPrefix(cut: RefsCut | undefined): string {
+  return cut?.stage === 'search' && cut.countFrom === 'search' ? 'at least ' : '';
+}
+
+export function refsCutText(cut: RefsCut | undefined, typeName: string): string {
+  if (!cut) return '';
+  const head = `graph cut after ${Math.round(cut.afterMs).toLocaleString('en-US')} ms, ${Math.round(cut.objectsExamined).toLocaleString('en-US')} objects examined`;
+  const budget = cut.budgetMs !== undefined ? ` (budget ${Math.round(cut.budgetMs)} ms of the program held; MEMHUNT_REFS_BUDGET_MS changes it)` : '';
+  if (cut.stage === 'search') {
+    return `${head}: the search for ${typeName} objects stopped ${cut.reason === 'objects' ? 'once it had enough of them' : 'when its time was spent'}; the samples are among the newest it examined${budget}`;
+  }
+  return `${head}: the chains stopped following referrers when the time was spent (a module global or a running function's local holding them was still looked for)${budget}`;
 }
 
 /** The family every picture of memhunt uses; Graphviz (viz.js) estimates its widths, resvg draws it. */
@@ -73,8 +95,9 @@ function describe(n: RefsGraphNode, max: number): string {
 /** The DOT text of a graph: roots on top, samples at the bottom, edges labelled with what holds what. */
 export function refsToDot(g: RefsGraph): string {
   const lines: string[] = [];
-  const title = `${g.count} live ${g.typeName} object${g.count === 1 ? '' : 's'} in pid ${g.pid}: who keeps them alive` +
-    (g.reachedRoot ? '' : ' (some chains stop before a root: raise the depth)');
+  const title = `${countPrefix(g.cut)}${g.count} live ${g.typeName} object${g.count === 1 ? '' : 's'} in pid ${g.pid}: who keeps them alive` +
+    (g.reachedRoot ? '' : g.cut?.stage === 'chains' ? ' (some chains stop before a root: the graph was cut)' : ' (some chains stop before a root: raise the depth)') +
+    (g.cut ? `\n(${refsCutText(g.cut, g.typeName)})` : '');
   lines.push('digraph refs {');
   lines.push(`  graph [rankdir=TB, fontname="${REFS_FONT}", fontsize=12, labelloc=t, label="${dotString(title)}", nodesep=0.3, ranksep=0.45];`);
   lines.push(`  node [shape=box, style="rounded,filled", fontname="${REFS_FONT}", fontsize=10, margin="0.12,0.06", color="#555555"];`);

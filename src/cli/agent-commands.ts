@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { askHost, findAgentTarget, type AgentTarget } from '../agents/client';
 import { censusGrowth, closeNames, heapByProcess, OTHER_ROW, type CensusGrowth, type ProcessHeap, type SkippedCensus } from '../agents/heap';
 import type { CensusResult, RefsResult } from '../agents/protocol';
-import { refsChains, refsToDot, type RefsGraph } from '../agents/refs';
+import { countPrefix, refsChains, refsCutText, refsToDot, type RefsGraph } from '../agents/refs';
 import { pythonRuntimeDirs } from '../agents/runtime';
 import { InputError } from '../errors';
 import { checkOutput, OUTPUT_KINDS, writeOutputFile } from '../fsutil';
@@ -474,7 +474,7 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`))
       if (flags.json) {
         outJson({
           pid: graph.pid, ...(from ?? { recording: null }), typeName: graph.typeName, ...((graph as Partial<RefsGraphEvent>).why ? { why: (graph as Partial<RefsGraphEvent>).why } : {}),
-          count: graph.count, reachedRoot: graph.reachedRoot,
+          count: graph.count, reachedRoot: graph.reachedRoot, ...(graph.cut ? { cut: graph.cut } : {}),
           nodes: graph.nodes, edges: graph.edges, chains: refsChains(graph),
         });
         if (flags.output) {
@@ -483,9 +483,10 @@ An unknown type name is refused with the close names memhunt knows (exit 2).`))
         }
         return;
       }
-      out(`${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
+      out(`${countPrefix(graph.cut)}${int(graph.count)} live ${graph.typeName} object${graph.count === 1 ? '' : 's'} (${source}); who keeps ${graph.nodes.filter((n) => n.kind === 'sample').length} of them alive:\n`);
       const why = (graph as Partial<RefsGraphEvent>).why;
       if (why) out(`  why ${graph.typeName}: ${why}\n`);
+      if (graph.cut) out(`  ${refsCutText(graph.cut, graph.typeName)}\n`);
       for (const l of refsChains(graph)) out(`  ${l}\n`);
       if (flags.output) {
         await writeRefs(graph, flags.output, flags.force === true);

@@ -126,7 +126,7 @@ export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
   for (const e of rec.events) if (e.kind === 'refs') latest.set(`${e.pid}\u0000${e.typeName}`, e);
   const graphs = [...latest.values()].sort((a, b) => b.tMs - a.tMs).slice(0, MAX_GRAPHS);
   if (graphs.length === 0) return [];
-  const { refsChains, refsToDot } = await import('../agents/refs');
+  const { refsChains, refsCutText, refsToDot } = await import('../agents/refs');
   const { dotToSvg } = await import('../agents/refs-render');
   const out: ReportRefs[] = [];
   for (const g of graphs) {
@@ -136,7 +136,7 @@ export async function reportRefs(rec: MemoryRecording): Promise<ReportRefs[]> {
     } catch {
       svg = null;
     }
-    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g), ...(g.why ? { why: g.why } : {}) });
+    out.push({ pid: g.pid, typeName: g.typeName, tMs: g.tMs, count: g.count, reachedRoot: g.reachedRoot, svg, chains: refsChains(g), ...(g.why ? { why: g.why } : {}), ...(g.cut ? { cutText: refsCutText(g.cut, g.typeName) } : {}) });
   }
   return out;
 }

@@ -173,6 +173,28 @@ export interface RefsEdge {
   label: string;
 }
 
+/**
+ * The agent stopped building the graph to bound how long it held the program (runtimes/python/lib/
+ * memhunt/_refs.py BUDGET_MS): in the search for the type's objects (the samples are among the
+ * objects examined, the newest first; `count` is then the latest census's when it has the type) or
+ * in the chains (they stop where they were, or at a module global or a running function's local
+ * that holds what they reached).
+ */
+export interface RefsCut {
+  stage: 'search' | 'chains';
+  /** 'time': the budget was spent; 'objects': enough objects of the type were found. */
+  reason: 'time' | 'objects';
+  /** The agent's CPU time on the graph when it was cut (ms): the time it held the program. */
+  afterMs: number;
+  /** Objects the search examined. */
+  objectsExamined: number;
+  /** The budget (ms); absent when there was none. */
+  budgetMs?: number;
+  /** A search that was cut: `count` is the latest census's ('census') or what it found, at least
+   *  that many ('search'). */
+  countFrom?: 'census' | 'search';
+}
+
 /** A back-reference graph: sample objects of a type and the chains of referrers that keep them alive. */
 export interface RefsBody {
   typeName: string;
@@ -182,6 +204,8 @@ export interface RefsBody {
   reachedRoot: boolean;
   nodes: RefsNode[];
   edges: RefsEdge[];
+  /** Added in 1.x: the graph was cut to bound the time the program was held; absent when complete. */
+  cut?: RefsCut;
 }
 
 /** memhunt.isolated(fn) ran fn in a child process, which has exited. */

@@ -65,6 +65,8 @@ export interface ReportRefs {
   chains: string[];
   /** Why this type was followed (RefsRecord.why), when recorded. */
   why?: string;
+  /** Where the agent cut the graph (agents/refs.ts refsCutText), when it did. */
+  cutText?: string;
 }
 
 export interface ReportRecording {
@@ -290,7 +292,7 @@ function refsBlock(r: ReportRecording, id: string): string {
       ? `<img class="graph" alt="${esc(`back-references of ${g.typeName}`)}" src="data:image/svg+xml;base64,${Buffer.from(g.svg, 'utf8').toString('base64')}">`
       : '<p class="warn">Graphviz could not lay out this graph; the chains below say the same.</p>';
     return `<details class="refs" id="${esc(refsId(id, g.pid, g.typeName))}"><summary>${esc(formatCount(g.count))} live ${esc(g.typeName)} in pid ${g.pid} at ${esc(fmtClock(g.tMs))}: who keeps them alive${g.reachedRoot ? '' : ' (some chains stop before a root)'}</summary>
-${g.why ? `<p>Why ${esc(g.typeName)}: ${esc(g.why)}.</p>` : ''}${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
+${g.why ? `<p>Why ${esc(g.typeName)}: ${esc(g.why)}.</p>` : ''}${g.cutText ? `<p>${esc(g.cutText)}.</p>` : ''}${img}<pre class="chains">${esc(g.chains.join('\n'))}</pre></details>`;
   });
   return `<section class="panel" id="refs-${id}"><h3>Reference graphs</h3>${parts.join('\n')}</section>`;
 }

@@ -243,6 +243,43 @@ class RefsTest(unittest.TestCase):
         self.assertIn('HOLD', labels)
         del holders
 
+    def test_a_graph_cut_by_its_budget_still_names_the_holder(self):
+        # A budget of 1 ms cuts the search once it has samples (the newest objects first) and the
+        # chains after their first pass over the heap: what holds the objects is then found in the
+        # modules' globals (a list, a cache dict) or one attribute away (STORE.items), and the
+        # graph says it was cut.
+        class Store(object):
+            pass
+        g_ = globals()
+        cases = (
+            ('float', '_CUT_LIST', lambda: [float(i) + 0.25 for i in range(30000)]),
+            ('_weakrefset.WeakSet', '_CUT_CACHE', lambda: {i: weakref.WeakSet() for i in range(3000)}),
+            (__name__ + '.Target', 'items', None),
+        )
+        try:
+            for type_name, want, make in cases:
+                if make is None:
+                    store = Store()
+                    store.items = [Target() for _ in range(3000)]
+                    g_['_CUT_STORE'] = store
+                    del store
+                else:
+                    g_[want] = make()
+                g = _refs.refs(type_name, 3, 8, None, 1)
+                self.assertIn('cut', g, type_name)
+                self.assertEqual(g['cut']['budgetMs'], 1)
+                self.assertGreater(g['cut']['objectsExamined'], 0)
+                self.assertIn(want, self._chain_labels(g), (type_name, g['edges']))
+                if want == 'items':
+                    self.assertIn('_CUT_STORE', self._chain_labels(g), g['edges'])
+            # No budget: nothing is cut on this heap.
+            g = _refs.refs('_weakrefset.WeakSet', 3, 8, None, 0)
+            self.assertNotIn('cut', g)
+            self.assertIn('_CUT_CACHE', self._chain_labels(g))
+        finally:
+            for k in ('_CUT_LIST', '_CUT_CACHE', '_CUT_STORE'):
+                g_.pop(k, None)
+
     def test_an_absent_type_names_no_agent_type(self):
         # `--refs-type State` before the program made one: "types that are: _memhunt_agent._state.State".
         from memhunt import _state

@@ -3,7 +3,7 @@
 The native part is runtimes/python/native/memhunt_alloc.c. It is built from source, per interpreter,
 the first time a process needs it, into a cache directory (MEMHUNT_NATIVE_DIR, else
 $XDG_CACHE_HOME/memhunt/native, else ~/.cache/memhunt/native), one subdirectory per interpreter
-tag and source digest, when a C compiler and Python's headers are present; `memhunt build-native
+build (build_tag: the version and what identifies the build) and source digest, when a C compiler and Python's headers are present; `memhunt build-native
 --python X` builds it ahead of time for images without a compiler. Where it cannot be built or
 loaded, the agent starts tracemalloc instead and says so in one line (start() returns the line).
 
@@ -74,13 +74,8 @@ def cache_dir():
     return base
 
 
-def source_digest(source):
-    """The first 12 hex digits of the source file's SHA-256: the cache subdirectory of its build.
-
-    Not hashlib: importing it loads OpenSSL's libcrypto, +3.4-4.8 MiB of RSS that stays in the
-    program (file-backed, counted in its RSS) when the agent's thread loads the census's helpers at
-    the first census. The interpreter's own sha256 module (_sha256, _sha2 since 3.12; built in or a
-    ~40 KiB extension) gives the same digest."""
+def _sha256():
+    """The interpreter's own sha256 (see source_digest)."""
     try:
         from _sha2 import sha256  # type: ignore[import]  # 3.12+
     except ImportError:
@@ -88,14 +83,43 @@ def source_digest(source):
             from _sha256 import sha256  # type: ignore[import]  # 3.8-3.11
         except ImportError:  # pragma: no cover (a Python built without them)
             from hashlib import sha256
+    return sha256
+
+
+def build_tag():
+    """The cache subdirectory of this interpreter's builds: its cache tag and architecture (as
+    before: cpython-311-x86_64-linux-gnu), its full version, and 8 hex digits of what identifies
+    the build (sys.version, with its build date and compiler; the prefix its headers are under;
+    the ABI flags). The helpers use CPython's internal headers, which may differ between patch
+    releases and builds: pyenv's 3.11.7 and Debian's 3.11.2 shared one build under the minor
+    version's key. Without sysconfig (which imports threading since 3.12: see _native._load).
+    Directories of the old key are simply no longer read."""
+    v = sys.version_info
+    version = '%d.%d.%d' % (v[0], v[1], v[2])
+    if v[3] != 'final':
+        version += '%s%d' % ({'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v[3], v[3]), v[4])
+    ident = '\0'.join((sys.version, sys.base_prefix, getattr(sys, 'abiflags', ''), '%x' % sys.hexversion,
+                       sys.implementation.cache_tag or ''))
+    h = _sha256()(ident.encode('utf-8', 'surrogateescape')).hexdigest()[:8]
+    arch = getattr(sys.implementation, '_multiarch', None) or sys.platform
+    return '%s-%s-%s-%s' % (sys.implementation.cache_tag, arch, version, h)
+
+
+def source_digest(source):
+    """The first 12 hex digits of the source file's SHA-256: the cache subdirectory of its build.
+
+    Not hashlib: importing it loads OpenSSL's libcrypto, +3.4-4.8 MiB of RSS that stays in the
+    program (file-backed, counted in its RSS) when the agent's thread loads the census's helpers at
+    the first census. The interpreter's own sha256 module (_sha256, _sha2 since 3.12; built in or a
+    ~40 KiB extension) gives the same digest."""
     with open(source, 'rb') as f:
-        return sha256(f.read()).hexdigest()[:12]
+        return _sha256()(f.read()).hexdigest()[:12]
 
 
 def _target(source, module):
     import sysconfig
     digest = source_digest(source)
-    tag = '%s-%s' % (sys.implementation.cache_tag, sysconfig.get_config_var('MULTIARCH') or sys.platform)
+    tag = build_tag()
     suffix = sysconfig.get_config_var('EXT_SUFFIX') or '.so'
     return os.path.join(cache_dir(), tag, digest, module + suffix)
 

@@ -26,7 +26,7 @@ never follows, since it only descends from objects in gc.get_objects() into untr
 import gc
 import sys
 from collections import Counter
-from itertools import compress, count, filterfalse, repeat
+from itertools import chain, compress, count, filterfalse, islice, repeat
 from operator import eq, is_, not_, or_, rshift
 
 from . import _util
@@ -123,13 +123,16 @@ def _dedupe(objs, seen):
 BIG = 4 * CHUNK
 
 
-def _big_parts(chunk):
+def _big_parts(chunk, dicts=False):
     """(chunk without its big lists and tuples, the big ones). Exact list and tuple only: their
-    length and slices are C calls that run no user code."""
+    length and slices are C calls that run no user code. dicts: big exact dicts too (a walk that
+    may stop: the 4 M keys and values of one dict were one part, visited before it could stop)."""
     types = list(map(type, chunk))
     # By identity (`list in types` would call a metaclass's __eq__).
     is_list = list(map(is_, types, repeat(list)))
     is_tuple = list(map(is_, types, repeat(tuple)))
+    if dicts:
+        is_list = list(map(or_, is_list, map(is_, types, repeat(dict))))
     if True not in is_list and True not in is_tuple:
         return chunk, ()
     mask = list(map(or_, is_list, is_tuple))
@@ -147,13 +150,32 @@ def _big_parts(chunk):
 def _slices(big):
     """Lists of references of the big containers, CHUNK at a time (what get_referents would give)."""
     for o in big:
+        if type(o) is dict:
+            # Its keys and values, CHUNK at a time, in one pass over the dict.
+            items = iter(dict.items(o))
+            while True:
+                try:
+                    part = list(chain.from_iterable(islice(items, CHUNK // 2)))
+                except RuntimeError:  # the program changed it between two parts (the GIL let go)
+                    break
+                if not part:
+                    break
+                yield part
+                part = None
+            continue
         n = len(o)
         for i in range(0, n, CHUNK):
             yield o[i:i + CHUNK]
 
 
-def walk(objs, visit, untracked=True):
+class WalkCut(Exception):
+    """Raised by walk when its stop() said so (refs' time budget): the objects visited so far are
+    in the visitor."""
+
+
+def walk(objs, visit, untracked=True, stop=None):
     """Calls visit(chunk) for every reachable object (as described above), each object once.
+    stop: None, or called after each visit; when it returns true the walk ends with WalkCut.
 
     visit(chunk) returns None, or (containers, extra[, item_arrays]): the objects of chunk whose
     referents may hold further untracked objects (untracked tuples and dicts), expanded in the next
@@ -173,13 +195,17 @@ def walk(objs, visit, untracked=True):
     seen = set()
     total = 0
     work = []  # iterators of lists of references: extras and object arrays' items, CHUNK at a time
-    for i in range(0, len(objs), CHUNK):
+    # A walk that may stop (refs) visits each chunk's untracked objects right after the chunk
+    # (below), so that the objects reached first are those the newest tracked ones hold.
+    for i in range(0, len(objs), CHUNK) if stop is None or not untracked else ():
         chunk = objs[i:i + CHUNK]
         more = visit(chunk, False)
         total += len(chunk)
         if more:
             _queue_more(more, work)
         more = None
+        if stop is not None and stop(total):
+            raise WalkCut()
     if not untracked:
         return total
     # Chunks left to de-duplicate without the reference-count split: for referents, and apart for
@@ -215,6 +241,8 @@ def walk(objs, visit, untracked=True):
             if more[0]:
                 nxt.extend(more[0])
             _queue_more(more, work)
+        if stop is not None and stop(total):
+            raise WalkCut()
 
     def drain(nxt):
         while work:
@@ -229,24 +257,40 @@ def walk(objs, visit, untracked=True):
                 visit_new(new, nxt)
             new = None
 
-    level = objs
-    nxt = []
-    drain(nxt)
-    while level:
-        for i in range(0, len(level), CHUNK):
-            chunk, big = _big_parts(level[i:i + CHUNK])
-            parts = [_get_referents(*chunk)] if chunk else []
-            del chunk
-            parts = _chain_parts(parts, big)
-            for refs in parts:
-                new = expand(refs)
-                del refs
-                if new:
-                    visit_new(new, nxt)
-                new = None
-                drain(nxt)
-        level = nxt
+    def expand_all(level):
         nxt = []
+        drain(nxt)
+        while level:
+            for i in range(0, len(level), CHUNK):
+                chunk, big = _big_parts(level[i:i + CHUNK], stop is not None)
+                parts = [_get_referents(*chunk)] if chunk else []
+                del chunk
+                parts = _chain_parts(parts, big)
+                for refs in parts:
+                    new = expand(refs)
+                    del refs
+                    if new:
+                        visit_new(new, nxt)
+                    new = None
+                    drain(nxt)
+            level = nxt
+            nxt = []
+
+    if stop is not None:
+        # The same objects, each visited once, in another order.
+        for i in range(0, len(objs), CHUNK):
+            chunk = objs[i:i + CHUNK]
+            more = visit(chunk, False)
+            total += len(chunk)
+            if more:
+                _queue_more(more, work)
+            more = None
+            expand_all(chunk)
+            chunk = None
+            if stop(total):
+                raise WalkCut()
+        return total
+    expand_all(objs)
     return total
 
 
@@ -808,10 +852,13 @@ class _Quiet(object):
         return False
 
 
-def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None, native=True):
+def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=None, native=True, stop=None,
+              drop=True):
     """gc.collect() if asked, then walk(gc.get_objects(), visitor), with the frames of running
     functions (and, since 3.11, copies of their locals) alive as roots. Returns (objects visited,
-    duration ms, the roots: [(frame, locals copy)], for refs)."""
+    duration ms, the roots: [(frame, locals copy)], for refs). stop: see walk (the Python walk
+    only: a visitor with a stop is never walked in C). drop=False: the visitor was made after objs
+    (its parts are not in it), no pass over objs to take them out."""
     import _thread
     global _LAST_QUIET
     _LAST_QUIET = None  # the previous census's, gone before this one counts
@@ -824,7 +871,7 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
         if objs is None:
             objs = _get_objects()
         # In C for the visitors that say they can (their class sets NATIVE; not their subclasses).
-        nat = _native_mod() if native and type(visitor).__dict__.get('NATIVE') else None
+        nat = _native_mod() if native and stop is None and type(visitor).__dict__.get('NATIVE') else None
         total = None
         if nat is not None:
             # The visitor's parts are skipped by identity in C (as _drop takes them out).
@@ -839,9 +886,12 @@ def walk_heap(visitor, collect=False, caller_frame=None, untracked=True, objs=No
                 visitor.restart()
                 total = None
         if total is None:
-            _drop(objs, instance_parts(visitor))
-            total = walk(objs, visitor, untracked)
-        del objs
+            if drop:
+                _drop(objs, instance_parts(visitor))
+            try:
+                total = walk(objs, visitor, untracked, stop)
+            finally:
+                del objs
         duration = _util.perf_ms() - t0
     del frames
     return total, duration, copies

@@ -54,7 +54,7 @@ def _load():
         raise RuntimeError(why)
     source = _alloc.source_path(SOURCE)
     digest = _alloc.source_digest(source)
-    tag = '%s-%s' % (sys.implementation.cache_tag, getattr(sys.implementation, '_multiarch', None) or sys.platform)
+    tag = _alloc.build_tag()
     path = os.path.join(_alloc.cache_dir(), tag, digest, MODULE + _imp.extension_suffixes()[0])
     if not os.path.exists(path):
         path = _build_in_child(source)

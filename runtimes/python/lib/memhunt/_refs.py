@@ -9,10 +9,22 @@ Left out, so that the graph shows the program and not the search: the agent's ow
 containers (the frontier, the samples, the list of matches), and gc.get_referrers' own arguments.
 Untracked containers (a tuple of strings after a collection) are not seen as referrers: gc only
 knows tracked objects.
+
+Bounded (BUDGET_MS): the agent holds the program (the GIL) while it searches, and a heap of
+millions of objects made a graph cost seconds (3 M floats in a list: 4.6 s, the program stopped).
+The search for the type's objects stops after the budget of the agent's CPU time or at MAX_FOUND
+objects of the type (newest first: the samples are then among the newest); the chains stop
+following referrers (one pass over the heap per level) once the budget is spent, but still look
+for a module global or a running function's local holding what they reached (a cheap look at the
+modules' globals, not a pass over the heap). A step already begun (gc.get_objects, one
+gc.get_referrers pass) is not interrupted: on a heap of 3 M tracked objects each takes
+~0.1-0.3 s. The result says when and where the graph was cut (`cut`).
 """
 import difflib
 import gc
+import os
 import sys
+import time
 
 from . import _census, _pandas, _util
 
@@ -32,6 +44,64 @@ _CellType = type(_a_cell())
 #: Referrers followed per object and nodes per graph: enough for the chains, small enough to read.
 MAX_REFERRERS_PER_OBJECT = 8
 MAX_NODES = 250
+
+#: The agent's CPU time (ms) a graph may take, the program held meanwhile; MEMHUNT_REFS_BUDGET_MS
+#: in the program's environment changes it (0: no limit). See the module's comment.
+BUDGET_MS = 200
+#: The share of it the search for the type's objects may take: the rest is the chains'.
+SEARCH_SHARE = 0.6
+#: The chains' own time, whatever the search took: at least this share of the budget (a DataFrame's
+#: array is 7 levels from its holder; a search that took its 60% left them too little under load).
+CHAIN_MIN_SHARE = 0.5
+#: Objects of the type kept as candidates for the samples: the search stops there.
+MAX_FOUND = 20000
+
+try:
+    _cpu_clock = time.thread_time
+except AttributeError:  # pragma: no cover (3.7+ has it everywhere memhunt runs)
+    _cpu_clock = time.perf_counter
+
+
+def budget_ms():
+    v = os.environ.get('MEMHUNT_REFS_BUDGET_MS')
+    if v is None:
+        return BUDGET_MS
+    try:
+        n = float(v)
+    except ValueError:
+        return BUDGET_MS
+    return n if n > 0 else None
+
+
+class _Budget(object):
+    """The time a graph may take (the agent's thread CPU time: what it holds the program for),
+    and where it was cut."""
+
+    def __init__(self, ms):
+        self.ms = ms
+        self.t0 = _cpu_clock()
+        self.examined = 0
+        self.cut = None
+
+    def spent(self):
+        return (_cpu_clock() - self.t0) * 1000.0
+
+    def over(self, ahead=0.0, share=1.0):
+        return self.ms is not None and self.spent() + ahead >= self.ms * share
+
+    def cut_at(self, stage, reason):
+        if self.cut is None:
+            self.cut = {'stage': stage, 'reason': reason}
+
+    def result(self):
+        if self.cut is None:
+            return None
+        out = dict(self.cut)
+        out['afterMs'] = int(round(self.spent()))
+        out['objectsExamined'] = int(self.examined)
+        if self.ms is not None:
+            out['budgetMs'] = int(round(self.ms))
+        return out
 
 
 class _FindVisitor(_census.CensusVisitor):
@@ -347,17 +417,18 @@ def _edge_label(holder, target):
         t = type(holder)
         # The real type only (issubclass(type(x), ...), `is`): isinstance() asks a proxy's
         # __class__, and `t in (list, tuple)` calls a metaclass's __eq__.
+        # The searches run in C (compress/map): a list of 3 M floats took 0.1 s a sample in Python.
+        from itertools import compress, count, repeat
+        from operator import is_
         if issubclass(t, dict):
-            for k, v in dict.items(holder):
-                if v is target:
-                    return _key_label(k)
-                if k is target:
-                    return '(key)'
+            for k in compress(dict.keys(holder), map(is_, dict.values(holder), repeat(target))):
+                return _key_label(k)
+            if any(map(is_, dict.keys(holder), repeat(target))):
+                return '(key)'
             return ''
         if issubclass(t, (list, tuple)):
-            for i, v in enumerate(holder):
-                if v is target:
-                    return '[%d]' % i
+            for i in compress(count(), map(is_, holder, repeat(target))):
+                return '[%d]' % i
             return ''
         if issubclass(t, (set, frozenset)):
             return '(member)'
@@ -419,12 +490,19 @@ def _newest_first():
     the survivors of a younger generation to the end of the older one. Untracked objects (str,
     numpy arrays) are then reached through their holders in that order."""
     try:
-        objs = []
-        for g in (0, 1, 2):
+        young = []
+        for g in (0, 1):
             part = gc.get_objects(g)
             part.reverse()
-            objs.extend(part)
+            young.extend(part)
             del part
+        objs = gc.get_objects(2)
+        objs.reverse()
+        # In front of the oldest without copying them (a copy of 3 M references took 0.2 s).
+        objs[:0] = young
+        # young was in the youngest generation it lists: emptied, or it would hold them all.
+        del young[:]
+        del young
         return objs
     except Exception:
         objs = gc.get_objects()
@@ -461,10 +539,26 @@ def pick_samples(found, samples):
        in the middle of fit(): all three samples were its trees, held by fit()'s frame, and the graph
        never showed the `history` list that keeps the fitted ones);
     3. the newest at least the median size (what a leak adds last; small ones are the module
-       constants evenly spaced samples used to show: array(0.), array([1]))."""
+       constants evenly spaced samples used to show: array(0.), array([1])).
+    All three among the objects of the size class (a power of two) that holds most of the bytes,
+    when that is not the class of the largest (0. below)."""
     if len(found) <= samples:
         return list(found)
     sizes = list(map(_object_bytes, found))
+    # 0. Among the objects of the sizes (to a power of two) that hold most of their bytes, when the
+    #    largest ones do not: a leak of a million small dicts was shown by the modules' namespaces
+    #    (the largest dicts), held by their modules, and never by the list that kept the leak.
+    by_class = {}
+    for n in sizes:
+        k = n.bit_length()
+        by_class[k] = by_class.get(k, 0) + n
+    heavy = max(by_class, key=lambda k: (by_class[k], k))
+    if heavy != max(by_class):
+        keep = [i for i, n in enumerate(sizes) if n.bit_length() == heavy]
+        found = [found[i] for i in keep]
+        sizes = [sizes[i] for i in keep]
+        if len(found) <= samples:
+            return found
     order = sorted(range(len(found)), key=sizes.__getitem__, reverse=True)  # stable: newest first among equals
     median = sizes[order[len(order) // 2]]
     chosen = []
@@ -490,22 +584,51 @@ def pick_samples(found, samples):
     return [found[i] for i in chosen]
 
 
-def refs(type_name, samples, max_depth, prev_counts):
-    """A RefsResult (src/agents/protocol.ts)."""
+def _search_stop(b, visitor, samples):
+    """The walk's stop(): at MAX_FOUND objects of the type, or when the search's share of the
+    budget is spent and it has found `samples` of them."""
+    def stop(examined):
+        b.examined = examined
+        if len(visitor.found) >= MAX_FOUND:
+            b.cut_at('search', 'objects')
+            return True
+        # By time only once it has samples: a search cut before it found any said "no object of
+        # type float is alive" (and a graph of nothing says nothing).
+        if b.over(share=SEARCH_SHARE) and len(visitor.found) >= samples:
+            b.cut_at('search', 'time')
+            return True
+        return False
+    return stop
+
+
+def refs(type_name, samples, max_depth, prev_counts, budget=None):
+    """A RefsResult (src/agents/protocol.ts). budget: ms of the agent's CPU time (None: BUDGET_MS
+    or MEMHUNT_REFS_BUDGET_MS; 0: no limit)."""
     from ._errors import RequestError
     if type_name is None:
         type_name = _fastest_growing(prev_counts)
     type_name = type_name.strip()
-    visitor = _FindVisitor(_matcher(type_name))
+    b = _Budget(budget_ms() if budget is None else (budget or None))
     # Garbage first: the newest objects of a type are often garbage awaiting a collection (pandas
-    # makes some at every memory_usage()), which no root holds and which is never the leak.
-    gc.collect()
+    # makes some at every memory_usage()), which no root holds and which is never the leak. The
+    # young generations only: they hold what was just made; a full collection of a heap of 3 M
+    # objects took 0.4-1 s (a census collects fully before the automatic graph).
+    gc.collect(1)
     objs = _newest_first()
-    _census.walk_heap(visitor, objs=objs)
-    # It holds itself (it was in the youngest generation it lists): emptied now, or it would keep
-    # every object alive, and be their holder in the graph, until the next collection.
-    del objs[:]
-    del objs
+    # Made after the list of objects, so its parts are not in it (no pass to take them out).
+    visitor = _FindVisitor(_matcher(type_name))
+
+    stop = _search_stop(b, visitor, samples)
+    try:
+        _census.walk_heap(visitor, objs=objs, stop=stop, drop=False)
+    except _census.WalkCut:
+        pass
+    finally:
+        del stop
+        # It holds itself (it was in the youngest generation it lists): emptied now, or it would
+        # keep every object alive, and be their holder in the graph, until the next collection.
+        del objs[:]
+        del objs
     own_ids = set(map(id, _census.agent_objects()))
     found = [o for o in visitor.found if id(o) not in own_ids]
     if not found:
@@ -527,6 +650,15 @@ def refs(type_name, samples, max_depth, prev_counts):
     matched = sorted({_util.type_name(t) for t in visitor.matching})
     resolved = matched[0] if len(matched) == 1 else type_name
     count = len(found)
+    if b.cut is not None:
+        # The search stopped: the latest census's count, when it has the type and more of it.
+        del found[MAX_FOUND:]
+        known = (prev_counts or {}).get(resolved)
+        if isinstance(known, int) and known > count:
+            count = known
+            b.cut['countFrom'] = 'census'
+        else:
+            b.cut['countFrom'] = 'search'  # at least this many
     views = _views_by_base(visitor.views)
     udicts = visitor.udicts
     # Emptied before it goes: a visitor can outlive this call in a reference cycle (until the next
@@ -537,7 +669,7 @@ def refs(type_name, samples, max_depth, prev_counts):
     del found
     holders = _untracked_holders(udicts, picked)
     del udicts
-    return _backrefs(resolved, count, picked, max_depth, own_ids, views, holders)
+    return _backrefs(resolved, count, picked, max_depth, own_ids, views, holders, b)
 
 
 def _is_ours(t):
@@ -549,8 +681,129 @@ def _is_ours(t):
     return isinstance(m, str) and _util.is_agent_module_name(m) and m not in _util.AGENT_PACKAGES
 
 
-def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of=None, holders_of=None):
+def _root_holders(frontier_ids, module_of_dict, frame_of_copy):
+    """The modules' globals dicts and the running functions' locals copies that hold an object of
+    the frontier: the roots a pass over the heap would find first, found by reading only them."""
+    from itertools import repeat
+    from operator import contains
+    out = []
+    for m in list(module_of_dict.values()):
+        try:
+            d = object.__getattribute__(m, '__dict__')
+            if any(map(contains, repeat(frontier_ids), map(id, dict.values(d)))):
+                out.append(d)
+        except Exception:
+            pass
+    for _, c in list(frame_of_copy.values()):
+        try:
+            if any(map(contains, repeat(frontier_ids), map(id, dict.values(c)))):
+                out.append(c)
+        except Exception:
+            pass
+    return out
+
+
+def _global_holders(frontier, frontier_ids, module_of_dict, own_ids):
+    """[(module, global name, value, [targets])]: the modules' globals that hold an object of the
+    frontier through one container or instance (an attribute, `STORE.items`; an item of a global
+    dict or list is found by _root_holders' caller a level later). Read without a pass over the
+    heap: each global's referents (and its __dict__'s values, before 3.11), then those of the
+    ones that hit."""
+    from itertools import repeat
+    from operator import contains
+    skip = (_ModuleType, type, type(_a_cell), type(len))
+    cands = []
+    for m in list(module_of_dict.values()):
+        try:
+            d = object.__getattribute__(m, '__dict__')
+            items = list(dict.items(d))
+        except Exception:
+            continue
+        for k, v in items:
+            tv = type(v)
+            if tv in skip or issubclass(tv, type) or not gc.is_tracked(v) or id(v) in own_ids:
+                continue
+            # Not a big container: a pass over its items is what the budget saves.
+            if (tv is dict or tv is list or tv is tuple or tv is set) and len(v) > 100000:
+                continue
+            cands.append((m, k, v))
+    if not cands:
+        return []
+
+    def reach(v):
+        refs_ = _get_referents(v)
+        more = [dict.values(r) for r in refs_ if type(r) is dict and r is not v]
+        for vals in more:
+            refs_.extend(vals)
+        return refs_
+    from itertools import compress
+    from operator import is_
+    try:
+        refs_ = _get_referents(*[c[2] for c in cands])
+        if not any(map(contains, repeat(frontier_ids), map(id, refs_))):
+            # Before 3.11 an instance's attributes are one step further, in its __dict__.
+            dicts = [r for r in compress(refs_, map(is_, map(type, refs_), repeat(dict)))
+                     if len(r) <= 100000]
+            refs_ = None
+            if not any(map(contains, repeat(frontier_ids), map(id, _get_referents(*dicts)))):
+                return []
+        refs_ = None
+    except Exception:
+        return []
+    out = []
+    for m, k, v in cands:
+        try:
+            targets = _targets_in(reach(v), frontier, frontier_ids)
+        except Exception:
+            continue
+        if targets:
+            out.append((m, k, v, targets))
+    return out
+
+
+def _big_targets(holder, frontier_ids, known):
+    """The frontier objects a big exact list, tuple or dict holds, with their labels (index, key)
+    into known, in one pass over it: a dict of 2 M records was read 4 times (its referents, then
+    one identity pass per sample, then one per label). A frontier object that is a key: '(key)'."""
+    from itertools import compress, count
+    hid = id(holder)
+    contains = frontier_ids.__contains__
+    if type(holder) is dict:
+        vals = list(dict.values(holder))
+        at = list(compress(count(), map(contains, map(id, vals))))
+        keys = list(dict.keys(holder)) if at else []
+        out = []
+        for i in at:
+            o = vals[i]
+            known.setdefault((hid, id(o)), _key_label(keys[i]))
+            out.append(o)
+        for k in compress(keys or dict.keys(holder), map(contains, map(id, keys or dict.keys(holder)))):
+            known.setdefault((hid, id(k)), '(key)')
+            out.append(k)
+        return out
+    at = list(compress(count(), map(contains, map(id, holder))))
+    out = []
+    for i in at:
+        o = holder[i]
+        known.setdefault((hid, id(o)), '[%d]' % i)
+        out.append(o)
+    return out
+
+
+def _targets_in(refs_, frontier, frontier_ids):
+    """The objects of the frontier among refs_ (a holder's referents), in C passes: a list of 3 M
+    floats took 0.4 s a holder in a Python loop. A long holder and a short frontier: one identity
+    pass per frontier object (no id() per referent)."""
+    from itertools import compress, repeat
+    from operator import is_
+    if len(frontier) <= 16 and len(refs_) > 4096:
+        return [o for o in frontier if any(map(is_, refs_, repeat(o)))]
+    return list(compress(refs_, map(frontier_ids.__contains__, map(id, refs_))))
+
+
+def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of=None, holders_of=None, budget=None):
     import _thread
+    b = budget if budget is not None else _Budget(None)
     g = _Graph()
     views_of = views_of or {}
     holders_of = holders_of or {}
@@ -581,11 +834,49 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
     own = [picked, frontier, g.keep, g.nodes, module_of_dict, frame_of_copy]
     roots = set()
     depth = 0
+    scan_ms = 0.0  # the latest pass over the heap: what the next one will cost
+
+    known = {}  # (id(holder), id(target)) -> label, found with the targets of a big holder
+
+    def label_of(r, o):
+        label = known.get((id(r), id(o)))
+        if label is not None:
+            return label
+        # An index in a long list is one more pass (60 ms in 3 M items): not once the time is spent.
+        if b.over():
+            tr = type(r)
+            if (tr is list or tr is tuple or tr is dict) and len(r) > 100000:
+                return ''
+        return _edge_label(r, o)
+    probe_only = False
+    chains_from = b.spent()
     while frontier and depth < max_depth and len(g.nodes) < MAX_NODES:
         depth += 1
         frontier_ids = {id(o): g.node_of[id(o)] for o in frontier}
         own.append(frontier_ids)
-        referrers = _get_referrers(*frontier)
+        # The first level always passes over the heap (a graph of samples alone says nothing);
+        # a later one when the budget allows it, else only the roots that hold the frontier.
+        if depth > 1 and b.over(scan_ms) and (
+                b.ms is None or b.spent() - chains_from + scan_ms >= b.ms * CHAIN_MIN_SHARE):
+            probe_only = True
+            referrers = _root_holders(frontier_ids, module_of_dict, frame_of_copy)
+            # And a global's attribute or item one step away (a cache's `items`): with its module.
+            placed = set()
+            for r in referrers:
+                placed.update(x for x in map(id, dict.values(r)) if x in frontier_ids)
+            rest = [o for o in frontier if id(o) not in placed]
+            for module, name, v, targets in _global_holders(rest, {id(o): frontier_ids[id(o)] for o in rest},
+                                                            module_of_dict, own_ids) if rest else ():
+                mid, _ = g.add(module, 'module', label=str(getattr(module, '__name__', '?')), type_name='module')
+                roots.add(mid)
+                vid, _ = g.add(v, 'object')
+                g.edge(mid, vid, _key_label(name))
+                for o in targets:
+                    g.edge(vid, frontier_ids[id(o)], label_of(v, o))
+        else:
+            t0 = b.spent()
+            referrers = _get_referrers(*frontier)
+            scan_ms = b.spent() - t0
         referrers = [r for r in referrers
                      if not any(r is x for x in own) and id(r) not in own_ids and not _is_ours(type(r))]
         # Roots first, so a capped search still ends at a module, class or frame when one is there.
@@ -603,7 +894,12 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
             if type(r) is _FrameType and _util.is_agent_frame(r):
                 continue
             try:
-                targets = [o for o in _get_referents(r) if id(o) in frontier_ids]
+                # A list or tuple read in place (no copy of its references), else its referents.
+                tr = type(r)
+                if (tr is list or tr is tuple or tr is dict) and len(r) > 4096:
+                    targets = _big_targets(r, frontier_ids, known)
+                else:
+                    targets = _targets_in(r if (tr is list or tr is tuple) else _get_referents(r), frontier, frontier_ids)
             except Exception:
                 continue
             if not targets:
@@ -618,7 +914,7 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
                 roots.add(nid)
                 for o in targets:
                     per_target[id(o)] = per_target.get(id(o), 0) + 1
-                    g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
+                    g.edge(nid, frontier_ids[id(o)], label_of(r, o))
                 continue
             copy = frame_of_copy.get(id(r))
             if copy is not None and copy[1] is r:
@@ -626,7 +922,7 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
                 roots.add(nid)
                 for o in targets:
                     per_target[id(o)] = per_target.get(id(o), 0) + 1
-                    g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
+                    g.edge(nid, frontier_ids[id(o)], label_of(r, o))
                 continue
             if issubclass(type(r), type):
                 kind = 'class'
@@ -641,7 +937,7 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
                 roots.add(nid)
             for o in targets:
                 per_target[id(o)] = per_target.get(id(o), 0) + 1
-                g.edge(nid, frontier_ids[id(o)], _edge_label(r, o))
+                g.edge(nid, frontier_ids[id(o)], label_of(r, o))
             if new and kind == 'object':
                 nxt.append(r)
         for o in frontier:
@@ -660,17 +956,27 @@ def _backrefs(type_name, count, picked, max_depth, own_ids=frozenset(), views_of
         # program's objects (numpy: "truth value of an array ... is ambiguous").
         own[:] = [x for x in own if x is not frontier_ids and x is not referrers and x is not nxt]
         del referrers, frontier_ids
+        if probe_only:
+            # What the look at the roots did not place is left where it was: the graph was cut.
+            held = {e['to'] for e in g.edges if e['from'] in roots}
+            if any(g.node_of[id(o)] not in held for o in frontier):
+                b.cut_at('chains', 'time')
+            nxt = []
         frontier = nxt
         own[1] = frontier
     _collapse_dicts(g)
     reached = _prune(g, sample_ids, roots)
-    return {
+    out = {
         'typeName': type_name,
         'count': count,
         'nodes': g.nodes,
         'edges': g.edges,
         'reachedRoot': reached,
     }
+    cut = b.result()
+    if cut is not None:
+        out['cut'] = cut
+    return out
 
 
 def _collapse_dicts(g):

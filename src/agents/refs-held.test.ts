@@ -40,8 +40,13 @@ test('the automatic graph of 4 M floats holds the program well under seconds, sa
   const end = rec!.meta.startWallMs + g.tMs + 100;
   const gaps = JSON.parse(fs.readFileSync(gapsFile, 'utf8')) as Array<[number, number]>;
   const held = gaps.filter(([at, len]) => at + len > start && at < end).reduce((s, [at, len]) => s + Math.min(end, at + len) - Math.max(start, at), 0);
-  t.diagnostic(`held ${Math.round(held)} ms while the graph was built (${g.durationMs} ms; cut ${JSON.stringify(g.cut)})`);
-  assert.ok(held < 1500, `the program was held ${Math.round(held)} ms while the graph was built (${g.durationMs} ms)`);
+  // The longest single gap: the old walk held the interpreter in slices of its 1 s switch interval
+  // (gaps of ~1 s, 2-5 s in all); the budgeted one for at most ~0.3 s at a time. A loaded machine
+  // starves the program in many short gaps (their sum passed 1.5 s beside the Python suites, at
+  // load ~11), rarely in one long one: the test fails only when both are long.
+  const longest = gaps.filter(([at, len]) => at + len > start && at < end).reduce((m, [at, len]) => Math.max(m, Math.min(end, at + len) - Math.max(start, at)), 0);
+  t.diagnostic(`held ${Math.round(held)} ms (longest gap ${Math.round(longest)} ms) while the graph was built (${g.durationMs} ms; cut ${JSON.stringify(g.cut)})`);
+  assert.ok(held < 1500 || longest < 800, `the program was held ${Math.round(held)} ms, ${Math.round(longest)} ms at once, while the graph was built (${g.durationMs} ms)`);
   assert.ok(g.cut, 'the graph says it was cut');
   assert.ok(g.cut.afterMs >= 0 && g.cut.objectsExamined > 0, JSON.stringify(g.cut));
   // Still useful: a chain from a sample reaches the module global.

@@ -1,5 +1,5 @@
 /**
- * Verdicts on the fifth session's held-out trial recordings (fixtures/memhunt/heldout5/README.md),
+ * Verdicts on the fifth session's held-out trial recordings (fixtures/corpus/heldout5/README.md),
  * and one property over every committed recording: the chart's verdict line is analyze's.
  */
 import { test } from 'node:test';
@@ -11,8 +11,9 @@ import { readMemhuntRecording } from '../recording/reader';
 import { buildChart } from '../render/chart';
 import { FIXTURES } from '../test-support';
 
-const DIR = path.join(FIXTURES, 'memhunt', 'heldout5');
-const read = (name: string) => readMemhuntRecording(path.join(DIR, name));
+const DIR = path.join(FIXTURES, 'corpus', 'heldout5');
+/** One of the corpus's recordings (recorded/), or n19_long.mh beside them (n19 made to run 31 s). */
+const read = (name: string) => readMemhuntRecording(path.join(DIR, name === 'n19_long.mh' ? name : path.join('recorded', name)));
 
 test('a climb back after a collection, not above where it fell from, is a refill, not a leak (Node capped Map)', async () => {
   const a = analyzeRecording(await read('n19_long.mh'));
@@ -53,6 +54,8 @@ test('every committed recording: the chart\'s verdict line is analyze\'s (the ch
   walk(path.join(FIXTURES, 'memhunt'));
   walk(path.join(FIXTURES, 'corpus', 'recorded'));
   walk(path.join(FIXTURES, 'corpus', 'heldout', 'recorded'));
+  // The held-out recordings the tests above are about (the corpus's other 83 are judged below).
+  files.push(...['n19_long.mh', ...['p01_saw_fast.r2', 'p02_saw_slow.r2', 'p16_pandas_saw.r3', 'n20_map_leak.retrial'].map((n) => path.join('recorded', `${n}.mh`))].map((n) => path.join(DIR, n)));
   assert.ok(files.length >= 40, String(files.length));
   for (const f of files) {
     const rec = await readMemhuntRecording(f);
@@ -64,13 +67,13 @@ test('every committed recording: the chart\'s verdict line is analyze\'s (the ch
 });
 
 test('a Node leak whose last sample caught the exit (9.5% lower, nothing after it) is still a leak', async () => {
-  const a = analyzeRecording(await read('n20_map_leak.rerun.mh'));
+  const a = analyzeRecording(await read('n20_map_leak.retrial.mh'));
   assert.equal(a.verdict, 'leak', a.reason);
   assert.doesNotMatch(a.reason, /released/, a.reason);
 });
 
 test('held-out corpus 5 (fixtures/corpus/heldout5): 88 recordings of 25 programs a helper wrote, leak / no leak as labelled', async (t) => {
-  const dir = path.join(FIXTURES, 'corpus', 'heldout5');
+  const dir = DIR;
   const labels: Record<string, { leak: boolean; shape: string }> = {
     ...JSON.parse(fs.readFileSync(path.join(dir, 'labels.json'), 'utf8')),
     ...JSON.parse(fs.readFileSync(path.join(dir, 'labels_new.json'), 'utf8')),

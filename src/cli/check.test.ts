@@ -98,7 +98,7 @@ test('check refuses missing, malformed and contradictory limits before running a
 test('check (or run) given a recording where the command goes: refused with the command that reads it (held-out trial 5: "command not found", 127)', async () => {
   const dir = tempDir();
   const rec = path.join(dir, 'job.mh');
-  fs.copyFileSync(path.join(FIXTURES, 'memhunt', 'heldout5', 'p01_saw_fast.r2.mh'), rec);
+  fs.copyFileSync(path.join(FIXTURES, 'corpus', 'heldout5', 'recorded', 'p01_saw_fast.r2.mh'), rec);
   const c = await runCli(['check', '--no-leak', rec]);
   assert.equal(c.code, 2, c.stderr);
   assert.equal(c.stderr, `memhunt: ${rec} is a recording, not a command: check runs a command (after --); for a recording: memhunt analyze with the same limits, e.g. memhunt analyze --no-leak ${rec}\n`);
